@@ -1,0 +1,118 @@
+import type { BundledFile } from "../../worker/lib/file-bundle";
+import type { Person, VersionRow } from "./documents";
+
+// Versions of one package and the index of their files. Rows are immutable once inserted, except
+// for the deprecation message; a removed version leaves its number behind so it is never reused.
+
+export type NewVersion = Omit<VersionRow, "deprecated">;
+
+export class Versions {
+	constructor(private readonly sql: SqlStorage) {}
+
+	all(): VersionRow[] {
+		return this.sql.exec<VersionRow>(`SELECT * FROM versions ORDER BY published_at, rowid`).toArray();
+	}
+
+	get(version: string): VersionRow | null {
+		return this.sql.exec<VersionRow>(`SELECT * FROM versions WHERE version = ?`, version).toArray()[0] ?? null;
+	}
+
+	byId(versionId: string): VersionRow | null {
+		return this.sql.exec<VersionRow>(`SELECT * FROM versions WHERE version_id = ?`, versionId).toArray()[0] ?? null;
+	}
+
+	/** True when the number is taken now or was taken by a version that has since been removed. */
+	isTaken(version: string): boolean {
+		return (
+			this.sql
+				.exec(
+					`SELECT 1 FROM versions WHERE version = ? UNION ALL SELECT 1 FROM removed_versions WHERE version = ?`,
+					version,
+					version,
+				)
+				.toArray().length > 0
+		);
+	}
+
+	wasRemoved(version: string): boolean {
+		return this.sql.exec(`SELECT 1 FROM removed_versions WHERE version = ?`, version).toArray().length > 0;
+	}
+
+	insert(row: NewVersion, files: BundledFile[]): void {
+		this.sql.exec(
+			`INSERT INTO versions (version, version_id, manifest, integrity, shasum, tarball_key, tarball_size,
+				files_key, file_count, unpacked_size, entry_path, entry_integrity, readme, readme_filename,
+				published_at, published_by)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			row.version,
+			row.version_id,
+			row.manifest,
+			row.integrity,
+			row.shasum,
+			row.tarball_key,
+			row.tarball_size,
+			row.files_key,
+			row.file_count,
+			row.unpacked_size,
+			row.entry_path,
+			row.entry_integrity,
+			row.readme,
+			row.readme_filename,
+			row.published_at,
+			row.published_by,
+		);
+		for (const file of files) {
+			this.sql.exec(
+				`INSERT INTO files (version, path, offset, size, sha256) VALUES (?, ?, ?, ?, ?)`,
+				row.version,
+				file.path,
+				file.offset,
+				file.size,
+				file.sha256,
+			);
+		}
+	}
+
+	setDeprecated(version: string, message: string | null): void {
+		this.sql.exec(`UPDATE versions SET deprecated = ? WHERE version = ?`, message, version);
+	}
+
+	/** Deletes a version and its file index, keeping its number; returns the R2 keys of its bytes. */
+	remove(version: string, by: string, at: string): string[] {
+		const row = this.get(version);
+		if (!row) return [];
+		this.sql.exec(`DELETE FROM files WHERE version = ?`, version);
+		this.sql.exec(`DELETE FROM versions WHERE version = ?`, version);
+		this.sql.exec(
+			`INSERT INTO removed_versions (version, removed_at, removed_by) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+			version,
+			at,
+			by,
+		);
+		return [row.tarball_key, row.files_key];
+	}
+
+	file(version: string, path: string): BundledFile | null {
+		return (
+			this.sql
+				.exec<BundledFile>(`SELECT path, offset, size, sha256 FROM files WHERE version = ? AND path = ?`, version, path)
+				.toArray()[0] ?? null
+		);
+	}
+
+	maintainers(): Person[] {
+		return this.sql
+			.exec<{ name: string; email: string | null }>(`SELECT name, email FROM maintainers ORDER BY rowid`)
+			.toArray()
+			.map((m) => (m.email ? { name: m.name, email: m.email } : { name: m.name }));
+	}
+
+	addMaintainer(person: Person): void {
+		this.sql.exec(
+			`INSERT INTO maintainers (name, email) VALUES (?, ?)
+			 ON CONFLICT (name) DO UPDATE SET email = coalesce(excluded.email, maintainers.email)`,
+			person.name,
+			person.email ?? null,
+		);
+	}
+}

@@ -1,0 +1,50 @@
+import * as v from "valibot";
+import validate from "validate-npm-package-name";
+
+// Request bodies of the admin API (and the grant shape shared with the token and user records).
+
+export const PERMISSIONS = ["read", "upload", "publish"] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+const Permissions = v.pipe(
+	v.array(v.picklist(PERMISSIONS, "permissions must be read, upload or publish")),
+	v.minLength(1, "a grant needs at least one permission"),
+);
+
+const PackageNameField = v.pipe(
+	v.string(),
+	v.check((name) => validate(name).validForNewPackages, "grant.package is not a valid package name"),
+);
+
+const ScopeField = v.pipe(v.string(), v.regex(/^@[a-z0-9][a-z0-9._~-]*$/, "grant.scope must look like @scope"));
+
+export const GrantSchema = v.union(
+	[
+		v.strictObject({ package: PackageNameField, permissions: Permissions }),
+		v.strictObject({ scope: ScopeField, permissions: Permissions }),
+	],
+	'a grant is { "package": name, "permissions": [...] } or { "scope": "@scope", "permissions": [...] }',
+);
+export type Grant = v.InferOutput<typeof GrantSchema>;
+
+export const TOKEN_KINDS = ["developer", "customer", "admin"] as const;
+export type TokenKind = (typeof TOKEN_KINDS)[number];
+
+export const CreateTokenSchema = v.strictObject({
+	kind: v.picklist(TOKEN_KINDS, "kind must be developer, customer or admin"),
+	name: v.pipe(v.string(), v.trim(), v.minLength(1, "name is required"), v.maxLength(100)),
+	grants: v.optional(v.array(GrantSchema), []),
+	expiresAt: v.optional(v.pipe(v.string(), v.isoTimestamp("expiresAt must be an ISO 8601 timestamp"))),
+});
+
+export const UserName = v.pipe(
+	v.string(),
+	v.regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "user names are 1-64 lowercase letters, digits, '.', '_' or '-'"),
+);
+
+export const CreateUserSchema = v.strictObject({
+	name: UserName,
+	password: v.pipe(v.string(), v.minLength(8, "password must be at least 8 characters"), v.maxLength(1024)),
+	email: v.optional(v.pipe(v.string(), v.email("email is not valid"))),
+	grants: v.optional(v.array(GrantSchema), []),
+});

@@ -1,0 +1,91 @@
+import * as v from "valibot";
+import { HttpError } from "./errors";
+
+// Request parsing shared by every API surface: size-limited bodies, JSON that fails as a 400
+// (never a 500), valibot validation whose first issue becomes the error message.
+
+export type RouteRequest = Request & {
+	params: Record<string, string | undefined>;
+	query: Record<string, string | string[] | undefined>;
+};
+
+/** Reads the body as bytes, refusing (413) anything over `limit` before or while it streams in. */
+export async function readBodyBytes(request: Request, limit: number): Promise<Uint8Array<ArrayBuffer>> {
+	const declared = Number(request.headers.get("content-length") ?? "NaN");
+	if (declared > limit) throw tooLarge(limit);
+	if (!request.body) return new Uint8Array();
+	const chunks: Uint8Array[] = [];
+	let total = 0;
+	for await (const chunk of request.body) {
+		total += chunk.byteLength;
+		if (total > limit) throw tooLarge(limit);
+		chunks.push(chunk);
+	}
+	const bytes = new Uint8Array(total);
+	let offset = 0;
+	for (const chunk of chunks) {
+		bytes.set(chunk, offset);
+		offset += chunk.byteLength;
+	}
+	return bytes;
+}
+
+function tooLarge(limit: number): HttpError {
+	return new HttpError("payloadTooLarge", `request body is larger than the ${limit}-byte limit`);
+}
+
+/** Parses a JSON body and validates it; both failures are 400s with a message naming the problem. */
+export async function readJson<S extends v.GenericSchema>(
+	request: Request,
+	schema: S,
+	limit = 1024 * 1024,
+): Promise<v.InferOutput<S>> {
+	const text = new TextDecoder().decode(await readBodyBytes(request, limit));
+	let data: unknown;
+	try {
+		data = JSON.parse(text);
+	} catch {
+		throw new HttpError("malformedJson", "request body is not valid JSON");
+	}
+	return validate(schema, data);
+}
+
+export function validate<S extends v.GenericSchema>(schema: S, data: unknown): v.InferOutput<S> {
+	const result = v.safeParse(schema, data);
+	if (result.success) return result.output;
+	const issue = result.issues[0];
+	const path = issue.path?.map((p) => String(p.key)).join(".");
+	throw new HttpError("badRequest", path ? `${path}: ${issue.message}` : issue.message);
+}
+
+/** The registry's public base URL (no trailing slash): PUBLIC_URL when set, else the request's origin. */
+export function publicBaseUrl(request: Request, env: Env): string {
+	const configured = env.PUBLIC_URL.replace(/\/+$/, "");
+	return configured === "" ? new URL(request.url).origin : configured;
+}
+
+export function json(body: unknown, init: ResponseInit = {}): Response {
+	return new Response(JSON.stringify(body), {
+		...init,
+		headers: { "content-type": "application/json; charset=utf-8", ...init.headers },
+	});
+}
+
+/** A path parameter, percent-decoded; bad encodings are the client's mistake (400). */
+export function decodeParam(raw: string | undefined): string {
+	try {
+		return decodeURIComponent(raw ?? "");
+	} catch {
+		throw new HttpError("badRequest", "malformed percent-encoding in the path");
+	}
+}
+
+export function queryFlag(request: RouteRequest, name: string): boolean {
+	const value = request.query[name];
+	return value === "true" || value === "1";
+}
+
+export function intVar(value: string, fallback: number): number {
+	const parsed = Number.parseInt(value, 10);
+	return Number.isFinite(parsed) && parsed > 0 ? parsed : fallback;
+}

@@ -1,0 +1,114 @@
+import { createTarDecoder } from "modern-tar";
+import { HttpError } from "../errors";
+
+// Reading a package tarball (gzip + tar) with the platform's DecompressionStream and modern-tar's
+// streaming decoder. Used by npm publish and by bundle uploads; both need the file list, the
+// package.json and a guard against archives that inflate without bound.
+
+export type TarballFile = { path: string; bytes: Uint8Array<ArrayBuffer> };
+
+/**
+ * `npm`: every entry sits under one top directory that is dropped (npm's `strip: 1`, usually `package/`).
+ * `auto`: that directory is dropped only when every file shares it; otherwise files are at the root.
+ */
+export type TarballLayout = "npm" | "auto";
+
+export type TarballContents = {
+	/** Regular files, paths relative to the package root, in archive order, last duplicate wins. */
+	files: TarballFile[];
+	unpackedSize: number;
+};
+
+const badTarball = (message: string) => new HttpError("badTarball", message);
+
+export async function readTarball(
+	gzipped: Uint8Array<ArrayBuffer>,
+	options: { layout: TarballLayout; maxUnpackedSize: number },
+): Promise<TarballContents> {
+	let inflated = 0;
+	let tooLarge = false;
+	const limit = new TransformStream<Uint8Array, Uint8Array>({
+		transform(chunk, controller) {
+			inflated += chunk.byteLength;
+			if (inflated > options.maxUnpackedSize) {
+				tooLarge = true;
+				controller.error(new Error("unpacked size limit"));
+				return;
+			}
+			controller.enqueue(chunk);
+		},
+	});
+	const entries = new Blob([gzipped])
+		.stream()
+		.pipeThrough(new DecompressionStream("gzip"))
+		.pipeThrough(limit)
+		.pipeThrough(createTarDecoder({ strict: true }));
+
+	const raw: { parts: string[]; bytes: Uint8Array<ArrayBuffer> }[] = [];
+	try {
+		for await (const entry of entries) {
+			const type = entry.header.type ?? "file";
+			if (type !== "file") {
+				await entry.body.cancel();
+				continue;
+			}
+			const parts = safePathParts(entry.header.name);
+			const bytes = new Uint8Array(await new Response(entry.body).arrayBuffer());
+			if (parts.length > 0) raw.push({ parts, bytes });
+		}
+	} catch (error) {
+		if (tooLarge) {
+			throw new HttpError("payloadTooLarge", `tarball unpacks to more than ${options.maxUnpackedSize} bytes`);
+		}
+		if (error instanceof HttpError) throw error;
+		throw badTarball("tarball is not a valid gzip-compressed tar archive");
+	}
+	if (raw.length === 0) throw badTarball("tarball contains no files");
+
+	const strip = options.layout === "npm" || sharesOneTopDirectory(raw.map((f) => f.parts));
+	const byPath = new Map<string, Uint8Array<ArrayBuffer>>();
+	for (const { parts, bytes } of raw) {
+		const kept = strip ? parts.slice(1) : parts;
+		if (kept.length > 0) byPath.set(kept.join("/"), bytes);
+	}
+	const files = [...byPath].map(([path, bytes]) => ({ path, bytes }));
+	return { files, unpackedSize: files.reduce((sum, f) => sum + f.bytes.byteLength, 0) };
+}
+
+/** Splits an archive path, refusing absolute paths and `..` so no entry escapes the package. */
+function safePathParts(name: string): string[] {
+	if (name.startsWith("/") || /^[a-zA-Z]:/.test(name)) throw badTarball(`unsafe path in tarball: ${name}`);
+	const parts = name.split("/").filter((part) => part !== "" && part !== ".");
+	if (parts.some((part) => part === ".." || part.includes("\\") || part.includes("\0"))) {
+		throw badTarball(`unsafe path in tarball: ${name}`);
+	}
+	return parts;
+}
+
+function sharesOneTopDirectory(paths: string[][]): boolean {
+	const top = paths[0]?.[0];
+	return paths.every((parts) => parts.length > 1 && parts[0] === top);
+}
+
+/** Parses the package.json at the package root, or explains why it cannot. */
+export function readPackageJson(contents: TarballContents): Record<string, unknown> {
+	const file = contents.files.find((f) => f.path === "package.json");
+	if (!file) throw badTarball("tarball has no package/package.json");
+	let parsed: unknown;
+	try {
+		parsed = JSON.parse(new TextDecoder().decode(file.bytes));
+	} catch {
+		throw badTarball("package.json in the tarball is not valid JSON");
+	}
+	if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+		throw badTarball("package.json in the tarball is not a JSON object");
+	}
+	return parsed as Record<string, unknown>;
+}
+
+/** The README npm would show: README.md first, then any root file named readme.*. */
+export function readReadme(contents: TarballContents): { readme: string; filename: string } | null {
+	const candidates = contents.files.filter((f) => /^readme(\.[a-z]+)?$/i.test(f.path));
+	const file = candidates.find((f) => /^readme\.md$/i.test(f.path)) ?? candidates[0];
+	return file ? { readme: new TextDecoder().decode(file.bytes), filename: file.path } : null;
+}

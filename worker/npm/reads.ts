@@ -1,0 +1,91 @@
+import { assertCanRead, authenticate } from "../auth";
+import { notFound } from "../errors";
+import { decodeParam, json, publicBaseUrl, type RouteRequest } from "../http";
+import { parseVersion } from "../lib/channel-name";
+import { type PackageName, packageNameFromParams } from "../lib/package-name";
+import { packageObject } from "../objects";
+
+// Installs: packuments, version documents and tarballs. The package object is asked once per
+// request, in parallel with the token check; packuments come out of it already serialised.
+
+const ABBREVIATED = "application/vnd.npm.install-v1+json";
+
+/** GET /{name}: the full packument, or the abbreviated one installers ask for. */
+export async function getPackument(request: RouteRequest, env: Env): Promise<Response> {
+	const pkg = packageNameFromParams(request.params);
+	const abbreviated = (request.headers.get("accept") ?? "").includes(ABBREVIATED) && request.query.write !== "true";
+	const [principal, doc] = await Promise.all([
+		authenticate(request, env),
+		packageObject(env, pkg).getPackument(abbreviated ? "abbreviated" : "full", request.headers.get("if-none-match")),
+	]);
+	if (!doc.found) throw notFound();
+	assertCanRead(principal, pkg, doc.access);
+	const headers = {
+		etag: doc.etag,
+		"last-modified": new Date(doc.modified).toUTCString(),
+		// Revalidate every time: a publish must be visible to the very next install.
+		"cache-control": doc.access === "public" ? "public, no-cache" : "private, no-cache",
+		vary: "accept, authorization",
+	};
+	if (doc.notModified) return new Response(null, { status: 304, headers });
+	return new Response(doc.body.replaceAll(doc.placeholder, publicBaseUrl(request, env)), {
+		headers: {
+			...headers,
+			"content-type": abbreviated ? `${ABBREVIATED}; charset=utf-8` : "application/json; charset=utf-8",
+		},
+	});
+}
+
+/** GET /{name}/{version-or-tag}: one version document. */
+export async function getVersion(request: RouteRequest, env: Env): Promise<Response> {
+	const pkg = packageNameFromParams(request.params);
+	const spec = decodeParam(request.params.version);
+	const [principal, doc] = await Promise.all([
+		authenticate(request, env),
+		packageObject(env, pkg).getVersionDocument(spec),
+	]);
+	if (!doc.found) throw notFound();
+	assertCanRead(principal, pkg, doc.access);
+	if (doc.body === null) throw notFound(`version not found: ${spec}`);
+	return new Response(doc.body.replaceAll(doc.placeholder, publicBaseUrl(request, env)), {
+		headers: {
+			"content-type": "application/json; charset=utf-8",
+			"cache-control": doc.access === "public" ? "public, no-cache" : "private, no-cache",
+		},
+	});
+}
+
+/** GET /{name}/-/{basename}-{version}.tgz: the bytes, streamed from R2, cacheable forever. */
+export async function getTarball(request: RouteRequest, env: Env): Promise<Response> {
+	const pkg = packageNameFromParams(request.params);
+	const version = versionFromTarballName(pkg, decodeParam(request.params.file));
+	const [principal, tarball] = await Promise.all([
+		authenticate(request, env),
+		packageObject(env, pkg).getTarball(version),
+	]);
+	if (!tarball.found) throw notFound();
+	assertCanRead(principal, pkg, tarball.access);
+	const object = await env.BLOBS.get(tarball.key);
+	if (!object) throw notFound();
+	return new Response(object.body, {
+		headers: {
+			"content-type": "application/octet-stream",
+			"content-length": String(object.size),
+			etag: object.httpEtag,
+			"cache-control": `${tarball.access === "public" ? "public" : "private"}, max-age=31536000, immutable`,
+		},
+	});
+}
+
+/** `name-1.2.3.tgz` → `1.2.3`, for this package's basename only. */
+export function versionFromTarballName(pkg: PackageName, file: string): string {
+	const prefix = `${pkg.basename}-`;
+	if (!file.startsWith(prefix) || !file.endsWith(".tgz")) {
+		throw notFound(`${file} is not a tarball of ${pkg.name}`);
+	}
+	return parseVersion(file.slice(prefix.length, -".tgz".length));
+}
+
+export function ping(): Response {
+	return json({});
+}

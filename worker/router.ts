@@ -1,0 +1,65 @@
+import { Router } from "itty-router";
+import { createToken, listTokens, revokeToken } from "./admin/tokens";
+import { createUser } from "./admin/users";
+import { HttpError, notFound } from "./errors";
+import type { RouteRequest } from "./http";
+import { deleteDistTag, listDistTags, setDistTag } from "./npm/dist-tags";
+import { putPackage } from "./npm/publish";
+import { getPackument, getTarball, getVersion, ping } from "./npm/reads";
+import { deleteTarball, unpublishPackage } from "./npm/unpublish";
+import { login, logout, noAdvisories, noWebLogin, whoami } from "./npm/users";
+
+// The routing table. Scoped names have their own routes (`/@:scope/:pkg…`) registered before the
+// unscoped ones, because `/@scope/name` would otherwise read as `/{name}/{version}`; encoded
+// slashes (`@scope%2fname`) are rewritten to plain ones before routing (see index.ts).
+
+const router = Router<RouteRequest, [Env, ExecutionContext], Response>({
+	catch: (error: unknown) => {
+		if (error instanceof HttpError) return error.toResponse();
+		console.error("unhandled error", error);
+		return new HttpError("internal", "internal server error").toResponse();
+	},
+});
+
+router
+	.get("/-/ping", ping)
+	.get("/-/whoami", whoami)
+	.post("/-/v1/login", noWebLogin)
+	.put("/-/user/:couchId", login)
+	.delete("/-/user/token/:token", logout)
+	.post("/-/npm/v1/security/advisories/bulk", noAdvisories)
+	.post("/-/admin/tokens", createToken)
+	.get("/-/admin/tokens", listTokens)
+	.delete("/-/admin/tokens/:id", revokeToken)
+	.post("/-/admin/users", createUser);
+
+for (const scoped of ["/@:scope/:pkg", "/:pkg"]) {
+	router
+		.get(`/-/package${scoped}/dist-tags`, listDistTags)
+		.put(`/-/package${scoped}/dist-tags/:tag`, setDistTag)
+		.post(`/-/package${scoped}/dist-tags/:tag`, setDistTag)
+		.delete(`/-/package${scoped}/dist-tags/:tag`, deleteDistTag);
+}
+
+// Anything else under /-/ is an unknown registry endpoint, not a package called "-".
+router.all("/-/*", () => {
+	throw notFound();
+});
+
+// Every scoped route before every unscoped one: `/:pkg/:version` would also match `/@scope/name`.
+for (const name of ["/@:scope/:pkg", "/:pkg"]) {
+	router
+		.get(`${name}/-/:file`, getTarball)
+		.delete(`${name}/-/:file/-rev/:rev`, deleteTarball)
+		.put(`${name}/-rev/:rev`, putPackage)
+		.delete(`${name}/-rev/:rev`, unpublishPackage)
+		.get(`${name}/:version`, getVersion)
+		.get(name, getPackument)
+		.put(name, putPackage);
+}
+
+router.all("*", () => {
+	throw notFound();
+});
+
+export { router };
