@@ -5,10 +5,12 @@ import {
 	ALL,
 	call,
 	createToken,
+	type Packument,
 	packument,
 	publish,
 	publishBody,
 	publisherFor,
+	readPackument,
 	uniqueName,
 } from "./helpers/registry";
 import { checksums, gzipTar } from "./helpers/tarball";
@@ -43,21 +45,21 @@ describe("npm publish", () => {
 		expect(res.status).toBe(201);
 		expect(await res.json()).toMatchObject({ ok: true, id: name });
 
-		const doc = (await (await packument(name, token)).json()) as Record<string, any>;
+		const doc = await readPackument(name, token);
 		expect(doc._id).toBe(name);
 		expect(doc._rev).toMatch(/^\d+-[0-9a-f]+$/);
 		expect(doc["dist-tags"]).toEqual({ latest: "1.0.0" });
 		expect(doc.description).toBe(`${name} description`);
 		const version = doc.versions["1.0.0"];
-		expect(version._id).toBe(`${name}@1.0.0`);
-		expect(version.dist).toEqual({
+		expect(version?._id).toBe(`${name}@1.0.0`);
+		expect(version?.dist).toEqual({
 			integrity: sums.integrity,
 			shasum: sums.shasum,
 			tarball: `http://registry.test/${name}/-/${name}-1.0.0.tgz`,
 			fileCount: 2,
 			unpackedSize: expect.any(Number),
 		});
-		expect(version._npmUser).toEqual({ name: "test" });
+		expect(version?._npmUser).toEqual({ name: "test" });
 		expect(doc.maintainers).toEqual([{ name: "test" }]);
 		expect(Object.keys(doc.time)).toEqual(["created", "modified", "1.0.0"]);
 
@@ -77,13 +79,13 @@ describe("npm publish", () => {
 		});
 		const res = await packument(name, token, "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8");
 		expect(res.headers.get("content-type")).toMatch(/^application\/vnd\.npm\.install-v1\+json/);
-		const doc = (await res.json()) as Record<string, any>;
+		const doc = (await res.json()) as Packument;
 		expect(Object.keys(doc).sort()).toEqual(["dist-tags", "modified", "name", "versions"]);
 		const v = doc.versions["1.0.0"];
-		expect(v.dependencies).toEqual({ other: "^1.0.0" });
-		expect(v.hasInstallScript).toBe(true);
-		expect(v.keywords).toBeUndefined();
-		expect(v.dist.tarball).toBe(`http://registry.test/${name}/-/${name}-1.0.0.tgz`);
+		expect(v?.dependencies).toEqual({ other: "^1.0.0" });
+		expect(v?.hasInstallScript).toBe(true);
+		expect(v?.keywords).toBeUndefined();
+		expect(v?.dist.tarball).toBe(`http://registry.test/${name}/-/${name}-1.0.0.tgz`);
 	});
 
 	it("accepts scoped names as @scope/name, @scope%2fname and @scope%2Fname", async () => {
@@ -94,9 +96,9 @@ describe("npm publish", () => {
 		const res = await call(`/${scope}%2Fwidget`, { method: "PUT", token, body: JSON.stringify(body) });
 		expect(res.status).toBe(201);
 		for (const path of [`/${scope}/widget`, `/${scope}%2fwidget`, `/${scope}%2Fwidget`]) {
-			const doc = (await (await call(path)).json()) as Record<string, any>;
+			const doc = (await (await call(path)).json()) as Packument;
 			expect(doc.name).toBe(name);
-			expect(doc.versions["1.0.0"].dist.tarball).toBe(`http://registry.test/${name}/-/widget-1.0.0.tgz`);
+			expect(doc.versions["1.0.0"]?.dist.tarball).toBe(`http://registry.test/${name}/-/widget-1.0.0.tgz`);
 		}
 		for (const path of [`/${scope}/widget/-/widget-1.0.0.tgz`, `/${scope}%2fwidget/-/widget-1.0.0.tgz`]) {
 			const res = await call(path);
@@ -243,7 +245,7 @@ describe("npm publish refusals", () => {
 	it("refuses an attachment that is not a gzip tarball", async () => {
 		const name = uniqueName();
 		const token = await publisherFor(name);
-		const garbage = new TextEncoder().encode("this is not a tarball");
+		const garbage = new TextEncoder().encode("this is not a tarball") as Uint8Array<ArrayBuffer>;
 		const sums = await checksums(garbage);
 		const { body } = await publishBody(name, "1.0.0");
 		const bad = {
@@ -306,7 +308,7 @@ describe("npm publish refusals", () => {
 		await publish(name, "1.0.0", token);
 		await publish(name, "1.0.1", token, { tag: "next" });
 		await call(`/-/package/${name}/dist-tags/next`, { method: "DELETE", token });
-		const doc = (await (await packument(name, token)).json()) as Record<string, any>;
+		const doc = await readPackument(name, token);
 		delete doc.versions["1.0.1"];
 		const removed = await call(`/${name}/-rev/${doc._rev}`, { method: "PUT", token, body: JSON.stringify(doc) });
 		expect(removed.status).toBe(200);
@@ -324,8 +326,8 @@ describe("npm publish refusals", () => {
 		);
 		expect(results.map((r) => r.status).sort()).toEqual([201, 403]);
 		const winner = results[0]?.status === 201 ? a : b;
-		const doc = (await (await packument(name, token)).json()) as Record<string, any>;
-		expect(doc.versions["1.0.0"].dist.integrity).toBe(winner.sums.integrity);
+		const doc = await readPackument(name, token);
+		expect(doc.versions["1.0.0"]?.dist.integrity).toBe(winner.sums.integrity);
 		const bytes = new Uint8Array(await (await call(`/${name}/-/${name}-1.0.0.tgz`, { token })).arrayBuffer());
 		expect((await checksums(bytes)).integrity).toBe(winner.sums.integrity);
 	});

@@ -111,3 +111,32 @@ export async function publish(name: string, version: string, token: string, opti
 export async function packument(name: string, token: string | null = null, accept?: string) {
 	return call(`/${name.replace("/", "%2f")}`, { token, headers: accept ? { accept } : {} });
 }
+
+export type VersionDoc = {
+	name: string;
+	version: string;
+	_id: string;
+	deprecated?: string;
+	dist: { integrity: string; shasum: string; tarball: string; fileCount: number; unpackedSize: number };
+	[field: string]: unknown;
+};
+
+export type Packument = {
+	_id: string;
+	_rev: string;
+	name: string;
+	description?: string;
+	"dist-tags": Record<string, string>;
+	versions: Record<string, VersionDoc>;
+	time: Record<string, string>;
+	maintainers: { name: string; email?: string }[];
+	readme?: string;
+	[field: string]: unknown;
+};
+
+/** The full packument as a reader with this token sees it (throws unless 200). */
+export async function readPackument(name: string, token: string | null = ADMIN): Promise<Packument> {
+	const res = await packument(name, token);
+	if (res.status !== 200) throw new Error(`packument ${name}: ${res.status}`);
+	return res.json();
+}
