@@ -1,0 +1,85 @@
+// `npm start`: serves the registry on one machine. The Worker is bundled by wrangler, exactly as
+// `wrangler deploy` would ship it, and run on workerd through Miniflare with the bindings of
+// wrangler.jsonc and the state `wrangler dev` uses (.wrangler/state), so the two modes share data.
+// Unlike `wrangler dev` there is no file watching, no proxy worker and no per-request logging.
+
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+
+const root = resolve(import.meta.dirname, "..");
+const host = process.env.HOST ?? "127.0.0.1";
+const port = Number(process.env.PORT ?? 8787);
+const persistTo = resolve(root, process.env.PERSIST_TO ?? ".wrangler/state");
+const outdir = join(root, ".wrangler", "serve");
+const quiet = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" };
+
+ensureAdminToken();
+bundle();
+
+const { unstable_getMiniflareWorkerOptions, unstable_readConfig } = await import("wrangler");
+// The Miniflare that wrangler itself runs, so that the on-disk state format is the same.
+const wranglerRequire = createRequire(createRequire(import.meta.url).resolve("wrangler"));
+const { Miniflare, convertV4MiniflareOptions } = await import(pathToFileURL(wranglerRequire.resolve("miniflare")).href);
+
+const configPath = join(root, "wrangler.jsonc");
+const config = unstable_readConfig({ config: configPath });
+// The bundle is one self-contained module, so wrangler's module rules have nothing left to match.
+const { modulesRules: _rules, ...workerOptions } = unstable_getMiniflareWorkerOptions(configPath).workerOptions;
+
+const mf = new Miniflare(
+	convertV4MiniflareOptions({
+		rootPath: root,
+		host,
+		port,
+		logRequests: false,
+		resourcePersistencePath: join(persistTo, "v3"),
+		resourceTmpPath: join(root, ".wrangler", "tmp"),
+		workers: [
+			{
+				...workerOptions,
+				name: config.name,
+				modules: true,
+				scriptPath: join(outdir, "index.js"),
+			},
+		],
+	}),
+);
+const url = await mf.ready;
+console.log(`registry listening on ${url.href.replace(/\/$/, "")} (state in ${persistTo})`);
+
+for (const signal of ["SIGINT", "SIGTERM"]) {
+	process.once(signal, async () => {
+		await mf.dispose();
+		process.exit(0);
+	});
+}
+
+/** The admin token is a secret: created once, random, kept in .dev.vars (never committed). */
+function ensureAdminToken() {
+	const path = join(root, ".dev.vars");
+	const current = existsSync(path) ? readFileSync(path, "utf8") : "";
+	if (/^ADMIN_TOKEN=\S+/m.test(current)) {
+		console.log(`admin token: ADMIN_TOKEN in ${path}`);
+		return;
+	}
+	const prefix = current === "" || current.endsWith("\n") ? "" : "\n";
+	appendFileSync(path, `${prefix}ADMIN_TOKEN=${randomBytes(32).toString("hex")}\n`, { mode: 0o600 });
+	console.log(`created a new admin token: ADMIN_TOKEN in ${path}`);
+}
+
+function bundle() {
+	const wrangler = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
+	const result = spawnSync(process.execPath, [wrangler, "deploy", "--dry-run", "--outdir", outdir], {
+		cwd: root,
+		env: quiet,
+		encoding: "utf8",
+	});
+	if (result.status !== 0) {
+		process.stderr.write(result.stdout + result.stderr);
+		process.exit(result.status ?? 1);
+	}
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+// End-to-end tests: Node drives `wrangler dev` and the real npm, pnpm, yarn and bun CLIs. Files
+// run one at a time because each starts its own registry and the machine has two cores.
+export default defineConfig({
+	test: {
+		include: ["tests/e2e/**/*.test.ts"],
+		fileParallelism: false,
+		testTimeout: 180_000,
+		hookTimeout: 120_000,
+	},
+});

@@ -1,0 +1,79 @@
+import { env, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { applyMigrations, type Migration } from "../durable-objects/migrations";
+import { authStoreMigrations } from "../schema/auth-store";
+import { packageMetadataMigrations } from "../schema/package-metadata";
+import { uniqueName } from "./helpers/registry";
+
+// Schema migrations run once per object, in order, in one transaction, and are recorded inside it.
+
+describe("Durable Object migrations", () => {
+	it("records every step of both objects' schemas", async () => {
+		const pkg = env.PACKAGES.get(env.PACKAGES.idFromName(uniqueName()));
+		const applied = await runInDurableObject(pkg, (_i, state) =>
+			state.storage.sql.exec<{ version: number }>("SELECT version FROM _migrations ORDER BY version").toArray(),
+		);
+		expect(applied.map((r) => r.version)).toEqual(packageMetadataMigrations.map((m) => m.version));
+
+		const auth = env.AUTH.get(env.AUTH.idFromName("auth"));
+		const authApplied = await runInDurableObject(auth, (_i, state) =>
+			state.storage.sql.exec<{ version: number }>("SELECT version FROM _migrations ORDER BY version").toArray(),
+		);
+		expect(authApplied.map((r) => r.version)).toEqual(authStoreMigrations.map((m) => m.version));
+	});
+
+	it("takes an object on an old schema forward, keeping its rows, and applies nothing twice", async () => {
+		const stub = env.PACKAGES.get(env.PACKAGES.idFromName(uniqueName()));
+		const steps: Migration[] = [
+			{ version: 101, name: "notes", sql: "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)" },
+			{
+				version: 102,
+				name: "note authors",
+				sql: "ALTER TABLE notes ADD COLUMN author TEXT NOT NULL DEFAULT 'unknown'",
+			},
+		];
+		const result = await runInDurableObject(stub, (_i, state) => {
+			const first = applyMigrations(state.storage, steps.slice(0, 1));
+			state.storage.sql.exec("INSERT INTO notes (body) VALUES ('kept')");
+			const second = applyMigrations(state.storage, steps);
+			const third = applyMigrations(state.storage, steps);
+			const rows = state.storage.sql.exec("SELECT body, author FROM notes").toArray();
+			const versions = state.storage.sql
+				.exec<{ version: number }>("SELECT version FROM _migrations WHERE version > 100 ORDER BY version")
+				.toArray();
+			return { first, second, third, rows, versions: versions.map((v) => v.version) };
+		});
+		expect(result).toEqual({
+			first: 101,
+			second: 102,
+			third: 102,
+			rows: [{ body: "kept", author: "unknown" }],
+			versions: [101, 102],
+		});
+	});
+
+	it("rolls a failing step back entirely, leaving the recorded version where it was", async () => {
+		const stub = env.PACKAGES.get(env.PACKAGES.idFromName(uniqueName()));
+		const outcome = await runInDurableObject(stub, (_i, state) => {
+			applyMigrations(state.storage, [{ version: 201, name: "a", sql: "CREATE TABLE a (x INTEGER)" }]);
+			let error = "";
+			try {
+				applyMigrations(state.storage, [
+					{ version: 201, name: "a", sql: "CREATE TABLE a (x INTEGER)" },
+					{ version: 202, name: "b", sql: "CREATE TABLE b (y INTEGER)" },
+					{ version: 203, name: "broken", sql: "ALTER TABLE missing ADD COLUMN z INTEGER" },
+				]);
+			} catch (e) {
+				error = String(e);
+			}
+			const tables = state.storage.sql
+				.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('a', 'b')")
+				.toArray();
+			const max = state.storage.sql.exec<{ v: number }>("SELECT max(version) AS v FROM _migrations").one();
+			return { error, tables: tables.map((t) => t.name), max: max.v };
+		});
+		expect(outcome.error).toMatch(/missing/);
+		expect(outcome.tables).toEqual(["a"]);
+		expect(outcome.max).toBe(201);
+	});
+});
