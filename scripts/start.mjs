@@ -17,7 +17,8 @@ const persistTo = resolve(root, process.env.PERSIST_TO ?? ".wrangler/state");
 const outdir = join(root, ".wrangler", "serve");
 const quiet = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" };
 
-ensureAdminToken();
+// An ADMIN_TOKEN in the environment wins (scripts, containers); otherwise .dev.vars holds it.
+if (!process.env.ADMIN_TOKEN) ensureAdminToken();
 bundle();
 
 const { unstable_getMiniflareWorkerOptions, unstable_readConfig } = await import("wrangler");
@@ -29,6 +30,8 @@ const configPath = join(root, "wrangler.jsonc");
 const config = unstable_readConfig({ config: configPath });
 // The bundle is one self-contained module, so wrangler's module rules have nothing left to match.
 const { modulesRules: _rules, ...workerOptions } = unstable_getMiniflareWorkerOptions(configPath).workerOptions;
+if (process.env.ADMIN_TOKEN)
+	workerOptions.bindings = { ...workerOptions.bindings, ADMIN_TOKEN: process.env.ADMIN_TOKEN };
 
 const mf = new Miniflare(
 	convertV4MiniflareOptions({
