@@ -7,7 +7,13 @@ export default defineConfig({
 	plugins: [
 		cloudflareTest({
 			wrangler: { configPath: "./wrangler.jsonc" },
-			miniflare: { bindings: { ADMIN_TOKEN: "test-admin-token", MAX_BODY_SIZE: "1048576" } },
+			miniflare: {
+				bindings: {
+					ADMIN_TOKEN: "test-admin-token",
+					URL_SIGNING_SECRET: "test-signing-secret",
+					MAX_BODY_SIZE: "1048576",
+				},
+			},
 		}),
 	],
 	test: {

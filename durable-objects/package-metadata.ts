@@ -3,6 +3,7 @@ import semver from "semver";
 import { packageMetadataMigrations } from "../schema/package-metadata";
 import { type Refusal, type Result, refuse } from "../worker/errors";
 import { randomHex } from "../worker/lib/crypto";
+import { etagMatches } from "../worker/lib/etag";
 import type { BundledFile } from "../worker/lib/file-bundle";
 import { applyMigrations } from "./migrations";
 import { type ChannelState, Channels } from "./package/channels";
@@ -12,6 +13,7 @@ import {
 	type PackageRow,
 	type Person,
 	revision,
+	type VersionRow,
 	versionDocument,
 } from "./package/documents";
 import { Versions } from "./package/versions";
@@ -70,6 +72,45 @@ export type DocumentRead = { found: false } | { found: true; access: Access; bod
 
 export type TarballRead = { found: false } | { found: true; access: Access; key: string; size: number };
 
+/** A channel as web-component loaders see it: where it points and what to import. */
+export type ChannelView = {
+	packageId: string;
+	channel: string;
+	versionId: string;
+	version: string;
+	/** When the version was published to this channel (the history row's time). */
+	publishedAt: string;
+	historyId: number;
+	entryPath: string | null;
+	entryIntegrity: string | null;
+};
+
+export type VersionView = {
+	packageId: string;
+	versionId: string;
+	version: string;
+	publishedAt: string;
+	entryPath: string | null;
+	entryIntegrity: string | null;
+	deprecated: string | null;
+};
+
+export type HistoryEntry = {
+	id: number;
+	channel: string;
+	version: string;
+	versionId: string;
+	previousHistoryId: number | null;
+	at: string;
+	by: string;
+	current: boolean;
+};
+
+/** A version given by number or by its versionId. */
+export type VersionRef = { version: string } | { versionId: string };
+
+type Found<T> = { found: false } | ({ found: true; access: Access } & T);
+
 export class PackageMetadataDO extends DurableObject<Env> {
 	private readonly sql: SqlStorage;
 	private readonly versions: Versions;
@@ -98,7 +139,7 @@ export class PackageMetadataDO extends DurableObject<Env> {
 		const doc = this.sql
 			.exec<{ body: string; etag: string }>(`SELECT body, etag FROM documents WHERE kind = ?`, form)
 			.one();
-		if (ifNoneMatch !== null && etagMatches(ifNoneMatch, doc.etag)) {
+		if (etagMatches(ifNoneMatch, doc.etag)) {
 			return { found: true, access: pkg.access, etag: doc.etag, modified: pkg.modified_at, notModified: true };
 		}
 		return {
@@ -133,6 +174,66 @@ export class PackageMetadataDO extends DurableObject<Env> {
 	distTags(): { found: false } | { found: true; access: Access; tags: Record<string, string> } {
 		const pkg = this.livePackage();
 		return pkg ? { found: true, access: pkg.access, tags: this.channels.distTags() } : { found: false };
+	}
+
+	listChannels(): Found<{ packageId: string; channels: ChannelView[] }> {
+		const pkg = this.livePackage();
+		if (!pkg) return { found: false };
+		const channels = this.channels.list().map((state) => this.channelView(pkg, state));
+		return { found: true, access: pkg.access, packageId: pkg.package_id, channels };
+	}
+
+	getChannel(channel: string): Found<{ view: ChannelView | null }> {
+		const pkg = this.livePackage();
+		if (!pkg) return { found: false };
+		const state = this.channels.get(channel);
+		return { found: true, access: pkg.access, view: state ? this.channelView(pkg, state) : null };
+	}
+
+	channelHistory(channel: string): Found<{ entries: HistoryEntry[] | null }> {
+		const pkg = this.livePackage();
+		if (!pkg) return { found: false };
+		const ids = new Map(this.versions.all().map((v) => [v.version, v.version_id]));
+		const rows = this.channels.history(channel);
+		const entries =
+			rows?.map((row) => ({
+				id: row.id,
+				channel: row.channel,
+				version: row.version,
+				versionId: ids.get(row.version) ?? "",
+				previousHistoryId: row.previous_history_id,
+				at: row.at,
+				by: row.by,
+				current: row.current,
+			})) ?? null;
+		return { found: true, access: pkg.access, entries };
+	}
+
+	listVersions(): Found<{ packageId: string; versions: VersionView[] }> {
+		const pkg = this.livePackage();
+		if (!pkg) return { found: false };
+		const versions = this.versions.all().map((row) => versionView(pkg, row));
+		return { found: true, access: pkg.access, packageId: pkg.package_id, versions };
+	}
+
+	getVersion(ref: VersionRef): Found<{ view: VersionView | null }> {
+		const pkg = this.livePackage();
+		if (!pkg) return { found: false };
+		const row = "versionId" in ref ? this.versions.byId(ref.versionId) : this.versions.get(ref.version);
+		return { found: true, access: pkg.access, view: row ? versionView(pkg, row) : null };
+	}
+
+	/** Where one file of a version lies in its bundle: one ranged R2 read away. */
+	getFile(version: string, path: string): Found<{ key: string; file: BundledFile | null }> {
+		const pkg = this.livePackage();
+		const row = pkg ? this.versions.get(version) : null;
+		if (!pkg || !row) return { found: false };
+		return { found: true, access: pkg.access, key: row.files_key, file: this.versions.file(version, path) };
+	}
+
+	/** The first of the candidate numbers that no version has or had (uploads choose their version). */
+	firstFreeVersion(candidates: string[]): string | null {
+		return candidates.find((v) => !this.versions.isTaken(v)) ?? null;
 	}
 
 	// ── writes ─────────────────────────────────────────────────────────────────────────────────
@@ -245,24 +346,71 @@ export class PackageMetadataDO extends DurableObject<Env> {
 		});
 	}
 
-	setDistTag(tag: string, version: string, actor: Actor): Result<{ tags: Record<string, string> }> {
+	/** Publishes a version to a channel: one new history row linked to the channel's current row. */
+	moveChannel(channel: string, ref: VersionRef, actor: Actor): Result<{ view: ChannelView }> {
+		return this.transact(() => {
+			const pkg = this.livePackage();
+			if (!pkg) return refuse("notFound", "not_found");
+			const row = "versionId" in ref ? this.versions.byId(ref.versionId) : this.versions.get(ref.version);
+			if (!row) return refuse("notFound", `version ${"versionId" in ref ? ref.versionId : ref.version} not found`);
+			const now = new Date().toISOString();
+			const state = this.channels.move(channel, row.version, actor.label, now);
+			this.commit(now);
+			return { ok: true, view: this.channelView(pkg, state) };
+		});
+	}
+
+	/** Moves a channel back one step of its own chain, or to a chosen earlier row of it. */
+	rollbackChannel(channel: string, to: number | undefined): Result<{ view: ChannelView }> {
+		return this.transact(() => {
+			const pkg = this.livePackage();
+			if (!pkg) return refuse("notFound", "not_found");
+			const moved = this.channels.rollback(channel, to);
+			if (!moved.ok) return moved;
+			this.commit(new Date().toISOString());
+			return { ok: true, view: this.channelView(pkg, moved.state) };
+		});
+	}
+
+	/** Points `to` at the version `from` points at now. */
+	promoteChannel(to: string, from: string, actor: Actor): Result<{ view: ChannelView }> {
+		return this.transact(() => {
+			const pkg = this.livePackage();
+			if (!pkg) return refuse("notFound", "not_found");
+			const source = this.channels.get(from);
+			if (!source) return refuse("notFound", `channel "${from}" does not exist`);
+			const now = new Date().toISOString();
+			const state = this.channels.move(to, source.version, actor.label, now);
+			this.commit(now);
+			return { ok: true, view: this.channelView(pkg, state) };
+		});
+	}
+
+	/** `npm dist-tag rm` and DELETE …/channels/{channel}: the pointer and its whole chain go. */
+	removeChannel(channel: string): Result<{ tags: Record<string, string> }> {
 		return this.transact(() => {
 			if (!this.livePackage()) return refuse("notFound", "not_found");
-			if (!this.versions.get(version)) return refuse("notFound", `version ${version} does not exist`);
-			const now = new Date().toISOString();
-			this.channels.move(tag, version, actor.label, now);
-			this.commit(now);
+			if (channel === "latest") return refuse("badRequest", "the latest tag cannot be deleted");
+			if (!this.channels.remove(channel)) return refuse("notFound", `tag "${channel}" does not exist`);
+			this.commit(new Date().toISOString());
 			return { ok: true, tags: this.channels.distTags() };
 		});
 	}
 
-	deleteDistTag(tag: string): Result<{ tags: Record<string, string> }> {
+	/** Deletes one version through the channels API; protected versions need `force` (admins only). */
+	deleteVersion(ref: VersionRef, force: boolean, actor: Actor): Result<{ version: string; removedKeys: string[] }> {
 		return this.transact(() => {
 			if (!this.livePackage()) return refuse("notFound", "not_found");
-			if (tag === "latest") return refuse("badRequest", "the latest tag cannot be deleted");
-			if (!this.channels.remove(tag)) return refuse("notFound", `tag ${tag} does not exist`);
-			this.commit(new Date().toISOString());
-			return { ok: true, tags: this.channels.distTags() };
+			const row = "versionId" in ref ? this.versions.byId(ref.versionId) : this.versions.get(ref.version);
+			if (!row) return refuse("notFound", "version not found");
+			if (this.versions.all().length === 1) {
+				return refuse("conflict", "this is the only version: unpublish the package instead");
+			}
+			const now = new Date().toISOString();
+			const removed = this.removeVersions([row.version], force, actor, now);
+			if (!removed.ok) return removed;
+			this.commit(now);
+			return { ok: true, version: row.version, removedKeys: removed.keys };
 		});
 	}
 
@@ -343,6 +491,20 @@ export class PackageMetadataDO extends DurableObject<Env> {
 		if (highest) this.channels.move("latest", highest, actor.label, now);
 	}
 
+	private channelView(pkg: PackageRow, state: ChannelState): ChannelView {
+		const row = this.versions.get(state.version);
+		return {
+			packageId: pkg.package_id,
+			channel: state.channel,
+			versionId: row?.version_id ?? "",
+			version: state.version,
+			publishedAt: state.at,
+			historyId: state.historyId,
+			entryPath: row?.entry_path ?? null,
+			entryIntegrity: row?.entry_integrity ?? null,
+		};
+	}
+
 	private resolveSpec(spec: string): string | null {
 		if (this.versions.get(spec)) return spec;
 		const tagged = this.channels.get(spec);
@@ -384,15 +546,20 @@ class Rollback extends Error {
 	}
 }
 
-function person(actor: Actor): Person {
-	return actor.email ? { name: actor.name, email: actor.email } : { name: actor.name };
+function versionView(pkg: PackageRow, row: VersionRow): VersionView {
+	return {
+		packageId: pkg.package_id,
+		versionId: row.version_id,
+		version: row.version,
+		publishedAt: row.published_at,
+		entryPath: row.entry_path,
+		entryIntegrity: row.entry_integrity,
+		deprecated: row.deprecated,
+	};
 }
 
-function etagMatches(header: string, etag: string): boolean {
-	return header
-		.split(",")
-		.map((t) => t.trim().replace(/^W\//, ""))
-		.some((t) => t === etag || t === "*");
+function person(actor: Actor): Person {
+	return actor.email ? { name: actor.name, email: actor.email } : { name: actor.name };
 }
 
 export type { ChannelState };

@@ -17,8 +17,9 @@ const persistTo = resolve(root, process.env.PERSIST_TO ?? ".wrangler/state");
 const outdir = join(root, ".wrangler", "serve");
 const quiet = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" };
 
-// An ADMIN_TOKEN in the environment wins (scripts, containers); otherwise .dev.vars holds it.
-if (!process.env.ADMIN_TOKEN) ensureAdminToken();
+// Secrets in the environment win (scripts, containers); otherwise .dev.vars holds them.
+const SECRETS = ["ADMIN_TOKEN", "URL_SIGNING_SECRET"];
+ensureSecrets(SECRETS.filter((name) => !process.env[name]));
 bundle();
 
 const { unstable_getMiniflareWorkerOptions, unstable_readConfig } = await import("wrangler");
@@ -61,17 +62,18 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
 	});
 }
 
-/** The admin token is a secret: created once, random, kept in .dev.vars (never committed). */
-function ensureAdminToken() {
+/** Secrets are created once, random, and kept in .dev.vars (never committed). */
+function ensureSecrets(names) {
 	const path = join(root, ".dev.vars");
-	const current = existsSync(path) ? readFileSync(path, "utf8") : "";
-	if (/^ADMIN_TOKEN=\S+/m.test(current)) {
-		console.log(`admin token: ADMIN_TOKEN in ${path}`);
-		return;
+	let current = existsSync(path) ? readFileSync(path, "utf8") : "";
+	for (const name of names) {
+		if (new RegExp(`^${name}=\\S+`, "m").test(current)) continue;
+		const line = `${current === "" || current.endsWith("\n") ? "" : "\n"}${name}=${randomBytes(32).toString("hex")}\n`;
+		appendFileSync(path, line, { mode: 0o600 });
+		current += line;
+		console.log(`created ${name} in ${path}`);
 	}
-	const prefix = current === "" || current.endsWith("\n") ? "" : "\n";
-	appendFileSync(path, `${prefix}ADMIN_TOKEN=${randomBytes(32).toString("hex")}\n`, { mode: 0o600 });
-	console.log(`created a new admin token: ADMIN_TOKEN in ${path}`);
+	if (names.includes("ADMIN_TOKEN")) console.log(`admin token: ADMIN_TOKEN in ${path}`);
 }
 
 function bundle() {

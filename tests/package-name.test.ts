@@ -35,6 +35,8 @@ describe("package names", () => {
 		["http", /core module/],
 		["%E0%A4%A", /percent-encoding/],
 		["@acc/.dot", /period/],
+		["files", /reserved/],
+		["packages", /reserved/],
 	])("refuses %s", (raw, message) => {
 		expect(refusal(() => parsePackageName(raw))).toMatch(message);
 		expect(refusal(() => parsePackageName(raw))).toMatch(/^400 /);

@@ -1,5 +1,7 @@
 import * as v from "valibot";
 import { HttpError } from "./errors";
+import { sha256Hex } from "./lib/crypto";
+import { etagMatches } from "./lib/etag";
 
 // Request parsing shared by every API surface: size-limited bodies, JSON that fails as a 400
 // (never a 500), valibot validation whose first issue becomes the error message.
@@ -88,4 +90,37 @@ export function queryFlag(request: RouteRequest, name: string): boolean {
 export function intVar(value: string, fallback: number): number {
 	const parsed = Number.parseInt(value, 10);
 	return Number.isFinite(parsed) && parsed > 0 ? parsed : fallback;
+}
+
+/** A JSON answer that must be revalidated every time but costs a 304 when nothing changed. */
+export async function revalidatedJson(
+	request: Request,
+	body: unknown,
+	access: "public" | "restricted",
+): Promise<Response> {
+	const text = JSON.stringify(body);
+	const etag = `"${(await sha256Hex(text)).slice(0, 32)}"`;
+	const headers = {
+		etag,
+		"cache-control": access === "public" ? "public, no-cache" : "private, no-cache",
+		vary: "authorization",
+	};
+	if (etagMatches(request.headers.get("if-none-match"), etag)) return new Response(null, { status: 304, headers });
+	return new Response(text, { headers: { ...headers, "content-type": "application/json; charset=utf-8" } });
+}
+
+/** Parses an optional JSON body: an empty body is `{}`. */
+export async function readOptionalJson<S extends v.GenericSchema>(
+	request: Request,
+	schema: S,
+): Promise<v.InferOutput<S>> {
+	const text = new TextDecoder().decode(await readBodyBytes(request, 64 * 1024));
+	if (text.trim() === "") return validate(schema, {});
+	let data: unknown;
+	try {
+		data = JSON.parse(text);
+	} catch {
+		throw new HttpError("malformedJson", "request body is not valid JSON");
+	}
+	return validate(schema, data);
 }

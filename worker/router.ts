@@ -1,8 +1,15 @@
 import { Router } from "itty-router";
 import { createToken, listTokens, revokeToken } from "./admin/tokens";
 import { createUser } from "./admin/users";
+import { getChannel, getChannelHistory, getImportMap, listChannels } from "./channels/lookup";
+import { promoteChannel, publishToChannel, removeChannel, rollbackChannel } from "./channels/moves";
+import { uploadBundle } from "./channels/upload";
+import { deleteVersion, getVersionInfo, listVersions } from "./channels/versions";
+import { isBrowserFacing, preflight, withCors } from "./cors";
 import { HttpError, notFound } from "./errors";
+import { serveFile } from "./files/serve";
 import type { RouteRequest } from "./http";
+import { serveLoader } from "./loader/route";
 import { deleteDistTag, listDistTags, setDistTag } from "./npm/dist-tags";
 import { putPackage } from "./npm/publish";
 import { getPackument, getTarball, getVersion, ping } from "./npm/reads";
@@ -19,6 +26,10 @@ const router = Router<RouteRequest, [Env, ExecutionContext], Response>({
 		console.error("unhandled error", error);
 		return new HttpError("internal", "internal server error").toResponse();
 	},
+	finally: [
+		(response: Response, request: RouteRequest) =>
+			isBrowserFacing(new URL(request.url).pathname) ? withCors(response) : response,
+	],
 });
 
 router
@@ -39,6 +50,25 @@ for (const scoped of ["/@:scope/:pkg", "/:pkg"]) {
 		.put(`/-/package${scoped}/dist-tags/:tag`, setDistTag)
 		.post(`/-/package${scoped}/dist-tags/:tag`, setDistTag)
 		.delete(`/-/package${scoped}/dist-tags/:tag`, deleteDistTag);
+}
+
+// Web-component loaders: channels, versions, uploads, immutable files, the loader module.
+router.get("/loader.js", serveLoader).options("/packages/*", preflight).options("/files/*", preflight);
+router.get("/files/:path+", serveFile);
+for (const name of ["/packages/@:scope/:pkg", "/packages/:pkg"]) {
+	router
+		.get(`${name}/channels`, listChannels)
+		.get(`${name}/channels/:channel`, getChannel)
+		.post(`${name}/channels/:channel`, publishToChannel)
+		.delete(`${name}/channels/:channel`, removeChannel)
+		.get(`${name}/channels/:channel/history`, getChannelHistory)
+		.get(`${name}/channels/:channel/importmap`, getImportMap)
+		.post(`${name}/channels/:channel/rollback`, rollbackChannel)
+		.post(`${name}/channels/:channel/promote`, promoteChannel)
+		.get(`${name}/versions`, listVersions)
+		.get(`${name}/versions/:version`, getVersionInfo)
+		.delete(`${name}/versions/:version`, deleteVersion)
+		.post(`${name}/upload`, uploadBundle);
 }
 
 // Anything else under /-/ is an unknown registry endpoint, not a package called "-".

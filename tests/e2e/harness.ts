@@ -92,6 +92,7 @@ export async function ok(command: string, args: string[], options: Parameters<ty
 
 export class RegistryServer {
 	readonly adminToken = `e2e-admin-${randomBytes(16).toString("hex")}`;
+	private readonly signingSecret = randomBytes(32).toString("hex");
 	private child: ChildProcess | null = null;
 	private log = "";
 
@@ -129,7 +130,7 @@ export class RegistryServer {
 	}
 
 	private async boot(): Promise<void> {
-		const vars = { ADMIN_TOKEN: this.adminToken, ...this.vars };
+		const vars = { ADMIN_TOKEN: this.adminToken, URL_SIGNING_SECRET: this.signingSecret, ...this.vars };
 		const args = [
 			join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js"),
 			"dev",

@@ -19,6 +19,9 @@ export function normalizeScopedPath(pathname: string): string {
 	return pathname.replace(/(^|\/)(@[^/%]+)%2f/gi, "$1$2/");
 }
 
+/** First path segments the registry routes itself: no package may take these names. */
+const RESERVED = new Set(["files", "packages", "loader.js"]);
+
 /** Validates a name with npm's own rules (validate-npm-package-name): new packages need the strict set. */
 export function parsePackageName(raw: string): PackageName {
 	let name: string;
@@ -32,6 +35,8 @@ export function parsePackageName(raw: string): PackageName {
 		const reasons = [...(result.errors ?? []), ...(result.warnings ?? [])];
 		throw new HttpError("invalidName", `invalid package name "${name}": ${reasons.join("; ")}`);
 	}
+	if (RESERVED.has(name))
+		throw new HttpError("invalidName", `invalid package name "${name}": reserved by this registry`);
 	const slash = name.indexOf("/");
 	return slash === -1
 		? { name, scope: null, basename: name }

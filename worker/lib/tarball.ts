@@ -1,4 +1,4 @@
-import { createTarDecoder } from "modern-tar";
+import { createTarDecoder, packTar } from "modern-tar";
 import { HttpError } from "../errors";
 
 // Reading a package tarball (gzip + tar) with the platform's DecompressionStream and modern-tar's
@@ -91,9 +91,16 @@ function sharesOneTopDirectory(paths: string[][]): boolean {
 }
 
 /** Parses the package.json at the package root, or explains why it cannot. */
-export function readPackageJson(contents: TarballContents): Record<string, unknown> {
+export function readPackageJson(contents: { files: TarballFile[] }): Record<string, unknown> {
+	const manifest = findPackageJson(contents);
+	if (manifest === null) throw badTarball("tarball has no package/package.json");
+	return manifest;
+}
+
+/** The package.json at the package root when there is one (bundles may have none). */
+export function findPackageJson(contents: { files: TarballFile[] }): Record<string, unknown> | null {
 	const file = contents.files.find((f) => f.path === "package.json");
-	if (!file) throw badTarball("tarball has no package/package.json");
+	if (!file) return null;
 	let parsed: unknown;
 	try {
 		parsed = JSON.parse(new TextDecoder().decode(file.bytes));
@@ -111,4 +118,16 @@ export function readReadme(contents: TarballContents): { readme: string; filenam
 	const candidates = contents.files.filter((f) => /^readme(\.[a-z]+)?$/i.test(f.path));
 	const file = candidates.find((f) => /^readme\.md$/i.test(f.path)) ?? candidates[0];
 	return file ? { readme: new TextDecoder().decode(file.bytes), filename: file.path } : null;
+}
+
+/** Packs files the way `npm pack` lays them out (`package/…`), gzip-compressed. */
+export async function packTarball(files: TarballFile[]): Promise<Uint8Array<ArrayBuffer>> {
+	const tar = await packTar(
+		files.map((file) => ({
+			header: { name: `package/${file.path}`, size: file.bytes.byteLength, mode: 0o644, mtime: new Date(0) },
+			body: file.bytes,
+		})),
+	);
+	const gzipped = new Blob([tar]).stream().pipeThrough(new CompressionStream("gzip"));
+	return new Uint8Array(await new Response(gzipped).arrayBuffer());
 }

@@ -24,8 +24,8 @@ export async function setDistTag(request: RouteRequest, env: Env): Promise<Respo
 	const { principal, info } = await authorizeWrite(request, env, pkg, ["publish"]);
 	if (!info.exists) throw notFound();
 	const version = parseVersion(await readJson(request, DistTagBodySchema));
-	const result = unwrap(await packageObject(env, pkg).setDistTag(tag, version, actorOf(principal)));
-	return json({ ok: true, "dist-tags": result.tags }, { status: 201 });
+	unwrap(await packageObject(env, pkg).moveChannel(tag, { version }, actorOf(principal)));
+	return json({ ok: true, [tag]: version }, { status: 201 });
 }
 
 /** DELETE /-/package/{name}/dist-tags/{tag}; `latest` stays. */
@@ -34,6 +34,6 @@ export async function deleteDistTag(request: RouteRequest, env: Env): Promise<Re
 	const tag = parseChannelName(decodeParam(request.params.tag));
 	const { info } = await authorizeWrite(request, env, pkg, ["publish"]);
 	if (!info.exists) throw notFound();
-	const result = unwrap(await packageObject(env, pkg).deleteDistTag(tag));
+	const result = unwrap(await packageObject(env, pkg).removeChannel(tag));
 	return json({ ok: true, "dist-tags": result.tags });
 }

@@ -1,0 +1,28 @@
+// CORS for what browsers fetch cross-origin: the channel lookup API, version files, the loader.
+// `*` is safe here: responses never depend on cookies, only on an explicit Authorization header.
+
+const ALLOW_ORIGIN = { "access-control-allow-origin": "*", "access-control-expose-headers": "etag" };
+
+export function isBrowserFacing(pathname: string): boolean {
+	return pathname.startsWith("/packages/") || pathname.startsWith("/files/") || pathname === "/loader.js";
+}
+
+/** Adds the CORS headers to a response of a browser-facing route (errors included). */
+export function withCors(response: Response): Response {
+	const copy = new Response(response.body, response);
+	for (const [name, value] of Object.entries(ALLOW_ORIGIN)) copy.headers.set(name, value);
+	return copy;
+}
+
+/** OPTIONS preflight: a page may send Authorization (customer keys) and conditional headers. */
+export function preflight(): Response {
+	return new Response(null, {
+		status: 204,
+		headers: {
+			...ALLOW_ORIGIN,
+			"access-control-allow-methods": "GET, HEAD, POST, DELETE, OPTIONS",
+			"access-control-allow-headers": "authorization, content-type, if-none-match",
+			"access-control-max-age": "86400",
+		},
+	});
+}

@@ -1,0 +1,38 @@
+import { HttpError } from "../errors";
+
+// Capability URLs for the files of restricted packages. A page cannot send an Authorization
+// header with `import()`, so whoever may read a restricted package is handed a base URL that
+// carries an HMAC of the package and version: unguessable without URL_SIGNING_SECRET, the same
+// for every reader (so it stays immutable and cacheable), and checked in constant time.
+
+const encoder = new TextEncoder();
+let cached: { secret: string; key: Promise<CryptoKey> } | null = null;
+
+function signingKey(env: Env): Promise<CryptoKey> {
+	const secret = env.URL_SIGNING_SECRET;
+	if (!secret) throw new HttpError("internal", "URL_SIGNING_SECRET is not configured");
+	if (cached?.secret === secret) return cached.key;
+	const key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+		"sign",
+		"verify",
+	]);
+	cached = { secret, key };
+	return key;
+}
+
+const message = (name: string, version: string) => encoder.encode(`files:${name}@${version}`);
+
+export async function capabilityFor(env: Env, name: string, version: string): Promise<string> {
+	const signature = await crypto.subtle.sign("HMAC", await signingKey(env), message(name, version));
+	return new Uint8Array(signature).toBase64({ alphabet: "base64url", omitPadding: true });
+}
+
+export async function isCapabilityFor(env: Env, capability: string, name: string, version: string): Promise<boolean> {
+	let signature: Uint8Array<ArrayBuffer>;
+	try {
+		signature = Uint8Array.fromBase64(capability, { alphabet: "base64url" }) as Uint8Array<ArrayBuffer>;
+	} catch {
+		return false;
+	}
+	return crypto.subtle.verify("HMAC", await signingKey(env), signature, message(name, version));
+}

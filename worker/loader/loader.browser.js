@@ -1,0 +1,48 @@
+// loader.js, served by the registry at /loader.js. A page imports it and loads a web component
+// through a release channel:
+//
+//   import { load } from "https://registry.example.com/loader.js";
+//   const widget = await load("@acc/widget", { channel: "stable", key: "blk_…" });
+//
+// It looks the channel up (revalidated on every call, so a rollback shows at the next load),
+// then imports the channel's entry file with its integrity enforced where the browser can.
+
+const registry = new URL(".", import.meta.url).href.replace(/\/$/, "");
+const pinned = new Set();
+
+/**
+ * @param {string} name  package name, e.g. "@acc/widget"
+ * @param {{ channel?: string, key?: string, registry?: string }} [options]
+ * @returns {Promise<object>} the entry module's namespace
+ */
+export async function load(name, options = {}) {
+	const info = await lookup(name, options);
+	if (!info.index) throw new Error(`${name}@${info.version} has no entry file to import`);
+	if (info.integrity) pinIntegrity(info.index, info.integrity);
+	return import(info.index);
+}
+
+/** The channel's current state: { packageId, channel, versionId, version, index, baseUri, integrity }. */
+export async function lookup(name, { channel = "stable", key, registry: base = registry } = {}) {
+	const url = `${base}/packages/${name}/channels/${encodeURIComponent(channel)}`;
+	const response = await fetch(url, {
+		headers: key ? { authorization: `Bearer ${key}` } : {},
+		cache: "no-cache",
+	});
+	if (!response.ok) {
+		const body = await response.json().catch(() => ({}));
+		throw new Error(`cannot load ${name}@${channel}: ${response.status} ${body.error ?? response.statusText}`);
+	}
+	return response.json();
+}
+
+// Browsers that support import maps (and their `integrity` section) check the entry's hash on
+// import; a map added at run time merges into the page's map. Elsewhere the import still works.
+function pinIntegrity(url, integrity) {
+	if (pinned.has(url) || !HTMLScriptElement.supports?.("importmap")) return;
+	const script = document.createElement("script");
+	script.type = "importmap";
+	script.textContent = JSON.stringify({ integrity: { [url]: integrity } });
+	document.head.append(script);
+	pinned.add(url);
+}

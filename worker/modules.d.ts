@@ -1,0 +1,5 @@
+// Modules that wrangler.jsonc's `rules` bundle as text.
+declare module "*.browser.js" {
+	const source: string;
+	export default source;
+}
