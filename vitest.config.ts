@@ -2,7 +2,7 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 // Integration tests run inside workerd against the real bindings of wrangler.jsonc (DO SQLite,
-// R2); only the secrets, which never live in the config, are supplied here.
+// R2); the secrets, which never live in the config, and a few smaller limits are supplied here.
 export default defineConfig({
 	plugins: [
 		cloudflareTest({
@@ -12,6 +12,8 @@ export default defineConfig({
 					ADMIN_TOKEN: "test-admin-token",
 					URL_SIGNING_SECRET: "test-signing-secret",
 					MAX_BODY_SIZE: "1048576",
+					// Tests run alarms themselves; pushing download totals at once keeps them short.
+					SEARCH_DOWNLOADS_PUSH_SECONDS: "0",
 				},
 			},
 		}),

@@ -5,6 +5,7 @@ import { type Refusal, type Result, refuse } from "../worker/errors";
 import { randomHex } from "../worker/lib/crypto";
 import { etagMatches } from "../worker/lib/etag";
 import type { BundledFile } from "../worker/lib/file-bundle";
+import { searchIndex } from "../worker/objects";
 import { applyMigrations } from "./migrations";
 import { type ChannelState, Channels } from "./package/channels";
 import {
@@ -16,7 +17,10 @@ import {
 	type VersionRow,
 	versionDocument,
 } from "./package/documents";
+import { type DayCount, Downloads } from "./package/downloads";
+import { searchDocument } from "./package/search-document";
 import { Versions } from "./package/versions";
+import type { SearchDocument } from "./registry-index";
 
 // One object per package name (idFromName(name)): the single writer of that package. Every rule
 // about the package (a version exists once, a tag points at a real version, a channel's history
@@ -115,14 +119,19 @@ export class PackageMetadataDO extends DurableObject<Env> {
 	private readonly sql: SqlStorage;
 	private readonly versions: Versions;
 	private readonly channels: Channels;
+	private readonly downloads: Downloads;
+	/** When this object's alarm is due, as far as this instance has set it (null: not known to be set). */
+	private alarmAt: number | null = null;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		this.sql = ctx.storage.sql;
 		this.versions = new Versions(this.sql);
 		this.channels = new Channels(this.sql);
+		this.downloads = new Downloads(this.sql);
 		ctx.blockConcurrencyWhile(async () => {
 			applyMigrations(ctx.storage, packageMetadataMigrations);
+			this.alarmAt = await ctx.storage.getAlarm();
 		});
 	}
 
@@ -164,11 +173,41 @@ export class PackageMetadataDO extends DurableObject<Env> {
 		return { found: true, access: pkg.access, body, placeholder: pkg.base_placeholder };
 	}
 
-	getTarball(version: string): TarballRead {
+	/** Where a version's tarball is; `count` records a download (in memory, written on the alarm). */
+	getTarball(version: string, count = false): TarballRead {
 		const pkg = this.livePackage();
 		const row = pkg ? this.versions.get(version) : null;
 		if (!pkg || !row) return { found: false };
+		if (count) {
+			this.downloads.count(version);
+			this.scheduleAlarm(Date.now() + seconds(this.env.DOWNLOAD_FLUSH_SECONDS, 5) * 1000);
+		}
 		return { found: true, access: pkg.access, key: row.tarball_key, size: row.tarball_size };
+	}
+
+	/** Download counts between two UTC days (inclusive): per day, and per version. */
+	downloadCounts(start: string, end: string): Found<{ perDay: DayCount[]; perVersion: Record<string, number> }> {
+		const pkg = this.livePackage();
+		if (!pkg) return { found: false };
+		return {
+			found: true,
+			access: pkg.access,
+			perDay: this.downloads.perDay(start, end),
+			perVersion: this.downloads.perVersion(start, end),
+		};
+	}
+
+	/** The package as the search index sees it; null once nothing of it is published. */
+	searchDocument(): SearchDocument | null {
+		const pkg = this.livePackage();
+		if (!pkg) return null;
+		return searchDocument(
+			pkg,
+			this.versions.all(),
+			this.channels.distTags(),
+			this.versions.maintainers(),
+			this.downloads.weeklyTotal(),
+		);
 	}
 
 	distTags(): { found: false } | { found: true; access: Access; tags: Record<string, string> } {
@@ -414,20 +453,85 @@ export class PackageMetadataDO extends DurableObject<Env> {
 		});
 	}
 
+	// ── background work ────────────────────────────────────────────────────────────────────────
+
+	/**
+	 * One alarm does all deferred work: write buffered download counts, then tell the search
+	 * index about the package when it changed since the index last heard (or when its weekly
+	 * downloads changed and the last push is old enough). A failed delivery is retried with
+	 * backoff until it succeeds, so the index converges.
+	 */
+	override async alarm(): Promise<void> {
+		this.alarmAt = null;
+		const now = Date.now();
+		if (this.downloads.pending) this.ctx.storage.transactionSync(() => this.downloads.flush());
+		const pkg = this.package();
+		if (pkg) {
+			const outbox = this.sql
+				.exec<{ delivered_rev: number; delivered_weekly: number; delivered_at: number; failures: number }>(
+					`SELECT * FROM index_outbox`,
+				)
+				.one();
+			const weekly = this.downloads.weeklyTotal();
+			const pushEvery = seconds(this.env.SEARCH_DOWNLOADS_PUSH_SECONDS, 300) * 1000;
+			const changed = pkg.rev !== outbox.delivered_rev;
+			const downloadsMoved = weekly !== outbox.delivered_weekly;
+			if (changed || (downloadsMoved && now - outbox.delivered_at >= pushEvery)) {
+				try {
+					await this.deliverToIndex(pkg);
+					this.sql.exec(
+						`UPDATE index_outbox SET delivered_rev = ?, delivered_weekly = ?, delivered_at = ?, failures = 0`,
+						pkg.rev,
+						weekly,
+						now,
+					);
+				} catch (error) {
+					const failures = outbox.failures + 1;
+					this.sql.exec(`UPDATE index_outbox SET failures = ?`, failures);
+					console.error(`search index delivery failed (${failures}) for ${pkg.name}`, error);
+					this.scheduleAlarm(now + Math.min(300, 2 ** failures) * 1000);
+				}
+			} else if (downloadsMoved) {
+				this.scheduleAlarm(outbox.delivered_at + pushEvery);
+			}
+		}
+		if (this.downloads.pending) this.scheduleAlarm(now + seconds(this.env.DOWNLOAD_FLUSH_SECONDS, 5) * 1000);
+	}
+
+	private async deliverToIndex(pkg: PackageRow): Promise<void> {
+		const index = searchIndex(this.env);
+		const doc = this.searchDocument();
+		if (doc) await index.upsert(doc);
+		else await index.remove(pkg.name, pkg.rev);
+	}
+
+	/** Sets the alarm unless one this instance knows of is already due sooner. */
+	private scheduleAlarm(at: number): void {
+		if (this.alarmAt !== null && this.alarmAt <= at) return;
+		this.alarmAt = at;
+		void this.ctx.storage.setAlarm(at);
+	}
+
 	// ── internals ──────────────────────────────────────────────────────────────────────────────
 
-	/** Runs a write as one transaction; a refusal rolls back everything the write did before it. */
+	/**
+	 * Runs a write as one transaction; a refusal rolls back everything the write did before it.
+	 * A committed write wakes the alarm, which tells the search index.
+	 */
 	private transact<T>(write: () => Result<T>): Result<T> {
+		let result: Result<T>;
 		try {
-			return this.ctx.storage.transactionSync(() => {
-				const result = write();
-				if (!result.ok) throw new Rollback(result);
-				return result;
+			result = this.ctx.storage.transactionSync(() => {
+				const outcome = write();
+				if (!outcome.ok) throw new Rollback(outcome);
+				return outcome;
 			});
 		} catch (error) {
 			if (error instanceof Rollback) return error.refusal;
 			throw error;
 		}
+		this.scheduleAlarm(Date.now());
+		return result;
 	}
 
 	private package(): PackageRow | null {
@@ -516,7 +620,7 @@ export class PackageMetadataDO extends DurableObject<Env> {
 		);
 	}
 
-	/** Bumps the revision and rebuilds the stored packuments; the last step of every write. */
+	/** Bumps the revision, rebuilds the stored packuments and wakes the alarm to tell the index. */
 	private commit(now: string): string {
 		this.sql.exec(`UPDATE package SET rev = rev + 1, rev_hash = ?, modified_at = ?`, randomHex(16), now);
 		const pkg = this.sql.exec<PackageRow>(`SELECT * FROM package`).one();
@@ -544,6 +648,11 @@ class Rollback extends Error {
 	constructor(readonly refusal: Refusal) {
 		super(refusal.message);
 	}
+}
+
+function seconds(value: string | undefined, fallback: number): number {
+	const parsed = Number(value);
+	return Number.isFinite(parsed) && parsed >= 0 ? parsed : fallback;
 }
 
 function versionView(pkg: PackageRow, row: VersionRow): VersionView {

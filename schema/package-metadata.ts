@@ -93,4 +93,28 @@ export const packageMetadataMigrations: readonly Migration[] = [
 			);
 		`,
 	},
+	{
+		version: 2,
+		name: "download counts and the search index outbox",
+		sql: `
+			-- Downloads per UTC day and version, flushed from memory on the object's alarm.
+			CREATE TABLE downloads (
+				day TEXT NOT NULL,
+				version TEXT NOT NULL,
+				count INTEGER NOT NULL,
+				PRIMARY KEY (day, version)
+			) WITHOUT ROWID;
+
+			-- What the search index was last told. The alarm delivers whenever package.rev moved past
+			-- delivered_rev (or the weekly download total changed), and retries until it succeeds.
+			CREATE TABLE index_outbox (
+				singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+				delivered_rev INTEGER NOT NULL DEFAULT 0,
+				delivered_weekly INTEGER NOT NULL DEFAULT 0,
+				delivered_at INTEGER NOT NULL DEFAULT 0,
+				failures INTEGER NOT NULL DEFAULT 0
+			);
+			INSERT INTO index_outbox (singleton) VALUES (1);
+		`,
+	},
 ];

@@ -1,15 +1,17 @@
-// `npm run bench`: how fast the registry serves installs, next to the floor of this machine.
+// `npm run bench`: how fast the registry serves installs and searches, next to this machine's floor.
 //
-// 1. Starts the registry as `npm start` serves it (Miniflare, no logging) on a fresh state dir.
-// 2. Publishes BENCH_PACKAGES (default 200) generated packages with dependencies between them,
-//    over the npm publish protocol, and times a cold `npm install` of an app that needs them all.
+// 1. Starts the registry as `npm start` serves it (Miniflare, no request logging) on a fresh state.
+// 2. Publishes BENCH_PACKAGES (default 200) generated packages with dependencies between them over
+//    the npm publish protocol, and times a cold `npm install` of an app that needs them all.
 // 3. Loads the full packument, the abbreviated packument and a tarball with autocannon
-//    (BENCH_CONNECTIONS, default 32, for BENCH_DURATION seconds, default 10) and reports req/s and
-//    latency percentiles.
-// 4. Does the same against `wrangler dev` on the same state, and against a trivial Node static
-//    server holding the same bytes in memory: the floor for this machine.
+//    (BENCH_CONNECTIONS, default 32, for BENCH_DURATION seconds, default 10): req/s and latency.
+//    The same bytes from a trivial Node server held in memory are the floor for this machine.
+// 4. Publishes BENCH_SEARCH_PACKAGES (default 10000) more packages with generated descriptions,
+//    waits until the search index holds them all, and loads /-/v1/search with a mix of queries.
+// 5. Restarts with COUNT_DOWNLOADS=false and loads the tarball again: what counting costs.
+// 6. Loads the packuments and the tarball through `wrangler dev` on the same state.
 //
-// Figures go to stdout as a table and, with --json, as JSON.
+// Figures go to stdout as a table, and as JSON with --json.
 
 import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -23,9 +25,11 @@ import { packTar } from "modern-tar";
 
 const root = resolve(import.meta.dirname, "..");
 const PACKAGES = Number(process.env.BENCH_PACKAGES ?? 200);
+const SEARCH_PACKAGES = Number(process.env.BENCH_SEARCH_PACKAGES ?? 10_000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
+const SIGNING = randomBytes(16).toString("hex");
 const quietEnv = {
 	...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k))),
 	PATH: `${join(root, "node_modules", ".bin")}:${process.env.PATH}`,
@@ -34,52 +38,56 @@ const quietEnv = {
 };
 
 const figures = {};
+const notes = [];
 const state = mkdtempSync(join(tmpdir(), "registry-bench-state-"));
+const log = (line) => process.stderr.write(`${line}\n`);
 
 // ── servers ────────────────────────────────────────────────────────────────────────────────────
 
-async function startServer(kind, port) {
+/** `npm start` (Miniflare) or `wrangler dev`, on a free port, on the bench's state directory. */
+async function startServer(kind, vars = {}) {
+	const port = await freePort();
+	const wrangler = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
 	const args =
 		kind === "npm start"
 			? [join(root, "scripts", "start.mjs")]
-			: [
-					join(root, "node_modules", "wrangler", "bin", "wrangler.js"),
-					"dev",
-					"--ip",
-					"127.0.0.1",
-					"--port",
-					String(port),
-					"--persist-to",
-					state,
-					"--show-interactive-dev-session=false",
-					"--var",
-					`ADMIN_TOKEN:${ADMIN}`,
-				];
-	// npm start takes ADMIN_TOKEN from the environment when it is set, instead of .dev.vars.
-	const env = { ...quietEnv, PORT: String(port), PERSIST_TO: state, ADMIN_TOKEN: ADMIN };
+			: [wrangler, "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state];
+	if (kind === "wrangler dev") args.push("--show-interactive-dev-session=false", "--log-level", "warn");
+	for (const [k, v] of Object.entries({ ADMIN_TOKEN: ADMIN, URL_SIGNING_SECRET: SIGNING, ...vars })) {
+		if (kind === "wrangler dev") args.push("--var", `${k}:${v}`);
+	}
+	// npm start takes secrets and vars from the environment when they are set there.
+	const env = {
+		...quietEnv,
+		PORT: String(port),
+		PERSIST_TO: state,
+		ADMIN_TOKEN: ADMIN,
+		URL_SIGNING_SECRET: SIGNING,
+		...vars,
+	};
 	const child = spawn(process.execPath, args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-	let log = "";
+	let output = "";
 	child.stdout.on("data", (c) => {
-		log += c;
+		output += c;
 	});
 	child.stderr.on("data", (c) => {
-		log += c;
+		output += c;
 	});
 	const url = `http://127.0.0.1:${port}`;
 	for (let i = 0; i < 240; i++) {
-		if (child.exitCode !== null) throw new Error(`${kind} exited:\n${log}`);
+		if (child.exitCode !== null) throw new Error(`${kind} exited:\n${output}`);
 		try {
 			if ((await fetch(`${url}/-/ping`)).ok) return { url, stop: () => stop(child) };
 		} catch {}
-		await new Promise((r) => setTimeout(r, 250));
+		await sleep(250);
 	}
-	throw new Error(`${kind} did not start:\n${log}`);
+	throw new Error(`${kind} did not start:\n${output}`);
 }
 
 async function stop(child) {
 	const exited = new Promise((r) => child.once("exit", r));
 	process.kill(-child.pid, "SIGTERM");
-	await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+	await Promise.race([exited, sleep(5000)]);
 	if (child.exitCode === null) process.kill(-child.pid, "SIGKILL");
 }
 
@@ -92,30 +100,46 @@ function freePort() {
 	});
 }
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
 // ── publishing ─────────────────────────────────────────────────────────────────────────────────
 
-const name = (i) => `bench-pkg-${i}`;
+const graphName = (i) => `bench-pkg-${i}`;
 
 /** Package i depends on up to three earlier packages, so installs resolve a real graph. */
 function dependenciesOf(i) {
 	const deps = {};
-	for (const j of [i - 1, Math.floor(i / 2), Math.floor(i / 3)]) if (j >= 0 && j !== i) deps[name(j)] = "^1.0.0";
+	for (const j of [i - 1, Math.floor(i / 2), Math.floor(i / 3)]) {
+		if (j >= 0 && j !== i) deps[graphName(j)] = "^1.0.0";
+	}
 	return deps;
 }
 
-async function publishBody(i) {
-	const manifest = {
-		name: name(i),
-		version: "1.0.0",
-		description: `generated package ${i} for the benchmark`,
-		main: "index.js",
-		license: "MIT",
-		dependencies: dependenciesOf(i),
-	};
+const WORDS = (
+	"async cache parser stream buffer router widget render table chart svg canvas color theme icon " +
+	"button modal form input date time locale format number string array object schema valid json " +
+	"yaml toml markdown html css layout grid flex animation motion gesture touch drag drop upload " +
+	"image video audio codec crypto hash token auth session cookie storage queue worker thread pool " +
+	"retry timeout signal event emitter logger metric trace debug test mock spec bench profile build " +
+	"bundle minify compress archive tar zip path glob watch server client socket proxy http fetch"
+).split(" ");
+
+function pick(seed, n) {
+	const out = [];
+	let x = seed * 2654435761;
+	for (let k = 0; k < n; k++) {
+		x = (x * 1103515245 + 12345) >>> 0;
+		out.push(WORDS[x % WORDS.length]);
+	}
+	return out;
+}
+
+async function publishBody(manifest, extraFiles = {}) {
 	const files = {
 		"package.json": JSON.stringify(manifest, null, 2),
-		"index.js": `module.exports = ${i};\n// ${"x".repeat(2000)}\n`,
-		"README.md": `# ${name(i)}\n\n${"Lorem ipsum dolor sit amet. ".repeat(40)}\n`,
+		"index.js": `module.exports = ${JSON.stringify(manifest.name)};\n// ${"x".repeat(2000)}\n`,
+		"README.md": `# ${manifest.name}\n\n${manifest.description}\n\n${"Lorem ipsum dolor sit amet. ".repeat(40)}\n`,
+		...extraFiles,
 	};
 	const tar = await packTar(
 		Object.entries(files).map(([path, body]) => ({
@@ -124,16 +148,24 @@ async function publishBody(i) {
 		})),
 	);
 	const tgz = gzipSync(tar);
-	const integrity = `sha512-${createHash("sha512").update(tgz).digest("base64")}`;
-	const shasum = createHash("sha1").update(tgz).digest("hex");
+	const { name, version } = manifest;
 	return {
-		_id: name(i),
-		name: name(i),
-		"dist-tags": { latest: "1.0.0" },
-		versions: { "1.0.0": { ...manifest, _id: `${name(i)}@1.0.0`, dist: { integrity, shasum } } },
+		_id: name,
+		name,
+		"dist-tags": { latest: version },
+		versions: {
+			[version]: {
+				...manifest,
+				_id: `${name}@${version}`,
+				dist: {
+					integrity: `sha512-${createHash("sha512").update(tgz).digest("base64")}`,
+					shasum: createHash("sha1").update(tgz).digest("hex"),
+				},
+			},
+		},
 		access: "public",
 		_attachments: {
-			[`${name(i)}-1.0.0.tgz`]: {
+			[`${name}-${version}.tgz`]: {
 				content_type: "application/octet-stream",
 				data: tgz.toString("base64"),
 				length: tgz.length,
@@ -142,27 +174,28 @@ async function publishBody(i) {
 	};
 }
 
-async function publishAll(url) {
+/** Publishes manifests `count` at a time; returns seconds taken. */
+async function publishMany(url, manifests, concurrency) {
 	const started = performance.now();
-	for (let i = 0; i < PACKAGES; i += 8) {
-		await Promise.all(
-			Array.from({ length: Math.min(8, PACKAGES - i) }, async (_, k) => {
-				const body = JSON.stringify(await publishBody(i + k));
-				const put = await fetch(`${url}/${name(i + k)}`, {
-					method: "PUT",
-					headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
-					body,
-				});
-				if (put.status !== 201) throw new Error(`publish ${name(i + k)}: ${put.status} ${await put.text()}`);
-			}),
-		);
+	let next = 0;
+	async function worker() {
+		while (next < manifests.length) {
+			const manifest = manifests[next++];
+			const put = await fetch(`${url}/${manifest.name}`, {
+				method: "PUT",
+				headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+				body: JSON.stringify(await publishBody(manifest)),
+			});
+			if (put.status !== 201) throw new Error(`publish ${manifest.name}: ${put.status} ${await put.text()}`);
+		}
 	}
+	await Promise.all(Array.from({ length: concurrency }, worker));
 	return (performance.now() - started) / 1000;
 }
 
 function coldInstall(url) {
 	const dir = mkdtempSync(join(tmpdir(), "registry-bench-app-"));
-	const dependencies = Object.fromEntries(Array.from({ length: PACKAGES }, (_, i) => [name(i), "^1.0.0"]));
+	const dependencies = Object.fromEntries(Array.from({ length: PACKAGES }, (_, i) => [graphName(i), "^1.0.0"]));
 	writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "bench-app", version: "1.0.0", dependencies }));
 	writeFileSync(
 		join(dir, ".npmrc"),
@@ -180,10 +213,9 @@ function coldInstall(url) {
 
 // ── load ───────────────────────────────────────────────────────────────────────────────────────
 
-async function load(label, url, headers = {}) {
-	const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, headers });
-	const ok = result["2xx"];
-	if (result.non2xx > 0 || ok === 0) throw new Error(`${label}: ${result.non2xx} non-2xx responses`);
+async function load(label, url, options = {}) {
+	const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, ...options });
+	if (result.non2xx > 0 || result["2xx"] === 0) throw new Error(`${label}: ${result.non2xx} non-2xx responses`);
 	return {
 		rps: Math.round(result.requests.average),
 		p50: result.latency.p50,
@@ -193,12 +225,12 @@ async function load(label, url, headers = {}) {
 }
 
 const ABBREVIATED = { accept: "application/vnd.npm.install-v1+json" };
-const target = name(Math.floor(PACKAGES / 2));
+const target = graphName(Math.floor(PACKAGES / 2));
 
-async function loadRegistry(label, url) {
+async function loadInstallPaths(label, url) {
 	figures[label] = {
 		"full packument": await load(`${label} full`, `${url}/${target}`),
-		"abbreviated packument": await load(`${label} abbreviated`, `${url}/${target}`, ABBREVIATED),
+		"abbreviated packument": await load(`${label} abbreviated`, `${url}/${target}`, { headers: ABBREVIATED }),
 		tarball: await load(`${label} tarball`, `${url}/${target}/-/${target}-1.0.0.tgz`),
 	};
 }
@@ -225,46 +257,109 @@ async function loadStatic(url) {
 	server.close();
 }
 
-// ── run ──────────────────────────────────────────────────────────────────────────────────────
-
-const serving = await startServer("npm start", await freePort());
-let publishSeconds;
-let installSeconds;
-try {
-	publishSeconds = await publishAll(serving.url);
-	installSeconds = coldInstall(serving.url);
-	await loadRegistry("npm start (Miniflare)", serving.url);
-	await loadStatic(serving.url);
-} finally {
-	await serving.stop();
+async function waitForIndex(url, expected) {
+	const started = performance.now();
+	for (;;) {
+		const res = await fetch(`${url}/-/v1/search?text=searchbench&size=1`, {
+			headers: { authorization: `Bearer ${ADMIN}` },
+		});
+		const { total } = await res.json();
+		if (total >= expected) return (performance.now() - started) / 1000;
+		await sleep(500);
+	}
 }
 
-const dev = await startServer("wrangler dev", await freePort());
+const SEARCHES = [
+	"router",
+	"widget chart",
+	"json schema valid",
+	"keywords:svg",
+	"searchbench-4242",
+	"stream buffer async",
+];
+
+// ── run ────────────────────────────────────────────────────────────────────────────────────────
+
+let server = await startServer("npm start");
 try {
-	await loadRegistry("wrangler dev", dev.url);
+	log(`publishing ${PACKAGES} packages with dependencies…`);
+	const graph = Array.from({ length: PACKAGES }, (_, i) => ({
+		name: graphName(i),
+		version: "1.0.0",
+		description: `generated package ${i} for the benchmark`,
+		main: "index.js",
+		license: "MIT",
+		dependencies: dependenciesOf(i),
+	}));
+	notes.push(`${PACKAGES} packages published over HTTP in ${(await publishMany(server.url, graph, 8)).toFixed(1)} s`);
+	log("cold npm install…");
+	notes.push(`cold npm install of an app needing all ${PACKAGES}: ${coldInstall(server.url).toFixed(1)} s`);
+	log("loading install paths…");
+	await loadInstallPaths("npm start (Miniflare)", server.url);
+	await loadStatic(server.url);
+
+	if (SEARCH_PACKAGES > 0) {
+		log(`publishing ${SEARCH_PACKAGES} packages for search…`);
+		const corpus = Array.from({ length: SEARCH_PACKAGES }, (_, i) => ({
+			name: `searchbench-${i}`,
+			version: "1.0.0",
+			description: `${pick(i, 6).join(" ")} searchbench`,
+			keywords: pick(i + 7, 2),
+			license: "MIT",
+		}));
+		const seconds = await publishMany(server.url, corpus, 16);
+		notes.push(`${SEARCH_PACKAGES} search packages published in ${seconds.toFixed(0)} s`);
+		const converge = await waitForIndex(server.url, SEARCH_PACKAGES);
+		notes.push(`search index held all of them ${converge.toFixed(1)} s after the last publish`);
+		log("loading search…");
+		figures["npm start (Miniflare)"]["search (6 queries mixed)"] = await load("search", `${server.url}/-/v1/search`, {
+			requests: SEARCHES.map((text) => ({
+				method: "GET",
+				path: `/-/v1/search?text=${encodeURIComponent(text)}&size=20`,
+			})),
+		});
+	}
 } finally {
-	await dev.stop();
+	await server.stop();
 }
 
-console.log(`\n${PACKAGES} packages published in ${publishSeconds.toFixed(1)} s over HTTP (8 at a time)`);
-console.log(`cold npm install of an app that needs all ${PACKAGES}: ${installSeconds.toFixed(1)} s`);
-console.log(`\nautocannon, ${CONNECTIONS} connections, ${DURATION} s each, GET of ${target}:`);
+log("tarball with download counting off…");
+server = await startServer("npm start", { COUNT_DOWNLOADS: "false" });
+try {
+	figures["npm start, COUNT_DOWNLOADS=false"] = {
+		tarball: await load("tarball uncounted", `${server.url}/${target}/-/${target}-1.0.0.tgz`),
+	};
+} finally {
+	await server.stop();
+}
+
+log("wrangler dev…");
+server = await startServer("wrangler dev");
+try {
+	await loadInstallPaths("wrangler dev", server.url);
+} finally {
+	await server.stop();
+}
+
+console.log("");
+for (const note of notes) console.log(note);
+console.log(`\nautocannon, ${CONNECTIONS} connections, ${DURATION} s each (packuments and tarball of ${target}):`);
 console.log(
-	"server".padEnd(30),
-	"endpoint".padEnd(24),
+	"server".padEnd(34),
+	"endpoint".padEnd(26),
 	"req/s".padStart(8),
 	"p50 ms".padStart(8),
 	"p99 ms".padStart(8),
 );
-for (const [server, rows] of Object.entries(figures)) {
+for (const [name, rows] of Object.entries(figures)) {
 	for (const [endpoint, f] of Object.entries(rows)) {
 		console.log(
-			server.padEnd(30),
-			endpoint.padEnd(24),
+			name.padEnd(34),
+			endpoint.padEnd(26),
 			String(f.rps).padStart(8),
 			String(f.p50).padStart(8),
 			String(f.p99).padStart(8),
 		);
 	}
 }
-if (process.argv.includes("--json")) console.log(JSON.stringify({ publishSeconds, installSeconds, figures }, null, 2));
+if (process.argv.includes("--json")) console.log(JSON.stringify({ notes, figures }, null, 2));

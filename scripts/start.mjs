@@ -5,7 +5,7 @@
 
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -29,10 +29,11 @@ const { Miniflare, convertV4MiniflareOptions } = await import(pathToFileURL(wran
 
 const configPath = join(root, "wrangler.jsonc");
 const config = unstable_readConfig({ config: configPath });
-// The bundle is one self-contained module, so wrangler's module rules have nothing left to match.
 const { modulesRules: _rules, ...workerOptions } = unstable_getMiniflareWorkerOptions(configPath).workerOptions;
-if (process.env.ADMIN_TOKEN)
-	workerOptions.bindings = { ...workerOptions.bindings, ADMIN_TOKEN: process.env.ADMIN_TOKEN };
+// Any var or secret can be overridden from the environment: `PUBLIC_URL=https://… npm start`.
+for (const name of [...SECRETS, ...Object.keys(config.vars)]) {
+	if (process.env[name]) workerOptions.bindings = { ...workerOptions.bindings, [name]: process.env[name] };
+}
 
 const mf = new Miniflare(
 	convertV4MiniflareOptions({
@@ -46,8 +47,8 @@ const mf = new Miniflare(
 			{
 				...workerOptions,
 				name: config.name,
-				modules: true,
-				scriptPath: join(outdir, "index.js"),
+				modulesRoot: outdir,
+				modules: bundledModules(),
 			},
 		],
 	}),
@@ -76,7 +77,23 @@ function ensureSecrets(names) {
 	if (names.includes("ADMIN_TOKEN")) console.log(`admin token: ADMIN_TOKEN in ${path}`);
 }
 
+/**
+ * The modules of the bundle: index.js, plus the files wrangler copied beside it for its module
+ * rules (the loader is bundled as text by a `**\/*.browser.js` rule).
+ */
+function bundledModules() {
+	const rules = (config.rules ?? []).flatMap((rule) =>
+		rule.globs.map((glob) => ({ type: rule.type, suffix: glob.replace(/^\*\*\/\*/, "") })),
+	);
+	const extra = readdirSync(outdir).flatMap((file) => {
+		const rule = rules.find((r) => file.endsWith(r.suffix));
+		return file === "index.js" || !rule ? [] : [{ type: rule.type, path: join(outdir, file) }];
+	});
+	return [{ type: "ESModule", path: join(outdir, "index.js") }, ...extra];
+}
+
 function bundle() {
+	rmSync(outdir, { recursive: true, force: true });
 	const wrangler = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
 	const result = spawnSync(process.execPath, [wrangler, "deploy", "--dry-run", "--outdir", outdir], {
 		cwd: root,

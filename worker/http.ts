@@ -9,6 +9,8 @@ import { etagMatches } from "./lib/etag";
 export type RouteRequest = Request & {
 	params: Record<string, string | undefined>;
 	query: Record<string, string | string[] | undefined>;
+	/** Set for HEAD requests, which are routed as GETs and answered without a body. */
+	head?: boolean;
 };
 
 /** Reads the body as bytes, refusing (413) anything over `limit` before or while it streams in. */

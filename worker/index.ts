@@ -3,6 +3,7 @@ import { router } from "./router";
 
 export { AuthStoreDO } from "../durable-objects/auth-store";
 export { PackageMetadataDO } from "../durable-objects/package-metadata";
+export { RegistryIndexDO } from "../durable-objects/registry-index";
 
 // The registry Worker: rewrites the path into one canonical spelling and hands it to the router.
 // It keeps no state of its own; packages, tokens and bytes live in the Durable Objects and R2.
@@ -17,7 +18,7 @@ export default {
 			url.pathname = pathname;
 			routed = new Request(url, head ? { method: "GET", headers: request.headers } : request);
 		}
-		const response = await router.fetch(routed, env, ctx);
+		const response = await router.fetch(Object.assign(routed, { head }), env, ctx);
 		return head ? new Response(null, response) : response;
 	},
 } satisfies ExportedHandler<Env>;

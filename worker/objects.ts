@@ -1,7 +1,7 @@
 import type { PackageName } from "./lib/package-name";
 
-// The Worker's way to the Durable Objects: one PackageMetadataDO per package name, and the one
-// AuthStoreDO for users, tokens and grants.
+// The Worker's way to the Durable Objects: one PackageMetadataDO per package name, the one
+// AuthStoreDO for users, tokens and grants, and the one RegistryIndexDO for search.
 
 export function packageObject(env: Env, pkg: PackageName) {
 	return env.PACKAGES.get(env.PACKAGES.idFromName(pkg.name));
@@ -9,4 +9,8 @@ export function packageObject(env: Env, pkg: PackageName) {
 
 export function authStore(env: Env) {
 	return env.AUTH.get(env.AUTH.idFromName("auth"));
+}
+
+export function searchIndex(env: Env) {
+	return env.INDEX.get(env.INDEX.idFromName("index"));
 }

@@ -1,4 +1,5 @@
 import { Router } from "itty-router";
+import { reindexStatus, startReindex } from "./admin/reindex";
 import { createToken, listTokens, revokeToken } from "./admin/tokens";
 import { createUser } from "./admin/users";
 import { getChannel, getChannelHistory, getImportMap, listChannels } from "./channels/lookup";
@@ -6,6 +7,7 @@ import { promoteChannel, publishToChannel, removeChannel, rollbackChannel } from
 import { uploadBundle } from "./channels/upload";
 import { deleteVersion, getVersionInfo, listVersions } from "./channels/versions";
 import { isBrowserFacing, preflight, withCors } from "./cors";
+import { pointDownloads, rangeDownloads, versionDownloads } from "./downloads/routes";
 import { HttpError, notFound } from "./errors";
 import { serveFile } from "./files/serve";
 import type { RouteRequest } from "./http";
@@ -15,6 +17,7 @@ import { putPackage } from "./npm/publish";
 import { getPackument, getTarball, getVersion, ping } from "./npm/reads";
 import { deleteTarball, unpublishPackage } from "./npm/unpublish";
 import { login, logout, noAdvisories, noWebLogin, whoami } from "./npm/users";
+import { search } from "./search/search";
 
 // The routing table. Scoped names have their own routes (`/@:scope/:pkg…`) registered before the
 // unscoped ones, because `/@scope/name` would otherwise read as `/{name}/{version}`; encoded
@@ -42,14 +45,20 @@ router
 	.post("/-/admin/tokens", createToken)
 	.get("/-/admin/tokens", listTokens)
 	.delete("/-/admin/tokens/:id", revokeToken)
-	.post("/-/admin/users", createUser);
+	.post("/-/admin/users", createUser)
+	.post("/-/admin/reindex", startReindex)
+	.get("/-/admin/reindex", reindexStatus)
+	.get("/-/v1/search", search);
 
 for (const scoped of ["/@:scope/:pkg", "/:pkg"]) {
 	router
 		.get(`/-/package${scoped}/dist-tags`, listDistTags)
 		.put(`/-/package${scoped}/dist-tags/:tag`, setDistTag)
 		.post(`/-/package${scoped}/dist-tags/:tag`, setDistTag)
-		.delete(`/-/package${scoped}/dist-tags/:tag`, deleteDistTag);
+		.delete(`/-/package${scoped}/dist-tags/:tag`, deleteDistTag)
+		.get(`/-/downloads/point/:period${scoped}`, pointDownloads)
+		.get(`/-/downloads/range/:period${scoped}`, rangeDownloads)
+		.get(`/-/downloads/versions${scoped}/:period`, versionDownloads);
 }
 
 // Web-component loaders: channels, versions, uploads, immutable files, the loader module.

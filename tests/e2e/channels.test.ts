@@ -20,7 +20,7 @@ function widgetSource(version: string): string {
 		`export const version = ${JSON.stringify(version)};`,
 		"export const styles = new URL('./styles.css', import.meta.url).href;",
 		"class AccWidget extends HTMLElement {",
-		"  connectedCallback() { this.textContent = `widget ${version}`; }",
+		"  connectedCallback() { this.textContent = 'widget ' + version; }",
 		"}",
 		"customElements.define('acc-widget', AccWidget);",
 		"",

@@ -48,6 +48,9 @@ describe("running the registry", () => {
 			body: JSON.stringify({ kind: "developer", name: "start-check", grants: [] }),
 		});
 		expect(created.status).toBe(201);
+		// The bundle has more than one module (the loader is bundled as text): all of them are served.
+		const loader = await fetch(`${url}/loader.js`);
+		expect(await loader.text()).toContain("export async function load(");
 		const stored = readdirSync(join(state, "v3", "do", "workers-registry-AuthStoreDO"));
 		expect(stored.some((file) => file.endsWith(".sqlite"))).toBe(true);
 	});

@@ -61,7 +61,8 @@ export async function getTarball(request: RouteRequest, env: Env): Promise<Respo
 	const version = versionFromTarballName(pkg, decodeParam(request.params.file));
 	const [principal, tarball] = await Promise.all([
 		authenticate(request, env),
-		packageObject(env, pkg).getTarball(version),
+		// Counting is a Map increment inside this same call; the object writes counts later, in bulk.
+		packageObject(env, pkg).getTarball(version, !request.head && env.COUNT_DOWNLOADS !== "false"),
 	]);
 	if (!tarball.found) throw notFound();
 	assertCanRead(principal, pkg, tarball.access);

@@ -1,0 +1,81 @@
+// Download counts of one package, per UTC day and version. Downloads are counted in memory (a Map
+// increment inside the tarball lookup the Worker makes anyway) and flushed to SQLite in one
+// statement per (day, version) on the object's alarm, so heavy download traffic never turns into
+// one SQL write per request. Counts not yet flushed are lost if the object is evicted first.
+
+export type DayCount = { day: string; downloads: number };
+
+export class Downloads {
+	private readonly buffer = new Map<string, number>();
+
+	constructor(private readonly sql: SqlStorage) {}
+
+	count(version: string, at = new Date()): void {
+		const key = `${at.toISOString().slice(0, 10)}\t${version}`;
+		this.buffer.set(key, (this.buffer.get(key) ?? 0) + 1);
+	}
+
+	get pending(): boolean {
+		return this.buffer.size > 0;
+	}
+
+	/** Writes the buffered counts; the caller runs it inside a transaction. */
+	flush(): void {
+		for (const [key, count] of this.buffer) {
+			const [day, version] = key.split("\t");
+			this.sql.exec(
+				`INSERT INTO downloads (day, version, count) VALUES (?, ?, ?)
+				 ON CONFLICT (day, version) DO UPDATE SET count = count + excluded.count`,
+				day,
+				version,
+				count,
+			);
+		}
+		this.buffer.clear();
+	}
+
+	/** Per-day totals between two UTC days (inclusive), flushed and buffered counts together. */
+	perDay(start: string, end: string): DayCount[] {
+		const days = new Map<string, number>();
+		for (const row of this.sql
+			.exec<{ day: string; n: number }>(
+				`SELECT day, sum(count) AS n FROM downloads WHERE day BETWEEN ? AND ? GROUP BY day`,
+				start,
+				end,
+			)
+			.toArray()) {
+			days.set(row.day, row.n);
+		}
+		for (const [key, count] of this.buffer) {
+			const [day = ""] = key.split("\t");
+			if (day >= start && day <= end) days.set(day, (days.get(day) ?? 0) + count);
+		}
+		return [...days].map(([day, downloads]) => ({ day, downloads })).sort((a, b) => a.day.localeCompare(b.day));
+	}
+
+	/** Per-version totals between two UTC days (inclusive), flushed and buffered counts together. */
+	perVersion(start: string, end: string): Record<string, number> {
+		const versions: Record<string, number> = {};
+		for (const row of this.sql
+			.exec<{ version: string; n: number }>(
+				`SELECT version, sum(count) AS n FROM downloads WHERE day BETWEEN ? AND ? GROUP BY version`,
+				start,
+				end,
+			)
+			.toArray()) {
+			versions[row.version] = row.n;
+		}
+		for (const [key, count] of this.buffer) {
+			const [day = "", version = ""] = key.split("\t");
+			if (day >= start && day <= end) versions[version] = (versions[version] ?? 0) + count;
+		}
+		return versions;
+	}
+
+	/** Downloads over the last seven UTC days, today included: what search ranks popularity by. */
+	weeklyTotal(now = new Date()): number {
+		const end = now.toISOString().slice(0, 10);
+		const start = new Date(now.getTime() - 6 * 86_400_000).toISOString().slice(0, 10);
+		return this.perDay(start, end).reduce((sum, d) => sum + d.downloads, 0);
+	}
+}
