@@ -6,6 +6,7 @@ import { randomHex } from "../worker/lib/crypto";
 import { etagMatches } from "../worker/lib/etag";
 import type { BundledFile } from "../worker/lib/file-bundle";
 import { searchIndex } from "../worker/objects";
+import { type Actor, type AuditEntry, type AuditFilter, queryAudit, recordAudit } from "./audit";
 import { applyMigrations } from "./migrations";
 import { type ChannelState, Channels } from "./package/channels";
 import {
@@ -21,15 +22,13 @@ import { type DayCount, Downloads } from "./package/downloads";
 import { searchDocument } from "./package/search-document";
 import { Versions } from "./package/versions";
 import type { SearchDocument } from "./registry-index";
+import { transact } from "./transaction";
 
 // One object per package name (idFromName(name)): the single writer of that package. Every rule
 // about the package (a version exists once, a tag points at a real version, a channel's history
 // is a chain) is checked here, and every change is one SQLite transaction.
 
 export type Access = "public" | "restricted";
-
-/** Who did it: shown as _npmUser, added to maintainers, written into channel history. */
-export type Actor = { name: string; email?: string; label: string };
 
 export type PublishInput = {
 	name: string;
@@ -137,9 +136,19 @@ export class PackageMetadataDO extends DurableObject<Env> {
 
 	// ── reads ──────────────────────────────────────────────────────────────────────────────────
 
-	info(): { exists: false } | { exists: true; access: Access; packageId: string; name: string } {
+	info():
+		| { exists: false }
+		| { exists: true; access: Access; packageId: string; name: string; requireTwoFactor: boolean; rev: string } {
 		const pkg = this.livePackage();
-		return pkg ? { exists: true, access: pkg.access, packageId: pkg.package_id, name: pkg.name } : { exists: false };
+		if (!pkg) return { exists: false };
+		return {
+			exists: true,
+			access: pkg.access,
+			packageId: pkg.package_id,
+			name: pkg.name,
+			requireTwoFactor: pkg.require_two_factor === 1,
+			rev: revision(pkg),
+		};
 	}
 
 	getPackument(form: "full" | "abbreviated", ifNoneMatch: string | null): PackumentRead {
@@ -208,6 +217,12 @@ export class PackageMetadataDO extends DurableObject<Env> {
 			this.versions.maintainers(),
 			this.downloads.weeklyTotal(),
 		);
+	}
+
+	maintainers(): Found<{ maintainers: Person[]; rev: string }> {
+		const pkg = this.livePackage();
+		if (!pkg) return { found: false };
+		return { found: true, access: pkg.access, maintainers: this.versions.maintainers(), rev: revision(pkg) };
 	}
 
 	distTags(): { found: false } | { found: true; access: Access; tags: Record<string, string> } {
@@ -309,7 +324,12 @@ export class PackageMetadataDO extends DurableObject<Env> {
 			this.versions.addMaintainer(person(input.actor));
 			for (const tag of input.tags) this.channels.move(tag, input.version, input.actor.label, now);
 			if (pkg.unpublished_at !== null) this.sql.exec(`UPDATE package SET unpublished_at = NULL`);
-			const rev = this.commit(now);
+			const rev = this.commit(now, {
+				actor: input.actor,
+				action: input.tags.length > 0 ? "publish" : "upload",
+				target: input.version,
+				detail: { versionId, tags: input.tags, integrity: input.tarball.integrity },
+			});
 			return { ok: true, rev, versionId, packageId: pkg.package_id };
 		});
 	}
@@ -340,13 +360,24 @@ export class PackageMetadataDO extends DurableObject<Env> {
 			if (missing.length === stored.length && stored.length > 0) {
 				return refuse("badRequest", "a document update cannot remove every version; unpublish the package");
 			}
+			const deprecations: Record<string, string | null> = {};
 			for (const [version, { deprecated }] of Object.entries(input.versions)) {
-				if (deprecated !== undefined) this.versions.setDeprecated(version, deprecated === "" ? null : deprecated);
+				const current = this.versions.get(version)?.deprecated ?? null;
+				const next = deprecated === undefined ? current : deprecated === "" ? null : deprecated;
+				if (next === current) continue;
+				this.versions.setDeprecated(version, next);
+				deprecations[version] = next;
 			}
 			const now = new Date().toISOString();
 			const removed = this.removeVersions(missing, input.force, input.actor, now);
 			if (!removed.ok) return removed;
-			return { ok: true, rev: this.commit(now), removedKeys: removed.keys };
+			const rev = this.commit(now, {
+				actor: input.actor,
+				action: missing.length > 0 ? "unpublish" : "deprecate",
+				target: missing.length > 0 ? missing.join(",") : Object.keys(deprecations).join(",") || null,
+				detail: missing.length > 0 ? { versions: missing, force: input.force } : { deprecations },
+			});
+			return { ok: true, rev, removedKeys: removed.keys };
 		});
 	}
 
@@ -359,10 +390,11 @@ export class PackageMetadataDO extends DurableObject<Env> {
 				return refuse("revisionMismatch", `document update conflict: _rev ${rev} is not current`);
 			}
 			const now = new Date().toISOString();
-			const keys = this.versions.all().flatMap((row) => this.versions.remove(row.version, actor.label, now));
+			const versions = this.versions.all().map((row) => row.version);
+			const keys = versions.flatMap((version) => this.versions.remove(version, actor.label, now));
 			for (const channel of this.channels.list()) this.channels.remove(channel.channel);
 			this.sql.exec(`UPDATE package SET unpublished_at = ?`, now);
-			this.commit(now);
+			this.commit(now, { actor, action: "unpublish", target: "*", detail: { versions } });
 			return { ok: true, removedKeys: keys };
 		});
 	}
@@ -380,7 +412,7 @@ export class PackageMetadataDO extends DurableObject<Env> {
 			const now = new Date().toISOString();
 			const removed = this.removeVersions([version], force, actor, now);
 			if (!removed.ok) return removed;
-			this.commit(now);
+			this.commit(now, { actor, action: "unpublish", target: version, detail: { force } });
 			return { ok: true, removedKeys: removed.keys };
 		});
 	}
@@ -394,19 +426,24 @@ export class PackageMetadataDO extends DurableObject<Env> {
 			if (!row) return refuse("notFound", `version ${"versionId" in ref ? ref.versionId : ref.version} not found`);
 			const now = new Date().toISOString();
 			const state = this.channels.move(channel, row.version, actor.label, now);
-			this.commit(now);
+			this.commit(now, { actor, action: "channel.move", target: channel, detail: { version: row.version } });
 			return { ok: true, view: this.channelView(pkg, state) };
 		});
 	}
 
 	/** Moves a channel back one step of its own chain, or to a chosen earlier row of it. */
-	rollbackChannel(channel: string, to: number | undefined): Result<{ view: ChannelView }> {
+	rollbackChannel(channel: string, to: number | undefined, actor: Actor): Result<{ view: ChannelView }> {
 		return this.transact(() => {
 			const pkg = this.livePackage();
 			if (!pkg) return refuse("notFound", "not_found");
 			const moved = this.channels.rollback(channel, to);
 			if (!moved.ok) return moved;
-			this.commit(new Date().toISOString());
+			this.commit(new Date().toISOString(), {
+				actor,
+				action: "channel.rollback",
+				target: channel,
+				detail: { version: moved.state.version, historyId: moved.state.historyId },
+			});
 			return { ok: true, view: this.channelView(pkg, moved.state) };
 		});
 	}
@@ -420,18 +457,18 @@ export class PackageMetadataDO extends DurableObject<Env> {
 			if (!source) return refuse("notFound", `channel "${from}" does not exist`);
 			const now = new Date().toISOString();
 			const state = this.channels.move(to, source.version, actor.label, now);
-			this.commit(now);
+			this.commit(now, { actor, action: "channel.promote", target: to, detail: { from, version: source.version } });
 			return { ok: true, view: this.channelView(pkg, state) };
 		});
 	}
 
 	/** `npm dist-tag rm` and DELETE …/channels/{channel}: the pointer and its whole chain go. */
-	removeChannel(channel: string): Result<{ tags: Record<string, string> }> {
+	removeChannel(channel: string, actor: Actor): Result<{ tags: Record<string, string> }> {
 		return this.transact(() => {
 			if (!this.livePackage()) return refuse("notFound", "not_found");
 			if (channel === "latest") return refuse("badRequest", "the latest tag cannot be deleted");
 			if (!this.channels.remove(channel)) return refuse("notFound", `tag "${channel}" does not exist`);
-			this.commit(new Date().toISOString());
+			this.commit(new Date().toISOString(), { actor, action: "channel.remove", target: channel });
 			return { ok: true, tags: this.channels.distTags() };
 		});
 	}
@@ -448,9 +485,46 @@ export class PackageMetadataDO extends DurableObject<Env> {
 			const now = new Date().toISOString();
 			const removed = this.removeVersions([row.version], force, actor, now);
 			if (!removed.ok) return removed;
-			this.commit(now);
+			this.commit(now, { actor, action: "unpublish", target: row.version, detail: { force } });
 			return { ok: true, version: row.version, removedKeys: removed.keys };
 		});
+	}
+
+	/** npm access set status=… / mfa=…: who may read the package, and whether writes need TOTP. */
+	setAccess(change: { access?: Access; requireTwoFactor?: boolean }, actor: Actor): Result<{ access: Access }> {
+		return this.transact(() => {
+			const pkg = this.livePackage();
+			if (!pkg) return refuse("notFound", "not_found");
+			if (change.access !== undefined) this.sql.exec(`UPDATE package SET access = ?`, change.access);
+			if (change.requireTwoFactor !== undefined) {
+				this.sql.exec(`UPDATE package SET require_two_factor = ?`, change.requireTwoFactor ? 1 : 0);
+			}
+			this.commit(new Date().toISOString(), { actor, action: "access", target: null, detail: change });
+			return { ok: true, access: change.access ?? pkg.access };
+		});
+	}
+
+	/** npm owner add/rm: the maintainers shown in the packument (grants live in the AuthStoreDO). */
+	setMaintainers(maintainers: Person[], actor: Actor): Result<{ rev: string }> {
+		return this.transact(() => {
+			if (!this.livePackage()) return refuse("notFound", "not_found");
+			const before = this.versions.maintainers().map((m) => m.name);
+			this.versions.replaceMaintainers(maintainers);
+			const after = maintainers.map((m) => m.name);
+			const rev = this.commit(new Date().toISOString(), {
+				actor,
+				action: "owner.change",
+				target: null,
+				detail: { added: after.filter((n) => !before.includes(n)), removed: before.filter((n) => !after.includes(n)) },
+			});
+			return { ok: true, rev };
+		});
+	}
+
+	auditLog(filter: AuditFilter): Found<{ entries: AuditEntry[] }> {
+		const pkg = this.package();
+		if (!pkg) return { found: false };
+		return { found: true, access: pkg.access, entries: queryAudit(this.sql, filter) };
 	}
 
 	// ── background work ────────────────────────────────────────────────────────────────────────
@@ -519,17 +593,8 @@ export class PackageMetadataDO extends DurableObject<Env> {
 	 * A committed write wakes the alarm, which tells the search index.
 	 */
 	private transact<T>(write: () => Result<T>): Result<T> {
-		let result: Result<T>;
-		try {
-			result = this.ctx.storage.transactionSync(() => {
-				const outcome = write();
-				if (!outcome.ok) throw new Rollback(outcome);
-				return outcome;
-			});
-		} catch (error) {
-			if (error instanceof Rollback) return error.refusal;
-			throw error;
-		}
+		const result = transact(this.ctx.storage, write);
+		if (!result.ok) return result;
 		this.scheduleAlarm(Date.now());
 		return result;
 	}
@@ -620,8 +685,12 @@ export class PackageMetadataDO extends DurableObject<Env> {
 		);
 	}
 
-	/** Bumps the revision, rebuilds the stored packuments and wakes the alarm to tell the index. */
-	private commit(now: string): string {
+	/**
+	 * The last step of every write: records it in the audit trail, bumps the revision and rebuilds
+	 * the stored packuments (the transaction then wakes the alarm, which tells the search index).
+	 */
+	private commit(now: string, audit: Audit): string {
+		recordAudit(this.sql, audit.actor, audit.action, audit.target, audit.detail ?? null);
 		this.sql.exec(`UPDATE package SET rev = rev + 1, rev_hash = ?, modified_at = ?`, randomHex(16), now);
 		const pkg = this.sql.exec<PackageRow>(`SELECT * FROM package`).one();
 		const versions = this.versions.all();
@@ -644,11 +713,7 @@ export class PackageMetadataDO extends DurableObject<Env> {
 	}
 }
 
-class Rollback extends Error {
-	constructor(readonly refusal: Refusal) {
-		super(refusal.message);
-	}
-}
+type Audit = { actor: Actor; action: string; target: string | null; detail?: Record<string, unknown> };
 
 function seconds(value: string | undefined, fallback: number): number {
 	const parsed = Number(value);
@@ -671,4 +736,4 @@ function person(actor: Actor): Person {
 	return actor.email ? { name: actor.name, email: actor.email } : { name: actor.name };
 }
 
-export type { ChannelState };
+export type { Actor, ChannelState };

@@ -171,6 +171,13 @@ export class RegistryIndexDO extends DurableObject<Env> {
 		return { hits: rows.map(toHit), total };
 	}
 
+	/** The packages of a scope the index knows (npm access list packages). */
+	packagesInScope(scope: string): { name: string; access: Access }[] {
+		return this.sql
+			.exec<{ name: string; access: Access }>(`SELECT name, access FROM packages WHERE scope = ? ORDER BY name`, scope)
+			.toArray();
+	}
+
 	// ── rebuilding ─────────────────────────────────────────────────────────────────────────────
 
 	/** Starts (or restarts) a rebuild from the package objects; it runs in alarm-sized batches. */

@@ -1,3 +1,4 @@
+import ipaddr from "ipaddr.js";
 import * as v from "valibot";
 import validate from "validate-npm-package-name";
 
@@ -27,14 +28,41 @@ export const GrantSchema = v.union(
 );
 export type Grant = v.InferOutput<typeof GrantSchema>;
 
+/** The subject of a grant, to remove it: `{ "package": name }` or `{ "scope": "@scope" }`. */
+export const GrantSubjectSchema = v.union(
+	[v.strictObject({ package: PackageNameField }), v.strictObject({ scope: ScopeField })],
+	'name the grant to remove: { "package": name } or { "scope": "@scope" }',
+);
+
 export const TOKEN_KINDS = ["developer", "customer", "admin"] as const;
 export type TokenKind = (typeof TOKEN_KINDS)[number];
 
+export const CidrListSchema = v.pipe(
+	v.array(
+		v.pipe(
+			v.string(),
+			v.check((c) => ipaddr.isValidCIDR(c), "cidr entries must be CIDR ranges like 10.0.0.0/8"),
+		),
+	),
+	v.minLength(1, "cidr needs at least one range"),
+);
+
+const NameField = v.pipe(v.string(), v.trim(), v.minLength(1, "name is required"), v.maxLength(100));
+
 export const CreateTokenSchema = v.strictObject({
 	kind: v.picklist(TOKEN_KINDS, "kind must be developer, customer or admin"),
-	name: v.pipe(v.string(), v.trim(), v.minLength(1, "name is required"), v.maxLength(100)),
+	name: NameField,
 	grants: v.optional(v.array(GrantSchema), []),
 	expiresAt: v.optional(v.pipe(v.string(), v.isoTimestamp("expiresAt must be an ISO 8601 timestamp"))),
+	/** The customer a customer key belongs to (suspending the customer suspends the key). */
+	customer: v.optional(NameField),
+	cidr: v.optional(CidrListSchema),
+});
+
+export const CreateCustomerSchema = v.strictObject({ name: NameField });
+export const UpdateCustomerSchema = v.strictObject({ active: v.boolean("active must be true or false") });
+export const ScopePolicySchema = v.strictObject({
+	requireTwoFactor: v.boolean("requireTwoFactor must be true or false"),
 });
 
 export const UserName = v.pipe(

@@ -42,4 +42,61 @@ export const authStoreMigrations: readonly Migration[] = [
 			) WITHOUT ROWID;
 		`,
 	},
+	{
+		version: 2,
+		name: "customers, token restrictions, per-token objects, two-factor, audit log",
+		sql: `
+			-- Named holders of customer keys; suspending one (active = 0) stops all its keys.
+			CREATE TABLE customers (
+				name TEXT PRIMARY KEY,
+				active INTEGER NOT NULL DEFAULT 1,
+				created_at TEXT NOT NULL
+			);
+
+			ALTER TABLE tokens ADD COLUMN customer TEXT REFERENCES customers(name);
+			-- JSON array of CIDR ranges the token may be used from; NULL: anywhere.
+			ALTER TABLE tokens ADD COLUMN cidr TEXT;
+			ALTER TABLE tokens ADD COLUMN readonly INTEGER NOT NULL DEFAULT 0;
+			-- JSON { packages, scopes }: an npm granular token limited to part of its user's grants.
+			ALTER TABLE tokens ADD COLUMN restrict_to TEXT;
+			ALTER TABLE tokens ADD COLUMN bypass_two_factor INTEGER NOT NULL DEFAULT 0;
+			-- 'admin' (admin API), 'login' (npm login) or 'npm' (npm token create).
+			ALTER TABLE tokens ADD COLUMN origin TEXT NOT NULL DEFAULT 'admin';
+			-- Bumped on every change to what the token may do; per-token objects keep the newest.
+			ALTER TABLE tokens ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+
+			-- Per-token objects (TokenDO, one per token hash) hold what the hot path checks. A change
+			-- queues the hashes whose objects must learn it; the queue drains now, or on the alarm.
+			CREATE TABLE token_pushes (
+				hash TEXT PRIMARY KEY,
+				token_id TEXT NOT NULL,
+				version INTEGER NOT NULL
+			);
+			INSERT INTO token_pushes (hash, token_id, version)
+				SELECT hash, id, version FROM tokens WHERE revoked_at IS NULL;
+
+			ALTER TABLE users ADD COLUMN totp_secret TEXT;
+			-- The last TOTP time step accepted: a code is never accepted twice.
+			ALTER TABLE users ADD COLUMN totp_last_step INTEGER;
+
+			CREATE TABLE scopes (
+				scope TEXT PRIMARY KEY,
+				require_two_factor INTEGER NOT NULL DEFAULT 0
+			);
+
+			-- Registry-level events: tokens, grants, users, customers, policies, failed authentications.
+			CREATE TABLE audit (
+				id INTEGER PRIMARY KEY AUTOINCREMENT,
+				at TEXT NOT NULL,
+				action TEXT NOT NULL,
+				actor TEXT NOT NULL,
+				prefix TEXT,
+				ip TEXT,
+				target TEXT,
+				detail TEXT
+			);
+			CREATE INDEX audit_by_actor ON audit (actor, id);
+			CREATE INDEX audit_by_target ON audit (target, id);
+		`,
+	},
 ];

@@ -42,3 +42,30 @@ export const CouchLoginSchema = v.looseObject({
 	password: v.string("password must be a string"),
 	email: v.optional(v.string()),
 });
+
+/** POST /-/npm/v1/tokens (npm token create): granular tokens of npm 11, and the older read-only flag. */
+export const NpmTokenCreateSchema = v.looseObject({
+	password: v.string("password is required to create a token"),
+	name: v.optional(v.nullable(v.string())),
+	readonly: v.optional(v.boolean()),
+	cidr_whitelist: v.optional(v.array(v.string())),
+	packages: v.optional(v.array(v.string())),
+	scopes: v.optional(v.array(v.string())),
+	packages_and_scopes_permission: v.optional(v.picklist(["read-only", "read-write"])),
+	expires: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1, "expires is a number of days"))),
+	bypass_2fa: v.optional(v.boolean()),
+});
+
+/** POST /-/package/{name}/access (npm access set status=… / mfa=…). */
+export const PackageAccessSchema = v.looseObject({
+	access: v.optional(v.picklist(["public", "restricted"], "access must be public or restricted")),
+	publish_requires_tfa: v.optional(v.boolean()),
+	automation_token_overrides_tfa: v.optional(v.boolean()),
+});
+
+/** PUT /{name}/-rev/{rev} from npm owner add/rm: only the maintainers change. */
+export const MaintainersDocumentSchema = v.looseObject({
+	_id: v.optional(v.string()),
+	_rev: v.optional(v.string()),
+	maintainers: v.array(v.looseObject({ name: v.string("maintainers[].name must be a string") })),
+});

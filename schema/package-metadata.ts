@@ -117,4 +117,24 @@ export const packageMetadataMigrations: readonly Migration[] = [
 			INSERT INTO index_outbox (singleton) VALUES (1);
 		`,
 	},
+	{
+		version: 3,
+		name: "audit trail and per-package two-factor requirement",
+		sql: `
+			-- npm access set mfa=publish: writes to this package need a TOTP code.
+			ALTER TABLE package ADD COLUMN require_two_factor INTEGER NOT NULL DEFAULT 0;
+
+			-- Every change to this package: who (user, token prefix), from where, what, to what.
+			CREATE TABLE audit (
+				id INTEGER PRIMARY KEY AUTOINCREMENT,
+				at TEXT NOT NULL,
+				action TEXT NOT NULL,
+				actor TEXT NOT NULL,
+				prefix TEXT,
+				ip TEXT,
+				target TEXT,
+				detail TEXT
+			);
+		`,
+	},
 ];

@@ -1,25 +1,39 @@
-import type { TokenRecord } from "../durable-objects/auth-store";
+import ipaddr from "ipaddr.js";
+import type { Actor } from "../durable-objects/audit";
+import type { TokenRecord } from "../durable-objects/token";
 import type { Grant, Permission, TokenKind } from "../schema/admin";
 import { forbidden, HttpError, notFound, unauthorized } from "./errors";
 import { randomHex, sha256Hex, timingSafeEqualText } from "./lib/crypto";
 import type { PackageName } from "./lib/package-name";
-import { authStore, packageObject } from "./objects";
+import { authStore, packageObject, tokenObject } from "./objects";
+import { limitAnonymous, limitCustomer, limitFailedAuthentication } from "./rate-limits";
+import { assertSecondFactor } from "./two-factor";
 
-// Who is asking, and what they may do. Tokens are looked up by their SHA-256 in the AuthStoreDO
-// through a per-isolate cache, so a token check costs a Map lookup on the hot path; revoking
-// through this isolate drops the entry at once, other isolates forget it within TOKEN_CACHE_MS.
+// Who is asking, and what they may do. A token is looked up by its SHA-256 in its own TokenDO
+// (never a registry-wide object) through a per-isolate cache: a token check is usually a Map
+// lookup. Revocation reaches the TokenDO before the admin API answers; this isolate forgets the
+// token at once, every other isolate within TOKEN_CACHE_MS, so everywhere within 30 seconds.
+
+type Identity = { username: string; tokenId: string | null; prefix: string | null; email: string | null };
 
 export type Principal =
-	| { kind: "anonymous" }
-	| { kind: "admin"; username: string; tokenId: string | null; prefix: string | null; email: null }
-	| {
+	| { kind: "anonymous"; ip: string | null }
+	| ({ kind: "admin"; ip: string | null } & Identity)
+	| ({
 			kind: "developer" | "customer";
-			username: string;
+			ip: string | null;
 			tokenId: string;
 			prefix: string;
-			email: string | null;
+			user: string | null;
 			grants: Grant[];
-	  };
+			/** The token's user has TOTP enabled. */
+			totp: boolean;
+			/** The token skips two-factor prompts (created by its user, with a code). */
+			bypassTwoFactor: boolean;
+	  } & Identity);
+
+/** A developer token or customer key (not anonymous, not admin). */
+export type TokenPrincipal = Extract<Principal, { kind: "developer" | "customer" }>;
 
 export const TOKEN_PREFIXES: Record<TokenKind, string> = { developer: "dev_", customer: "blk_", admin: "adm_" };
 
@@ -27,34 +41,81 @@ const TOKEN_CACHE_MS = 30_000;
 const TOKEN_CACHE_MAX = 10_000;
 const tokenCache = new Map<string, { record: TokenRecord | null; until: number }>();
 
-export const anonymous: Principal = { kind: "anonymous" };
+/** The client's address, as Cloudflare (and Miniflare) report it; null when unknown. */
+export function clientIp(request: Request): string | null {
+	return request.headers.get("cf-connecting-ip");
+}
 
-/** Resolves the Authorization header; a token that is present but wrong is a 401, never anonymous. */
+/**
+ * Resolves the Authorization header. A token that is present but wrong is a 401 (never
+ * anonymous); failed authentications and anonymous requests count against per-IP limits, and
+ * customer keys against the per-IP customer limit.
+ */
 export async function authenticate(request: Request, env: Env): Promise<Principal> {
+	const ip = clientIp(request);
 	const header = request.headers.get("authorization");
-	if (header === null || header.trim() === "") return anonymous;
-	const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-	if (!match?.[1]) throw unauthorized("authorization must be a Bearer token");
-	const token = match[1];
+	if (header === null || header.trim() === "") {
+		await limitAnonymous(env, ip);
+		return { kind: "anonymous", ip };
+	}
+	const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+	if (!token) return failed(request, env, ip, null, "authorization must be a Bearer token");
 
 	if (env.ADMIN_TOKEN && (await timingSafeEqualText(token, env.ADMIN_TOKEN))) {
-		return { kind: "admin", username: "admin", tokenId: null, prefix: null, email: null };
+		return { kind: "admin", ip, username: "admin", tokenId: null, prefix: null, email: null };
 	}
 	const kind = kindOfToken(token);
-	if (kind === null) throw unauthorized("invalid token: tokens start with dev_, blk_ or adm_");
+	if (kind === null) return failed(request, env, ip, null, "invalid token: tokens start with dev_, blk_ or adm_");
 	const record = await lookupToken(env, await sha256Hex(token));
-	if (record === null || record.kind !== kind) throw unauthorized("invalid, expired or revoked token");
-	if (record.kind === "admin") {
-		return { kind: "admin", username: record.name, tokenId: record.id, prefix: record.prefix, email: null };
+	const prefix = token.slice(0, TOKEN_PREFIXES[kind].length + 8);
+	if (record === null || record.kind !== kind || expired(record)) {
+		return failed(request, env, ip, prefix, "invalid, expired or revoked token");
 	}
-	return {
-		kind: record.kind,
+	if (record.cidr !== null && !allowedFrom(record.cidr, ip)) {
+		throw forbidden(`this token cannot be used from ${ip ?? "an unknown address"}`);
+	}
+	const identity = {
 		username: record.user ?? record.name,
 		tokenId: record.id,
 		prefix: record.prefix,
 		email: record.email,
-		grants: record.grants,
 	};
+	if (record.kind === "admin") return { kind: "admin", ip, ...identity };
+	if (record.kind === "customer") await limitCustomer(env, ip);
+	return {
+		kind: record.kind,
+		ip,
+		...identity,
+		tokenId: record.id,
+		prefix: record.prefix,
+		user: record.user,
+		grants: record.grants,
+		totp: record.totp,
+		bypassTwoFactor: record.bypassTwoFactor,
+	};
+}
+
+/** A failed authentication: counted per IP (429 past the limit), audited when it tried to write. */
+async function failed(
+	request: Request,
+	env: Env,
+	ip: string | null,
+	prefix: string | null,
+	message: string,
+): Promise<never> {
+	await limitFailedAuthentication(env, ip);
+	if (request.method !== "GET" && request.method !== "HEAD") {
+		const path = new URL(request.url).pathname;
+		await authStore(env).audit({ name: "anonymous", prefix, ip, label: "anonymous" }, "auth.failed", path, {
+			method: request.method,
+		});
+	}
+	throw unauthorized(message);
+}
+
+/** Checked here too: a record cached before its expiry must not outlive it. */
+function expired(record: TokenRecord): boolean {
+	return record.expiresAt !== null && Date.parse(record.expiresAt) <= Date.now();
 }
 
 function kindOfToken(token: string): TokenKind | null {
@@ -68,15 +129,26 @@ async function lookupToken(env: Env, hash: string): Promise<TokenRecord | null> 
 	const now = Date.now();
 	const cached = tokenCache.get(hash);
 	if (cached && cached.until > now) return cached.record;
-	const record = await authStore(env).verifyToken(hash);
+	const record = await tokenObject(env, hash).get();
 	if (tokenCache.size >= TOKEN_CACHE_MAX) tokenCache.clear();
 	tokenCache.set(hash, { record, until: now + TOKEN_CACHE_MS });
 	return record;
 }
 
-/** Drops a revoked token from this isolate's cache so it stops working here immediately. */
+/** Drops a token from this isolate's cache, so a change to it applies here immediately. */
 export function forgetToken(hash: string): void {
 	tokenCache.delete(hash);
+}
+
+function allowedFrom(ranges: string[], ip: string | null): boolean {
+	if (ip === null || !ipaddr.isValid(ip)) return false;
+	const address = ipaddr.process(ip);
+	return ranges.some((range) => {
+		const [network, bits] = ipaddr.parseCIDR(range);
+		const comparable =
+			network.kind() === "ipv6" && address instanceof ipaddr.IPv4 ? address.toIPv4MappedAddress() : address;
+		return comparable.kind() === network.kind() && comparable.match(network, bits);
+	});
 }
 
 /** A fresh token of a kind: the plaintext (shown once), its hash (stored) and its listed prefix. */
@@ -97,8 +169,7 @@ export function can(principal: Principal, pkg: PackageName, permission: Permissi
 		case "admin":
 			return true;
 		case "customer":
-			if (permission !== "read") return false;
-			return principal.grants.some((g) => covers(g, pkg));
+			return permission === "read" && principal.grants.some((g) => covers(g, pkg));
 		case "developer":
 			return principal.grants.some(
 				(g) => covers(g, pkg) && (permission === "read" || g.permissions.includes(permission)),
@@ -134,23 +205,31 @@ export function assertCan(
 	throw forbidden(`this token lacks ${missing.join(" and ")} permission on ${pkg.name}`);
 }
 
-export function assertAdmin(principal: Principal): void {
+export function assertAdmin(principal: Principal): asserts principal is Extract<Principal, { kind: "admin" }> {
 	if (principal.kind === "anonymous") throw unauthorized("the admin API needs the admin token");
 	if (principal.kind !== "admin") throw new HttpError("forbidden", "the admin API needs the admin token");
 }
 
-/** The name shown for a principal in history rows and audit entries: the user, else the token prefix. */
-export function actorOf(principal: Principal): { name: string; email?: string; label: string } {
-	if (principal.kind === "anonymous") return { name: "anonymous", label: "anonymous" };
+/** Who did it, for history rows and the audit trail: the user (or token name) and the token prefix. */
+export function actorOf(principal: Principal): Actor {
+	if (principal.kind === "anonymous") return { name: "anonymous", prefix: null, ip: principal.ip, label: "anonymous" };
 	const label = principal.prefix ? `${principal.username} (${principal.prefix})` : principal.username;
-	return principal.email
-		? { name: principal.username, email: principal.email, label }
-		: { name: principal.username, label };
+	return {
+		name: principal.username,
+		...(principal.email ? { email: principal.email } : {}),
+		prefix: principal.prefix,
+		ip: principal.ip,
+		label,
+	};
 }
 
-/** The token check and the package lookup of a write, in parallel; then the permission check. */
+/**
+ * The token check and the package lookup of a write, in parallel; then the permission check and,
+ * where the user, the scope or the package asks for it, the second factor.
+ */
 export async function authorizeWrite(request: Request, env: Env, pkg: PackageName, permissions: Permission[]) {
 	const [principal, info] = await Promise.all([authenticate(request, env), packageObject(env, pkg).info()]);
 	assertCan(principal, pkg, permissions, info.exists ? info.access : null);
+	await assertSecondFactor(request, env, principal, pkg, info.exists && info.requireTwoFactor);
 	return { principal, info };
 }

@@ -4,6 +4,7 @@ import { router } from "./router";
 export { AuthStoreDO } from "../durable-objects/auth-store";
 export { PackageMetadataDO } from "../durable-objects/package-metadata";
 export { RegistryIndexDO } from "../durable-objects/registry-index";
+export { TokenDO } from "../durable-objects/token";
 
 // The registry Worker: rewrites the path into one canonical spelling and hands it to the router.
 // It keeps no state of its own; packages, tokens and bytes live in the Durable Objects and R2.

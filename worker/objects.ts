@@ -1,7 +1,7 @@
 import type { PackageName } from "./lib/package-name";
 
-// The Worker's way to the Durable Objects: one PackageMetadataDO per package name, the one
-// AuthStoreDO for users, tokens and grants, and the one RegistryIndexDO for search.
+// The way to the Durable Objects: one PackageMetadataDO per package name, one TokenDO per token
+// (by its SHA-256), the one AuthStoreDO for users, tokens and grants, the one RegistryIndexDO.
 
 export function packageObject(env: Env, pkg: PackageName) {
 	return env.PACKAGES.get(env.PACKAGES.idFromName(pkg.name));
@@ -13,4 +13,8 @@ export function authStore(env: Env) {
 
 export function searchIndex(env: Env) {
 	return env.INDEX.get(env.INDEX.idFromName("index"));
+}
+
+export function tokenObject(env: Env, hash: string) {
+	return env.TOKENS.get(env.TOKENS.idFromName(hash));
 }

@@ -1,7 +1,9 @@
 import { Router } from "itty-router";
+import { adminAudit, packageAudit } from "./admin/audit";
+import { createCustomer, getScopePolicy, listCustomers, setScopePolicy, updateCustomer } from "./admin/customers";
 import { reindexStatus, startReindex } from "./admin/reindex";
-import { createToken, listTokens, revokeToken } from "./admin/tokens";
-import { createUser } from "./admin/users";
+import { createToken, grantToken, listTokens, revokeToken, rotateToken, ungrantToken } from "./admin/tokens";
+import { createUser, disableTotp, enableTotp, getUser, grantUser, listUsers, ungrantUser } from "./admin/users";
 import { getChannel, getChannelHistory, getImportMap, listChannels } from "./channels/lookup";
 import { promoteChannel, publishToChannel, removeChannel, rollbackChannel } from "./channels/moves";
 import { uploadBundle } from "./channels/upload";
@@ -12,11 +14,13 @@ import { HttpError, notFound } from "./errors";
 import { serveFile } from "./files/serve";
 import type { RouteRequest } from "./http";
 import { serveLoader } from "./loader/route";
+import { getVisibility, listCollaborators, listScopePackages, listUserPackages, setAccess } from "./npm/access";
 import { deleteDistTag, listDistTags, setDistTag } from "./npm/dist-tags";
 import { putPackage } from "./npm/publish";
 import { getPackument, getTarball, getVersion, ping } from "./npm/reads";
+import { createNpmToken, listNpmTokens, revokeNpmToken } from "./npm/tokens";
 import { deleteTarball, unpublishPackage } from "./npm/unpublish";
-import { login, logout, noAdvisories, noWebLogin, whoami } from "./npm/users";
+import { getUserDocument, health, login, logout, noAdvisories, noWebLogin, whoami } from "./npm/users";
 import { search } from "./search/search";
 
 // The routing table. Scoped names have their own routes (`/@:scope/:pkg…`) registered before the
@@ -36,16 +40,38 @@ const router = Router<RouteRequest, [Env, ExecutionContext], Response>({
 });
 
 router
+	.get("/health", health)
 	.get("/-/ping", ping)
 	.get("/-/whoami", whoami)
 	.post("/-/v1/login", noWebLogin)
 	.put("/-/user/:couchId", login)
+	.get("/-/user/:couchId", getUserDocument)
 	.delete("/-/user/token/:token", logout)
+	.get("/-/user/:user/package", listUserPackages)
+	.get("/-/org/:scope/package", listScopePackages)
+	.get("/-/npm/v1/tokens", listNpmTokens)
+	.post("/-/npm/v1/tokens", createNpmToken)
+	.delete("/-/npm/v1/tokens/token/:key", revokeNpmToken)
 	.post("/-/npm/v1/security/advisories/bulk", noAdvisories)
 	.post("/-/admin/tokens", createToken)
 	.get("/-/admin/tokens", listTokens)
 	.delete("/-/admin/tokens/:id", revokeToken)
+	.post("/-/admin/tokens/:id/rotate", rotateToken)
+	.post("/-/admin/tokens/:id/grants", grantToken)
+	.delete("/-/admin/tokens/:id/grants", ungrantToken)
 	.post("/-/admin/users", createUser)
+	.get("/-/admin/users", listUsers)
+	.get("/-/admin/users/:name", getUser)
+	.post("/-/admin/users/:name/grants", grantUser)
+	.delete("/-/admin/users/:name/grants", ungrantUser)
+	.post("/-/admin/users/:name/totp", enableTotp)
+	.delete("/-/admin/users/:name/totp", disableTotp)
+	.post("/-/admin/customers", createCustomer)
+	.get("/-/admin/customers", listCustomers)
+	.patch("/-/admin/customers/:name", updateCustomer)
+	.put("/-/admin/scopes/:scope", setScopePolicy)
+	.get("/-/admin/scopes/:scope", getScopePolicy)
+	.get("/-/admin/audit", adminAudit)
 	.post("/-/admin/reindex", startReindex)
 	.get("/-/admin/reindex", reindexStatus)
 	.get("/-/v1/search", search);
@@ -56,6 +82,9 @@ for (const scoped of ["/@:scope/:pkg", "/:pkg"]) {
 		.put(`/-/package${scoped}/dist-tags/:tag`, setDistTag)
 		.post(`/-/package${scoped}/dist-tags/:tag`, setDistTag)
 		.delete(`/-/package${scoped}/dist-tags/:tag`, deleteDistTag)
+		.get(`/-/package${scoped}/visibility`, getVisibility)
+		.post(`/-/package${scoped}/access`, setAccess)
+		.get(`/-/package${scoped}/collaborators`, listCollaborators)
 		.get(`/-/downloads/point/:period${scoped}`, pointDownloads)
 		.get(`/-/downloads/range/:period${scoped}`, rangeDownloads)
 		.get(`/-/downloads/versions${scoped}/:period`, versionDownloads);
@@ -77,7 +106,8 @@ for (const name of ["/packages/@:scope/:pkg", "/packages/:pkg"]) {
 		.get(`${name}/versions`, listVersions)
 		.get(`${name}/versions/:version`, getVersionInfo)
 		.delete(`${name}/versions/:version`, deleteVersion)
-		.post(`${name}/upload`, uploadBundle);
+		.post(`${name}/upload`, uploadBundle)
+		.get(`${name}/audit`, packageAudit);
 }
 
 // Anything else under /-/ is an unknown registry endpoint, not a package called "-".

@@ -13,6 +13,7 @@ export type PackageRow = {
 	rev_hash: string;
 	base_placeholder: string;
 	unpublished_at: string | null;
+	require_two_factor: number;
 };
 
 export type VersionRow = {

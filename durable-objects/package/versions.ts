@@ -107,6 +107,11 @@ export class Versions {
 			.map((m) => (m.email ? { name: m.name, email: m.email } : { name: m.name }));
 	}
 
+	replaceMaintainers(people: Person[]): void {
+		this.sql.exec(`DELETE FROM maintainers`);
+		for (const person of people) this.addMaintainer(person);
+	}
+
 	addMaintainer(person: Person): void {
 		this.sql.exec(
 			`INSERT INTO maintainers (name, email) VALUES (?, ?)

@@ -1,27 +1,84 @@
-import { CreateUserSchema } from "../../schema/admin";
-import { assertAdmin, authenticate } from "../auth";
-import { unwrap } from "../errors";
-import { json, type RouteRequest, readJson } from "../http";
+import { CreateUserSchema, GrantSchema, GrantSubjectSchema } from "../../schema/admin";
+import { actorOf, assertAdmin, authenticate, forgetToken } from "../auth";
+import { notFound, unwrap } from "../errors";
+import { decodeParam, json, type RouteRequest, readJson } from "../http";
 import { hashPassword, PBKDF2_ITERATIONS, randomHex } from "../lib/crypto";
 import { authStore } from "../objects";
 
-// /-/admin/users: accounts for `npm login`. Passwords are hashed here (PBKDF2) before they reach
-// the store; the store never sees one.
+// /-/admin/users: accounts for `npm login`, their grants and their TOTP second factor. Passwords
+// are hashed here (PBKDF2) before they reach the store; the store never sees one.
+
+async function admin(request: RouteRequest, env: Env) {
+	const principal = await authenticate(request, env);
+	assertAdmin(principal);
+	return actorOf(principal);
+}
 
 /** POST /-/admin/users */
 export async function createUser(request: RouteRequest, env: Env): Promise<Response> {
-	assertAdmin(await authenticate(request, env));
+	const actor = await admin(request, env);
 	const body = await readJson(request, CreateUserSchema);
 	const salt = randomHex(16);
-	const user = unwrap(
-		await authStore(env).createUser({
-			name: body.name,
-			...(body.email === undefined ? {} : { email: body.email }),
-			passwordHash: await hashPassword(body.password, salt, PBKDF2_ITERATIONS),
-			salt,
-			iterations: PBKDF2_ITERATIONS,
-			grants: body.grants,
-		}),
+	const { user } = unwrap(
+		await authStore(env).createUser(
+			{
+				name: body.name,
+				...(body.email === undefined ? {} : { email: body.email }),
+				passwordHash: await hashPassword(body.password, salt, PBKDF2_ITERATIONS),
+				salt,
+				iterations: PBKDF2_ITERATIONS,
+				grants: body.grants,
+			},
+			actor,
+		),
 	);
-	return json({ name: user.name, email: user.email, grants: user.grants }, { status: 201 });
+	return json(user, { status: 201 });
+}
+
+/** GET /-/admin/users */
+export async function listUsers(request: RouteRequest, env: Env): Promise<Response> {
+	await admin(request, env);
+	return json({ users: await authStore(env).listUsers() });
+}
+
+/** GET /-/admin/users/{name} */
+export async function getUser(request: RouteRequest, env: Env): Promise<Response> {
+	await admin(request, env);
+	const user = await authStore(env).getUser(decodeParam(request.params.name));
+	if (!user) throw notFound("user not found");
+	return json(user);
+}
+
+/** POST /-/admin/users/{name}/grants: every token of the user gains it at once. */
+export async function grantUser(request: RouteRequest, env: Env): Promise<Response> {
+	const actor = await admin(request, env);
+	const grant = await readJson(request, GrantSchema);
+	const { user, hashes } = unwrap(await authStore(env).grantUser(decodeParam(request.params.name), grant, actor));
+	hashes.forEach(forgetToken);
+	return json(user);
+}
+
+/** DELETE /-/admin/users/{name}/grants with { package } or { scope }. */
+export async function ungrantUser(request: RouteRequest, env: Env): Promise<Response> {
+	const actor = await admin(request, env);
+	const subject = await readJson(request, GrantSubjectSchema);
+	const { user, hashes } = unwrap(await authStore(env).ungrantUser(decodeParam(request.params.name), subject, actor));
+	hashes.forEach(forgetToken);
+	return json(user);
+}
+
+/** POST /-/admin/users/{name}/totp: a new TOTP secret, returned once as an otpauth:// URI. */
+export async function enableTotp(request: RouteRequest, env: Env): Promise<Response> {
+	const actor = await admin(request, env);
+	const { otpauth, hashes } = unwrap(await authStore(env).setTotp(decodeParam(request.params.name), true, actor));
+	hashes.forEach(forgetToken);
+	return json({ otpauth }, { status: 201 });
+}
+
+/** DELETE /-/admin/users/{name}/totp */
+export async function disableTotp(request: RouteRequest, env: Env): Promise<Response> {
+	const actor = await admin(request, env);
+	const { hashes } = unwrap(await authStore(env).setTotp(decodeParam(request.params.name), false, actor));
+	hashes.forEach(forgetToken);
+	return json({ ok: true });
 }

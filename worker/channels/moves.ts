@@ -29,9 +29,9 @@ export async function publishToChannel(request: RouteRequest, env: Env): Promise
 
 /** POST /packages/{name}/channels/{channel}/rollback [{ to: historyId }] */
 export async function rollbackChannel(request: RouteRequest, env: Env): Promise<Response> {
-	const { pkg, channel, access } = await authorizeChannelWrite(request, env);
+	const { pkg, channel, principal, access } = await authorizeChannelWrite(request, env);
 	const { to } = await readOptionalJson(request, RollbackSchema);
-	const { view } = unwrap(await packageObject(env, pkg).rollbackChannel(channel, to));
+	const { view } = unwrap(await packageObject(env, pkg).rollbackChannel(channel, to, actorOf(principal)));
 	return json(await channelBody(request, env, pkg.name, access, view));
 }
 
@@ -45,7 +45,7 @@ export async function promoteChannel(request: RouteRequest, env: Env): Promise<R
 
 /** DELETE /packages/{name}/channels/{channel}: the pointer and its history go (as npm dist-tag rm). */
 export async function removeChannel(request: RouteRequest, env: Env): Promise<Response> {
-	const { pkg, channel } = await authorizeChannelWrite(request, env);
-	const { tags } = unwrap(await packageObject(env, pkg).removeChannel(channel));
+	const { pkg, channel, principal } = await authorizeChannelWrite(request, env);
+	const { tags } = unwrap(await packageObject(env, pkg).removeChannel(channel, actorOf(principal)));
 	return json({ ok: true, channels: Object.keys(tags) });
 }

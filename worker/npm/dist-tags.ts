@@ -32,8 +32,8 @@ export async function setDistTag(request: RouteRequest, env: Env): Promise<Respo
 export async function deleteDistTag(request: RouteRequest, env: Env): Promise<Response> {
 	const pkg = packageNameFromParams(request.params);
 	const tag = parseChannelName(decodeParam(request.params.tag));
-	const { info } = await authorizeWrite(request, env, pkg, ["publish"]);
+	const { principal, info } = await authorizeWrite(request, env, pkg, ["publish"]);
 	if (!info.exists) throw notFound();
-	const result = unwrap(await packageObject(env, pkg).removeChannel(tag));
+	const result = unwrap(await packageObject(env, pkg).removeChannel(tag, actorOf(principal)));
 	return json({ ok: true, "dist-tags": result.tags });
 }

@@ -9,6 +9,7 @@ import { bundleFiles, entryIntegrity, entryPath, type FileBundle } from "../lib/
 import { type PackageName, packageNameFromParams } from "../lib/package-name";
 import { readPackageJson, readReadme, readTarball, type TarballContents } from "../lib/tarball";
 import { packageObject } from "../objects";
+import { changeOwners } from "./access";
 
 // PUT /{name}: npm publish (a document with one version and its tarball as a base64 attachment),
 // or, without attachments, npm deprecate / npm unpublish of one version (PUT /{name}/-rev/{rev}).
@@ -26,6 +27,8 @@ export async function putPackage(request: RouteRequest, env: Env, ctx: Execution
 	} catch {
 		throw new HttpError("malformedJson", "request body is not valid JSON");
 	}
+	const rev = request.params.rev === undefined ? null : decodeParam(request.params.rev);
+	if (isOwnersDocument(data)) return changeOwners(pkg, data, rev, principal, env);
 	const doc = validate(PackageDocumentSchema, data);
 	if (doc.name !== pkg.name) throw badRequest(`the document is for "${doc.name}", not "${pkg.name}"`);
 
@@ -34,7 +37,6 @@ export async function putPackage(request: RouteRequest, env: Env, ctx: Execution
 		assertCan(principal, pkg, ["upload", "publish"], access);
 		return publish(pkg, doc, attachments, principal, env, ctx);
 	}
-	const rev = request.params.rev === undefined ? null : decodeParam(request.params.rev);
 	const result = unwrap(
 		await packageObject(env, pkg).update({
 			rev,
@@ -200,6 +202,11 @@ function decodeBase64(data: string): Uint8Array<ArrayBuffer> {
 	} catch {
 		throw badRequest("the attachment data is not valid base64");
 	}
+}
+
+/** npm owner add/rm send `{ _id, _rev, maintainers }` and no versions. */
+function isOwnersDocument(data: unknown): boolean {
+	return typeof data === "object" && data !== null && !("versions" in data) && "maintainers" in data;
 }
 
 export function defaultAccess(env: Env): Access {
