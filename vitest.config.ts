@@ -15,10 +15,18 @@ export default defineConfig({
 					// Tests run alarms themselves; pushing download totals at once keeps them short.
 					SEARCH_DOWNLOADS_PUSH_SECONDS: "0",
 				},
+				// Small limits, so tests/rate-limits.test.ts reaches them (requests without a
+				// CF-Connecting-IP, as in every other test, are never limited).
+				ratelimits: {
+					CUSTOMER_RATE_LIMIT: { namespace_id: "4101", simple: { limit: 5, period: 60 } },
+					ANONYMOUS_RATE_LIMIT: { namespace_id: "4102", simple: { limit: 5, period: 60 } },
+					AUTH_FAILURE_RATE_LIMIT: { namespace_id: "4103", simple: { limit: 3, period: 60 } },
+				},
 			},
 		}),
 	],
 	test: {
 		include: ["tests/*.test.ts"],
+		testTimeout: 20_000,
 	},
 });

@@ -140,3 +140,23 @@ export async function readPackument(name: string, token: string | null = ADMIN):
 	if (res.status !== 200) throw new Error(`packument ${name}: ${res.status}`);
 	return res.json();
 }
+
+/** An npm-login user with grants; returns a login token for it. */
+export async function userWithToken(
+	grants: GrantSpec[],
+	name = uniqueName("user"),
+	password = "user-password-1",
+): Promise<{ name: string; password: string; token: string }> {
+	const created = await call("/-/admin/users", {
+		method: "POST",
+		token: ADMIN,
+		body: JSON.stringify({ name, password, email: `${name}@example.com`, grants }),
+	});
+	if (created.status !== 201) throw new Error(`user creation failed: ${created.status} ${await created.text()}`);
+	const login = await call(`/-/user/org.couchdb.user:${name}`, {
+		method: "PUT",
+		body: JSON.stringify({ name, password }),
+	});
+	const { token } = (await login.json()) as { token: string };
+	return { name, password, token };
+}
