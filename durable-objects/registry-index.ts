@@ -49,14 +49,12 @@ export type SearchQuery = {
 	readable: { all: boolean; packages: string[]; scopes: string[] };
 };
 
-export type SearchHit = {
-	name: string;
-	scope: string | null;
-	version: string;
-	description: string;
-	keywords: string[];
-	author: Person | null;
-	publisher: { username: string; email?: string };
+export type SearchHit = Omit<SearchDocument, "access" | "license" | "readme" | "rev"> & {
+	quality: number;
+	popularity: number;
+	exact: boolean;
+	relevance: number;
+};
 	maintainers: { username: string; email?: string }[];
 	links: Record<string, string>;
 	date: string;

@@ -38,20 +38,26 @@ function tooLarge(limit: number): HttpError {
 	return new HttpError("payloadTooLarge", `request body is larger than the ${limit}-byte limit`);
 }
 
+/** Reads a JSON body (unvalidated); malformed JSON is a 400, never a 500. */
+export async function readJsonBody(request: Request, limit = 1024 * 1024): Promise<unknown> {
+	return parseJson(new TextDecoder().decode(await readBodyBytes(request, limit)));
+}
+
+function parseJson(text: string): unknown {
+	try {
+		return JSON.parse(text);
+	} catch {
+		throw new HttpError("malformedJson", "request body is not valid JSON");
+	}
+}
+
 /** Parses a JSON body and validates it; both failures are 400s with a message naming the problem. */
 export async function readJson<S extends v.GenericSchema>(
 	request: Request,
 	schema: S,
 	limit = 1024 * 1024,
 ): Promise<v.InferOutput<S>> {
-	const text = new TextDecoder().decode(await readBodyBytes(request, limit));
-	let data: unknown;
-	try {
-		data = JSON.parse(text);
-	} catch {
-		throw new HttpError("malformedJson", "request body is not valid JSON");
-	}
-	return validate(schema, data);
+	return validate(schema, await readJsonBody(request, limit));
 }
 
 export function validate<S extends v.GenericSchema>(schema: S, data: unknown): v.InferOutput<S> {
@@ -117,12 +123,5 @@ export async function readOptionalJson<S extends v.GenericSchema>(
 	schema: S,
 ): Promise<v.InferOutput<S>> {
 	const text = new TextDecoder().decode(await readBodyBytes(request, 64 * 1024));
-	if (text.trim() === "") return validate(schema, {});
-	let data: unknown;
-	try {
-		data = JSON.parse(text);
-	} catch {
-		throw new HttpError("malformedJson", "request body is not valid JSON");
-	}
-	return validate(schema, data);
+	return validate(schema, text.trim() === "" ? {} : parseJson(text));
 }

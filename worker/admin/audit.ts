@@ -1,9 +1,10 @@
 import type { AuditEntry, AuditFilter } from "../../durable-objects/audit";
-import { assertAdmin, authenticate, can } from "../auth";
+import { authenticate, can } from "../auth";
 import { badRequest, forbidden, notFound, unauthorized } from "../errors";
 import { json, type RouteRequest } from "../http";
 import { packageNameFromParams, parsePackageName } from "../lib/package-name";
 import { authStore, packageObject } from "../objects";
+import { requireAdmin } from "./guard";
 
 // The audit trail: package-level events live in each package's object, registry-level events
 // (tokens, grants, users, customers, failed authentications) in the AuthStoreDO.
@@ -27,7 +28,7 @@ function filterOf(request: RouteRequest): AuditFilter {
 
 /** GET /-/admin/audit?package=&actor=&since=&limit=: a package's events, or the registry's. */
 export async function adminAudit(request: RouteRequest, env: Env): Promise<Response> {
-	assertAdmin(await authenticate(request, env));
+	await requireAdmin(request, env);
 	const filter = filterOf(request);
 	const { package: name } = request.query;
 	if (typeof name === "string" && name !== "") {

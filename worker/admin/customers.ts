@@ -1,35 +1,30 @@
 import { CreateCustomerSchema, ScopePolicySchema, UpdateCustomerSchema } from "../../schema/admin";
-import { actorOf, assertAdmin, authenticate, forgetToken } from "../auth";
+import { forgetToken } from "../auth";
 import { badRequest, unwrap } from "../errors";
 import { decodeParam, json, type RouteRequest, readJson } from "../http";
 import { authStore } from "../objects";
 import { forgetScopePolicy } from "../two-factor";
+import { requireAdmin } from "./guard";
 
 // /-/admin/customers (named holders of blk_ keys; `active: false` suspends every key at once) and
 // /-/admin/scopes (per-scope policy: requireTwoFactor).
 
-async function admin(request: RouteRequest, env: Env) {
-	const principal = await authenticate(request, env);
-	assertAdmin(principal);
-	return actorOf(principal);
-}
-
 /** POST /-/admin/customers { name } */
 export async function createCustomer(request: RouteRequest, env: Env): Promise<Response> {
-	const actor = await admin(request, env);
+	const actor = await requireAdmin(request, env);
 	const { name } = await readJson(request, CreateCustomerSchema);
 	return json(unwrap(await authStore(env).createCustomer(name, actor)).customer, { status: 201 });
 }
 
 /** GET /-/admin/customers */
 export async function listCustomers(request: RouteRequest, env: Env): Promise<Response> {
-	await admin(request, env);
+	await requireAdmin(request, env);
 	return json({ customers: await authStore(env).listCustomers() });
 }
 
 /** PATCH /-/admin/customers/{name} { active } */
 export async function updateCustomer(request: RouteRequest, env: Env): Promise<Response> {
-	const actor = await admin(request, env);
+	const actor = await requireAdmin(request, env);
 	const { active } = await readJson(request, UpdateCustomerSchema);
 	const name = decodeParam(request.params.name);
 	const { customer, hashes } = unwrap(await authStore(env).setCustomerActive(name, active, actor));
@@ -39,7 +34,7 @@ export async function updateCustomer(request: RouteRequest, env: Env): Promise<R
 
 /** PUT /-/admin/scopes/{scope} { requireTwoFactor } */
 export async function setScopePolicy(request: RouteRequest, env: Env): Promise<Response> {
-	const actor = await admin(request, env);
+	const actor = await requireAdmin(request, env);
 	const scope = decodeParam(request.params.scope);
 	if (!/^@[a-z0-9][a-z0-9._~-]*$/.test(scope)) throw badRequest("scope must look like @scope");
 	const { requireTwoFactor } = await readJson(request, ScopePolicySchema);
@@ -50,7 +45,7 @@ export async function setScopePolicy(request: RouteRequest, env: Env): Promise<R
 
 /** GET /-/admin/scopes/{scope} */
 export async function getScopePolicy(request: RouteRequest, env: Env): Promise<Response> {
-	await admin(request, env);
+	await requireAdmin(request, env);
 	const scope = decodeParam(request.params.scope);
 	return json({ scope, ...(await authStore(env).scopePolicy(scope)) });
 }

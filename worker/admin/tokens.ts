@@ -1,21 +1,16 @@
 import { CreateTokenSchema, GrantSchema, GrantSubjectSchema } from "../../schema/admin";
-import { actorOf, assertAdmin, authenticate, forgetToken, newToken } from "../auth";
+import { forgetToken, newToken } from "../auth";
 import { HttpError, unwrap } from "../errors";
 import { decodeParam, json, type RouteRequest, readJson } from "../http";
 import { authStore } from "../objects";
+import { requireAdmin } from "./guard";
 
 // /-/admin/tokens: developer tokens (dev_), customer keys (blk_) and admin tokens (adm_). The
 // plaintext is in the create and rotate responses only; listings show the prefix.
 
-async function admin(request: RouteRequest, env: Env) {
-	const principal = await authenticate(request, env);
-	assertAdmin(principal);
-	return actorOf(principal);
-}
-
 /** POST /-/admin/tokens */
 export async function createToken(request: RouteRequest, env: Env): Promise<Response> {
-	const actor = await admin(request, env);
+	const actor = await requireAdmin(request, env);
 	const body = await readJson(request, CreateTokenSchema);
 	if (body.kind === "customer" && body.grants.some((g) => g.permissions.some((p) => p !== "read"))) {
 		throw new HttpError("unprocessable", "customer keys are read-only: grant them read only");
@@ -47,7 +42,7 @@ export async function createToken(request: RouteRequest, env: Env): Promise<Resp
 
 /** GET /-/admin/tokens[?user=…][&customer=…] */
 export async function listTokens(request: RouteRequest, env: Env): Promise<Response> {
-	await admin(request, env);
+	await requireAdmin(request, env);
 	const { user, customer } = request.query;
 	const tokens = await authStore(env).listTokens({
 		...(typeof user === "string" ? { user } : {}),
@@ -58,7 +53,7 @@ export async function listTokens(request: RouteRequest, env: Env): Promise<Respo
 
 /** DELETE /-/admin/tokens/{id}: the token stops working at once. */
 export async function revokeToken(request: RouteRequest, env: Env): Promise<Response> {
-	const actor = await admin(request, env);
+	const actor = await requireAdmin(request, env);
 	const { hash } = unwrap(await authStore(env).revokeToken(decodeParam(request.params.id), actor));
 	forgetToken(hash);
 	return json({ ok: true });
@@ -66,7 +61,7 @@ export async function revokeToken(request: RouteRequest, env: Env): Promise<Resp
 
 /** POST /-/admin/tokens/{id}/rotate: a new secret, shown once; the old one stops working. */
 export async function rotateToken(request: RouteRequest, env: Env): Promise<Response> {
-	const actor = await admin(request, env);
+	const actor = await requireAdmin(request, env);
 	const id = decodeParam(request.params.id);
 	const listed = await authStore(env).getToken(id);
 	if (!listed) throw new HttpError("notFound", `token ${id} does not exist`);
@@ -78,7 +73,7 @@ export async function rotateToken(request: RouteRequest, env: Env): Promise<Resp
 
 /** POST /-/admin/tokens/{id}/grants: adds a grant (or changes the permissions of one). */
 export async function grantToken(request: RouteRequest, env: Env): Promise<Response> {
-	const actor = await admin(request, env);
+	const actor = await requireAdmin(request, env);
 	const grant = await readJson(request, GrantSchema);
 	const { token, hashes } = unwrap(await authStore(env).grantToken(decodeParam(request.params.id), grant, actor));
 	hashes.forEach(forgetToken);
@@ -87,7 +82,7 @@ export async function grantToken(request: RouteRequest, env: Env): Promise<Respo
 
 /** DELETE /-/admin/tokens/{id}/grants with { package } or { scope }. */
 export async function ungrantToken(request: RouteRequest, env: Env): Promise<Response> {
-	const actor = await admin(request, env);
+	const actor = await requireAdmin(request, env);
 	const subject = await readJson(request, GrantSubjectSchema);
 	const { token, hashes } = unwrap(await authStore(env).ungrantToken(decodeParam(request.params.id), subject, actor));
 	hashes.forEach(forgetToken);

@@ -1,22 +1,17 @@
 import { CreateUserSchema, GrantSchema, GrantSubjectSchema } from "../../schema/admin";
-import { actorOf, assertAdmin, authenticate, forgetToken } from "../auth";
+import { forgetToken } from "../auth";
 import { notFound, unwrap } from "../errors";
 import { decodeParam, json, type RouteRequest, readJson } from "../http";
 import { hashPassword, PBKDF2_ITERATIONS, randomHex } from "../lib/crypto";
 import { authStore } from "../objects";
+import { requireAdmin } from "./guard";
 
 // /-/admin/users: accounts for `npm login`, their grants and their TOTP second factor. Passwords
 // are hashed here (PBKDF2) before they reach the store; the store never sees one.
 
-async function admin(request: RouteRequest, env: Env) {
-	const principal = await authenticate(request, env);
-	assertAdmin(principal);
-	return actorOf(principal);
-}
-
 /** POST /-/admin/users */
 export async function createUser(request: RouteRequest, env: Env): Promise<Response> {
-	const actor = await admin(request, env);
+	const actor = await requireAdmin(request, env);
 	const body = await readJson(request, CreateUserSchema);
 	const salt = randomHex(16);
 	const { user } = unwrap(
@@ -37,13 +32,13 @@ export async function createUser(request: RouteRequest, env: Env): Promise<Respo
 
 /** GET /-/admin/users */
 export async function listUsers(request: RouteRequest, env: Env): Promise<Response> {
-	await admin(request, env);
+	await requireAdmin(request, env);
 	return json({ users: await authStore(env).listUsers() });
 }
 
 /** GET /-/admin/users/{name} */
 export async function getUser(request: RouteRequest, env: Env): Promise<Response> {
-	await admin(request, env);
+	await requireAdmin(request, env);
 	const user = await authStore(env).getUser(decodeParam(request.params.name));
 	if (!user) throw notFound("user not found");
 	return json(user);
@@ -51,7 +46,7 @@ export async function getUser(request: RouteRequest, env: Env): Promise<Response
 
 /** POST /-/admin/users/{name}/grants: every token of the user gains it at once. */
 export async function grantUser(request: RouteRequest, env: Env): Promise<Response> {
-	const actor = await admin(request, env);
+	const actor = await requireAdmin(request, env);
 	const grant = await readJson(request, GrantSchema);
 	const { user, hashes } = unwrap(await authStore(env).grantUser(decodeParam(request.params.name), grant, actor));
 	hashes.forEach(forgetToken);
@@ -60,7 +55,7 @@ export async function grantUser(request: RouteRequest, env: Env): Promise<Respon
 
 /** DELETE /-/admin/users/{name}/grants with { package } or { scope }. */
 export async function ungrantUser(request: RouteRequest, env: Env): Promise<Response> {
-	const actor = await admin(request, env);
+	const actor = await requireAdmin(request, env);
 	const subject = await readJson(request, GrantSubjectSchema);
 	const { user, hashes } = unwrap(await authStore(env).ungrantUser(decodeParam(request.params.name), subject, actor));
 	hashes.forEach(forgetToken);
@@ -69,7 +64,7 @@ export async function ungrantUser(request: RouteRequest, env: Env): Promise<Resp
 
 /** POST /-/admin/users/{name}/totp: a new TOTP secret, returned once as an otpauth:// URI. */
 export async function enableTotp(request: RouteRequest, env: Env): Promise<Response> {
-	const actor = await admin(request, env);
+	const actor = await requireAdmin(request, env);
 	const { otpauth, hashes } = unwrap(await authStore(env).setTotp(decodeParam(request.params.name), true, actor));
 	hashes.forEach(forgetToken);
 	return json({ otpauth }, { status: 201 });
@@ -77,7 +72,7 @@ export async function enableTotp(request: RouteRequest, env: Env): Promise<Respo
 
 /** DELETE /-/admin/users/{name}/totp */
 export async function disableTotp(request: RouteRequest, env: Env): Promise<Response> {
-	const actor = await admin(request, env);
+	const actor = await requireAdmin(request, env);
 	const { hashes } = unwrap(await authStore(env).setTotp(decodeParam(request.params.name), false, actor));
 	hashes.forEach(forgetToken);
 	return json({ ok: true });

@@ -2,7 +2,7 @@ import type { Access, Actor, PublishInput } from "../../durable-objects/package-
 import { type PackageDocument, PackageDocumentSchema } from "../../schema/npm";
 import { actorOf, assertCan, authorizeWrite, type Principal } from "../auth";
 import { badRequest, HttpError, unwrap } from "../errors";
-import { decodeParam, intVar, json, queryFlag, type RouteRequest, readBodyBytes, validate } from "../http";
+import { decodeParam, intVar, json, queryFlag, type RouteRequest, readJsonBody, validate } from "../http";
 import { parseChannelName, parseVersion } from "../lib/channel-name";
 import { tarballChecksums } from "../lib/crypto";
 import { bundleFiles, entryIntegrity, entryPath, type FileBundle } from "../lib/file-bundle";
@@ -20,13 +20,7 @@ export async function putPackage(request: RouteRequest, env: Env, ctx: Execution
 	const { principal, info } = await authorizeWrite(request, env, pkg, ["publish"]);
 	const access = info.exists ? info.access : null;
 
-	const bytes = await readBodyBytes(request, intVar(env.MAX_BODY_SIZE, 26_214_400));
-	let data: unknown;
-	try {
-		data = JSON.parse(new TextDecoder().decode(bytes));
-	} catch {
-		throw new HttpError("malformedJson", "request body is not valid JSON");
-	}
+	const data = await readJsonBody(request, intVar(env.MAX_BODY_SIZE, 26_214_400));
 	const rev = request.params.rev === undefined ? null : decodeParam(request.params.rev);
 	if (isOwnersDocument(data)) return changeOwners(pkg, data, rev, principal, env);
 	const doc = validate(PackageDocumentSchema, data);
