@@ -55,16 +55,6 @@ export type SearchHit = Omit<SearchDocument, "access" | "license" | "readme" | "
 	exact: boolean;
 	relevance: number;
 };
-	maintainers: { username: string; email?: string }[];
-	links: Record<string, string>;
-	date: string;
-	deprecated: string | null;
-	quality: number;
-	popularity: number;
-	weeklyDownloads: number;
-	exact: boolean;
-	relevance: number;
-};
 
 type PackageRow = {
 	rowid: number;
