@@ -73,7 +73,9 @@ export type PackumentRead =
 
 export type DocumentRead = { found: false } | { found: true; access: Access; body: string | null; placeholder: string };
 
-export type TarballRead = { found: false } | { found: true; access: Access; key: string; size: number };
+export type TarballRead =
+	| { found: false }
+	| { found: true; access: Access; key: string; size: number; integrity: string };
 
 /** A channel as web-component loaders see it: where it points and what to import. */
 export type ChannelView = {
@@ -191,7 +193,7 @@ export class PackageMetadataDO extends DurableObject<Env> {
 			this.downloads.count(version);
 			this.scheduleAlarm(Date.now() + seconds(this.env.DOWNLOAD_FLUSH_SECONDS, 5) * 1000);
 		}
-		return { found: true, access: pkg.access, key: row.tarball_key, size: row.tarball_size };
+		return { found: true, access: pkg.access, key: row.tarball_key, size: row.tarball_size, integrity: row.integrity };
 	}
 
 	/** Download counts between two UTC days (inclusive): per day, and per version. */

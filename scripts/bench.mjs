@@ -213,8 +213,13 @@ function coldInstall(url) {
 
 // ── load ───────────────────────────────────────────────────────────────────────────────────────
 
+/**
+ * Loads a URL. Registry requests carry a developer token: anonymous requests are rate-limited per
+ * client IP (6000 a minute), and on one machine every request comes from 127.0.0.1.
+ */
 async function load(label, url, options = {}) {
-	const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, ...options });
+	const headers = { ...(reader ? { authorization: `Bearer ${reader}` } : {}), ...options.headers };
+	const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, ...options, headers });
 	if (result.non2xx > 0 || result["2xx"] === 0) throw new Error(`${label}: ${result.non2xx} non-2xx responses`);
 	return {
 		rps: Math.round(result.requests.average),
@@ -242,6 +247,9 @@ async function loadStatic(url) {
 		fetch(`${url}/${target}/-/${target}-1.0.0.tgz`).then((r) => r.arrayBuffer()),
 	]);
 	const bodies = { "/full": full, "/abbreviated": abbreviated, "/tarball": tarball };
+	const token = reader;
+	reader = null; // the floor needs no token
+
 	const server = createServer((req, res) => {
 		const body = bodies[req.url];
 		res.writeHead(body ? 200 : 404, { "content-type": "application/octet-stream" });
@@ -255,6 +263,7 @@ async function loadStatic(url) {
 		tarball: await load("static tarball", `${base}/tarball`),
 	};
 	server.close();
+	reader = token;
 }
 
 async function waitForIndex(url, expected) {
@@ -281,7 +290,14 @@ const SEARCHES = [
 // ── run ────────────────────────────────────────────────────────────────────────────────────────
 
 let server = await startServer("npm start");
+let reader = null;
 try {
+	const created = await fetch(`${server.url}/-/admin/tokens`, {
+		method: "POST",
+		headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+		body: JSON.stringify({ kind: "developer", name: "bench-reader", grants: [] }),
+	});
+	reader = (await created.json()).token;
 	log(`publishing ${PACKAGES} packages with dependencies…`);
 	const graph = Array.from({ length: PACKAGES }, (_, i) => ({
 		name: graphName(i),

@@ -1,6 +1,7 @@
 import semver from "semver";
 import { notFound } from "../errors";
 import type { RouteRequest } from "../http";
+import { readBlob } from "../lib/blob-cache";
 import { etagMatches } from "../lib/etag";
 import { parsePackageName } from "../lib/package-name";
 import { packageObject } from "../objects";
@@ -42,9 +43,9 @@ export async function serveFile(request: RouteRequest, env: Env): Promise<Respon
 		return new Response(null, { status: 304, headers });
 	}
 	if (file.size === 0) return new Response(new Uint8Array(), { headers: { ...headers, "content-length": "0" } });
-	const object = await env.BLOBS.get(found.key, { range: { offset: file.offset, length: file.size } });
-	if (!object) throw notFound();
-	return new Response(object.body, { headers: { ...headers, "content-length": String(file.size) } });
+	const body = await readBlob(env.BLOBS, found.key, file.size, { offset: file.offset, length: file.size });
+	if (!body) throw notFound();
+	return new Response(body, { headers: { ...headers, "content-length": String(file.size) } });
 }
 
 /** Splits a /files/ path; null for anything that cannot name one stored file. */

@@ -1,6 +1,7 @@
 import { assertCanRead, authenticate } from "../auth";
 import { notFound } from "../errors";
 import { decodeParam, json, publicBaseUrl, type RouteRequest } from "../http";
+import { readBlob } from "../lib/blob-cache";
 import { parseVersion } from "../lib/channel-name";
 import { type PackageName, packageNameFromParams } from "../lib/package-name";
 import { packageObject } from "../objects";
@@ -66,13 +67,13 @@ export async function getTarball(request: RouteRequest, env: Env): Promise<Respo
 	]);
 	if (!tarball.found) throw notFound();
 	assertCanRead(principal, pkg, tarball.access);
-	const object = await env.BLOBS.get(tarball.key);
-	if (!object) throw notFound();
-	return new Response(object.body, {
+	const body = await readBlob(env.BLOBS, tarball.key, tarball.size);
+	if (!body) throw notFound();
+	return new Response(body, {
 		headers: {
 			"content-type": "application/octet-stream",
-			"content-length": String(object.size),
-			etag: object.httpEtag,
+			"content-length": String(tarball.size),
+			etag: `"${tarball.integrity}"`,
 			"cache-control": `${tarball.access === "public" ? "public" : "private"}, max-age=31536000, immutable`,
 		},
 	});
