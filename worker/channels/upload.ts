@@ -1,14 +1,14 @@
 import semver from "semver";
 import { actorOf, authorizeWrite } from "../auth";
-import { HttpError, unwrap } from "../errors";
+import { HttpError } from "../errors";
 import { intVar, json, type RouteRequest, readBodyBytes } from "../http";
 import { parseVersion } from "../lib/channel-name";
-import { randomHex, tarballChecksums } from "../lib/crypto";
-import { bundleFiles } from "../lib/file-bundle";
+import { randomHex } from "../lib/crypto";
 import { packageNameFromParams } from "../lib/package-name";
 import { findPackageJson, packTarball, readTarball, type TarballFile } from "../lib/tarball";
-import { defaultAccess, deleteBlobs, publishInput } from "../npm/publish";
+import { defaultAccess } from "../npm/publish";
 import { packageObject } from "../objects";
+import { storeVersion } from "../store-version";
 import { versionLinks } from "./views";
 
 // POST /packages/{name}/upload: a gzip tarball of a build (npm pack layout or files at the root)
@@ -42,38 +42,25 @@ export async function uploadBundle(request: RouteRequest, env: Env): Promise<Res
 		},
 		...contents.files.filter((f) => f.path !== "package.json"),
 	];
-	const tgz = await packTarball(files);
-	const repacked = { files, unpackedSize: files.reduce((sum, f) => sum + f.bytes.byteLength, 0) };
-	const bundle = await bundleFiles(files);
 	const access =
-		request.query.access === "public"
-			? "public"
-			: request.query.access === "restricted"
-				? "restricted"
-				: defaultAccess(env);
-	const input = await publishInput(
-		pkg,
+		request.query.access === "public" || request.query.access === "restricted"
+			? request.query.access
+			: defaultAccess(env);
+	const stored = await storeVersion(env, pkg, {
 		version,
 		manifest,
-		manifest,
-		repacked,
-		bundle,
-		tgz.byteLength,
-		await tarballChecksums(tgz),
-		{
-			tags: [],
-			access,
-			actor: actorOf(principal),
-		},
-	);
-	await Promise.all([env.BLOBS.put(input.tarball.key, tgz), env.BLOBS.put(input.files.key, bundle.bytes)]);
-	const result = await stub.publish(input);
-	if (!result.ok) await deleteBlobs(env, [input.tarball.key, input.files.key]);
-	const { versionId, packageId } = unwrap(result);
+		packageJson: manifest,
+		contents: { files, unpackedSize: files.reduce((sum, f) => sum + f.bytes.byteLength, 0) },
+		tgz: await packTarball(files),
+		tags: [],
+		access,
+		actor: actorOf(principal),
+	});
+	const { versionId, packageId } = stored;
 	const links = await versionLinks(request, env, pkg.name, info.exists ? info.access : access, {
 		version,
-		entryPath: input.files.entryPath,
-		entryIntegrity: input.files.entryIntegrity,
+		entryPath: stored.entryPath,
+		entryIntegrity: stored.entryIntegrity,
 	});
 	return json({ packageId, versionId, version, ...links }, { status: 201 });
 }

@@ -4,8 +4,9 @@ import { actorOf, assertCanRead, authenticate, authorizeWrite } from "../auth";
 import { badRequest, notFound, unwrap } from "../errors";
 import { decodeParam, json, type RouteRequest } from "../http";
 import { packageNameFromParams } from "../lib/package-name";
-import { deleteBlobs, forceRequested } from "../npm/publish";
+import { forceRequested } from "../npm/publish";
 import { packageObject } from "../objects";
+import { deleteBlobs } from "../store-version";
 import { versionBody } from "./views";
 
 // Versions by number or versionId: try a build before any channel points at it, or delete one.

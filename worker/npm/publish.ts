@@ -1,20 +1,20 @@
-import type { Access, Actor, PublishInput } from "../../durable-objects/package-metadata";
+import type { Access } from "../../durable-objects/package-metadata";
 import { type PackageDocument, PackageDocumentSchema } from "../../schema/npm";
 import { actorOf, assertCan, authorizeWrite, type Principal } from "../auth";
 import { badRequest, HttpError, unwrap } from "../errors";
 import { decodeParam, intVar, json, queryFlag, type RouteRequest, readJsonBody, validate } from "../http";
 import { parseChannelName, parseVersion } from "../lib/channel-name";
 import { tarballChecksums } from "../lib/crypto";
-import { bundleFiles, entryIntegrity, entryPath, type FileBundle } from "../lib/file-bundle";
 import { type PackageName, packageNameFromParams } from "../lib/package-name";
-import { readPackageJson, readReadme, readTarball, type TarballContents } from "../lib/tarball";
+import { readPackageJson, readTarball } from "../lib/tarball";
 import { packageObject } from "../objects";
+import { deleteBlobs, storeVersion } from "../store-version";
 import { changeOwners } from "./access";
 
 // PUT /{name}: npm publish (a document with one version and its tarball as a base64 attachment),
 // or, without attachments, npm deprecate / npm unpublish of one version (PUT /{name}/-rev/{rev}).
 
-export async function putPackage(request: RouteRequest, env: Env, ctx: ExecutionContext): Promise<Response> {
+export async function putPackage(request: RouteRequest, env: Env): Promise<Response> {
 	const pkg = packageNameFromParams(request.params);
 	// Every form of this request changes published state: refuse before reading a large body.
 	const { principal, info } = await authorizeWrite(request, env, pkg, ["publish"]);
@@ -29,7 +29,7 @@ export async function putPackage(request: RouteRequest, env: Env, ctx: Execution
 	const attachments = Object.entries(doc._attachments ?? {});
 	if (attachments.length > 0) {
 		assertCan(principal, pkg, ["upload", "publish"], access);
-		return publish(pkg, doc, attachments, principal, env, ctx);
+		return publish(pkg, doc, attachments, principal, env);
 	}
 	const result = unwrap(
 		await packageObject(env, pkg).update({
@@ -55,7 +55,6 @@ async function publish(
 	attachments: [string, { data: string; length?: number }][],
 	principal: Principal,
 	env: Env,
-	ctx: ExecutionContext,
 ): Promise<Response> {
 	const versions = Object.entries(doc.versions);
 	const [entry] = versions;
@@ -83,8 +82,7 @@ async function publish(
 			`attachment length is ${tgz.byteLength}, the document says ${attachment.length}`,
 		);
 	}
-	const checksums = await tarballChecksums(tgz);
-	verifyDeclaredChecksums(manifest.dist, checksums);
+	verifyDeclaredChecksums(manifest.dist, await tarballChecksums(tgz));
 
 	const contents = await readTarball(tgz, {
 		layout: "npm",
@@ -97,79 +95,17 @@ async function publish(
 			`the tarball's package.json is ${String(packageJson.name)}@${String(packageJson.version)}, the document publishes ${pkg.name}@${version}`,
 		);
 	}
-
-	const bundle = await bundleFiles(contents.files);
-	const input = await publishInput(pkg, version, manifest, packageJson, contents, bundle, tgz.byteLength, checksums, {
+	const { rev } = await storeVersion(env, pkg, {
+		version,
+		manifest,
+		packageJson,
+		contents,
+		tgz,
 		tags: tags.length > 0 ? tags.map(([tag]) => tag) : ["latest"],
 		access: doc.access ?? defaultAccess(env),
 		actor: actorOf(principal),
 	});
-	// Bytes first, under keys no other publish can use; the version exists only once they are stored.
-	await Promise.all([
-		env.BLOBS.put(input.tarball.key, tgz, {
-			httpMetadata: { contentType: "application/octet-stream" },
-			sha1: checksums.shasum,
-		}),
-		env.BLOBS.put(input.files.key, bundle.bytes),
-	]);
-	const result = await packageObject(env, pkg).publish(input);
-	if (!result.ok) {
-		ctx.waitUntil(deleteBlobs(env, [input.tarball.key, input.files.key]));
-		unwrap(result);
-	}
-	return json({ ok: true, id: pkg.name, rev: result.ok ? result.rev : "", success: true }, { status: 201 });
-}
-
-/** Everything the package object needs to commit a version whose bytes are (about to be) stored. */
-export async function publishInput(
-	pkg: PackageName,
-	version: string,
-	manifest: Record<string, unknown>,
-	packageJson: Record<string, unknown>,
-	contents: TarballContents,
-	bundle: FileBundle,
-	tarballSize: number,
-	checksums: { integrity: string; shasum: string },
-	options: { tags: string[]; access: Access; actor: Actor },
-): Promise<PublishInput> {
-	// A fresh key per attempt: two concurrent publishes of one version never write the same object.
-	const attempt = crypto.randomUUID();
-	const entry = entryPath(contents.files, packageJson);
-	return {
-		name: pkg.name,
-		version,
-		manifest: registryManifest(manifest, contents),
-		tags: options.tags,
-		access: options.access,
-		tarball: { key: `tarballs/${pkg.name}/${version}/${attempt}.tgz`, ...checksums, size: tarballSize },
-		files: {
-			key: `files/${pkg.name}/${version}/${attempt}.bin`,
-			index: bundle.index,
-			entryPath: entry,
-			entryIntegrity: await entryIntegrity(contents.files, entry),
-		},
-		unpackedSize: contents.unpackedSize,
-		readme: readReadme(contents),
-		actor: options.actor,
-	};
-}
-
-/** Fields the registry owns (dist, _id, _npmUser, maintainers, …) are dropped; install facts added. */
-function registryManifest(manifest: Record<string, unknown>, contents: TarballContents): Record<string, unknown> {
-	const kept = Object.fromEntries(
-		Object.entries(manifest).filter(
-			([key]) =>
-				(!key.startsWith("_") || key === "_nodeVersion" || key === "_npmVersion") &&
-				!["dist", "maintainers", "readme", "readmeFilename", "deprecated", "hasInstallScript"].includes(key),
-		),
-	);
-	const scripts = (manifest.scripts ?? {}) as Record<string, unknown>;
-	const hasInstallScript = ["preinstall", "install", "postinstall"].some((s) => typeof scripts[s] === "string");
-	return {
-		...kept,
-		...(hasInstallScript ? { hasInstallScript: true } : {}),
-		_hasShrinkwrap: contents.files.some((f) => f.path === "npm-shrinkwrap.json"),
-	};
+	return json({ ok: true, id: pkg.name, rev, success: true }, { status: 201 });
 }
 
 function verifyDeclaredChecksums(
@@ -212,8 +148,4 @@ export function forceRequested(request: RouteRequest, principal: Principal): boo
 	if (!queryFlag(request, "force")) return false;
 	if (principal.kind !== "admin") throw new HttpError("forbidden", "force=true needs an admin token");
 	return true;
-}
-
-export async function deleteBlobs(env: Env, keys: string[]): Promise<void> {
-	if (keys.length > 0) await env.BLOBS.delete(keys);
 }

@@ -3,7 +3,8 @@ import { notFound, unwrap } from "../errors";
 import { decodeParam, json, type RouteRequest } from "../http";
 import { packageNameFromParams } from "../lib/package-name";
 import { packageObject } from "../objects";
-import { deleteBlobs, forceRequested } from "./publish";
+import { deleteBlobs } from "../store-version";
+import { forceRequested } from "./publish";
 import { versionFromTarballName } from "./reads";
 
 // npm unpublish. One version: PUT /{name}/-rev/{rev} without it (see publish.ts), then
