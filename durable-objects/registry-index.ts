@@ -58,6 +58,8 @@ export type SearchHit = Omit<SearchDocument, "access" | "license" | "readme" | "
 
 type PackageRow = {
 	rowid: number;
+	author_name: string | null;
+	publisher_name: string | null;
 	name: string;
 	scope: string | null;
 	version: string;
@@ -254,14 +256,15 @@ export class RegistryIndexDO extends DurableObject<Env> {
 		const row = this.sql
 			.exec<{ rowid: number }>(
 				`INSERT INTO packages (name, scope, version, description, keywords, author, publisher, maintainers, links,
-					date, access, deprecated, quality, weekly_downloads, popularity, rev, generation)
-				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+					date, access, deprecated, quality, weekly_downloads, popularity, rev, generation, author_name, publisher_name)
+				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				 ON CONFLICT (name) DO UPDATE SET scope = excluded.scope, version = excluded.version,
 					description = excluded.description, keywords = excluded.keywords, author = excluded.author,
 					publisher = excluded.publisher, maintainers = excluded.maintainers, links = excluded.links,
 					date = excluded.date, access = excluded.access, deprecated = excluded.deprecated,
 					quality = excluded.quality, weekly_downloads = excluded.weekly_downloads,
-					popularity = excluded.popularity, rev = excluded.rev, generation = excluded.generation
+					popularity = excluded.popularity, rev = excluded.rev, generation = excluded.generation,
+					author_name = excluded.author_name, publisher_name = excluded.publisher_name
 				 RETURNING rowid`,
 				doc.name,
 				doc.scope,
@@ -280,6 +283,8 @@ export class RegistryIndexDO extends DurableObject<Env> {
 				popularity,
 				doc.rev,
 				generation,
+				doc.author?.name.toLowerCase() ?? null,
+				doc.publisher.username.toLowerCase(),
 			)
 			.one();
 		this.sql.exec(`DELETE FROM package_keywords WHERE name = ?`, doc.name);
@@ -328,22 +333,22 @@ export class RegistryIndexDO extends DurableObject<Env> {
 			}
 			filters.push(`(${allowed.join(" OR ")})`);
 		}
+		// Qualifiers are written as IN (…) over their own indexes, so SQLite starts from the few
+		// matching names instead of testing every package.
 		if (query.keywords.length > 0) {
 			filters.push(
-				`EXISTS (SELECT 1 FROM package_keywords k WHERE k.name = p.name AND k.keyword IN (${query.keywords
-					.map(() => "?")
-					.join(", ")}))`,
+				`p.name IN (SELECT name FROM package_keywords WHERE keyword IN (${query.keywords.map(() => "?").join(", ")}))`,
 			);
 			params.push(...query.keywords);
 		}
 		if (query.author !== null) {
 			filters.push(
-				"(lower(json_extract(p.author, '$.name')) = ? OR lower(json_extract(p.publisher, '$.username')) = ?)",
+				"p.rowid IN (SELECT rowid FROM packages WHERE author_name = ? UNION SELECT rowid FROM packages WHERE publisher_name = ?)",
 			);
 			params.push(query.author, query.author);
 		}
 		if (query.maintainer !== null) {
-			filters.push("EXISTS (SELECT 1 FROM package_maintainers m WHERE m.name = p.name AND m.username = ?)");
+			filters.push("p.name IN (SELECT name FROM package_maintainers WHERE username = ?)");
 			params.push(query.maintainer);
 		}
 		if (query.scope !== null) {

@@ -66,4 +66,17 @@ export const registryIndexMigrations: readonly Migration[] = [
 			INSERT INTO reindex (singleton, generation, state) VALUES (1, 0, 'idle');
 		`,
 	},
+	{
+		version: 2,
+		name: "indexed author and publisher names for the author: qualifier",
+		sql: `
+			ALTER TABLE packages ADD COLUMN author_name TEXT;
+			ALTER TABLE packages ADD COLUMN publisher_name TEXT;
+			UPDATE packages SET
+				author_name = lower(json_extract(author, '$.name')),
+				publisher_name = lower(json_extract(publisher, '$.username'));
+			CREATE INDEX packages_by_author ON packages (author_name);
+			CREATE INDEX packages_by_publisher ON packages (publisher_name);
+		`,
+	},
 ];

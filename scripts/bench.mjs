@@ -124,12 +124,13 @@ const WORDS = (
 	"bundle minify compress archive tar zip path glob watch server client socket proxy http fetch"
 ).split(" ");
 
+/** n words chosen by a small deterministic generator (32-bit integer arithmetic throughout). */
 function pick(seed, n) {
 	const out = [];
-	let x = seed * 2654435761;
+	let x = Math.imul(seed + 1, 2654435761) >>> 0;
 	for (let k = 0; k < n; k++) {
-		x = (x * 1103515245 + 12345) >>> 0;
-		out.push(WORDS[x % WORDS.length]);
+		x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+		out.push(WORDS[(x >>> 16) % WORDS.length]);
 	}
 	return out;
 }
