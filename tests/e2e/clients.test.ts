@@ -41,9 +41,19 @@ function installed(dir: string, name: string): string {
 }
 
 describe("other package managers", () => {
-	it("pnpm installs the project", async () => {
+	it("pnpm installs the project, and its minimumReleaseAge reads our publish times", async () => {
 		const dir = npmProject(server, token, { "package.json": packageJson(app) });
-		await ok("pnpm", ["install", "--store-dir", join(dir, ".pnpm-store"), "--reporter", "append-only"], { cwd: dir });
+		const pnpm = ["install", "--store-dir", join(dir, ".pnpm-store"), "--reporter", "append-only"];
+		// Published seconds ago: a one-day minimumReleaseAge, reading packument `time`, holds it back.
+		writeFiles(dir, { "pnpm-workspace.yaml": "minimumReleaseAge: 1440\n" });
+		const gated = await run("pnpm", pnpm, { cwd: dir });
+		expect(gated.code).not.toBe(0);
+		expect(gated.output).toMatch(/minimumReleaseAge/);
+
+		writeFiles(dir, {
+			"pnpm-workspace.yaml": 'minimumReleaseAge: 1440\nminimumReleaseAgeExclude:\n  - "@e2e/*"\n  - e2e-util\n',
+		});
+		await ok("pnpm", pnpm, { cwd: dir });
 		expect(installed(dir, "@e2e/lib")).toBe("1.0.0");
 		expect((await ok("node", ["-e", check], { cwd: dir })).stdout).toBe("hello from the registry");
 		expect(readFileSync(join(dir, "pnpm-lock.yaml"), "utf8")).toContain("e2e-util@1.0.0");
