@@ -184,12 +184,15 @@ export class PackageMetadataDO extends DurableObject<Env> {
 		return { found: true, access: pkg.access, body, placeholder: pkg.base_placeholder };
 	}
 
-	/** Where a version's tarball is; `count` records a download (in memory, written on the alarm). */
-	getTarball(version: string, count = false): TarballRead {
+	/**
+	 * Where a version's tarball is. With `count`, a download the caller may make (the package is
+	 * public, or the caller may read it) is recorded in memory and written on the alarm.
+	 */
+	getTarball(version: string, options: { count: boolean; mayReadRestricted: boolean }): TarballRead {
 		const pkg = this.livePackage();
 		const row = pkg ? this.versions.get(version) : null;
 		if (!pkg || !row) return { found: false };
-		if (count) {
+		if (options.count && (pkg.access === "public" || options.mayReadRestricted)) {
 			this.downloads.count(version);
 			this.scheduleAlarm(Date.now() + seconds(this.env.DOWNLOAD_FLUSH_SECONDS, 5) * 1000);
 		}

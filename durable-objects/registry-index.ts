@@ -394,7 +394,7 @@ function quality(doc: SearchDocument): number {
 }
 
 /** `tarballs/{name}/{version}/{attempt}.tgz` → name; scoped names span two segments. */
-export function packageNameOfKey(key: string): string | null {
+function packageNameOfKey(key: string): string | null {
 	const parts = key.slice("tarballs/".length).split("/");
 	const name = parts[0]?.startsWith("@") ? `${parts[0]}/${parts[1] ?? ""}` : parts[0];
 	return name && parts.length >= (name.includes("/") ? 4 : 3) ? name : null;

@@ -100,6 +100,22 @@ describe("download counts", () => {
 		expect((await call(`/-/downloads/point/last-week/${uniqueName()}`)).status).toBe(404);
 	});
 
+	it("counts only downloads that were served", async () => {
+		const scope = `@${uniqueName("s")}`;
+		const name = `${scope}/counted`;
+		const token = await publisherFor(scope);
+		await publish(name, "1.0.0", token);
+		const tarball = `/${name}/-/counted-1.0.0.tgz`;
+		expect((await call(tarball)).status).toBe(404);
+		expect(
+			(await call(tarball, { token: (await createToken([{ scope: "@other", permissions: ["read"] }])).token })).status,
+		).toBe(404);
+		expect((await call(tarball, { token: `dev_${"0".repeat(64)}` })).status).toBe(401);
+		await download(name, "1.0.0", 1, token);
+		const res = await call(`/-/downloads/point/last-day/${name}`, { token });
+		expect(await res.json()).toMatchObject({ downloads: 1 });
+	});
+
 	it("refuses malformed periods with 400", async () => {
 		const { name } = await publicPackage(["1.0.0"]);
 		for (const period of ["last-year", "2026-13-01", "2026-02-30:2026-03-01", "2026-03-02:2026-03-01", "yesterday"]) {

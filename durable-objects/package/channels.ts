@@ -16,7 +16,7 @@ export type HistoryRow = {
 export type ChannelState = { channel: string; version: string; historyId: number; at: string; by: string };
 
 /** How many of a channel's most recent history entries protect their versions from deletion. */
-export const PROTECTED_HISTORY_DEPTH = 10;
+const PROTECTED_HISTORY_DEPTH = 10;
 
 export class Channels {
 	constructor(private readonly sql: SqlStorage) {}

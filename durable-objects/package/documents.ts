@@ -71,7 +71,7 @@ export function revision(pkg: PackageRow): string {
 	return `${pkg.rev}-${pkg.rev_hash}`;
 }
 
-export function tarballUrl(pkg: PackageRow, version: string): string {
+function tarballUrl(pkg: PackageRow, version: string): string {
 	const basename = pkg.name.startsWith("@") ? pkg.name.slice(pkg.name.indexOf("/") + 1) : pkg.name;
 	return `${pkg.base_placeholder}/${pkg.name}/-/${basename}-${version}.tgz`;
 }

@@ -12,7 +12,7 @@ import { versionBody } from "./views";
 // Versions by number or versionId: try a build before any channel points at it, or delete one.
 
 /** A version path segment: a semver number or a versionId (UUID). */
-export function parseVersionRef(raw: string | undefined): VersionRef {
+function parseVersionRef(raw: string | undefined): VersionRef {
 	const value = decodeParam(raw);
 	if (semver.valid(value) === value) return { version: value };
 	if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value))

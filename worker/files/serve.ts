@@ -49,7 +49,7 @@ export async function serveFile(request: RouteRequest, env: Env): Promise<Respon
 }
 
 /** Splits a /files/ path; null for anything that cannot name one stored file. */
-export function parseFileAddress(pathname: string): FileAddress | null {
+function parseFileAddress(pathname: string): FileAddress | null {
 	const segments = pathname.split("/").slice(2); // "", "files", …
 	let decoded: string[];
 	try {

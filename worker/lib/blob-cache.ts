@@ -8,7 +8,7 @@ const MAX_TOTAL_BYTES = 32 * 1024 * 1024;
 const entries = new Map<string, Uint8Array<ArrayBuffer>>();
 let total = 0;
 
-export function cachedBlob(key: string): Uint8Array<ArrayBuffer> | undefined {
+function cachedBlob(key: string): Uint8Array<ArrayBuffer> | undefined {
 	const bytes = entries.get(key);
 	if (bytes) {
 		// Map order is insertion order: re-inserting marks the entry most recently used.
@@ -18,7 +18,7 @@ export function cachedBlob(key: string): Uint8Array<ArrayBuffer> | undefined {
 	return bytes;
 }
 
-export function rememberBlob(key: string, bytes: Uint8Array<ArrayBuffer>): void {
+function rememberBlob(key: string, bytes: Uint8Array<ArrayBuffer>): void {
 	if (bytes.byteLength > MAX_OBJECT_BYTES || entries.has(key)) return;
 	entries.set(key, bytes);
 	total += bytes.byteLength;

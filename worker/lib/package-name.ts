@@ -49,13 +49,3 @@ export function packageNameFromParams(params: Record<string, string | undefined>
 	if (pkg === undefined) throw new HttpError("invalidName", "missing package name");
 	return parsePackageName(scope === undefined ? pkg : `@${scope}/${pkg}`);
 }
-
-/** The file name npm gives a version's tarball: `name-1.0.0.tgz` (scope dropped). */
-export function tarballFileName(pkg: PackageName, version: string): string {
-	return `${pkg.basename}-${version}.tgz`;
-}
-
-/** The registry path of a version's tarball, without the base URL. */
-export function tarballPath(pkg: PackageName, version: string): string {
-	return `/${pkg.name}/-/${tarballFileName(pkg, version)}`;
-}

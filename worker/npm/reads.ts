@@ -1,4 +1,4 @@
-import { assertCanRead, authenticate } from "../auth";
+import { assertCanRead, authenticate, can } from "../auth";
 import { notFound } from "../errors";
 import { decodeParam, json, publicBaseUrl, type RouteRequest } from "../http";
 import { readBlob } from "../lib/blob-cache";
@@ -60,11 +60,13 @@ export async function getVersion(request: RouteRequest, env: Env): Promise<Respo
 export async function getTarball(request: RouteRequest, env: Env): Promise<Response> {
 	const pkg = packageNameFromParams(request.params);
 	const version = versionFromTarballName(pkg, decodeParam(request.params.file));
-	const [principal, tarball] = await Promise.all([
-		authenticate(request, env),
-		// Counting is a Map increment inside this same call; the object writes counts later, in bulk.
-		packageObject(env, pkg).getTarball(version, !request.head && env.COUNT_DOWNLOADS !== "false"),
-	]);
+	// The caller first (a cached lookup), so that only downloads it may make are counted: the
+	// count is a Map increment inside the same call, written later in bulk by the object.
+	const principal = await authenticate(request, env);
+	const tarball = await packageObject(env, pkg).getTarball(version, {
+		count: !request.head && env.COUNT_DOWNLOADS !== "false",
+		mayReadRestricted: can(principal, pkg, "read"),
+	});
 	if (!tarball.found) throw notFound();
 	assertCanRead(principal, pkg, tarball.access);
 	const body = await readBlob(env.BLOBS, tarball.key, tarball.size);
