@@ -36,40 +36,33 @@ export class Downloads {
 
 	/** Per-day totals between two UTC days (inclusive), flushed and buffered counts together. */
 	perDay(start: string, end: string): DayCount[] {
-		const days = new Map<string, number>();
-		for (const row of this.sql
-			.exec<{ day: string; n: number }>(
-				`SELECT day, sum(count) AS n FROM downloads WHERE day BETWEEN ? AND ? GROUP BY day`,
-				start,
-				end,
-			)
-			.toArray()) {
-			days.set(row.day, row.n);
-		}
-		for (const [key, count] of this.buffer) {
-			const [day = ""] = key.split("\t");
-			if (day >= start && day <= end) days.set(day, (days.get(day) ?? 0) + count);
-		}
-		return [...days].map(([day, downloads]) => ({ day, downloads })).sort((a, b) => a.day.localeCompare(b.day));
+		return [...this.totals("day", start, end)]
+			.map(([day, downloads]) => ({ day, downloads }))
+			.sort((a, b) => a.day.localeCompare(b.day));
 	}
 
 	/** Per-version totals between two UTC days (inclusive), flushed and buffered counts together. */
 	perVersion(start: string, end: string): Record<string, number> {
-		const versions: Record<string, number> = {};
+		return Object.fromEntries(this.totals("version", start, end));
+	}
+
+	private totals(by: "day" | "version", start: string, end: string): Map<string, number> {
+		const totals = new Map<string, number>();
 		for (const row of this.sql
-			.exec<{ version: string; n: number }>(
-				`SELECT version, sum(count) AS n FROM downloads WHERE day BETWEEN ? AND ? GROUP BY version`,
+			.exec<{ key: string; n: number }>(
+				`SELECT ${by} AS key, sum(count) AS n FROM downloads WHERE day BETWEEN ? AND ? GROUP BY ${by}`,
 				start,
 				end,
 			)
 			.toArray()) {
-			versions[row.version] = row.n;
+			totals.set(row.key, row.n);
 		}
 		for (const [key, count] of this.buffer) {
 			const [day = "", version = ""] = key.split("\t");
-			if (day >= start && day <= end) versions[version] = (versions[version] ?? 0) + count;
+			const group = by === "day" ? day : version;
+			if (day >= start && day <= end) totals.set(group, (totals.get(group) ?? 0) + count);
 		}
-		return versions;
+		return totals;
 	}
 
 	/** Downloads over the last seven UTC days, today included: what search ranks popularity by. */
