@@ -177,6 +177,25 @@ export function can(principal: Principal, pkg: PackageName, permission: Permissi
 	}
 }
 
+type PackageRead = { found: false } | { found: true; access: "public" | "restricted" };
+
+/**
+ * The token check and a read from the package's object, in parallel. A package that does not
+ * exist, or that the caller may not read, is a 404 either way.
+ */
+export async function authorizeRead<R extends PackageRead>(
+	request: Request,
+	env: Env,
+	pkg: PackageName,
+	/** An async function, so that the stub's union of promises becomes one promise of a union. */
+	read: (stub: ReturnType<typeof packageObject>) => Promise<R>,
+): Promise<{ principal: Principal; result: Extract<R, { found: true }> }> {
+	const [principal, result] = await Promise.all([authenticate(request, env), read(packageObject(env, pkg))]);
+	if (!result.found) throw notFound();
+	assertCanRead(principal, pkg, result.access);
+	return { principal, result: result as Extract<R, { found: true }> };
+}
+
 /** Reads of a restricted package: without a grant it does not exist (404), so nothing leaks. */
 export function assertCanRead(principal: Principal, pkg: PackageName, access: "public" | "restricted"): void {
 	if (access === "public" || can(principal, pkg, "read")) return;

@@ -1,9 +1,8 @@
-import { assertCanRead, authenticate } from "../auth";
+import { authorizeRead } from "../auth";
 import { notFound } from "../errors";
 import { decodeParam, json, type RouteRequest, revalidatedJson } from "../http";
 import { parseChannelName } from "../lib/channel-name";
 import { packageNameFromParams } from "../lib/package-name";
-import { packageObject } from "../objects";
 import { channelBody } from "./views";
 
 // Channel lookups for web-component loaders. Answers are revalidated on every load (no-cache with
@@ -12,9 +11,7 @@ import { channelBody } from "./views";
 /** GET /packages/{name}/channels */
 export async function listChannels(request: RouteRequest, env: Env): Promise<Response> {
 	const pkg = packageNameFromParams(request.params);
-	const [principal, result] = await Promise.all([authenticate(request, env), packageObject(env, pkg).listChannels()]);
-	if (!result.found) throw notFound();
-	assertCanRead(principal, pkg, result.access);
+	const { result } = await authorizeRead(request, env, pkg, async (stub) => stub.listChannels());
 	const channels = result.channels.map((c) => ({
 		channel: c.channel,
 		version: c.version,
@@ -46,12 +43,7 @@ export async function getImportMap(request: RouteRequest, env: Env): Promise<Res
 export async function getChannelHistory(request: RouteRequest, env: Env): Promise<Response> {
 	const pkg = packageNameFromParams(request.params);
 	const channel = parseChannelName(decodeParam(request.params.channel));
-	const [principal, result] = await Promise.all([
-		authenticate(request, env),
-		packageObject(env, pkg).channelHistory(channel),
-	]);
-	if (!result.found) throw notFound();
-	assertCanRead(principal, pkg, result.access);
+	const { result } = await authorizeRead(request, env, pkg, async (stub) => stub.channelHistory(channel));
 	if (result.entries === null) throw notFound(`channel "${channel}" does not exist`);
 	return json({ channel, history: result.entries }, { headers: { "cache-control": "private, no-cache" } });
 }
@@ -59,12 +51,7 @@ export async function getChannelHistory(request: RouteRequest, env: Env): Promis
 async function readChannel(request: RouteRequest, env: Env) {
 	const pkg = packageNameFromParams(request.params);
 	const channel = parseChannelName(decodeParam(request.params.channel));
-	const [principal, result] = await Promise.all([
-		authenticate(request, env),
-		packageObject(env, pkg).getChannel(channel),
-	]);
-	if (!result.found) throw notFound();
-	assertCanRead(principal, pkg, result.access);
+	const { result } = await authorizeRead(request, env, pkg, async (stub) => stub.getChannel(channel));
 	if (result.view === null) throw notFound(`channel "${channel}" does not exist`);
 	return { pkg, access: result.access, view: result.view };
 }

@@ -1,6 +1,6 @@
 import semver from "semver";
 import type { VersionRef } from "../../durable-objects/package-metadata";
-import { actorOf, assertCanRead, authenticate, authorizeWrite } from "../auth";
+import { actorOf, authorizeRead, authorizeWrite } from "../auth";
 import { badRequest, notFound, unwrap } from "../errors";
 import { decodeParam, json, type RouteRequest } from "../http";
 import { packageNameFromParams } from "../lib/package-name";
@@ -23,9 +23,7 @@ function parseVersionRef(raw: string | undefined): VersionRef {
 /** GET /packages/{name}/versions */
 export async function listVersions(request: RouteRequest, env: Env): Promise<Response> {
 	const pkg = packageNameFromParams(request.params);
-	const [principal, result] = await Promise.all([authenticate(request, env), packageObject(env, pkg).listVersions()]);
-	if (!result.found) throw notFound();
-	assertCanRead(principal, pkg, result.access);
+	const { result } = await authorizeRead(request, env, pkg, async (stub) => stub.listVersions());
 	const versions = await Promise.all(result.versions.map((v) => versionBody(request, env, pkg.name, result.access, v)));
 	return json({ packageId: result.packageId, versions }, { headers: { "cache-control": "private, no-cache" } });
 }
@@ -34,9 +32,7 @@ export async function listVersions(request: RouteRequest, env: Env): Promise<Res
 export async function getVersionInfo(request: RouteRequest, env: Env): Promise<Response> {
 	const pkg = packageNameFromParams(request.params);
 	const ref = parseVersionRef(request.params.version);
-	const [principal, result] = await Promise.all([authenticate(request, env), packageObject(env, pkg).getVersion(ref)]);
-	if (!result.found) throw notFound();
-	assertCanRead(principal, pkg, result.access);
+	const { result } = await authorizeRead(request, env, pkg, async (stub) => stub.getVersion(ref));
 	if (!result.view) throw notFound("version not found");
 	// A version never changes, except for its deprecation: a short private cache is enough.
 	return json(await versionBody(request, env, pkg.name, result.access, result.view), {

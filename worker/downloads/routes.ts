@@ -1,8 +1,6 @@
-import { assertCanRead, authenticate } from "../auth";
-import { notFound } from "../errors";
+import { authorizeRead } from "../auth";
 import { decodeParam, json, type RouteRequest } from "../http";
 import { type PackageName, packageNameFromParams } from "../lib/package-name";
-import { packageObject } from "../objects";
 import { daysOf, type Period, parsePeriod } from "./period";
 
 // npm's downloads API (api.npmjs.org shapes) over the per-day, per-version counts each package
@@ -11,12 +9,9 @@ import { daysOf, type Period, parsePeriod } from "./period";
 async function counts(request: RouteRequest, env: Env) {
 	const pkg = packageNameFromParams(request.params);
 	const period = parsePeriod(decodeParam(request.params.period));
-	const [principal, result] = await Promise.all([
-		authenticate(request, env),
-		packageObject(env, pkg).downloadCounts(period.start, period.end),
-	]);
-	if (!result.found) throw notFound();
-	assertCanRead(principal, pkg, result.access);
+	const { result } = await authorizeRead(request, env, pkg, async (stub) =>
+		stub.downloadCounts(period.start, period.end),
+	);
 	return { pkg, period, perDay: result.perDay, perVersion: result.perVersion };
 }
 

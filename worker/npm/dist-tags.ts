@@ -1,5 +1,5 @@
 import { DistTagBodySchema } from "../../schema/npm";
-import { actorOf, assertCanRead, authenticate, authorizeWrite } from "../auth";
+import { actorOf, authorizeRead, authorizeWrite } from "../auth";
 import { notFound, unwrap } from "../errors";
 import { decodeParam, json, type RouteRequest, readJson } from "../http";
 import { parseChannelName, parseVersion } from "../lib/channel-name";
@@ -11,9 +11,7 @@ import { packageObject } from "../objects";
 /** GET /-/package/{name}/dist-tags */
 export async function listDistTags(request: RouteRequest, env: Env): Promise<Response> {
 	const pkg = packageNameFromParams(request.params);
-	const [principal, result] = await Promise.all([authenticate(request, env), packageObject(env, pkg).distTags()]);
-	if (!result.found) throw notFound();
-	assertCanRead(principal, pkg, result.access);
+	const { result } = await authorizeRead(request, env, pkg, async (stub) => stub.distTags());
 	return json(result.tags, { headers: { "cache-control": "private, no-cache" } });
 }
 

@@ -1,4 +1,4 @@
-import { assertCanRead, authenticate, can } from "../auth";
+import { assertCanRead, authenticate, authorizeRead, can } from "../auth";
 import { notFound } from "../errors";
 import { decodeParam, json, publicBaseUrl, type RouteRequest } from "../http";
 import { readBlob } from "../lib/blob-cache";
@@ -15,12 +15,9 @@ const ABBREVIATED = "application/vnd.npm.install-v1+json";
 export async function getPackument(request: RouteRequest, env: Env): Promise<Response> {
 	const pkg = packageNameFromParams(request.params);
 	const abbreviated = (request.headers.get("accept") ?? "").includes(ABBREVIATED) && request.query.write !== "true";
-	const [principal, doc] = await Promise.all([
-		authenticate(request, env),
-		packageObject(env, pkg).getPackument(abbreviated ? "abbreviated" : "full", request.headers.get("if-none-match")),
-	]);
-	if (!doc.found) throw notFound();
-	assertCanRead(principal, pkg, doc.access);
+	const { result: doc } = await authorizeRead(request, env, pkg, async (stub) =>
+		stub.getPackument(abbreviated ? "abbreviated" : "full", request.headers.get("if-none-match")),
+	);
 	const headers = {
 		etag: doc.etag,
 		"last-modified": new Date(doc.modified).toUTCString(),
@@ -41,12 +38,7 @@ export async function getPackument(request: RouteRequest, env: Env): Promise<Res
 export async function getVersion(request: RouteRequest, env: Env): Promise<Response> {
 	const pkg = packageNameFromParams(request.params);
 	const spec = decodeParam(request.params.version);
-	const [principal, doc] = await Promise.all([
-		authenticate(request, env),
-		packageObject(env, pkg).getVersionDocument(spec),
-	]);
-	if (!doc.found) throw notFound();
-	assertCanRead(principal, pkg, doc.access);
+	const { result: doc } = await authorizeRead(request, env, pkg, async (stub) => stub.getVersionDocument(spec));
 	if (doc.body === null) throw notFound(`version not found: ${spec}`);
 	return new Response(doc.body.replaceAll(doc.placeholder, publicBaseUrl(request, env)), {
 		headers: {
