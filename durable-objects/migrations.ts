@@ -1,8 +1,8 @@
-// Schema migrations for a Durable Object's SQLite: an append-only, numbered list whose applied
-// version is recorded inside the object. Pending steps run in one transaction in the constructor
-// (under blockConcurrencyWhile), so no request ever sees a half-migrated object.
+import type { Migration } from "../schema/migrations";
 
-export type Migration = { version: number; name: string; sql: string };
+// Runs an object's schema migrations (schema/*/migrations.ts): pending steps in one transaction,
+// the applied version recorded inside the object in `_migrations`, so no request ever sees a
+// half-migrated object.
 
 export function applyMigrations(storage: DurableObjectStorage, migrations: readonly Migration[]): number {
 	const sql = storage.sql;

@@ -1,4 +1,4 @@
-import type { Refusal, Result } from "../worker/errors";
+import type { Refusal, Result } from "../schema/errors";
 
 /**
  * Runs a write as one SQLite transaction of a Durable Object. A refusal returned by the write

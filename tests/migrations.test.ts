@@ -1,8 +1,9 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { applyMigrations, type Migration } from "../durable-objects/migrations";
-import { authStoreMigrations } from "../schema/auth-store";
-import { packageMetadataMigrations } from "../schema/package-metadata";
+import { applyMigrations } from "../durable-objects/migrations";
+import { authStoreMigrations } from "../schema/auth/migrations";
+import type { Migration } from "../schema/migrations";
+import { packageMetadataMigrations } from "../schema/package/migrations";
 import { uniqueName } from "./helpers/registry";
 
 // Schema migrations run once per object, in order, in one transaction, and are recorded inside it.

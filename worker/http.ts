@@ -1,7 +1,10 @@
 import * as v from "valibot";
+import { config } from "../schema/config";
+import { etagMatches } from "../schema/etag";
+import { sha256Hex } from "../schema/hashing";
+import type { Access } from "../schema/package/contract";
+import { cacheControl } from "./cache-control";
 import { HttpError } from "./errors";
-import { sha256Hex } from "./lib/crypto";
-import { etagMatches } from "./lib/etag";
 
 // Request parsing shared by every API surface: size-limited bodies, JSON that fails as a 400
 // (never a 500), valibot validation whose first issue becomes the error message.
@@ -70,8 +73,7 @@ export function validate<S extends v.GenericSchema>(schema: S, data: unknown): v
 
 /** The registry's public base URL (no trailing slash): PUBLIC_URL when set, else the request's origin. */
 export function publicBaseUrl(request: Request, env: Env): string {
-	const configured = env.PUBLIC_URL.replace(/\/+$/, "");
-	return configured === "" ? new URL(request.url).origin : configured;
+	return config(env).publicUrl ?? new URL(request.url).origin;
 }
 
 export function json(body: unknown, init: ResponseInit = {}): Response {
@@ -95,24 +97,11 @@ export function queryFlag(request: RouteRequest, name: string): boolean {
 	return value === "true" || value === "1";
 }
 
-export function intVar(value: string, fallback: number): number {
-	const parsed = Number.parseInt(value, 10);
-	return Number.isFinite(parsed) && parsed > 0 ? parsed : fallback;
-}
-
 /** A JSON answer that must be revalidated every time but costs a 304 when nothing changed. */
-export async function revalidatedJson(
-	request: Request,
-	body: unknown,
-	access: "public" | "restricted",
-): Promise<Response> {
+export async function revalidatedJson(request: Request, body: unknown, access: Access): Promise<Response> {
 	const text = JSON.stringify(body);
 	const etag = `"${(await sha256Hex(text)).slice(0, 32)}"`;
-	const headers = {
-		etag,
-		"cache-control": access === "public" ? "public, no-cache" : "private, no-cache",
-		vary: "authorization",
-	};
+	const headers = { etag, "cache-control": cacheControl.revalidate(access), vary: "authorization" };
 	if (etagMatches(request.headers.get("if-none-match"), etag)) return new Response(null, { status: 304, headers });
 	return new Response(text, { headers: { ...headers, "content-type": "application/json; charset=utf-8" } });
 }

@@ -1,10 +1,10 @@
-import { normalizeScopedPath } from "./lib/package-name";
+import { normalizeScopedPath } from "../schema/names";
 import { router } from "./router";
 
-export { AuthStoreDO } from "../durable-objects/auth-store";
-export { PackageMetadataDO } from "../durable-objects/package-metadata";
-export { RegistryIndexDO } from "../durable-objects/registry-index";
-export { TokenDO } from "../durable-objects/token";
+export { AuthStoreDO } from "../durable-objects/auth/auth-store";
+export { TokenDO } from "../durable-objects/auth/token";
+export { PackageMetadataDO } from "../durable-objects/package/package-metadata";
+export { RegistryIndexDO } from "../durable-objects/search/registry-index";
 
 // The registry Worker: rewrites the path into one canonical spelling and hands it to the router.
 // It keeps no state of its own; packages, tokens and bytes live in the Durable Objects and R2.

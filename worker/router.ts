@@ -1,13 +1,10 @@
 import { Router } from "itty-router";
+import { config } from "../schema/config";
 import { adminAudit, packageAudit } from "./admin/audit";
 import { createCustomer, getScopePolicy, listCustomers, setScopePolicy, updateCustomer } from "./admin/customers";
 import { reindexStatus, startReindex } from "./admin/reindex";
 import { createToken, grantToken, listTokens, revokeToken, rotateToken, ungrantToken } from "./admin/tokens";
 import { createUser, disableTotp, enableTotp, getUser, grantUser, listUsers, ungrantUser } from "./admin/users";
-import { getChannel, getChannelHistory, getImportMap, listChannels } from "./channels/lookup";
-import { promoteChannel, publishToChannel, removeChannel, rollbackChannel } from "./channels/moves";
-import { uploadBundle } from "./channels/upload";
-import { deleteVersion, getVersionInfo, listVersions } from "./channels/versions";
 import { isBrowserFacing, preflight, withCors } from "./cors";
 import { pointDownloads, rangeDownloads, versionDownloads } from "./downloads/routes";
 import { HttpError, notFound } from "./errors";
@@ -21,6 +18,10 @@ import { getPackument, getTarball, getVersion, ping } from "./npm/reads";
 import { createNpmToken, listNpmTokens, revokeNpmToken } from "./npm/tokens";
 import { deleteTarball, unpublishPackage } from "./npm/unpublish";
 import { getUserDocument, health, login, logout, noAdvisories, noWebLogin, whoami } from "./npm/users";
+import { promoteChannel, publishToChannel, removeChannel, rollbackChannel } from "./packages/channel-moves";
+import { getChannel, getChannelHistory, getImportMap, listChannels } from "./packages/channels";
+import { uploadBundle } from "./packages/upload";
+import { deleteVersion, getVersionInfo, listVersions } from "./packages/versions";
 import { search } from "./search/search";
 
 // The routing table. Scoped names have their own routes (`/@:scope/:pkg…`) registered before the
@@ -28,6 +29,7 @@ import { search } from "./search/search";
 // slashes (`@scope%2fname`) are rewritten to plain ones before routing (see index.ts).
 
 const router = Router<RouteRequest, [Env, ExecutionContext], Response>({
+	before: [refuseWhileMisconfigured],
 	catch: (error: unknown) => {
 		if (error instanceof HttpError) return error.toResponse();
 		console.error("unhandled error", error);
@@ -38,6 +40,19 @@ const router = Router<RouteRequest, [Env, ExecutionContext], Response>({
 			isBrowserFacing(new URL(request.url).pathname) ? withCors(response) : response,
 	],
 });
+
+/**
+ * A registry without its secrets cannot authenticate anyone or sign URLs: every route but /health
+ * answers 503 naming what is missing (start-up reports it too), never a 500 halfway into a write.
+ */
+function refuseWhileMisconfigured(request: RouteRequest, env: Env): Response | undefined {
+	const { missingSecrets } = config(env);
+	if (missingSecrets.length === 0 || new URL(request.url).pathname === "/health") return undefined;
+	return new HttpError(
+		"unavailable",
+		`the registry is not configured: set ${missingSecrets.join(" and ")}`,
+	).toResponse();
+}
 
 router
 	.get("/health", health)

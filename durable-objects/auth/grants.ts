@@ -1,13 +1,8 @@
-import type { Grant, Permission } from "../../schema/admin";
+import type { GrantHolder, GrantSubject, Restriction } from "../../schema/auth/contract";
+import type { GrantRow } from "../../schema/auth/rows";
+import type { Grant, Permission } from "../../schema/requests/admin";
 
 // Grants held by tokens and users, and how they combine into what a token may do.
-
-export type GrantHolder = "token" | "user";
-export type GrantSubject = { package: string } | { scope: string };
-/** npm granular tokens: a token limited to some of its user's packages and scopes. */
-export type Restriction = { packages: string[]; scopes: string[] };
-
-type GrantRow = { subject_kind: "package" | "scope"; subject: string; permissions: string };
 
 export class Grants {
 	constructor(private readonly sql: SqlStorage) {}

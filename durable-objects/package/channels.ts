@@ -1,17 +1,10 @@
-import { type Result, refuse } from "../../worker/errors";
+import { ok, type Result } from "../../schema/errors";
+import type { HistoryRow } from "../../schema/package/rows";
+import { refusals } from "../../schema/refusals";
 
 // Channels (npm dist-tags) and their history chains, inside one package's SQLite. A channel points
 // at a row of its own history; every move appends a row linked to the row it replaced, and a
 // rollback walks that link back without appending. All methods run inside the caller's transaction.
-
-export type HistoryRow = {
-	id: number;
-	channel: string;
-	version: string;
-	previous_history_id: number | null;
-	at: string;
-	by: string;
-};
 
 export type ChannelState = { channel: string; version: string; historyId: number; at: string; by: string };
 
@@ -68,18 +61,16 @@ export class Channels {
 	}
 
 	/** Moves the pointer back along the chain: one step, or to a chosen earlier row of the same chain. */
-	rollback(channel: string, to?: number): Result<{ state: ChannelState }> {
+	rollback(channel: string, to?: number): Result<ChannelState> {
 		const currentId = this.currentHistoryId(channel);
-		if (currentId === null) return refuse("notFound", `channel "${channel}" does not exist`);
+		if (currentId === null) return refusals.channelNotFound(channel);
 		const chain = this.chainFrom(currentId);
 		const target = to === undefined ? chain[1] : chain.slice(1).find((row) => row.id === to);
 		if (!target) {
-			return to === undefined
-				? refuse("conflict", `channel "${channel}" has no earlier entry to roll back to`)
-				: refuse("unprocessable", `history entry ${to} is not an earlier entry of channel "${channel}"`);
+			return to === undefined ? refusals.nothingToRollBackTo(channel) : refusals.notAnEarlierEntry(channel, to);
 		}
 		this.sql.exec(`UPDATE channels SET current_history_id = ? WHERE name = ?`, target.id, channel);
-		return { ok: true, state: toState(target) };
+		return ok(toState(target));
 	}
 
 	/** The channel's history, newest first, with the row the pointer is at marked. */

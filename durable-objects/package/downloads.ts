@@ -1,9 +1,9 @@
+import type { DayCount } from "../../schema/package/contract";
+
 // Download counts of one package, per UTC day and version. Downloads are counted in memory (a Map
 // increment inside the tarball lookup the Worker makes anyway) and flushed to SQLite in one
 // statement per (day, version) on the object's alarm, so heavy download traffic never turns into
 // one SQL write per request. Counts not yet flushed are lost if the object is evicted first.
-
-export type DayCount = { day: string; downloads: number };
 
 export class Downloads {
 	private readonly buffer = new Map<string, number>();

@@ -1,5 +1,6 @@
-import type { SearchDocument } from "../registry-index";
-import type { PackageRow, Person, VersionRow } from "./documents";
+import type { Person } from "../../schema/package/contract";
+import type { PackageRow, VersionRow } from "../../schema/package/rows";
+import type { SearchDocument } from "../../schema/search/contract";
 
 // What a package tells the search index: its latest version's metadata, in npm search's terms.
 

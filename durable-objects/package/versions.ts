@@ -1,10 +1,8 @@
-import type { BundledFile } from "../../worker/lib/file-bundle";
-import type { Person, VersionRow } from "./documents";
+import type { BundledFile, Person } from "../../schema/package/contract";
+import type { VersionInsert, VersionRow } from "../../schema/package/rows";
 
 // Versions of one package and the index of their files. Rows are immutable once inserted, except
 // for the deprecation message; a removed version leaves its number behind so it is never reused.
-
-export type NewVersion = Omit<VersionRow, "deprecated">;
 
 export class Versions {
 	constructor(private readonly sql: SqlStorage) {}
@@ -38,7 +36,7 @@ export class Versions {
 		return this.sql.exec(`SELECT 1 FROM removed_versions WHERE version = ?`, version).toArray().length > 0;
 	}
 
-	insert(row: NewVersion, files: BundledFile[]): void {
+	insert(row: VersionInsert, files: BundledFile[]): void {
 		this.sql.exec(
 			`INSERT INTO versions (version, version_id, manifest, integrity, shasum, tarball_key, tarball_size,
 				files_key, file_count, unpacked_size, entry_path, entry_integrity, readme, readme_filename,

@@ -1,10 +1,12 @@
-import type { AuditEntry, AuditFilter } from "../../durable-objects/audit";
-import { authenticate, can } from "../auth";
-import { badRequest, forbidden, notFound, unauthorized } from "../errors";
+import { packageObject } from "../../durable-objects/stubs";
+import type { AuditEntry, AuditFilter } from "../../schema/audit";
+import { authStore } from "../auth/auth-store";
+import { can } from "../auth/permissions";
+import { cacheControl } from "../cache-control";
+import { badRequest, forbidden, notFound } from "../errors";
+import { admin, settleRead, signedIn } from "../guards";
 import { json, type RouteRequest } from "../http";
-import { packageNameFromParams, parsePackageName } from "../lib/package-name";
-import { authStore, packageObject } from "../objects";
-import { requireAdmin } from "./guard";
+import { packageName, packageNameFromParams } from "../params";
 
 // The audit trail: package-level events live in each package's object, registry-level events
 // (tokens, grants, users, customers, failed authentications) in the AuthStoreDO.
@@ -27,34 +29,28 @@ function filterOf(request: RouteRequest): AuditFilter {
 }
 
 /** GET /-/admin/audit?package=&actor=&since=&limit=: a package's events, or the registry's. */
-export async function adminAudit(request: RouteRequest, env: Env): Promise<Response> {
-	await requireAdmin(request, env);
+export const adminAudit = admin(async ({ request, env }) => {
 	const filter = filterOf(request);
 	const { package: name } = request.query;
 	if (typeof name === "string" && name !== "") {
-		const pkg = parsePackageName(name);
-		const result = await packageObject(env, pkg).auditLog(filter);
-		if (!result.found) throw notFound();
-		return json({ package: pkg.name, entries: present(result.entries) });
+		const pkg = packageName(name);
+		const result = await packageObject(env, pkg.name).auditLog(filter);
+		if (!result.ok) throw notFound();
+		return json({ package: pkg.name, entries: present(result.value.entries) });
 	}
 	return json({ entries: present(await authStore(env).auditLog(filter)) });
-}
+});
 
 /** GET /packages/{name}/audit: for admins and for those who may publish the package. */
-export async function packageAudit(request: RouteRequest, env: Env): Promise<Response> {
+export const packageAudit = signedIn("log in to read the audit trail", async ({ request, env, principal }) => {
 	const pkg = packageNameFromParams(request.params);
-	const [principal, result] = await Promise.all([
-		authenticate(request, env),
-		packageObject(env, pkg).auditLog(filterOf(request)),
-	]);
-	if (principal.kind === "anonymous") throw unauthorized("log in to read the audit trail");
-	if (!result.found || (result.access === "restricted" && !can(principal, pkg, "read"))) throw notFound();
+	const { entries } = settleRead(principal, pkg, await packageObject(env, pkg.name).auditLog(filterOf(request)));
 	if (!can(principal, pkg, "publish")) throw forbidden("the audit trail is for the package's publishers");
 	return json(
-		{ package: pkg.name, entries: present(result.entries) },
-		{ headers: { "cache-control": "private, no-cache" } },
+		{ package: pkg.name, entries: present(entries) },
+		{ headers: { "cache-control": cacheControl.personal } },
 	);
-}
+});
 
 function present(entries: AuditEntry[]) {
 	return entries.map((entry) => ({ ...entry, detail: entry.detail === null ? null : JSON.parse(entry.detail) }));

@@ -1,25 +1,25 @@
-import { CreateTokenSchema, GrantSchema, GrantSubjectSchema } from "../../schema/admin";
-import { forgetToken, newToken } from "../auth";
-import { HttpError, unwrap } from "../errors";
-import { decodeParam, json, type RouteRequest, readJson } from "../http";
-import { authStore } from "../objects";
-import { requireAdmin } from "./guard";
+import { refusals } from "../../schema/refusals";
+import { CreateTokenSchema, GrantSchema, GrantSubjectSchema } from "../../schema/requests/admin";
+import { authStore } from "../auth/auth-store";
+import { newToken } from "../auth/principal";
+import { unprocessable, unwrap } from "../errors";
+import { admin } from "../guards";
+import { decodeParam, json, readJson } from "../http";
 
 // /-/admin/tokens: developer tokens (dev_), customer keys (blk_) and admin tokens (adm_). The
 // plaintext is in the create and rotate responses only; listings show the prefix.
 
 /** POST /-/admin/tokens */
-export async function createToken(request: RouteRequest, env: Env): Promise<Response> {
-	const actor = await requireAdmin(request, env);
+export const createToken = admin(async ({ request, env, actor }) => {
 	const body = await readJson(request, CreateTokenSchema);
 	if (body.kind === "customer" && body.grants.some((g) => g.permissions.some((p) => p !== "read"))) {
-		throw new HttpError("unprocessable", "customer keys are read-only: grant them read only");
+		throw unprocessable(refusals.customerKeysReadOnly().message);
 	}
 	if (body.customer !== undefined && body.kind !== "customer") {
-		throw new HttpError("unprocessable", "only customer keys belong to a customer");
+		throw unprocessable("only customer keys belong to a customer");
 	}
 	if (body.expiresAt !== undefined && Date.parse(body.expiresAt) <= Date.now()) {
-		throw new HttpError("unprocessable", "expiresAt is in the past");
+		throw unprocessable("expiresAt is in the past");
 	}
 	const { token, hash, prefix } = await newToken(body.kind);
 	const created = unwrap(
@@ -38,53 +38,42 @@ export async function createToken(request: RouteRequest, env: Env): Promise<Resp
 		),
 	);
 	return json({ ...created.token, token }, { status: 201 });
-}
+});
 
 /** GET /-/admin/tokens[?user=…][&customer=…] */
-export async function listTokens(request: RouteRequest, env: Env): Promise<Response> {
-	await requireAdmin(request, env);
+export const listTokens = admin(async ({ request, env }) => {
 	const { user, customer } = request.query;
 	const tokens = await authStore(env).listTokens({
 		...(typeof user === "string" ? { user } : {}),
 		...(typeof customer === "string" ? { customer } : {}),
 	});
 	return json({ tokens });
-}
+});
 
 /** DELETE /-/admin/tokens/{id}: the token stops working at once. */
-export async function revokeToken(request: RouteRequest, env: Env): Promise<Response> {
-	const actor = await requireAdmin(request, env);
-	const { hash } = unwrap(await authStore(env).revokeToken(decodeParam(request.params.id), actor));
-	forgetToken(hash);
+export const revokeToken = admin(async ({ request, env, actor }) => {
+	unwrap(await authStore(env).revokeToken(decodeParam(request.params.id), actor));
 	return json({ ok: true });
-}
+});
 
 /** POST /-/admin/tokens/{id}/rotate: a new secret, shown once; the old one stops working. */
-export async function rotateToken(request: RouteRequest, env: Env): Promise<Response> {
-	const actor = await requireAdmin(request, env);
+export const rotateToken = admin(async ({ request, env, actor }) => {
 	const id = decodeParam(request.params.id);
-	const listed = await authStore(env).getToken(id);
-	if (!listed) throw new HttpError("notFound", `token ${id} does not exist`);
+	const store = authStore(env);
+	const listed = unwrap(await store.getToken(id));
 	const { token, hash, prefix } = await newToken(listed.kind);
-	const rotated = unwrap(await authStore(env).rotateToken(id, hash, prefix, actor));
-	forgetToken(rotated.oldHash);
+	const rotated = unwrap(await store.rotateToken(id, hash, prefix, actor));
 	return json({ ...rotated.token, token });
-}
+});
 
 /** POST /-/admin/tokens/{id}/grants: adds a grant (or changes the permissions of one). */
-export async function grantToken(request: RouteRequest, env: Env): Promise<Response> {
-	const actor = await requireAdmin(request, env);
+export const grantToken = admin(async ({ request, env, actor }) => {
 	const grant = await readJson(request, GrantSchema);
-	const { token, hashes } = unwrap(await authStore(env).grantToken(decodeParam(request.params.id), grant, actor));
-	hashes.forEach(forgetToken);
-	return json(token);
-}
+	return json(unwrap(await authStore(env).grantToken(decodeParam(request.params.id), grant, actor)).token);
+});
 
 /** DELETE /-/admin/tokens/{id}/grants with { package } or { scope }. */
-export async function ungrantToken(request: RouteRequest, env: Env): Promise<Response> {
-	const actor = await requireAdmin(request, env);
+export const ungrantToken = admin(async ({ request, env, actor }) => {
 	const subject = await readJson(request, GrantSubjectSchema);
-	const { token, hashes } = unwrap(await authStore(env).ungrantToken(decodeParam(request.params.id), subject, actor));
-	hashes.forEach(forgetToken);
-	return json(token);
-}
+	return json(unwrap(await authStore(env).ungrantToken(decodeParam(request.params.id), subject, actor)).token);
+});

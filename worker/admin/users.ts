@@ -1,17 +1,16 @@
-import { CreateUserSchema, GrantSchema, GrantSubjectSchema } from "../../schema/admin";
-import { forgetToken } from "../auth";
+import { randomHex } from "../../schema/hashing";
+import { CreateUserSchema, GrantSchema, GrantSubjectSchema } from "../../schema/requests/admin";
+import { authStore } from "../auth/auth-store";
+import { hashPassword, PBKDF2_ITERATIONS } from "../auth/secrets";
 import { notFound, unwrap } from "../errors";
-import { decodeParam, json, type RouteRequest, readJson } from "../http";
-import { hashPassword, PBKDF2_ITERATIONS, randomHex } from "../lib/crypto";
-import { authStore } from "../objects";
-import { requireAdmin } from "./guard";
+import { admin } from "../guards";
+import { decodeParam, json, readJson } from "../http";
 
 // /-/admin/users: accounts for `npm login`, their grants and their TOTP second factor. Passwords
 // are hashed here (PBKDF2) before they reach the store; the store never sees one.
 
 /** POST /-/admin/users */
-export async function createUser(request: RouteRequest, env: Env): Promise<Response> {
-	const actor = await requireAdmin(request, env);
+export const createUser = admin(async ({ request, env, actor }) => {
 	const body = await readJson(request, CreateUserSchema);
 	const salt = randomHex(16);
 	const { user } = unwrap(
@@ -28,52 +27,38 @@ export async function createUser(request: RouteRequest, env: Env): Promise<Respo
 		),
 	);
 	return json(user, { status: 201 });
-}
+});
 
 /** GET /-/admin/users */
-export async function listUsers(request: RouteRequest, env: Env): Promise<Response> {
-	await requireAdmin(request, env);
-	return json({ users: await authStore(env).listUsers() });
-}
+export const listUsers = admin(async ({ env }) => json({ users: await authStore(env).listUsers() }));
 
 /** GET /-/admin/users/{name} */
-export async function getUser(request: RouteRequest, env: Env): Promise<Response> {
-	await requireAdmin(request, env);
+export const getUser = admin(async ({ request, env }) => {
 	const user = await authStore(env).getUser(decodeParam(request.params.name));
-	if (!user) throw notFound("user not found");
-	return json(user);
-}
+	if (!user.ok) throw notFound("user not found");
+	return json(user.value);
+});
 
 /** POST /-/admin/users/{name}/grants: every token of the user gains it at once. */
-export async function grantUser(request: RouteRequest, env: Env): Promise<Response> {
-	const actor = await requireAdmin(request, env);
+export const grantUser = admin(async ({ request, env, actor }) => {
 	const grant = await readJson(request, GrantSchema);
-	const { user, hashes } = unwrap(await authStore(env).grantUser(decodeParam(request.params.name), grant, actor));
-	hashes.forEach(forgetToken);
-	return json(user);
-}
+	return json(unwrap(await authStore(env).grantUser(decodeParam(request.params.name), grant, actor)).user);
+});
 
 /** DELETE /-/admin/users/{name}/grants with { package } or { scope }. */
-export async function ungrantUser(request: RouteRequest, env: Env): Promise<Response> {
-	const actor = await requireAdmin(request, env);
+export const ungrantUser = admin(async ({ request, env, actor }) => {
 	const subject = await readJson(request, GrantSubjectSchema);
-	const { user, hashes } = unwrap(await authStore(env).ungrantUser(decodeParam(request.params.name), subject, actor));
-	hashes.forEach(forgetToken);
-	return json(user);
-}
+	return json(unwrap(await authStore(env).ungrantUser(decodeParam(request.params.name), subject, actor)).user);
+});
 
 /** POST /-/admin/users/{name}/totp: a new TOTP secret, returned once as an otpauth:// URI. */
-export async function enableTotp(request: RouteRequest, env: Env): Promise<Response> {
-	const actor = await requireAdmin(request, env);
-	const { otpauth, hashes } = unwrap(await authStore(env).setTotp(decodeParam(request.params.name), true, actor));
-	hashes.forEach(forgetToken);
+export const enableTotp = admin(async ({ request, env, actor }) => {
+	const { otpauth } = unwrap(await authStore(env).setTotp(decodeParam(request.params.name), true, actor));
 	return json({ otpauth }, { status: 201 });
-}
+});
 
 /** DELETE /-/admin/users/{name}/totp */
-export async function disableTotp(request: RouteRequest, env: Env): Promise<Response> {
-	const actor = await requireAdmin(request, env);
-	const { hashes } = unwrap(await authStore(env).setTotp(decodeParam(request.params.name), false, actor));
-	hashes.forEach(forgetToken);
+export const disableTotp = admin(async ({ request, env, actor }) => {
+	unwrap(await authStore(env).setTotp(decodeParam(request.params.name), false, actor));
 	return json({ ok: true });
-}
+});

@@ -1,3 +1,4 @@
+import { config } from "../../schema/config";
 import { HttpError } from "../errors";
 
 // Capability URLs for the files of restricted packages. A page cannot send an Authorization
@@ -9,8 +10,9 @@ const encoder = new TextEncoder();
 let cached: { secret: string; key: Promise<CryptoKey> } | null = null;
 
 function signingKey(env: Env): Promise<CryptoKey> {
-	const secret = env.URL_SIGNING_SECRET;
-	if (!secret) throw new HttpError("internal", "URL_SIGNING_SECRET is not configured");
+	const secret = config(env).urlSigningSecret;
+	// The router answers 503 before any route runs while a secret is missing (see router.ts).
+	if (secret === null) throw new HttpError("unavailable", "URL_SIGNING_SECRET is not configured");
 	if (cached?.secret === secret) return cached.key;
 	const key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
 		"sign",

@@ -1,10 +1,11 @@
 import semver from "semver";
+import { packageObject } from "../../durable-objects/stubs";
+import { etagMatches } from "../../schema/etag";
+import { readBlob } from "../blob-cache";
+import { cacheControl } from "../cache-control";
 import { notFound } from "../errors";
 import type { RouteRequest } from "../http";
-import { readBlob } from "../lib/blob-cache";
-import { etagMatches } from "../lib/etag";
-import { parsePackageName } from "../lib/package-name";
-import { packageObject } from "../objects";
+import { packageName } from "../params";
 import { isCapabilityFor } from "./capability";
 import { contentTypeFor } from "./content-types";
 
@@ -18,21 +19,21 @@ type FileAddress = { capability: string | null; name: string; version: string; p
 export async function serveFile(request: RouteRequest, env: Env): Promise<Response> {
 	const address = parseFileAddress(new URL(request.url).pathname);
 	if (!address) throw notFound();
-	const pkg = parsePackageName(address.name);
-	const found = await packageObject(env, pkg).getFile(address.version, address.path);
-	if (!found.found || !found.file) throw notFound();
+	const pkg = packageName(address.name);
+	const found = await packageObject(env, pkg.name).file(address.version, address.path);
+	if (!found.ok) throw notFound();
 	const readable =
 		address.capability === null
-			? found.access === "public"
+			? found.value.access === "public"
 			: await isCapabilityFor(env, address.capability, pkg.name, address.version);
 	if (!readable) throw notFound();
 
-	const { file } = found;
+	const { file, key } = found.value;
 	const etag = `"${file.sha256}"`;
 	const headers: Record<string, string> = {
 		"content-type": contentTypeFor(file.path),
 		etag,
-		"cache-control": "public, max-age=31536000, immutable",
+		"cache-control": cacheControl.immutable("public"),
 		"cross-origin-resource-policy": "cross-origin",
 		"x-content-type-options": "nosniff",
 	};
@@ -43,7 +44,7 @@ export async function serveFile(request: RouteRequest, env: Env): Promise<Respon
 		return new Response(null, { status: 304, headers });
 	}
 	if (file.size === 0) return new Response(new Uint8Array(), { headers: { ...headers, "content-length": "0" } });
-	const body = await readBlob(env.BLOBS, found.key, file.size, { offset: file.offset, length: file.size });
+	const body = await readBlob(env.BLOBS, key, file.size, { offset: file.offset, length: file.size });
 	if (!body) throw notFound();
 	return new Response(body, { headers: { ...headers, "content-length": String(file.size) } });
 }

@@ -1,4 +1,4 @@
-import type { Access } from "../../durable-objects/package-metadata";
+import type { Access } from "../../schema/package/contract";
 import { publicBaseUrl } from "../http";
 import { capabilityFor } from "./capability";
 

@@ -1,5 +1,6 @@
-import { sha256Hex } from "../lib/crypto";
-import { etagMatches } from "../lib/etag";
+import { etagMatches } from "../../schema/etag";
+import { sha256Hex } from "../../schema/hashing";
+import { cacheControl } from "../cache-control";
 import source from "./loader.browser.js";
 
 // GET /loader.js: the ES module pages import to load web components through channels. It may
@@ -11,7 +12,7 @@ export async function serveLoader(request: Request): Promise<Response> {
 	etag ??= sha256Hex(source).then((hex) => `"${hex.slice(0, 32)}"`);
 	const headers = {
 		"content-type": "text/javascript; charset=utf-8",
-		"cache-control": "public, no-cache",
+		"cache-control": cacheControl.revalidate("public"),
 		etag: await etag,
 		"cross-origin-resource-policy": "cross-origin",
 	};

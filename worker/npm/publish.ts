@@ -1,38 +1,37 @@
-import type { Access } from "../../durable-objects/package-metadata";
-import { type PackageDocument, PackageDocumentSchema } from "../../schema/npm";
-import { actorOf, assertCan, authorizeWrite, type Principal } from "../auth";
+import type { Actor } from "../../schema/audit";
+import { config } from "../../schema/config";
+import type { PackageName } from "../../schema/names";
+import { type PackageDocument, PackageDocumentSchema } from "../../schema/requests/npm";
+import { assertCan } from "../auth/permissions";
+import type { Principal } from "../auth/principal";
 import { badRequest, HttpError, unwrap } from "../errors";
-import { decodeParam, intVar, json, queryFlag, type RouteRequest, readJsonBody, validate } from "../http";
-import { parseChannelName, parseVersion } from "../lib/channel-name";
-import { tarballChecksums } from "../lib/crypto";
-import { type PackageName, packageNameFromParams } from "../lib/package-name";
-import { readPackageJson, readTarball } from "../lib/tarball";
-import { packageObject } from "../objects";
-import { deleteBlobs, storeVersion } from "../store-version";
-import { changeOwners } from "./access";
+import { packageWrite } from "../guards";
+import { decodeParam, json, queryFlag, type RouteRequest, readJsonBody, validate } from "../http";
+import { channelName, versionNumber } from "../params";
+import { tarballChecksums } from "../publishing/checksums";
+import { deleteBlobs, storeVersion } from "../publishing/store-version";
+import { readPackageJson, readTarball } from "../publishing/tarball";
+import { changeOwners } from "./owners";
 
 // PUT /{name}: npm publish (a document with one version and its tarball as a base64 attachment),
 // or, without attachments, npm deprecate / npm unpublish of one version (PUT /{name}/-rev/{rev}).
 
-export async function putPackage(request: RouteRequest, env: Env): Promise<Response> {
-	const pkg = packageNameFromParams(request.params);
-	// Every form of this request changes published state: refuse before reading a large body.
-	const { principal, info } = await authorizeWrite(request, env, pkg, ["publish"]);
-	const access = info.exists ? info.access : null;
-
-	const data = await readJsonBody(request, intVar(env.MAX_BODY_SIZE, 26_214_400));
+// Every form of this request changes published state: refused before a large body is read.
+export const putPackage = packageWrite({ need: ["publish"], mustExist: false }, async (context) => {
+	const { request, env, pkg, principal, actor, stub, info } = context;
+	const data = await readJsonBody(request, config(env).maxBodySize);
 	const rev = request.params.rev === undefined ? null : decodeParam(request.params.rev);
-	if (isOwnersDocument(data)) return changeOwners(pkg, data, rev, principal, env);
+	if (isOwnersDocument(data)) return changeOwners(context, data, rev);
 	const doc = validate(PackageDocumentSchema, data);
 	if (doc.name !== pkg.name) throw badRequest(`the document is for "${doc.name}", not "${pkg.name}"`);
 
 	const attachments = Object.entries(doc._attachments ?? {});
 	if (attachments.length > 0) {
-		assertCan(principal, pkg, ["upload", "publish"], access);
-		return publish(pkg, doc, attachments, principal, env);
+		assertCan(principal, pkg, ["upload", "publish"], info?.access ?? null);
+		return publish(pkg, doc, attachments, actor, env);
 	}
 	const result = unwrap(
-		await packageObject(env, pkg).update({
+		await stub.update({
 			rev,
 			versions: Object.fromEntries(
 				Object.entries(doc.versions).map(([v, m]) => [
@@ -42,18 +41,18 @@ export async function putPackage(request: RouteRequest, env: Env): Promise<Respo
 			),
 			removeMissing: rev !== null,
 			force: forceRequested(request, principal),
-			actor: actorOf(principal),
+			actor,
 		}),
 	);
 	await deleteBlobs(env, result.removedKeys);
 	return json({ ok: true, id: pkg.name, rev: result.rev });
-}
+});
 
 async function publish(
 	pkg: PackageName,
 	doc: PackageDocument,
 	attachments: [string, { data: string; length?: number }][],
-	principal: Principal,
+	actor: Actor,
 	env: Env,
 ): Promise<Response> {
 	const versions = Object.entries(doc.versions);
@@ -61,7 +60,7 @@ async function publish(
 	if (versions.length !== 1 || !entry) throw badRequest("a publish must contain exactly one version");
 	if (attachments.length !== 1) throw badRequest("a publish must contain exactly one attachment");
 	const [version, manifest] = entry;
-	parseVersion(version);
+	versionNumber(version);
 	if (manifest.version !== version || manifest.name !== pkg.name) {
 		throw badRequest(`versions["${version}"] must have name "${pkg.name}" and version "${version}"`);
 	}
@@ -71,7 +70,7 @@ async function publish(
 	}
 	const tags = Object.entries(doc["dist-tags"]);
 	for (const [tag, target] of tags) {
-		parseChannelName(tag);
+		channelName(tag);
 		if (target !== version) throw badRequest(`dist-tags.${tag} must point at the version being published`);
 	}
 
@@ -84,10 +83,7 @@ async function publish(
 	}
 	verifyDeclaredChecksums(manifest.dist, await tarballChecksums(tgz));
 
-	const contents = await readTarball(tgz, {
-		layout: "npm",
-		maxUnpackedSize: intVar(env.MAX_UNPACKED_SIZE, 104_857_600),
-	});
+	const contents = await readTarball(tgz, { layout: "npm", maxUnpackedSize: config(env).maxUnpackedSize });
 	const packageJson = readPackageJson(contents);
 	if (packageJson.name !== pkg.name || packageJson.version !== version) {
 		throw new HttpError(
@@ -102,8 +98,8 @@ async function publish(
 		contents,
 		tgz,
 		tags: tags.length > 0 ? tags.map(([tag]) => tag) : ["latest"],
-		access: doc.access ?? defaultAccess(env),
-		actor: actorOf(principal),
+		access: doc.access ?? config(env).defaultAccess,
+		actor,
 	});
 	return json({ ok: true, id: pkg.name, rev, success: true }, { status: 201 });
 }
@@ -137,10 +133,6 @@ function decodeBase64(data: string): Uint8Array<ArrayBuffer> {
 /** npm owner add/rm send `{ _id, _rev, maintainers }` and no versions. */
 function isOwnersDocument(data: unknown): boolean {
 	return typeof data === "object" && data !== null && !("versions" in data) && "maintainers" in data;
-}
-
-export function defaultAccess(env: Env): Access {
-	return env.DEFAULT_ACCESS === "public" ? "public" : "restricted";
 }
 
 /** `?force=true` deletes protected versions, and only an admin may say it. */

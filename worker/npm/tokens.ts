@@ -1,24 +1,27 @@
 import ipaddr from "ipaddr.js";
-import type { TokenListing } from "../../durable-objects/auth-store";
-import { NpmTokenCreateSchema } from "../../schema/npm";
-import { actorOf, authenticate, forgetToken, newToken, type Principal, type TokenPrincipal } from "../auth";
+import type { TokenListing } from "../../schema/auth/contract";
+import { sha256Hex } from "../../schema/hashing";
+import { NpmTokenCreateSchema } from "../../schema/requests/npm";
+import { authStore } from "../auth/auth-store";
+import { newToken, type Principal, type TokenPrincipal } from "../auth/principal";
+import { hashPassword, timingSafeEqualText } from "../auth/secrets";
+import { verifyOtp } from "../auth/two-factor";
 import { badRequest, forbidden, notFound, unauthorized, unwrap } from "../errors";
-import { decodeParam, json, type RouteRequest, readJson } from "../http";
-import { hashPassword, sha256Hex, timingSafeEqualText } from "../lib/crypto";
-import { parsePackageName } from "../lib/package-name";
-import { authStore } from "../objects";
-import { verifyOtp } from "../two-factor";
+import { signedIn } from "../guards";
+import { decodeParam, json, readJson } from "../http";
+import { packageName } from "../params";
 
 // npm token list / create / revoke, for a logged-in user's own tokens. Creating one needs the
 // user's password (and TOTP code, when enabled); the token can be read-only, limited to some of
 // the user's packages and scopes, limited to CIDR ranges, and expire.
 
+const LOG_IN = "log in to manage your tokens";
+
 function userOf(principal: Principal): { user: string; principal: TokenPrincipal } {
-	if (principal.kind === "anonymous") throw unauthorized("log in to manage your tokens");
-	if (principal.kind !== "developer" || principal.user === null) {
+	if (principal.kind !== "developer" || principal.account === null) {
 		throw forbidden("npm token manages the tokens of a logged-in user; use the admin API for other tokens");
 	}
-	return { user: principal.user, principal };
+	return { user: principal.account, principal };
 }
 
 function present(token: TokenListing) {
@@ -35,27 +38,29 @@ function present(token: TokenListing) {
 }
 
 /** GET /-/npm/v1/tokens */
-export async function listNpmTokens(request: RouteRequest, env: Env): Promise<Response> {
-	const { user } = userOf(await authenticate(request, env));
+export const listNpmTokens = signedIn(LOG_IN, async ({ env, principal }) => {
+	const { user } = userOf(principal);
 	const tokens = await authStore(env).listTokens({ user });
 	return json({ objects: tokens.map(present), total: tokens.length, urls: {} });
-}
+});
 
 /** POST /-/npm/v1/tokens */
-export async function createNpmToken(request: RouteRequest, env: Env): Promise<Response> {
-	const { user, principal } = userOf(await authenticate(request, env));
+export const createNpmToken = signedIn(LOG_IN, async ({ request, env, principal: caller, actor }) => {
+	const { user, principal } = userOf(caller);
 	const body = await readJson(request, NpmTokenCreateSchema);
 	const store = authStore(env);
 	const credentials = await store.userCredentials(user);
-	const attempt = credentials ? await hashPassword(body.password, credentials.salt, credentials.iterations) : "";
-	if (!credentials || !(await timingSafeEqualText(attempt, credentials.hash))) {
+	const attempt = credentials.ok
+		? await hashPassword(body.password, credentials.value.salt, credentials.value.iterations)
+		: "";
+	if (!credentials.ok || !(await timingSafeEqualText(attempt, credentials.value.hash))) {
 		throw unauthorized("incorrect password");
 	}
 	if (principal.totp) await verifyOtp(request, env, user);
 	const cidr = body.cidr_whitelist ?? [];
 	const invalid = cidr.find((range) => !ipaddr.isValidCIDR(range));
 	if (invalid !== undefined) throw badRequest(`invalid CIDR range: ${invalid}`);
-	const packages = (body.packages ?? []).map((name) => parsePackageName(name).name);
+	const packages = (body.packages ?? []).map((name) => packageName(name).name);
 	const scopes = (body.scopes ?? []).map((scope) => `@${scope.replace(/^@/, "")}`);
 	const readonly = body.readonly === true || body.packages_and_scopes_permission === "read-only";
 
@@ -78,26 +83,21 @@ export async function createNpmToken(request: RouteRequest, env: Env): Promise<R
 					: { expiresAt: new Date(Date.now() + body.expires * 86_400_000).toISOString() }),
 				...(body.bypass_2fa ? { bypassTwoFactor: true } : {}),
 			},
-			actorOf(principal),
+			actor,
 		),
 	);
 	return json({ ...present(created), token }, { status: 201 });
-}
+});
 
 /** DELETE /-/npm/v1/tokens/token/{key}: `key` is a token's id, or the token itself. */
-export async function revokeNpmToken(request: RouteRequest, env: Env): Promise<Response> {
-	const { user, principal } = userOf(await authenticate(request, env));
+export const revokeNpmToken = signedIn(LOG_IN, async ({ request, env, principal: caller, actor }) => {
+	const { user, principal } = userOf(caller);
 	if (principal.totp) await verifyOtp(request, env, user);
 	const key = decodeParam(request.params.key);
 	const store = authStore(env);
-	if (/^(dev|blk|adm)_/.test(key)) {
-		const hash = await sha256Hex(key);
-		if (!(await store.revokeTokenByHash(hash, actorOf(principal), user))) throw notFound("token not found");
-		forgetToken(hash);
-	} else {
-		const result = await store.revokeToken(key, actorOf(principal), user);
-		if (!result.ok) throw notFound("token not found");
-		forgetToken(result.hash);
-	}
+	const result = /^(dev|blk|adm)_/.test(key)
+		? await store.revokeTokenByHash(await sha256Hex(key), actor, user)
+		: await store.revokeToken(key, actor, user);
+	if (!result.ok) throw notFound("token not found");
 	return new Response(null, { status: 204 });
-}
+});

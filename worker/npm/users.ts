@@ -1,12 +1,15 @@
-import type { Actor } from "../../durable-objects/audit";
-import { CouchLoginSchema } from "../../schema/npm";
-import { actorOf, authenticate, clientIp, forgetToken, newToken } from "../auth";
-import { badRequest, HttpError, notFound, unauthorized, unwrap } from "../errors";
+import type { Actor } from "../../schema/audit";
+import { config } from "../../schema/config";
+import { randomHex, sha256Hex } from "../../schema/hashing";
+import { CouchLoginSchema } from "../../schema/requests/npm";
+import { authStore } from "../auth/auth-store";
+import { clientIp, newToken } from "../auth/principal";
+import { limitFailedAuthentication } from "../auth/rate-limits";
+import { hashPassword, PBKDF2_ITERATIONS, timingSafeEqualText } from "../auth/secrets";
+import { verifyOtp } from "../auth/two-factor";
+import { badRequest, forbidden, notFound, unauthorized, unwrap } from "../errors";
+import { signedIn } from "../guards";
 import { decodeParam, json, type RouteRequest, readJson } from "../http";
-import { hashPassword, PBKDF2_ITERATIONS, randomHex, sha256Hex, timingSafeEqualText } from "../lib/crypto";
-import { authStore } from "../objects";
-import { limitFailedAuthentication } from "../rate-limits";
-import { verifyOtp } from "../two-factor";
 
 // npm login / adduser (CouchDB style), whoami, logout and the user document npm owner reads.
 // A login never returns an existing secret: each one mints a new dev_ token that carries the
@@ -24,11 +27,11 @@ export async function login(request: RouteRequest, env: Env): Promise<Response> 
 	const actor: Actor = { name: body.name, prefix: null, ip, label: body.name };
 	const store = authStore(env);
 	const credentials = await store.userCredentials(body.name);
-	if (credentials === null) {
-		if (env.ALLOW_SIGNUP !== "true") {
+	if (!credentials.ok) {
+		if (!config(env).allowSignup) {
 			// Unknown user and wrong password look the same, so names cannot be probed.
 			if (body.email === undefined) return refuseLogin(env, ip, actor);
-			throw new HttpError("forbidden", "signup is disabled on this registry: ask an admin for an account");
+			throw forbidden("signup is disabled on this registry: ask an admin for an account");
 		}
 		if (body.password.length < 8) throw badRequest("password must be at least 8 characters");
 		const salt = randomHex(16);
@@ -46,9 +49,11 @@ export async function login(request: RouteRequest, env: Env): Promise<Response> 
 			),
 		);
 	} else {
-		const attempt = await hashPassword(body.password, credentials.salt, credentials.iterations);
-		if (!(await timingSafeEqualText(attempt, credentials.hash))) return refuseLogin(env, ip, actor);
-		if ((await store.getUser(body.name))?.twoFactor) await verifyOtp(request, env, body.name);
+		const { salt, iterations, hash } = credentials.value;
+		const attempt = await hashPassword(body.password, salt, iterations);
+		if (!(await timingSafeEqualText(attempt, hash))) return refuseLogin(env, ip, actor);
+		const user = await store.getUser(body.name);
+		if (user.ok && user.value.twoFactor) await verifyOtp(request, env, body.name);
 	}
 	const { token, hash, prefix } = await newToken("developer");
 	unwrap(
@@ -67,38 +72,28 @@ async function refuseLogin(env: Env, ip: string | null, actor: Actor): Promise<n
 }
 
 /** GET /-/user/org.couchdb.user:{name}: what npm owner add needs (name, email), for logged-in users. */
-export async function getUserDocument(request: RouteRequest, env: Env): Promise<Response> {
+export const getUserDocument = signedIn("log in to look users up", async ({ request, env }) => {
 	const couchId = decodeParam(request.params.couchId);
 	if (!couchId.startsWith("org.couchdb.user:")) throw notFound();
-	const principal = await authenticate(request, env);
-	if (principal.kind === "anonymous") throw unauthorized("log in to look users up");
 	const user = await authStore(env).getUser(couchId.slice("org.couchdb.user:".length));
-	if (!user) throw notFound("user not found");
-	return json({ _id: couchId, name: user.name, email: user.email ?? undefined, type: "user", roles: [] });
-}
+	if (!user.ok) throw notFound("user not found");
+	const { name, email } = user.value;
+	return json({ _id: couchId, name, email: email ?? undefined, type: "user", roles: [] });
+});
 
 /** GET /-/whoami */
-export async function whoami(request: RouteRequest, env: Env): Promise<Response> {
-	const principal = await authenticate(request, env);
-	if (principal.kind === "anonymous") throw unauthorized("not logged in");
-	return json({ username: principal.username });
-}
+export const whoami = signedIn("not logged in", async ({ principal }) => json({ username: principal.name }));
 
 /** DELETE /-/user/token/{token}: npm logout revokes the token it was using. */
-export async function logout(request: RouteRequest, env: Env): Promise<Response> {
+export const logout = signedIn("not logged in", async ({ request, env, principal, actor }) => {
 	const token = decodeParam(request.params.token);
-	const principal = await authenticate(request, env);
-	if (principal.kind === "anonymous") throw unauthorized("not logged in");
-	const hash = await sha256Hex(token);
 	// Only the token being presented, or an admin, can revoke a token this way.
 	const presented = request.headers.get("authorization")?.replace(/^Bearer\s+/i, "");
-	if (principal.kind !== "admin" && presented !== token) {
-		throw new HttpError("forbidden", "you can only log out your own token");
-	}
-	if (!(await authStore(env).revokeTokenByHash(hash, actorOf(principal)))) throw notFound("token not found");
-	forgetToken(hash);
+	if (principal.kind !== "admin" && presented !== token) throw forbidden("you can only log out your own token");
+	const revoked = await authStore(env).revokeTokenByHash(await sha256Hex(token), actor);
+	if (!revoked.ok) throw notFound("token not found");
 	return json({ ok: true });
-}
+});
 
 /** POST /-/npm/v1/security/advisories/bulk: no advisories are known here, so audits pass cleanly. */
 export function noAdvisories(): Response {
@@ -110,7 +105,9 @@ export function noWebLogin(): Response {
 	return json({ error: "web login is not supported here; npm falls back to username and password" }, { status: 404 });
 }
 
-/** GET /health */
-export function health(): Response {
-	return json({ status: "ok" });
+/** GET /health: "ok", or "misconfigured" with the secrets that are missing. */
+export function health(_request: RouteRequest, env: Env): Response {
+	const { missingSecrets } = config(env);
+	if (missingSecrets.length === 0) return json({ status: "ok" });
+	return json({ status: "misconfigured", missingSecrets }, { status: 503 });
 }

@@ -1,5 +1,5 @@
-import type { SearchQuery } from "../../durable-objects/registry-index";
-import type { Principal } from "../auth";
+import type { SearchQuery } from "../../schema/search/contract";
+import type { Principal } from "../auth/principal";
 import { badRequest } from "../errors";
 
 // /-/v1/search?text=&size=&from=: the text is split into qualifiers (as the public registry reads

@@ -1,22 +1,22 @@
-import type { SearchHit } from "../../durable-objects/registry-index";
-import { authenticate } from "../auth";
-import { json, publicBaseUrl, type RouteRequest } from "../http";
-import { searchIndex } from "../objects";
+import { searchIndex } from "../../durable-objects/stubs";
+import type { SearchHit } from "../../schema/search/contract";
+import { cacheControl } from "../cache-control";
+import { caller } from "../guards";
+import { json, publicBaseUrl } from "../http";
 import { parseSearchQuery } from "./query";
 
 // GET /-/v1/search: npm's search API over the registry's FTS5 index, BM25 relevance blended with
 // popularity from download counts; an exact name match comes first unless boost-exact:false.
 
-export async function search(request: RouteRequest, env: Env): Promise<Response> {
-	const principal = await authenticate(request, env);
+export const search = caller(async ({ request, env, principal }) => {
 	const query = parseSearchQuery(request.query, principal);
 	const { hits, total } = await searchIndex(env).search(query);
 	const base = publicBaseUrl(request, env);
 	return json(
 		{ objects: hits.map((hit) => searchObject(hit, base)), total, time: new Date().toUTCString() },
-		{ headers: { "cache-control": "private, no-cache" } },
+		{ headers: { "cache-control": cacheControl.personal } },
 	);
-}
+});
 
 function searchObject(hit: SearchHit, base: string) {
 	const ageDays = (Date.now() - Date.parse(hit.date)) / 86_400_000;

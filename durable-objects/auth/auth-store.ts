@@ -1,0 +1,389 @@
+import { DurableObject } from "cloudflare:workers";
+import type { Actor, AuditFilter } from "../../schema/audit";
+import type {
+	AuthStoreContract,
+	CustomerView,
+	GrantSubject,
+	NewToken,
+	NewUser,
+	Restriction,
+	TokenChange,
+	TokenRecord,
+	UserView,
+} from "../../schema/auth/contract";
+import { authStoreMigrations } from "../../schema/auth/migrations";
+import type { UserRow } from "../../schema/auth/rows";
+import { ok, type Result } from "../../schema/errors";
+import { refusals } from "../../schema/refusals";
+import type { Grant } from "../../schema/requests/admin";
+import { queryAudit, recordAudit } from "../audit";
+import { applyMigrations } from "../migrations";
+import { transact } from "../transaction";
+import { Customers } from "./customers";
+import { effectiveGrants, Grants } from "./grants";
+import { TokenPushes } from "./token-pushes";
+import { Tokens } from "./tokens";
+import { Users } from "./users";
+
+// The admin plane of access control, one object for the registry (idFromName("auth")): users,
+// tokens, customers, grants, two-factor settings and the registry-level audit log. Only hashes
+// reach it: the Worker generates tokens and hashes passwords itself. It is not on the hot path:
+// every change to what a token may do is pushed to that token's own TokenDO (drained before the
+// change is acknowledged, retried on the alarm if a push fails), and requests read those.
+// Each change goes through `change`: one transaction, one audit row, the pushes it implies.
+
+/** What a change did: its answer, its audit row, and the tokens whose records it changed. */
+type Change<T> = {
+	value: T;
+	action: string;
+	target: string | null;
+	detail?: Record<string, unknown> | null;
+	/** Ids of tokens whose records must be pushed again. */
+	tokens?: string[];
+	/** Hashes that no longer name a token (a rotated secret): their TokenDOs learn it is gone. */
+	retiredHashes?: string[];
+};
+
+const PUSH_RETRY_MS = 5_000;
+
+export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract {
+	private readonly sql: SqlStorage;
+	private readonly grants: Grants;
+	private readonly tokens: Tokens;
+	private readonly users: Users;
+	private readonly customers: Customers;
+	private readonly pushes: TokenPushes;
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		this.sql = ctx.storage.sql;
+		this.grants = new Grants(this.sql);
+		this.tokens = new Tokens(this.sql, (holder, id) => this.grants.of(holder, id));
+		this.users = new Users(this.sql);
+		this.customers = new Customers(this.sql);
+		this.pushes = new TokenPushes(this.sql, env, (id, hash) => this.recordFor(id, hash));
+		ctx.blockConcurrencyWhile(async () => {
+			applyMigrations(ctx.storage, authStoreMigrations);
+			if (this.pushes.pending) await ctx.storage.setAlarm(Date.now());
+		});
+	}
+
+	// ── tokens ─────────────────────────────────────────────────────────────────────────────────
+
+	createToken(input: NewToken, actor: Actor) {
+		return this.change(actor, (now) => {
+			if (input.user !== undefined && !this.users.get(input.user)) return refusals.userNotFound(input.user);
+			if (input.customer !== undefined && !this.customers.get(input.customer)) {
+				return refusals.customerNotFound(input.customer);
+			}
+			const row = this.tokens.insert(input, now);
+			this.grants.replace("token", row.id, input.grants);
+			return ok({
+				value: { token: this.tokens.listing(row) },
+				action: "token.create",
+				target: input.prefix,
+				detail: { kind: input.kind, name: input.name, user: input.user },
+				tokens: [row.id],
+			});
+		});
+	}
+
+	getToken(id: string) {
+		const row = this.tokens.live(id);
+		return row ? ok(this.tokens.listing(row)) : refusals.tokenNotFound(id);
+	}
+
+	listTokens(filter: { user?: string; customer?: string } = {}) {
+		return this.tokens.list(filter).map((row) => this.tokens.listing(row));
+	}
+
+	revokeToken(id: string, actor: Actor, owner?: string) {
+		return this.change(actor, (now) => {
+			const row = this.tokens.live(id);
+			if (!row || (owner !== undefined && row.user_name !== owner)) return refusals.tokenNotFound(id);
+			this.tokens.revoke(id, now);
+			return ok({ value: { id }, action: "token.revoke", target: row.prefix, tokens: [id] });
+		});
+	}
+
+	revokeTokenByHash(hash: string, actor: Actor, owner?: string) {
+		const row = this.tokens.liveByHash(hash);
+		return row ? this.revokeToken(row.id, actor, owner) : Promise.resolve(refusals.tokenNotFound("with that secret"));
+	}
+
+	rotateToken(id: string, hash: string, prefix: string, actor: Actor) {
+		return this.change(actor, () => {
+			const row = this.tokens.live(id);
+			if (!row) return refusals.tokenNotFound(id);
+			this.tokens.replaceSecret(id, hash, prefix);
+			return ok({
+				value: { token: this.tokens.listing({ ...row, hash, prefix }) },
+				action: "token.rotate",
+				target: prefix,
+				detail: { previous: row.prefix },
+				tokens: [id],
+				retiredHashes: [row.hash],
+			});
+		});
+	}
+
+	grantToken(id: string, grant: Grant, actor: Actor) {
+		return this.change(actor, () => {
+			const row = this.tokens.live(id);
+			if (!row) return refusals.tokenNotFound(id);
+			if (row.kind === "customer" && grant.permissions.some((p) => p !== "read")) {
+				return refusals.customerKeysReadOnly();
+			}
+			this.grants.set("token", id, grant);
+			return ok({
+				value: { token: this.tokens.listing(row) },
+				action: "token.grant",
+				target: row.prefix,
+				detail: { grant },
+				tokens: [id],
+			});
+		});
+	}
+
+	ungrantToken(id: string, subject: GrantSubject, actor: Actor) {
+		return this.change(actor, () => {
+			const row = this.tokens.live(id);
+			if (!row) return refusals.tokenNotFound(id);
+			if (!this.grants.remove("token", id, subject)) return refusals.noSuchGrant("token");
+			return ok({
+				value: { token: this.tokens.listing(row) },
+				action: "token.ungrant",
+				target: row.prefix,
+				detail: { subject },
+				tokens: [id],
+			});
+		});
+	}
+
+	tokenUsed(id: string, at: string): void {
+		this.tokens.used(id, at);
+	}
+
+	// ── users ──────────────────────────────────────────────────────────────────────────────────
+
+	createUser(input: NewUser, actor: Actor) {
+		return this.change(actor, (now) => {
+			if (this.users.get(input.name)) return refusals.userExists(input.name);
+			this.users.insert(input, now);
+			this.grants.replace("user", input.name, input.grants);
+			return ok({
+				value: { user: this.userView(input.name) },
+				action: "user.create",
+				target: input.name,
+				detail: { grants: input.grants },
+			});
+		});
+	}
+
+	getUser(name: string) {
+		return this.users.get(name) ? ok(this.userView(name)) : refusals.userNotFound(name);
+	}
+
+	listUsers() {
+		return this.users.all().map((row) => this.userView(row.name));
+	}
+
+	userCredentials(name: string) {
+		const row = this.users.get(name);
+		if (!row) return refusals.userNotFound(name);
+		return ok({
+			name: row.name,
+			hash: row.password_hash,
+			salt: row.password_salt,
+			iterations: row.password_iterations,
+		});
+	}
+
+	grantUser(name: string, grant: Grant, actor: Actor) {
+		return this.change(actor, () => {
+			if (!this.users.get(name)) return refusals.userNotFound(name);
+			this.grants.set("user", name, grant);
+			return ok({
+				value: { user: this.userView(name) },
+				action: "user.grant",
+				target: name,
+				detail: { grant },
+				tokens: this.tokens.idsOf({ user: name }),
+			});
+		});
+	}
+
+	ungrantUser(name: string, subject: GrantSubject, actor: Actor) {
+		return this.change(actor, () => {
+			if (!this.users.get(name)) return refusals.userNotFound(name);
+			if (!this.grants.remove("user", name, subject)) return refusals.noSuchGrant("user");
+			return ok({
+				value: { user: this.userView(name) },
+				action: "user.ungrant",
+				target: name,
+				detail: { subject },
+				tokens: this.tokens.idsOf({ user: name }),
+			});
+		});
+	}
+
+	setTotp(name: string, enable: boolean, actor: Actor) {
+		return this.change(actor, () => {
+			if (!this.users.get(name)) return refusals.userNotFound(name);
+			const otpauth = this.users.setTotp(name, enable);
+			return ok({
+				value: { otpauth },
+				action: enable ? "user.totp.enable" : "user.totp.disable",
+				target: name,
+				tokens: this.tokens.idsOf({ user: name }),
+			});
+		});
+	}
+
+	verifyTotp(name: string, code: string) {
+		return this.users.verifyTotp(name, code);
+	}
+
+	collaborators(name: string, scope: string | null) {
+		const result: Record<string, "read-write" | "read-only"> = {};
+		for (const [user, permissions] of this.grants.usersCovering(name, scope)) {
+			result[user] = permissions.some((p) => p !== "read") ? "read-write" : "read-only";
+		}
+		return result;
+	}
+
+	// ── customers and scopes ───────────────────────────────────────────────────────────────────
+
+	createCustomer(name: string, actor: Actor) {
+		return this.change(actor, (now) => {
+			if (this.customers.get(name)) return refusals.customerExists(name);
+			this.customers.insert(name, now);
+			return ok({ value: { customer: this.customerView(name) }, action: "customer.create", target: name });
+		});
+	}
+
+	listCustomers() {
+		return this.customers.all().map((row) => this.customerView(row.name));
+	}
+
+	setCustomerActive(name: string, active: boolean, actor: Actor) {
+		return this.change(actor, () => {
+			if (!this.customers.get(name)) return refusals.customerNotFound(name);
+			this.customers.setActive(name, active);
+			return ok({
+				value: { customer: this.customerView(name) },
+				action: active ? "customer.activate" : "customer.suspend",
+				target: name,
+				tokens: this.tokens.idsOf({ customer: name }),
+			});
+		});
+	}
+
+	setScopePolicy(scope: string, requireTwoFactor: boolean, actor: Actor) {
+		return this.change(actor, () => {
+			this.sql.exec(
+				`INSERT INTO scopes (scope, require_two_factor) VALUES (?, ?)
+				 ON CONFLICT (scope) DO UPDATE SET require_two_factor = excluded.require_two_factor`,
+				scope,
+				requireTwoFactor ? 1 : 0,
+			);
+			return ok({
+				value: { scope, requireTwoFactor },
+				action: "scope.policy",
+				target: scope,
+				detail: { requireTwoFactor },
+			});
+		});
+	}
+
+	scopePolicy(scope: string) {
+		const row = this.sql
+			.exec<{ require_two_factor: number }>(`SELECT require_two_factor FROM scopes WHERE scope = ?`, scope)
+			.toArray()[0];
+		return { scope, requireTwoFactor: row?.require_two_factor === 1 };
+	}
+
+	// ── audit ──────────────────────────────────────────────────────────────────────────────────
+
+	audit(actor: Actor, action: string, target: string | null, detail: Record<string, unknown> | null): void {
+		recordAudit(this.sql, actor, action, target, detail);
+	}
+
+	auditLog(filter: AuditFilter) {
+		return queryAudit(this.sql, filter);
+	}
+
+	// ── the write path ─────────────────────────────────────────────────────────────────────────
+
+	/** Retries pushes that failed when their change was made. */
+	override async alarm(): Promise<void> {
+		if (!(await this.pushes.drain())) await this.ctx.storage.setAlarm(Date.now() + PUSH_RETRY_MS);
+	}
+
+	/**
+	 * A change, as one transaction with its audit row and the pushes it implies; the pushes are
+	 * drained before it answers, so the change is in force when the caller hears of it.
+	 */
+	private async change<T>(actor: Actor, body: (now: string) => Result<Change<T>>): Promise<Result<TokenChange<T>>> {
+		const result = transact(this.ctx.storage, (): Result<TokenChange<T>> => {
+			const changed = body(new Date().toISOString());
+			if (!changed.ok) return changed;
+			const { value, action, target, detail, tokens = [], retiredHashes = [] } = changed.value;
+			const changedTokens = tokens.flatMap((id) => {
+				const { hash, version } = this.tokens.bumpVersion(id);
+				for (const retired of [hash, ...retiredHashes]) this.pushes.queue(retired, id, version);
+				return [hash, ...retiredHashes];
+			});
+			recordAudit(this.sql, actor, action, target, detail ?? null);
+			return ok({ ...value, changedTokens });
+		});
+		if (result.ok && !(await this.pushes.drain())) await this.ctx.storage.setAlarm(Date.now() + PUSH_RETRY_MS);
+		return result;
+	}
+
+	/** What the TokenDO for `hash` should hold: null unless it is the token's live hash. */
+	private recordFor(id: string, hash: string): TokenRecord | null {
+		const row = this.tokens.any(id);
+		if (!row || row.hash !== hash || row.revoked_at !== null) return null;
+		if (row.customer !== null && this.customers.get(row.customer)?.active !== 1) return null;
+		const user = row.user_name === null ? null : this.users.get(row.user_name);
+		const all = [...this.grants.of("token", id), ...(user ? this.grants.of("user", user.name) : [])];
+		const restriction = row.restrict_to === null ? null : (JSON.parse(row.restrict_to) as Restriction);
+		return {
+			id: row.id,
+			kind: row.kind,
+			prefix: row.prefix,
+			name: row.name,
+			user: row.user_name,
+			email: user?.email ?? null,
+			customer: row.customer,
+			grants: effectiveGrants(all, restriction, row.readonly === 1 || row.kind === "customer"),
+			expiresAt: row.expires_at,
+			cidr: row.cidr === null ? null : (JSON.parse(row.cidr) as string[]),
+			totp: user?.totp_secret != null,
+			bypassTwoFactor: row.bypass_two_factor === 1,
+			createdAt: row.created_at,
+		};
+	}
+
+	private userView(name: string): UserView {
+		const row = this.users.get(name) as UserRow;
+		return {
+			name: row.name,
+			email: row.email,
+			grants: this.grants.of("user", row.name),
+			twoFactor: row.totp_secret !== null,
+			createdAt: row.created_at,
+		};
+	}
+
+	private customerView(name: string): CustomerView {
+		const row = this.customers.get(name);
+		return {
+			name,
+			active: row?.active === 1,
+			createdAt: row?.created_at ?? "",
+			keys: this.tokens.countOfCustomer(name),
+		};
+	}
+}

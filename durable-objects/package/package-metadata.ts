@@ -1,0 +1,560 @@
+import { DurableObject } from "cloudflare:workers";
+import semver from "semver";
+import type { Actor, AuditFilter } from "../../schema/audit";
+import { config } from "../../schema/config";
+import { ok, type Refusal, type Result } from "../../schema/errors";
+import { etagMatches } from "../../schema/etag";
+import type {
+	AccessChange,
+	PackageMetadataContract,
+	PackageUpdate,
+	Person,
+	PublishInput,
+	Readable,
+	VersionRef,
+} from "../../schema/package/contract";
+import { packageMetadataMigrations } from "../../schema/package/migrations";
+import type { PackageRow, VersionRow } from "../../schema/package/rows";
+import { refusals } from "../../schema/refusals";
+import { queryAudit, recordAudit } from "../audit";
+import { applyMigrations } from "../migrations";
+import { transact } from "../transaction";
+import { type ChannelState, Channels } from "./channels";
+import { Documents, type PackumentForm } from "./documents";
+import { Downloads } from "./downloads";
+import { PackageRecord, revision } from "./package-record";
+import { versionDocument } from "./packument";
+import { searchDocument } from "./search-document";
+import { SearchOutbox } from "./search-outbox";
+import { Versions } from "./versions";
+
+// One object per package name (idFromName(name)): the single writer of that package. Every rule
+// about the package (a version exists once, a tag points at a real version, a channel's history
+// is a chain) is checked here. Each public method is the contract (schema/package/contract.ts):
+// a read goes through `read`, a change through `write`, which runs it as one SQLite transaction,
+// records it in the audit trail, bumps the revision, rebuilds the stored packuments and wakes the
+// alarm (download counts, the search index).
+
+/** What a write did, for the audit trail, and what it answers. */
+type Change<T> = { value: T; action: string; target: string | null; detail?: Record<string, unknown> };
+
+/** Every write answers with the revision it committed. */
+type Written<T> = T & { rev: string };
+
+export class PackageMetadataDO extends DurableObject<Env> implements PackageMetadataContract {
+	private readonly sql: SqlStorage;
+	private readonly record: PackageRecord;
+	private readonly versionRows: Versions;
+	private readonly channelRows: Channels;
+	private readonly documents: Documents;
+	private readonly downloads: Downloads;
+	private readonly outbox: SearchOutbox;
+	/** When this object's alarm is due, as far as this instance has set it (null: not known to be set). */
+	private alarmAt: number | null = null;
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		this.sql = ctx.storage.sql;
+		this.record = new PackageRecord(this.sql);
+		this.versionRows = new Versions(this.sql);
+		this.channelRows = new Channels(this.sql);
+		this.documents = new Documents(this.sql);
+		this.downloads = new Downloads(this.sql);
+		this.outbox = new SearchOutbox(this.sql, env);
+		ctx.blockConcurrencyWhile(async () => {
+			applyMigrations(ctx.storage, packageMetadataMigrations);
+			this.alarmAt = await ctx.storage.getAlarm();
+		});
+	}
+
+	// ── reads ──────────────────────────────────────────────────────────────────────────────────
+
+	info() {
+		return this.read((pkg) =>
+			ok({
+				packageId: pkg.package_id,
+				name: pkg.name,
+				requireTwoFactor: pkg.require_two_factor === 1,
+				rev: revision(pkg),
+			}),
+		);
+	}
+
+	packument(form: PackumentForm, ifNoneMatch: string | null) {
+		return this.read((pkg) => {
+			const doc = this.documents.get(form);
+			const fresh = etagMatches(ifNoneMatch, doc.etag);
+			return ok({
+				etag: doc.etag,
+				modified: pkg.modified_at,
+				body: fresh ? null : doc.body,
+				placeholder: pkg.base_placeholder,
+			});
+		});
+	}
+
+	versionDocument(spec: string) {
+		return this.read((pkg) => {
+			const row = this.resolveSpec(spec);
+			if (!row) return refusals.versionNotFound(spec);
+			const body = JSON.stringify(versionDocument(pkg, row, this.versionRows.maintainers()));
+			return ok({ body, placeholder: pkg.base_placeholder });
+		});
+	}
+
+	tarball(version: string, options: { count: boolean; mayReadRestricted: boolean }) {
+		return this.read((pkg) => {
+			const row = this.versionRows.get(version);
+			if (!row) return refusals.versionNotFound(version);
+			if (options.count && (pkg.access === "public" || options.mayReadRestricted)) {
+				this.downloads.count(version);
+				this.scheduleAlarm(Date.now() + config(this.env).downloadFlushMs);
+			}
+			return ok({ key: row.tarball_key, size: row.tarball_size, integrity: row.integrity });
+		});
+	}
+
+	file(version: string, path: string) {
+		return this.read(() => {
+			const row = this.versionRows.get(version);
+			const file = row ? this.versionRows.file(version, path) : null;
+			if (!row || !file) return refusals.fileNotFound();
+			return ok({ key: row.files_key, file });
+		});
+	}
+
+	downloadCounts(start: string, end: string) {
+		return this.read(() =>
+			ok({ perDay: this.downloads.perDay(start, end), perVersion: this.downloads.perVersion(start, end) }),
+		);
+	}
+
+	maintainers() {
+		return this.read((pkg) => ok({ maintainers: this.versionRows.maintainers(), rev: revision(pkg) }));
+	}
+
+	distTags() {
+		return this.read(() => ok({ tags: this.channelRows.distTags() }));
+	}
+
+	channels() {
+		return this.read((pkg) =>
+			ok({
+				packageId: pkg.package_id,
+				channels: this.channelRows.list().map((state) => this.channelView(pkg, state)),
+			}),
+		);
+	}
+
+	channel(channel: string) {
+		return this.read((pkg) => {
+			const state = this.channelRows.get(channel);
+			return state ? ok(this.channelView(pkg, state)) : refusals.channelNotFound(channel);
+		});
+	}
+
+	channelHistory(channel: string) {
+		return this.read(() => {
+			const rows = this.channelRows.history(channel);
+			if (!rows) return refusals.channelNotFound(channel);
+			const ids = new Map(this.versionRows.all().map((v) => [v.version, v.version_id]));
+			const entries = rows.map((row) => ({
+				id: row.id,
+				channel: row.channel,
+				version: row.version,
+				versionId: ids.get(row.version) ?? "",
+				previousHistoryId: row.previous_history_id,
+				at: row.at,
+				by: row.by,
+				current: row.current,
+			}));
+			return ok({ entries });
+		});
+	}
+
+	versions() {
+		return this.read((pkg) =>
+			ok({ packageId: pkg.package_id, versions: this.versionRows.all().map((row) => versionView(pkg, row)) }),
+		);
+	}
+
+	version(ref: VersionRef) {
+		return this.read((pkg) => {
+			const row = this.versionByRef(ref);
+			return row ? ok(versionView(pkg, row)) : refusals.versionNotFound(refName(ref));
+		});
+	}
+
+	/** The audit trail outlives a full unpublish, so it reads the package row whatever its state. */
+	auditLog(filter: AuditFilter) {
+		const pkg = this.record.get();
+		if (!pkg) return refusals.packageNotFound();
+		return ok({ entries: queryAudit(this.sql, filter), access: pkg.access });
+	}
+
+	searchDocument() {
+		return this.read((pkg) => {
+			const doc = this.buildSearchDocument(pkg);
+			return doc ? ok(doc) : refusals.packageNotFound();
+		});
+	}
+
+	firstFreeVersion(candidates: string[]): string | null {
+		return candidates.find((v) => !this.versionRows.isTaken(v)) ?? null;
+	}
+
+	// ── writes ─────────────────────────────────────────────────────────────────────────────────
+
+	publish(input: PublishInput) {
+		return this.write(input.actor, { creates: { name: input.name, access: input.access } }, (pkg, now) => {
+			if (this.versionRows.isTaken(input.version)) return refusals.versionExists(input.version);
+			const versionId = crypto.randomUUID();
+			this.versionRows.insert(
+				{
+					version: input.version,
+					version_id: versionId,
+					manifest: JSON.stringify(input.manifest),
+					integrity: input.tarball.integrity,
+					shasum: input.tarball.shasum,
+					tarball_key: input.tarball.key,
+					tarball_size: input.tarball.size,
+					files_key: input.files.key,
+					file_count: input.files.index.length,
+					unpacked_size: input.unpackedSize,
+					entry_path: input.files.entryPath,
+					entry_integrity: input.files.entryIntegrity,
+					readme: input.readme?.readme ?? null,
+					readme_filename: input.readme?.filename ?? null,
+					published_at: now,
+					published_by: JSON.stringify(person(input.actor)),
+				},
+				input.files.index,
+			);
+			this.versionRows.addMaintainer(person(input.actor));
+			for (const tag of input.tags) this.channelRows.move(tag, input.version, input.actor.label, now);
+			return ok({
+				value: { versionId, packageId: pkg.package_id },
+				action: input.tags.length > 0 ? "publish" : "upload",
+				target: input.version,
+				detail: { versionId, tags: input.tags, integrity: input.tarball.integrity },
+			});
+		});
+	}
+
+	/**
+	 * What npm does with a document and no attachments: `npm deprecate` sets or clears (with "")
+	 * `deprecated`; `npm unpublish pkg@v` sends the document without that version. Nothing else in
+	 * the document is taken: tags are repaired here, descriptions come from the tarballs.
+	 */
+	update(input: PackageUpdate) {
+		return this.write(input.actor, {}, (pkg, now) => {
+			const stored = this.versionRows.all().map((row) => row.version);
+			const unknown = Object.keys(input.versions).find((v) => !stored.includes(v));
+			if (unknown !== undefined) {
+				return this.versionRows.wasRemoved(unknown)
+					? refusals.versionRemoved(unknown)
+					: refusals.versionWithoutTarball(unknown);
+			}
+			const missing = input.removeMissing ? stored.filter((v) => !(v in input.versions)) : [];
+			if (missing.length > 0 && input.rev !== revision(pkg)) return refusals.staleRevision(input.rev);
+			if (missing.length === stored.length && stored.length > 0) return refusals.removesEveryVersion();
+			const deprecations: Record<string, string | null> = {};
+			for (const [version, { deprecated }] of Object.entries(input.versions)) {
+				const current = this.versionRows.get(version)?.deprecated ?? null;
+				const next = deprecated === undefined ? current : deprecated === "" ? null : deprecated;
+				if (next === current) continue;
+				this.versionRows.setDeprecated(version, next);
+				deprecations[version] = next;
+			}
+			const removed = this.removeVersions(missing, input.force, input.actor, now);
+			if (!removed.ok) return removed;
+			return ok({
+				value: { removedKeys: removed.value },
+				action: missing.length > 0 ? "unpublish" : "deprecate",
+				target: missing.length > 0 ? missing.join(",") : Object.keys(deprecations).join(",") || null,
+				detail: missing.length > 0 ? { versions: missing, force: input.force } : { deprecations },
+			});
+		});
+	}
+
+	/** `npm unpublish pkg --force`: every version goes; their numbers stay taken. */
+	unpublishPackage(rev: string, actor: Actor) {
+		return this.write(actor, {}, (pkg, now) => {
+			if (rev !== revision(pkg)) return refusals.staleRevision(rev);
+			const versions = this.versionRows.all().map((row) => row.version);
+			const keys = versions.flatMap((version) => this.versionRows.remove(version, actor.label, now));
+			for (const channel of this.channelRows.list()) this.channelRows.remove(channel.channel);
+			this.record.markUnpublished(now);
+			return ok({ value: { removedKeys: keys }, action: "unpublish", target: "*", detail: { versions } });
+		});
+	}
+
+	/** The tarball DELETE npm sends after removing a version: removes it if it is still there. */
+	removeTarball(version: string, rev: string, force: boolean, actor: Actor) {
+		return this.write(actor, {}, (pkg, now) => {
+			if (this.versionRows.wasRemoved(version)) return ok({ value: { removedKeys: [] }, skip: true });
+			if (!this.versionRows.get(version)) return refusals.versionNotFound(version);
+			if (rev !== revision(pkg)) return refusals.staleRevision(rev);
+			const removed = this.removeVersions([version], force, actor, now);
+			if (!removed.ok) return removed;
+			return ok({ value: { removedKeys: removed.value }, action: "unpublish", target: version, detail: { force } });
+		});
+	}
+
+	/** Deletes one version through the channels API; protected versions need `force` (admins only). */
+	deleteVersion(ref: VersionRef, force: boolean, actor: Actor) {
+		return this.write(actor, {}, (_pkg, now) => {
+			const row = this.versionByRef(ref);
+			if (!row) return refusals.versionNotFound(refName(ref));
+			if (this.versionRows.all().length === 1) return refusals.onlyVersion();
+			const removed = this.removeVersions([row.version], force, actor, now);
+			if (!removed.ok) return removed;
+			return ok({
+				value: { version: row.version, removedKeys: removed.value },
+				action: "unpublish",
+				target: row.version,
+				detail: { force },
+			});
+		});
+	}
+
+	/** Publishes a version to a channel: one new history row linked to the channel's current row. */
+	moveChannel(channel: string, ref: VersionRef, actor: Actor) {
+		return this.write(actor, {}, (pkg, now) => {
+			const row = this.versionByRef(ref);
+			if (!row) return refusals.versionNotFound(refName(ref));
+			const state = this.channelRows.move(channel, row.version, actor.label, now);
+			return ok({
+				value: this.channelView(pkg, state),
+				action: "channel.move",
+				target: channel,
+				detail: { version: row.version },
+			});
+		});
+	}
+
+	/** Moves a channel back one step of its own chain, or to a chosen earlier row of it. */
+	rollbackChannel(channel: string, to: number | undefined, actor: Actor) {
+		return this.write(actor, {}, (pkg) => {
+			const moved = this.channelRows.rollback(channel, to);
+			if (!moved.ok) return moved;
+			return ok({
+				value: this.channelView(pkg, moved.value),
+				action: "channel.rollback",
+				target: channel,
+				detail: { version: moved.value.version, historyId: moved.value.historyId },
+			});
+		});
+	}
+
+	/** Points `to` at the version `from` points at now. */
+	promoteChannel(to: string, from: string, actor: Actor) {
+		return this.write(actor, {}, (pkg, now) => {
+			const source = this.channelRows.get(from);
+			if (!source) return refusals.channelNotFound(from);
+			const state = this.channelRows.move(to, source.version, actor.label, now);
+			return ok({
+				value: this.channelView(pkg, state),
+				action: "channel.promote",
+				target: to,
+				detail: { from, version: source.version },
+			});
+		});
+	}
+
+	/** `npm dist-tag rm` and DELETE …/channels/{channel}: the pointer and its whole chain go. */
+	removeChannel(channel: string, actor: Actor) {
+		return this.write(actor, {}, () => {
+			if (channel === "latest") return refusals.latestIsPermanent();
+			if (!this.channelRows.remove(channel)) return refusals.channelNotFound(channel);
+			return ok({ value: { tags: this.channelRows.distTags() }, action: "channel.remove", target: channel });
+		});
+	}
+
+	/** npm access set status=… / mfa=…: who may read the package, and whether writes need TOTP. */
+	setAccess(change: AccessChange, actor: Actor) {
+		return this.write(actor, {}, (pkg) => {
+			if (change.access !== undefined) this.record.setAccess(change.access);
+			if (change.requireTwoFactor !== undefined) this.record.setRequireTwoFactor(change.requireTwoFactor);
+			return ok({ value: { access: change.access ?? pkg.access }, action: "access", target: null, detail: change });
+		});
+	}
+
+	/** npm owner add/rm: the maintainers shown in the packument (grants live in the AuthStoreDO). */
+	setMaintainers(maintainers: Person[], actor: Actor) {
+		return this.write(actor, {}, () => {
+			const before = this.versionRows.maintainers().map((m) => m.name);
+			this.versionRows.replaceMaintainers(maintainers);
+			const after = maintainers.map((m) => m.name);
+			return ok({
+				value: {},
+				action: "owner.change",
+				target: null,
+				detail: { added: after.filter((n) => !before.includes(n)), removed: before.filter((n) => !after.includes(n)) },
+			});
+		});
+	}
+
+	// ── background work ────────────────────────────────────────────────────────────────────────
+
+	/** One alarm runs every deferred job: write buffered download counts, then tell the search index. */
+	override async alarm(): Promise<void> {
+		this.alarmAt = null;
+		const now = Date.now();
+		if (this.downloads.pending) this.ctx.storage.transactionSync(() => this.downloads.flush());
+		const pkg = this.record.get();
+		if (pkg) {
+			const next = await this.outbox.deliver(
+				{
+					pkg,
+					weeklyDownloads: this.downloads.weeklyTotal(),
+					document: () => (pkg.unpublished_at === null ? this.buildSearchDocument(pkg) : null),
+				},
+				now,
+				config(this.env).searchDownloadsPushMs,
+			);
+			if (next !== null) this.scheduleAlarm(next);
+		}
+		if (this.downloads.pending) this.scheduleAlarm(now + config(this.env).downloadFlushMs);
+	}
+
+	// ── the read and write paths ───────────────────────────────────────────────────────────────
+
+	/** A read of the live package; its refusals carry the access, so only readers see them. */
+	private read<T extends object>(body: (pkg: PackageRow) => Result<T>): Result<Readable<T>> {
+		const pkg = this.record.live();
+		if (!pkg) return refusals.packageNotFound();
+		const result = body(pkg);
+		return result.ok ? ok({ ...result.value, access: pkg.access }) : { ...result, access: pkg.access };
+	}
+
+	/**
+	 * A change, as one transaction: the live package (or, for `creates`, the one a publish claims),
+	 * the change itself, then the commit (audit row, new revision, rebuilt packuments). A refusal
+	 * rolls back everything; a committed change wakes the alarm, which tells the search index. A
+	 * change that finds nothing to do answers `skip` and commits nothing.
+	 */
+	private write<T>(
+		actor: Actor,
+		options: { creates?: { name: string; access: PackageRow["access"] } },
+		change: (pkg: PackageRow, now: string) => Result<Change<T> | { value: T; skip: true }>,
+	): Result<Written<T>> {
+		const result = transact(this.ctx.storage, (): Result<Written<T>> => {
+			const now = new Date().toISOString();
+			const pkg = options.creates
+				? this.record.claim(options.creates.name, options.creates.access, now)
+				: this.record.live();
+			if (!pkg) return refusals.packageNotFound();
+			const changed = change(pkg, now);
+			if (!changed.ok) return changed;
+			if ("skip" in changed.value) return ok({ ...changed.value.value, rev: revision(pkg) });
+			const { value, action, target, detail } = changed.value;
+			recordAudit(this.sql, actor, action, target, detail ?? null);
+			const committed = this.record.bumpRevision(now);
+			this.documents.rebuild(
+				committed,
+				this.versionRows.all(),
+				this.channelRows.distTags(),
+				this.versionRows.maintainers(),
+			);
+			return ok({ ...value, rev: revision(committed) });
+		});
+		if (result.ok) this.scheduleAlarm(Date.now());
+		return result;
+	}
+
+	/** Sets the alarm unless one this instance knows of is already due sooner. */
+	private scheduleAlarm(at: number): void {
+		if (this.alarmAt !== null && this.alarmAt <= at) return;
+		this.alarmAt = at;
+		void this.ctx.storage.setAlarm(at);
+	}
+
+	// ── rules ──────────────────────────────────────────────────────────────────────────────────
+
+	/** Versions that channel history protects stay unless forced; the rest go, spliced out of every chain. */
+	private removeVersions(versions: string[], force: boolean, actor: Actor, now: string): Result<string[]> | Refusal {
+		for (const version of versions) {
+			const protecting = this.channelRows.protectingChannels(version);
+			if (protecting.length > 0 && !force) return refusals.protectedVersion(version, protecting);
+		}
+		const keys: string[] = [];
+		for (const version of versions) {
+			keys.push(...this.versionRows.remove(version, actor.label, now));
+			this.channelRows.spliceVersion(version);
+		}
+		if (versions.length > 0) this.repairLatest(actor, now);
+		return ok(keys);
+	}
+
+	/** npm expects `latest` while any version exists: if splicing removed it, it goes to the highest. */
+	private repairLatest(actor: Actor, now: string): void {
+		if (this.channelRows.get("latest")) return;
+		const remaining = this.versionRows.all().map((v) => v.version);
+		const stable = remaining.filter((v) => semver.prerelease(v) === null);
+		const highest = semver.rsort(stable.length > 0 ? stable : remaining)[0];
+		if (highest) this.channelRows.move("latest", highest, actor.label, now);
+	}
+
+	/** A version number, a tag, or the highest version a range allows (as the npm registry does). */
+	private resolveSpec(spec: string): VersionRow | null {
+		const exact = this.versionRows.get(spec);
+		if (exact) return exact;
+		const tagged = this.channelRows.get(spec);
+		if (tagged) return this.versionRows.get(tagged.version);
+		if (semver.validRange(spec) === null) return null;
+		const best = semver.maxSatisfying(
+			this.versionRows.all().map((v) => v.version),
+			spec,
+		);
+		return best === null ? null : this.versionRows.get(best);
+	}
+
+	private versionByRef(ref: VersionRef): VersionRow | null {
+		return "versionId" in ref ? this.versionRows.byId(ref.versionId) : this.versionRows.get(ref.version);
+	}
+
+	private channelView(pkg: PackageRow, state: ChannelState) {
+		const row = this.versionRows.get(state.version);
+		return {
+			packageId: pkg.package_id,
+			channel: state.channel,
+			versionId: row?.version_id ?? "",
+			version: state.version,
+			publishedAt: state.at,
+			historyId: state.historyId,
+			entryPath: row?.entry_path ?? null,
+			entryIntegrity: row?.entry_integrity ?? null,
+		};
+	}
+
+	private buildSearchDocument(pkg: PackageRow) {
+		return searchDocument(
+			pkg,
+			this.versionRows.all(),
+			this.channelRows.distTags(),
+			this.versionRows.maintainers(),
+			this.downloads.weeklyTotal(),
+		);
+	}
+}
+
+function versionView(pkg: PackageRow, row: VersionRow) {
+	return {
+		packageId: pkg.package_id,
+		versionId: row.version_id,
+		version: row.version,
+		publishedAt: row.published_at,
+		entryPath: row.entry_path,
+		entryIntegrity: row.entry_integrity,
+		deprecated: row.deprecated,
+	};
+}
+
+function refName(ref: VersionRef): string {
+	return "versionId" in ref ? ref.versionId : ref.version;
+}
+
+function person(actor: Actor): Person {
+	return actor.email ? { name: actor.name, email: actor.email } : { name: actor.name };
+}

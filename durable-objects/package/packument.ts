@@ -1,0 +1,108 @@
+import type { Person } from "../../schema/package/contract";
+import type { PackageRow, VersionRow } from "../../schema/package/rows";
+import { revision } from "./package-record";
+
+// The npm documents of a package (full and abbreviated packument, one version), built from its
+// rows: pure functions. dist.tarball needs the registry's public URL, which the object does not
+// know: documents carry a per-package random placeholder in its place, which the Worker replaces.
+
+/** Fields of a version that installers need: what the abbreviated packument keeps. */
+const INSTALL_FIELDS = [
+	"name",
+	"version",
+	"deprecated",
+	"dependencies",
+	"optionalDependencies",
+	"devDependencies",
+	"peerDependencies",
+	"peerDependenciesMeta",
+	"bundleDependencies",
+	"bundledDependencies",
+	"acceptDependencies",
+	"bin",
+	"directories",
+	"engines",
+	"os",
+	"cpu",
+	"libc",
+	"funding",
+	"license",
+	"_hasShrinkwrap",
+	"hasInstallScript",
+	"dist",
+] as const;
+
+/** Fields of the latest version that npm repeats at the top of the full packument. */
+const LATEST_FIELDS = ["description", "author", "license", "homepage", "keywords", "repository", "bugs"] as const;
+
+function tarballUrl(pkg: PackageRow, version: string): string {
+	const basename = pkg.name.startsWith("@") ? pkg.name.slice(pkg.name.indexOf("/") + 1) : pkg.name;
+	return `${pkg.base_placeholder}/${pkg.name}/-/${basename}-${version}.tgz`;
+}
+
+export function versionDocument(pkg: PackageRow, row: VersionRow, maintainers: Person[]): Record<string, unknown> {
+	const manifest = JSON.parse(row.manifest) as Record<string, unknown>;
+	return {
+		...manifest,
+		name: pkg.name,
+		version: row.version,
+		_id: `${pkg.name}@${row.version}`,
+		...(row.deprecated ? { deprecated: row.deprecated } : {}),
+		_npmUser: JSON.parse(row.published_by) as Person,
+		maintainers,
+		dist: {
+			integrity: row.integrity,
+			shasum: row.shasum,
+			tarball: tarballUrl(pkg, row.version),
+			fileCount: row.file_count,
+			unpackedSize: row.unpacked_size,
+		},
+	};
+}
+
+export function fullPackument(
+	pkg: PackageRow,
+	versions: VersionRow[],
+	distTags: Record<string, string>,
+	maintainers: Person[],
+): Record<string, unknown> {
+	const latestRow = versions.find((v) => v.version === distTags.latest) ?? versions.at(-1);
+	const latest = latestRow ? (JSON.parse(latestRow.manifest) as Record<string, unknown>) : {};
+	const top: Record<string, unknown> = {};
+	for (const field of LATEST_FIELDS) if (latest[field] !== undefined) top[field] = latest[field];
+	return {
+		_id: pkg.name,
+		_rev: revision(pkg),
+		name: pkg.name,
+		...top,
+		"dist-tags": distTags,
+		versions: Object.fromEntries(versions.map((row) => [row.version, versionDocument(pkg, row, maintainers)])),
+		time: {
+			created: pkg.created_at,
+			modified: pkg.modified_at,
+			...Object.fromEntries(versions.map((row) => [row.version, row.published_at])),
+		},
+		maintainers,
+		readme: latestRow?.readme ?? "",
+		readmeFilename: latestRow?.readme_filename ?? "",
+		users: {},
+	};
+}
+
+export function abbreviatedPackument(
+	pkg: PackageRow,
+	versions: VersionRow[],
+	distTags: Record<string, string>,
+	maintainers: Person[],
+): Record<string, unknown> {
+	const abbreviated = (row: VersionRow) => {
+		const doc = versionDocument(pkg, row, maintainers);
+		return Object.fromEntries(INSTALL_FIELDS.filter((f) => doc[f] !== undefined).map((f) => [f, doc[f]]));
+	};
+	return {
+		name: pkg.name,
+		modified: pkg.modified_at,
+		"dist-tags": distTags,
+		versions: Object.fromEntries(versions.map((row) => [row.version, abbreviated(row)])),
+	};
+}

@@ -1,0 +1,19 @@
+// The one way to reach each Durable Object, for the Worker and for objects that call each other:
+// one PackageMetadataDO per package name, one TokenDO per token (by its SHA-256), the one
+// AuthStoreDO for users, tokens and grants, the one RegistryIndexDO for search.
+
+export function packageObject(env: Env, name: string) {
+	return env.PACKAGES.get(env.PACKAGES.idFromName(name));
+}
+
+export function authStoreObject(env: Env) {
+	return env.AUTH.get(env.AUTH.idFromName("auth"));
+}
+
+export function searchIndex(env: Env) {
+	return env.INDEX.get(env.INDEX.idFromName("index"));
+}
+
+export function tokenObject(env: Env, hash: string) {
+	return env.TOKENS.get(env.TOKENS.idFromName(hash));
+}

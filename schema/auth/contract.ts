@@ -1,0 +1,146 @@
+import type { Actor, AuditEntry, AuditFilter } from "../audit";
+import type { Result } from "../errors";
+import type { Grant, TokenKind } from "../requests/admin";
+
+// The RPC contracts of the access-control objects: the AuthStoreDO (one for the registry: users,
+// tokens, grants, customers, two-factor, the registry audit log) and the TokenDOs (one per token
+// hash: what a request checks). The AuthStoreDO sees only hashes, never a secret.
+
+export type GrantHolder = "token" | "user";
+export type GrantSubject = { package: string } | { scope: string };
+/** npm granular tokens: a token limited to some of its user's packages and scopes. */
+export type Restriction = { packages: string[]; scopes: string[] };
+
+/** Everything a request needs to know about the token it carries (kept in the token's TokenDO). */
+export type TokenRecord = {
+	id: string;
+	kind: TokenKind;
+	prefix: string;
+	name: string;
+	/** The user the token acts for (npm login, npm token create), if any. */
+	user: string | null;
+	email: string | null;
+	customer: string | null;
+	/** Effective grants: the token's own and its user's, narrowed by its restrictions. */
+	grants: Grant[];
+	expiresAt: string | null;
+	/** CIDR ranges the token may be used from; null: anywhere. */
+	cidr: string[] | null;
+	/** The token's user has TOTP enabled: writes need a code from it. */
+	totp: boolean;
+	/** Created by its user (with a code) to skip two-factor prompts, e.g. for CI. */
+	bypassTwoFactor: boolean;
+	createdAt: string;
+};
+
+/** A token as the admin API and `npm token list` show it: never the secret or its hash. */
+export type TokenListing = {
+	id: string;
+	prefix: string;
+	kind: TokenKind;
+	name: string;
+	user: string | null;
+	customer: string | null;
+	origin: TokenOrigin;
+	grants: Grant[];
+	readonly: boolean;
+	cidr: string[] | null;
+	createdAt: string;
+	expiresAt: string | null;
+	lastUsedAt: string | null;
+};
+
+/** Where a token came from: the admin API, `npm login`, or `npm token create`. */
+export type TokenOrigin = "admin" | "login" | "npm";
+
+export type NewToken = {
+	hash: string;
+	prefix: string;
+	kind: TokenKind;
+	name: string;
+	origin?: TokenOrigin;
+	user?: string;
+	customer?: string;
+	grants: Grant[];
+	expiresAt?: string;
+	cidr?: string[];
+	readonly?: boolean;
+	restrictTo?: Restriction;
+	bypassTwoFactor?: boolean;
+};
+
+export type UserView = { name: string; email: string | null; grants: Grant[]; twoFactor: boolean; createdAt: string };
+export type UserCredentials = { name: string; hash: string; salt: string; iterations: number };
+export type NewUser = {
+	name: string;
+	email?: string;
+	passwordHash: string;
+	salt: string;
+	iterations: number;
+	grants: Grant[];
+};
+export type CustomerView = { name: string; active: boolean; createdAt: string; keys: number };
+export type ScopePolicy = { scope: string; requireTwoFactor: boolean };
+export type TotpOutcome = "valid" | "invalid" | "replayed" | "notEnabled";
+
+/**
+ * The answer of every change made in the store: `changedTokens` are the hashes of the tokens whose
+ * records it changed, so that the Worker's client of the store forgets them from its cache at once.
+ */
+export type TokenChange<T> = T & { changedTokens: string[] };
+
+export interface AuthStoreContract {
+	createToken(input: NewToken, actor: Actor): Promise<Result<TokenChange<{ token: TokenListing }>>>;
+	getToken(id: string): Result<TokenListing>;
+	listTokens(filter: { user?: string; customer?: string }): TokenListing[];
+	/** Revokes a token by id; `owner` limits it to one user's tokens (npm token revoke). */
+	revokeToken(id: string, actor: Actor, owner?: string): Promise<Result<TokenChange<{ id: string }>>>;
+	/** npm logout and npm token revoke {token}: revokes the token with this hash. */
+	revokeTokenByHash(hash: string, actor: Actor, owner?: string): Promise<Result<TokenChange<{ id: string }>>>;
+	/** A new secret for the same token; the old one stops working at once. */
+	rotateToken(
+		id: string,
+		hash: string,
+		prefix: string,
+		actor: Actor,
+	): Promise<Result<TokenChange<{ token: TokenListing }>>>;
+	grantToken(id: string, grant: Grant, actor: Actor): Promise<Result<TokenChange<{ token: TokenListing }>>>;
+	ungrantToken(id: string, subject: GrantSubject, actor: Actor): Promise<Result<TokenChange<{ token: TokenListing }>>>;
+	/** Reported by a TokenDO, at most every few minutes per token. */
+	tokenUsed(id: string, at: string): void;
+
+	createUser(input: NewUser, actor: Actor): Promise<Result<TokenChange<{ user: UserView }>>>;
+	getUser(name: string): Result<UserView>;
+	listUsers(): UserView[];
+	userCredentials(name: string): Result<UserCredentials>;
+	grantUser(name: string, grant: Grant, actor: Actor): Promise<Result<TokenChange<{ user: UserView }>>>;
+	ungrantUser(name: string, subject: GrantSubject, actor: Actor): Promise<Result<TokenChange<{ user: UserView }>>>;
+	/** Turns TOTP on (with a fresh secret, returned once as an otpauth:// URI) or off. */
+	setTotp(name: string, enable: boolean, actor: Actor): Promise<Result<TokenChange<{ otpauth: string | null }>>>;
+	/** Checks a TOTP code; a code is accepted once. */
+	verifyTotp(name: string, code: string): TotpOutcome;
+	/** npm access ls-collaborators: users whose grants cover the package. */
+	collaborators(name: string, scope: string | null): Record<string, "read-write" | "read-only">;
+
+	createCustomer(name: string, actor: Actor): Promise<Result<TokenChange<{ customer: CustomerView }>>>;
+	listCustomers(): CustomerView[];
+	/** Suspends (or reactivates) every key of a customer at once. */
+	setCustomerActive(
+		name: string,
+		active: boolean,
+		actor: Actor,
+	): Promise<Result<TokenChange<{ customer: CustomerView }>>>;
+	setScopePolicy(scope: string, requireTwoFactor: boolean, actor: Actor): Promise<Result<TokenChange<ScopePolicy>>>;
+	scopePolicy(scope: string): ScopePolicy;
+
+	/** Registry-level events the Worker observes, such as failed authentications on writes. */
+	audit(actor: Actor, action: string, target: string | null, detail: Record<string, unknown> | null): void;
+	auditLog(filter: AuditFilter): AuditEntry[];
+}
+
+export interface TokenContract {
+	/** Stores the record (null: the token no longer works) unless a newer version is already here. */
+	put(record: TokenRecord | null, version: number): boolean;
+	/** The token's record; refused when it is unknown, revoked, suspended or expired. */
+	get(): Result<TokenRecord>;
+}

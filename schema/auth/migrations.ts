@@ -1,0 +1,102 @@
+import type { Migration } from "../migrations";
+
+// SQLite schema of the AuthStoreDO: users, tokens and grants. Secrets are never stored: tokens
+// as their SHA-256, passwords as salted PBKDF2. Append only.
+
+export const authStoreMigrations: readonly Migration[] = [
+	{
+		version: 1,
+		name: "users, tokens and grants",
+		sql: `
+			CREATE TABLE users (
+				name TEXT PRIMARY KEY,
+				email TEXT,
+				password_hash TEXT NOT NULL,
+				password_salt TEXT NOT NULL,
+				password_iterations INTEGER NOT NULL,
+				created_at TEXT NOT NULL
+			);
+
+			CREATE TABLE tokens (
+				id TEXT PRIMARY KEY,
+				hash TEXT NOT NULL UNIQUE,
+				prefix TEXT NOT NULL,
+				kind TEXT NOT NULL CHECK (kind IN ('developer', 'customer', 'admin')),
+				name TEXT NOT NULL,
+				-- Set for tokens that act as a user (npm login): they carry that user's grants.
+				user_name TEXT REFERENCES users(name),
+				created_at TEXT NOT NULL,
+				expires_at TEXT,
+				revoked_at TEXT,
+				last_used_at TEXT
+			);
+
+			-- A grant gives a token or a user permissions on one package or on every package of a scope.
+			CREATE TABLE grants (
+				holder_kind TEXT NOT NULL CHECK (holder_kind IN ('token', 'user')),
+				holder TEXT NOT NULL,
+				subject_kind TEXT NOT NULL CHECK (subject_kind IN ('package', 'scope')),
+				subject TEXT NOT NULL,
+				permissions TEXT NOT NULL,
+				PRIMARY KEY (holder_kind, holder, subject_kind, subject)
+			) WITHOUT ROWID;
+		`,
+	},
+	{
+		version: 2,
+		name: "customers, token restrictions, per-token objects, two-factor, audit log",
+		sql: `
+			-- Named holders of customer keys; suspending one (active = 0) stops all its keys.
+			CREATE TABLE customers (
+				name TEXT PRIMARY KEY,
+				active INTEGER NOT NULL DEFAULT 1,
+				created_at TEXT NOT NULL
+			);
+
+			ALTER TABLE tokens ADD COLUMN customer TEXT REFERENCES customers(name);
+			-- JSON array of CIDR ranges the token may be used from; NULL: anywhere.
+			ALTER TABLE tokens ADD COLUMN cidr TEXT;
+			ALTER TABLE tokens ADD COLUMN readonly INTEGER NOT NULL DEFAULT 0;
+			-- JSON { packages, scopes }: an npm granular token limited to part of its user's grants.
+			ALTER TABLE tokens ADD COLUMN restrict_to TEXT;
+			ALTER TABLE tokens ADD COLUMN bypass_two_factor INTEGER NOT NULL DEFAULT 0;
+			-- 'admin' (admin API), 'login' (npm login) or 'npm' (npm token create).
+			ALTER TABLE tokens ADD COLUMN origin TEXT NOT NULL DEFAULT 'admin';
+			-- Bumped on every change to what the token may do; per-token objects keep the newest.
+			ALTER TABLE tokens ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+
+			-- Per-token objects (TokenDO, one per token hash) hold what the hot path checks. A change
+			-- queues the hashes whose objects must learn it; the queue drains now, or on the alarm.
+			CREATE TABLE token_pushes (
+				hash TEXT PRIMARY KEY,
+				token_id TEXT NOT NULL,
+				version INTEGER NOT NULL
+			);
+			INSERT INTO token_pushes (hash, token_id, version)
+				SELECT hash, id, version FROM tokens WHERE revoked_at IS NULL;
+
+			ALTER TABLE users ADD COLUMN totp_secret TEXT;
+			-- The last TOTP time step accepted: a code is never accepted twice.
+			ALTER TABLE users ADD COLUMN totp_last_step INTEGER;
+
+			CREATE TABLE scopes (
+				scope TEXT PRIMARY KEY,
+				require_two_factor INTEGER NOT NULL DEFAULT 0
+			);
+
+			-- Registry-level events: tokens, grants, users, customers, policies, failed authentications.
+			CREATE TABLE audit (
+				id INTEGER PRIMARY KEY AUTOINCREMENT,
+				at TEXT NOT NULL,
+				action TEXT NOT NULL,
+				actor TEXT NOT NULL,
+				prefix TEXT,
+				ip TEXT,
+				target TEXT,
+				detail TEXT
+			);
+			CREATE INDEX audit_by_actor ON audit (actor, id);
+			CREATE INDEX audit_by_target ON audit (target, id);
+		`,
+	},
+];

@@ -1,0 +1,41 @@
+import type { TokenKind } from "../requests/admin";
+import type { TokenOrigin } from "./contract";
+
+// Row types of the AuthStoreDO's SQLite tables (schema/auth/migrations.ts).
+
+export type TokenRow = {
+	id: string;
+	hash: string;
+	prefix: string;
+	kind: TokenKind;
+	name: string;
+	user_name: string | null;
+	customer: string | null;
+	origin: TokenOrigin;
+	created_at: string;
+	expires_at: string | null;
+	revoked_at: string | null;
+	last_used_at: string | null;
+	cidr: string | null;
+	readonly: number;
+	restrict_to: string | null;
+	bypass_two_factor: number;
+	version: number;
+};
+
+export type UserRow = {
+	name: string;
+	email: string | null;
+	password_hash: string;
+	password_salt: string;
+	password_iterations: number;
+	created_at: string;
+	totp_secret: string | null;
+	totp_last_step: number | null;
+};
+
+export type CustomerRow = { name: string; active: number; created_at: string };
+
+export type GrantRow = { subject_kind: "package" | "scope"; subject: string; permissions: string };
+
+export type TokenPushRow = { hash: string; token_id: string; version: number };

@@ -1,0 +1,84 @@
+import type { Access } from "./package/contract";
+
+// The registry's configuration (wrangler.jsonc vars and secrets), parsed once per isolate into
+// typed values, with every default in this one place. A var that does not parse falls back to
+// its default; a missing secret is listed in `missingSecrets` (reported by /health and start-up).
+
+export type Config = {
+	/** Absolute base URL without a trailing slash; null: the origin of each request. */
+	publicUrl: string | null;
+	defaultAccess: Access;
+	allowSignup: boolean;
+	maxBodySize: number;
+	maxUnpackedSize: number;
+	countDownloads: boolean;
+	downloadFlushMs: number;
+	searchDownloadsPushMs: number;
+	adminToken: string | null;
+	urlSigningSecret: string | null;
+	missingSecrets: string[];
+};
+
+export const DEFAULTS = {
+	maxBodySize: 26_214_400,
+	maxUnpackedSize: 104_857_600,
+	downloadFlushSeconds: 5,
+	searchDownloadsPushSeconds: 300,
+} as const;
+
+/** The vars and secrets as wrangler hands them over (all strings; secrets may be missing). */
+export type ConfigSource = Partial<Record<keyof Env, unknown>>;
+
+const parsed = new WeakMap<object, Config>();
+
+export function config(env: ConfigSource): Config {
+	let value = parsed.get(env);
+	if (!value) {
+		value = parseConfig(env);
+		parsed.set(env, value);
+	}
+	return value;
+}
+
+export function parseConfig(env: ConfigSource): Config {
+	const adminToken = secret(env.ADMIN_TOKEN);
+	const urlSigningSecret = secret(env.URL_SIGNING_SECRET);
+	const publicUrl = text(env.PUBLIC_URL).replace(/\/+$/, "");
+	return {
+		publicUrl: publicUrl === "" ? null : publicUrl,
+		defaultAccess: text(env.DEFAULT_ACCESS) === "public" ? "public" : "restricted",
+		allowSignup: text(env.ALLOW_SIGNUP) === "true",
+		maxBodySize: positiveInteger(env.MAX_BODY_SIZE, DEFAULTS.maxBodySize),
+		maxUnpackedSize: positiveInteger(env.MAX_UNPACKED_SIZE, DEFAULTS.maxUnpackedSize),
+		countDownloads: text(env.COUNT_DOWNLOADS) !== "false",
+		downloadFlushMs: seconds(env.DOWNLOAD_FLUSH_SECONDS, DEFAULTS.downloadFlushSeconds) * 1000,
+		searchDownloadsPushMs: seconds(env.SEARCH_DOWNLOADS_PUSH_SECONDS, DEFAULTS.searchDownloadsPushSeconds) * 1000,
+		adminToken,
+		urlSigningSecret,
+		missingSecrets: [
+			...(adminToken === null ? ["ADMIN_TOKEN"] : []),
+			...(urlSigningSecret === null ? ["URL_SIGNING_SECRET"] : []),
+		],
+	};
+}
+
+function text(value: unknown): string {
+	return typeof value === "string" ? value.trim() : "";
+}
+
+function secret(value: unknown): string | null {
+	const trimmed = text(value);
+	return trimmed === "" ? null : trimmed;
+}
+
+function positiveInteger(value: unknown, fallback: number): number {
+	const parsedValue = Number.parseInt(text(value), 10);
+	return Number.isFinite(parsedValue) && parsedValue > 0 ? parsedValue : fallback;
+}
+
+/** A number of seconds; 0 is allowed (tests push at once). */
+function seconds(value: unknown, fallback: number): number {
+	const raw = text(value);
+	const parsedValue = Number(raw);
+	return raw !== "" && Number.isFinite(parsedValue) && parsedValue >= 0 ? parsedValue : fallback;
+}

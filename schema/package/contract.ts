@@ -1,0 +1,144 @@
+import type { Actor, AuditEntry, AuditFilter } from "../audit";
+import type { Result } from "../errors";
+import type { SearchDocument } from "../search/contract";
+
+// The RPC contract of a PackageMetadataDO (one object per package name): what the Worker may ask
+// of it and what it answers. Every method that can fail answers a Result; a package that was never
+// published, or was unpublished entirely, is refused as `notFound` by every method but `publish`.
+
+export type Access = "public" | "restricted";
+
+/** An npm person, as maintainers and `_npmUser` show them. */
+export type Person = { name: string; email?: string };
+
+/** A read's answer carries the package's access, so the Worker can decide who may see it. */
+export type Readable<T> = T & { access: Access };
+
+export type PackageInfo = {
+	access: Access;
+	packageId: string;
+	name: string;
+	requireTwoFactor: boolean;
+	rev: string;
+};
+
+/** Where one file of a version lies inside the version's file bundle in R2. */
+export type BundledFile = { path: string; offset: number; size: number; sha256: string };
+
+export type PublishInput = {
+	name: string;
+	version: string;
+	/** The version manifest as the client sent it, minus what the registry owns (dist, _id, …). */
+	manifest: Record<string, unknown>;
+	/** Channels (dist-tags) to point at the new version. */
+	tags: string[];
+	/** Access level for a package created by this publish; ignored for an existing one. */
+	access: Access;
+	tarball: { key: string; integrity: string; shasum: string; size: number };
+	files: { key: string; index: BundledFile[]; entryPath: string | null; entryIntegrity: string | null };
+	unpackedSize: number;
+	readme: { readme: string; filename: string } | null;
+	actor: Actor;
+};
+
+export type Published = { rev: string; versionId: string; packageId: string };
+
+export type PackageUpdate = {
+	/** `_rev` the client read; must be current when versions are removed (CouchDB's optimistic check). */
+	rev: string | null;
+	/** The versions of the document the client sent back, with their deprecation message if any. */
+	versions: Record<string, { deprecated?: string }>;
+	/** Whether versions absent from the document are removed (`PUT /{name}/-rev/{rev}`, npm unpublish). */
+	removeMissing: boolean;
+	/** Only honoured for admins: deletes versions that channel history protects. */
+	force: boolean;
+	actor: Actor;
+};
+
+/** What a removal leaves for the Worker to delete from R2 once it is committed. */
+export type Removed = { rev: string; removedKeys: string[] };
+
+/** A stored packument; `body` is null when the caller's If-None-Match already names it. */
+export type StoredDocument = { etag: string; modified: string; body: string | null; placeholder: string };
+
+export type TarballLocation = { key: string; size: number; integrity: string };
+
+/** A channel as web-component loaders see it: where it points and what to import. */
+export type ChannelView = {
+	packageId: string;
+	channel: string;
+	versionId: string;
+	version: string;
+	/** When the version was published to this channel (the history row's time). */
+	publishedAt: string;
+	historyId: number;
+	entryPath: string | null;
+	entryIntegrity: string | null;
+};
+
+export type VersionView = {
+	packageId: string;
+	versionId: string;
+	version: string;
+	publishedAt: string;
+	entryPath: string | null;
+	entryIntegrity: string | null;
+	deprecated: string | null;
+};
+
+export type HistoryEntry = {
+	id: number;
+	channel: string;
+	version: string;
+	versionId: string;
+	previousHistoryId: number | null;
+	at: string;
+	by: string;
+	current: boolean;
+};
+
+/** A version given by number or by its versionId. */
+export type VersionRef = { version: string } | { versionId: string };
+
+export type DayCount = { day: string; downloads: number };
+export type DownloadCounts = { perDay: DayCount[]; perVersion: Record<string, number> };
+
+export type AccessChange = { access?: Access; requireTwoFactor?: boolean };
+
+export interface PackageMetadataContract {
+	// reads: the package's access comes with every answer (see Readable)
+	info(): Result<PackageInfo>;
+	packument(form: "full" | "abbreviated", ifNoneMatch: string | null): Result<Readable<StoredDocument>>;
+	/** One version by number, tag, or the highest version a range allows (as the npm registry does). */
+	versionDocument(spec: string): Result<Readable<{ body: string; placeholder: string }>>;
+	/** With `count`, a download the caller may make is counted (in memory, written by the alarm). */
+	tarball(version: string, options: { count: boolean; mayReadRestricted: boolean }): Result<Readable<TarballLocation>>;
+	file(version: string, path: string): Result<Readable<{ key: string; file: BundledFile }>>;
+	downloadCounts(start: string, end: string): Result<Readable<DownloadCounts>>;
+	maintainers(): Result<Readable<{ maintainers: Person[]; rev: string }>>;
+	distTags(): Result<Readable<{ tags: Record<string, string> }>>;
+	channels(): Result<Readable<{ packageId: string; channels: ChannelView[] }>>;
+	channel(channel: string): Result<Readable<ChannelView>>;
+	channelHistory(channel: string): Result<Readable<{ entries: HistoryEntry[] }>>;
+	versions(): Result<Readable<{ packageId: string; versions: VersionView[] }>>;
+	version(ref: VersionRef): Result<Readable<VersionView>>;
+	auditLog(filter: AuditFilter): Result<Readable<{ entries: AuditEntry[] }>>;
+	/** The package as the search index sees it. */
+	searchDocument(): Result<SearchDocument>;
+	/** The first of the candidate numbers that no version has or had (uploads choose their version). */
+	firstFreeVersion(candidates: string[]): string | null;
+
+	// writes: each one SQLite transaction; a refusal leaves the package exactly as it was
+	publish(input: PublishInput): Result<Published>;
+	/** npm deprecate, and npm unpublish of one version (a document without it). */
+	update(input: PackageUpdate): Result<Removed>;
+	unpublishPackage(rev: string, actor: Actor): Result<Removed>;
+	removeTarball(version: string, rev: string, force: boolean, actor: Actor): Result<Removed>;
+	deleteVersion(ref: VersionRef, force: boolean, actor: Actor): Result<Removed & { version: string }>;
+	moveChannel(channel: string, ref: VersionRef, actor: Actor): Result<ChannelView>;
+	rollbackChannel(channel: string, to: number | undefined, actor: Actor): Result<ChannelView>;
+	promoteChannel(to: string, from: string, actor: Actor): Result<ChannelView>;
+	removeChannel(channel: string, actor: Actor): Result<{ tags: Record<string, string> }>;
+	setAccess(change: AccessChange, actor: Actor): Result<{ access: Access }>;
+	setMaintainers(maintainers: Person[], actor: Actor): Result<{ rev: string }>;
+}

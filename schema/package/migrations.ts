@@ -1,0 +1,140 @@
+import type { Migration } from "../migrations";
+
+// SQLite schema of a PackageMetadataDO (one object per package name). Append only: a change to
+// the schema is a new numbered step, never an edit of one that has shipped.
+
+export const packageMetadataMigrations: readonly Migration[] = [
+	{
+		version: 1,
+		name: "versions, channels and their history, files, materialised documents",
+		sql: `
+			-- The package itself: exactly one row once the first version is published.
+			CREATE TABLE package (
+				singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+				name TEXT NOT NULL,
+				package_id TEXT NOT NULL,
+				access TEXT NOT NULL CHECK (access IN ('public', 'restricted')),
+				created_at TEXT NOT NULL,
+				modified_at TEXT NOT NULL,
+				rev INTEGER NOT NULL,
+				rev_hash TEXT NOT NULL,
+				-- Stands in for the registry's base URL inside stored documents; random, so that no
+				-- published text can contain it by accident or on purpose.
+				base_placeholder TEXT NOT NULL,
+				unpublished_at TEXT
+			);
+
+			-- Immutable versions. Only 'deprecated' ever changes after insert.
+			CREATE TABLE versions (
+				version TEXT PRIMARY KEY,
+				version_id TEXT NOT NULL UNIQUE,
+				manifest TEXT NOT NULL,
+				integrity TEXT NOT NULL,
+				shasum TEXT NOT NULL,
+				tarball_key TEXT NOT NULL,
+				tarball_size INTEGER NOT NULL,
+				files_key TEXT NOT NULL,
+				file_count INTEGER NOT NULL,
+				unpacked_size INTEGER NOT NULL,
+				entry_path TEXT,
+				entry_integrity TEXT,
+				readme TEXT,
+				readme_filename TEXT,
+				deprecated TEXT,
+				published_at TEXT NOT NULL,
+				published_by TEXT NOT NULL
+			);
+
+			-- Version numbers that were unpublished: never accepted again.
+			CREATE TABLE removed_versions (
+				version TEXT PRIMARY KEY,
+				removed_at TEXT NOT NULL,
+				removed_by TEXT NOT NULL
+			);
+
+			-- Each move of a channel (npm dist-tag) appends a row linked to the row it replaced.
+			CREATE TABLE channel_history (
+				id INTEGER PRIMARY KEY AUTOINCREMENT,
+				channel TEXT NOT NULL,
+				version TEXT NOT NULL,
+				previous_history_id INTEGER REFERENCES channel_history(id),
+				at TEXT NOT NULL,
+				by TEXT NOT NULL
+			);
+			CREATE INDEX channel_history_by_channel ON channel_history (channel, id);
+			CREATE INDEX channel_history_by_version ON channel_history (version);
+
+			-- A channel is a pointer into its own history chain.
+			CREATE TABLE channels (
+				name TEXT PRIMARY KEY,
+				current_history_id INTEGER NOT NULL REFERENCES channel_history(id)
+			);
+
+			-- Where each file of a version lies inside that version's file bundle in R2.
+			CREATE TABLE files (
+				version TEXT NOT NULL,
+				path TEXT NOT NULL,
+				offset INTEGER NOT NULL,
+				size INTEGER NOT NULL,
+				sha256 TEXT NOT NULL,
+				PRIMARY KEY (version, path)
+			) WITHOUT ROWID;
+
+			CREATE TABLE maintainers (
+				name TEXT PRIMARY KEY,
+				email TEXT
+			);
+
+			-- The packument, kept materialised so that a read is one row, not a rebuild.
+			CREATE TABLE documents (
+				kind TEXT PRIMARY KEY CHECK (kind IN ('full', 'abbreviated')),
+				body TEXT NOT NULL,
+				etag TEXT NOT NULL
+			);
+		`,
+	},
+	{
+		version: 2,
+		name: "download counts and the search index outbox",
+		sql: `
+			-- Downloads per UTC day and version, flushed from memory on the object's alarm.
+			CREATE TABLE downloads (
+				day TEXT NOT NULL,
+				version TEXT NOT NULL,
+				count INTEGER NOT NULL,
+				PRIMARY KEY (day, version)
+			) WITHOUT ROWID;
+
+			-- What the search index was last told. The alarm delivers whenever package.rev moved past
+			-- delivered_rev (or the weekly download total changed), and retries until it succeeds.
+			CREATE TABLE index_outbox (
+				singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+				delivered_rev INTEGER NOT NULL DEFAULT 0,
+				delivered_weekly INTEGER NOT NULL DEFAULT 0,
+				delivered_at INTEGER NOT NULL DEFAULT 0,
+				failures INTEGER NOT NULL DEFAULT 0
+			);
+			INSERT INTO index_outbox (singleton) VALUES (1);
+		`,
+	},
+	{
+		version: 3,
+		name: "audit trail and per-package two-factor requirement",
+		sql: `
+			-- npm access set mfa=publish: writes to this package need a TOTP code.
+			ALTER TABLE package ADD COLUMN require_two_factor INTEGER NOT NULL DEFAULT 0;
+
+			-- Every change to this package: who (user, token prefix), from where, what, to what.
+			CREATE TABLE audit (
+				id INTEGER PRIMARY KEY AUTOINCREMENT,
+				at TEXT NOT NULL,
+				action TEXT NOT NULL,
+				actor TEXT NOT NULL,
+				prefix TEXT,
+				ip TEXT,
+				target TEXT,
+				detail TEXT
+			);
+		`,
+	},
+];

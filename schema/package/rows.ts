@@ -1,0 +1,48 @@
+// Row types of a PackageMetadataDO's SQLite tables (schema/package/migrations.ts).
+
+export type PackageRow = {
+	name: string;
+	package_id: string;
+	access: "public" | "restricted";
+	created_at: string;
+	modified_at: string;
+	rev: number;
+	rev_hash: string;
+	base_placeholder: string;
+	unpublished_at: string | null;
+	require_two_factor: number;
+};
+
+export type VersionRow = {
+	version: string;
+	version_id: string;
+	manifest: string;
+	integrity: string;
+	shasum: string;
+	tarball_key: string;
+	tarball_size: number;
+	files_key: string;
+	file_count: number;
+	unpacked_size: number;
+	entry_path: string | null;
+	entry_integrity: string | null;
+	readme: string | null;
+	readme_filename: string | null;
+	deprecated: string | null;
+	published_at: string;
+	published_by: string;
+};
+
+/** A version as it is inserted: everything but the deprecation, which only a later write sets. */
+export type VersionInsert = Omit<VersionRow, "deprecated">;
+
+export type HistoryRow = {
+	id: number;
+	channel: string;
+	version: string;
+	previous_history_id: number | null;
+	at: string;
+	by: string;
+};
+
+export type OutboxRow = { delivered_rev: number; delivered_weekly: number; delivered_at: number; failures: number };

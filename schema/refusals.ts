@@ -1,0 +1,48 @@
+import { type Refusal, refuse } from "./errors";
+
+// The catalogue of refusals about packages, channels, tokens and users: one constructor per
+// condition, so the same condition always gives the same code and the same words, whichever
+// object or handler notices it.
+
+export const refusals = {
+	// packages
+	packageNotFound: (): Refusal => refuse("notFound", "not_found"),
+	versionNotFound: (version: string): Refusal => refuse("notFound", `version ${version} not found`),
+	/** Files answer a bare 404 whatever is missing: their URLs are guessed and probed. */
+	fileNotFound: (): Refusal => refuse("notFound", "not_found"),
+	versionExists: (version: string): Refusal =>
+		refuse("versionExists", `You cannot publish over the previously published versions: ${version}.`),
+	versionRemoved: (version: string): Refusal =>
+		refuse("badRequest", `version ${version} was unpublished and cannot come back`),
+	versionWithoutTarball: (version: string): Refusal =>
+		refuse("badRequest", `version ${version} cannot be added without its tarball attachment`),
+	staleRevision: (rev: string | null): Refusal =>
+		refuse("revisionMismatch", `document update conflict: _rev ${rev} is not current`),
+	removesEveryVersion: (): Refusal =>
+		refuse("badRequest", "a document update cannot remove every version; unpublish the package"),
+	onlyVersion: (): Refusal => refuse("conflict", "this is the only version: unpublish the package instead"),
+	protectedVersion: (version: string, channels: string[]): Refusal =>
+		refuse(
+			"protectedVersion",
+			`version ${version} is protected: it is among the last entries of the history of ${channels
+				.map((c) => `"${c}"`)
+				.join(", ")}; remove it from those channels first, or an admin can delete it with force=true`,
+		),
+
+	// channels (npm dist-tags)
+	channelNotFound: (channel: string): Refusal => refuse("notFound", `channel "${channel}" does not exist`),
+	latestIsPermanent: (): Refusal => refuse("badRequest", "the latest tag cannot be deleted"),
+	nothingToRollBackTo: (channel: string): Refusal =>
+		refuse("conflict", `channel "${channel}" has no earlier entry to roll back to`),
+	notAnEarlierEntry: (channel: string, to: number): Refusal =>
+		refuse("unprocessable", `history entry ${to} is not an earlier entry of channel "${channel}"`),
+
+	// users, tokens, customers
+	userNotFound: (name: string): Refusal => refuse("notFound", `user ${name} does not exist`),
+	userExists: (name: string): Refusal => refuse("conflict", `user ${name} already exists`),
+	tokenNotFound: (id: string): Refusal => refuse("notFound", `token ${id} does not exist`),
+	customerNotFound: (name: string): Refusal => refuse("notFound", `customer ${name} does not exist`),
+	customerExists: (name: string): Refusal => refuse("conflict", `customer ${name} already exists`),
+	customerKeysReadOnly: (): Refusal => refuse("unprocessable", "customer keys are read-only: grant them read only"),
+	noSuchGrant: (holder: "token" | "user"): Refusal => refuse("notFound", `the ${holder} has no such grant`),
+} as const;

@@ -1,0 +1,82 @@
+import type { Migration } from "../migrations";
+
+// SQLite schema of the RegistryIndexDO: one row per package with what search shows and ranks by,
+// and an FTS5 table over its text. Derived state: POST /-/admin/reindex rebuilds it all.
+
+export const registryIndexMigrations: readonly Migration[] = [
+	{
+		version: 1,
+		name: "packages, keywords, maintainers and the full-text index",
+		sql: `
+			CREATE TABLE packages (
+				rowid INTEGER PRIMARY KEY,
+				name TEXT NOT NULL UNIQUE,
+				scope TEXT,
+				version TEXT NOT NULL,
+				description TEXT NOT NULL,
+				keywords TEXT NOT NULL,
+				author TEXT,
+				publisher TEXT NOT NULL,
+				maintainers TEXT NOT NULL,
+				links TEXT NOT NULL,
+				date TEXT NOT NULL,
+				access TEXT NOT NULL CHECK (access IN ('public', 'restricted')),
+				deprecated TEXT,
+				quality REAL NOT NULL,
+				weekly_downloads INTEGER NOT NULL DEFAULT 0,
+				-- log-scaled weekly downloads in [0, 1], kept here so ORDER BY needs no math functions
+				popularity REAL NOT NULL DEFAULT 0,
+				-- the package object's revision this row reflects: older notifications are ignored
+				rev INTEGER NOT NULL,
+				-- which rebuild wrote the row (reindex drops rows an entire rebuild did not see)
+				generation INTEGER NOT NULL DEFAULT 0
+			);
+			CREATE INDEX packages_by_scope ON packages (scope);
+			CREATE INDEX packages_by_popularity ON packages (popularity DESC);
+
+			CREATE TABLE package_keywords (
+				name TEXT NOT NULL,
+				keyword TEXT NOT NULL,
+				PRIMARY KEY (keyword, name)
+			) WITHOUT ROWID;
+
+			CREATE TABLE package_maintainers (
+				name TEXT NOT NULL,
+				username TEXT NOT NULL,
+				PRIMARY KEY (username, name)
+			) WITHOUT ROWID;
+
+			-- rowid = packages.rowid. Column order matters: bm25() weights are given in this order.
+			CREATE VIRTUAL TABLE packages_fts USING fts5(
+				name, scope, keywords, description, author, maintainers, readme,
+				tokenize = 'unicode61 remove_diacritics 2',
+				prefix = '2 3'
+			);
+
+			CREATE TABLE reindex (
+				singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+				generation INTEGER NOT NULL,
+				state TEXT NOT NULL CHECK (state IN ('idle', 'running')),
+				cursor TEXT,
+				scope_cursor TEXT,
+				seen INTEGER NOT NULL DEFAULT 0,
+				started_at TEXT,
+				finished_at TEXT
+			);
+			INSERT INTO reindex (singleton, generation, state) VALUES (1, 0, 'idle');
+		`,
+	},
+	{
+		version: 2,
+		name: "indexed author and publisher names for the author: qualifier",
+		sql: `
+			ALTER TABLE packages ADD COLUMN author_name TEXT;
+			ALTER TABLE packages ADD COLUMN publisher_name TEXT;
+			UPDATE packages SET
+				author_name = lower(json_extract(author, '$.name')),
+				publisher_name = lower(json_extract(publisher, '$.username'));
+			CREATE INDEX packages_by_author ON packages (author_name);
+			CREATE INDEX packages_by_publisher ON packages (publisher_name);
+		`,
+	},
+];

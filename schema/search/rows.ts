@@ -1,0 +1,36 @@
+import type { Access } from "../package/contract";
+
+// Row types of the RegistryIndexDO's SQLite tables (schema/search/migrations.ts).
+
+export type IndexedPackageRow = {
+	rowid: number;
+	author_name: string | null;
+	publisher_name: string | null;
+	name: string;
+	scope: string | null;
+	version: string;
+	description: string;
+	keywords: string;
+	author: string | null;
+	publisher: string;
+	maintainers: string;
+	links: string;
+	date: string;
+	access: Access;
+	deprecated: string | null;
+	quality: number;
+	weekly_downloads: number;
+	popularity: number;
+	rev: number;
+	generation: number;
+};
+
+export type ReindexRow = {
+	generation: number;
+	state: "idle" | "running";
+	cursor: string | null;
+	scope_cursor: string | null;
+	seen: number;
+	started_at: string | null;
+	finished_at: string | null;
+};

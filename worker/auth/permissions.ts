@@ -1,0 +1,78 @@
+import type { Actor } from "../../schema/audit";
+import type { PackageName } from "../../schema/names";
+import type { Access } from "../../schema/package/contract";
+import type { Grant, Permission } from "../../schema/requests/admin";
+import { forbidden, HttpError, notFound, unauthorized } from "../errors";
+import type { Principal } from "./principal";
+
+// What a principal may do with a package, and how refusals look: a restricted package that the
+// caller may not read does not exist for it (404), so nothing about it leaks.
+
+function covers(grant: Grant, pkg: PackageName): boolean {
+	return "package" in grant ? grant.package === pkg.name : grant.scope === pkg.scope;
+}
+
+/** Whether the principal holds a permission on a package. Any grant on a package lets its holder read it. */
+export function can(principal: Principal, pkg: PackageName, permission: Permission): boolean {
+	switch (principal.kind) {
+		case "anonymous":
+			return false;
+		case "admin":
+			return true;
+		case "customer":
+			return permission === "read" && principal.grants.some((g) => covers(g, pkg));
+		case "developer":
+			return principal.grants.some(
+				(g) => covers(g, pkg) && (permission === "read" || g.permissions.includes(permission)),
+			);
+	}
+}
+
+export function mayRead(principal: Principal, pkg: PackageName, access: Access): boolean {
+	return access === "public" || can(principal, pkg, "read");
+}
+
+/** Reads of a restricted package: without a grant it does not exist (404), so nothing leaks. */
+export function assertCanRead(principal: Principal, pkg: PackageName, access: Access): void {
+	if (!mayRead(principal, pkg, access)) throw notFound();
+}
+
+/**
+ * Writes: 401 without a token. A token with no grant at all on the package gets 404 whether the
+ * package is restricted or does not exist yet (as the npm registry answers a publish to a scope
+ * you do not own), so a restricted package never reveals itself; otherwise a missing permission is 403.
+ * `access` is null when the package does not exist.
+ */
+export function assertCan(
+	principal: Principal,
+	pkg: PackageName,
+	permissions: Permission[],
+	access: Access | null,
+): void {
+	if (principal.kind === "anonymous") throw unauthorized("you must be logged in to change packages");
+	const missing = permissions.filter((p) => !can(principal, pkg, p));
+	if (missing.length === 0) return;
+	if (access !== "public" && !can(principal, pkg, "read")) {
+		throw notFound(`${pkg.name} not found, or this token has no grant on it`);
+	}
+	if (principal.kind === "customer") throw forbidden("customer keys are read-only");
+	throw forbidden(`this token lacks ${missing.join(" and ")} permission on ${pkg.name}`);
+}
+
+export function assertAdmin(principal: Principal): asserts principal is Extract<Principal, { kind: "admin" }> {
+	if (principal.kind === "anonymous") throw unauthorized("the admin API needs the admin token");
+	if (principal.kind !== "admin") throw new HttpError("forbidden", "the admin API needs the admin token");
+}
+
+/** Who did it, for history rows and the audit trail: the user (or token name) and the token prefix. */
+export function actorOf(principal: Principal): Actor {
+	if (principal.kind === "anonymous") return { name: "anonymous", prefix: null, ip: principal.ip, label: "anonymous" };
+	const label = principal.prefix ? `${principal.name} (${principal.prefix})` : principal.name;
+	return {
+		name: principal.name,
+		...(principal.email ? { email: principal.email } : {}),
+		prefix: principal.prefix,
+		ip: principal.ip,
+		label,
+	};
+}

@@ -1,0 +1,140 @@
+import ipaddr from "ipaddr.js";
+import type { TokenRecord } from "../../schema/auth/contract";
+import { config } from "../../schema/config";
+import { randomHex, sha256Hex } from "../../schema/hashing";
+import type { Grant, TokenKind } from "../../schema/requests/admin";
+import { forbidden, unauthorized } from "../errors";
+import { authStore } from "./auth-store";
+import { limitAnonymous, limitCustomer, limitFailedAuthentication } from "./rate-limits";
+import { timingSafeEqualText } from "./secrets";
+import { lookupToken } from "./token-cache";
+
+// Who is asking. A token is looked up by its SHA-256 in its own TokenDO (never a registry-wide
+// object) through this isolate's token cache (token-cache.ts): usually a Map lookup.
+
+type Identity = {
+	/** Who the principal speaks for, as whoami and the audit trail name it: the user, else the token's name. */
+	name: string;
+	tokenId: string | null;
+	prefix: string | null;
+	email: string | null;
+};
+
+export type Principal =
+	| { kind: "anonymous"; ip: string | null }
+	| ({ kind: "admin"; ip: string | null } & Identity)
+	| ({
+			kind: "developer" | "customer";
+			ip: string | null;
+			tokenId: string;
+			prefix: string;
+			/** The npm user account the token acts for (npm login, npm token create), if any. */
+			account: string | null;
+			grants: Grant[];
+			/** The token's user has TOTP enabled. */
+			totp: boolean;
+			/** The token skips two-factor prompts (created by its user, with a code). */
+			bypassTwoFactor: boolean;
+	  } & Identity);
+
+/** A developer token or customer key (not anonymous, not admin). */
+export type TokenPrincipal = Extract<Principal, { kind: "developer" | "customer" }>;
+
+export const TOKEN_PREFIXES: Record<TokenKind, string> = { developer: "dev_", customer: "blk_", admin: "adm_" };
+
+/** The client's address, as Cloudflare (and Miniflare) report it; null when unknown. */
+export function clientIp(request: Request): string | null {
+	return request.headers.get("cf-connecting-ip");
+}
+
+/**
+ * Resolves the Authorization header. A token that is present but wrong is a 401 (never
+ * anonymous); failed authentications and anonymous requests count against per-IP limits, and
+ * customer keys against the per-IP customer limit.
+ */
+export async function authenticate(request: Request, env: Env): Promise<Principal> {
+	const ip = clientIp(request);
+	const header = request.headers.get("authorization");
+	if (header === null || header.trim() === "") {
+		await limitAnonymous(env, ip);
+		return { kind: "anonymous", ip };
+	}
+	const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+	if (!token) return failed(request, env, ip, null, "authorization must be a Bearer token");
+
+	const { adminToken } = config(env);
+	if (adminToken !== null && (await timingSafeEqualText(token, adminToken))) {
+		return { kind: "admin", ip, name: "admin", tokenId: null, prefix: null, email: null };
+	}
+	const kind = kindOfToken(token);
+	if (kind === null) return failed(request, env, ip, null, "invalid token: tokens start with dev_, blk_ or adm_");
+	const record = await lookupToken(env, await sha256Hex(token));
+	const prefix = token.slice(0, TOKEN_PREFIXES[kind].length + 8);
+	if (record === null || record.kind !== kind || expired(record)) {
+		return failed(request, env, ip, prefix, "invalid, expired or revoked token");
+	}
+	if (record.cidr !== null && !allowedFrom(record.cidr, ip)) {
+		throw forbidden(`this token cannot be used from ${ip ?? "an unknown address"}`);
+	}
+	const identity = { name: record.user ?? record.name, tokenId: record.id, prefix: record.prefix, email: record.email };
+	if (record.kind === "admin") return { kind: "admin", ip, ...identity };
+	if (record.kind === "customer") await limitCustomer(env, ip);
+	return {
+		kind: record.kind,
+		ip,
+		...identity,
+		tokenId: record.id,
+		prefix: record.prefix,
+		account: record.user,
+		grants: record.grants,
+		totp: record.totp,
+		bypassTwoFactor: record.bypassTwoFactor,
+	};
+}
+
+/** A failed authentication: counted per IP (429 past the limit), audited when it tried to write. */
+async function failed(
+	request: Request,
+	env: Env,
+	ip: string | null,
+	prefix: string | null,
+	message: string,
+): Promise<never> {
+	await limitFailedAuthentication(env, ip);
+	if (request.method !== "GET" && request.method !== "HEAD") {
+		const path = new URL(request.url).pathname;
+		await authStore(env).audit({ name: "anonymous", prefix, ip, label: "anonymous" }, "auth.failed", path, {
+			method: request.method,
+		});
+	}
+	throw unauthorized(message);
+}
+
+/** Checked here too: a record cached before its expiry must not outlive it. */
+function expired(record: TokenRecord): boolean {
+	return record.expiresAt !== null && Date.parse(record.expiresAt) <= Date.now();
+}
+
+function kindOfToken(token: string): TokenKind | null {
+	for (const [kind, prefix] of Object.entries(TOKEN_PREFIXES) as [TokenKind, string][]) {
+		if (token.startsWith(prefix) && token.length > prefix.length + 16) return kind;
+	}
+	return null;
+}
+
+function allowedFrom(ranges: string[], ip: string | null): boolean {
+	if (ip === null || !ipaddr.isValid(ip)) return false;
+	const address = ipaddr.process(ip);
+	return ranges.some((range) => {
+		const [network, bits] = ipaddr.parseCIDR(range);
+		const comparable =
+			network.kind() === "ipv6" && address instanceof ipaddr.IPv4 ? address.toIPv4MappedAddress() : address;
+		return comparable.kind() === network.kind() && comparable.match(network, bits);
+	});
+}
+
+/** A fresh token of a kind: the plaintext (shown once), its hash (stored) and its listed prefix. */
+export async function newToken(kind: TokenKind): Promise<{ token: string; hash: string; prefix: string }> {
+	const token = `${TOKEN_PREFIXES[kind]}${randomHex(32)}`;
+	return { token, hash: await sha256Hex(token), prefix: token.slice(0, TOKEN_PREFIXES[kind].length + 8) };
+}

@@ -1,0 +1,55 @@
+import type { PackageName } from "../../schema/names";
+import { forbidden, HttpError } from "../errors";
+import { authStore } from "./auth-store";
+import type { Principal } from "./principal";
+
+// Two-factor publishing. A write needs a TOTP code (npm sends it as `npm-otp`, after npm prompts on
+// a 401 with `WWW-Authenticate: OTP`) when the token's user enabled TOTP, when the package's scope
+// is marked requireTwoFactor, or when the package was set to `npm access set mfa=publish`.
+
+const POLICY_CACHE_MS = 60_000;
+const scopePolicies = new Map<string, { requireTwoFactor: boolean; until: number }>();
+
+export const otpRequired = (message: string) => new HttpError("otpRequired", message, { "WWW-Authenticate": "OTP" });
+
+export async function assertSecondFactor(
+	request: Request,
+	env: Env,
+	principal: Principal,
+	pkg: PackageName,
+	packageRequires: boolean,
+): Promise<void> {
+	if (principal.kind !== "developer") return; // admins are trusted; customers cannot write
+	const policy = packageRequires || (pkg.scope !== null && (await scopeRequiresTwoFactor(env, pkg.scope)));
+	if (!policy && !principal.totp) return;
+	if (principal.bypassTwoFactor) return;
+	if (!principal.totp || principal.account === null) {
+		throw forbidden(
+			`${pkg.name} requires two-factor authentication: publish with the login token of a user who enabled TOTP`,
+		);
+	}
+	await verifyOtp(request, env, principal.account);
+}
+
+/** Checks the request's `npm-otp` code against a user's TOTP secret; each code works once. */
+export async function verifyOtp(request: Request, env: Env, user: string): Promise<void> {
+	const code = request.headers.get("npm-otp");
+	if (!code) throw otpRequired("this operation requires a one-time password (npm-otp)");
+	const outcome = await authStore(env).verifyTotp(user, code.trim());
+	if (outcome === "valid") return;
+	throw otpRequired(outcome === "replayed" ? "this one-time password was already used" : "invalid one-time password");
+}
+
+async function scopeRequiresTwoFactor(env: Env, scope: string): Promise<boolean> {
+	const now = Date.now();
+	const cached = scopePolicies.get(scope);
+	if (cached && cached.until > now) return cached.requireTwoFactor;
+	const { requireTwoFactor } = await authStore(env).scopePolicy(scope);
+	scopePolicies.set(scope, { requireTwoFactor, until: now + POLICY_CACHE_MS });
+	return requireTwoFactor;
+}
+
+/** Drops a scope's cached policy in this isolate (after an admin changed it). */
+export function forgetScopePolicy(scope: string): void {
+	scopePolicies.delete(scope);
+}

@@ -1,0 +1,110 @@
+import { packageObject } from "../durable-objects/stubs";
+import type { Actor } from "../schema/audit";
+import type { Result } from "../schema/errors";
+import type { PackageName } from "../schema/names";
+import type { PackageInfo, Readable } from "../schema/package/contract";
+import type { Permission } from "../schema/requests/admin";
+import { actorOf, assertAdmin, assertCan, assertCanRead, mayRead } from "./auth/permissions";
+import { authenticate, type Principal } from "./auth/principal";
+import { assertSecondFactor } from "./auth/two-factor";
+import { HttpError, notFound, unauthorized } from "./errors";
+import type { RouteRequest } from "./http";
+import { packageNameFromParams } from "./params";
+
+// What a route needs before its handler runs, declared where the handler is defined: a package it
+// may read, a package it may change (with which permissions, and whether it must exist), the admin,
+// or just a caller. The guard authenticates, checks, and hands the handler the principal, the
+// package and its object; no handler writes the authentication sequence itself.
+
+export type PackageStub = ReturnType<typeof packageObject>;
+type Handler = (request: RouteRequest, env: Env, ctx: ExecutionContext) => Promise<Response>;
+type Base = { request: RouteRequest; env: Env; ctx: ExecutionContext };
+
+export type ReadContext<T> = Base & { pkg: PackageName; principal: Principal; stub: PackageStub; value: Readable<T> };
+
+/**
+ * A read of one package: the token check and the object's answer in parallel. A package that does
+ * not exist, or that the caller may not read, is the same 404 either way; a refusal about something
+ * inside the package (a version, a channel) is heard only by those who may read it.
+ */
+export function packageRead<T>(
+	read: (stub: PackageStub, request: RouteRequest) => Promise<Result<Readable<T>>>,
+	handle: (context: ReadContext<T>) => Promise<Response> | Response,
+): Handler {
+	return async (request, env, ctx) => {
+		const pkg = packageNameFromParams(request.params);
+		const stub = packageObject(env, pkg.name);
+		const [principal, result] = await Promise.all([authenticate(request, env), read(stub, request)]);
+		return handle({ request, env, ctx, pkg, principal, stub, value: settleRead(principal, pkg, result) });
+	};
+}
+
+/** An object's answer to a read, as the caller may hear it. */
+export function settleRead<T>(principal: Principal, pkg: PackageName, result: Result<Readable<T>>): Readable<T> {
+	if (!result.ok) {
+		if (result.access !== undefined && mayRead(principal, pkg, result.access)) throw HttpError.from(result);
+		throw notFound();
+	}
+	assertCanRead(principal, pkg, result.value.access);
+	return result.value;
+}
+
+export type WriteContext<I> = Base & {
+	pkg: PackageName;
+	principal: Principal;
+	actor: Actor;
+	stub: PackageStub;
+	/** The package as it is before the change; null when it does not exist yet (publish, upload). */
+	info: I;
+};
+
+/**
+ * A change to one package: the token check and the package lookup in parallel, then the
+ * permissions, the second factor where the user, the scope or the package asks for it, and, with
+ * `mustExist`, a 404 for a package that does not exist.
+ */
+export function packageWrite<MustExist extends boolean>(
+	options: { need: Permission[]; mustExist: MustExist },
+	handle: (context: WriteContext<MustExist extends true ? PackageInfo : PackageInfo | null>) => Promise<Response>,
+): Handler {
+	return async (request, env, ctx) => {
+		const pkg = packageNameFromParams(request.params);
+		const stub = packageObject(env, pkg.name);
+		const [principal, found] = await Promise.all([authenticate(request, env), stub.info()]);
+		const info = found.ok ? found.value : null;
+		assertCan(principal, pkg, options.need, info?.access ?? null);
+		await assertSecondFactor(request, env, principal, pkg, info?.requireTwoFactor ?? false);
+		if (options.mustExist && info === null) throw notFound();
+		const context = { request, env, ctx, pkg, principal, actor: actorOf(principal), stub, info };
+		return handle(context as WriteContext<MustExist extends true ? PackageInfo : PackageInfo | null>);
+	};
+}
+
+export type AdminContext = Base & { principal: Extract<Principal, { kind: "admin" }>; actor: Actor };
+
+/** Every /-/admin/* route: the admin token or an adm_ token, else 401/403. */
+export function admin(handle: (context: AdminContext) => Promise<Response>): Handler {
+	return async (request, env, ctx) => {
+		const principal = await authenticate(request, env);
+		assertAdmin(principal);
+		return handle({ request, env, ctx, principal, actor: actorOf(principal) });
+	};
+}
+
+export type CallerContext = Base & { principal: Principal };
+
+/** Routes open to anyone whose answer depends on who asks (anonymous included). */
+export function caller(handle: (context: CallerContext) => Promise<Response>): Handler {
+	return async (request, env, ctx) => handle({ request, env, ctx, principal: await authenticate(request, env) });
+}
+
+export type SignedInContext = Base & { principal: Exclude<Principal, { kind: "anonymous" }>; actor: Actor };
+
+/** Routes for a token holder (whoami, logout, npm token, npm access lists); anonymous callers get 401. */
+export function signedIn(message: string, handle: (context: SignedInContext) => Promise<Response>): Handler {
+	return async (request, env, ctx) => {
+		const principal = await authenticate(request, env);
+		if (principal.kind === "anonymous") throw unauthorized(message);
+		return handle({ request, env, ctx, principal, actor: actorOf(principal) });
+	};
+}
