@@ -126,9 +126,7 @@ for (const name of ["/packages/@:scope/:pkg", "/packages/:pkg"]) {
 }
 
 // Anything else under /-/ is an unknown registry endpoint, not a package called "-".
-router.all("/-/*", () => {
-	throw notFound();
-});
+router.all("/-/*", unknownRoute);
 
 // Every scoped route before every unscoped one: `/:pkg/:version` would also match `/@scope/name`.
 for (const name of ["/@:scope/:pkg", "/:pkg"]) {
@@ -142,8 +140,10 @@ for (const name of ["/@:scope/:pkg", "/:pkg"]) {
 		.put(name, putPackage);
 }
 
-router.all("*", () => {
+router.all("*", unknownRoute);
+
+export function unknownRoute(): never {
 	throw notFound();
-});
+}
 
 export { router };
