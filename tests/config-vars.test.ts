@@ -58,6 +58,25 @@ describe("vars", () => {
 	});
 });
 
+describe("secrets", () => {
+	it("reports a missing secret at /health and refuses every other route with 503, never a 500 mid-write", async () => {
+		const vars = { URL_SIGNING_SECRET: "" } as Partial<Env>;
+		const health = await fetchWith(vars, "/health");
+		expect(health.status).toBe(503);
+		expect(await health.json()).toEqual({ status: "misconfigured", missingSecrets: ["URL_SIGNING_SECRET"] });
+		const name = uniqueName();
+		const token = await publisherFor(name);
+		const write = await fetchWith(vars, `/packages/${name}/channels/stable`, {
+			method: "POST",
+			headers: { authorization: `Bearer ${token}` },
+			body: JSON.stringify({ version: "1.0.0" }),
+		});
+		expect(write.status).toBe(503);
+		expect(await write.json()).toMatchObject({ error: "the registry is not configured: set URL_SIGNING_SECRET" });
+		expect((await fetchWith({}, "/health")).status).toBe(200);
+	});
+});
+
 describe("packument contents", () => {
 	it("carries the README of the latest version from its tarball", async () => {
 		const name = uniqueName();
