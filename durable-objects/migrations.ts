@@ -2,7 +2,9 @@ import type { Migration } from "../schema/migrations";
 
 // Runs an object's schema migrations (schema/*/migrations.ts): pending steps in one transaction,
 // the applied version recorded inside the object in `_migrations`, so no request ever sees a
-// half-migrated object.
+// half-migrated object. Objects that anyone can address by name (a package name, a token hash)
+// migrate on their first write only: a read of something that was never written creates no
+// storage (see `Schema`).
 
 export function applyMigrations(storage: DurableObjectStorage, migrations: readonly Migration[]): number {
 	const sql = storage.sql;
@@ -25,4 +27,33 @@ export function applyMigrations(storage: DurableObjectStorage, migrations: reado
 		}
 	});
 	return pending.at(-1)?.version ?? current;
+}
+
+/**
+ * An object's schema, created on first use: `ready` says whether anything was ever written, and
+ * `ensure()` migrates (creating the database) before a write. Reading `sqlite_master` creates no
+ * storage, so an object that is only ever read costs nothing and leaves nothing behind.
+ */
+export class Schema {
+	private created: boolean;
+
+	constructor(
+		private readonly storage: DurableObjectStorage,
+		private readonly migrations: readonly Migration[],
+	) {
+		this.created =
+			storage.sql.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'`).toArray().length >
+			0;
+		if (this.created) applyMigrations(storage, migrations);
+	}
+
+	get ready(): boolean {
+		return this.created;
+	}
+
+	ensure(): void {
+		if (this.created) return;
+		applyMigrations(this.storage, this.migrations);
+		this.created = true;
+	}
 }

@@ -4,13 +4,15 @@ import { applyMigrations } from "../durable-objects/migrations";
 import { authStoreMigrations } from "../schema/auth/migrations";
 import type { Migration } from "../schema/migrations";
 import { packageMetadataMigrations } from "../schema/package/migrations";
-import { uniqueName } from "./helpers/registry";
+import { publish, publisherFor, uniqueName } from "./helpers/registry";
 
 // Schema migrations run once per object, in order, in one transaction, and are recorded inside it.
 
 describe("Durable Object migrations", () => {
-	it("records every step of both objects' schemas", async () => {
-		const pkg = env.PACKAGES.get(env.PACKAGES.idFromName(uniqueName()));
+	it("records every step of both objects' schemas once something is written", async () => {
+		const name = uniqueName();
+		expect((await publish(name, "1.0.0", await publisherFor(name))).status).toBe(201);
+		const pkg = env.PACKAGES.get(env.PACKAGES.idFromName(name));
 		const applied = await runInDurableObject(pkg, (_i, state) =>
 			state.storage.sql.exec<{ version: number }>("SELECT version FROM _migrations ORDER BY version").toArray(),
 		);

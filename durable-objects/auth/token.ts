@@ -3,7 +3,7 @@ import type { TokenContract, TokenRecord } from "../../schema/auth/contract";
 import { tokenMigrations } from "../../schema/auth/token-migrations";
 import { ok } from "../../schema/errors";
 import { refusals } from "../../schema/refusals";
-import { applyMigrations } from "../migrations";
+import { Schema } from "../migrations";
 import { authStoreObject } from "../stubs";
 
 // One object per token (idFromName(sha256 of the token)): what the hot path needs to know about a
@@ -16,15 +16,16 @@ const REPORT_USE_EVERY_MS = 5 * 60_000;
 export class TokenDO extends DurableObject<Env> implements TokenContract {
 	private lastUse: number | null = null;
 	private lastReport = 0;
+	/** Created by the first push: looking up a token nobody issued creates no storage. */
+	private readonly schema: Schema;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
-		ctx.blockConcurrencyWhile(async () => {
-			applyMigrations(ctx.storage, tokenMigrations);
-		});
+		this.schema = new Schema(ctx.storage, tokenMigrations);
 	}
 
 	put(record: TokenRecord | null, version: number): boolean {
+		this.schema.ensure();
 		const current = this.ctx.storage.sql.exec<{ version: number }>(`SELECT version FROM token`).toArray()[0];
 		if (current && current.version > version) return false;
 		this.ctx.storage.sql.exec(
@@ -58,6 +59,7 @@ export class TokenDO extends DurableObject<Env> implements TokenContract {
 	}
 
 	private record(): TokenRecord | null {
+		if (!this.schema.ready) return null;
 		const row = this.ctx.storage.sql.exec<{ record: string | null }>(`SELECT record FROM token`).toArray()[0];
 		return row?.record ? (JSON.parse(row.record) as TokenRecord) : null;
 	}

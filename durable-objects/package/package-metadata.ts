@@ -17,7 +17,7 @@ import { packageMetadataMigrations } from "../../schema/package/migrations";
 import type { PackageRow, VersionRow } from "../../schema/package/rows";
 import { refusals } from "../../schema/refusals";
 import { queryAudit, recordAudit } from "../audit";
-import { applyMigrations } from "../migrations";
+import { Schema } from "../migrations";
 import { transact } from "../transaction";
 import { type ChannelState, Channels } from "./channels";
 import { Documents, type PackumentForm } from "./documents";
@@ -49,6 +49,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	private readonly documents: Documents;
 	private readonly downloads: Downloads;
 	private readonly outbox: SearchOutbox;
+	private readonly schema: Schema;
 	/** When this object's alarm is due, as far as this instance has set it (null: not known to be set). */
 	private alarmAt: number | null = null;
 
@@ -61,10 +62,13 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		this.documents = new Documents(this.sql);
 		this.downloads = new Downloads(this.sql);
 		this.outbox = new SearchOutbox(this.sql, env);
-		ctx.blockConcurrencyWhile(async () => {
-			applyMigrations(ctx.storage, packageMetadataMigrations);
-			this.alarmAt = await ctx.storage.getAlarm();
-		});
+		// A name that was only ever read has no storage: nothing to migrate, no alarm to know of.
+		this.schema = new Schema(ctx.storage, packageMetadataMigrations);
+		if (this.schema.ready) {
+			ctx.blockConcurrencyWhile(async () => {
+				this.alarmAt = await ctx.storage.getAlarm();
+			});
+		}
 	}
 
 	// ── reads ──────────────────────────────────────────────────────────────────────────────────
@@ -187,7 +191,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 
 	/** The audit trail outlives a full unpublish, so it reads the package row whatever its state. */
 	auditLog(filter: AuditFilter) {
-		const pkg = this.record.get();
+		const pkg = this.schema.ready ? this.record.get() : null;
 		if (!pkg) return refusals.packageNotFound();
 		return ok({ entries: queryAudit(this.sql, filter), access: pkg.access });
 	}
@@ -200,6 +204,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	}
 
 	firstFreeVersion(candidates: string[]): string | null {
+		if (!this.schema.ready) return candidates[0] ?? null;
 		return candidates.find((v) => !this.versionRows.isTaken(v)) ?? null;
 	}
 
@@ -400,6 +405,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	/** One alarm runs every deferred job: write buffered download counts, then tell the search index. */
 	override async alarm(): Promise<void> {
 		this.alarmAt = null;
+		if (!this.schema.ready) return;
 		const now = Date.now();
 		if (this.downloads.pending) this.ctx.storage.transactionSync(() => this.downloads.flush());
 		const pkg = this.record.get();
@@ -422,7 +428,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 
 	/** A read of the live package; its refusals carry the access, so only readers see them. */
 	private read<T extends object>(body: (pkg: PackageRow) => Result<T>): Result<Readable<T>> {
-		const pkg = this.record.live();
+		const pkg = this.schema.ready ? this.record.live() : null;
 		if (!pkg) return refusals.packageNotFound();
 		const result = body(pkg);
 		return result.ok ? ok({ ...result.value, access: pkg.access }) : { ...result, access: pkg.access };
@@ -439,6 +445,8 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		options: { creates?: { name: string; access: PackageRow["access"] } },
 		change: (pkg: PackageRow, now: string) => Result<Change<T> | { value: T; skip: true }>,
 	): Result<Written<T>> {
+		if (!options.creates && !this.schema.ready) return refusals.packageNotFound();
+		this.schema.ensure();
 		const result = transact(this.ctx.storage, (): Result<Written<T>> => {
 			const now = new Date().toISOString();
 			const pkg = options.creates
