@@ -11,6 +11,7 @@ export default defineConfig({
 				bindings: {
 					ADMIN_TOKEN: "test-admin-token",
 					URL_SIGNING_SECRET: "test-signing-secret",
+					ENCRYPTION_KEY: "test-encryption-key",
 					MAX_BODY_SIZE: "1048576",
 					// Tests run alarms themselves; pushing download totals at once keeps them short.
 					SEARCH_DOWNLOADS_PUSH_SECONDS: "0",

@@ -1,8 +1,11 @@
 import type { Actor, AuditEntry, AuditFilter } from "../schema/audit";
+import { LIMITS } from "../schema/limits";
 
 // The audit trail, kept by two owners: each package object records the changes to its package,
 // the AuthStoreDO records registry-level events (tokens, grants, users, failed authentications).
-// Rows are written inside the same transaction as the change they describe.
+// Rows are written inside the same transaction as the change they describe. An audit row never
+// holds a secret: anything shaped like one of the registry's tokens is cut to its listed prefix,
+// and free text is capped, whoever wrote it.
 
 export function recordAudit(
 	sql: SqlStorage,
@@ -15,11 +18,11 @@ export function recordAudit(
 		`INSERT INTO audit (at, action, actor, prefix, ip, target, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		new Date().toISOString(),
 		action,
-		actor.name,
+		scrub(actor.name, LIMITS.auditTarget),
 		actor.prefix,
 		actor.ip,
-		target,
-		detail === null ? null : JSON.stringify(detail),
+		target === null ? null : scrub(target, LIMITS.auditTarget),
+		detail === null ? null : JSON.stringify(scrubbed(detail)),
 	);
 }
 
@@ -46,4 +49,20 @@ export function queryAudit(sql: SqlStorage, filter: AuditFilter): AuditEntry[] {
 			filter.limit ?? 500,
 		)
 		.toArray();
+}
+
+/** A token (dev_…, blk_…, adm_… with its secret) keeps its listed prefix only. */
+const TOKEN = /\b(dev|blk|adm)_([0-9a-f]{8})[0-9a-f]+/g;
+
+function scrub(text: string, max: number): string {
+	const redacted = text.replace(TOKEN, "$1_$2…");
+	return redacted.length > max ? `${redacted.slice(0, max)}…` : redacted;
+}
+
+/** The detail with every string scrubbed, cut to a bounded size as a whole. */
+function scrubbed(detail: Record<string, unknown>): unknown {
+	const text = JSON.stringify(detail, (_key, value: unknown) =>
+		typeof value === "string" ? scrub(value, LIMITS.auditTarget) : value,
+	);
+	return text.length > LIMITS.auditDetail ? { truncated: text.slice(0, LIMITS.auditDetail) } : JSON.parse(text);
 }

@@ -11,17 +11,21 @@ export type Config = {
 	allowSignup: boolean;
 	maxBodySize: number;
 	maxUnpackedSize: number;
+	maxTarballEntries: number;
 	countDownloads: boolean;
 	downloadFlushMs: number;
 	searchDownloadsPushMs: number;
 	adminToken: string | null;
 	urlSigningSecret: string | null;
+	/** Seals secrets the registry must read back (TOTP seeds). */
+	encryptionKey: string | null;
 	missingSecrets: string[];
 };
 
 export const DEFAULTS = {
 	maxBodySize: 26_214_400,
 	maxUnpackedSize: 104_857_600,
+	maxTarballEntries: 20_000,
 	downloadFlushSeconds: 5,
 	searchDownloadsPushSeconds: 300,
 } as const;
@@ -43,6 +47,7 @@ export function config(env: ConfigSource): Config {
 export function parseConfig(env: ConfigSource): Config {
 	const adminToken = secret(env.ADMIN_TOKEN);
 	const urlSigningSecret = secret(env.URL_SIGNING_SECRET);
+	const encryptionKey = secret(env.ENCRYPTION_KEY);
 	const publicUrl = text(env.PUBLIC_URL).replace(/\/+$/, "");
 	return {
 		publicUrl: publicUrl === "" ? null : publicUrl,
@@ -50,14 +55,17 @@ export function parseConfig(env: ConfigSource): Config {
 		allowSignup: text(env.ALLOW_SIGNUP) === "true",
 		maxBodySize: positiveInteger(env.MAX_BODY_SIZE, DEFAULTS.maxBodySize),
 		maxUnpackedSize: positiveInteger(env.MAX_UNPACKED_SIZE, DEFAULTS.maxUnpackedSize),
+		maxTarballEntries: positiveInteger(env.MAX_TARBALL_ENTRIES, DEFAULTS.maxTarballEntries),
 		countDownloads: text(env.COUNT_DOWNLOADS) !== "false",
 		downloadFlushMs: seconds(env.DOWNLOAD_FLUSH_SECONDS, DEFAULTS.downloadFlushSeconds) * 1000,
 		searchDownloadsPushMs: seconds(env.SEARCH_DOWNLOADS_PUSH_SECONDS, DEFAULTS.searchDownloadsPushSeconds) * 1000,
 		adminToken,
 		urlSigningSecret,
+		encryptionKey,
 		missingSecrets: [
 			...(adminToken === null ? ["ADMIN_TOKEN"] : []),
 			...(urlSigningSecret === null ? ["URL_SIGNING_SECRET"] : []),
+			...(encryptionKey === null ? ["ENCRYPTION_KEY"] : []),
 		],
 	};
 }

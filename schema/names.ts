@@ -15,8 +15,17 @@ export type PackageName = {
 	readonly basename: string;
 };
 
-/** First path segments the registry routes itself: no package may take these names. */
-const RESERVED = new Set(["files", "packages", "loader.js"]);
+/** First path segments the registry routes itself (or will): no package may take these names. */
+const RESERVED = new Set([
+	"files",
+	"packages",
+	"package",
+	"search",
+	"loader.js",
+	"health",
+	"favicon.ico",
+	"robots.txt",
+]);
 
 /** A name as the path spells it (percent-encoded or not), checked with validate-npm-package-name. */
 export function parsePackageName(raw: string): Result<PackageName> {

@@ -1,4 +1,5 @@
 import { type Refusal, refuse } from "./errors";
+import { LIMITS } from "./limits";
 
 // The catalogue of refusals about packages, channels, tokens and users: one constructor per
 // condition, so the same condition always gives the same code and the same words, whichever
@@ -29,7 +30,15 @@ export const refusals = {
 				.join(", ")}; remove it from those channels first, or an admin can delete it with force=true`,
 		),
 
+	rangeTooComplex: (): Refusal =>
+		refuse(
+			"badRequest",
+			`a version range is at most ${LIMITS.rangeLength} characters and ${LIMITS.rangeAlternatives} alternatives`,
+		),
+
 	// channels (npm dist-tags)
+	tooManyChannels: (): Refusal =>
+		refuse("conflict", `a package has at most ${LIMITS.channelsPerPackage} channels (dist-tags); remove one first`),
 	channelNotFound: (channel: string): Refusal => refuse("notFound", `channel "${channel}" does not exist`),
 	latestIsPermanent: (): Refusal => refuse("badRequest", "the latest tag cannot be deleted"),
 	nothingToRollBackTo: (channel: string): Refusal =>

@@ -43,7 +43,8 @@ describe("vars", () => {
 				method: "PUT",
 				body: JSON.stringify({ name, password: "a-long-password", email: `${name}@example.com`, type: "user" }),
 			});
-		expect((await adduser({})).status).toBe(403);
+		// Without signup, a new name is refused like a wrong password (#9 item 7).
+		expect((await adduser({})).status).toBe(401);
 		const created = await adduser({ ALLOW_SIGNUP: "true" });
 		expect(created.status).toBe(201);
 		const { token } = (await created.json()) as { token: string };

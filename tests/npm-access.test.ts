@@ -78,8 +78,11 @@ describe("npm owner", () => {
 		await publish(name, "1.0.0", alice.token);
 		expect((await call(`/${name}`, { token: bob.token })).status).toBe(404);
 
+		// Another user sees the name npm owner add needs, never the email (#9 item 7).
 		const user = await call(`/-/user/org.couchdb.user:${bob.name}`, { token: alice.token });
-		expect(await user.json()).toMatchObject({ name: bob.name, email: `${bob.name}@example.com` });
+		const document = (await user.json()) as { name: string; email?: string };
+		expect(document).toMatchObject({ name: bob.name });
+		expect(document.email).toBeUndefined();
 		expect((await call(`/-/user/org.couchdb.user:${bob.name}`)).status).toBe(401);
 		expect((await call("/-/user/org.couchdb.user:nobody-at-all", { token: alice.token })).status).toBe(404);
 

@@ -2,6 +2,7 @@ import * as v from "valibot";
 import { config } from "../schema/config";
 import { etagMatches } from "../schema/etag";
 import { sha256Hex } from "../schema/hashing";
+import { jsonDepth, LIMITS } from "../schema/limits";
 import type { Access } from "../schema/package/contract";
 import { cacheControl } from "./cache-control";
 import { HttpError } from "./errors";
@@ -47,11 +48,17 @@ export async function readJsonBody(request: Request, limit = 1024 * 1024): Promi
 }
 
 function parseJson(text: string): unknown {
+	let value: unknown;
 	try {
-		return JSON.parse(text);
+		value = JSON.parse(text);
 	} catch {
 		throw new HttpError("malformedJson", "request body is not valid JSON");
 	}
+	// Nothing the registry reads nests deeply; a document that does could overflow a recursive walk.
+	if (jsonDepth(value) > LIMITS.jsonDepth) {
+		throw new HttpError("badRequest", `request body nests deeper than ${LIMITS.jsonDepth} levels`);
+	}
+	return value;
 }
 
 /** Parses a JSON body and validates it; both failures are 400s with a message naming the problem. */

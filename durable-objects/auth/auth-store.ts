@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Actor, AuditFilter } from "../../schema/audit";
 import type {
 	AuthStoreContract,
+	CredentialKind,
 	CustomerView,
 	GrantSubject,
 	NewToken,
@@ -9,21 +10,25 @@ import type {
 	Restriction,
 	TokenChange,
 	TokenRecord,
+	TotpOutcome,
 	UserView,
 } from "../../schema/auth/contract";
 import { authStoreMigrations } from "../../schema/auth/migrations";
 import type { UserRow } from "../../schema/auth/rows";
+import { config } from "../../schema/config";
 import { ok, type Result } from "../../schema/errors";
 import { refusals } from "../../schema/refusals";
 import type { Grant } from "../../schema/requests/admin";
 import { queryAudit, recordAudit } from "../audit";
 import { applyMigrations } from "../migrations";
 import { transact } from "../transaction";
+import { CredentialFailures } from "./credential-failures";
 import { Customers } from "./customers";
 import { effectiveGrants, Grants } from "./grants";
+import { isSealed, seal, unseal } from "./sealing";
 import { TokenPushes } from "./token-pushes";
 import { Tokens } from "./tokens";
-import { Users } from "./users";
+import { newTotpSeed, Users } from "./users";
 
 // The admin plane of access control, one object for the registry (idFromName("auth")): users,
 // tokens, customers, grants, two-factor settings and the registry-level audit log. Only hashes
@@ -53,6 +58,7 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 	private readonly users: Users;
 	private readonly customers: Customers;
 	private readonly pushes: TokenPushes;
+	private readonly failures: CredentialFailures;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -62,6 +68,7 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 		this.users = new Users(this.sql);
 		this.customers = new Customers(this.sql);
 		this.pushes = new TokenPushes(this.sql, env, (id, hash) => this.recordFor(id, hash));
+		this.failures = new CredentialFailures(this.sql);
 		ctx.blockConcurrencyWhile(async () => {
 			applyMigrations(ctx.storage, authStoreMigrations);
 			if (this.pushes.pending) await ctx.storage.setAlarm(Date.now());
@@ -227,12 +234,14 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 		});
 	}
 
-	setTotp(name: string, enable: boolean, actor: Actor) {
+	async setTotp(name: string, enable: boolean, actor: Actor) {
+		const fresh = enable ? newTotpSeed(name) : null;
+		const sealed = fresh === null ? null : await seal(this.encryptionKey(), fresh.seed);
 		return this.change(actor, () => {
 			if (!this.users.get(name)) return refusals.userNotFound(name);
-			const otpauth = this.users.setTotp(name, enable);
+			this.users.storeTotp(name, sealed);
 			return ok({
-				value: { otpauth },
+				value: { otpauth: fresh?.otpauth ?? null },
 				action: enable ? "user.totp.enable" : "user.totp.disable",
 				target: name,
 				tokens: this.tokens.idsOf({ user: name }),
@@ -240,8 +249,28 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 		});
 	}
 
-	verifyTotp(name: string, code: string) {
-		return this.users.verifyTotp(name, code);
+	async verifyTotp(name: string, code: string): Promise<TotpOutcome> {
+		const stored = this.users.get(name)?.totp_secret;
+		if (!stored) return "notEnabled";
+		const seed = await unseal(this.encryptionKey(), stored);
+		// Read again after the await: the answer must rest on the row as it is now (a code used meanwhile).
+		const row = this.users.get(name);
+		if (row?.totp_secret !== stored) return "invalid";
+		const outcome = this.users.checkTotp(row, seed, code);
+		// A seed stored before sealing existed is sealed at its first use.
+		if (outcome === "valid" && !isSealed(stored)) this.users.reseal(name, await seal(this.encryptionKey(), seed));
+		return outcome;
+	}
+
+	credentialLock(user: string | null, ip: string | null) {
+		return this.failures.lock(user, ip);
+	}
+
+	credentialFailed(user: string | null, ip: string | null, kind: CredentialKind, actor: Actor) {
+		return this.ctx.storage.transactionSync(() => {
+			recordAudit(this.sql, actor, `${kind}.failed`, user, null);
+			return this.failures.fail(user, ip);
+		});
 	}
 
 	collaborators(name: string, scope: string | null) {
@@ -362,8 +391,17 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 			cidr: row.cidr === null ? null : (JSON.parse(row.cidr) as string[]),
 			totp: user?.totp_secret != null,
 			bypassTwoFactor: row.bypass_two_factor === 1,
+			readonly: row.readonly === 1 || row.kind === "customer",
+			restricted: restriction !== null,
 			createdAt: row.created_at,
 		};
+	}
+
+	private encryptionKey(): string {
+		const key = config(this.env).encryptionKey;
+		// The Worker answers 503 for every route before an object is asked while a secret is missing.
+		if (key === null) throw new Error("ENCRYPTION_KEY is not configured");
+		return key;
 	}
 
 	private userView(name: string): UserView {

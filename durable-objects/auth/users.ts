@@ -31,26 +31,32 @@ export class Users {
 		);
 	}
 
-	/** Turns TOTP on with a fresh secret (answered once, as an otpauth:// URI) or off (null). */
-	setTotp(name: string, enable: boolean): string | null {
-		const secret = enable ? new OTPAuth.Secret({ size: 20 }).base32 : null;
-		this.sql.exec(`UPDATE users SET totp_secret = ?, totp_last_step = NULL WHERE name = ?`, secret, name);
-		return secret === null ? null : new OTPAuth.TOTP({ ...TOTP, label: name, secret }).toString();
+	/** Stores a user's TOTP seed, sealed (see sealing.ts), or turns TOTP off (null). */
+	storeTotp(name: string, sealedSeed: string | null): void {
+		this.sql.exec(`UPDATE users SET totp_secret = ?, totp_last_step = NULL WHERE name = ?`, sealedSeed, name);
+	}
+
+	reseal(name: string, sealedSeed: string): void {
+		this.sql.exec(`UPDATE users SET totp_secret = ? WHERE name = ?`, sealedSeed, name);
 	}
 
 	/**
-	 * Checks a TOTP code (one step of clock drift either way). A code is accepted once: the step it
-	 * belongs to must be later than the last step accepted.
+	 * Checks a TOTP code against the user's seed (one step of clock drift either way). A code is
+	 * accepted once: the step it belongs to must be later than the last step accepted.
 	 */
-	verifyTotp(name: string, code: string): TotpOutcome {
-		const row = this.get(name);
-		if (!row?.totp_secret) return "notEnabled";
-		const totp = new OTPAuth.TOTP({ ...TOTP, label: name, secret: row.totp_secret });
+	checkTotp(row: UserRow, seed: string, code: string): TotpOutcome {
+		const totp = new OTPAuth.TOTP({ ...TOTP, label: row.name, secret: seed });
 		const delta = /^\d{6}$/.test(code) ? totp.validate({ token: code, window: 1 }) : null;
 		if (delta === null) return "invalid";
 		const step = Math.floor(Date.now() / 1000 / TOTP.period) + delta;
 		if (row.totp_last_step !== null && step <= row.totp_last_step) return "replayed";
-		this.sql.exec(`UPDATE users SET totp_last_step = ? WHERE name = ?`, step, name);
+		this.sql.exec(`UPDATE users SET totp_last_step = ? WHERE name = ?`, step, row.name);
 		return "valid";
 	}
+}
+
+/** A fresh TOTP seed, and the otpauth:// URI that shows it to the user (once). */
+export function newTotpSeed(name: string): { seed: string; otpauth: string } {
+	const seed = new OTPAuth.Secret({ size: 20 }).base32;
+	return { seed, otpauth: new OTPAuth.TOTP({ ...TOTP, label: name, secret: seed }).toString() };
 }

@@ -1,4 +1,5 @@
 import { ok, type Result } from "../../schema/errors";
+import { LIMITS } from "../../schema/limits";
 import type { HistoryRow } from "../../schema/package/rows";
 import { refusals } from "../../schema/refusals";
 
@@ -31,6 +32,13 @@ export class Channels {
 			)
 			.toArray()
 			.map(toState);
+	}
+
+	/** Whether moving these channels keeps the package within its number of channels. */
+	hasRoomFor(channels: string[]): boolean {
+		const existing = new Set(this.list().map((c) => c.channel));
+		const added = new Set(channels.filter((c) => !existing.has(c)));
+		return existing.size + added.size <= LIMITS.channelsPerPackage;
 	}
 
 	/** `{ tag: version }`, the npm view of the channels. */

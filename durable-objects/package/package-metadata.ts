@@ -4,6 +4,7 @@ import type { Actor, AuditFilter } from "../../schema/audit";
 import { config } from "../../schema/config";
 import { ok, type Refusal, type Result } from "../../schema/errors";
 import { etagMatches } from "../../schema/etag";
+import { LIMITS } from "../../schema/limits";
 import type {
 	AccessChange,
 	PackageMetadataContract,
@@ -99,6 +100,10 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 
 	versionDocument(spec: string) {
 		return this.read((pkg) => {
+			// Ranges are matched against every version: their size bounds the work of one request.
+			if (spec.length > LIMITS.rangeLength || spec.split("||").length > LIMITS.rangeAlternatives) {
+				return refusals.rangeTooComplex();
+			}
 			const row = this.resolveSpec(spec);
 			if (!row) return refusals.versionNotFound(spec);
 			const body = JSON.stringify(versionDocument(pkg, row, this.versionRows.maintainers()));
@@ -193,7 +198,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	auditLog(filter: AuditFilter) {
 		const pkg = this.schema.ready ? this.record.get() : null;
 		if (!pkg) return refusals.packageNotFound();
-		return ok({ entries: queryAudit(this.sql, filter), access: pkg.access });
+		return ok({ entries: queryAudit(this.sql, filter), live: pkg.unpublished_at === null, access: pkg.access });
 	}
 
 	searchDocument() {
@@ -201,6 +206,11 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			const doc = this.buildSearchDocument(pkg);
 			return doc ? ok(doc) : refusals.packageNotFound();
 		});
+	}
+
+	blobKeys(): string[] {
+		if (!this.schema.ready) return [];
+		return this.versionRows.all().flatMap((row) => [row.tarball_key, row.files_key]);
 	}
 
 	firstFreeVersion(candidates: string[]): string | null {
@@ -213,6 +223,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	publish(input: PublishInput) {
 		return this.write(input.actor, { creates: { name: input.name, access: input.access } }, (pkg, now) => {
 			if (this.versionRows.isTaken(input.version)) return refusals.versionExists(input.version);
+			if (!this.channelRows.hasRoomFor(input.tags)) return refusals.tooManyChannels();
 			const versionId = crypto.randomUUID();
 			this.versionRows.insert(
 				{
@@ -241,7 +252,12 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 				value: { versionId, packageId: pkg.package_id },
 				action: input.tags.length > 0 ? "publish" : "upload",
 				target: input.version,
-				detail: { versionId, tags: input.tags, integrity: input.tarball.integrity },
+				detail: {
+					versionId,
+					tags: input.tags,
+					integrity: input.tarball.integrity,
+					...(input.manifestOverrides?.length ? { manifestFromTarball: input.manifestOverrides } : {}),
+				},
 			});
 		});
 	}
@@ -328,6 +344,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		return this.write(actor, {}, (pkg, now) => {
 			const row = this.versionByRef(ref);
 			if (!row) return refusals.versionNotFound(refName(ref));
+			if (!this.channelRows.hasRoomFor([channel])) return refusals.tooManyChannels();
 			const state = this.channelRows.move(channel, row.version, actor.label, now);
 			return ok({
 				value: this.channelView(pkg, state),
@@ -357,6 +374,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		return this.write(actor, {}, (pkg, now) => {
 			const source = this.channelRows.get(from);
 			if (!source) return refusals.channelNotFound(from);
+			if (!this.channelRows.hasRoomFor([to])) return refusals.tooManyChannels();
 			const state = this.channelRows.move(to, source.version, actor.label, now);
 			return ok({
 				value: this.channelView(pkg, state),

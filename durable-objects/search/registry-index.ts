@@ -11,6 +11,7 @@ import { registryIndexMigrations } from "../../schema/search/migrations";
 import type { IndexedPackageRow as PackageRow, ReindexRow } from "../../schema/search/rows";
 import { applyMigrations } from "../migrations";
 import { packageObject } from "../stubs";
+import { sweepUnreferenced } from "./blob-sweep";
 
 // The registry's search index: one object for the whole registry (idFromName("index")), holding
 // every package's latest state in SQLite with an FTS5 index over its text. It is derived state:
@@ -102,7 +103,7 @@ export class RegistryIndexDO extends DurableObject<Env> implements RegistryIndex
 	async startReindex(): Promise<ReindexStatus> {
 		const generation = this.generation() + 1;
 		this.sql.exec(
-			`UPDATE reindex SET generation = ?, state = 'running', cursor = NULL, seen = 0, started_at = ?, finished_at = NULL`,
+			`UPDATE reindex SET generation = ?, state = 'running', cursor = NULL, seen = 0, swept = 0, started_at = ?, finished_at = NULL`,
 			generation,
 			new Date().toISOString(),
 		);
@@ -118,6 +119,7 @@ export class RegistryIndexDO extends DurableObject<Env> implements RegistryIndex
 			generation: row.generation,
 			packagesSeen: row.seen,
 			indexed,
+			swept: row.swept,
 			startedAt: row.started_at,
 			finishedAt: row.finished_at,
 		};
@@ -126,7 +128,8 @@ export class RegistryIndexDO extends DurableObject<Env> implements RegistryIndex
 	/**
 	 * One batch of a rebuild. Package names come from R2, where every published version has bytes
 	 * under tarballs/{name}/…: listing keys is the one registry-wide view that does not depend on
-	 * this index. Each package object is asked for its current document.
+	 * this index. Each package object is asked for its current document, and the package's bytes
+	 * that no version references are swept (blob-sweep.ts).
 	 */
 	override async alarm(): Promise<void> {
 		const state = this.sql.exec<ReindexRow>(`SELECT * FROM reindex`).one();
@@ -137,9 +140,13 @@ export class RegistryIndexDO extends DurableObject<Env> implements RegistryIndex
 			...(state.cursor ? { cursor: state.cursor } : {}),
 		});
 		const names = [...new Set(page.objects.map((o) => packageNameOfKey(o.key)).filter((n) => n !== null))];
-		const docs = await Promise.all(names.map((name) => packageObject(this.env, name).searchDocument()));
+		const [docs, swept] = await Promise.all([
+			Promise.all(names.map((name) => packageObject(this.env, name).searchDocument())),
+			sweepUnreferenced(this.env, names),
+		]);
 		this.ctx.storage.transactionSync(() => {
 			for (const doc of docs) if (doc.ok) this.write(doc.value, state.generation, true);
+			this.sql.exec(`UPDATE reindex SET swept = swept + ?`, swept);
 			if (page.truncated) {
 				this.sql.exec(`UPDATE reindex SET cursor = ?, seen = seen + ?`, page.cursor, names.length);
 				return;

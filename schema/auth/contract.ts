@@ -30,6 +30,9 @@ export type TokenRecord = {
 	totp: boolean;
 	/** Created by its user (with a code) to skip two-factor prompts, e.g. for CI. */
 	bypassTwoFactor: boolean;
+	/** Read-only, or limited to some of its user's packages and scopes (npm granular tokens). */
+	readonly: boolean;
+	restricted: boolean;
 	createdAt: string;
 };
 
@@ -82,6 +85,11 @@ export type NewUser = {
 export type CustomerView = { name: string; active: boolean; createdAt: string; keys: number };
 export type ScopePolicy = { scope: string; requireTwoFactor: boolean };
 export type TotpOutcome = "valid" | "invalid" | "replayed" | "notEnabled";
+/**
+ * What a failed credential was, as the audit trail names it (`{kind}.failed`): a password at npm
+ * login, a password elsewhere (npm token create), a one-time code.
+ */
+export type CredentialKind = "login" | "password" | "otp";
 
 /**
  * The answer of every change made in the store: `changedTokens` are the hashes of the tokens whose
@@ -118,7 +126,14 @@ export interface AuthStoreContract {
 	/** Turns TOTP on (with a fresh secret, returned once as an otpauth:// URI) or off. */
 	setTotp(name: string, enable: boolean, actor: Actor): Promise<Result<TokenChange<{ otpauth: string | null }>>>;
 	/** Checks a TOTP code; a code is accepted once. */
-	verifyTotp(name: string, code: string): TotpOutcome;
+	verifyTotp(name: string, code: string): Promise<TotpOutcome>;
+	/**
+	 * Seconds until a user or an address may try a password or one-time code again (0: now). Past
+	 * too many failures in a window both are locked out until the window ends, whoever asks.
+	 */
+	credentialLock(user: string | null, ip: string | null): number;
+	/** Counts and audits a failed password or code; answers the lock it leads to (0: none yet). */
+	credentialFailed(user: string | null, ip: string | null, kind: CredentialKind, actor: Actor): number;
 	/** npm access ls-collaborators: users whose grants cover the package. */
 	collaborators(name: string, scope: string | null): Record<string, "read-write" | "read-only">;
 

@@ -99,4 +99,21 @@ export const authStoreMigrations: readonly Migration[] = [
 			CREATE INDEX audit_by_target ON audit (target, id);
 		`,
 	},
+	{
+		version: 3,
+		name: "failed credentials per user and address; token records that say whether they are limited",
+		sql: `
+			-- Failed passwords and one-time codes in the current window, per 'user:{name}' and 'ip:{address}'.
+			CREATE TABLE credential_failures (
+				subject TEXT PRIMARY KEY,
+				window_start INTEGER NOT NULL,
+				failures INTEGER NOT NULL
+			) WITHOUT ROWID;
+
+			-- Token records now say whether the token is read-only or restricted: push them all again.
+			INSERT INTO token_pushes (hash, token_id, version)
+				SELECT hash, id, version FROM tokens WHERE revoked_at IS NULL
+				ON CONFLICT (hash) DO NOTHING;
+		`,
+	},
 ];

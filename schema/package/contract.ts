@@ -28,8 +28,10 @@ export type BundledFile = { path: string; offset: number; size: number; sha256: 
 export type PublishInput = {
 	name: string;
 	version: string;
-	/** The version manifest as the client sent it, minus what the registry owns (dist, _id, …). */
+	/** The version manifest: the client's document with the install fields of the tarball's package.json. */
 	manifest: Record<string, unknown>;
+	/** Install fields in which the client's document disagreed with the tarball (kept in the audit trail). */
+	manifestOverrides?: string[];
 	/** Channels (dist-tags) to point at the new version. */
 	tags: string[];
 	/** Access level for a package created by this publish; ignored for an existing one. */
@@ -122,9 +124,12 @@ export interface PackageMetadataContract {
 	channelHistory(channel: string): Result<Readable<{ entries: HistoryEntry[] }>>;
 	versions(): Result<Readable<{ packageId: string; versions: VersionView[] }>>;
 	version(ref: VersionRef): Result<Readable<VersionView>>;
-	auditLog(filter: AuditFilter): Result<Readable<{ entries: AuditEntry[] }>>;
+	/** The trail outlives a full unpublish: `live` is false once every version is gone. */
+	auditLog(filter: AuditFilter): Result<Readable<{ entries: AuditEntry[]; live: boolean }>>;
 	/** The package as the search index sees it. */
 	searchDocument(): Result<SearchDocument>;
+	/** The R2 keys of every stored version's bytes (the reindex sweep keeps these and no others). */
+	blobKeys(): string[];
 	/** The first of the candidate numbers that no version has or had (uploads choose their version). */
 	firstFreeVersion(candidates: string[]): string | null;
 

@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { LIMITS } from "../limits";
 
 // Request bodies of the npm protocol, as npm 11, pnpm, yarn 4 and bun send them. Loose objects:
 // clients add fields of their own, and what the registry does not read it does not keep.
@@ -52,7 +53,14 @@ export const NpmTokenCreateSchema = v.looseObject({
 	packages: v.optional(v.array(v.string())),
 	scopes: v.optional(v.array(v.string())),
 	packages_and_scopes_permission: v.optional(v.picklist(["read-only", "read-write"])),
-	expires: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1, "expires is a number of days"))),
+	expires: v.optional(
+		v.pipe(
+			v.number(),
+			v.integer(),
+			v.minValue(1, "expires is a number of days"),
+			v.maxValue(LIMITS.tokenExpiryDays, `expires is at most ${LIMITS.tokenExpiryDays} days`),
+		),
+	),
 	bypass_2fa: v.optional(v.boolean()),
 });
 

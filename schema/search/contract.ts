@@ -54,6 +54,8 @@ export type ReindexStatus = {
 	generation: number;
 	packagesSeen: number;
 	indexed: number;
+	/** R2 objects no version referenced, deleted by this rebuild. */
+	swept: number;
 	startedAt: string | null;
 	finishedAt: string | null;
 };

@@ -79,4 +79,9 @@ export const registryIndexMigrations: readonly Migration[] = [
 			CREATE INDEX packages_by_publisher ON packages (publisher_name);
 		`,
 	},
+	{
+		version: 3,
+		name: "objects swept by a rebuild",
+		sql: `ALTER TABLE reindex ADD COLUMN swept INTEGER NOT NULL DEFAULT 0;`,
+	},
 ];

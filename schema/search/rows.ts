@@ -31,6 +31,7 @@ export type ReindexRow = {
 	cursor: string | null;
 	scope_cursor: string | null;
 	seen: number;
+	swept: number;
 	started_at: string | null;
 	finished_at: string | null;
 };

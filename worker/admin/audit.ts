@@ -44,8 +44,12 @@ export const adminAudit = admin(async ({ request, env }) => {
 /** GET /packages/{name}/audit: for admins and for those who may publish the package. */
 export const packageAudit = signedIn("log in to read the audit trail", async ({ request, env, principal }) => {
 	const pkg = packageNameFromParams(request.params);
-	const { entries } = settleRead(principal, pkg, await packageObject(env, pkg.name).auditLog(filterOf(request)));
-	if (!can(principal, pkg, "publish")) throw forbidden("the audit trail is for the package's publishers");
+	const { entries, live } = settleRead(principal, pkg, await packageObject(env, pkg.name).auditLog(filterOf(request)));
+	if (!can(principal, pkg, "publish")) {
+		// A package whose every version was unpublished no longer exists for anyone but its publishers.
+		if (!live) throw notFound();
+		throw forbidden("the audit trail is for the package's publishers");
+	}
 	return json(
 		{ package: pkg.name, entries: present(entries) },
 		{ headers: { "cache-control": cacheControl.personal } },

@@ -35,6 +35,9 @@ export type Principal =
 			totp: boolean;
 			/** The token skips two-factor prompts (created by its user, with a code). */
 			bypassTwoFactor: boolean;
+			/** The token may only read, or only touch some of its user's packages (npm granular tokens). */
+			readonly: boolean;
+			restricted: boolean;
 	  } & Identity);
 
 /** A developer token or customer key (not anonymous, not admin). */
@@ -89,6 +92,9 @@ export async function authenticate(request: Request, env: Env): Promise<Principa
 		grants: record.grants,
 		totp: record.totp,
 		bypassTwoFactor: record.bypassTwoFactor,
+		// Records pushed before these fields existed are read as limited until they are pushed again.
+		readonly: record.readonly ?? true,
+		restricted: record.restricted ?? true,
 	};
 }
 
@@ -102,12 +108,27 @@ async function failed(
 ): Promise<never> {
 	await limitFailedAuthentication(env, ip);
 	if (request.method !== "GET" && request.method !== "HEAD") {
-		const path = new URL(request.url).pathname;
-		await authStore(env).audit({ name: "anonymous", prefix, ip, label: "anonymous" }, "auth.failed", path, {
-			method: request.method,
-		});
+		await authStore(env).audit(
+			{ name: "anonymous", prefix, ip, label: "anonymous" },
+			"auth.failed",
+			auditedPath(request),
+			{
+				method: request.method,
+			},
+		);
 	}
 	throw unauthorized(message);
+}
+
+/**
+ * The path of a failed request, for the audit trail: a path can carry a secret (DELETE
+ * /-/npm/v1/tokens/token/{token}, npm logout), so long segments keep only their first characters.
+ */
+function auditedPath(request: Request): string {
+	return new URL(request.url).pathname
+		.split("/")
+		.map((segment) => (segment.length > 24 ? `${segment.slice(0, 12)}…` : segment))
+		.join("/");
 }
 
 /** Checked here too: a record cached before its expiry must not outlive it. */

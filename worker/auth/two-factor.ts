@@ -1,6 +1,9 @@
+import type { Actor } from "../../schema/audit";
 import type { PackageName } from "../../schema/names";
 import { forbidden, HttpError } from "../errors";
 import { authStore } from "./auth-store";
+import { assertNotLockedOut, recordFailure } from "./credentials";
+import { actorOf } from "./permissions";
 import type { Principal } from "./principal";
 
 // Two-factor publishing. A write needs a TOTP code (npm sends it as `npm-otp`, after npm prompts on
@@ -22,21 +25,27 @@ export async function assertSecondFactor(
 	if (principal.kind !== "developer") return; // admins are trusted; customers cannot write
 	const policy = packageRequires || (pkg.scope !== null && (await scopeRequiresTwoFactor(env, pkg.scope)));
 	if (!policy && !principal.totp) return;
-	if (principal.bypassTwoFactor) return;
+	// Whatever a token says, a write that needs two-factor needs a user who has it.
 	if (!principal.totp || principal.account === null) {
 		throw forbidden(
 			`${pkg.name} requires two-factor authentication: publish with the login token of a user who enabled TOTP`,
 		);
 	}
-	await verifyOtp(request, env, principal.account);
+	if (principal.bypassTwoFactor) return;
+	await verifyOtp(request, env, principal.account, actorOf(principal));
 }
 
-/** Checks the request's `npm-otp` code against a user's TOTP secret; each code works once. */
-export async function verifyOtp(request: Request, env: Env, user: string): Promise<void> {
+/**
+ * Checks the request's `npm-otp` code against a user's TOTP secret; each code works once. Wrong and
+ * replayed codes count as failed credentials (credentials.ts): past the limit, 429 with Retry-After.
+ */
+export async function verifyOtp(request: Request, env: Env, user: string, actor: Actor): Promise<void> {
 	const code = request.headers.get("npm-otp");
 	if (!code) throw otpRequired("this operation requires a one-time password (npm-otp)");
+	await assertNotLockedOut(request, env, user);
 	const outcome = await authStore(env).verifyTotp(user, code.trim());
 	if (outcome === "valid") return;
+	await recordFailure(request, env, user, "otp", actor);
 	throw otpRequired(outcome === "replayed" ? "this one-time password was already used" : "invalid one-time password");
 }
 

@@ -29,6 +29,7 @@ export async function capabilityFor(env: Env, name: string, version: string): Pr
 	return new Uint8Array(signature).toBase64({ alphabet: "base64url", omitPadding: true });
 }
 
+/** Checked in constant time, in its one canonical spelling (unpadded base64url), so each file has one URL. */
 export async function isCapabilityFor(env: Env, capability: string, name: string, version: string): Promise<boolean> {
 	let signature: Uint8Array<ArrayBuffer>;
 	try {
@@ -36,5 +37,6 @@ export async function isCapabilityFor(env: Env, capability: string, name: string
 	} catch {
 		return false;
 	}
+	if (signature.toBase64({ alphabet: "base64url", omitPadding: true }) !== capability) return false;
 	return crypto.subtle.verify("HMAC", await signingKey(env), signature, message(name, version));
 }

@@ -1,5 +1,6 @@
 import type { Actor } from "../../schema/audit";
 import { config } from "../../schema/config";
+import { LIMITS } from "../../schema/limits";
 import type { PackageName } from "../../schema/names";
 import { type PackageDocument, PackageDocumentSchema } from "../../schema/requests/npm";
 import { assertCan } from "../auth/permissions";
@@ -69,6 +70,8 @@ async function publish(
 		throw badRequest(`attachment "${attachmentName}" is not the tarball of version ${version}`);
 	}
 	const tags = Object.entries(doc["dist-tags"]);
+	if (tags.length > LIMITS.tagsPerPublish)
+		throw badRequest(`a publish sets at most ${LIMITS.tagsPerPublish} dist-tags`);
 	for (const [tag, target] of tags) {
 		channelName(tag);
 		if (target !== version) throw badRequest(`dist-tags.${tag} must point at the version being published`);
@@ -83,7 +86,8 @@ async function publish(
 	}
 	verifyDeclaredChecksums(manifest.dist, await tarballChecksums(tgz));
 
-	const contents = await readTarball(tgz, { layout: "npm", maxUnpackedSize: config(env).maxUnpackedSize });
+	const { maxUnpackedSize, maxTarballEntries } = config(env);
+	const contents = await readTarball(tgz, { layout: "npm", maxUnpackedSize, maxEntries: maxTarballEntries });
 	const packageJson = readPackageJson(contents);
 	if (packageJson.name !== pkg.name || packageJson.version !== version) {
 		throw new HttpError(

@@ -3,8 +3,8 @@ import type { TokenListing } from "../../schema/auth/contract";
 import { sha256Hex } from "../../schema/hashing";
 import { NpmTokenCreateSchema } from "../../schema/requests/npm";
 import { authStore } from "../auth/auth-store";
+import { passwordMatches, recordFailure } from "../auth/credentials";
 import { newToken, type Principal, type TokenPrincipal } from "../auth/principal";
-import { hashPassword, timingSafeEqualText } from "../auth/secrets";
 import { verifyOtp } from "../auth/two-factor";
 import { badRequest, forbidden, notFound, unauthorized, unwrap } from "../errors";
 import { signedIn } from "../guards";
@@ -48,15 +48,18 @@ export const listNpmTokens = signedIn(LOG_IN, async ({ env, principal }) => {
 export const createNpmToken = signedIn(LOG_IN, async ({ request, env, principal: caller, actor }) => {
 	const { user, principal } = userOf(caller);
 	const body = await readJson(request, NpmTokenCreateSchema);
-	const store = authStore(env);
-	const credentials = await store.userCredentials(user);
-	const attempt = credentials.ok
-		? await hashPassword(body.password, credentials.value.salt, credentials.value.iterations)
-		: "";
-	if (!credentials.ok || !(await timingSafeEqualText(attempt, credentials.value.hash))) {
+	// A token limited to reading, or to some packages, cannot mint one that may do more.
+	if (principal.readonly || principal.restricted) {
+		throw forbidden("this token is read-only or limited to some packages: create tokens with your npm login token");
+	}
+	if (!(await passwordMatches(request, env, user, body.password))) {
+		await recordFailure(request, env, user, "password", actor);
 		throw unauthorized("incorrect password");
 	}
-	if (principal.totp) await verifyOtp(request, env, user);
+	if (principal.totp) await verifyOtp(request, env, user, actor);
+	else if (body.bypass_2fa) {
+		throw forbidden("only a user with two-factor authentication turned on can create a token that skips it");
+	}
 	const cidr = body.cidr_whitelist ?? [];
 	const invalid = cidr.find((range) => !ipaddr.isValidCIDR(range));
 	if (invalid !== undefined) throw badRequest(`invalid CIDR range: ${invalid}`);
@@ -66,7 +69,7 @@ export const createNpmToken = signedIn(LOG_IN, async ({ request, env, principal:
 
 	const { token, hash, prefix } = await newToken("developer");
 	const { token: created } = unwrap(
-		await store.createToken(
+		await authStore(env).createToken(
 			{
 				hash,
 				prefix,
@@ -92,7 +95,7 @@ export const createNpmToken = signedIn(LOG_IN, async ({ request, env, principal:
 /** DELETE /-/npm/v1/tokens/token/{key}: `key` is a token's id, or the token itself. */
 export const revokeNpmToken = signedIn(LOG_IN, async ({ request, env, principal: caller, actor }) => {
 	const { user, principal } = userOf(caller);
-	if (principal.totp) await verifyOtp(request, env, user);
+	if (principal.totp) await verifyOtp(request, env, user, actor);
 	const key = decodeParam(request.params.key);
 	const store = authStore(env);
 	const result = /^(dev|blk|adm)_/.test(key)

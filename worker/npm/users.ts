@@ -3,9 +3,9 @@ import { config } from "../../schema/config";
 import { randomHex, sha256Hex } from "../../schema/hashing";
 import { CouchLoginSchema } from "../../schema/requests/npm";
 import { authStore } from "../auth/auth-store";
+import { passwordMatches, recordFailure } from "../auth/credentials";
 import { clientIp, newToken } from "../auth/principal";
-import { limitFailedAuthentication } from "../auth/rate-limits";
-import { hashPassword, PBKDF2_ITERATIONS, timingSafeEqualText } from "../auth/secrets";
+import { hashPassword, PBKDF2_ITERATIONS } from "../auth/secrets";
 import { verifyOtp } from "../auth/two-factor";
 import { badRequest, forbidden, notFound, unauthorized, unwrap } from "../errors";
 import { signedIn } from "../guards";
@@ -15,7 +15,11 @@ import { decodeParam, json, type RouteRequest, readJson } from "../http";
 // A login never returns an existing secret: each one mints a new dev_ token that carries the
 // user's grants. Users who enabled TOTP log in with a code too (npm prompts on the 401).
 
-/** PUT /-/user/org.couchdb.user:{name} */
+/**
+ * PUT /-/user/org.couchdb.user:{name}. An unknown name and a wrong password get the same answer
+ * after the same work (see credentials.ts), and both count towards the lockout of the name and of
+ * the address; with ALLOW_SIGNUP an unknown name becomes an account instead.
+ */
 export async function login(request: RouteRequest, env: Env): Promise<Response> {
 	const couchId = decodeParam(request.params.couchId);
 	if (!couchId.startsWith("org.couchdb.user:")) throw notFound();
@@ -23,37 +27,17 @@ export async function login(request: RouteRequest, env: Env): Promise<Response> 
 	if (body.name !== couchId.slice("org.couchdb.user:".length)) {
 		throw badRequest("the user name in the body does not match the URL");
 	}
-	const ip = clientIp(request);
-	const actor: Actor = { name: body.name, prefix: null, ip, label: body.name };
+	const actor: Actor = { name: body.name, prefix: null, ip: clientIp(request), label: body.name };
 	const store = authStore(env);
-	const credentials = await store.userCredentials(body.name);
-	if (!credentials.ok) {
-		if (!config(env).allowSignup) {
-			// Unknown user and wrong password look the same, so names cannot be probed.
-			if (body.email === undefined) return refuseLogin(env, ip, actor);
-			throw forbidden("signup is disabled on this registry: ask an admin for an account");
-		}
-		if (body.password.length < 8) throw badRequest("password must be at least 8 characters");
-		const salt = randomHex(16);
-		unwrap(
-			await store.createUser(
-				{
-					name: body.name,
-					...(body.email === undefined ? {} : { email: body.email }),
-					passwordHash: await hashPassword(body.password, salt, PBKDF2_ITERATIONS),
-					salt,
-					iterations: PBKDF2_ITERATIONS,
-					grants: [],
-				},
-				actor,
-			),
-		);
+	const existing = await store.getUser(body.name);
+	if (!existing.ok && config(env).allowSignup) {
+		await signUp(env, body, actor);
 	} else {
-		const { salt, iterations, hash } = credentials.value;
-		const attempt = await hashPassword(body.password, salt, iterations);
-		if (!(await timingSafeEqualText(attempt, hash))) return refuseLogin(env, ip, actor);
-		const user = await store.getUser(body.name);
-		if (user.ok && user.value.twoFactor) await verifyOtp(request, env, body.name);
+		if (!(await passwordMatches(request, env, body.name, body.password))) {
+			await recordFailure(request, env, body.name, "login", actor);
+			throw unauthorized("incorrect username or password");
+		}
+		if (existing.ok && existing.value.twoFactor) await verifyOtp(request, env, body.name, actor);
 	}
 	const { token, hash, prefix } = await newToken("developer");
 	unwrap(
@@ -65,20 +49,41 @@ export async function login(request: RouteRequest, env: Env): Promise<Response> 
 	return json({ ok: true, id: couchId, rev: "1", token }, { status: 201 });
 }
 
-async function refuseLogin(env: Env, ip: string | null, actor: Actor): Promise<never> {
-	await limitFailedAuthentication(env, ip);
-	await authStore(env).audit(actor, "login.failed", actor.name, null);
-	throw unauthorized("incorrect username or password");
+async function signUp(env: Env, body: { name: string; password: string; email?: string }, actor: Actor) {
+	if (body.password.length < 8) throw badRequest("password must be at least 8 characters");
+	const salt = randomHex(16);
+	unwrap(
+		await authStore(env).createUser(
+			{
+				name: body.name,
+				...(body.email === undefined ? {} : { email: body.email }),
+				passwordHash: await hashPassword(body.password, salt, PBKDF2_ITERATIONS),
+				salt,
+				iterations: PBKDF2_ITERATIONS,
+				grants: [],
+			},
+			actor,
+		),
+	);
 }
 
-/** GET /-/user/org.couchdb.user:{name}: what npm owner add needs (name, email), for logged-in users. */
-export const getUserDocument = signedIn("log in to look users up", async ({ request, env }) => {
+/**
+ * GET /-/user/org.couchdb.user:{name}: the user document. The whole of it (email included) only to
+ * the user themself and to admins; other logged-in users get the name alone, which is what
+ * `npm owner add` needs; customer keys, which sit in web pages, get nothing.
+ */
+export const getUserDocument = signedIn("log in to look users up", async ({ request, env, principal }) => {
 	const couchId = decodeParam(request.params.couchId);
 	if (!couchId.startsWith("org.couchdb.user:")) throw notFound();
-	const user = await authStore(env).getUser(couchId.slice("org.couchdb.user:".length));
+	const name = couchId.slice("org.couchdb.user:".length);
+	const self = principal.kind === "developer" && principal.account === name;
+	if (principal.kind === "customer" || (principal.kind === "developer" && principal.account === null)) {
+		throw notFound("user not found");
+	}
+	const user = await authStore(env).getUser(name);
 	if (!user.ok) throw notFound("user not found");
-	const { name, email } = user.value;
-	return json({ _id: couchId, name, email: email ?? undefined, type: "user", roles: [] });
+	const email = self || principal.kind === "admin" ? (user.value.email ?? undefined) : undefined;
+	return json({ _id: couchId, name: user.value.name, email, type: "user", roles: [] });
 });
 
 /** GET /-/whoami */

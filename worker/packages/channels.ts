@@ -1,5 +1,6 @@
 import type { PackageName } from "../../schema/names";
 import type { Access, ChannelView } from "../../schema/package/contract";
+import { can } from "../auth/permissions";
 import { cacheControl } from "../cache-control";
 import { packageRead } from "../guards";
 import { json, revalidatedJson } from "../http";
@@ -46,12 +47,26 @@ async function importMap(request: Request, env: Env, pkg: PackageName, access: A
 	};
 }
 
-/** GET /packages/{name}/channels/{channel}/history: newest first, the current row marked. */
+/**
+ * GET /packages/{name}/channels/{channel}/history: newest first, the current row marked. Who moved
+ * the channel is shown with the token prefix they used only to the package's publishers.
+ */
 export const getChannelHistory = packageRead(
 	async (stub, request) => stub.channelHistory(channelParam(request.params)),
-	({ request, value }) =>
-		json(
-			{ channel: channelParam(request.params), history: value.entries },
+	({ request, pkg, principal, value }) => {
+		const publisher = can(principal, pkg, "publish");
+		const history = publisher
+			? value.entries
+			: value.entries.map((entry) => ({ ...entry, by: withoutToken(entry.by) }));
+		return json(
+			{ channel: channelParam(request.params), history },
 			{ headers: { "cache-control": cacheControl.personal } },
-		),
+		);
+	},
 );
+
+/** `alice (dev_a3f8e2c1)` → `alice`. */
+function withoutToken(label: string): string {
+	const paren = label.lastIndexOf(" (");
+	return paren === -1 ? label : label.slice(0, paren);
+}

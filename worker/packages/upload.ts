@@ -2,7 +2,8 @@ import semver from "semver";
 import { config } from "../../schema/config";
 import { randomHex } from "../../schema/hashing";
 import { refusals } from "../../schema/refusals";
-import { HttpError, unprocessable } from "../errors";
+import { can } from "../auth/permissions";
+import { forbidden, HttpError, unprocessable } from "../errors";
 import { type PackageStub, packageWrite } from "../guards";
 import { json, readBodyBytes } from "../http";
 import { versionNumber } from "../params";
@@ -15,10 +16,14 @@ import { versionLinks } from "./views";
 // whose package.json carries the chosen name and version, so `npm install` can install it too.
 
 export const uploadBundle = packageWrite({ need: ["upload"], mustExist: false }, async (context) => {
-	const { request, env, pkg, stub, actor, info } = context;
-	const { maxBodySize, maxUnpackedSize, defaultAccess } = config(env);
+	const { request, env, pkg, principal, stub, actor, info } = context;
+	const { maxBodySize, maxUnpackedSize, maxTarballEntries, defaultAccess } = config(env);
+	// Choosing who may read a new package is a publisher's decision, not an uploader's.
+	if (info === null && request.query.access === "public" && !can(principal, pkg, "publish")) {
+		throw forbidden("making a new package public needs publish permission; upload it without access=public");
+	}
 	const body = await readBodyBytes(request, maxBodySize);
-	const contents = await readTarball(body, { layout: "auto", maxUnpackedSize });
+	const contents = await readTarball(body, { layout: "auto", maxUnpackedSize, maxEntries: maxTarballEntries });
 	if (!contents.files.some((f) => f.path === "index.js")) throw unprocessable("the bundle has no index.js at its root");
 	const bundled = findPackageJson(contents) ?? {};
 	if (bundled.name !== undefined && bundled.name !== pkg.name) {

@@ -1,16 +1,19 @@
 import { packageObject } from "../../durable-objects/stubs";
 import type { Actor } from "../../schema/audit";
+import { LIMITS } from "../../schema/limits";
 import type { PackageName } from "../../schema/names";
 import type { Access } from "../../schema/package/contract";
-import { unwrap } from "../errors";
+import { HttpError, unwrap } from "../errors";
 import { tarballChecksums } from "./checksums";
 import { bundleFiles, entryIntegrity, entryPath } from "./file-bundle";
+import { registryManifest } from "./manifest";
 import { readReadme, type TarballContents } from "./tarball";
 
 // Storing a new version, for npm publish and bundle uploads alike: bytes first, under R2 keys
 // unique to this attempt (two concurrent publishes of one version never write the same object),
-// then the commit in the package's object. A refused commit deletes the attempt's bytes, so a
-// failure can leave unreferenced bytes (if the cleanup itself fails) but never a version without them.
+// then the commit in the package's object. Every way the attempt can end without a commit (a
+// refusal, a thrown error) deletes the attempt's bytes; if that cleanup itself fails, the
+// unreferenced objects are swept by POST /-/admin/reindex. Never is a version left without bytes.
 
 /** A version about to be stored: what npm publish and bundle uploads both hand over. */
 export type VersionToStore = {
@@ -33,50 +36,49 @@ export async function storeVersion(env: Env, pkg: PackageName, next: VersionToSt
 	const integrity = await entryIntegrity(next.contents.files, entry);
 	const tarballKey = `tarballs/${pkg.name}/${next.version}/${attempt}.tgz`;
 	const filesKey = `files/${pkg.name}/${next.version}/${attempt}.bin`;
-	await Promise.all([
-		env.BLOBS.put(tarballKey, next.tgz, {
-			httpMetadata: { contentType: "application/octet-stream" },
-			sha1: checksums.shasum,
-		}),
-		env.BLOBS.put(filesKey, bundle.bytes),
-	]);
-	const result = await packageObject(env, pkg.name).publish({
-		name: pkg.name,
-		version: next.version,
-		manifest: registryManifest(next.manifest, next.contents),
-		tags: next.tags,
-		access: next.access,
-		tarball: { key: tarballKey, ...checksums, size: next.tgz.byteLength },
-		files: {
-			key: filesKey,
-			index: bundle.index,
-			entryPath: entry,
-			entryIntegrity: integrity,
-		},
-		unpackedSize: next.contents.unpackedSize,
-		readme: readReadme(next.contents),
-		actor: next.actor,
-	});
-	if (!result.ok) await deleteBlobs(env, [tarballKey, filesKey]);
-	return { ...unwrap(result), entryPath: entry, entryIntegrity: integrity };
+	const { manifest, overridden } = registryManifest(next.manifest, next.packageJson, next.contents);
+	if (JSON.stringify(manifest).length > LIMITS.manifestBytes) {
+		throw new HttpError("payloadTooLarge", `the version manifest is larger than ${LIMITS.manifestBytes} bytes`);
+	}
+	let committed = false;
+	// When the attempt began: the reindex sweep leaves an unreferenced object alone for an hour after.
+	const customMetadata = { startedAt: new Date().toISOString() };
+	try {
+		await Promise.all([
+			env.BLOBS.put(tarballKey, next.tgz, {
+				httpMetadata: { contentType: "application/octet-stream" },
+				sha1: checksums.shasum,
+				customMetadata,
+			}),
+			env.BLOBS.put(filesKey, bundle.bytes, { customMetadata }),
+		]);
+		const result = await packageObject(env, pkg.name).publish({
+			name: pkg.name,
+			version: next.version,
+			manifest,
+			manifestOverrides: overridden,
+			tags: next.tags,
+			access: next.access,
+			tarball: { key: tarballKey, ...checksums, size: next.tgz.byteLength },
+			files: { key: filesKey, index: bundle.index, entryPath: entry, entryIntegrity: integrity },
+			unpackedSize: next.contents.unpackedSize,
+			readme: readReadme(next.contents, LIMITS.readmeBytes),
+			actor: next.actor,
+		});
+		committed = result.ok;
+		return { ...unwrap(result), entryPath: entry, entryIntegrity: integrity };
+	} finally {
+		if (!committed) await forgetAttempt(env, [tarballKey, filesKey]);
+	}
 }
 
-/** Fields the registry owns (dist, _id, _npmUser, maintainers, …) are dropped; install facts added. */
-function registryManifest(manifest: Record<string, unknown>, contents: TarballContents): Record<string, unknown> {
-	const kept = Object.fromEntries(
-		Object.entries(manifest).filter(
-			([key]) =>
-				(!key.startsWith("_") || key === "_nodeVersion" || key === "_npmVersion") &&
-				!["dist", "maintainers", "readme", "readmeFilename", "deprecated", "hasInstallScript"].includes(key),
-		),
-	);
-	const scripts = (manifest.scripts ?? {}) as Record<string, unknown>;
-	const hasInstallScript = ["preinstall", "install", "postinstall"].some((s) => typeof scripts[s] === "string");
-	return {
-		...kept,
-		...(hasInstallScript ? { hasInstallScript: true } : {}),
-		_hasShrinkwrap: contents.files.some((f) => f.path === "npm-shrinkwrap.json"),
-	};
+/** The bytes of an attempt that did not commit; a failed cleanup is left to the reindex sweep. */
+async function forgetAttempt(env: Env, keys: string[]): Promise<void> {
+	try {
+		await deleteBlobs(env, keys);
+	} catch (error) {
+		console.error("could not delete the bytes of a failed publish; the next reindex sweeps them", keys, error);
+	}
 }
 
 /** Deletes bytes no version references (any more). */

@@ -23,7 +23,7 @@ const badTarball = (message: string) => new HttpError("badTarball", message);
 
 export async function readTarball(
 	gzipped: Uint8Array<ArrayBuffer>,
-	options: { layout: TarballLayout; maxUnpackedSize: number },
+	options: { layout: TarballLayout; maxUnpackedSize: number; maxEntries: number },
 ): Promise<TarballContents> {
 	let inflated = 0;
 	let tooLarge = false;
@@ -45,8 +45,13 @@ export async function readTarball(
 		.pipeThrough(createTarDecoder({ strict: true }));
 
 	const raw: { parts: string[]; bytes: Uint8Array<ArrayBuffer> }[] = [];
+	let count = 0;
 	try {
 		for await (const entry of entries) {
+			// Leaving the loop cancels the stream: nothing more is inflated once a limit is crossed.
+			if (++count > options.maxEntries) {
+				throw new HttpError("payloadTooLarge", `tarball has more than ${options.maxEntries} entries`);
+			}
 			const type = entry.header.type ?? "file";
 			if (type !== "file") {
 				await entry.body.cancel();
@@ -113,11 +118,16 @@ export function findPackageJson(contents: { files: TarballFile[] }): Record<stri
 	return parsed as Record<string, unknown>;
 }
 
-/** The README npm would show: README.md first, then any root file named readme.*. */
-export function readReadme(contents: TarballContents): { readme: string; filename: string } | null {
+/**
+ * The README npm would show: README.md first, then any root file named readme.*. At most `maxBytes`
+ * of it go into the packument; the whole file stays in the tarball and under /files/.
+ */
+export function readReadme(contents: TarballContents, maxBytes: number): { readme: string; filename: string } | null {
 	const candidates = contents.files.filter((f) => /^readme(\.[a-z]+)?$/i.test(f.path));
 	const file = candidates.find((f) => /^readme\.md$/i.test(f.path)) ?? candidates[0];
-	return file ? { readme: new TextDecoder().decode(file.bytes), filename: file.path } : null;
+	if (!file) return null;
+	// A cut in the middle of a multi-byte character decodes to one replacement character: harmless.
+	return { readme: new TextDecoder().decode(file.bytes.subarray(0, maxBytes)), filename: file.path };
 }
 
 /** Packs files the way `npm pack` lays them out (`package/…`), gzip-compressed. */

@@ -1,3 +1,4 @@
+import { LIMITS } from "../../schema/limits";
 import type { SearchQuery } from "../../schema/search/contract";
 import type { Principal } from "../auth/principal";
 import { badRequest } from "../errors";
@@ -13,9 +14,11 @@ export function parseSearchQuery(
 	query: Record<string, string | string[] | undefined>,
 	principal: Principal,
 ): SearchQuery {
-	const text = first(query.text) ?? "";
+	// Control characters (NUL among them) mean nothing in a search and must never reach FTS5.
+	const text = withoutControlCharacters((first(query.text) ?? "").slice(0, LIMITS.searchTextLength));
 	const size = integer(first(query.size), 20, "size", 1);
 	const from = integer(first(query.from), 0, "from", 0);
+	if (from > LIMITS.searchFrom) throw badRequest(`from must be at most ${LIMITS.searchFrom}`);
 	const parsed: SearchQuery = {
 		terms: [],
 		text: "",
@@ -31,10 +34,7 @@ export function parseSearchQuery(
 		readable: readable(principal),
 	};
 	const words: string[] = [];
-	for (const token of text
-		.slice(0, 1_000)
-		.split(/\s+/)
-		.filter((t) => t !== "")) {
+	for (const token of text.split(/\s+/).filter((t) => t !== "")) {
 		const qualifier = /^(keywords|author|maintainer|scope|not|is|boost-exact):(.+)$/i.exec(token);
 		const key = qualifier?.[1]?.toLowerCase();
 		const value = qualifier?.[2]?.toLowerCase() ?? "";
@@ -50,6 +50,10 @@ export function parseSearchQuery(
 	parsed.text = words.join(" ");
 	parsed.terms = words.filter((w) => /[\p{L}\p{N}]/u.test(w)).slice(0, MAX_TERMS);
 	return parsed;
+}
+
+function withoutControlCharacters(text: string): string {
+	return [...text].map((c) => (c.charCodeAt(0) < 0x20 || c === "\u007f" ? " " : c)).join("");
 }
 
 function first(value: string | string[] | undefined): string | undefined {

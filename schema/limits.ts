@@ -1,0 +1,47 @@
+// Bounds on what one request may make the registry do, so that no input (however hostile) costs
+// more than a fixed amount of work or storage. Each one is far above what real packages use.
+
+export const LIMITS = {
+	/** A version manifest as stored (npm's document for one version, JSON). */
+	manifestBytes: 1024 * 1024,
+	/** Nesting of any JSON document the registry reads (objects and arrays inside each other). */
+	jsonDepth: 64,
+	/** The README kept in the packument; the whole file stays in the tarball and under /files/. */
+	readmeBytes: 256 * 1024,
+	/** dist-tags in one publish. */
+	tagsPerPublish: 16,
+	/** Channels (dist-tags) of one package. */
+	channelsPerPackage: 100,
+	/** A version range in GET /{name}/{range}, and how many `||` alternatives it may have. */
+	rangeLength: 256,
+	rangeAlternatives: 16,
+	/** Search: the text read, and how deep paging goes. */
+	searchTextLength: 1_000,
+	searchFrom: 10_000,
+	/** npm token create --expires, in days. */
+	tokenExpiryDays: 3_650,
+	/** Free-text fields of audit rows, in characters. */
+	auditTarget: 256,
+	auditDetail: 4_096,
+	/** Free-text fields sent to the search index, in characters. */
+	searchDescription: 1_024,
+	searchKeywords: 32,
+	searchKeyword: 64,
+	searchPerson: 256,
+	searchLink: 2_048,
+	searchReadme: 2_000,
+} as const;
+
+/** How deeply a parsed JSON value nests, counted without recursion (a hostile document cannot overflow the stack). */
+export function jsonDepth(value: unknown): number {
+	let deepest = 0;
+	const stack: [unknown, number][] = [[value, 1]];
+	while (stack.length > 0) {
+		const [item, depth] = stack.pop() as [unknown, number];
+		if (typeof item !== "object" || item === null) continue;
+		deepest = Math.max(deepest, depth);
+		if (deepest > LIMITS.jsonDepth) return deepest;
+		for (const child of Object.values(item)) stack.push([child, depth + 1]);
+	}
+	return deepest;
+}
