@@ -12,6 +12,8 @@ export type Config = {
 	maxBodySize: number;
 	maxUnpackedSize: number;
 	maxTarballEntries: number;
+	/** How long the read tier serves an entry before revalidating it; 0: every read asks the object. */
+	readCacheMs: number;
 	countDownloads: boolean;
 	downloadFlushMs: number;
 	searchDownloadsPushMs: number;
@@ -26,6 +28,7 @@ export const DEFAULTS = {
 	maxBodySize: 26_214_400,
 	maxUnpackedSize: 104_857_600,
 	maxTarballEntries: 20_000,
+	readCacheSeconds: 5,
 	downloadFlushSeconds: 5,
 	searchDownloadsPushSeconds: 300,
 } as const;
@@ -56,6 +59,7 @@ export function parseConfig(env: ConfigSource): Config {
 		maxBodySize: positiveInteger(env.MAX_BODY_SIZE, DEFAULTS.maxBodySize),
 		maxUnpackedSize: positiveInteger(env.MAX_UNPACKED_SIZE, DEFAULTS.maxUnpackedSize),
 		maxTarballEntries: positiveInteger(env.MAX_TARBALL_ENTRIES, DEFAULTS.maxTarballEntries),
+		readCacheMs: seconds(env.READ_CACHE_SECONDS, DEFAULTS.readCacheSeconds) * 1000,
 		countDownloads: text(env.COUNT_DOWNLOADS) !== "false",
 		downloadFlushMs: seconds(env.DOWNLOAD_FLUSH_SECONDS, DEFAULTS.downloadFlushSeconds) * 1000,
 		searchDownloadsPushMs: seconds(env.SEARCH_DOWNLOADS_PUSH_SECONDS, DEFAULTS.searchDownloadsPushSeconds) * 1000,

@@ -1,4 +1,3 @@
-import { packageObject } from "../durable-objects/stubs";
 import type { Actor } from "../schema/audit";
 import type { Result } from "../schema/errors";
 import type { PackageName } from "../schema/names";
@@ -8,35 +7,82 @@ import { actorOf, assertAdmin, assertCan, assertCanRead, mayRead } from "./auth/
 import { authenticate, type Principal } from "./auth/principal";
 import { assertSecondFactor } from "./auth/two-factor";
 import { HttpError, notFound, unauthorized } from "./errors";
-import type { RouteRequest } from "./http";
+import { publicBaseUrl, type RouteRequest } from "./http";
+import { packageRevision, packageStub } from "./objects";
 import { packageNameFromParams } from "./params";
+import { forgetPackage, throughReadTier } from "./read-tier/tier";
 
 // What a route needs before its handler runs, declared where the handler is defined: a package it
 // may read, a package it may change (with which permissions, and whether it must exist), the admin,
 // or just a caller. The guard authenticates, checks, and hands the handler the principal, the
 // package and its object; no handler writes the authentication sequence itself.
 
-export type PackageStub = ReturnType<typeof packageObject>;
+export type PackageStub = ReturnType<typeof packageStub>;
 type Handler = (request: RouteRequest, env: Env, ctx: ExecutionContext) => Promise<Response>;
 type Base = { request: RouteRequest; env: Env; ctx: ExecutionContext };
 
 export type ReadContext<T> = Base & { pkg: PackageName; principal: Principal; stub: PackageStub; value: Readable<T> };
 
+/** How a package read goes through the read tier (worker/read-tier/tier.ts). */
+export type CachePolicy = {
+	/** The route, for metrics and the x-registry-cache header. */
+	route: string;
+	/** What else the answer depends on than the URL (the packument's form, say). */
+	variant?: (request: RouteRequest) => string;
+	/** Answers derived from the package's rows stay true while its revision does (not download counts). */
+	revalidateByRevision: boolean;
+};
+
 /**
  * A read of one package: the token check and the object's answer in parallel. A package that does
  * not exist, or that the caller may not read, is the same 404 either way; a refusal about something
- * inside the package (a version, a channel) is heard only by those who may read it.
+ * inside the package (a version, a channel) is heard only by those who may read it. With a cache
+ * policy the answer goes through the read tier: built once, served to every caller who may read it.
  */
 export function packageRead<T>(
 	read: (stub: PackageStub, request: RouteRequest) => Promise<Result<Readable<T>>>,
 	handle: (context: ReadContext<T>) => Promise<Response> | Response,
+	cache?: CachePolicy,
 ): Handler {
 	return async (request, env, ctx) => {
 		const pkg = packageNameFromParams(request.params);
-		const stub = packageObject(env, pkg.name);
-		const [principal, result] = await Promise.all([authenticate(request, env), read(stub, request)]);
-		return handle({ request, env, ctx, pkg, principal, stub, value: settleRead(principal, pkg, result) });
+		const stub = packageStub(env, pkg.name);
+		const principal = authenticate(request, env);
+		const produce = async (asked: RouteRequest) => {
+			const [who, result] = await Promise.all([principal, read(stub, asked)]);
+			const value = settleRead(who, pkg, result);
+			const response = await handle({ request: asked, env, ctx, pkg, principal: who, stub, value });
+			return { response, access: value.access, rev: value.rev };
+		};
+		if (!cache) return (await produce(request)).response;
+		// Principal errors (401, 429) surface before anything cached is looked at.
+		const who = await principal;
+		const url = new URL(request.url);
+		return throughReadTier({
+			request,
+			env,
+			route: cache.route,
+			owner: pkg.name,
+			key: `${publicBaseUrl(request, env)}${url.pathname}${url.search}#${cache.variant?.(request) ?? ""}`,
+			shareable: (access) => access === "public",
+			authorize: async (access) => assertCanRead(who, pkg, access ?? "restricted"),
+			...(cache.revalidateByRevision ? { revision: () => packageRevision(env, pkg.name) } : {}),
+			// The object is asked without the client's conditional headers: the tier answers those.
+			produce: () => produce(unconditional(request)),
+		});
 	};
+}
+
+/** The request without If-None-Match, keeping the router's params and query. */
+function unconditional(request: RouteRequest): RouteRequest {
+	if (!request.headers.has("if-none-match")) return request;
+	const headers = new Headers(request.headers);
+	headers.delete("if-none-match");
+	return Object.assign(new Request(request, { headers }), {
+		params: request.params,
+		query: request.query,
+		head: request.head,
+	});
 }
 
 /** An object's answer to a read, as the caller may hear it. */
@@ -69,14 +115,17 @@ export function packageWrite<MustExist extends boolean>(
 ): Handler {
 	return async (request, env, ctx) => {
 		const pkg = packageNameFromParams(request.params);
-		const stub = packageObject(env, pkg.name);
+		const stub = packageStub(env, pkg.name);
 		const [principal, found] = await Promise.all([authenticate(request, env), stub.info()]);
 		const info = found.ok ? found.value : null;
 		assertCan(principal, pkg, options.need, info?.access ?? null);
 		await assertSecondFactor(request, env, principal, pkg, info?.requireTwoFactor ?? false);
 		if (options.mustExist && info === null) throw notFound();
 		const context = { request, env, ctx, pkg, principal, actor: actorOf(principal), stub, info };
-		return handle(context as WriteContext<MustExist extends true ? PackageInfo : PackageInfo | null>);
+		const response = await handle(context as WriteContext<MustExist extends true ? PackageInfo : PackageInfo | null>);
+		// The writer's next read, and any read in this colo, sees the change.
+		if (response.ok) await forgetPackage(pkg.name);
+		return response;
 	};
 }
 

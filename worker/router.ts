@@ -2,6 +2,7 @@ import { Router } from "itty-router";
 import { config } from "../schema/config";
 import { adminAudit, packageAudit } from "./admin/audit";
 import { createCustomer, getScopePolicy, listCustomers, setScopePolicy, updateCustomer } from "./admin/customers";
+import { readMetrics } from "./admin/metrics";
 import { reindexStatus, startReindex } from "./admin/reindex";
 import { createToken, grantToken, listTokens, revokeToken, rotateToken, ungrantToken } from "./admin/tokens";
 import { createUser, disableTotp, enableTotp, getUser, grantUser, listUsers, ungrantUser } from "./admin/users";
@@ -87,6 +88,7 @@ router
 	.put("/-/admin/scopes/:scope", setScopePolicy)
 	.get("/-/admin/scopes/:scope", getScopePolicy)
 	.get("/-/admin/audit", adminAudit)
+	.get("/-/admin/metrics", readMetrics)
 	.post("/-/admin/reindex", startReindex)
 	.get("/-/admin/reindex", reindexStatus)
 	.get("/-/v1/search", search);

@@ -10,9 +10,9 @@ export class Downloads {
 
 	constructor(private readonly sql: SqlStorage) {}
 
-	count(version: string, at = new Date()): void {
+	count(version: string, times = 1, at = new Date()): void {
 		const key = `${at.toISOString().slice(0, 10)}\t${version}`;
-		this.buffer.set(key, (this.buffer.get(key) ?? 0) + 1);
+		this.buffer.set(key, (this.buffer.get(key) ?? 0) + times);
 	}
 
 	get pending(): boolean {

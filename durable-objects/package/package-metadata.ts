@@ -123,6 +123,14 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		});
 	}
 
+	countDownloads(counts: Record<string, number>): void {
+		if (!this.schema.ready) return;
+		for (const [version, count] of Object.entries(counts)) {
+			if (this.versionRows.get(version)) this.downloads.count(version, count);
+		}
+		this.scheduleAlarm(Date.now() + config(this.env).downloadFlushMs);
+	}
+
 	file(version: string, path: string) {
 		return this.read(() => {
 			const row = this.versionRows.get(version);
@@ -198,7 +206,8 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	auditLog(filter: AuditFilter) {
 		const pkg = this.schema.ready ? this.record.get() : null;
 		if (!pkg) return refusals.packageNotFound();
-		return ok({ entries: queryAudit(this.sql, filter), live: pkg.unpublished_at === null, access: pkg.access });
+		const live = pkg.unpublished_at === null;
+		return ok({ entries: queryAudit(this.sql, filter), live, access: pkg.access, rev: revision(pkg) });
 	}
 
 	searchDocument() {
@@ -449,7 +458,9 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		const pkg = this.schema.ready ? this.record.live() : null;
 		if (!pkg) return refusals.packageNotFound();
 		const result = body(pkg);
-		return result.ok ? ok({ ...result.value, access: pkg.access }) : { ...result, access: pkg.access };
+		return result.ok
+			? ok({ ...result.value, access: pkg.access, rev: revision(pkg) })
+			: { ...result, access: pkg.access };
 	}
 
 	/**

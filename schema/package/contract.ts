@@ -11,8 +11,11 @@ export type Access = "public" | "restricted";
 /** An npm person, as maintainers and `_npmUser` show them. */
 export type Person = { name: string; email?: string };
 
-/** A read's answer carries the package's access, so the Worker can decide who may see it. */
-export type Readable<T> = T & { access: Access };
+/**
+ * A read's answer carries the package's access, so the Worker can decide who may see it, and its
+ * revision, so a cached answer can later be confirmed still true without reading it again.
+ */
+export type Readable<T> = T & { access: Access; rev: string };
 
 export type PackageInfo = {
 	access: Access;
@@ -115,6 +118,8 @@ export interface PackageMetadataContract {
 	versionDocument(spec: string): Result<Readable<{ body: string; placeholder: string }>>;
 	/** With `count`, a download the caller may make is counted (in memory, written by the alarm). */
 	tarball(version: string, options: { count: boolean; mayReadRestricted: boolean }): Result<Readable<TarballLocation>>;
+	/** Downloads the Worker served from its read tier, in one batch per isolate: `{ version: count }`. */
+	countDownloads(counts: Record<string, number>): void;
 	file(version: string, path: string): Result<Readable<{ key: string; file: BundledFile }>>;
 	downloadCounts(start: string, end: string): Result<Readable<DownloadCounts>>;
 	maintainers(): Result<Readable<{ maintainers: Person[]; rev: string }>>;

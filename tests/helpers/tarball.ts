@@ -38,7 +38,11 @@ export async function gzipBomb(packageJson: string, size: number): Promise<Uint8
 	const json = new TextEncoder().encode(packageJson);
 	await write("package/package.json", [json], json.byteLength);
 	const chunk = new Uint8Array(1024 * 1024);
-	await write("package/zeros.bin", Array.from({ length: Math.ceil(size / chunk.byteLength) }, () => chunk), size);
+	await write(
+		"package/zeros.bin",
+		Array.from({ length: Math.ceil(size / chunk.byteLength) }, () => chunk),
+		size,
+	);
 	controller.finalize();
 	return new Uint8Array(await gz);
 }

@@ -1,4 +1,3 @@
-import { packageObject } from "../../durable-objects/stubs";
 import type { AuditEntry, AuditFilter } from "../../schema/audit";
 import { authStore } from "../auth/auth-store";
 import { can } from "../auth/permissions";
@@ -6,6 +5,7 @@ import { cacheControl } from "../cache-control";
 import { badRequest, forbidden, notFound } from "../errors";
 import { admin, settleRead, signedIn } from "../guards";
 import { json, type RouteRequest } from "../http";
+import { packageStub } from "../objects";
 import { packageName, packageNameFromParams } from "../params";
 
 // The audit trail: package-level events live in each package's object, registry-level events
@@ -34,7 +34,7 @@ export const adminAudit = admin(async ({ request, env }) => {
 	const { package: name } = request.query;
 	if (typeof name === "string" && name !== "") {
 		const pkg = packageName(name);
-		const result = await packageObject(env, pkg.name).auditLog(filter);
+		const result = await packageStub(env, pkg.name).auditLog(filter);
 		if (!result.ok) throw notFound();
 		return json({ package: pkg.name, entries: present(result.value.entries) });
 	}
@@ -44,7 +44,7 @@ export const adminAudit = admin(async ({ request, env }) => {
 /** GET /packages/{name}/audit: for admins and for those who may publish the package. */
 export const packageAudit = signedIn("log in to read the audit trail", async ({ request, env, principal }) => {
 	const pkg = packageNameFromParams(request.params);
-	const { entries, live } = settleRead(principal, pkg, await packageObject(env, pkg.name).auditLog(filterOf(request)));
+	const { entries, live } = settleRead(principal, pkg, await packageStub(env, pkg.name).auditLog(filterOf(request)));
 	if (!can(principal, pkg, "publish")) {
 		// A package whose every version was unpublished no longer exists for anyone but its publishers.
 		if (!live) throw notFound();

@@ -1,4 +1,4 @@
-import { authStoreObject } from "../../durable-objects/stubs";
+import { authStoreStub } from "../objects";
 import { forgetToken } from "./token-cache";
 
 // The Worker's one client of the AuthStoreDO. Every change the store makes answers the hashes of
@@ -6,10 +6,10 @@ import { forgetToken } from "./token-cache";
 // isolate's token cache before the caller sees the answer, so a change applies here at once (and
 // in every other isolate within the token cache's lifetime). No call site has to remember it.
 
-type AuthStoreStub = ReturnType<typeof authStoreObject>;
+type AuthStoreStub = ReturnType<typeof authStoreStub>;
 
 export function authStore(env: Env): AuthStoreStub {
-	const stub = authStoreObject(env);
+	const stub = authStoreStub(env);
 	return new Proxy(stub, {
 		get(target, property) {
 			const method: unknown = Reflect.get(target, property);

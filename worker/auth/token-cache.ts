@@ -1,5 +1,5 @@
-import { tokenObject } from "../../durable-objects/stubs";
 import type { TokenRecord } from "../../schema/auth/contract";
+import { tokenStub } from "../objects";
 
 // This isolate's memory of token records, by the token's SHA-256: a token check is usually a Map
 // lookup. Entries live TOKEN_CACHE_MS, so a change reaches every isolate within that time; the
@@ -14,7 +14,7 @@ export async function lookupToken(env: Env, hash: string): Promise<TokenRecord |
 	const now = Date.now();
 	const cached = tokenCache.get(hash);
 	if (cached && cached.until > now) return cached.record;
-	const found = await tokenObject(env, hash).get();
+	const found = await tokenStub(env, hash).get();
 	const record = found.ok ? found.value : null;
 	if (tokenCache.size >= TOKEN_CACHE_MAX) tokenCache.clear();
 	tokenCache.set(hash, { record, until: now + TOKEN_CACHE_MS });

@@ -13,24 +13,36 @@ const counts = async (stub: PackageStub, request: RouteRequest) => {
 	return stub.downloadCounts(period.start, period.end);
 };
 const headers = { "cache-control": cacheControl.personal };
+/** Counts move without a new revision: cached figures are simply read again after READ_CACHE_SECONDS. */
+const cached = { route: "downloads", revalidateByRevision: false };
 
 /** GET /-/downloads/point/{period}/{name} → { downloads, start, end, package } */
-export const pointDownloads = packageRead(counts, ({ request, pkg, value }) => {
-	const downloads = value.perDay.reduce((sum, d) => sum + d.downloads, 0);
-	return json({ downloads, ...span(periodOf(request), pkg) }, { headers });
-});
+export const pointDownloads = packageRead(
+	counts,
+	({ request, pkg, value }) => {
+		const downloads = value.perDay.reduce((sum, d) => sum + d.downloads, 0);
+		return json({ downloads, ...span(periodOf(request), pkg) }, { headers });
+	},
+	cached,
+);
 
 /** GET /-/downloads/range/{period}/{name} → { downloads: [{ day, downloads }], start, end, package } */
-export const rangeDownloads = packageRead(counts, ({ request, pkg, value }) => {
-	const period = periodOf(request);
-	const byDay = new Map(value.perDay.map((d) => [d.day, d.downloads]));
-	const downloads = daysOf(period).map((day) => ({ day, downloads: byDay.get(day) ?? 0 }));
-	return json({ downloads, ...span(period, pkg) }, { headers });
-});
+export const rangeDownloads = packageRead(
+	counts,
+	({ request, pkg, value }) => {
+		const period = periodOf(request);
+		const byDay = new Map(value.perDay.map((d) => [d.day, d.downloads]));
+		const downloads = daysOf(period).map((day) => ({ day, downloads: byDay.get(day) ?? 0 }));
+		return json({ downloads, ...span(period, pkg) }, { headers });
+	},
+	cached,
+);
 
 /** GET /-/downloads/versions/{name}/{period} → { package, downloads: { version: count } } */
-export const versionDownloads = packageRead(counts, ({ request, pkg, value }) =>
-	json({ ...span(periodOf(request), pkg), downloads: value.perVersion }, { headers }),
+export const versionDownloads = packageRead(
+	counts,
+	({ request, pkg, value }) => json({ ...span(periodOf(request), pkg), downloads: value.perVersion }, { headers }),
+	cached,
 );
 
 function span(period: Period, pkg: PackageName) {

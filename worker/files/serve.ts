@@ -1,11 +1,12 @@
 import semver from "semver";
-import { packageObject } from "../../durable-objects/stubs";
 import { etagMatches } from "../../schema/etag";
-import { readBlob } from "../blob-cache";
 import { cacheControl } from "../cache-control";
 import { notFound } from "../errors";
 import type { RouteRequest } from "../http";
+import { packageRevision, packageStub } from "../objects";
 import { packageName } from "../params";
+import { readBytes } from "../read-tier/bytes";
+import { lookupThroughReadTier } from "../read-tier/tier";
 import { isCapabilityFor } from "./capability";
 import { contentTypeFor } from "./content-types";
 
@@ -16,19 +17,34 @@ import { contentTypeFor } from "./content-types";
 
 type FileAddress = { capability: string | null; name: string; version: string; path: string };
 
-export async function serveFile(request: RouteRequest, env: Env): Promise<Response> {
+export async function serveFile(request: RouteRequest, env: Env, ctx: ExecutionContext): Promise<Response> {
 	const address = parseFileAddress(new URL(request.url).pathname);
 	if (!address) throw notFound();
 	const pkg = packageName(address.name);
-	const found = await packageObject(env, pkg.name).file(address.version, address.path);
-	if (!found.ok) throw notFound();
-	const readable =
-		address.capability === null
-			? found.value.access === "public"
-			: await isCapabilityFor(env, address.capability, pkg.name, address.version);
-	if (!readable) throw notFound();
+	const capable =
+		address.capability !== null && (await isCapabilityFor(env, address.capability, pkg.name, address.version));
+	const { value: found, outcome } = await lookupThroughReadTier({
+		request,
+		env,
+		route: "file",
+		owner: pkg.name,
+		key: `file:${pkg.name}@${address.version}/${address.path}`,
+		shareable: (access) => access === "public",
+		// A public package's files under the plain URL; a restricted one's only under its capability URL.
+		authorize: async (access) => {
+			if (address.capability === null ? access !== "public" : !capable) throw notFound();
+		},
+		revision: () => packageRevision(env, pkg.name),
+		produce: async () => {
+			const answer = await packageStub(env, pkg.name).file(address.version, address.path);
+			if (!answer.ok) throw notFound();
+			const { key, file, access, rev } = answer.value;
+			if (address.capability === null ? access !== "public" : !capable) throw notFound();
+			return { value: { key, file, access }, access, rev };
+		},
+	});
 
-	const { file, key } = found.value;
+	const { file, key } = found;
 	const etag = `"${file.sha256}"`;
 	const headers: Record<string, string> = {
 		"content-type": contentTypeFor(file.path),
@@ -36,6 +52,7 @@ export async function serveFile(request: RouteRequest, env: Env): Promise<Respon
 		"cache-control": cacheControl.immutable("public"),
 		"cross-origin-resource-policy": "cross-origin",
 		"x-content-type-options": "nosniff",
+		"x-registry-cache": outcome,
 	};
 	if (file.path.toLowerCase().endsWith(".svg")) {
 		headers["content-security-policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
@@ -44,7 +61,10 @@ export async function serveFile(request: RouteRequest, env: Env): Promise<Respon
 		return new Response(null, { status: 304, headers });
 	}
 	if (file.size === 0) return new Response(new Uint8Array(), { headers: { ...headers, "content-length": "0" } });
-	const body = await readBlob(env.BLOBS, key, file.size, { offset: file.offset, length: file.size });
+	const body = await readBytes(env, ctx, key, file.size, {
+		shared: found.access === "public",
+		range: { offset: file.offset, length: file.size },
+	});
 	if (!body) throw notFound();
 	return new Response(body, { headers: { ...headers, "content-length": String(file.size) } });
 }

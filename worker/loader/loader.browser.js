@@ -25,10 +25,10 @@ export async function load(name, options = {}) {
 /** The channel's current state: { packageId, channel, versionId, version, index, baseUri, integrity }. */
 export async function lookup(name, { channel = "stable", key, registry: base = registry } = {}) {
 	const url = `${base}/packages/${name}/channels/${encodeURIComponent(channel)}`;
-	const response = await fetch(url, {
-		headers: key ? { authorization: `Bearer ${key}` } : {},
-		cache: "no-cache",
-	});
+	// The browser's default cache mode: the answer says no-cache, so the browser revalidates it
+	// with its ETag on every call (a rollback shows at once). `cache: "no-cache"` would add
+	// Cache-Control: max-age=0, which asks the registry to skip its read tier on every page load.
+	const response = await fetch(url, { headers: key ? { authorization: `Bearer ${key}` } : {} });
 	if (!response.ok) {
 		const body = await response.json().catch(() => ({}));
 		throw new Error(`cannot load ${name}@${channel}: ${response.status} ${body.error ?? response.statusText}`);

@@ -1,4 +1,3 @@
-import { searchIndex } from "../../durable-objects/stubs";
 import type { PackageName } from "../../schema/names";
 import { PackageAccessSchema } from "../../schema/requests/npm";
 import { authStore } from "../auth/auth-store";
@@ -7,6 +6,7 @@ import type { Principal } from "../auth/principal";
 import { badRequest, forbidden, notFound, unauthorized, unprocessable, unwrap } from "../errors";
 import { caller, packageRead, packageWrite, signedIn } from "../guards";
 import { decodeParam, json, readJson } from "../http";
+import { searchIndexStub } from "../objects";
 import { packageName } from "../params";
 
 // npm access, mapped onto the registry's grants: a package's access level lives in its object;
@@ -45,7 +45,7 @@ export const listCollaborators = packageRead(
 /** GET /-/org/{scope}/package (npm access list packages @scope): the scope's packages you can see. */
 export const listScopePackages = caller(async ({ request, env, principal }) => {
 	const scope = `@${decodeParam(request.params.scope).replace(/^@/, "")}`;
-	const packages = await searchIndex(env).packagesInScope(scope);
+	const packages = await searchIndexStub(env).packagesInScope(scope);
 	const visible = packages.filter((p) => p.access === "public" || can(principal, packageName(p.name), "read"));
 	if (visible.length === 0) throw notFound(`no packages in ${scope}`);
 	return json(Object.fromEntries(visible.map((p) => [p.name, permissionOf(principal, packageName(p.name))])));
@@ -63,7 +63,9 @@ export const listUserPackages = signedIn("log in to list packages", async ({ req
 	for (const grant of user.value.grants) {
 		const permission = grant.permissions.some((p) => p !== "read") ? "read-write" : "read-only";
 		const names =
-			"package" in grant ? [grant.package] : (await searchIndex(env).packagesInScope(grant.scope)).map((p) => p.name);
+			"package" in grant
+				? [grant.package]
+				: (await searchIndexStub(env).packagesInScope(grant.scope)).map((p) => p.name);
 		for (const pkg of names) if (result[pkg] !== "read-write") result[pkg] = permission;
 	}
 	return json(result);

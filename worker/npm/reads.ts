@@ -1,13 +1,15 @@
-import { packageObject } from "../../durable-objects/stubs";
 import { config } from "../../schema/config";
 import type { PackageName } from "../../schema/names";
 import { can } from "../auth/permissions";
-import { readBlob } from "../blob-cache";
 import { cacheControl } from "../cache-control";
 import { notFound } from "../errors";
 import { caller, packageRead } from "../guards";
 import { decodeParam, json, publicBaseUrl } from "../http";
+import { packageRevision, packageStub } from "../objects";
 import { packageNameFromParams, versionNumber } from "../params";
+import { readBytes } from "../read-tier/bytes";
+import { countDownload } from "../read-tier/downloads";
+import { lookupThroughReadTier } from "../read-tier/tier";
 
 // Installs: packuments, version documents and tarballs. The package object is asked once per
 // request, in parallel with the token check; packuments come out of it already serialised.
@@ -38,6 +40,11 @@ export const getPackument = packageRead(
 			},
 		});
 	},
+	{
+		route: "packument",
+		variant: (request) => (wantsAbbreviated(request) ? "abbreviated" : "full"),
+		revalidateByRevision: true,
+	},
 );
 
 /** GET /{name}/{version-or-tag}: one version document. */
@@ -50,24 +57,44 @@ export const getVersion = packageRead(
 				"cache-control": cacheControl.revalidate(doc.access),
 			},
 		}),
+	{ route: "version", revalidateByRevision: true },
 );
 
 /**
- * GET /{name}/-/{basename}-{version}.tgz: the bytes, streamed from R2, cacheable forever. The
- * caller first (a cached lookup), so that only downloads it may make are counted: the count is a
- * Map increment inside the same call, written later in bulk by the object.
+ * GET /{name}/-/{basename}-{version}.tgz: the bytes, cacheable forever. Where they lie comes from
+ * the read tier (the object is asked once per READ_CACHE_SECONDS, which bounds how long an access
+ * change or an unpublish takes to reach a tarball); the bytes from memory, the colo's cache or R2.
+ * Every download the caller may make is counted: inside the object's answer when it was asked,
+ * else in this isolate's batch (read-tier/downloads.ts).
  */
-export const getTarball = caller(async ({ request, env, principal }) => {
+export const getTarball = caller(async ({ request, env, ctx, principal }) => {
 	const pkg = packageNameFromParams(request.params);
 	const version = versionFromTarballName(pkg, decodeParam(request.params.file));
-	const found = await packageObject(env, pkg.name).tarball(version, {
-		count: !request.head && config(env).countDownloads,
-		mayReadRestricted: can(principal, pkg, "read"),
+	const count = !request.head && config(env).countDownloads;
+	const mayRead = can(principal, pkg, "read");
+	let countedByObject = false;
+	const { value: tarball, outcome } = await lookupThroughReadTier({
+		request,
+		env,
+		route: "tarball",
+		owner: pkg.name,
+		key: `tarball:${pkg.name}@${version}`,
+		shareable: (access) => access === "public",
+		// Any refusal is the same bare 404: the URL names nothing else the caller could learn about.
+		authorize: async (access) => {
+			if (access !== "public" && !mayRead) throw notFound();
+		},
+		revision: () => packageRevision(env, pkg.name),
+		produce: async () => {
+			const found = await packageStub(env, pkg.name).tarball(version, { count, mayReadRestricted: mayRead });
+			if (!found.ok || (found.value.access === "restricted" && !mayRead)) throw notFound();
+			countedByObject = count;
+			const { key, size, integrity, access, rev } = found.value;
+			return { value: { key, size, integrity, access }, access, rev };
+		},
 	});
-	// Any refusal is the same bare 404: the URL names nothing else the caller could learn about.
-	if (!found.ok || (found.value.access === "restricted" && !can(principal, pkg, "read"))) throw notFound();
-	const tarball = found.value;
-	const body = await readBlob(env.BLOBS, tarball.key, tarball.size);
+	if (count && !countedByObject) countDownload(env, ctx, pkg.name, version);
+	const body = await readBytes(env, ctx, tarball.key, tarball.size, { shared: tarball.access === "public" });
 	if (!body) throw notFound();
 	return new Response(body, {
 		headers: {
@@ -75,6 +102,7 @@ export const getTarball = caller(async ({ request, env, principal }) => {
 			"content-length": String(tarball.size),
 			etag: `"${tarball.integrity}"`,
 			"cache-control": cacheControl.immutable(tarball.access),
+			"x-registry-cache": outcome,
 		},
 	});
 });

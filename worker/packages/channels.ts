@@ -23,6 +23,7 @@ export const listChannels = packageRead(
 		}));
 		return revalidatedJson(request, { packageId: value.packageId, channels }, value.access);
 	},
+	{ route: "channels", revalidateByRevision: true },
 );
 
 /** GET /packages/{name}/channels/{channel} */
@@ -30,6 +31,7 @@ export const getChannel = packageRead(
 	async (stub, request) => stub.channel(channelParam(request.params)),
 	async ({ request, env, pkg, value }) =>
 		revalidatedJson(request, await channelBody(request, env, pkg.name, value.access, value), value.access),
+	{ route: "channel", revalidateByRevision: true },
 );
 
 /** GET /packages/{name}/channels/{channel}/importmap: a fragment for pages that use import maps. */
@@ -37,6 +39,7 @@ export const getImportMap = packageRead(
 	async (stub, request) => stub.channel(channelParam(request.params)),
 	async ({ request, env, pkg, value }) =>
 		revalidatedJson(request, await importMap(request, env, pkg, value.access, value), value.access),
+	{ route: "importmap", revalidateByRevision: true },
 );
 
 async function importMap(request: Request, env: Env, pkg: PackageName, access: Access, view: ChannelView) {

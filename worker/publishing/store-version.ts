@@ -1,9 +1,9 @@
-import { packageObject } from "../../durable-objects/stubs";
 import type { Actor } from "../../schema/audit";
 import { LIMITS } from "../../schema/limits";
 import type { PackageName } from "../../schema/names";
 import type { Access } from "../../schema/package/contract";
 import { HttpError, unwrap } from "../errors";
+import { packageStub } from "../objects";
 import { tarballChecksums } from "./checksums";
 import { bundleFiles, entryIntegrity, entryPath } from "./file-bundle";
 import { registryManifest } from "./manifest";
@@ -52,7 +52,7 @@ export async function storeVersion(env: Env, pkg: PackageName, next: VersionToSt
 			}),
 			env.BLOBS.put(filesKey, bundle.bytes, { customMetadata }),
 		]);
-		const result = await packageObject(env, pkg.name).publish({
+		const result = await packageStub(env, pkg.name).publish({
 			name: pkg.name,
 			version: next.version,
 			manifest,

@@ -1,8 +1,10 @@
-import { searchIndex } from "../../durable-objects/stubs";
 import type { SearchHit } from "../../schema/search/contract";
+import type { Principal } from "../auth/principal";
 import { cacheControl } from "../cache-control";
 import { caller } from "../guards";
 import { json, publicBaseUrl } from "../http";
+import { searchIndexStub } from "../objects";
+import { throughReadTier } from "../read-tier/tier";
 import { parseSearchQuery } from "./query";
 
 // GET /-/v1/search: npm's search API over the registry's FTS5 index, BM25 relevance blended with
@@ -10,13 +12,31 @@ import { parseSearchQuery } from "./query";
 
 export const search = caller(async ({ request, env, principal }) => {
 	const query = parseSearchQuery(request.query, principal);
-	const { hits, total } = await searchIndex(env).search(query);
 	const base = publicBaseUrl(request, env);
-	return json(
-		{ objects: hits.map((hit) => searchObject(hit, base)), total, time: new Date().toUTCString() },
-		{ headers: { "cache-control": cacheControl.personal } },
-	);
+	// Callers who see only public packages share answers; anyone else's stay in this isolate, theirs alone.
+	const view = sees(principal);
+	return throughReadTier({
+		request,
+		env,
+		route: "search",
+		owner: null,
+		key: `${base}/-/v1/search${new URL(request.url).search}#${view}`,
+		shareable: () => view === "public",
+		authorize: async () => {},
+		produce: async () => {
+			const { hits, total } = await searchIndexStub(env).search(query);
+			const body = { objects: hits.map((hit) => searchObject(hit, base)), total, time: new Date().toUTCString() };
+			return { response: json(body, { headers: { "cache-control": cacheControl.personal } }), access: null, rev: null };
+		},
+	});
 });
+
+/** Whose view of the registry a search shows: everyone's (public packages only), or one token's. */
+function sees(principal: Principal): string {
+	if (principal.kind === "anonymous") return "public";
+	if (principal.kind === "admin") return "admin";
+	return principal.grants.length === 0 ? "public" : `token:${principal.tokenId}`;
+}
 
 function searchObject(hit: SearchHit, base: string) {
 	const ageDays = (Date.now() - Date.parse(hit.date)) / 86_400_000;

@@ -1,0 +1,7 @@
+import { admin } from "../guards";
+import { json } from "../http";
+import { memoryStats } from "../read-tier/memory";
+import { metricsSnapshot } from "../read-tier/metrics";
+
+/** GET /-/admin/metrics: this isolate's reads by route and cache outcome, object calls, download batches. */
+export const readMetrics = admin(async () => json({ ...metricsSnapshot(), memory: memoryStats() }));

@@ -1,0 +1,70 @@
+import { edgeGetBytes, edgePutBytes } from "./edge";
+
+// The bytes of tarballs and files. R2 keys are never reused and their bytes never change (a key
+// names one publish attempt), so a cached copy is always right and is kept forever: small objects
+// in this isolate's memory, public ones in the colo's cache as well. Large objects stream.
+
+const MAX_MEMORY_OBJECT_BYTES = 1024 * 1024;
+const MAX_MEMORY_BYTES = 32 * 1024 * 1024;
+
+const entries = new Map<string, Uint8Array<ArrayBuffer>>();
+let total = 0;
+
+function remembered(key: string): Uint8Array<ArrayBuffer> | undefined {
+	const bytes = entries.get(key);
+	if (bytes) {
+		// Map order is insertion order: re-inserting marks the entry most recently used.
+		entries.delete(key);
+		entries.set(key, bytes);
+	}
+	return bytes;
+}
+
+function remember(key: string, bytes: Uint8Array<ArrayBuffer>): void {
+	if (bytes.byteLength > MAX_MEMORY_OBJECT_BYTES || entries.has(key)) return;
+	entries.set(key, bytes);
+	total += bytes.byteLength;
+	for (const [oldest, old] of entries) {
+		if (total <= MAX_MEMORY_BYTES) break;
+		entries.delete(oldest);
+		total -= old.byteLength;
+	}
+}
+
+/**
+ * The bytes of an object (or of a range of it): from memory, from the colo's cache when `shared`
+ * (public content only), else from R2, keeping a copy on the way. Null when R2 has no such object.
+ */
+export async function readBytes(
+	env: Env,
+	ctx: ExecutionContext,
+	key: string,
+	size: number,
+	options: { shared: boolean; range?: { offset: number; length: number } },
+): Promise<Uint8Array<ArrayBuffer> | ReadableStream | null> {
+	const { range } = options;
+	const cacheKey = range ? `${key}#${range.offset}+${range.length}` : key;
+	const hit = remembered(cacheKey);
+	if (hit) return hit;
+	if (options.shared) {
+		const edge = await edgeGetBytes(cacheKey);
+		if (edge?.body) {
+			if (size > MAX_MEMORY_OBJECT_BYTES) return edge.body;
+			const bytes = new Uint8Array(await edge.arrayBuffer());
+			remember(cacheKey, bytes);
+			return bytes;
+		}
+	}
+	const object = await env.BLOBS.get(key, range ? { range } : {});
+	if (!object) return null;
+	if (size > MAX_MEMORY_OBJECT_BYTES) {
+		if (!options.shared) return object.body;
+		const [client, cache] = object.body.tee();
+		ctx.waitUntil(edgePutBytes(cacheKey, cache));
+		return client;
+	}
+	const bytes = new Uint8Array(await object.arrayBuffer());
+	remember(cacheKey, bytes);
+	if (options.shared) ctx.waitUntil(edgePutBytes(cacheKey, bytes));
+	return bytes;
+}

@@ -1,0 +1,69 @@
+import type { CachedEntry } from "./memory";
+
+// The second level of the read tier: the colo's Cache API (`caches.default`), shared by every
+// isolate of the colo. Only entries that anyone may read go here (public packages, anonymous
+// search). A write cannot list and delete every key of its package (ranges, periods, queries are
+// open-ended), so each package has a generation marker in the same cache: keys include it, and a
+// write in this colo replaces it, which orphans every older entry at once for every isolate here.
+
+const ORIGIN = "https://read-tier.invalid";
+/** Entries stay long enough to be revalidated after READ_CACHE_SECONDS instead of read again. */
+const KEEP_SECONDS = 24 * 60 * 60;
+
+function cache(): Cache | null {
+	return typeof caches === "undefined" ? null : caches.default;
+}
+
+async function generation(owner: string | null): Promise<string> {
+	if (owner === null) return "-";
+	const marker = await cache()?.match(markerKey(owner));
+	return marker ? await marker.text() : "0";
+}
+
+function markerKey(owner: string): string {
+	return `${ORIGIN}/generation/${encodeURIComponent(owner)}`;
+}
+
+async function entryKey(owner: string | null, key: string): Promise<string> {
+	return `${ORIGIN}/entry/${encodeURIComponent(await generation(owner))}/${encodeURIComponent(key)}`;
+}
+
+export async function edgeGet(owner: string | null, key: string): Promise<CachedEntry | null> {
+	const store = cache();
+	if (!store) return null;
+	const found = await store.match(await entryKey(owner, key));
+	if (!found) return null;
+	return (await found.json()) as CachedEntry;
+}
+
+export async function edgePut(owner: string | null, key: string, entry: CachedEntry): Promise<void> {
+	const store = cache();
+	if (!store) return;
+	const body = JSON.stringify(entry);
+	await store.put(
+		await entryKey(owner, key),
+		new Response(body, { headers: { "cache-control": `public, max-age=${KEEP_SECONDS}` } }),
+	);
+}
+
+/** A write to a package: every entry of it in this colo is orphaned before the write answers. */
+export async function edgeForgetPackage(owner: string): Promise<void> {
+	const store = cache();
+	if (!store) return;
+	await store.put(
+		markerKey(owner),
+		new Response(crypto.randomUUID(), { headers: { "cache-control": `public, max-age=${KEEP_SECONDS * 2}` } }),
+	);
+}
+
+/** Immutable bytes (tarballs, files) by their R2 key (and range): never stale, shared forever. */
+export async function edgeGetBytes(key: string): Promise<Response | null> {
+	return (await cache()?.match(`${ORIGIN}/bytes/${encodeURIComponent(key)}`)) ?? null;
+}
+
+export async function edgePutBytes(key: string, bytes: Uint8Array<ArrayBuffer> | ReadableStream): Promise<void> {
+	await cache()?.put(
+		`${ORIGIN}/bytes/${encodeURIComponent(key)}`,
+		new Response(bytes, { headers: { "cache-control": "public, max-age=31536000, immutable" } }),
+	);
+}

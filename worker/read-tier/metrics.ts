@@ -1,0 +1,36 @@
+// What this isolate's reads did since it started: reads by route and cache outcome, calls made to
+// each kind of object, download batches sent. GET /-/admin/metrics shows these counters; where a
+// Workers Analytics Engine dataset is bound (READ_METRICS), every read is also written there, so
+// an operator can watch the hit rate and latency over time. Locally the binding may be absent.
+
+export type CacheOutcome = "hit" | "miss" | "revalidated" | "bypass";
+export type ObjectKind = "package" | "token" | "auth" | "index";
+
+const startedAt = new Date().toISOString();
+const reads = new Map<string, Record<CacheOutcome, number>>();
+const objectCalls: Record<ObjectKind, number> = { package: 0, token: 0, auth: 0, index: 0 };
+let downloadBatches = 0;
+
+export function recordRead(env: Env, route: string, outcome: CacheOutcome, started: number): void {
+	const counts = reads.get(route) ?? { hit: 0, miss: 0, revalidated: 0, bypass: 0 };
+	counts[outcome] += 1;
+	reads.set(route, counts);
+	env.READ_METRICS?.writeDataPoint({ indexes: [route], blobs: [route, outcome], doubles: [Date.now() - started] });
+}
+
+export function recordObjectCall(kind: ObjectKind): void {
+	objectCalls[kind] += 1;
+}
+
+export function recordDownloadBatch(): void {
+	downloadBatches += 1;
+}
+
+export function metricsSnapshot() {
+	return {
+		since: startedAt,
+		reads: Object.fromEntries(reads),
+		objectCalls: { ...objectCalls },
+		downloadBatches,
+	};
+}

@@ -1,0 +1,154 @@
+import { config } from "../../schema/config";
+import { etagMatches } from "../../schema/etag";
+import type { Access } from "../../schema/package/contract";
+import { edgeForgetPackage, edgeGet, edgePut } from "./edge";
+import { type CachedEntry, memoryForgetPackage, memoryGet, memoryPut } from "./memory";
+import { type CacheOutcome, recordRead } from "./metrics";
+
+// The read tier: hot reads answered without asking the package object. Two levels, this isolate's
+// memory and the colo's Cache API; an entry is fresh for READ_CACHE_SECONDS, then revalidated by
+// the package's revision (an unchanged package costs the object a tiny `info()`, no document);
+// a write drops its package's entries here and in this colo before it answers (`forgetPackage`).
+// Every request is authorised before anything cached is served; restricted entries never leave
+// this isolate. Cached answers are keyed by the base URL they were built for (PUBLIC_URL, or the
+// request's origin), so no request can make a body that others are served.
+
+export type TierRead = {
+	request: Request;
+	env: Env;
+	/** The route, for metrics. */
+	route: string;
+	/** The package the entry is about (its writes forget it); null for answers about none. */
+	owner: string | null;
+	/** Everything the answer depends on besides the package's state: base URL, path, query, variant. */
+	key: string;
+	/** Whether the entry may be shared through the colo's cache (never restricted content). */
+	shareable: (access: Access | null) => boolean;
+	/** Throws (the same 404 as for a missing package) when the caller may not read the entry. */
+	authorize: (access: Access | null) => Promise<void>;
+	/** The package's revision now, to revalidate an expired entry; absent: expired entries are read again. */
+	revision?: () => Promise<string | null>;
+	/** Asks the object and builds the answer (authorising the caller on the way). */
+	produce: () => Promise<{ response: Response; access: Access | null; rev: string | null }>;
+};
+
+export async function throughReadTier(read: TierRead): Promise<Response> {
+	const started = Date.now();
+	const resolved = await resolve(read);
+	return answer(read, resolved.entry ?? resolved.response, resolved.outcome, started);
+}
+
+/** A lookup (where a tarball or file lies) through the tier: the value, and how it was found. */
+export async function lookupThroughReadTier<V>(
+	read: Omit<TierRead, "produce"> & { produce: () => Promise<{ value: V; access: Access | null; rev: string | null }> },
+): Promise<{ value: V; outcome: CacheOutcome }> {
+	const started = Date.now();
+	const resolved = await resolve({
+		...read,
+		produce: async () => {
+			const { value, access, rev } = await read.produce();
+			return { response: Response.json(value), access, rev };
+		},
+	});
+	recordRead(read.env, read.route, resolved.outcome, started);
+	const body = resolved.entry ? resolved.entry.body : await resolved.response.text();
+	return { value: JSON.parse(body) as V, outcome: resolved.outcome };
+}
+
+/** An entry to answer from, or (for answers that are not kept: errors, 304s) the object's own response. */
+type Resolved = { outcome: CacheOutcome } & ({ entry: CachedEntry } | { entry: null; response: Response });
+
+async function resolve(read: TierRead): Promise<Resolved> {
+	const ttl = config(read.env).readCacheMs;
+	if (ttl === 0 || wantsFreshCopy(read.request)) {
+		return settle(read, await read.produce(), ttl > 0, "bypass");
+	}
+	const started = Date.now();
+	let entry = memoryGet(read.key);
+	if (!entry) {
+		entry = await edgeGet(read.owner, read.key);
+		if (entry) memoryPut(read.key, read.owner, entry);
+	}
+	if (entry) {
+		// The caller is authorised against the entry's access only once the entry is known to hold.
+		if (started - entry.storedAt < ttl) {
+			await read.authorize(entry.access);
+			return { entry, outcome: "hit" };
+		}
+		if (read.revision && entry.rev !== null && (await read.revision()) === entry.rev) {
+			await read.authorize(entry.access);
+			const renewed = { ...entry, storedAt: Date.now() };
+			await store(read, renewed);
+			return { entry: renewed, outcome: "revalidated" };
+		}
+	}
+	return settle(read, await read.produce(), true, "miss");
+}
+
+async function settle(
+	read: TierRead,
+	produced: { response: Response; access: Access | null; rev: string | null },
+	keep: boolean,
+	outcome: CacheOutcome,
+): Promise<Resolved> {
+	const entry = await remember(read, produced, keep);
+	return entry ? { entry, outcome } : { entry: null, response: produced.response, outcome };
+}
+
+/** After a write: this isolate and this colo stop serving anything cached about the package. */
+export async function forgetPackage(name: string): Promise<void> {
+	memoryForgetPackage(name);
+	await edgeForgetPackage(name);
+}
+
+/**
+ * `Cache-Control: no-cache` or `max-age=0`, or `Pragma: no-cache`: the client asks for a fresh
+ * copy (curl -H, a browser's hard reload). npm, pnpm, yarn and bun send none of these by default.
+ */
+export function wantsFreshCopy(request: Request): boolean {
+	const cacheControl = (request.headers.get("cache-control") ?? "").toLowerCase();
+	return (
+		/(^|[\s,])(no-cache|max-age=0)($|[\s,])/.test(cacheControl) ||
+		(request.headers.get("pragma") ?? "").toLowerCase().includes("no-cache")
+	);
+}
+
+async function remember(
+	read: TierRead,
+	produced: { response: Response; access: Access | null; rev: string | null },
+	keep: boolean,
+): Promise<CachedEntry | null> {
+	if (produced.response.status !== 200) return null;
+	const entry: CachedEntry = {
+		status: 200,
+		headers: [...produced.response.headers],
+		body: await produced.response.text(),
+		access: produced.access,
+		rev: produced.rev,
+		storedAt: Date.now(),
+	};
+	if (keep) await store(read, entry);
+	return entry;
+}
+
+async function store(read: TierRead, entry: CachedEntry): Promise<void> {
+	memoryPut(read.key, read.owner, entry);
+	if (read.shareable(entry.access)) await edgePut(read.owner, read.key, entry);
+}
+
+function answer(read: TierRead, entry: CachedEntry | Response, outcome: CacheOutcome, started: number): Response {
+	recordRead(read.env, read.route, outcome, started);
+	if (entry instanceof Response) {
+		const response = new Response(entry.body, entry);
+		response.headers.set("x-registry-cache", outcome);
+		return response;
+	}
+	const headers = new Headers(entry.headers);
+	headers.set("x-registry-cache", outcome);
+	const etag = headers.get("etag");
+	if (etag !== null && etagMatches(read.request.headers.get("if-none-match"), etag)) {
+		headers.delete("content-type");
+		return new Response(null, { status: 304, headers });
+	}
+	return new Response(entry.body, { status: entry.status, headers });
+}
