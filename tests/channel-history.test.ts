@@ -276,6 +276,12 @@ describe("protecting versions", () => {
 			[],
 		],
 		[
+			"the version a channel points at, however deep its row (a rollback far back)",
+			[...moves("stable", 11), ...Array.from({ length: 10 }, (): Step => ["stable", "rollback"])],
+			"1.0.0",
+			["stable"],
+		],
+		[
 			"rows stay counted after a rollback (rollback appends nothing)",
 			[...moves("stable", 11), ["stable", "rollback"]],
 			"1.0.0",

@@ -427,6 +427,19 @@ describe("deleting a version (channels API)", () => {
 		expect(value(await stub.distTags()).tags).toEqual({ latest: "2.0.0", beta: "2.0.0" });
 	});
 
+	it("refuses the version a channel points at after a rollback far back, which would remove the channel", async () => {
+		const versions = Array.from({ length: 11 }, (_, i) => `${i + 1}.0.0`);
+		const { stub } = await packageWith(versions);
+		for (const version of versions) await stub.moveChannel("stable", { version }, alice);
+		const first = value(await stub.channelHistory("stable")).entries.at(-1);
+		value(await stub.rollbackChannel("stable", first?.id, alice));
+		expect(await stub.deleteVersion({ version: "1.0.0" }, false, alice)).toMatchObject({
+			ok: false,
+			code: "protectedVersion",
+		});
+		expect(value(await stub.channel("stable")).version).toBe("1.0.0");
+	});
+
 	it.each<[string, { version: string; tags?: string[] }[], string, string]>([
 		[
 			"its previous row while its history has one",
