@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { runPackageAlarm } from "./helpers/package-object";
 import { ADMIN, ALL, call, createToken, publish, publishBody, uniqueName } from "./helpers/registry";
 import { gzipTar } from "./helpers/tarball";
 
@@ -141,8 +142,8 @@ describe("who may do what", () => {
 			const body = (await res.json()) as { objects: { package: { name: string } }[] };
 			return body.objects.some((o) => o.package.name === name);
 		};
-		// The index learns the package from the object's alarm; wait until the admin sees it.
-		for (let i = 0; i < 100 && !(await visible("admin")); i++) await new Promise((r) => setTimeout(r, 20));
+		// The index learns the package from the object's alarm.
+		await runPackageAlarm(name);
 		expect(await visible("admin")).toBe(true);
 		expect(await visible("customer with grant")).toBe(true);
 		expect(await visible("developer with read")).toBe(true);

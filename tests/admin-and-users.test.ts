@@ -73,6 +73,7 @@ describe("admin tokens", () => {
 		const user = uniqueName("u");
 		const password = "correct horse battery staple";
 		await call("/-/admin/users", { method: "POST", token: ADMIN, body: json({ name: user, password }) });
+		// White-box on purpose: what is at rest is the subject, and no API would ever show a secret.
 		const stub = env.AUTH.get(env.AUTH.idFromName("auth"));
 		const dump = await runInDurableObject(stub, (_instance, state) => {
 			const tables = ["tokens", "users", "grants"];

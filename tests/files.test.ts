@@ -1,4 +1,4 @@
-import { env, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { call, createToken, publish, publisherFor, uniqueName } from "./helpers/registry";
 
@@ -78,16 +78,24 @@ describe("version files", () => {
 	it("indexes each file's offset and size in the version's single bundle object", async () => {
 		const { name } = await publishedWithFiles();
 		const stub = env.PACKAGES.get(env.PACKAGES.idFromName(name));
-		const { rows, key } = await runInDurableObject(stub, (_i, state) => ({
-			rows: state.storage.sql
-				.exec<{ path: string; offset: number; size: number }>(
-					"SELECT path, offset, size FROM files ORDER BY offset, size",
-				)
-				.toArray(),
-			key: state.storage.sql.exec<{ files_key: string }>("SELECT files_key FROM versions").one().files_key,
-		}));
-		expect(rows.map((r) => r.path).sort()).toEqual(["package.json", ...Object.keys(files)].sort());
-		const bundle = new Uint8Array(await ((await env.BLOBS.get(key)) as R2ObjectBody).arrayBuffer());
+		const paths = ["package.json", ...Object.keys(files)];
+		const located = await Promise.all(
+			paths.map(async (path) => {
+				const answer = await stub.file("1.0.0", path);
+				if (!answer.ok) throw new Error(`${path}: ${answer.message}`);
+				return answer.value;
+			}),
+		);
+		// Every file is indexed, and nothing else is: the packument counts the index's rows.
+		const doc = (await (await call(`/${name}`)).json()) as {
+			versions: Record<string, { dist: { fileCount: number } }>;
+		};
+		expect(doc.versions["1.0.0"]?.dist.fileCount).toBe(paths.length);
+		const keys = new Set(located.map((l) => l.key));
+		expect(keys.size).toBe(1);
+		const rows = located.map((l) => l.file).sort((a, b) => a.offset - b.offset || a.size - b.size);
+		expect(rows.map((r) => r.path).sort()).toEqual(paths.sort());
+		const bundle = new Uint8Array(await ((await env.BLOBS.get([...keys][0] ?? "")) as R2ObjectBody).arrayBuffer());
 		let end = 0;
 		for (const row of rows) {
 			expect(row.offset).toBe(end);

@@ -7,6 +7,7 @@ import { packageMetadataMigrations } from "../schema/package/migrations";
 import { publish, publisherFor, uniqueName } from "./helpers/registry";
 
 // Schema migrations run once per object, in order, in one transaction, and are recorded inside it.
+// White-box on purpose: the schema itself is the subject, so these tests read the objects' SQLite.
 
 describe("Durable Object migrations", () => {
 	it("records every step of both objects' schemas once something is written", async () => {

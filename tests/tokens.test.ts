@@ -190,6 +190,7 @@ describe("npm token", () => {
 });
 
 describe("secrets at rest", () => {
+	// White-box on purpose: it reads every table of every object, since what is stored is the subject.
 	it("keeps no plaintext token or password anywhere in the persisted state", async () => {
 		expect(secrets.length).toBeGreaterThan(10);
 		let dumped = 0;

@@ -99,14 +99,17 @@ export class Channels {
 		return existed;
 	}
 
-	/** Channels whose most recent entries include the version: deleting it would break their rollback. */
+	/**
+	 * Channels whose most recent entries include the version (deleting it would break their
+	 * rollback), or that point at it now, however far back that row is (deleting it would move them).
+	 */
 	protectingChannels(version: string): string[] {
 		return this.sql
 			.exec<{ channel: string }>(
 				`SELECT DISTINCT channel FROM (
-					SELECT channel, version, row_number() OVER (PARTITION BY channel ORDER BY id DESC) AS depth
+					SELECT id, channel, version, row_number() OVER (PARTITION BY channel ORDER BY id DESC) AS depth
 					FROM channel_history
-				) WHERE version = ? AND depth <= ? ORDER BY channel`,
+				) WHERE version = ? AND (depth <= ? OR id IN (SELECT current_history_id FROM channels)) ORDER BY channel`,
 				version,
 				PROTECTED_HISTORY_DEPTH,
 			)
