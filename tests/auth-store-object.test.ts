@@ -169,6 +169,8 @@ describe("tokens", () => {
 			cidr: null,
 			totp: false,
 			bypassTwoFactor: false,
+			readonly: false,
+			restricted: false,
 			createdAt: "2026-01-01T00:00:00.000Z",
 		};
 		expect(await tokenObject(hash).put({ ...record, name: "newer" }, 5)).toBe(true);

@@ -1,17 +1,23 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { applyMigrations } from "../durable-objects/migrations";
 import { Channels } from "../durable-objects/package/channels";
+import { packageMetadataMigrations } from "../schema/package/migrations";
 import { uniqueName } from "./helpers/registry";
 
 // The channel chains of durable-objects/package/channels.ts against a real SqlStorage with the
-// package schema (a fresh PackageMetadataDO runs its migrations), without HTTP or the facade.
+// package schema (migrated here: a package object creates its tables on its first write only),
+// without HTTP or the facade.
 
 const AT = "2026-01-01T00:00:00.000Z";
 
 /** Runs `body` on the Channels of a fresh package object. */
 async function withChannels<T>(body: (channels: Channels) => T): Promise<T> {
 	const stub = env.PACKAGES.get(env.PACKAGES.idFromName(uniqueName("chains")));
-	return runInDurableObject(stub, (_instance, state) => body(new Channels(state.storage.sql)));
+	return runInDurableObject(stub, (_instance, state) => {
+		applyMigrations(state.storage, packageMetadataMigrations);
+		return body(new Channels(state.storage.sql));
+	});
 }
 
 /** A step of a scenario: move a channel to a version, or roll it back one step. */

@@ -1,12 +1,15 @@
 import { createExecutionContext, env, evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { parsePeriod } from "../worker/downloads/period";
+import { sendDownloadCounts } from "../worker/read-tier/downloads";
 import { router } from "../worker/router";
 import { runPackageAlarm } from "./helpers/package-object";
 import { call, createToken, publish, publisherFor, uniqueName } from "./helpers/registry";
 
 // Download counts: per day and version, counted in memory, flushed on the alarm, served in the
-// shapes of npm's downloads API.
+// shapes of npm's downloads API. Downloads served from the read tier reach the object in the
+// Worker's batch, which `download` sends at once; figures are read as fresh copies, since the
+// tier serves them up to READ_CACHE_SECONDS old (tests/read-tier.test.ts covers that).
 
 const today = new Date().toISOString().slice(0, 10);
 
@@ -17,6 +20,12 @@ async function download(name: string, version: string, times: number, token: str
 		expect(res.status).toBe(200);
 		await res.arrayBuffer();
 	}
+	await sendDownloadCounts(env);
+}
+
+/** Download figures as a fresh copy (`Cache-Control: no-cache` bypasses the read tier). */
+function figures(path: string, token: string | null = null) {
+	return call(path, { token, headers: { "cache-control": "no-cache" } });
 }
 
 async function publicPackage(versions: string[]) {
@@ -32,13 +41,13 @@ describe("download counts", () => {
 		await download(name, "1.0.0", 3);
 		await download(name, "1.1.0", 2);
 
-		expect(await (await call(`/-/downloads/point/last-day/${name}`)).json()).toEqual({
+		expect(await (await figures(`/-/downloads/point/last-day/${name}`)).json()).toEqual({
 			downloads: 5,
 			start: today,
 			end: today,
 			package: name,
 		});
-		const range = (await (await call(`/-/downloads/range/last-week/${name}`)).json()) as {
+		const range = (await (await figures(`/-/downloads/range/last-week/${name}`)).json()) as {
 			downloads: { day: string; downloads: number }[];
 			start: string;
 			end: string;
@@ -47,12 +56,12 @@ describe("download counts", () => {
 		expect(range.downloads.at(-1)).toEqual({ day: today, downloads: 5 });
 		expect(range.downloads.slice(0, 6).every((d) => d.downloads === 0)).toBe(true);
 		expect(range.end).toBe(today);
-		const versions = (await (await call(`/-/downloads/versions/${name}/last-week`)).json()) as {
+		const versions = (await (await figures(`/-/downloads/versions/${name}/last-week`)).json()) as {
 			package: string;
 			downloads: Record<string, number>;
 		};
 		expect(versions).toMatchObject({ package: name, downloads: { "1.0.0": 3, "1.1.0": 2 } });
-		const month = await (await call(`/-/downloads/point/last-month/${name}`)).json();
+		const month = await (await figures(`/-/downloads/point/last-month/${name}`)).json();
 		expect(month).toMatchObject({ downloads: 5 });
 	});
 
@@ -61,7 +70,7 @@ describe("download counts", () => {
 		const stub = env.PACKAGES.get(env.PACKAGES.idFromName(name));
 		await runPackageAlarm(name); // the publish's index delivery
 		const lastDay = async () =>
-			((await (await call(`/-/downloads/point/last-day/${name}`)).json()) as { downloads: number }).downloads;
+			((await (await figures(`/-/downloads/point/last-day/${name}`)).json()) as { downloads: number }).downloads;
 		// What an eviction leaves is what the object wrote: the in-memory buffer does not survive it.
 		const stored = async () => {
 			await evictDurableObject(stub);
@@ -76,7 +85,7 @@ describe("download counts", () => {
 		await download(name, "1.0.0", 1);
 		await runDurableObjectAlarm(stub);
 		expect(await stored()).toBe(5);
-		expect(await (await call(`/-/downloads/versions/${name}/last-day`)).json()).toMatchObject({
+		expect(await (await figures(`/-/downloads/versions/${name}/last-day`)).json()).toMatchObject({
 			downloads: { "1.0.0": 5 },
 		});
 	});
@@ -91,7 +100,7 @@ describe("download counts", () => {
 		);
 		expect(off.status).toBe(200);
 		await off.arrayBuffer();
-		expect(await (await call(`/-/downloads/point/last-day/${name}`)).json()).toMatchObject({ downloads: 0 });
+		expect(await (await figures(`/-/downloads/point/last-day/${name}`)).json()).toMatchObject({ downloads: 0 });
 	});
 
 	it("serves scoped packages and follows the package's read rules", async () => {
@@ -100,11 +109,11 @@ describe("download counts", () => {
 		const token = await publisherFor(scope);
 		await publish(name, "1.0.0", token);
 		await download(name, "1.0.0", 2, token);
-		expect((await call(`/-/downloads/point/last-week/${name}`)).status).toBe(404);
+		expect((await figures(`/-/downloads/point/last-week/${name}`)).status).toBe(404);
 		const customer = (await createToken([{ package: name, permissions: ["read"] }], "customer")).token;
-		const res = await call(`/-/downloads/point/last-week/${scope}%2fprivate`, { token: customer });
+		const res = await figures(`/-/downloads/point/last-week/${scope}%2fprivate`, customer);
 		expect(await res.json()).toMatchObject({ downloads: 2, package: name });
-		expect((await call(`/-/downloads/point/last-week/${uniqueName()}`)).status).toBe(404);
+		expect((await figures(`/-/downloads/point/last-week/${uniqueName()}`)).status).toBe(404);
 	});
 
 	it("counts only downloads that were served", async () => {
@@ -119,18 +128,18 @@ describe("download counts", () => {
 		).toBe(404);
 		expect((await call(tarball, { token: `dev_${"0".repeat(64)}` })).status).toBe(401);
 		await download(name, "1.0.0", 1, token);
-		const res = await call(`/-/downloads/point/last-day/${name}`, { token });
+		const res = await figures(`/-/downloads/point/last-day/${name}`, token);
 		expect(await res.json()).toMatchObject({ downloads: 1 });
 	});
 
 	it("refuses malformed periods with 400", async () => {
 		const { name } = await publicPackage(["1.0.0"]);
 		for (const period of ["last-year", "2026-13-01", "2026-02-30:2026-03-01", "2026-03-02:2026-03-01", "yesterday"]) {
-			const res = await call(`/-/downloads/point/${period}/${name}`);
+			const res = await figures(`/-/downloads/point/${period}/${name}`);
 			expect(res.status, period).toBe(400);
 			expect(((await res.json()) as { error: string }).error).toMatch(/invalid period/);
 		}
-		const explicit = await call(`/-/downloads/range/2026-01-01:2026-01-03/${name}`);
+		const explicit = await figures(`/-/downloads/range/2026-01-01:2026-01-03/${name}`);
 		expect(((await explicit.json()) as { downloads: unknown[] }).downloads).toEqual([
 			{ day: "2026-01-01", downloads: 0 },
 			{ day: "2026-01-02", downloads: 0 },

@@ -42,7 +42,7 @@ describe("#9.1 regex denial of service in the author parser", () => {
 	it("parses a 100 KB hostile person string in one linear pass", () => {
 		const hostile = `a${" ".repeat(100_000)}<`;
 		expect(person(hostile)).toEqual({ name: "a" });
-		expect(person(`${"(".repeat(50_000)}x<y@z>`)).toBeNull();
+		expect(person(`${"(".repeat(50_000)}x<y@z>`)?.name.length).toBe(256);
 		expect(person("Ann <ann@example.com> (https://ann.example)")).toEqual({ name: "Ann", email: "ann@example.com" });
 		expect(person({ name: "x".repeat(100_000), email: "e@x" })?.name.length).toBeLessThanOrEqual(256);
 	});

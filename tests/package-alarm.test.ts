@@ -1,8 +1,10 @@
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { applyMigrations } from "../durable-objects/migrations";
 import { PackageRecord } from "../durable-objects/package/package-record";
 import { searchDocument } from "../durable-objects/package/search-document";
 import { SearchOutbox } from "../durable-objects/package/search-outbox";
+import { packageMetadataMigrations } from "../schema/package/migrations";
 import type { PackageRow } from "../schema/package/rows";
 import { actorNamed, indexed, packageStub, publishInput, runPackageAlarm } from "./helpers/package-object";
 import { versionRow } from "./helpers/package-rows";
@@ -45,7 +47,7 @@ describe("download counts", () => {
 		await download(3);
 		expect((await downloads()).perVersion).toEqual({ "1.0.0": 3 });
 		await evictDurableObject(stub);
-		expect(await downloads()).toEqual({ perDay: [], perVersion: {}, access: "public" });
+		expect(await downloads()).toEqual({ perDay: [], perVersion: {}, access: "public", rev: expect.any(String) });
 
 		await download(4);
 		// The flush is set DOWNLOAD_FLUSH_SECONDS ahead, so it is still pending here.
@@ -55,6 +57,7 @@ describe("download counts", () => {
 			perDay: [{ day, downloads: 4 }],
 			perVersion: { "1.0.0": 4 },
 			access: "public",
+			rev: expect.any(String),
 		});
 
 		await download(1);
@@ -120,10 +123,14 @@ describe("the search outbox", () => {
 	const AT = "2026-01-01T00:00:00.000Z";
 	const NOW = 1_000_000;
 
-	/** The outbox of a fresh package object, with a package row made by hand and no alarm of its own. */
+	/**
+	 * The outbox of a fresh package object (migrated here: objects create their tables on their first
+	 * write), with a package row made by hand and no alarm of its own.
+	 */
 	async function withOutbox<T>(body: (outbox: SearchOutbox, pkg: PackageRow) => Promise<T>): Promise<T> {
 		const name = uniqueName("outbox");
 		return runInDurableObject(packageStub(name), async (_instance, state) => {
+			applyMigrations(state.storage, packageMetadataMigrations);
 			const record = new PackageRecord(state.storage.sql);
 			record.claim(name, "public", AT);
 			return body(new SearchOutbox(state.storage.sql, env), record.bumpRevision(AT));

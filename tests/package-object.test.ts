@@ -214,11 +214,13 @@ describe("reads", () => {
 			size: 10,
 			integrity: "sha512-1.0.0",
 			access: "public",
+			rev: expect.any(String),
 		});
 		expect(value(await stub.file("1.0.0", "index.js"))).toEqual({
 			key: `files/${name}/1.0.0/f.bin`,
 			file: { path: "index.js", offset: 0, size: 10, sha256: "0".repeat(64) },
 			access: "public",
+			rev: expect.any(String),
 		});
 	});
 

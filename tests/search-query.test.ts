@@ -23,6 +23,8 @@ function tokenHolder(kind: "developer" | "customer", grants: Grant[]): Principal
 		grants,
 		totp: false,
 		bypassTwoFactor: false,
+		readonly: false,
+		restricted: false,
 	};
 }
 

@@ -210,11 +210,11 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		return ok({ entries: queryAudit(this.sql, filter), live, access: pkg.access, rev: revision(pkg) });
 	}
 
+	/** Not a `read`: the document carries its own `rev` (a number), which the index orders by. */
 	searchDocument() {
-		return this.read((pkg) => {
-			const doc = this.buildSearchDocument(pkg);
-			return doc ? ok(doc) : refusals.packageNotFound();
-		});
+		const pkg = this.schema.ready ? this.record.live() : null;
+		const doc = pkg ? this.buildSearchDocument(pkg) : null;
+		return doc ? ok(doc) : refusals.packageNotFound();
 	}
 
 	blobKeys(): string[] {

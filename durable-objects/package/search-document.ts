@@ -57,21 +57,13 @@ function keywords(value: unknown): string[] {
 }
 
 /**
- * npm's person field: "Name <email> (url)" or { name, email, url }. The string form is split at
- * the first `<` and `(` with indexOf (never a regular expression), so hostile input such as
- * "a" + " ".repeat(5000) + "<" costs one pass over a string already cut to a fixed length.
+ * npm's person field: "Name <email> (url)" or { name, email, url }. The string form is read in
+ * one left-to-right pass with indexOf (never a backtracking regular expression), over a string
+ * already cut to a fixed length, so hostile input such as "a" + " ".repeat(5000) + "<" costs no
+ * more than any other. A string that is not of that shape is a name as it stands.
  */
 export function person(value: unknown): Person | null {
-	if (typeof value === "string") {
-		const text = value.slice(0, LIMITS.searchPerson);
-		const emailStart = text.indexOf("<");
-		const urlStart = text.indexOf("(");
-		const nameEnd = Math.min(...[emailStart, urlStart, text.length].filter((i) => i !== -1));
-		const name = text.slice(0, nameEnd).trim();
-		const emailEnd = emailStart === -1 ? -1 : text.indexOf(">", emailStart + 1);
-		const email = emailEnd === -1 ? "" : text.slice(emailStart + 1, emailEnd).trim();
-		return name === "" ? null : withEmail({ name }, email || undefined);
-	}
+	if (typeof value === "string") return personOf(value.slice(0, LIMITS.searchPerson).trim());
 	if (typeof value === "object" && value !== null && typeof (value as { name?: unknown }).name === "string") {
 		const { name, email } = value as { name: string; email?: unknown };
 		const trimmed = name.slice(0, LIMITS.searchPerson).trim();
@@ -79,6 +71,32 @@ export function person(value: unknown): Person | null {
 		return withEmail({ name: trimmed }, typeof email === "string" ? email.slice(0, LIMITS.searchPerson) : undefined);
 	}
 	return null;
+}
+
+function personOf(text: string): Person | null {
+	const emailStart = text.indexOf("<");
+	const urlStart = text.indexOf("(");
+	const nameEnd = Math.min(...[emailStart, urlStart, text.length].filter((i) => i !== -1));
+	let rest = text.slice(nameEnd).trimStart();
+	let email = "";
+	if (rest.startsWith("<")) {
+		const close = rest.indexOf(">");
+		if (close === -1) return asName(text);
+		email = rest.slice(1, close).trim();
+		rest = rest.slice(close + 1).trimStart();
+	}
+	if (rest.startsWith("(")) {
+		const close = rest.indexOf(")");
+		if (close === -1) return asName(text);
+		rest = rest.slice(close + 1).trimStart();
+	}
+	if (rest !== "") return asName(text);
+	const name = text.slice(0, nameEnd).trim();
+	return name === "" ? null : withEmail({ name }, email || undefined);
+}
+
+function asName(text: string): Person | null {
+	return text === "" ? null : { name: text };
 }
 
 function url(value: unknown): string | null {
