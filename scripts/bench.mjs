@@ -40,6 +40,10 @@ const quietEnv = {
 const figures = {};
 const notes = [];
 const state = mkdtempSync(join(tmpdir(), "registry-bench-state-"));
+// The bench's secrets, in a dev vars file of its own: the working tree's .dev.vars is neither read
+// (its vars would change the figures) nor written.
+const devVars = join(mkdtempSync(join(tmpdir(), "registry-bench-")), "dev.vars");
+writeFileSync(devVars, `ADMIN_TOKEN=${ADMIN}\nURL_SIGNING_SECRET=${SIGNING}\n`, { mode: 0o600 });
 const log = (line) => process.stderr.write(`${line}\n`);
 
 // ── servers ────────────────────────────────────────────────────────────────────────────────────
@@ -52,7 +56,9 @@ async function startServer(kind, vars = {}) {
 		kind === "npm start"
 			? [join(root, "scripts", "start.mjs")]
 			: [wrangler, "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state];
-	if (kind === "wrangler dev") args.push("--show-interactive-dev-session=false", "--log-level", "warn");
+	if (kind === "wrangler dev") {
+		args.push("--env-file", devVars, "--show-interactive-dev-session=false", "--log-level", "warn");
+	}
 	for (const [k, v] of Object.entries({ ADMIN_TOKEN: ADMIN, URL_SIGNING_SECRET: SIGNING, ...vars })) {
 		if (kind === "wrangler dev") args.push("--var", `${k}:${v}`);
 	}
@@ -61,6 +67,7 @@ async function startServer(kind, vars = {}) {
 		...quietEnv,
 		PORT: String(port),
 		PERSIST_TO: state,
+		DEV_VARS: devVars,
 		ADMIN_TOKEN: ADMIN,
 		URL_SIGNING_SECRET: SIGNING,
 		...vars,
