@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 
 // pnpm, yarn 4 and bun for the end-to-end tests (the vitest globalSetup of tests/e2e). They are not
-// devDependencies: pnpm's per-platform packages break `npm ci` on any lockfile written on one
-// platform, and no test client belongs in the project's tree. They are installed from the npm
-// registry at these exact versions into a folder of their own outside the working tree, named by
-// the versions, and reused by every later run; the harness puts its bin folder first on the PATH.
+// devDependencies: npm leaves pnpm's per-platform packages out of the lockfile, and `npm ci` then
+// refuses it. They are installed from the npm registry at these exact versions into a folder of
+// their own outside the working tree, named by the versions, and reused by every later run; the
+// harness puts its bin folder first on the PATH.
 
 export const CLIENTS = { pnpm: "12.21.0", "@yarnpkg/cli-dist": "4.18.1", bun: "1.4.5" } as const;
 
@@ -75,6 +75,7 @@ export async function setup(): Promise<void> {
 			allowScripts: { bun: true, pnpm: true },
 		};
 		writeFileSync(join(staging, "package.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+		// Without their install scripts bun and pnpm have no binary, whatever the user's npm config says.
 		const args = ["install", "--no-package-lock", "--ignore-scripts=false", "--no-audit", "--no-fund"];
 		try {
 			await exec("npm", [...args, "--loglevel=error"], { cwd: staging, env: env(), timeout: 600_000 });
@@ -84,13 +85,16 @@ export async function setup(): Promise<void> {
 		}
 		const failed = await problem(staging);
 		if (failed) throw new Error(`the e2e test clients installed in ${staging} do not work:\n${failed}`);
-		rmSync(CLIENTS_DIR, { recursive: true, force: true });
 		try {
 			renameSync(staging, CLIENTS_DIR);
+			return;
 		} catch (error) {
-			// Another run put its working copy in place first: use that one.
 			if (!["EEXIST", "ENOTEMPTY"].includes((error as NodeJS.ErrnoException).code ?? "")) throw error;
 		}
+		// A folder is there: another run's that finished first (use it), or a broken one (replace it).
+		if ((await problem(CLIENTS_DIR)) === null) return;
+		rmSync(CLIENTS_DIR, { recursive: true, force: true });
+		renameSync(staging, CLIENTS_DIR);
 	} finally {
 		rmSync(staging, { recursive: true, force: true });
 	}
