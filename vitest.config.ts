@@ -1,17 +1,29 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { isolatedWranglerConfig } from "./tests/e2e/wrangler-config";
 
 // Integration tests run inside workerd against the real bindings of wrangler.jsonc (DO SQLite,
 // R2); the secrets, which never live in the config, and a few smaller limits are supplied here.
+// The config is a copy in a directory of its own, whose .dev.vars holds the test secrets: the
+// working tree's .dev.vars, .env and the environment then cannot change any binding.
+const configDir = mkdtempSync(join(tmpdir(), "registry-integration-"));
+process.once("exit", () => rmSync(configDir, { recursive: true, force: true }));
+
 export default defineConfig({
 	plugins: [
 		cloudflareTest({
-			wrangler: { configPath: "./wrangler.jsonc" },
-			miniflare: {
-				bindings: {
+			wrangler: {
+				configPath: isolatedWranglerConfig(configDir, {
 					ADMIN_TOKEN: "test-admin-token",
 					URL_SIGNING_SECRET: "test-signing-secret",
 					ENCRYPTION_KEY: "test-encryption-key",
+				}),
+			},
+			miniflare: {
+				bindings: {
 					MAX_BODY_SIZE: "1048576",
 					// Tests run alarms themselves; pushing download totals at once keeps them short.
 					SEARCH_DOWNLOADS_PUSH_SECONDS: "0",

@@ -30,6 +30,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 const SIGNING = randomBytes(16).toString("hex");
+const ENCRYPTION = randomBytes(16).toString("hex");
 const quietEnv = {
 	...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k))),
 	PATH: `${join(root, "node_modules", ".bin")}:${process.env.PATH}`,
@@ -40,6 +41,12 @@ const quietEnv = {
 const figures = {};
 const notes = [];
 const state = mkdtempSync(join(tmpdir(), "registry-bench-state-"));
+// The bench's secrets, in a dev vars file of its own: the working tree's .dev.vars is neither read
+// (its vars would change the figures) nor written.
+const devVars = join(mkdtempSync(join(tmpdir(), "registry-bench-")), "dev.vars");
+writeFileSync(devVars, `ADMIN_TOKEN=${ADMIN}\nURL_SIGNING_SECRET=${SIGNING}\nENCRYPTION_KEY=${ENCRYPTION}\n`, {
+	mode: 0o600,
+});
 const log = (line) => process.stderr.write(`${line}\n`);
 
 // ── servers ────────────────────────────────────────────────────────────────────────────────────
@@ -52,8 +59,15 @@ async function startServer(kind, vars = {}) {
 		kind === "npm start"
 			? [join(root, "scripts", "start.mjs")]
 			: [wrangler, "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state];
-	if (kind === "wrangler dev") args.push("--show-interactive-dev-session=false", "--log-level", "warn");
-	for (const [k, v] of Object.entries({ ADMIN_TOKEN: ADMIN, URL_SIGNING_SECRET: SIGNING, ...vars })) {
+	if (kind === "wrangler dev") {
+		args.push("--env-file", devVars, "--show-interactive-dev-session=false", "--log-level", "warn");
+	}
+	for (const [k, v] of Object.entries({
+		ADMIN_TOKEN: ADMIN,
+		URL_SIGNING_SECRET: SIGNING,
+		ENCRYPTION_KEY: ENCRYPTION,
+		...vars,
+	})) {
 		if (kind === "wrangler dev") args.push("--var", `${k}:${v}`);
 	}
 	// npm start takes secrets and vars from the environment when they are set there.
@@ -61,8 +75,10 @@ async function startServer(kind, vars = {}) {
 		...quietEnv,
 		PORT: String(port),
 		PERSIST_TO: state,
+		DEV_VARS: devVars,
 		ADMIN_TOKEN: ADMIN,
 		URL_SIGNING_SECRET: SIGNING,
+		ENCRYPTION_KEY: ENCRYPTION,
 		...vars,
 	};
 	const child = spawn(process.execPath, args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"], detached: true });

@@ -4,11 +4,11 @@
 // Unlike `wrangler dev` there is no file watching, no proxy worker and no per-request logging.
 
 import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { devVarsMoved, devVarsPath, ensureSecrets, SECRETS } from "./dev-vars.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const host = process.env.HOST ?? "127.0.0.1";
@@ -17,8 +17,7 @@ const persistTo = resolve(root, process.env.PERSIST_TO ?? ".wrangler/state");
 const outdir = join(root, ".wrangler", "serve");
 const quiet = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" };
 
-// Secrets in the environment win (scripts, containers); otherwise .dev.vars holds them.
-const SECRETS = ["ADMIN_TOKEN", "URL_SIGNING_SECRET"];
+// Secrets in the environment win (scripts, containers); otherwise .dev.vars (or DEV_VARS) holds them.
 ensureSecrets(SECRETS.filter((name) => !process.env[name]));
 bundle();
 
@@ -29,7 +28,11 @@ const { Miniflare, convertV4MiniflareOptions } = await import(pathToFileURL(wran
 
 const configPath = join(root, "wrangler.jsonc");
 const config = unstable_readConfig({ config: configPath });
-const { modulesRules: _rules, ...workerOptions } = unstable_getMiniflareWorkerOptions(configPath).workerOptions;
+// wrangler reads the .dev.vars beside wrangler.jsonc by itself; a file elsewhere is named instead.
+const envFiles = devVarsMoved ? [devVarsPath] : undefined;
+const { modulesRules: _rules, ...workerOptions } = unstable_getMiniflareWorkerOptions(configPath, undefined, {
+	envFiles,
+}).workerOptions;
 // Any var or secret can be overridden from the environment: `PUBLIC_URL=https://… npm start`.
 for (const name of [...SECRETS, ...Object.keys(config.vars)]) {
 	if (process.env[name]) workerOptions.bindings = { ...workerOptions.bindings, [name]: process.env[name] };
@@ -61,20 +64,6 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
 		await mf.dispose();
 		process.exit(0);
 	});
-}
-
-/** Secrets are created once, random, and kept in .dev.vars (never committed). */
-function ensureSecrets(names) {
-	const path = join(root, ".dev.vars");
-	let current = existsSync(path) ? readFileSync(path, "utf8") : "";
-	for (const name of names) {
-		if (new RegExp(`^${name}=\\S+`, "m").test(current)) continue;
-		const line = `${current === "" || current.endsWith("\n") ? "" : "\n"}${name}=${randomBytes(32).toString("hex")}\n`;
-		appendFileSync(path, line, { mode: 0o600 });
-		current += line;
-		console.log(`created ${name} in ${path}`);
-	}
-	if (names.includes("ADMIN_TOKEN")) console.log(`admin token: ADMIN_TOKEN in ${path}`);
 }
 
 /**

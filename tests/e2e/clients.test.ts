@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CLIENTS } from "./clients-install";
 import { npmProject, ok, packageJson, RegistryServer, run, tempDir, writeFiles } from "./harness";
 
 // pnpm, yarn 4 and bun install the project npm installs, from the same registry, with the
@@ -41,6 +42,13 @@ function installed(dir: string, name: string): string {
 }
 
 describe("other package managers", () => {
+	it("are the pinned versions the e2e set-up installed, not whatever the machine has", async () => {
+		const dir = tempDir("versions");
+		expect((await ok("pnpm", ["--version"], { cwd: dir })).stdout.trim()).toBe(CLIENTS.pnpm);
+		expect((await ok("yarn", ["--version"], { cwd: dir })).stdout.trim()).toBe(CLIENTS["@yarnpkg/cli-dist"]);
+		expect((await ok("bun", ["--version"], { cwd: dir })).stdout.trim()).toBe(CLIENTS.bun);
+	});
+
 	it("pnpm installs the project, and its minimumReleaseAge reads our publish times", async () => {
 		const dir = npmProject(server, token, { "package.json": packageJson(app) });
 		const pnpm = ["install", "--store-dir", join(dir, ".pnpm-store"), "--reporter", "append-only"];

@@ -3,12 +3,15 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
+import { CLIENTS_BIN } from "./clients-install";
+import { bindingNames, isolatedWranglerConfig, ROOT } from "./wrangler-config";
 
 // End-to-end harness: a real `wrangler dev` on a free loopback port with its own state directory,
 // and real package-manager CLIs run the way a user runs them, in throwaway project directories.
 
-export const ROOT = resolve(import.meta.dirname, "..", "..");
+export { ROOT };
+
 const BIN = join(ROOT, "node_modules", ".bin");
 
 export function tempDir(label: string): string {
@@ -28,18 +31,22 @@ export async function freePort(): Promise<number> {
 }
 
 let home: string | null = null;
+let bindings: Set<string> | null = null;
 
 /**
- * The environment of a child process: without the npm_* variables `npm test` passes down, and
- * with a HOME of its own, so no user-level .npmrc, .yarnrc.yml or bunfig.toml takes part.
+ * The environment of a child process: without the npm_* variables `npm test` passes down and
+ * without the Worker's vars and secrets (`npm start` would take them), with the pinned pnpm, yarn
+ * and bun first on the PATH, and with a HOME of its own, so no user-level .npmrc, .yarnrc.yml or
+ * bunfig.toml takes part.
  */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 	home ??= tempDir("home");
+	bindings ??= new Set(bindingNames());
 	const env: NodeJS.ProcessEnv = {};
 	for (const [key, value] of Object.entries(process.env)) {
-		if (!/^npm_/i.test(key) && key !== "CI" && key !== "NODE_OPTIONS") env[key] = value;
+		if (!/^npm_/i.test(key) && key !== "CI" && key !== "NODE_OPTIONS" && !bindings.has(key)) env[key] = value;
 	}
-	env.PATH = `${BIN}:${process.env.PATH ?? ""}`;
+	env.PATH = `${CLIENTS_BIN}:${BIN}:${process.env.PATH ?? ""}`;
 	env.HOME = home;
 	return { ...env, ...extra };
 }
@@ -93,8 +100,13 @@ export async function ok(command: string, args: string[], options: Parameters<ty
 export class RegistryServer {
 	readonly adminToken = `e2e-admin-${randomBytes(16).toString("hex")}`;
 	private readonly signingSecret = randomBytes(32).toString("hex");
+	private readonly encryptionKey = randomBytes(32).toString("hex");
 	private child: ChildProcess | null = null;
 	private log = "";
+
+	// wrangler dev runs on a copy of the config in a folder of its own, with a .dev.vars there that
+	// holds the secrets: it reads no .dev.vars or .env of the working tree (see wrangler-config.ts).
+	private readonly configDir = tempDir("wrangler");
 
 	private constructor(
 		readonly port: number,
@@ -130,10 +142,16 @@ export class RegistryServer {
 	}
 
 	private async boot(): Promise<void> {
-		const vars = { ADMIN_TOKEN: this.adminToken, URL_SIGNING_SECRET: this.signingSecret, ...this.vars };
+		const secrets = {
+			ADMIN_TOKEN: this.adminToken,
+			URL_SIGNING_SECRET: this.signingSecret,
+			ENCRYPTION_KEY: this.encryptionKey,
+		};
 		const args = [
 			join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js"),
 			"dev",
+			"--config",
+			isolatedWranglerConfig(this.configDir, secrets),
 			"--ip",
 			"127.0.0.1",
 			"--port",
@@ -143,10 +161,10 @@ export class RegistryServer {
 			"--show-interactive-dev-session=false",
 			"--log-level",
 			"warn",
-			...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+			...Object.entries(this.vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
 		];
 		const child = spawn(join(BIN, "node"), args, {
-			cwd: ROOT,
+			cwd: this.configDir,
 			env: cleanEnv({ CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" }),
 			stdio: ["ignore", "pipe", "pipe"],
 			detached: true,

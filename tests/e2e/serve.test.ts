@@ -1,58 +1,137 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { cleanEnv, freePort, ok, ROOT, tempDir } from "./harness";
 
 // The two ways the registry leaves a laptop: `npm start` (serving on one machine) and
-// `wrangler deploy` (the same code on Cloudflare), checked as far as this machine allows.
+// `wrangler deploy` (the same code on Cloudflare), checked as far as this machine allows; and
+// `npm run dev`, the edit loop. The secrets go to a DEV_VARS file and the state to a PERSIST_TO
+// folder of the test's own: the working tree's .dev.vars and .wrangler/state are left alone.
 
-let serving: ChildProcess | null = null;
+const running = new Set<ChildProcess>();
 
-afterAll(() => {
-	if (serving?.pid && serving.exitCode === null) process.kill(-serving.pid, "SIGTERM");
+afterAll(async () => {
+	await Promise.all([...running].map(stop));
 });
 
-describe("running the registry", () => {
-	it("npm start serves the registry with the admin token from .dev.vars and persists state", async () => {
-		const port = await freePort();
-		const state = tempDir("start-state");
-		serving = spawn("npm", ["start"], {
-			cwd: ROOT,
-			env: cleanEnv({ PORT: String(port), PERSIST_TO: state }),
-			stdio: ["ignore", "pipe", "pipe"],
-			detached: true,
-		});
-		let log = "";
-		serving.stdout?.on("data", (c) => {
-			log += c;
-		});
-		serving.stderr?.on("data", (c) => {
-			log += c;
-		});
-		const url = `http://127.0.0.1:${port}`;
-		const deadline = Date.now() + 90_000;
-		while (!log.includes("registry listening on") && Date.now() < deadline) {
-			if (serving.exitCode !== null) throw new Error(`npm start exited\n${log}`);
-			await new Promise((r) => setTimeout(r, 250));
-		}
-		expect(log).toContain(`registry listening on ${url}`);
-		expect(log).toMatch(/ADMIN_TOKEN in .*\.dev\.vars/);
+type Serving = { url: string; log: () => string; child: ChildProcess };
 
-		const admin = /^ADMIN_TOKEN=(\S+)$/m.exec(readFileSync(join(ROOT, ".dev.vars"), "utf8"))?.[1];
-		const whoami = await fetch(`${url}/-/whoami`, { headers: { authorization: `Bearer ${admin}` } });
-		expect(await whoami.json()).toEqual({ username: "admin" });
-		const created = await fetch(`${url}/-/admin/tokens`, {
+/** Runs `npm <args>` in the project until it answers /-/ping and its log satisfies `ready`. */
+async function serve(args: string[], env: Record<string, string>, ready: (log: string) => boolean): Promise<Serving> {
+	const port = await freePort();
+	const child = spawn("npm", args, {
+		cwd: ROOT,
+		env: cleanEnv({ ...env, PORT: String(port) }),
+		stdio: ["ignore", "pipe", "pipe"],
+		detached: true,
+	});
+	running.add(child);
+	let log = "";
+	child.stdout?.on("data", (c) => {
+		log += c;
+	});
+	child.stderr?.on("data", (c) => {
+		log += c;
+	});
+	const url = `http://127.0.0.1:${port}`;
+	const deadline = Date.now() + 90_000;
+	while (Date.now() < deadline) {
+		if (child.exitCode !== null) throw new Error(`npm ${args.join(" ")} exited\n${log}`);
+		const pong = await fetch(`${url}/-/ping`).then(
+			(res) => res.ok,
+			() => false,
+		);
+		if (pong && ready(log)) return { url, log: () => log, child };
+		await new Promise((r) => setTimeout(r, 250));
+	}
+	throw new Error(`npm ${args.join(" ")} did not start\n${log}`);
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+	running.delete(child);
+	if (!child.pid || child.exitCode !== null || child.signalCode !== null) return;
+	const exited = new Promise((r) => child.once("exit", r));
+	process.kill(-child.pid, "SIGTERM");
+	await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+	if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid, "SIGKILL");
+}
+
+async function whoami(url: string, token: string): Promise<unknown> {
+	return (await fetch(`${url}/-/whoami`, { headers: { authorization: `Bearer ${token}` } })).json();
+}
+
+/** The secrets of a dev vars file as `npm start` and `npm run dev` create them. */
+function secretsIn(path: string): { admin: string; text: string } {
+	const text = readFileSync(path, "utf8");
+	expect(text).toMatch(/^ADMIN_TOKEN=[0-9a-f]{64}$/m);
+	expect(text).toMatch(/^URL_SIGNING_SECRET=[0-9a-f]{64}$/m);
+	expect(text).toMatch(/^ENCRYPTION_KEY=[0-9a-f]{64}$/m);
+	expect(statSync(path).mode & 0o777).toBe(0o600);
+	return { admin: /^ADMIN_TOKEN=(\S+)$/m.exec(text)?.[1] ?? "", text };
+}
+
+/** What a test can see of the working tree's .dev.vars without reading it: whether and when it was written. */
+function treeDevVars(): number | undefined {
+	return statSync(join(ROOT, ".dev.vars"), { throwIfNoEntry: false })?.mtimeMs;
+}
+
+function hasSqlite(state: string, objectClass: string): boolean {
+	return readdirSync(join(state, "v3", "do", `workers-registry-${objectClass}`)).some((f) => f.endsWith(".sqlite"));
+}
+
+describe("running the registry", () => {
+	it("npm start creates the secrets on its first run, keeps them on the next, and persists state", async () => {
+		const tree = treeDevVars();
+		const dir = tempDir("start");
+		const devVars = join(dir, "dev.vars");
+		const env = { DEV_VARS: devVars, PERSIST_TO: join(dir, "state") };
+		const listening = (log: string) => log.includes("registry listening on");
+
+		const first = await serve(["start"], env, listening);
+		expect(first.log()).toContain(`registry listening on ${first.url} (state in ${env.PERSIST_TO})`);
+		expect(first.log()).toContain(`created ADMIN_TOKEN in ${devVars}`);
+		expect(first.log()).toContain(`created URL_SIGNING_SECRET in ${devVars}`);
+		const { admin, text } = secretsIn(devVars);
+		expect(await whoami(first.url, admin)).toEqual({ username: "admin" });
+		const created = await fetch(`${first.url}/-/admin/tokens`, {
 			method: "POST",
 			headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
 			body: JSON.stringify({ kind: "developer", name: "start-check", grants: [] }),
 		});
 		expect(created.status).toBe(201);
 		// The bundle has more than one module (the loader is bundled as text): all of them are served.
-		const loader = await fetch(`${url}/loader.js`);
+		const loader = await fetch(`${first.url}/loader.js`);
 		expect(await loader.text()).toContain("export async function load(");
-		const stored = readdirSync(join(state, "v3", "do", "workers-registry-AuthStoreDO"));
-		expect(stored.some((file) => file.endsWith(".sqlite"))).toBe(true);
+		expect(hasSqlite(env.PERSIST_TO, "AuthStoreDO")).toBe(true);
+		await stop(first.child);
+
+		// The second run finds both secrets: it creates nothing, and the admin token and the state stay.
+		const second = await serve(["start"], env, listening);
+		expect(second.log()).toContain(`admin token: ADMIN_TOKEN in ${devVars}`);
+		expect(second.log()).not.toContain("created ");
+		expect(readFileSync(devVars, "utf8")).toBe(text);
+		expect(await whoami(second.url, admin)).toEqual({ username: "admin" });
+		const listed = await fetch(`${second.url}/-/admin/tokens`, { headers: { authorization: `Bearer ${admin}` } });
+		const { tokens } = (await listed.json()) as { tokens: { name: string }[] };
+		expect(tokens.map((t) => t.name)).toContain("start-check");
+		await stop(second.child);
+		expect(treeDevVars()).toBe(tree);
+	});
+
+	it("npm run dev creates the same secrets before wrangler dev starts on them", async () => {
+		const tree = treeDevVars();
+		const dir = tempDir("dev");
+		const devVars = join(dir, "dev.vars");
+		const env = { DEV_VARS: devVars, PERSIST_TO: join(dir, "state") };
+		const dev = await serve(["run", "dev"], env, () => true);
+		expect(dev.log()).toContain(`created ADMIN_TOKEN in ${devVars}`);
+		expect(dev.log()).toContain(`created URL_SIGNING_SECRET in ${devVars}`);
+		const { admin } = secretsIn(devVars);
+		expect(await whoami(dev.url, admin)).toEqual({ username: "admin" });
+		expect(hasSqlite(env.PERSIST_TO, "AuthStoreDO")).toBe(true);
+		await stop(dev.child);
+		expect(treeDevVars()).toBe(tree);
 	});
 
 	it("wrangler deploy --dry-run bundles the Worker with its Durable Objects and R2 bucket", async () => {
