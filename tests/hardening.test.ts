@@ -122,6 +122,24 @@ describe("#9.2 two-factor rule bypass", () => {
 	});
 });
 
+describe("#9.3 the client's address", () => {
+	it("takes CF-Connecting-IP as Cloudflare's edge sets it, for the audit trail and CIDR ranges", async () => {
+		const since = new Date().toISOString();
+		const address = freshAddress();
+		const fenced = await call("/-/admin/tokens", {
+			method: "POST",
+			token: ADMIN,
+			headers: ip(address),
+			body: json({ kind: "developer", name: "fenced", grants: [], cidr: [`${address}/32`] }),
+		});
+		const { token } = (await fenced.json()) as { token: string };
+		expect((await call("/-/whoami", { token, headers: ip(address) })).status).toBe(200);
+		expect((await call("/-/whoami", { token, headers: ip(freshAddress()) })).status).toBe(403);
+		const created = (await registryAudit(since)).find((e) => e.action === "token.create");
+		expect(created).toMatchObject({ ip: address });
+	});
+});
+
 describe("#9.4 guessing one-time codes and passwords", () => {
 	it("locks a user out after 10 wrong passwords, with Retry-After, and audits every failure", async () => {
 		const since = new Date().toISOString();
