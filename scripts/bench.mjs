@@ -3,9 +3,11 @@
 // 1. Starts the registry as `npm start` serves it (Miniflare, no request logging) on a fresh state.
 // 2. Publishes BENCH_PACKAGES (default 200) generated packages with dependencies between them over
 //    the npm publish protocol, and times a cold `npm install` of an app that needs them all.
-// 3. Loads the full packument, the abbreviated packument and a tarball with autocannon
-//    (BENCH_CONNECTIONS, default 32, for BENCH_DURATION seconds, default 10): req/s and latency.
-//    The same bytes from a trivial Node server held in memory are the floor for this machine.
+// 3. Loads the hot reads (full and abbreviated packument, a tarball, a file under /files/, a
+//    channel lookup, a search query) with autocannon (BENCH_CONNECTIONS, default 32, for
+//    BENCH_DURATION seconds, default 10): req/s, latency, and package/index object calls per
+//    1,000 reads (from /-/admin/metrics). The same bytes from a trivial Node server held in
+//    memory are the floor for this machine. Then again with READ_CACHE_SECONDS=0.
 // 4. Publishes BENCH_SEARCH_PACKAGES (default 10000) more packages with generated descriptions,
 //    waits until the search index holds them all, and loads /-/v1/search with a mix of queries.
 // 5. Loads the tarball on two fresh starts, COUNT_DOWNLOADS=true and =false: what counting costs.
@@ -243,11 +245,38 @@ async function load(label, url, options = {}) {
 		p50: result.latency.p50,
 		p99: result.latency.p99,
 		errors: result.errors + result.timeouts,
+		total: result.requests.total,
 	};
 }
 
 const ABBREVIATED = { accept: "application/vnd.npm.install-v1+json" };
 const target = graphName(Math.floor(PACKAGES / 2));
+
+/** The hot reads of the read tier, each with the package-object calls it cost per 1,000 reads. */
+const READS = [
+	["full packument", () => `/${target}`, {}],
+	["abbreviated packument", () => `/${target}`, { headers: ABBREVIATED }],
+	["tarball", () => `/${target}/-/${target}-1.0.0.tgz`, {}],
+	["file under /files/", () => `/files/${target}@1.0.0/index.js`, {}],
+	["channel lookup", () => `/packages/${target}/channels/stable`, {}],
+	["search query", () => "/-/v1/search?text=generated%20benchmark&size=20", {}],
+];
+
+async function objectCalls(url) {
+	const res = await fetch(`${url}/-/admin/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } });
+	const { objectCalls: calls } = await res.json();
+	return (calls.package ?? 0) + (calls.index ?? 0);
+}
+
+async function loadReads(label, url) {
+	figures[label] = {};
+	for (const [endpoint, path, options] of READS) {
+		const before = await objectCalls(url);
+		const result = await load(`${label} ${endpoint}`, `${url}${path()}`, options);
+		const calls = (await objectCalls(url)) - before;
+		figures[label][endpoint] = { ...result, perThousand: +((calls / result.total) * 1000).toFixed(2) };
+	}
+}
 
 async function loadInstallPaths(label, url) {
 	figures[label] = {
@@ -329,8 +358,14 @@ try {
 	notes.push(`cold npm install of an app needing all ${PACKAGES}: ${coldInstall(server.url).toFixed(1)} s`);
 	// Let the package objects' alarms (search index deliveries, download flushes) settle first.
 	await sleep(8_000);
-	log("loading install paths…");
-	await loadInstallPaths("npm start (Miniflare)", server.url);
+	const stable = await fetch(`${server.url}/packages/${target}/channels/stable`, {
+		method: "POST",
+		headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+		body: JSON.stringify({ version: "1.0.0" }),
+	});
+	if (stable.status !== 201) throw new Error(`channel: ${stable.status} ${await stable.text()}`);
+	log("loading hot reads through the read tier…");
+	await loadReads("npm start, read tier on", server.url);
 	await loadStatic(server.url);
 
 	if (SEARCH_PACKAGES > 0) {
@@ -347,13 +382,22 @@ try {
 		const converge = await waitForIndex(server.url, SEARCH_PACKAGES);
 		notes.push(`search index held all of them ${converge.toFixed(1)} s after the last publish`);
 		log("loading search…");
-		figures["npm start (Miniflare)"]["search (6 queries mixed)"] = await load("search", `${server.url}/-/v1/search`, {
+		figures["npm start, read tier on"]["search (6 queries mixed)"] = await load("search", `${server.url}/-/v1/search`, {
 			requests: SEARCHES.map((text) => ({
 				method: "GET",
 				path: `/-/v1/search?text=${encodeURIComponent(text)}&size=20`,
 			})),
 		});
 	}
+} finally {
+	await server.stop();
+}
+
+// The same reads with READ_CACHE_SECONDS=0: every one asks its object.
+log("hot reads with READ_CACHE_SECONDS=0…");
+server = await startServer("npm start", { READ_CACHE_SECONDS: "0" });
+try {
+	await loadReads("npm start, READ_CACHE_SECONDS=0", server.url);
 } finally {
 	await server.stop();
 }
@@ -381,13 +425,14 @@ try {
 
 console.log("");
 for (const note of notes) console.log(note);
-console.log(`\nautocannon, ${CONNECTIONS} connections, ${DURATION} s each (packuments and tarball of ${target}):`);
+console.log(`\nautocannon, ${CONNECTIONS} connections, ${DURATION} s each (reads of ${target}):`);
 console.log(
 	"server".padEnd(34),
 	"endpoint".padEnd(26),
 	"req/s".padStart(8),
 	"p50 ms".padStart(8),
 	"p99 ms".padStart(8),
+	"calls/1000".padStart(11),
 );
 for (const [name, rows] of Object.entries(figures)) {
 	for (const [endpoint, f] of Object.entries(rows)) {
@@ -397,6 +442,7 @@ for (const [name, rows] of Object.entries(figures)) {
 			String(f.rps).padStart(8),
 			String(f.p50).padStart(8),
 			String(f.p99).padStart(8),
+			String(f.perThousand ?? "").padStart(11),
 		);
 	}
 }

@@ -52,6 +52,7 @@ const mf = new Miniflare(
 		host: "127.0.0.1",
 		port: 0,
 		logRequests: false,
+		...(process.env.INSPECT ? { inspectorPort: Number(process.env.INSPECT) } : {}),
 		resourcePersistencePath: join(persistTo, "v3"),
 		resourceTmpPath: join(root, ".wrangler", "tmp"),
 		workers: [

@@ -9,9 +9,15 @@ export function isBrowserFacing(pathname: string): boolean {
 
 /** Adds the CORS headers to a response of a browser-facing route (errors included). */
 export function withCors(response: Response): Response {
-	const copy = new Response(response.body, response);
-	for (const [name, value] of Object.entries(ALLOW_ORIGIN)) copy.headers.set(name, value);
-	return copy;
+	// Responses made here have mutable headers; one that came from elsewhere (immutable) is copied.
+	let target = response;
+	try {
+		for (const [name, value] of Object.entries(ALLOW_ORIGIN)) target.headers.set(name, value);
+	} catch {
+		target = new Response(response.body, response);
+		for (const [name, value] of Object.entries(ALLOW_ORIGIN)) target.headers.set(name, value);
+	}
+	return target;
 }
 
 /** OPTIONS preflight: a page may send Authorization (customer keys) and conditional headers. */

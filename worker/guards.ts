@@ -7,7 +7,7 @@ import { actorOf, assertAdmin, assertCan, assertCanRead, mayRead } from "./auth/
 import { authenticate, type Principal } from "./auth/principal";
 import { assertSecondFactor } from "./auth/two-factor";
 import { HttpError, notFound, unauthorized } from "./errors";
-import { publicBaseUrl, type RouteRequest } from "./http";
+import { publicBaseUrl, type RouteRequest, urlOf } from "./http";
 import { packageRevision, packageStub } from "./objects";
 import { packageNameFromParams } from "./params";
 import { forgetPackage, throughReadTier } from "./read-tier/tier";
@@ -46,9 +46,10 @@ export function packageRead<T>(
 ): Handler {
 	return async (request, env, ctx) => {
 		const pkg = packageNameFromParams(request.params);
-		const stub = packageStub(env, pkg.name);
 		const principal = authenticate(request, env);
 		const produce = async (asked: RouteRequest) => {
+			// Made here, not up front: a read the tier answers never needs the object.
+			const stub = packageStub(env, pkg.name);
 			const [who, result] = await Promise.all([principal, read(stub, asked)]);
 			const value = settleRead(who, pkg, result);
 			const response = await handle({ request: asked, env, ctx, pkg, principal: who, stub, value });
@@ -57,7 +58,7 @@ export function packageRead<T>(
 		if (!cache) return (await produce(request)).response;
 		// Principal errors (401, 429) surface before anything cached is looked at.
 		const who = await principal;
-		const url = new URL(request.url);
+		const url = urlOf(request);
 		return throughReadTier({
 			request,
 			env,

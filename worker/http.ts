@@ -15,7 +15,14 @@ export type RouteRequest = Request & {
 	query: Record<string, string | string[] | undefined>;
 	/** Set for HEAD requests, which are routed as GETs and answered without a body. */
 	head?: boolean;
+	/** The request's URL, parsed once by the router. */
+	parsed?: URL;
 };
+
+/** The request's URL, parsed once per request (by the router) rather than by every step. */
+export function urlOf(request: Request): URL {
+	return (request as { parsed?: URL }).parsed ?? new URL(request.url);
+}
 
 /** Reads the body as bytes, refusing (413) anything over `limit` before or while it streams in. */
 export async function readBodyBytes(request: Request, limit: number): Promise<Uint8Array<ArrayBuffer>> {
@@ -80,7 +87,7 @@ export function validate<S extends v.GenericSchema>(schema: S, data: unknown): v
 
 /** The registry's public base URL (no trailing slash): PUBLIC_URL when set, else the request's origin. */
 export function publicBaseUrl(request: Request, env: Env): string {
-	return config(env).publicUrl ?? new URL(request.url).origin;
+	return config(env).publicUrl ?? urlOf(request).origin;
 }
 
 export function json(body: unknown, init: ResponseInit = {}): Response {

@@ -1,5 +1,6 @@
 import { Router } from "itty-router";
 import { config } from "../schema/config";
+import { normalizeScopedPath } from "../schema/names";
 import { adminAudit, packageAudit } from "./admin/audit";
 import { createCustomer, getScopePolicy, listCustomers, setScopePolicy, updateCustomer } from "./admin/customers";
 import { readMetrics } from "./admin/metrics";
@@ -10,7 +11,7 @@ import { isBrowserFacing, preflight, withCors } from "./cors";
 import { pointDownloads, rangeDownloads, versionDownloads } from "./downloads/routes";
 import { HttpError, notFound } from "./errors";
 import { serveFile } from "./files/serve";
-import type { RouteRequest } from "./http";
+import { type RouteRequest, urlOf } from "./http";
 import { serveLoader } from "./loader/route";
 import { getVisibility, listCollaborators, listScopePackages, listUserPackages, setAccess } from "./npm/access";
 import { deleteDistTag, listDistTags, setDistTag } from "./npm/dist-tags";
@@ -29,7 +30,12 @@ import { search } from "./search/search";
 // unscoped ones, because `/@scope/name` would otherwise read as `/{name}/{version}`; encoded
 // slashes (`@scope%2fname`) are rewritten to plain ones before routing (see index.ts).
 
-const router = Router<RouteRequest, [Env, ExecutionContext], Response>({
+// Two route tables: the registry's own endpoints, and the npm protocol's routes under package
+// names. A request goes to one of them by its first path segment (no package may be named like
+// the registry's own segments, see schema/names.ts), so the hottest reads, installs, are matched
+// against the few package routes instead of every route there is.
+
+const options = {
 	before: [refuseWhileMisconfigured],
 	catch: (error: unknown) => {
 		if (error instanceof HttpError) return error.toResponse();
@@ -38,9 +44,42 @@ const router = Router<RouteRequest, [Env, ExecutionContext], Response>({
 	},
 	finally: [
 		(response: Response, request: RouteRequest) =>
-			isBrowserFacing(new URL(request.url).pathname) ? withCors(response) : response,
+			isBrowserFacing(urlOf(request).pathname) ? withCors(response) : response,
 	],
-});
+};
+const api = Router<RouteRequest, [Env, ExecutionContext], Response>(options);
+const packages = Router<RouteRequest, [Env, ExecutionContext], Response>(options);
+
+/** First path segments of the registry's own endpoints. */
+const OWN_SEGMENTS = new Set(["-", "packages", "files", "health", "loader.js"]);
+
+const router = {
+	/** Every route, in matching order (the architecture test reads them). */
+	get routes() {
+		return [...api.routes, ...packages.routes];
+	},
+	/**
+	 * Rewrites the path into one canonical spelling (`@scope%2fname` → `@scope/name`: npm, pnpm and
+	 * yarn all spell it differently), routes HEAD as GET and drops the body, and keeps the parsed
+	 * URL on the request for every handler.
+	 */
+	async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+		const url = new URL(request.url);
+		const pathname = normalizeScopedPath(url.pathname);
+		const head = request.method === "HEAD";
+		let routed = request;
+		if (pathname !== url.pathname || head) {
+			url.pathname = pathname;
+			routed = new Request(url, head ? { method: "GET", headers: request.headers } : request);
+		}
+		const slash = pathname.indexOf("/", 1);
+		const segment = pathname.slice(1, slash === -1 ? undefined : slash);
+		// itty-router fills in `params` and `query` as it routes.
+		const routeRequest = Object.assign(routed, { head, parsed: url }) as unknown as RouteRequest;
+		const response = await (OWN_SEGMENTS.has(segment) ? api : packages).fetch(routeRequest, env, ctx);
+		return head ? new Response(null, response) : response;
+	},
+};
 
 /**
  * A registry without its secrets cannot authenticate anyone or sign URLs: every route but /health
@@ -48,14 +87,14 @@ const router = Router<RouteRequest, [Env, ExecutionContext], Response>({
  */
 function refuseWhileMisconfigured(request: RouteRequest, env: Env): Response | undefined {
 	const { missingSecrets } = config(env);
-	if (missingSecrets.length === 0 || new URL(request.url).pathname === "/health") return undefined;
+	if (missingSecrets.length === 0 || urlOf(request).pathname === "/health") return undefined;
 	return new HttpError(
 		"unavailable",
 		`the registry is not configured: set ${missingSecrets.join(" and ")}`,
 	).toResponse();
 }
 
-router
+api
 	.get("/health", health)
 	.get("/-/ping", ping)
 	.get("/-/whoami", whoami)
@@ -94,7 +133,7 @@ router
 	.get("/-/v1/search", search);
 
 for (const scoped of ["/@:scope/:pkg", "/:pkg"]) {
-	router
+	api
 		.get(`/-/package${scoped}/dist-tags`, listDistTags)
 		.put(`/-/package${scoped}/dist-tags/:tag`, setDistTag)
 		.post(`/-/package${scoped}/dist-tags/:tag`, setDistTag)
@@ -108,10 +147,10 @@ for (const scoped of ["/@:scope/:pkg", "/:pkg"]) {
 }
 
 // Web-component loaders: channels, versions, uploads, immutable files, the loader module.
-router.get("/loader.js", serveLoader).options("/packages/*", preflight).options("/files/*", preflight);
-router.get("/files/:path+", serveFile);
+api.get("/loader.js", serveLoader).options("/packages/*", preflight).options("/files/*", preflight);
+api.get("/files/:path+", serveFile);
 for (const name of ["/packages/@:scope/:pkg", "/packages/:pkg"]) {
-	router
+	api
 		.get(`${name}/channels`, listChannels)
 		.get(`${name}/channels/:channel`, getChannel)
 		.post(`${name}/channels/:channel`, publishToChannel)
@@ -127,12 +166,14 @@ for (const name of ["/packages/@:scope/:pkg", "/packages/:pkg"]) {
 		.get(`${name}/audit`, packageAudit);
 }
 
-// Anything else under /-/ is an unknown registry endpoint, not a package called "-".
-router.all("/-/*", unknownRoute);
+// A publish to one of the registry's own names is refused as npm would refuse a bad name (400).
+api.put("/:pkg", putPackage);
+// Anything else of the registry's own is an unknown endpoint, not a package called "-".
+api.all("*", unknownRoute);
 
 // Every scoped route before every unscoped one: `/:pkg/:version` would also match `/@scope/name`.
 for (const name of ["/@:scope/:pkg", "/:pkg"]) {
-	router
+	packages
 		.get(`${name}/-/:file`, getTarball)
 		.delete(`${name}/-/:file/-rev/:rev`, deleteTarball)
 		.put(`${name}/-rev/:rev`, putPackage)
@@ -142,7 +183,7 @@ for (const name of ["/@:scope/:pkg", "/:pkg"]) {
 		.put(name, putPackage);
 }
 
-router.all("*", unknownRoute);
+packages.all("*", unknownRoute);
 
 export function unknownRoute(): never {
 	throw notFound();

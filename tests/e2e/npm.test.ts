@@ -88,6 +88,22 @@ describe("npm", () => {
 		expect(publicOnly.stdout.trim()).toBe("greets people");
 	});
 
+	it("installs a version right after npm publish, though the packument before it was read and cached (#10)", async () => {
+		const token = await server.developerToken(["e2e-fresh"]);
+		await npmPublish(token, { name: "e2e-fresh", version: "1.0.0" }, ["--access", "public"]);
+		const app = npmProject(server, token, {
+			"package.json": packageJson({ name: "fresh-app", version: "1.0.0", dependencies: { "e2e-fresh": "^1.0.0" } }),
+		});
+		await ok("npm", ["install"], { cwd: app });
+		// The read tier now holds the packument; the publish must reach the very next install.
+		const cached = await fetch(`${server.url}/e2e-fresh`);
+		expect(cached.headers.get("x-registry-cache")).toBe("hit");
+		await npmPublish(token, { name: "e2e-fresh", version: "1.1.0" });
+		await ok("npm", ["install", "e2e-fresh@latest"], { cwd: app });
+		const installed = JSON.parse(readFileSync(join(app, "node_modules", "e2e-fresh", "package.json"), "utf8"));
+		expect(installed.version).toBe("1.1.0");
+	});
+
 	it("refuses to publish over an existing version with npm's own message", async () => {
 		const token = await server.developerToken(["e2e-twice"]);
 		await npmPublish(token, { name: "e2e-twice", version: "1.0.0" });

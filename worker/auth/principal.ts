@@ -4,9 +4,9 @@ import { config } from "../../schema/config";
 import { randomHex, sha256Hex } from "../../schema/hashing";
 import type { Grant, TokenKind } from "../../schema/requests/admin";
 import { forbidden, unauthorized } from "../errors";
+import { urlOf } from "../http";
 import { authStore } from "./auth-store";
 import { limitAnonymous, limitCustomer, limitFailedAuthentication } from "./rate-limits";
-import { timingSafeEqualText } from "./secrets";
 import { lookupToken } from "./token-cache";
 
 // Who is asking. A token is looked up by its SHA-256 in its own TokenDO (never a registry-wide
@@ -65,13 +65,16 @@ export async function authenticate(request: Request, env: Env): Promise<Principa
 	const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
 	if (!token) return failed(request, env, ip, null, "authorization must be a Bearer token");
 
-	const { adminToken } = config(env);
-	if (adminToken !== null && (await timingSafeEqualText(token, adminToken))) {
+	// One SHA-256 per request: it names the token's object, and compares with the admin token's
+	// (in constant time, as equal-length digests).
+	const hash = await sha256Hex(token);
+	const admin = await adminTokenHash(env);
+	if (admin !== null && timingSafeEqualHex(hash, admin)) {
 		return { kind: "admin", ip, name: "admin", tokenId: null, prefix: null, email: null };
 	}
 	const kind = kindOfToken(token);
 	if (kind === null) return failed(request, env, ip, null, "invalid token: tokens start with dev_, blk_ or adm_");
-	const record = await lookupToken(env, await sha256Hex(token));
+	const record = await lookupToken(env, hash);
 	const prefix = token.slice(0, TOKEN_PREFIXES[kind].length + 8);
 	if (record === null || record.kind !== kind || expired(record)) {
 		return failed(request, env, ip, prefix, "invalid, expired or revoked token");
@@ -96,6 +99,22 @@ export async function authenticate(request: Request, env: Env): Promise<Principa
 		readonly: record.readonly ?? true,
 		restricted: record.restricted ?? true,
 	};
+}
+
+let adminHash: { token: string; hash: Promise<string> } | null = null;
+
+/** The SHA-256 of the configured admin token, computed once per isolate (and again if it changes). */
+function adminTokenHash(env: Env): Promise<string | null> {
+	const { adminToken } = config(env);
+	if (adminToken === null) return Promise.resolve(null);
+	if (adminHash?.token !== adminToken) adminHash = { token: adminToken, hash: sha256Hex(adminToken) };
+	return adminHash.hash;
+}
+
+function timingSafeEqualHex(a: string, b: string): boolean {
+	const encoder = new TextEncoder();
+	const [x, y] = [encoder.encode(a), encoder.encode(b)];
+	return x.byteLength === y.byteLength && crypto.subtle.timingSafeEqual(x, y);
 }
 
 /** A failed authentication: counted per IP (429 past the limit), audited when it tried to write. */
@@ -125,8 +144,8 @@ async function failed(
  * /-/npm/v1/tokens/token/{token}, npm logout), so long segments keep only their first characters.
  */
 function auditedPath(request: Request): string {
-	return new URL(request.url).pathname
-		.split("/")
+	return urlOf(request)
+		.pathname.split("/")
 		.map((segment) => (segment.length > 24 ? `${segment.slice(0, 12)}…` : segment))
 		.join("/");
 }

@@ -2,7 +2,7 @@ import semver from "semver";
 import { etagMatches } from "../../schema/etag";
 import { cacheControl } from "../cache-control";
 import { notFound } from "../errors";
-import type { RouteRequest } from "../http";
+import { type RouteRequest, urlOf } from "../http";
 import { packageRevision, packageStub } from "../objects";
 import { packageName } from "../params";
 import { readBytes } from "../read-tier/bytes";
@@ -18,7 +18,7 @@ import { contentTypeFor } from "./content-types";
 type FileAddress = { capability: string | null; name: string; version: string; path: string };
 
 export async function serveFile(request: RouteRequest, env: Env, ctx: ExecutionContext): Promise<Response> {
-	const address = parseFileAddress(new URL(request.url).pathname);
+	const address = parseFileAddress(urlOf(request).pathname);
 	if (!address) throw notFound();
 	const pkg = packageName(address.name);
 	const capable =

@@ -75,15 +75,35 @@ async function resolve(read: TierRead): Promise<Resolved> {
 			await read.authorize(entry.access);
 			return { entry, outcome: "hit" };
 		}
-		if (read.revision && entry.rev !== null && (await read.revision()) === entry.rev) {
+		if (read.revision && entry.rev !== null && (await revisionOnce(read.key, read.revision)) === entry.rev) {
 			await read.authorize(entry.access);
 			const renewed = { ...entry, storedAt: Date.now() };
 			await store(read, renewed);
 			return { entry: renewed, outcome: "revalidated" };
 		}
 	}
-	return settle(read, await read.produce(), true, "miss");
+	// A cold key under load: one request asks the object, the others wait and take its entry.
+	const filling = fills.get(read.key);
+	if (filling) {
+		await filling;
+		const filled = memoryGet(read.key);
+		if (filled && Date.now() - filled.storedAt < ttl) {
+			await read.authorize(filled.access);
+			return { entry: filled, outcome: "hit" };
+		}
+	}
+	let filled = () => {};
+	fills.set(read.key, new Promise<void>((resolve) => (filled = resolve)));
+	try {
+		return await settle(read, await read.produce(), true, "miss");
+	} finally {
+		fills.delete(read.key);
+		filled();
+	}
 }
+
+/** Keys being filled from their object right now; requests for them wait instead of asking too. */
+const fills = new Map<string, Promise<void>>();
 
 async function settle(
 	read: TierRead,
@@ -93,6 +113,22 @@ async function settle(
 ): Promise<Resolved> {
 	const entry = await remember(read, produced, keep);
 	return entry ? { entry, outcome } : { entry: null, response: produced.response, outcome };
+}
+
+/**
+ * When an entry expires under load, every request in flight would revalidate it at once: they
+ * share one question to the object instead (the answer is the same for every caller; each is
+ * still authorised on its own).
+ */
+const revalidations = new Map<string, Promise<string | null>>();
+
+function revisionOnce(key: string, revision: () => Promise<string | null>): Promise<string | null> {
+	let pending = revalidations.get(key);
+	if (!pending) {
+		pending = revision().finally(() => revalidations.delete(key));
+		revalidations.set(key, pending);
+	}
+	return pending;
 }
 
 /** After a write: this isolate and this colo stop serving anything cached about the package. */

@@ -2,7 +2,7 @@ import type { SearchHit } from "../../schema/search/contract";
 import type { Principal } from "../auth/principal";
 import { cacheControl } from "../cache-control";
 import { caller } from "../guards";
-import { json, publicBaseUrl } from "../http";
+import { json, publicBaseUrl, urlOf } from "../http";
 import { searchIndexStub } from "../objects";
 import { throughReadTier } from "../read-tier/tier";
 import { parseSearchQuery } from "./query";
@@ -20,7 +20,7 @@ export const search = caller(async ({ request, env, principal }) => {
 		env,
 		route: "search",
 		owner: null,
-		key: `${base}/-/v1/search${new URL(request.url).search}#${view}`,
+		key: `${base}/-/v1/search${urlOf(request).search}#${view}`,
 		shareable: () => view === "public",
 		authorize: async () => {},
 		produce: async () => {
