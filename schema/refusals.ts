@@ -25,11 +25,13 @@ export const refusals = {
 	protectedVersion: (version: string, channels: string[]): Refusal =>
 		refuse(
 			"protectedVersion",
-			`version ${version} is protected: it is among the last entries of the history of ${channels
-				.map((c) => `"${c}"`)
-				.join(", ")}; remove it from those channels first, or an admin can delete it with force=true`,
+			`version ${version} is protected: channel ${channels.map((c) => `"${c}"`).join(", ")} points at it or may roll back to it; move or roll those channels to another version first, or delete it anyway with DELETE /packages/{name}/versions/${version}?force=true`,
 		),
-
+	channelsInUse: (channels: string[]): Refusal =>
+		refuse(
+			"protectedVersion",
+			`the package is in use through channel ${channels.map((c) => `"${c}"`).join(", ")}: remove those channels first, or unpublish anyway with force=true`,
+		),
 	rangeTooComplex: (): Refusal =>
 		refuse(
 			"badRequest",

@@ -201,24 +201,29 @@ describe("channel history", () => {
 });
 
 describe("deleting versions", () => {
-	it("protects versions in a channel's last 10 entries unless an admin forces it", async () => {
+	it("protects versions in a loader channel's last 10 entries unless its publisher forces it (#13)", async () => {
 		const { channels } = await packageWithVersions(2);
 		await channels.move("stable", { version: "1.0.0" });
 		const refused = await channels.deleteVersion("1.0.0");
 		expect(refused.status).toBe(409);
-		expect(((await refused.json()) as { error: string }).error).toMatch(/protected.*"stable"/);
-		expect((await channels.deleteVersion("1.0.0", true)).status).toBe(403);
+		expect(((await refused.json()) as { error: string }).error).toMatch(/protected.*"stable".*force=true/);
 		expect((await channels.state("stable")).version).toBe("1.0.0");
-		expect((await channels.deleteVersion("1.0.0", true, ADMIN)).status).toBe(200);
+		// force=true is the publisher's own choice now, audited; no admin needed.
+		expect((await channels.deleteVersion("1.0.0", true)).status).toBe(200);
 		expect((await channels.get("stable")).status).toBe(404);
 	});
 
-	it("lets a version go once it has fallen out of every channel's last 10 entries", async () => {
+	it("lets a version go once it has fallen out of every loader channel's last 10 entries; latest protects nothing", async () => {
 		const { name, token, channels } = await packageWithVersions(1);
-		for (let i = 1; i <= 11; i++) await publish(name, `1.0.${i}`, token, { access: "public" });
-		// 1.0.0 … 1.0.11 went through latest; 1.0.0 and 1.0.1 are now more than 10 entries back.
-		expect((await channels.deleteVersion("1.0.0")).status).toBe(200);
+		for (let i = 1; i <= 11; i++) {
+			await publish(name, `1.0.${i}`, token, { access: "public" });
+			await channels.move("stable", { version: `1.0.${i}` });
+		}
+		// stable went through 1.0.1 … 1.0.11: 1.0.1 is 11 entries back, 1.0.2 is 10.
+		expect((await channels.deleteVersion("1.0.1")).status).toBe(200);
 		expect((await channels.deleteVersion("1.0.2")).status).toBe(409);
+		// 1.0.0 was only ever latest's.
+		expect((await channels.deleteVersion("1.0.0")).status).toBe(200);
 	});
 
 	it("splices a deleted version out of every chain: channels move back, rollback stops at the cut", async () => {

@@ -126,31 +126,51 @@ describe("npm unpublish", () => {
 		expect(Object.keys((await readPackument(name, token)).versions)).toEqual(["1.0.0", "1.0.1"]);
 	});
 
-	it("protects versions in a channel's recent history unless an admin forces it", async () => {
+	it("unpublishes the version just published, which latest points at, for its publisher (#13)", async () => {
 		const name = uniqueName();
 		const token = await publisherFor(name);
 		await publish(name, "1.0.0", token);
 		await publish(name, "1.0.1", token);
-		const [put] = await unpublishVersion(name, "1.0.1", token);
-		expect(put.status).toBe(409);
-		expect(((await put.json()) as { error: string }).error).toMatch(/1\.0\.1 is protected.*"latest"/);
-		expect(Object.keys((await readPackument(name, token)).versions)).toEqual(["1.0.0", "1.0.1"]);
-
-		const { _rev } = await readPackument(name, token);
-		const forcedByDeveloper = await call(`/${name}/-/${name}-1.0.1.tgz/-rev/${_rev}?force=true`, {
-			method: "DELETE",
-			token,
-		});
-		expect(forcedByDeveloper.status).toBe(403);
-		const forced = await call(`/${name}/-/${name}-1.0.1.tgz/-rev/${_rev}?force=true`, {
-			method: "DELETE",
-			token: ADMIN,
-		});
-		expect(forced.status).toBe(200);
+		const [put, del] = await unpublishVersion(name, "1.0.1", token);
+		expect([put.status, del.status]).toEqual([200, 200]);
 		const doc = await readPackument(name, token);
 		expect(Object.keys(doc.versions)).toEqual(["1.0.0"]);
 		// latest moved back along its own history to the version it pointed at before
 		expect(doc["dist-tags"]).toEqual({ latest: "1.0.0" });
+		const audit = await call(`/-/admin/audit?package=${name}&limit=1`, { token: ADMIN });
+		expect(((await audit.json()) as { entries: { action: string; target: string }[] }).entries[0]).toMatchObject({
+			action: "unpublish",
+			target: "1.0.1",
+		});
+	});
+
+	it("protects a version a loader channel may roll back to, unless forced, naming the channel (#13)", async () => {
+		const name = uniqueName();
+		const token = await publisherFor(name);
+		await publish(name, "1.0.0", token);
+		await publish(name, "1.0.1", token);
+		await call(`/packages/${name}/channels/stable`, { method: "POST", token, body: '{"version":"1.0.1"}' });
+		const [put] = await unpublishVersion(name, "1.0.1", token);
+		expect(put.status).toBe(409);
+		expect(((await put.json()) as { error: string }).error).toMatch(/1\.0\.1 is protected: channel "stable"/);
+		expect(Object.keys((await readPackument(name, token)).versions)).toEqual(["1.0.0", "1.0.1"]);
+		const { _rev } = await readPackument(name, token);
+		const forced = await call(`/${name}/-/${name}-1.0.1.tgz/-rev/${_rev}?force=true`, { method: "DELETE", token });
+		expect(forced.status).toBe(200);
+		expect(Object.keys((await readPackument(name, token)).versions)).toEqual(["1.0.0"]);
+	});
+
+	it("refuses to unpublish a whole package while a loader channel points into it, unless forced (#13)", async () => {
+		const name = uniqueName();
+		const token = await publisherFor(name);
+		await publish(name, "1.0.0", token);
+		await call(`/packages/${name}/channels/stable`, { method: "POST", token, body: '{"version":"1.0.0"}' });
+		const { _rev } = await readPackument(name, token);
+		const refused = await call(`/${name}/-rev/${_rev}`, { method: "DELETE", token });
+		expect(refused.status).toBe(409);
+		expect(((await refused.json()) as { error: string }).error).toMatch(/in use through channel "stable"/);
+		expect((await call(`/${name}/-rev/${_rev}?force=true`, { method: "DELETE", token })).status).toBe(200);
+		expect((await packument(name, token)).status).toBe(404);
 	});
 
 	it("unpublishes a whole package, which then reads as 404 and keeps its version numbers", async () => {

@@ -93,7 +93,7 @@ describe("the search index", () => {
 		await runPackageAlarm(name);
 		expect(await indexed(name)).toMatchObject({ version: "1.0.0", deprecated: null });
 
-		value(await stub.unpublishPackage(value(await stub.info()).rev, alice));
+		value(await stub.unpublishPackage(value(await stub.info()).rev, false, alice));
 		await runPackageAlarm(name);
 		expect(await indexed(name)).toBeUndefined();
 	});

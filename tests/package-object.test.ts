@@ -137,7 +137,7 @@ describe("reads", () => {
 		"%s refuses a fully unpublished package as notFound",
 		async (_name, read) => {
 			const { stub } = await packageWith(["1.0.0"]);
-			value(await stub.unpublishPackage(await rev(stub), alice));
+			value(await stub.unpublishPackage(await rev(stub), false, alice));
 			expect(await read(stub)).toStrictEqual({ ok: false, code: "notFound", message: "not_found" });
 		},
 	);
@@ -325,6 +325,7 @@ describe("deprecate and unpublish versions (update)", () => {
 
 	it("refuses to remove a version channel history protects unless forced", async () => {
 		const { stub } = await packageWith(["1.0.0", "2.0.0"]);
+		await stub.moveChannel("stable", { version: "1.0.0" }, alice);
 		const refused = await stub.update(update({ "2.0.0": {} }, { rev: await rev(stub), removeMissing: true }));
 		expect(refused).toMatchObject({ ok: false, code: "protectedVersion" });
 		expect(value(await stub.versions()).versions).toHaveLength(2);
@@ -335,8 +336,13 @@ describe("unpublishing the package", () => {
 	it("checks the revision, removes every version and their channels, and answers every key", async () => {
 		const { name, stub } = await packageWith(["1.0.0", "2.0.0"]);
 		await stub.moveChannel("stable", { version: "1.0.0" }, alice);
-		expect(await stub.unpublishPackage("1-stale", alice)).toMatchObject({ ok: false, code: "revisionMismatch" });
-		const removed = value(await stub.unpublishPackage(await rev(stub), alice));
+		expect(await stub.unpublishPackage("1-stale", true, alice)).toMatchObject({ ok: false, code: "revisionMismatch" });
+		// Pages may be loading it through "stable": refused unless forced (#13).
+		expect(await stub.unpublishPackage(await rev(stub), false, alice)).toMatchObject({
+			ok: false,
+			code: "protectedVersion",
+		});
+		const removed = value(await stub.unpublishPackage(await rev(stub), true, alice));
 		expect(removed.removedKeys.sort()).toEqual(
 			[
 				`files/${name}/1.0.0/f.bin`,
@@ -351,7 +357,7 @@ describe("unpublishing the package", () => {
 	it("keeps the audit trail and the numbers: a later publish revives the package with fresh channels", async () => {
 		const { name, stub } = await packageWith(["1.0.0"]);
 		await stub.moveChannel("stable", { version: "1.0.0" }, alice);
-		value(await stub.unpublishPackage(await rev(stub), alice));
+		value(await stub.unpublishPackage(await rev(stub), true, alice));
 		expect(value(await stub.auditLog({ limit: 1 })).entries.map((e) => [e.action, e.target])).toEqual([
 			["unpublish", "*"],
 		]);
@@ -422,7 +428,7 @@ describe("deleting a version (channels API)", () => {
 			ok: false,
 			code: "protectedVersion",
 			message:
-				'version 1.0.0 is protected: it is among the last entries of the history of "beta", "latest", "stable"; remove it from those channels first, or an admin can delete it with force=true',
+				'version 1.0.0 is protected: channel "beta", "stable" points at it or may roll back to it; move or roll those channels to another version first, or delete it anyway with DELETE /packages/{name}/versions/1.0.0?force=true',
 		});
 		expect(await rev(stub)).toBe(before);
 		value(await stub.deleteVersion({ version: "1.0.0" }, true, alice));

@@ -113,7 +113,8 @@ describe("writes are visible at once where they are made", () => {
 		expect((await call(`/${scoped}`)).status).toBe(404);
 
 		const { _rev } = await readPackument(name, token);
-		await call(`/${name}/-rev/${_rev}`, { method: "DELETE", token });
+		// It has a stable channel: unpublishing the whole package needs force (#13).
+		await call(`/${name}/-rev/${_rev}?force=true`, { method: "DELETE", token });
 		expect((await call(`/${name}`)).status).toBe(404);
 	});
 

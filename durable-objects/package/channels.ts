@@ -100,8 +100,10 @@ export class Channels {
 	}
 
 	/**
-	 * Channels whose most recent entries include the version (deleting it would break their
-	 * rollback), or that point at it now, however far back that row is (deleting it would move them).
+	 * Channels that protect a version from deletion: those whose most recent entries include it (a
+	 * loader's rollback may need it) or that point at it now, however far back that row is. Not
+	 * `latest`: npm moves it on every publish, and a publisher must be able to take down a version
+	 * just published.
 	 */
 	protectingChannels(version: string): string[] {
 		return this.sql
@@ -109,12 +111,20 @@ export class Channels {
 				`SELECT DISTINCT channel FROM (
 					SELECT id, channel, version, row_number() OVER (PARTITION BY channel ORDER BY id DESC) AS depth
 					FROM channel_history
-				) WHERE version = ? AND (depth <= ? OR id IN (SELECT current_history_id FROM channels)) ORDER BY channel`,
+				) WHERE version = ? AND channel <> 'latest'
+					AND (depth <= ? OR id IN (SELECT current_history_id FROM channels)) ORDER BY channel`,
 				version,
 				PROTECTED_HISTORY_DEPTH,
 			)
 			.toArray()
 			.map((r) => r.channel);
+	}
+
+	/** Channels other than `latest`: while one exists, pages may be loading the package. */
+	loaderChannels(): string[] {
+		return this.list()
+			.map((c) => c.channel)
+			.filter((c) => c !== "latest");
 	}
 
 	/**

@@ -307,15 +307,20 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		});
 	}
 
-	/** `npm unpublish pkg --force`: every version goes; their numbers stay taken. */
-	unpublishPackage(rev: string, actor: Actor) {
+	/**
+	 * `npm unpublish pkg --force`: every version goes; their numbers stay taken. Refused while a
+	 * channel other than `latest` exists (pages may be loading it), unless forced.
+	 */
+	unpublishPackage(rev: string, force: boolean, actor: Actor) {
 		return this.write(actor, {}, (pkg, now) => {
 			if (rev !== revision(pkg)) return refusals.staleRevision(rev);
+			const inUse = this.channelRows.loaderChannels();
+			if (inUse.length > 0 && !force) return refusals.channelsInUse(inUse);
 			const versions = this.versionRows.all().map((row) => row.version);
 			const keys = versions.flatMap((version) => this.versionRows.remove(version, actor.label, now));
 			for (const channel of this.channelRows.list()) this.channelRows.remove(channel.channel);
 			this.record.markUnpublished(now);
-			return ok({ value: { removedKeys: keys }, action: "unpublish", target: "*", detail: { versions } });
+			return ok({ value: { removedKeys: keys }, action: "unpublish", target: "*", detail: { versions, force } });
 		});
 	}
 

@@ -55,7 +55,7 @@ export type PackageUpdate = {
 	versions: Record<string, { deprecated?: string }>;
 	/** Whether versions absent from the document are removed (`PUT /{name}/-rev/{rev}`, npm unpublish). */
 	removeMissing: boolean;
-	/** Only honoured for admins: deletes versions that channel history protects. */
+	/** Deletes versions that channel history protects (a publisher's explicit choice, audited). */
 	force: boolean;
 	actor: Actor;
 };
@@ -142,7 +142,8 @@ export interface PackageMetadataContract {
 	publish(input: PublishInput): Result<Published>;
 	/** npm deprecate, and npm unpublish of one version (a document without it). */
 	update(input: PackageUpdate): Result<Removed>;
-	unpublishPackage(rev: string, actor: Actor): Result<Removed>;
+	/** Refused while a channel other than `latest` exists, unless forced. */
+	unpublishPackage(rev: string, force: boolean, actor: Actor): Result<Removed>;
 	removeTarball(version: string, rev: string, force: boolean, actor: Actor): Result<Removed>;
 	deleteVersion(ref: VersionRef, force: boolean, actor: Actor): Result<Removed & { version: string }>;
 	moveChannel(channel: string, ref: VersionRef, actor: Actor): Result<ChannelView>;

@@ -13,7 +13,8 @@ import { versionFromTarballName } from "./reads";
 export const unpublishPackage = packageWrite(
 	{ need: ["publish"], mustExist: true },
 	async ({ request, env, stub, actor }) => {
-		const result = unwrap(await stub.unpublishPackage(decodeParam(request.params.rev), actor));
+		const force = forceRequested(request);
+		const result = unwrap(await stub.unpublishPackage(decodeParam(request.params.rev), force, actor));
 		await deleteBlobs(env, result.removedKeys);
 		return json({ ok: true });
 	},
@@ -22,9 +23,9 @@ export const unpublishPackage = packageWrite(
 /** DELETE /{name}/-/{file}/-rev/{rev}: removes that version if the document update has not already. */
 export const deleteTarball = packageWrite(
 	{ need: ["publish"], mustExist: true },
-	async ({ request, env, pkg, principal, stub, actor }) => {
+	async ({ request, env, pkg, stub, actor }) => {
 		const version = versionFromTarballName(pkg, decodeParam(request.params.file));
-		const force = forceRequested(request, principal);
+		const force = forceRequested(request);
 		const result = unwrap(await stub.removeTarball(version, decodeParam(request.params.rev), force, actor));
 		await deleteBlobs(env, result.removedKeys);
 		return json({ ok: true });

@@ -40,9 +40,9 @@ export const getVersionInfo = packageRead(
 /** DELETE /packages/{name}/versions/{version-or-versionId}[?force=true] */
 export const deleteVersion = packageWrite(
 	{ need: ["publish"], mustExist: true },
-	async ({ request, env, principal, stub, actor }) => {
+	async ({ request, env, stub, actor }) => {
 		const ref = parseVersionRef(request.params.version);
-		const result = unwrap(await stub.deleteVersion(ref, forceRequested(request, principal), actor));
+		const result = unwrap(await stub.deleteVersion(ref, forceRequested(request), actor));
 		await deleteBlobs(env, result.removedKeys);
 		return json({ ok: true, version: result.version });
 	},
