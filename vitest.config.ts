@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { newSecret } from "./scripts/dev-vars.mjs";
 import { isolatedWranglerConfig } from "./tests/e2e/wrangler-config";
 
 // Integration tests run inside workerd against the real bindings of wrangler.jsonc (DO SQLite,
@@ -20,6 +21,7 @@ export default defineConfig({
 					ADMIN_TOKEN: "test-admin-token",
 					URL_SIGNING_SECRET: "test-signing-secret",
 					ENCRYPTION_KEY: "test-encryption-key",
+					REGISTRY_SIGNING_KEY: newSecret("REGISTRY_SIGNING_KEY"),
 				}),
 			},
 			miniflare: {

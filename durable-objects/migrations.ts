@@ -11,9 +11,16 @@ export function applyMigrations(storage: DurableObjectStorage, migrations: reado
 	sql.exec(
 		"CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
 	);
-	const row = sql.exec<{ version: number | null }>("SELECT max(version) AS version FROM _migrations").one();
-	const current = row.version ?? 0;
-	const pending = migrations.filter((m) => m.version > current).sort((a, b) => a.version - b.version);
+	// Every step not recorded yet, not only those above the highest: steps written on branches that
+	// land in another order than their numbers (a 4 after a 6) must still run, once.
+	const applied = new Set(
+		sql
+			.exec<{ version: number }>("SELECT version FROM _migrations")
+			.toArray()
+			.map((r) => r.version),
+	);
+	const current = Math.max(0, ...applied);
+	const pending = migrations.filter((m) => !applied.has(m.version)).sort((a, b) => a.version - b.version);
 	if (pending.length === 0) return current;
 	storage.transactionSync(() => {
 		for (const migration of pending) {
@@ -26,7 +33,7 @@ export function applyMigrations(storage: DurableObjectStorage, migrations: reado
 			);
 		}
 	});
-	return pending.at(-1)?.version ?? current;
+	return Math.max(current, ...pending.map((m) => m.version));
 }
 
 /**

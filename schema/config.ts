@@ -21,6 +21,10 @@ export type Config = {
 	urlSigningSecret: string | null;
 	/** Seals secrets the registry must read back (TOTP seeds). */
 	encryptionKey: string | null;
+	/** The ECDSA P-256 key (PKCS#8 DER, base64) that signs every version, as npm's registry does. */
+	registrySigningKey: string | null;
+	/** Public keys of earlier signing keys, still listed so their signatures verify until they expire. */
+	retiredSigningKeys: { key: string; expires: string }[];
 	missingSecrets: string[];
 };
 
@@ -51,6 +55,7 @@ export function parseConfig(env: ConfigSource): Config {
 	const adminToken = secret(env.ADMIN_TOKEN);
 	const urlSigningSecret = secret(env.URL_SIGNING_SECRET);
 	const encryptionKey = secret(env.ENCRYPTION_KEY);
+	const registrySigningKey = secret(env.REGISTRY_SIGNING_KEY);
 	const publicUrl = text(env.PUBLIC_URL).replace(/\/+$/, "");
 	return {
 		publicUrl: publicUrl === "" ? null : publicUrl,
@@ -66,12 +71,32 @@ export function parseConfig(env: ConfigSource): Config {
 		adminToken,
 		urlSigningSecret,
 		encryptionKey,
+		registrySigningKey,
+		retiredSigningKeys: retiredKeys(env.REGISTRY_SIGNING_KEYS_RETIRED),
 		missingSecrets: [
 			...(adminToken === null ? ["ADMIN_TOKEN"] : []),
 			...(urlSigningSecret === null ? ["URL_SIGNING_SECRET"] : []),
 			...(encryptionKey === null ? ["ENCRYPTION_KEY"] : []),
+			...(registrySigningKey === null ? ["REGISTRY_SIGNING_KEY"] : []),
 		],
 	};
+}
+
+/** `[{ "key": "<SPKI base64>", "expires": "<ISO date>" }, …]`; entries that do not parse are left out. */
+function retiredKeys(value: unknown): { key: string; expires: string }[] {
+	let parsedValue: unknown;
+	try {
+		parsedValue = JSON.parse(text(value) || "[]");
+	} catch {
+		return [];
+	}
+	if (!Array.isArray(parsedValue)) return [];
+	return parsedValue.flatMap((entry: unknown) => {
+		const { key, expires } = (entry ?? {}) as { key?: unknown; expires?: unknown };
+		return typeof key === "string" && typeof expires === "string" && !Number.isNaN(Date.parse(expires))
+			? [{ key, expires: new Date(expires).toISOString() }]
+			: [];
+	});
 }
 
 function text(value: unknown): string {

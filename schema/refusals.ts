@@ -43,6 +43,11 @@ export const refusals = {
 		refuse("conflict", `a package has at most ${LIMITS.channelsPerPackage} channels (dist-tags); remove one first`),
 	channelNotFound: (channel: string): Refusal => refuse("notFound", `channel "${channel}" does not exist`),
 	latestIsPermanent: (): Refusal => refuse("badRequest", "the latest tag cannot be deleted"),
+	rolloutInProgress: (channel: string): Refusal =>
+		refuse("conflict", `channel "${channel}" has a rollout under way: complete or revert it first`),
+	noRollout: (channel: string): Refusal => refuse("notFound", `channel "${channel}" has no rollout under way`),
+	alreadyTarget: (channel: string, version: string): Refusal =>
+		refuse("conflict", `channel "${channel}" already points at ${version}: there is nothing to roll out`),
 	nothingToRollBackTo: (channel: string): Refusal =>
 		refuse("conflict", `channel "${channel}" has no earlier entry to roll back to`),
 	notAnEarlierEntry: (channel: string, to: number): Refusal =>

@@ -24,6 +24,7 @@ import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 import autocannon from "autocannon";
 import { packTar } from "modern-tar";
+import { newSecret } from "./dev-vars.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const PACKAGES = Number(process.env.BENCH_PACKAGES ?? 200);
@@ -33,6 +34,7 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 const SIGNING = randomBytes(16).toString("hex");
 const ENCRYPTION = randomBytes(16).toString("hex");
+const SIGNING_KEY = newSecret("REGISTRY_SIGNING_KEY");
 const quietEnv = {
 	...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k))),
 	PATH: `${join(root, "node_modules", ".bin")}:${process.env.PATH}`,
@@ -46,9 +48,13 @@ const state = mkdtempSync(join(tmpdir(), "registry-bench-state-"));
 // The bench's secrets, in a dev vars file of its own: the working tree's .dev.vars is neither read
 // (its vars would change the figures) nor written.
 const devVars = join(mkdtempSync(join(tmpdir(), "registry-bench-")), "dev.vars");
-writeFileSync(devVars, `ADMIN_TOKEN=${ADMIN}\nURL_SIGNING_SECRET=${SIGNING}\nENCRYPTION_KEY=${ENCRYPTION}\n`, {
-	mode: 0o600,
-});
+writeFileSync(
+	devVars,
+	`ADMIN_TOKEN=${ADMIN}\nURL_SIGNING_SECRET=${SIGNING}\nENCRYPTION_KEY=${ENCRYPTION}\nREGISTRY_SIGNING_KEY=${SIGNING_KEY}\n`,
+	{
+		mode: 0o600,
+	},
+);
 const log = (line) => process.stderr.write(`${line}\n`);
 
 // ── servers ────────────────────────────────────────────────────────────────────────────────────
@@ -68,6 +74,7 @@ async function startServer(kind, vars = {}) {
 		ADMIN_TOKEN: ADMIN,
 		URL_SIGNING_SECRET: SIGNING,
 		ENCRYPTION_KEY: ENCRYPTION,
+		REGISTRY_SIGNING_KEY: SIGNING_KEY,
 		...vars,
 	})) {
 		if (kind === "wrangler dev") args.push("--var", `${k}:${v}`);
@@ -81,6 +88,7 @@ async function startServer(kind, vars = {}) {
 		ADMIN_TOKEN: ADMIN,
 		URL_SIGNING_SECRET: SIGNING,
 		ENCRYPTION_KEY: ENCRYPTION,
+		REGISTRY_SIGNING_KEY: SIGNING_KEY,
 		...vars,
 	};
 	const child = spawn(process.execPath, args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"], detached: true });

@@ -1,11 +1,18 @@
 // The local secrets of `npm start` and `npm run dev`: created once, random, in .dev.vars (never
 // committed), or in the file DEV_VARS names. Values already there are kept.
 
-import { randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 
-export const SECRETS = ["ADMIN_TOKEN", "URL_SIGNING_SECRET", "ENCRYPTION_KEY"];
+export const SECRETS = ["ADMIN_TOKEN", "URL_SIGNING_SECRET", "ENCRYPTION_KEY", "REGISTRY_SIGNING_KEY"];
+
+/** A new value for a secret: random hex, or for the registry's signing key an ECDSA P-256 key (PKCS#8 DER, base64). */
+export function newSecret(name) {
+	if (name !== "REGISTRY_SIGNING_KEY") return randomBytes(32).toString("hex");
+	const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+	return privateKey.export({ type: "pkcs8", format: "der" }).toString("base64");
+}
 
 const root = resolve(import.meta.dirname, "..");
 
@@ -20,7 +27,7 @@ export function ensureSecrets(names = SECRETS) {
 	let current = existsSync(devVarsPath) ? readFileSync(devVarsPath, "utf8") : "";
 	for (const name of names) {
 		if (new RegExp(`^${name}=\\S+`, "m").test(current)) continue;
-		const line = `${current === "" || current.endsWith("\n") ? "" : "\n"}${name}=${randomBytes(32).toString("hex")}\n`;
+		const line = `${current === "" || current.endsWith("\n") ? "" : "\n"}${name}=${newSecret(name)}\n`;
 		mkdirSync(dirname(devVarsPath), { recursive: true });
 		appendFileSync(devVarsPath, line, { mode: 0o600 });
 		current += line;

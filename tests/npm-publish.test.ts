@@ -58,6 +58,8 @@ describe("npm publish", () => {
 			tarball: `http://registry.test/${name}/-/${name}-1.0.0.tgz`,
 			fileCount: 2,
 			unpackedSize: expect.any(Number),
+			// The registry's signature (#13): tests/signatures.test.ts verifies it.
+			signatures: [{ keyid: expect.stringMatching(/^SHA256:/), sig: expect.any(String) }],
 		});
 		expect(version?._npmUser).toEqual({ name: "test" });
 		expect(doc.maintainers).toEqual([{ name: "test" }]);

@@ -499,6 +499,7 @@ describe("channels", () => {
 			historyId: expect.any(Number),
 			entryPath: "index.js",
 			entryIntegrity: "sha384-entry",
+			rollout: null,
 			rev: await rev(stub),
 		});
 		expect(value(await stub.moveChannel("stable", { version: "2.0.0" }, alice)).version).toBe("2.0.0");

@@ -13,4 +13,6 @@ export const cacheControl = {
 	revalidate: (access: Access) => (access === "public" ? "public, no-cache" : "private, no-cache"),
 	/** Answers that depend on who asks (search, history, audit, downloads): never shared. */
 	personal: "private, no-cache",
+	/** The signing keys: they change only when an operator rotates them, and then old ones stay listed. */
+	signingKeys: "public, max-age=300",
 } as const;

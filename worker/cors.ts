@@ -26,8 +26,8 @@ export function preflight(): Response {
 		status: 204,
 		headers: {
 			...ALLOW_ORIGIN,
-			"access-control-allow-methods": "GET, HEAD, POST, DELETE, OPTIONS",
-			"access-control-allow-headers": "authorization, content-type, if-none-match",
+			"access-control-allow-methods": "GET, HEAD, POST, PATCH, DELETE, OPTIONS",
+			"access-control-allow-headers": "authorization, content-type, if-none-match, x-client-key",
 			"access-control-max-age": "86400",
 		},
 	});

@@ -15,13 +15,16 @@ import { type RouteRequest, urlOf } from "./http";
 import { serveLoader } from "./loader/route";
 import { getVisibility, listCollaborators, listScopePackages, listUserPackages, setAccess } from "./npm/access";
 import { deleteDistTag, listDistTags, setDistTag } from "./npm/dist-tags";
+import { listSigningKeys } from "./npm/keys";
 import { putPackage } from "./npm/publish";
 import { getPackument, getTarball, getVersion, ping } from "./npm/reads";
 import { createNpmToken, listNpmTokens, revokeNpmToken } from "./npm/tokens";
 import { deleteTarball, unpublishPackage } from "./npm/unpublish";
 import { getUserDocument, health, login, logout, noAdvisories, noWebLogin, whoami } from "./npm/users";
+import { getChannel, getImportMap } from "./packages/channel-lookup";
 import { promoteChannel, publishToChannel, removeChannel, rollbackChannel } from "./packages/channel-moves";
-import { getChannel, getChannelHistory, getImportMap, listChannels } from "./packages/channels";
+import { getChannelHistory, listChannels } from "./packages/channels";
+import { changeRollout, completeRollout, revertRollout, startRollout } from "./packages/rollouts";
 import { uploadBundle } from "./packages/upload";
 import { deleteVersion, getVersionInfo, listVersions } from "./packages/versions";
 import { search } from "./search/search";
@@ -108,6 +111,7 @@ api
 	.post("/-/npm/v1/tokens", createNpmToken)
 	.delete("/-/npm/v1/tokens/token/:key", revokeNpmToken)
 	.post("/-/npm/v1/security/advisories/bulk", noAdvisories)
+	.get("/-/npm/v1/keys", listSigningKeys)
 	.post("/-/admin/tokens", createToken)
 	.get("/-/admin/tokens", listTokens)
 	.delete("/-/admin/tokens/:id", revokeToken)
@@ -159,6 +163,10 @@ for (const name of ["/packages/@:scope/:pkg", "/packages/:pkg"]) {
 		.get(`${name}/channels/:channel/importmap`, getImportMap)
 		.post(`${name}/channels/:channel/rollback`, rollbackChannel)
 		.post(`${name}/channels/:channel/promote`, promoteChannel)
+		.post(`${name}/channels/:channel/rollout`, startRollout)
+		.patch(`${name}/channels/:channel/rollout`, changeRollout)
+		.post(`${name}/channels/:channel/rollout/complete`, completeRollout)
+		.post(`${name}/channels/:channel/rollout/revert`, revertRollout)
 		.get(`${name}/versions`, listVersions)
 		.get(`${name}/versions/:version`, getVersionInfo)
 		.delete(`${name}/versions/:version`, deleteVersion)

@@ -1,6 +1,6 @@
 import { ok, type Result } from "../../schema/errors";
 import { LIMITS } from "../../schema/limits";
-import type { HistoryRow } from "../../schema/package/rows";
+import type { HistoryEvent, HistoryRow } from "../../schema/package/rows";
 import { refusals } from "../../schema/refusals";
 
 // Channels (npm dist-tags) and their history chains, inside one package's SQLite. A channel points
@@ -47,18 +47,8 @@ export class Channels {
 	}
 
 	/** Points a channel at a version: one new history row, linked to the channel's current row. */
-	move(channel: string, version: string, by: string, at: string): ChannelState {
-		const current = this.currentHistoryId(channel);
-		const row = this.sql
-			.exec<HistoryRow>(
-				`INSERT INTO channel_history (channel, version, previous_history_id, at, by) VALUES (?, ?, ?, ?, ?) RETURNING *`,
-				channel,
-				version,
-				current,
-				at,
-				by,
-			)
-			.one();
+	move(channel: string, version: string, by: string, at: string, event: HistoryEvent = "move"): ChannelState {
+		const row = this.append(channel, version, by, at, event, null);
 		this.sql.exec(
 			`INSERT INTO channels (name, current_history_id) VALUES (?, ?)
 			 ON CONFLICT (name) DO UPDATE SET current_history_id = excluded.current_history_id`,
@@ -66,6 +56,37 @@ export class Channels {
 			row.id,
 		);
 		return toState(row);
+	}
+
+	/**
+	 * Records an event beside the chain (a rollout's start, change or revert): a history row linked
+	 * to the current one, which the pointer never stands on, so rollback never lands there.
+	 */
+	note(channel: string, version: string, by: string, at: string, event: HistoryEvent, detail: unknown): void {
+		this.append(channel, version, by, at, event, detail === null ? null : JSON.stringify(detail));
+	}
+
+	private append(
+		channel: string,
+		version: string,
+		by: string,
+		at: string,
+		event: HistoryEvent,
+		detail: string | null,
+	): HistoryRow {
+		return this.sql
+			.exec<HistoryRow>(
+				`INSERT INTO channel_history (channel, version, previous_history_id, at, by, event, detail)
+				 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+				channel,
+				version,
+				this.currentHistoryId(channel),
+				at,
+				by,
+				event,
+				detail,
+			)
+			.one();
 	}
 
 	/** Moves the pointer back along the chain: one step, or to a chosen earlier row of the same chain. */

@@ -7,11 +7,13 @@ import { etagMatches } from "../../schema/etag";
 import { LIMITS } from "../../schema/limits";
 import type {
 	AccessChange,
+	ChannelView,
 	PackageMetadataContract,
 	PackageUpdate,
 	Person,
 	PublishInput,
 	Readable,
+	RolloutEventDetail,
 	VersionRef,
 } from "../../schema/package/contract";
 import { packageMetadataMigrations } from "../../schema/package/migrations";
@@ -25,8 +27,10 @@ import { Documents, type PackumentForm } from "./documents";
 import { Downloads } from "./downloads";
 import { PackageRecord, revision } from "./package-record";
 import { versionDocument } from "./packument";
+import { Rollouts } from "./rollouts";
 import { searchDocument } from "./search-document";
 import { SearchOutbox } from "./search-outbox";
+import { signaturesForUnsigned } from "./signature-backfill";
 import { Versions } from "./versions";
 
 // One object per package name (idFromName(name)): the single writer of that package. Every rule
@@ -50,6 +54,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	private readonly documents: Documents;
 	private readonly downloads: Downloads;
 	private readonly outbox: SearchOutbox;
+	private readonly rollouts: Rollouts;
 	private readonly schema: Schema;
 	/** When this object's alarm is due, as far as this instance has set it (null: not known to be set). */
 	private alarmAt: number | null = null;
@@ -63,11 +68,14 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		this.documents = new Documents(this.sql);
 		this.downloads = new Downloads(this.sql);
 		this.outbox = new SearchOutbox(this.sql, env);
+		this.rollouts = new Rollouts(this.sql);
 		// A name that was only ever read has no storage: nothing to migrate, no alarm to know of.
 		this.schema = new Schema(ctx.storage, packageMetadataMigrations);
 		if (this.schema.ready) {
 			ctx.blockConcurrencyWhile(async () => {
 				this.alarmAt = await ctx.storage.getAlarm();
+				// Versions from before the registry signed: the alarm signs them.
+				if (this.versionRows.unsigned(1).length > 0) this.scheduleAlarm(Date.now());
 			});
 		}
 	}
@@ -184,6 +192,8 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 				at: row.at,
 				by: row.by,
 				current: row.current,
+				event: row.event,
+				detail: row.detail === null ? null : (JSON.parse(row.detail) as RolloutEventDetail),
 			}));
 			return ok({ entries });
 		});
@@ -252,6 +262,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 					readme_filename: input.readme?.filename ?? null,
 					published_at: now,
 					published_by: JSON.stringify(person(input.actor)),
+					signatures: input.signatures ? JSON.stringify(input.signatures) : null,
 				},
 				input.files.index,
 			);
@@ -358,6 +369,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		return this.write(actor, {}, (pkg, now) => {
 			const row = this.versionByRef(ref);
 			if (!row) return refusals.versionNotFound(refName(ref));
+			if (this.rollouts.get(channel)) return refusals.rolloutInProgress(channel);
 			if (!this.channelRows.hasRoomFor([channel])) return refusals.tooManyChannels();
 			const state = this.channelRows.move(channel, row.version, actor.label, now);
 			return ok({
@@ -372,6 +384,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	/** Moves a channel back one step of its own chain, or to a chosen earlier row of it. */
 	rollbackChannel(channel: string, to: number | undefined, actor: Actor) {
 		return this.write(actor, {}, (pkg) => {
+			if (this.rollouts.get(channel)) return refusals.rolloutInProgress(channel);
 			const moved = this.channelRows.rollback(channel, to);
 			if (!moved.ok) return moved;
 			return ok({
@@ -388,6 +401,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		return this.write(actor, {}, (pkg, now) => {
 			const source = this.channelRows.get(from);
 			if (!source) return refusals.channelNotFound(from);
+			if (this.rollouts.get(to)) return refusals.rolloutInProgress(to);
 			if (!this.channelRows.hasRoomFor([to])) return refusals.tooManyChannels();
 			const state = this.channelRows.move(to, source.version, actor.label, now);
 			return ok({
@@ -403,8 +417,79 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	removeChannel(channel: string, actor: Actor) {
 		return this.write(actor, {}, () => {
 			if (channel === "latest") return refusals.latestIsPermanent();
+			if (this.rollouts.get(channel)) return refusals.rolloutInProgress(channel);
 			if (!this.channelRows.remove(channel)) return refusals.channelNotFound(channel);
 			return ok({ value: { tags: this.channelRows.distTags() }, action: "channel.remove", target: channel });
+		});
+	}
+
+	/** Starts a staged rollout: `percent` of the channel's clients get `ref`, the rest its target. */
+	startRollout(channel: string, ref: VersionRef, percent: number, actor: Actor) {
+		return this.write(actor, {}, (pkg, now) => {
+			const control = this.channelRows.get(channel);
+			if (!control) return refusals.channelNotFound(channel);
+			const row = this.versionByRef(ref);
+			if (!row) return refusals.versionNotFound(refName(ref));
+			if (this.rollouts.get(channel)) return refusals.rolloutInProgress(channel);
+			if (row.version === control.version) return refusals.alreadyTarget(channel, row.version);
+			this.rollouts.start(channel, row.version, percent, actor.label, now);
+			this.channelRows.note(channel, row.version, actor.label, now, "rollout.start", { percent });
+			return ok({
+				value: this.channelView(pkg, control),
+				action: "rollout.start",
+				target: channel,
+				detail: { version: row.version, control: control.version, percent },
+			});
+		});
+	}
+
+	changeRollout(channel: string, percent: number, actor: Actor) {
+		return this.write(actor, {}, (pkg, now) => {
+			const rollout = this.rollouts.get(channel);
+			const control = this.channelRows.get(channel);
+			if (!rollout || !control) return refusals.noRollout(channel);
+			this.rollouts.setPercent(channel, percent);
+			this.channelRows.note(channel, rollout.version, actor.label, now, "rollout.change", {
+				from: rollout.percent,
+				percent,
+			});
+			return ok({
+				value: this.channelView(pkg, control),
+				action: "rollout.change",
+				target: channel,
+				detail: { version: rollout.version, from: rollout.percent, percent },
+			});
+		});
+	}
+
+	completeRollout(channel: string, actor: Actor) {
+		return this.write(actor, {}, (pkg, now) => {
+			const rollout = this.rollouts.get(channel);
+			if (!rollout) return refusals.noRollout(channel);
+			this.rollouts.end(channel);
+			const state = this.channelRows.move(channel, rollout.version, actor.label, now, "rollout.complete");
+			return ok({
+				value: this.channelView(pkg, state),
+				action: "rollout.complete",
+				target: channel,
+				detail: { version: rollout.version, percent: rollout.percent },
+			});
+		});
+	}
+
+	revertRollout(channel: string, actor: Actor) {
+		return this.write(actor, {}, (pkg, now) => {
+			const rollout = this.rollouts.get(channel);
+			const control = this.channelRows.get(channel);
+			if (!rollout || !control) return refusals.noRollout(channel);
+			this.rollouts.end(channel);
+			this.channelRows.note(channel, rollout.version, actor.label, now, "rollout.revert", { percent: rollout.percent });
+			return ok({
+				value: this.channelView(pkg, control),
+				action: "rollout.revert",
+				target: channel,
+				detail: { version: rollout.version, control: control.version, percent: rollout.percent },
+			});
 		});
 	}
 
@@ -440,6 +525,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		if (!this.schema.ready) return;
 		const now = Date.now();
 		if (this.downloads.pending) this.ctx.storage.transactionSync(() => this.downloads.flush());
+		await this.signUnsignedVersions();
 		const pkg = this.record.get();
 		if (pkg) {
 			const next = await this.outbox.deliver(
@@ -454,6 +540,24 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			if (next !== null) this.scheduleAlarm(next);
 		}
 		if (this.downloads.pending) this.scheduleAlarm(now + config(this.env).downloadFlushMs);
+	}
+
+	/** Signs a batch of versions published before signing existed; the next alarm takes the rest. */
+	private async signUnsignedVersions(): Promise<void> {
+		const pkg = this.record.live();
+		if (!pkg) return;
+		const signed = await signaturesForUnsigned(this.versionRows, pkg.name, config(this.env).registrySigningKey);
+		if (signed.length === 0) return;
+		this.write(REGISTRY, {}, () => {
+			for (const { version, signatures } of signed) this.versionRows.setSignatures(version, JSON.stringify(signatures));
+			return ok({
+				value: {},
+				action: "signatures.backfill",
+				target: null,
+				detail: { versions: signed.map((s) => s.version) },
+			});
+		});
+		if (this.versionRows.unsigned(1).length > 0) this.scheduleAlarm(Date.now());
 	}
 
 	// ── the read and write paths ───────────────────────────────────────────────────────────────
@@ -524,6 +628,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		for (const version of versions) {
 			keys.push(...this.versionRows.remove(version, actor.label, now));
 			this.channelRows.spliceVersion(version);
+			this.rollouts.endFor(version);
 		}
 		if (versions.length > 0) this.repairLatest(actor, now);
 		return ok(keys);
@@ -556,8 +661,10 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		return "versionId" in ref ? this.versionRows.byId(ref.versionId) : this.versionRows.get(ref.version);
 	}
 
-	private channelView(pkg: PackageRow, state: ChannelState) {
+	private channelView(pkg: PackageRow, state: ChannelState): ChannelView {
 		const row = this.versionRows.get(state.version);
+		const rollout = this.rollouts.get(state.channel);
+		const candidate = rollout ? this.versionRows.get(rollout.version) : null;
 		return {
 			packageId: pkg.package_id,
 			channel: state.channel,
@@ -567,6 +674,19 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			historyId: state.historyId,
 			entryPath: row?.entry_path ?? null,
 			entryIntegrity: row?.entry_integrity ?? null,
+			rollout:
+				rollout && candidate
+					? {
+							version: rollout.version,
+							versionId: candidate.version_id,
+							percent: rollout.percent,
+							salt: rollout.salt,
+							startedAt: rollout.started_at,
+							startedBy: rollout.started_by,
+							entryPath: candidate.entry_path,
+							entryIntegrity: candidate.entry_integrity,
+						}
+					: null,
 		};
 	}
 
@@ -592,6 +712,9 @@ function versionView(pkg: PackageRow, row: VersionRow) {
 		deprecated: row.deprecated,
 	};
 }
+
+/** The registry itself, as the actor of the changes it makes on its own (signing old versions). */
+const REGISTRY: Actor = { name: "registry", prefix: null, ip: null, label: "registry" };
 
 function refName(ref: VersionRef): string {
 	return "versionId" in ref ? ref.versionId : ref.version;

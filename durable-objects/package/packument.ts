@@ -56,6 +56,7 @@ export function versionDocument(pkg: PackageRow, row: VersionRow, maintainers: P
 			tarball: tarballUrl(pkg, row.version),
 			fileCount: row.file_count,
 			unpackedSize: row.unpacked_size,
+			...(row.signatures ? { signatures: JSON.parse(row.signatures) as unknown } : {}),
 		},
 	};
 }

@@ -40,8 +40,8 @@ export class Versions {
 		this.sql.exec(
 			`INSERT INTO versions (version, version_id, manifest, integrity, shasum, tarball_key, tarball_size,
 				files_key, file_count, unpacked_size, entry_path, entry_integrity, readme, readme_filename,
-				published_at, published_by)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				published_at, published_by, signatures)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			row.version,
 			row.version_id,
 			row.manifest,
@@ -58,6 +58,7 @@ export class Versions {
 			row.readme_filename,
 			row.published_at,
 			row.published_by,
+			row.signatures,
 		);
 		for (const file of files) {
 			this.sql.exec(
@@ -69,6 +70,17 @@ export class Versions {
 				file.sha256,
 			);
 		}
+	}
+
+	/** Versions not signed yet, oldest first. */
+	unsigned(limit: number): VersionRow[] {
+		return this.sql
+			.exec<VersionRow>(`SELECT * FROM versions WHERE signatures IS NULL ORDER BY published_at, rowid LIMIT ?`, limit)
+			.toArray();
+	}
+
+	setSignatures(version: string, signatures: string): void {
+		this.sql.exec(`UPDATE versions SET signatures = ? WHERE version = ?`, signatures, version);
 	}
 
 	setDeprecated(version: string, message: string | null): void {

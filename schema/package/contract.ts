@@ -1,6 +1,8 @@
 import type { Actor, AuditEntry, AuditFilter } from "../audit";
 import type { Result } from "../errors";
 import type { SearchDocument } from "../search/contract";
+import type { RegistrySignature } from "../signatures";
+import type { HistoryEvent } from "./rows";
 
 // The RPC contract of a PackageMetadataDO (one object per package name): what the Worker may ask
 // of it and what it answers. Every method that can fail answers a Result; a package that was never
@@ -43,6 +45,8 @@ export type PublishInput = {
 	files: { key: string; index: BundledFile[]; entryPath: string | null; entryIntegrity: string | null };
 	unpackedSize: number;
 	readme: { readme: string; filename: string } | null;
+	/** The registry's signatures of `${name}@${version}:${integrity}`; absent: the object's alarm signs it. */
+	signatures?: RegistrySignature[];
 	actor: Actor;
 };
 
@@ -79,6 +83,22 @@ export type ChannelView = {
 	historyId: number;
 	entryPath: string | null;
 	entryIntegrity: string | null;
+	/** A staged rollout of another version to part of the clients, if one is under way. */
+	rollout: RolloutView | null;
+};
+
+export type RolloutEventDetail = { percent: number; from?: number };
+
+export type RolloutView = {
+	version: string;
+	versionId: string;
+	percent: number;
+	/** Draws the cohort (schema/rollouts.ts); new for every rollout. */
+	salt: string;
+	startedAt: string;
+	startedBy: string;
+	entryPath: string | null;
+	entryIntegrity: string | null;
 };
 
 export type VersionView = {
@@ -100,6 +120,10 @@ export type HistoryEntry = {
 	at: string;
 	by: string;
 	current: boolean;
+	/** A move of the pointer, or a rollout's start, change, completion or revert. */
+	event: HistoryEvent;
+	/** For rollout events: the percentage (and, for a change, the one before). */
+	detail: RolloutEventDetail | null;
 };
 
 /** A version given by number or by its versionId. */
@@ -149,6 +173,13 @@ export interface PackageMetadataContract {
 	moveChannel(channel: string, ref: VersionRef, actor: Actor): Result<ChannelView>;
 	rollbackChannel(channel: string, to: number | undefined, actor: Actor): Result<ChannelView>;
 	promoteChannel(to: string, from: string, actor: Actor): Result<ChannelView>;
+	/** Starts a staged rollout of a version on a channel; its current target stays the control. */
+	startRollout(channel: string, ref: VersionRef, percent: number, actor: Actor): Result<ChannelView>;
+	changeRollout(channel: string, percent: number, actor: Actor): Result<ChannelView>;
+	/** The rollout's version becomes the channel's target (one history entry). */
+	completeRollout(channel: string, actor: Actor): Result<ChannelView>;
+	/** The rollout ends with everyone on the control (one history entry). */
+	revertRollout(channel: string, actor: Actor): Result<ChannelView>;
 	removeChannel(channel: string, actor: Actor): Result<{ tags: Record<string, string> }>;
 	setAccess(change: AccessChange, actor: Actor): Result<{ access: Access }>;
 	setMaintainers(maintainers: Person[], actor: Actor): Result<{ rev: string }>;

@@ -137,4 +137,30 @@ export const packageMetadataMigrations: readonly Migration[] = [
 			);
 		`,
 	},
+	{
+		version: 6,
+		name: "registry signatures of every version; staged rollouts on channels",
+		sql: `
+			-- JSON [{ keyid, sig }] as dist.signatures shows it; NULL until the version is signed (versions
+			-- published before signing existed are signed by the object's alarm).
+			ALTER TABLE versions ADD COLUMN signatures TEXT;
+
+			-- What a history row records: a move of the pointer ('move', 'rollout.complete'), or an event
+			-- beside the chain that the pointer never stands on ('rollout.start', 'rollout.change',
+			-- 'rollout.revert'); detail is JSON (a rollout's percentage).
+			ALTER TABLE channel_history ADD COLUMN event TEXT NOT NULL DEFAULT 'move';
+			ALTER TABLE channel_history ADD COLUMN detail TEXT;
+
+			-- At most one staged rollout per channel: the version a percentage of clients get instead of
+			-- the channel's target (the control), and the salt that draws the cohort.
+			CREATE TABLE rollouts (
+				channel TEXT PRIMARY KEY,
+				version TEXT NOT NULL,
+				percent REAL NOT NULL CHECK (percent >= 0 AND percent <= 100),
+				salt TEXT NOT NULL,
+				started_at TEXT NOT NULL,
+				started_by TEXT NOT NULL
+			);
+		`,
+	},
 ];

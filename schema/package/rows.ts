@@ -31,10 +31,14 @@ export type VersionRow = {
 	deprecated: string | null;
 	published_at: string;
 	published_by: string;
+	/** JSON RegistrySignature[]; null until signed. */
+	signatures: string | null;
 };
 
 /** A version as it is inserted: everything but the deprecation, which only a later write sets. */
 export type VersionInsert = Omit<VersionRow, "deprecated">;
+
+export type HistoryEvent = "move" | "rollout.start" | "rollout.change" | "rollout.complete" | "rollout.revert";
 
 export type HistoryRow = {
 	id: number;
@@ -43,6 +47,17 @@ export type HistoryRow = {
 	previous_history_id: number | null;
 	at: string;
 	by: string;
+	event: HistoryEvent;
+	detail: string | null;
+};
+
+export type RolloutRow = {
+	channel: string;
+	version: string;
+	percent: number;
+	salt: string;
+	started_at: string;
+	started_by: string;
 };
 
 export type OutboxRow = { delivered_rev: number; delivered_weekly: number; delivered_at: number; failures: number };

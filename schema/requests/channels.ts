@@ -18,3 +18,23 @@ export const RollbackSchema = v.strictObject({
 
 /** POST /packages/{name}/channels/{to}/promote */
 export const PromoteSchema = v.strictObject({ from: v.string("from must name a channel") });
+
+const Percent = v.pipe(
+	v.number("percent must be a number from 0 to 100"),
+	v.minValue(0, "percent must be a number from 0 to 100"),
+	v.maxValue(100, "percent must be a number from 0 to 100"),
+	// Buckets are hundredths of a percent: finer percentages mean nothing.
+	v.transform((percent) => Math.round(percent * 100) / 100),
+);
+
+/** POST /packages/{name}/channels/{channel}/rollout: which version, to what share of clients. */
+export const StartRolloutSchema = v.union(
+	[
+		v.strictObject({ version: VersionNumber, percent: Percent }),
+		v.strictObject({ versionId: VersionId, percent: Percent }),
+	],
+	'the body must be { "version": "1.2.0", "percent": 10 } or { "versionId": "…", "percent": 10 }',
+);
+
+/** PATCH /packages/{name}/channels/{channel}/rollout */
+export const ChangeRolloutSchema = v.strictObject({ percent: Percent });

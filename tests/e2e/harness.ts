@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { newSecret } from "../../scripts/dev-vars.mjs";
 import { CLIENTS_BIN } from "./clients-install";
 import { bindingNames, isolatedWranglerConfig, ROOT } from "./wrangler-config";
 
@@ -101,6 +102,7 @@ export class RegistryServer {
 	readonly adminToken = `e2e-admin-${randomBytes(16).toString("hex")}`;
 	private readonly signingSecret = randomBytes(32).toString("hex");
 	private readonly encryptionKey = randomBytes(32).toString("hex");
+	private readonly registrySigningKey = newSecret("REGISTRY_SIGNING_KEY");
 	private child: ChildProcess | null = null;
 	private log = "";
 
@@ -146,6 +148,7 @@ export class RegistryServer {
 			ADMIN_TOKEN: this.adminToken,
 			URL_SIGNING_SECRET: this.signingSecret,
 			ENCRYPTION_KEY: this.encryptionKey,
+			REGISTRY_SIGNING_KEY: this.registrySigningKey,
 		};
 		const args = [
 			join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js"),

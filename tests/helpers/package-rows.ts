@@ -45,6 +45,7 @@ export function versionRow(
 		deprecated: null,
 		published_at: "2026-01-02T00:00:00.000Z",
 		published_by: JSON.stringify({ name: "alice", email: "alice@example.com" }),
+		signatures: null,
 		...overrides,
 	};
 }

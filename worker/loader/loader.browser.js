@@ -28,12 +28,33 @@ export async function lookup(name, { channel = "stable", key, registry: base = r
 	// The browser's default cache mode: the answer says no-cache, so the browser revalidates it
 	// with its ETag on every call (a rollback shows at once). `cache: "no-cache"` would add
 	// Cache-Control: max-age=0, which asks the registry to skip its read tier on every page load.
-	const response = await fetch(url, { headers: key ? { authorization: `Bearer ${key}` } : {} });
+	const headers = { "x-client-key": clientKey() };
+	if (key) headers.authorization = `Bearer ${key}`;
+	const response = await fetch(url, { headers });
 	if (!response.ok) {
 		const body = await response.json().catch(() => ({}));
 		throw new Error(`cannot load ${name}@${channel}: ${response.status} ${body.error ?? response.statusText}`);
 	}
 	return response.json();
+}
+
+/**
+ * A key this browser keeps (localStorage) so that a staged rollout gives it the same version on
+ * every load while the rollout's percentage only grows. Random, and about nothing but this browser.
+ */
+function clientKey() {
+	try {
+		let value = localStorage.getItem("registry-client-key");
+		if (!value) {
+			value = crypto.randomUUID();
+			localStorage.setItem("registry-client-key", value);
+		}
+		return value;
+	} catch {
+		// Storage refused (a sandboxed frame, private mode): a key for this page only.
+		clientKey.fallback ??= crypto.randomUUID();
+		return clientKey.fallback;
+	}
 }
 
 // Browsers that support import maps (and their `integrity` section) check the entry's hash on

@@ -1,14 +1,10 @@
-import type { PackageName } from "../../schema/names";
-import type { Access, ChannelView } from "../../schema/package/contract";
 import { can } from "../auth/permissions";
 import { cacheControl } from "../cache-control";
 import { packageRead } from "../guards";
 import { json, revalidatedJson } from "../http";
 import { channelParam } from "../params";
-import { channelBody } from "./views";
 
-// Channel lookups for web-component loaders. Answers are revalidated on every load (no-cache with
-// an ETag): a rollback shows at the next page load, and an unchanged channel costs a 304.
+// A package's channels and a channel's history (the lookups loaders make are in channel-lookup.ts).
 
 /** GET /packages/{name}/channels */
 export const listChannels = packageRead(
@@ -20,35 +16,12 @@ export const listChannels = packageRead(
 			versionId: c.versionId,
 			publishedAt: c.publishedAt,
 			historyId: c.historyId,
+			...(c.rollout ? { rollout: { version: c.rollout.version, percent: c.rollout.percent } } : {}),
 		}));
 		return revalidatedJson(request, { packageId: value.packageId, channels }, value.access);
 	},
 	{ route: "channels", revalidateByRevision: true },
 );
-
-/** GET /packages/{name}/channels/{channel} */
-export const getChannel = packageRead(
-	async (stub, request) => stub.channel(channelParam(request.params)),
-	async ({ request, env, pkg, value }) =>
-		revalidatedJson(request, await channelBody(request, env, pkg.name, value.access, value), value.access),
-	{ route: "channel", revalidateByRevision: true },
-);
-
-/** GET /packages/{name}/channels/{channel}/importmap: a fragment for pages that use import maps. */
-export const getImportMap = packageRead(
-	async (stub, request) => stub.channel(channelParam(request.params)),
-	async ({ request, env, pkg, value }) =>
-		revalidatedJson(request, await importMap(request, env, pkg, value.access, value), value.access),
-	{ route: "importmap", revalidateByRevision: true },
-);
-
-async function importMap(request: Request, env: Env, pkg: PackageName, access: Access, view: ChannelView) {
-	const { index, baseUri, integrity } = await channelBody(request, env, pkg.name, access, view);
-	return {
-		imports: { ...(index === null ? {} : { [pkg.name]: index }), [`${pkg.name}/`]: `${baseUri}/` },
-		integrity: index !== null && integrity !== null ? { [index]: integrity } : {},
-	};
-}
 
 /**
  * GET /packages/{name}/channels/{channel}/history: newest first, the current row marked. Who moved

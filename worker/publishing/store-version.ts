@@ -1,7 +1,9 @@
 import type { Actor } from "../../schema/audit";
+import { config } from "../../schema/config";
 import { LIMITS } from "../../schema/limits";
 import type { PackageName } from "../../schema/names";
 import type { Access } from "../../schema/package/contract";
+import { signingKey, signVersion } from "../../schema/signatures";
 import { HttpError, unwrap } from "../errors";
 import { packageStub } from "../objects";
 import { tarballChecksums } from "./checksums";
@@ -37,6 +39,7 @@ export async function storeVersion(env: Env, pkg: PackageName, next: VersionToSt
 	const tarballKey = `tarballs/${pkg.name}/${next.version}/${attempt}.tgz`;
 	const filesKey = `files/${pkg.name}/${next.version}/${attempt}.bin`;
 	const { manifest, overridden } = registryManifest(next.manifest, next.packageJson, next.contents);
+	const signatures = await registrySignatures(env, pkg.name, next.version, checksums.integrity);
 	if (JSON.stringify(manifest).length > LIMITS.manifestBytes) {
 		throw new HttpError("payloadTooLarge", `the version manifest is larger than ${LIMITS.manifestBytes} bytes`);
 	}
@@ -63,6 +66,7 @@ export async function storeVersion(env: Env, pkg: PackageName, next: VersionToSt
 			files: { key: filesKey, index: bundle.index, entryPath: entry, entryIntegrity: integrity },
 			unpackedSize: next.contents.unpackedSize,
 			readme: readReadme(next.contents, LIMITS.readmeBytes),
+			signatures,
 			actor: next.actor,
 		});
 		committed = result.ok;
@@ -70,6 +74,13 @@ export async function storeVersion(env: Env, pkg: PackageName, next: VersionToSt
 	} finally {
 		if (!committed) await forgetAttempt(env, [tarballKey, filesKey]);
 	}
+}
+
+/** The registry's signature of a version, made before the commit so it is stored in the same transaction. */
+async function registrySignatures(env: Env, name: string, version: string, integrity: string) {
+	const secret = config(env).registrySigningKey;
+	if (secret === null) return undefined;
+	return [await signVersion(await signingKey(secret), name, version, integrity)];
 }
 
 /** The bytes of an attempt that did not commit; a failed cleanup is left to the reindex sweep. */

@@ -1,0 +1,117 @@
+import { etagMatches } from "../../schema/etag";
+import type { PackageName } from "../../schema/names";
+import type { ChannelView, Readable } from "../../schema/package/contract";
+import { inRollout } from "../../schema/rollouts";
+import { assertCanRead } from "../auth/permissions";
+import type { Principal } from "../auth/principal";
+import { cacheControl } from "../cache-control";
+import { caller, settleRead } from "../guards";
+import { publicBaseUrl, urlOf } from "../http";
+import { packageRevision, packageStub } from "../objects";
+import { channelParam, packageNameFromParams } from "../params";
+import { lookupThroughReadTier } from "../read-tier/tier";
+import { channelBody } from "./views";
+
+// Channel lookups for web-component loaders: GET /packages/{name}/channels/{channel} and its
+// import map. The channel's state (its target, and a staged rollout if one is under way) comes
+// through the read tier; which of the two versions this client gets is decided per request, from
+// a stable client key (the loader's X-Client-Key, else the caller's token id), so no cache ever
+// shares one client's answer with another. Answers are revalidated on every load (no-cache with
+// an ETag): a rollback shows at the next page load, an unchanged channel costs a 304.
+
+type Cohort = "control" | "candidate";
+
+/** Built answers by (state, cohort): the same few bodies serve every load of a hot channel. */
+const built = new Map<string, string>();
+const BUILT_MAX = 1_000;
+
+function channelLookup(
+	route: string,
+	build: (
+		request: Request,
+		env: Env,
+		pkg: PackageName,
+		view: Readable<ChannelView>,
+	) => Promise<Record<string, unknown>>,
+) {
+	return caller(async ({ request, env, principal }) => {
+		const pkg = packageNameFromParams(request.params);
+		const channel = channelParam(request.params);
+		const base = publicBaseUrl(request, env);
+		const key = `${base}${urlOf(request).pathname}#state`;
+		const { value: state, outcome } = await lookupThroughReadTier({
+			request,
+			env,
+			route,
+			owner: pkg.name,
+			key,
+			shareable: (access) => access === "public",
+			authorize: async (access) => assertCanRead(principal, pkg, access ?? "restricted"),
+			revision: () => packageRevision(env, pkg.name),
+			produce: async () => {
+				const view = settleRead(principal, pkg, await packageStub(env, pkg.name).channel(channel));
+				return { value: view, access: view.access, rev: view.rev };
+			},
+		});
+		const cohort = await cohortOf(request, principal, state);
+		const view = cohort === "candidate" && state.rollout ? asCandidate(state) : state;
+		const cacheKey = `${route}|${key}|${state.rev}|${cohort}`;
+		let body = built.get(cacheKey);
+		if (body === undefined) {
+			const answer = await build(request, env, pkg, view);
+			body = JSON.stringify(
+				state.rollout
+					? { ...answer, rollout: { version: state.rollout.version, percent: state.rollout.percent, cohort } }
+					: answer,
+			);
+			if (built.size >= BUILT_MAX) built.clear();
+			built.set(cacheKey, body);
+		}
+		const headers: Record<string, string> = {
+			etag: `"${state.rev}-${cohort}"`,
+			// During a rollout the answer depends on the client: never for a shared cache.
+			"cache-control": state.rollout ? cacheControl.personal : cacheControl.revalidate(state.access),
+			vary: state.rollout ? "authorization, x-client-key" : "authorization",
+			"x-registry-cache": outcome,
+		};
+		if (etagMatches(request.headers.get("if-none-match"), headers.etag ?? "")) {
+			return new Response(null, { status: 304, headers });
+		}
+		return new Response(body, { headers: { ...headers, "content-type": "application/json; charset=utf-8" } });
+	});
+}
+
+/** Which version this client gets during a rollout; a client with no stable key stays on the control. */
+async function cohortOf(request: Request, principal: Principal, state: ChannelView): Promise<Cohort> {
+	if (!state.rollout) return "control";
+	const header = request.headers.get("x-client-key")?.trim().slice(0, 200) ?? "";
+	const key = header !== "" ? header : "tokenId" in principal ? principal.tokenId : null;
+	return (await inRollout(state.rollout.salt, state.rollout.percent, key)) ? "candidate" : "control";
+}
+
+function asCandidate(state: Readable<ChannelView>): Readable<ChannelView> {
+	const rollout = state.rollout;
+	if (!rollout) return state;
+	return {
+		...state,
+		version: rollout.version,
+		versionId: rollout.versionId,
+		publishedAt: rollout.startedAt,
+		entryPath: rollout.entryPath,
+		entryIntegrity: rollout.entryIntegrity,
+	};
+}
+
+/** GET /packages/{name}/channels/{channel} */
+export const getChannel = channelLookup("channel", (request, env, pkg, view) =>
+	channelBody(request, env, pkg.name, view.access, view),
+);
+
+/** GET /packages/{name}/channels/{channel}/importmap: a fragment for pages that use import maps. */
+export const getImportMap = channelLookup("importmap", async (request, env, pkg, view) => {
+	const { index, baseUri, integrity } = await channelBody(request, env, pkg.name, view.access, view);
+	return {
+		imports: { ...(index === null ? {} : { [pkg.name]: index }), [`${pkg.name}/`]: `${baseUri}/` },
+		integrity: index !== null && integrity !== null ? { [index]: integrity } : {},
+	};
+});
