@@ -78,7 +78,7 @@ describe("two-factor publishing", () => {
 			token: ADMIN,
 			body: json({ requireTwoFactor: true }),
 		});
-		expect(await policy.json()).toEqual({ scope, requireTwoFactor: true });
+		expect(await policy.json()).toEqual({ scope, requireTwoFactor: true, prereleaseRetentionDays: null });
 		const bot = await createToken([{ scope, permissions: ALL }]);
 		const refused = await publishWithOtp(`${scope}/a`, "1.0.0", bot.token);
 		expect(refused.status).toBe(403);

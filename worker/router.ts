@@ -2,7 +2,15 @@ import { Router } from "itty-router";
 import { config } from "../schema/config";
 import { normalizeScopedPath } from "../schema/names";
 import { adminAudit, packageAudit } from "./admin/audit";
-import { createCustomer, getScopePolicy, listCustomers, setScopePolicy, updateCustomer } from "./admin/customers";
+import {
+	createCustomer,
+	getRetention,
+	getScopePolicy,
+	listCustomers,
+	setRetentionDefault,
+	setScopePolicy,
+	updateCustomer,
+} from "./admin/customers";
 import { readMetrics } from "./admin/metrics";
 import { reindexStatus, startReindex } from "./admin/reindex";
 import { createToken, grantToken, listTokens, revokeToken, rotateToken, ungrantToken } from "./admin/tokens";
@@ -130,6 +138,8 @@ api
 	.patch("/-/admin/customers/:name", updateCustomer)
 	.put("/-/admin/scopes/:scope", setScopePolicy)
 	.get("/-/admin/scopes/:scope", getScopePolicy)
+	.put("/-/admin/retention", setRetentionDefault)
+	.get("/-/admin/retention", getRetention)
 	.get("/-/admin/audit", adminAudit)
 	.get("/-/admin/metrics", readMetrics)
 	.post("/-/admin/reindex", startReindex)

@@ -8,6 +8,9 @@ import type {
 	NewToken,
 	NewUser,
 	Restriction,
+	RetentionPolicy,
+	ScopePolicy,
+	ScopePolicyChange,
 	TokenChange,
 	TokenRecord,
 	TotpOutcome,
@@ -25,6 +28,7 @@ import { transact } from "../transaction";
 import { CredentialFailures } from "./credential-failures";
 import { Customers } from "./customers";
 import { effectiveGrants, Grants } from "./grants";
+import { Policies } from "./policies";
 import { isSealed, seal, unseal } from "./sealing";
 import { TokenPushes } from "./token-pushes";
 import { Tokens } from "./tokens";
@@ -59,6 +63,7 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 	private readonly customers: Customers;
 	private readonly pushes: TokenPushes;
 	private readonly failures: CredentialFailures;
+	private readonly policies: Policies;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -69,6 +74,7 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 		this.customers = new Customers(this.sql);
 		this.pushes = new TokenPushes(this.sql, env, (id, hash) => this.recordFor(id, hash));
 		this.failures = new CredentialFailures(this.sql);
+		this.policies = new Policies(this.sql);
 		ctx.blockConcurrencyWhile(async () => {
 			applyMigrations(ctx.storage, authStoreMigrations);
 			if (this.pushes.pending) await ctx.storage.setAlarm(Date.now());
@@ -308,28 +314,54 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 		});
 	}
 
-	setScopePolicy(scope: string, requireTwoFactor: boolean, actor: Actor) {
+	setScopePolicy(scope: string, change: ScopePolicyChange, actor: Actor) {
 		return this.change(actor, () => {
-			this.sql.exec(
-				`INSERT INTO scopes (scope, require_two_factor) VALUES (?, ?)
-				 ON CONFLICT (scope) DO UPDATE SET require_two_factor = excluded.require_two_factor`,
-				scope,
-				requireTwoFactor ? 1 : 0,
-			);
+			const current = this.policies.scope(scope);
+			this.policies.setScope(scope, {
+				require_two_factor:
+					change.requireTwoFactor === undefined ? current.require_two_factor : change.requireTwoFactor ? 1 : 0,
+				prerelease_retention_days:
+					change.prereleaseRetentionDays === undefined
+						? current.prerelease_retention_days
+						: change.prereleaseRetentionDays,
+			});
+			return ok({ value: this.scopePolicy(scope), action: "scope.policy", target: scope, detail: change });
+		});
+	}
+
+	scopePolicy(scope: string): ScopePolicy {
+		const row = this.policies.scope(scope);
+		return {
+			scope,
+			requireTwoFactor: row.require_two_factor === 1,
+			prereleaseRetentionDays: row.prerelease_retention_days,
+		};
+	}
+
+	setDefaultRetention(days: number | null, actor: Actor) {
+		return this.change(actor, () => {
+			this.policies.setDefaultRetentionDays(days);
 			return ok({
-				value: { scope, requireTwoFactor },
-				action: "scope.policy",
-				target: scope,
-				detail: { requireTwoFactor },
+				value: { prereleaseRetentionDays: days },
+				action: "retention.default",
+				target: null,
+				detail: { prereleaseRetentionDays: days },
 			});
 		});
 	}
 
-	scopePolicy(scope: string) {
-		const row = this.sql
-			.exec<{ require_two_factor: number }>(`SELECT require_two_factor FROM scopes WHERE scope = ?`, scope)
-			.toArray()[0];
-		return { scope, requireTwoFactor: row?.require_two_factor === 1 };
+	retentionSettings() {
+		return {
+			prereleaseRetentionDays: this.policies.defaultRetentionDays(),
+			scopes: this.policies.scopesWithRetention().map((row) => this.scopePolicy(row.scope)),
+		};
+	}
+
+	retentionPolicy(scope: string | null): RetentionPolicy {
+		const own = scope === null ? null : this.policies.scope(scope).prerelease_retention_days;
+		if (own !== null) return { days: own, source: "scope" };
+		const fallback = this.policies.defaultRetentionDays();
+		return fallback === null ? { days: null, source: "none" } : { days: fallback, source: "registry" };
 	}
 
 	// ── audit ──────────────────────────────────────────────────────────────────────────────────

@@ -5,6 +5,7 @@ import { config } from "../../schema/config";
 import { ok, type Refusal, type Result } from "../../schema/errors";
 import { etagMatches } from "../../schema/etag";
 import { LIMITS } from "../../schema/limits";
+import { splitName } from "../../schema/names";
 import type {
 	AccessChange,
 	ChannelView,
@@ -21,12 +22,14 @@ import type { PackageRow, VersionRow } from "../../schema/package/rows";
 import { refusals } from "../../schema/refusals";
 import { queryAudit, recordAudit } from "../audit";
 import { Schema } from "../migrations";
+import { authStoreObject } from "../stubs";
 import { transact } from "../transaction";
 import { type ChannelState, Channels } from "./channels";
 import { Documents, type PackumentForm } from "./documents";
 import { Downloads } from "./downloads";
 import { PackageRecord, revision } from "./package-record";
 import { versionDocument } from "./packument";
+import { RETENTION_BATCH, RETENTION_CHECK_EVERY_MS, Retention } from "./retention";
 import { Rollouts } from "./rollouts";
 import { searchDocument } from "./search-document";
 import { SearchOutbox } from "./search-outbox";
@@ -55,6 +58,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	private readonly downloads: Downloads;
 	private readonly outbox: SearchOutbox;
 	private readonly rollouts: Rollouts;
+	private readonly retention: Retention;
 	private readonly schema: Schema;
 	/** When this object's alarm is due, as far as this instance has set it (null: not known to be set). */
 	private alarmAt: number | null = null;
@@ -69,13 +73,18 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		this.downloads = new Downloads(this.sql);
 		this.outbox = new SearchOutbox(this.sql, env);
 		this.rollouts = new Rollouts(this.sql);
+		this.retention = new Retention(this.sql, this.channelRows, this.rollouts);
 		// A name that was only ever read has no storage: nothing to migrate, no alarm to know of.
 		this.schema = new Schema(ctx.storage, packageMetadataMigrations);
 		if (this.schema.ready) {
 			ctx.blockConcurrencyWhile(async () => {
 				this.alarmAt = await ctx.storage.getAlarm();
-				// Versions from before the registry signed: the alarm signs them.
+				// Versions from before the registry signed: the alarm signs them. Pre-release versions: the
+				// alarm applies the retention policy to them once a day.
 				if (this.versionRows.unsigned(1).length > 0) this.scheduleAlarm(Date.now());
+				if (this.versionRows.all().some((v) => semver.prerelease(v.version) !== null)) {
+					this.scheduleAlarm(this.retention.lastCheck() + RETENTION_CHECK_EVERY_MS);
+				}
 			});
 		}
 	}
@@ -526,6 +535,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		const now = Date.now();
 		if (this.downloads.pending) this.ctx.storage.transactionSync(() => this.downloads.flush());
 		await this.signUnsignedVersions();
+		await this.applyRetention(now);
 		const pkg = this.record.get();
 		if (pkg) {
 			const next = await this.outbox.deliver(
@@ -558,6 +568,43 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			});
 		});
 		if (this.versionRows.unsigned(1).length > 0) this.scheduleAlarm(Date.now());
+	}
+
+	/**
+	 * Removes a batch of the pre-release versions the retention policy names (their bytes too);
+	 * the next alarm takes the rest. Once nothing is left, checked again a day later.
+	 */
+	private async applyRetention(now: number): Promise<void> {
+		const pkg = this.record.live();
+		if (!pkg || !this.versionRows.all().some((v) => semver.prerelease(v.version) !== null)) return;
+		const checked = this.retention.lastCheck();
+		if (now - checked < RETENTION_CHECK_EVERY_MS) {
+			this.scheduleAlarm(checked + RETENTION_CHECK_EVERY_MS);
+			return;
+		}
+		const policy = await authStoreObject(this.env).retentionPolicy(splitName(pkg.name).scope);
+		const removable = policy.days === null ? [] : this.retention.removable(this.versionRows.all(), policy.days, now);
+		const batch = removable.slice(0, RETENTION_BATCH);
+		if (batch.length > 0) {
+			const removed = this.write(REGISTRY, {}, (_pkg, at) => {
+				const keys = this.removeVersions(batch, false, REGISTRY, at);
+				if (!keys.ok) return keys;
+				return ok({
+					value: { keys: keys.value },
+					action: "retention.remove",
+					target: batch.join(","),
+					detail: { versions: batch, days: policy.days, policy: policy.source },
+				});
+			});
+			// Bytes after the commit: a failed deletion leaves only what the reindex sweep removes.
+			if (removed.ok && removed.value.keys.length > 0) await this.env.BLOBS.delete(removed.value.keys);
+		}
+		if (removable.length > batch.length) {
+			this.scheduleAlarm(Date.now());
+			return;
+		}
+		this.ctx.storage.transactionSync(() => this.retention.markChecked(now));
+		this.scheduleAlarm(now + RETENTION_CHECK_EVERY_MS);
 	}
 
 	// ── the read and write paths ───────────────────────────────────────────────────────────────

@@ -34,6 +34,11 @@ export class Rollouts {
 		this.sql.exec(`DELETE FROM rollouts WHERE channel = ?`, channel);
 	}
 
+	/** Whether a rollout is giving this version to some clients. */
+	serves(version: string): boolean {
+		return this.sql.exec(`SELECT 1 FROM rollouts WHERE version = ?`, version).toArray().length > 0;
+	}
+
 	/** A version that goes away (forced deletion) takes its rollouts with it: everyone is back on the control. */
 	endFor(version: string): void {
 		this.sql.exec(`DELETE FROM rollouts WHERE version = ?`, version);

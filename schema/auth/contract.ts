@@ -83,7 +83,15 @@ export type NewUser = {
 	grants: Grant[];
 };
 export type CustomerView = { name: string; active: boolean; createdAt: string; keys: number };
-export type ScopePolicy = { scope: string; requireTwoFactor: boolean };
+export type ScopePolicy = {
+	scope: string;
+	requireTwoFactor: boolean;
+	/** Days pre-release versions of the scope are kept; null: the registry's default. */
+	prereleaseRetentionDays: number | null;
+};
+export type ScopePolicyChange = { requireTwoFactor?: boolean; prereleaseRetentionDays?: number | null };
+/** Which retention applies to a package, and why. */
+export type RetentionPolicy = { days: number | null; source: "scope" | "registry" | "none" };
 export type TotpOutcome = "valid" | "invalid" | "replayed" | "notEnabled";
 /**
  * What a failed credential was, as the audit trail names it (`{kind}.failed`): a password at npm
@@ -145,8 +153,16 @@ export interface AuthStoreContract {
 		active: boolean,
 		actor: Actor,
 	): Promise<Result<TokenChange<{ customer: CustomerView }>>>;
-	setScopePolicy(scope: string, requireTwoFactor: boolean, actor: Actor): Promise<Result<TokenChange<ScopePolicy>>>;
+	setScopePolicy(scope: string, change: ScopePolicyChange, actor: Actor): Promise<Result<TokenChange<ScopePolicy>>>;
 	scopePolicy(scope: string): ScopePolicy;
+	/** The registry-wide retention of pre-release versions (null: off), for packages of no scope with its own. */
+	setDefaultRetention(
+		days: number | null,
+		actor: Actor,
+	): Promise<Result<TokenChange<{ prereleaseRetentionDays: number | null }>>>;
+	retentionSettings(): { prereleaseRetentionDays: number | null; scopes: ScopePolicy[] };
+	/** The retention a package of this scope (null: unscoped) is under. */
+	retentionPolicy(scope: string | null): RetentionPolicy;
 
 	/** Registry-level events the Worker observes, such as failed authentications on writes. */
 	audit(actor: Actor, action: string, target: string | null, detail: Record<string, unknown> | null): void;

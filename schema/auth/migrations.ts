@@ -116,4 +116,18 @@ export const authStoreMigrations: readonly Migration[] = [
 				ON CONFLICT (hash) DO NOTHING;
 		`,
 	},
+	{
+		version: 4,
+		name: "retention of pre-release versions, per scope and registry-wide",
+		sql: `
+			-- Days a pre-release version is kept; NULL: the registry's default (settings).
+			ALTER TABLE scopes ADD COLUMN prerelease_retention_days INTEGER;
+
+			-- Registry-wide settings the admin API changes (the retention default).
+			CREATE TABLE settings (
+				name TEXT PRIMARY KEY,
+				value TEXT NOT NULL
+			);
+		`,
+	},
 ];

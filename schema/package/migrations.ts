@@ -139,7 +139,7 @@ export const packageMetadataMigrations: readonly Migration[] = [
 	},
 	{
 		version: 6,
-		name: "registry signatures of every version; staged rollouts on channels",
+		name: "registry signatures of every version; staged rollouts on channels; retention checks",
 		sql: `
 			-- JSON [{ keyid, sig }] as dist.signatures shows it; NULL until the version is signed (versions
 			-- published before signing existed are signed by the object's alarm).
@@ -161,6 +161,13 @@ export const packageMetadataMigrations: readonly Migration[] = [
 				started_at TEXT NOT NULL,
 				started_by TEXT NOT NULL
 			);
+
+			-- When the alarm last applied the retention policy to the package's pre-release versions.
+			CREATE TABLE retention_checks (
+				singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+				checked_at INTEGER NOT NULL
+			);
+			INSERT INTO retention_checks (singleton, checked_at) VALUES (1, 0);
 		`,
 	},
 ];

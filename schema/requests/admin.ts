@@ -61,9 +61,29 @@ export const CreateTokenSchema = v.strictObject({
 
 export const CreateCustomerSchema = v.strictObject({ name: NameField });
 export const UpdateCustomerSchema = v.strictObject({ active: v.boolean("active must be true or false") });
-export const ScopePolicySchema = v.strictObject({
-	requireTwoFactor: v.boolean("requireTwoFactor must be true or false"),
-});
+const RetentionDays = v.nullable(
+	v.pipe(
+		v.number("prereleaseRetentionDays must be a number of days or null"),
+		v.integer("prereleaseRetentionDays must be a whole number of days"),
+		v.minValue(0, "prereleaseRetentionDays must be 0 or more"),
+		v.maxValue(36_500, "prereleaseRetentionDays must be at most 36500"),
+	),
+);
+
+/** PUT /-/admin/scopes/{scope}: what changes (at least one). */
+export const ScopePolicySchema = v.pipe(
+	v.strictObject({
+		requireTwoFactor: v.optional(v.boolean("requireTwoFactor must be true or false")),
+		prereleaseRetentionDays: v.optional(RetentionDays),
+	}),
+	v.check(
+		(body) => body.requireTwoFactor !== undefined || body.prereleaseRetentionDays !== undefined,
+		"send requireTwoFactor or prereleaseRetentionDays",
+	),
+);
+
+/** PUT /-/admin/retention: the registry's default retention of pre-release versions (null: off). */
+export const RetentionDefaultSchema = v.strictObject({ prereleaseRetentionDays: RetentionDays });
 
 export const UserName = v.pipe(
 	v.string(),

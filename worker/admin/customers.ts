@@ -1,12 +1,18 @@
-import { CreateCustomerSchema, ScopePolicySchema, UpdateCustomerSchema } from "../../schema/requests/admin";
+import {
+	CreateCustomerSchema,
+	RetentionDefaultSchema,
+	ScopePolicySchema,
+	UpdateCustomerSchema,
+} from "../../schema/requests/admin";
 import { authStore } from "../auth/auth-store";
 import { forgetScopePolicy } from "../auth/two-factor";
 import { badRequest, unwrap } from "../errors";
 import { admin } from "../guards";
 import { decodeParam, json, readJson } from "../http";
 
-// /-/admin/customers (named holders of blk_ keys; `active: false` suspends every key at once) and
-// /-/admin/scopes (per-scope policy: requireTwoFactor).
+// /-/admin/customers (named holders of blk_ keys; `active: false` suspends every key at once),
+// /-/admin/scopes (per-scope policy: requireTwoFactor, prereleaseRetentionDays) and
+// /-/admin/retention (the registry's default retention of pre-release versions).
 
 /** POST /-/admin/customers { name } */
 export const createCustomer = admin(async ({ request, env, actor }) => {
@@ -24,15 +30,25 @@ export const updateCustomer = admin(async ({ request, env, actor }) => {
 	return json(unwrap(await authStore(env).setCustomerActive(name, active, actor)).customer);
 });
 
-/** PUT /-/admin/scopes/{scope} { requireTwoFactor } */
+/** PUT /-/admin/scopes/{scope} { requireTwoFactor?, prereleaseRetentionDays? } */
 export const setScopePolicy = admin(async ({ request, env, actor }) => {
 	const scope = decodeParam(request.params.scope);
 	if (!/^@[a-z0-9][a-z0-9._~-]*$/.test(scope)) throw badRequest("scope must look like @scope");
-	const { requireTwoFactor } = await readJson(request, ScopePolicySchema);
-	const { changedTokens: _, ...policy } = unwrap(await authStore(env).setScopePolicy(scope, requireTwoFactor, actor));
+	const change = await readJson(request, ScopePolicySchema);
+	const { changedTokens: _, ...policy } = unwrap(await authStore(env).setScopePolicy(scope, change, actor));
 	forgetScopePolicy(scope);
 	return json(policy);
 });
+
+/** PUT /-/admin/retention { prereleaseRetentionDays }: the registry's default (null: off). */
+export const setRetentionDefault = admin(async ({ request, env, actor }) => {
+	const { prereleaseRetentionDays } = await readJson(request, RetentionDefaultSchema);
+	unwrap(await authStore(env).setDefaultRetention(prereleaseRetentionDays, actor));
+	return json(await authStore(env).retentionSettings());
+});
+
+/** GET /-/admin/retention: the default and every scope with a retention of its own. */
+export const getRetention = admin(async ({ env }) => json(await authStore(env).retentionSettings()));
 
 /** GET /-/admin/scopes/{scope} */
 export const getScopePolicy = admin(async ({ request, env }) =>
