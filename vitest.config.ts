@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { newSecret } from "./scripts/dev-vars.mjs";
-import { isolatedWranglerConfig } from "./tests/e2e/wrangler-config";
+import { isolatedWranglerConfig } from "./tests/e2e/wrangler-config.ts";
 
 // Integration tests run inside workerd against the real bindings of wrangler.jsonc (DO SQLite,
 // R2); the secrets, which never live in the config, and a few smaller limits are supplied here.
