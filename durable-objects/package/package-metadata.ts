@@ -5,18 +5,20 @@ import { config } from "../../schema/config";
 import { ok, type Refusal, type Result } from "../../schema/errors";
 import { etagMatches } from "../../schema/etag";
 import { LIMITS } from "../../schema/limits";
-import type {
-	AccessChange,
-	PackageMetadataContract,
-	PackageUpdate,
-	Person,
-	PublishInput,
-	Readable,
-	VersionRef,
+import {
+	type AccessChange,
+	PAGE_DOWNLOAD_DAYS,
+	type PackageMetadataContract,
+	type PackageUpdate,
+	type Person,
+	type PublishInput,
+	type Readable,
+	type VersionRef,
 } from "../../schema/package/contract";
 import { packageMetadataMigrations } from "../../schema/package/migrations";
 import type { PackageRow, VersionRow } from "../../schema/package/rows";
 import { refusals } from "../../schema/refusals";
+import { RECENT_DOWNLOAD_DAYS } from "../../schema/search/contract";
 import { queryAudit, recordAudit } from "../audit";
 import { Schema } from "../migrations";
 import { transact } from "../transaction";
@@ -25,6 +27,8 @@ import { Documents, type PackumentForm } from "./documents";
 import { Downloads } from "./downloads";
 import { PackageRecord, revision } from "./package-record";
 import { versionDocument } from "./packument";
+import { packagePage } from "./page";
+import { Readmes } from "./readmes";
 import { searchDocument } from "./search-document";
 import { SearchOutbox } from "./search-outbox";
 import { Versions } from "./versions";
@@ -48,6 +52,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	private readonly versionRows: Versions;
 	private readonly channelRows: Channels;
 	private readonly documents: Documents;
+	private readonly readmes: Readmes;
 	private readonly downloads: Downloads;
 	private readonly outbox: SearchOutbox;
 	private readonly schema: Schema;
@@ -61,6 +66,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		this.versionRows = new Versions(this.sql);
 		this.channelRows = new Channels(this.sql);
 		this.documents = new Documents(this.sql);
+		this.readmes = new Readmes(this.sql);
 		this.downloads = new Downloads(this.sql);
 		this.outbox = new SearchOutbox(this.sql, env);
 		// A name that was only ever read has no storage: nothing to migrate, no alarm to know of.
@@ -202,6 +208,37 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		});
 	}
 
+	page(spec: string | null) {
+		return this.read((pkg) => {
+			const distTags = this.channelRows.distTags();
+			const versions = this.versionRows.all();
+			const selected =
+				spec === null
+					? (versions.find((v) => v.version === distTags.latest) ?? versions.at(-1))
+					: (this.versionRows.get(spec) ?? this.versionRows.get(distTags[spec] ?? ""));
+			if (!selected) return refusals.versionNotFound(spec ?? "latest");
+			const channels = this.channelRows.list().map((state) => ({
+				channel: state.channel,
+				historyId: state.historyId,
+				version: state.version,
+				history: this.channelRows.history(state.channel) ?? [],
+				targets: this.channelRows.rollbackTargets(state.channel),
+			}));
+			return ok(
+				packagePage({
+					pkg,
+					versions,
+					selected,
+					readmeHtml: this.readmes.get(selected.version),
+					distTags,
+					maintainers: this.versionRows.maintainers(),
+					channels,
+					downloads: this.downloads.lastDays(PAGE_DOWNLOAD_DAYS),
+				}),
+			);
+		});
+	}
+
 	/** The audit trail outlives a full unpublish, so it reads the package row whatever its state. */
 	auditLog(filter: AuditFilter) {
 		const pkg = this.schema.ready ? this.record.get() : null;
@@ -255,6 +292,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 				},
 				input.files.index,
 			);
+			if (input.readmeHtml !== null) this.readmes.put(input.version, input.readmeHtml);
 			this.versionRows.addMaintainer(person(input.actor));
 			for (const tag of input.tags) this.channelRows.move(tag, input.version, input.actor.label, now);
 			return ok({
@@ -313,6 +351,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			if (rev !== revision(pkg)) return refusals.staleRevision(rev);
 			const versions = this.versionRows.all().map((row) => row.version);
 			const keys = versions.flatMap((version) => this.versionRows.remove(version, actor.label, now));
+			for (const version of versions) this.readmes.remove(version);
 			for (const channel of this.channelRows.list()) this.channelRows.remove(channel.channel);
 			this.record.markUnpublished(now);
 			return ok({ value: { removedKeys: keys }, action: "unpublish", target: "*", detail: { versions } });
@@ -518,6 +557,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		const keys: string[] = [];
 		for (const version of versions) {
 			keys.push(...this.versionRows.remove(version, actor.label, now));
+			this.readmes.remove(version);
 			this.channelRows.spliceVersion(version);
 		}
 		if (versions.length > 0) this.repairLatest(actor, now);
@@ -572,6 +612,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			this.channelRows.distTags(),
 			this.versionRows.maintainers(),
 			this.downloads.weeklyTotal(),
+			this.downloads.lastDays(RECENT_DOWNLOAD_DAYS),
 		);
 	}
 }
