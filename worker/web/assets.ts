@@ -1,8 +1,8 @@
 import { etagMatches } from "../../schema/etag";
 import { sha256Hex } from "../../schema/hashing";
 import { cacheControl } from "../cache-control";
-import script from "./assets/site.browser.js";
-import stylesheet from "./assets/site.css";
+import script from "../web/assets/site.browser.js";
+import stylesheet from "../web/assets/site.css";
 
 // GET /-/web/site.css and /-/web/site.js: the pages' stylesheet and script, files of the
 // registry's because the pages' CSP allows no inline style or script. They change with upgrades

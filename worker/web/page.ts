@@ -68,6 +68,7 @@ export function layout(options: { title: string; query?: string; body: Html }): 
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${options.title} · registry</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/-/web/site.css">
 <script type="module" src="/-/web/site.js"></script>
 </head>
