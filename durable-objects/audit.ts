@@ -42,6 +42,10 @@ export function queryAudit(sql: SqlStorage, filter: AuditFilter): AuditEntry[] {
 		where.push("at >= ?");
 		params.push(filter.since);
 	}
+	if (filter.actions !== undefined && filter.actions.length > 0) {
+		where.push(`action IN (${filter.actions.map(() => "?").join(", ")})`);
+		params.push(...filter.actions);
+	}
 	return sql
 		.exec<AuditEntry>(
 			`SELECT * FROM audit ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ?`,

@@ -25,4 +25,11 @@ export type AuditEntry = {
 	detail: string | null;
 };
 
-export type AuditFilter = { actor?: string; target?: string; since?: string; limit?: number };
+export type AuditFilter = {
+	actor?: string;
+	target?: string;
+	since?: string;
+	/** Only rows of these actions (the dashboard's failed authentications, refused writes). */
+	actions?: string[];
+	limit?: number;
+};

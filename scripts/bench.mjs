@@ -8,6 +8,8 @@
 //    BENCH_DURATION seconds, default 10): req/s, latency, and package/index object calls per
 //    1,000 reads (from /-/admin/metrics). The same bytes from a trivial Node server held in
 //    memory are the floor for this machine. Then again with READ_CACHE_SECONDS=0.
+//    The pages for people (the package page and the search page) are loaded the same way, in a
+//    section of their own.
 // 4. Publishes BENCH_SEARCH_PACKAGES (default 10000) more packages with generated descriptions,
 //    waits until the search index holds them all, and loads /-/v1/search with a mix of queries.
 // 5. Loads the tarball on two fresh starts, COUNT_DOWNLOADS=true and =false: what counting costs.
@@ -270,15 +272,21 @@ const READS = [
 	["search query", () => "/-/v1/search?text=generated%20benchmark&size=20", {}],
 ];
 
+/** The pages for people, as a browser without grants asks for them (shared through the read tier). */
+const PAGES = [
+	["package page", () => `/package/${target}`, {}],
+	["search page", () => "/search?q=generated%20benchmark", {}],
+];
+
 async function objectCalls(url) {
 	const res = await fetch(`${url}/-/admin/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } });
 	const { objectCalls: calls } = await res.json();
 	return (calls.package ?? 0) + (calls.index ?? 0);
 }
 
-async function loadReads(label, url) {
+async function loadReads(label, url, reads = READS) {
 	figures[label] = {};
-	for (const [endpoint, path, options] of READS) {
+	for (const [endpoint, path, options] of reads) {
 		const before = await objectCalls(url);
 		const result = await load(`${label} ${endpoint}`, `${url}${path()}`, options);
 		const calls = (await objectCalls(url)) - before;
@@ -374,6 +382,8 @@ try {
 	if (stable.status !== 201) throw new Error(`channel: ${stable.status} ${await stable.text()}`);
 	log("loading hot reads through the read tier…");
 	await loadReads("npm start, read tier on", server.url);
+	log("loading the pages for people…");
+	await loadReads("pages, read tier on", server.url, PAGES);
 	await loadStatic(server.url);
 
 	if (SEARCH_PACKAGES > 0) {
@@ -406,6 +416,7 @@ log("hot reads with READ_CACHE_SECONDS=0…");
 server = await startServer("npm start", { READ_CACHE_SECONDS: "0" });
 try {
 	await loadReads("npm start, READ_CACHE_SECONDS=0", server.url);
+	await loadReads("pages, READ_CACHE_SECONDS=0", server.url, PAGES);
 } finally {
 	await server.stop();
 }

@@ -80,11 +80,12 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
 
 /**
  * The modules of the bundle: index.js, plus the files wrangler copied beside it for its module
- * rules (the loader is bundled as text by a `**\/*.browser.js` rule).
+ * rules (the loader and the pages' script and stylesheet are bundled as text), matched by what
+ * each glob says after its last `*` (`.browser.js`, `.css`).
  */
 function bundledModules() {
 	const rules = (config.rules ?? []).flatMap((rule) =>
-		rule.globs.map((glob) => ({ type: rule.type, suffix: glob.replace(/^\*\*\/\*/, "") })),
+		rule.globs.map((glob) => ({ type: rule.type, suffix: glob.slice(glob.lastIndexOf("*") + 1) })),
 	);
 	const extra = readdirSync(outdir).flatMap((file) => {
 		const rule = rules.find((r) => file.endsWith(r.suffix));

@@ -35,7 +35,8 @@ function routerRows(): Row[] {
 	const rows = new Map<string, Row>();
 	for (const [method, , handlers, path] of (router as unknown as { routes: ItttyRoute[] }).routes) {
 		const handler = handlers.map((h) => names.get(h) ?? "(anonymous)").join(", ");
-		const row = { method, path: documentedPath(path), handler };
+		// itty-router keeps the home page's path as "".
+		const row = { method, path: documentedPath(path) || "/", handler };
 		rows.set(`${row.method} ${row.path}`, row);
 	}
 	return [...rows.values()];

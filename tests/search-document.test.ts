@@ -40,7 +40,24 @@ describe("the search document", () => {
 			access: "restricted",
 			deprecated: "use @acme/gadget",
 			weeklyDownloads: 42,
+			dailyDownloads: [],
+			versionCount: 3,
+			publishedAt: rows
+				.map((r) => r.published_at)
+				.sort()
+				.at(-1),
 			rev: 12,
+		});
+	});
+
+	it("carries the recent days' downloads (days without any left out) for the dashboard", () => {
+		const daily = [
+			{ day: "2026-11-20", downloads: 0 },
+			{ day: "2026-11-21", downloads: 4 },
+		];
+		expect(searchDocument(packageRow(), [versionRow("1.0.0")], { latest: "1.0.0" }, [], 4, daily)).toMatchObject({
+			dailyDownloads: [{ day: "2026-11-21", downloads: 4 }],
+			versionCount: 1,
 		});
 	});
 

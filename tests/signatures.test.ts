@@ -148,6 +148,7 @@ describe("registry signatures", () => {
 				files: { key: `f/${version}`, index: [], entryPath: null, entryIntegrity: null },
 				unpackedSize: 1,
 				readme: null,
+				readmeHtml: null,
 				actor,
 			});
 			expect(published.ok).toBe(true);

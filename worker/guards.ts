@@ -3,6 +3,7 @@ import type { Result } from "../schema/errors";
 import type { PackageName } from "../schema/names";
 import type { PackageInfo, Readable } from "../schema/package/contract";
 import type { Permission } from "../schema/requests/admin";
+import { authStore } from "./auth/auth-store";
 import { actorOf, assertAdmin, assertCan, assertCanRead, mayRead } from "./auth/permissions";
 import { authenticate, type Principal } from "./auth/principal";
 import { assertSecondFactor } from "./auth/two-factor";
@@ -108,26 +109,63 @@ export type WriteContext<I> = Base & {
 /**
  * A change to one package: the token check and the package lookup in parallel, then the
  * permissions, the second factor where the user, the scope or the package asks for it, and, with
- * `mustExist`, a 404 for a package that does not exist.
+ * `mustExist`, a 404 for a package that does not exist. `principal` says where the caller comes
+ * from when it is not the Authorization header (a page's session). A refusal after the caller is
+ * known to hold a token (no grant, no permission, a rule of the package) is recorded in the registry's audit log
+ * as `write.refused`, off the response path; failed authentications record themselves.
  */
 export function packageWrite<MustExist extends boolean>(
-	options: { need: Permission[]; mustExist: MustExist },
+	options: {
+		need: Permission[];
+		mustExist: MustExist;
+		principal?: (request: RouteRequest, env: Env) => Promise<Principal>;
+	},
 	handle: (context: WriteContext<MustExist extends true ? PackageInfo : PackageInfo | null>) => Promise<Response>,
 ): Handler {
 	return async (request, env, ctx) => {
 		const pkg = packageNameFromParams(request.params);
 		const stub = packageStub(env, pkg.name);
-		const [principal, found] = await Promise.all([authenticate(request, env), stub.info()]);
+		const identify = options.principal ?? authenticate;
+		const [principal, found] = await Promise.all([identify(request, env), stub.info()]);
 		const info = found.ok ? found.value : null;
-		assertCan(principal, pkg, options.need, info?.access ?? null);
-		await assertSecondFactor(request, env, principal, pkg, info?.requireTwoFactor ?? false);
-		if (options.mustExist && info === null) throw notFound();
-		const context = { request, env, ctx, pkg, principal, actor: actorOf(principal), stub, info };
-		const response = await handle(context as WriteContext<MustExist extends true ? PackageInfo : PackageInfo | null>);
-		// The writer's next read, and any read in this colo, sees the change.
-		if (response.ok) await forgetPackage(pkg.name);
-		return response;
+		try {
+			assertCan(principal, pkg, options.need, info?.access ?? null);
+			await assertSecondFactor(request, env, principal, pkg, info?.requireTwoFactor ?? false);
+			if (options.mustExist && info === null) throw notFound();
+			const context = { request, env, ctx, pkg, principal, actor: actorOf(principal), stub, info };
+			const response = await handle(context as WriteContext<MustExist extends true ? PackageInfo : PackageInfo | null>);
+			// The writer's next read, and any read in this colo, sees the change (a page's form answers 303).
+			if (response.status < 400) await forgetPackage(pkg.name);
+			return response;
+		} catch (error) {
+			// Anonymous attempts are not recorded: anyone could fill the log with them.
+			if (principal.kind !== "anonymous" && error instanceof HttpError && error.status < 500 && error.status !== 429) {
+				ctx.waitUntil(auditRefusal(request, env, principal, pkg, error));
+			}
+			throw error;
+		}
 	};
+}
+
+/** A refused write, for the operators' dashboard: who, which package, what they were told. */
+async function auditRefusal(
+	request: RouteRequest,
+	env: Env,
+	principal: Principal,
+	pkg: PackageName,
+	error: HttpError,
+): Promise<void> {
+	try {
+		await authStore(env).audit(actorOf(principal), "write.refused", pkg.name, {
+			method: request.method,
+			path: urlOf(request).pathname,
+			status: error.status,
+			code: error.code,
+			message: error.message,
+		});
+	} catch (failure) {
+		console.error("could not audit a refused write", failure);
+	}
 }
 
 export type AdminContext = Base & { principal: Extract<Principal, { kind: "admin" }>; actor: Actor };

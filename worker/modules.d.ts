@@ -3,3 +3,8 @@ declare module "*.browser.js" {
 	const source: string;
 	export default source;
 }
+
+declare module "*.css" {
+	const source: string;
+	export default source;
+}

@@ -36,6 +36,18 @@ import { changeRollout, completeRollout, revertRollout, startRollout } from "./p
 import { uploadBundle } from "./packages/upload";
 import { deleteVersion, getVersionInfo, listVersions } from "./packages/versions";
 import { search } from "./search/search";
+import { serveScript, serveStylesheet } from "./web/assets";
+import {
+	completeRolloutFromPage,
+	promoteFromPage,
+	revertRolloutFromPage,
+	rollbackFromPage,
+	rolloutFromPage,
+} from "./web/channel-forms";
+import { dashboardPage } from "./web/dashboard";
+import { homePage, searchPage } from "./web/listing-pages";
+import { packagePage } from "./web/package-page";
+import { signIn, signInPage, signOut } from "./web/signin";
 
 // The routing table. Scoped names have their own routes (`/@:scope/:pkg…`) registered before the
 // unscoped ones, because `/@scope/name` would otherwise read as `/{name}/{version}`; encoded
@@ -61,8 +73,8 @@ const options = {
 const api = Router<RouteRequest, [Env, ExecutionContext], Response>(options);
 const packages = Router<RouteRequest, [Env, ExecutionContext], Response>(options);
 
-/** First path segments of the registry's own endpoints. */
-const OWN_SEGMENTS = new Set(["-", "packages", "files", "health", "loader.js"]);
+/** First path segments of the registry's own endpoints ("" is the home page, `/`). */
+const OWN_SEGMENTS = new Set(["", "-", "packages", "files", "health", "loader.js", "search", "package"]);
 
 const router = {
 	/** Every route, in matching order (the architecture test reads them). */
@@ -182,6 +194,27 @@ for (const name of ["/packages/@:scope/:pkg", "/packages/:pkg"]) {
 		.delete(`${name}/versions/:version`, deleteVersion)
 		.post(`${name}/upload`, uploadBundle)
 		.get(`${name}/audit`, packageAudit);
+}
+
+// Pages for people (worker/web/): HTML, a session cookie instead of a header, forms checked by Origin.
+api
+	.get("/", homePage)
+	.get("/search", searchPage)
+	.get("/-/signin", signInPage)
+	.post("/-/signin", signIn)
+	.post("/-/signout", signOut)
+	.get("/-/dashboard", dashboardPage)
+	.get("/-/web/site.css", serveStylesheet)
+	.get("/-/web/site.js", serveScript);
+for (const name of ["/package/@:scope/:pkg", "/package/:pkg"]) {
+	api
+		.get(name, packagePage)
+		.get(`${name}/v/:version`, packagePage)
+		.post(`${name}/channels/:channel/rollback`, rollbackFromPage)
+		.post(`${name}/channels/:channel/rollout`, rolloutFromPage)
+		.post(`${name}/channels/:channel/rollout/complete`, completeRolloutFromPage)
+		.post(`${name}/channels/:channel/rollout/revert`, revertRolloutFromPage)
+		.post(`${name}/promote`, promoteFromPage);
 }
 
 // A publish to one of the registry's own names is refused as npm would refuse a bad name (400).

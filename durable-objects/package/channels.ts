@@ -112,6 +112,18 @@ export class Channels {
 			.map((row) => ({ ...row, current: row.id === currentId }));
 	}
 
+	/** The ids of the rows a rollback may move the channel to: its current chain, less the current row. */
+	rollbackTargets(channel: string): Set<number> {
+		const currentId = this.currentHistoryId(channel);
+		return new Set(
+			currentId === null
+				? []
+				: this.chainFrom(currentId)
+						.slice(1)
+						.map((row) => row.id),
+		);
+	}
+
 	/** Removes a channel and its whole chain (a later move starts a fresh chain). */
 	remove(channel: string): boolean {
 		const existed = this.currentHistoryId(channel) !== null;

@@ -65,6 +65,13 @@ export class Downloads {
 		return totals;
 	}
 
+	/** Per-day totals of the last `days` UTC days, today included. */
+	lastDays(days: number, now = new Date()): DayCount[] {
+		const end = now.toISOString().slice(0, 10);
+		const start = new Date(now.getTime() - (days - 1) * 86_400_000).toISOString().slice(0, 10);
+		return this.perDay(start, end);
+	}
+
 	/** Downloads over the last seven UTC days, today included: what search ranks popularity by. */
 	weeklyTotal(now = new Date()): number {
 		const end = now.toISOString().slice(0, 10);

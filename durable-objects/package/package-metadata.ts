@@ -6,20 +6,22 @@ import { ok, type Refusal, type Result } from "../../schema/errors";
 import { etagMatches } from "../../schema/etag";
 import { LIMITS } from "../../schema/limits";
 import { splitName } from "../../schema/names";
-import type {
-	AccessChange,
-	ChannelView,
-	PackageMetadataContract,
-	PackageUpdate,
-	Person,
-	PublishInput,
-	Readable,
-	RolloutEventDetail,
-	VersionRef,
+import {
+	type AccessChange,
+	type ChannelView,
+	PAGE_DOWNLOAD_DAYS,
+	type PackageMetadataContract,
+	type PackageUpdate,
+	type Person,
+	type PublishInput,
+	type Readable,
+	type RolloutEventDetail,
+	type VersionRef,
 } from "../../schema/package/contract";
 import { packageMetadataMigrations } from "../../schema/package/migrations";
 import type { PackageRow, VersionRow } from "../../schema/package/rows";
 import { refusals } from "../../schema/refusals";
+import { RECENT_DOWNLOAD_DAYS } from "../../schema/search/contract";
 import { queryAudit, recordAudit } from "../audit";
 import { Schema } from "../migrations";
 import { authStoreObject } from "../stubs";
@@ -29,6 +31,8 @@ import { Documents, type PackumentForm } from "./documents";
 import { Downloads } from "./downloads";
 import { PackageRecord, revision } from "./package-record";
 import { versionDocument } from "./packument";
+import { packagePage } from "./page";
+import { Readmes } from "./readmes";
 import { RETENTION_BATCH, RETENTION_CHECK_EVERY_MS, Retention } from "./retention";
 import { Rollouts } from "./rollouts";
 import { searchDocument } from "./search-document";
@@ -55,6 +59,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	private readonly versionRows: Versions;
 	private readonly channelRows: Channels;
 	private readonly documents: Documents;
+	private readonly readmes: Readmes;
 	private readonly downloads: Downloads;
 	private readonly outbox: SearchOutbox;
 	private readonly rollouts: Rollouts;
@@ -70,6 +75,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		this.versionRows = new Versions(this.sql);
 		this.channelRows = new Channels(this.sql);
 		this.documents = new Documents(this.sql);
+		this.readmes = new Readmes(this.sql);
 		this.downloads = new Downloads(this.sql);
 		this.outbox = new SearchOutbox(this.sql, env);
 		this.rollouts = new Rollouts(this.sql);
@@ -221,6 +227,38 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		});
 	}
 
+	page(spec: string | null) {
+		return this.read((pkg) => {
+			const distTags = this.channelRows.distTags();
+			const versions = this.versionRows.all();
+			const selected =
+				spec === null
+					? (versions.find((v) => v.version === distTags.latest) ?? versions.at(-1))
+					: (this.versionRows.get(spec) ?? this.versionRows.get(distTags[spec] ?? ""));
+			if (!selected) return refusals.versionNotFound(spec ?? "latest");
+			const channels = this.channelRows.list().map((state) => ({
+				channel: state.channel,
+				historyId: state.historyId,
+				version: state.version,
+				history: this.channelRows.history(state.channel) ?? [],
+				targets: this.channelRows.rollbackTargets(state.channel),
+				rollout: this.rollouts.get(state.channel),
+			}));
+			return ok(
+				packagePage({
+					pkg,
+					versions,
+					selected,
+					readmeHtml: this.readmes.get(selected.version),
+					distTags,
+					maintainers: this.versionRows.maintainers(),
+					channels,
+					downloads: this.downloads.lastDays(PAGE_DOWNLOAD_DAYS),
+				}),
+			);
+		});
+	}
+
 	/** The audit trail outlives a full unpublish, so it reads the package row whatever its state. */
 	auditLog(filter: AuditFilter) {
 		const pkg = this.schema.ready ? this.record.get() : null;
@@ -275,6 +313,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 				},
 				input.files.index,
 			);
+			if (input.readmeHtml !== null) this.readmes.put(input.version, input.readmeHtml);
 			this.versionRows.addMaintainer(person(input.actor));
 			for (const tag of input.tags) this.channelRows.move(tag, input.version, input.actor.label, now);
 			return ok({
@@ -338,6 +377,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			if (inUse.length > 0 && !force) return refusals.channelsInUse(inUse);
 			const versions = this.versionRows.all().map((row) => row.version);
 			const keys = versions.flatMap((version) => this.versionRows.remove(version, actor.label, now));
+			for (const version of versions) this.readmes.remove(version);
 			for (const channel of this.channelRows.list()) this.channelRows.remove(channel.channel);
 			this.record.markUnpublished(now);
 			return ok({ value: { removedKeys: keys }, action: "unpublish", target: "*", detail: { versions, force } });
@@ -674,6 +714,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		const keys: string[] = [];
 		for (const version of versions) {
 			keys.push(...this.versionRows.remove(version, actor.label, now));
+			this.readmes.remove(version);
 			this.channelRows.spliceVersion(version);
 			this.rollouts.endFor(version);
 		}
@@ -744,6 +785,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			this.channelRows.distTags(),
 			this.versionRows.maintainers(),
 			this.downloads.weeklyTotal(),
+			this.downloads.lastDays(RECENT_DOWNLOAD_DAYS),
 		);
 	}
 }

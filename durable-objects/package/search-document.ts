@@ -1,5 +1,5 @@
 import { LIMITS } from "../../schema/limits";
-import type { Person } from "../../schema/package/contract";
+import type { DayCount, Person } from "../../schema/package/contract";
 import type { PackageRow, VersionRow } from "../../schema/package/rows";
 import type { SearchDocument } from "../../schema/search/contract";
 
@@ -13,6 +13,7 @@ export function searchDocument(
 	distTags: Record<string, string>,
 	maintainers: Person[],
 	weeklyDownloads: number,
+	dailyDownloads: DayCount[] = [],
 ): SearchDocument | null {
 	const latest = versions.find((v) => v.version === distTags.latest) ?? versions.at(-1);
 	if (!latest) return null;
@@ -35,6 +36,13 @@ export function searchDocument(
 		access: pkg.access,
 		deprecated: latest.deprecated,
 		weeklyDownloads,
+		dailyDownloads: dailyDownloads.filter((d) => d.downloads > 0),
+		versionCount: versions.length,
+		publishedAt:
+			versions
+				.map((v) => v.published_at)
+				.sort()
+				.at(-1) ?? "",
 		rev: pkg.rev,
 	};
 }
@@ -48,7 +56,7 @@ function cut(value: unknown, max: number): string {
 	return typeof value === "string" ? value.slice(0, max) : "";
 }
 
-function keywords(value: unknown): string[] {
+export function keywords(value: unknown): string[] {
 	if (!Array.isArray(value)) return [];
 	return value
 		.filter((k): k is string => typeof k === "string" && k !== "")
@@ -108,7 +116,7 @@ function url(value: unknown): string | null {
 	return link.slice(start, end);
 }
 
-function links(manifest: Record<string, unknown>): Record<string, string> {
+export function links(manifest: Record<string, unknown>): Record<string, string> {
 	const result: Record<string, string> = {};
 	for (const [key, value] of [
 		["homepage", manifest.homepage],
@@ -121,7 +129,7 @@ function links(manifest: Record<string, unknown>): Record<string, string> {
 	return result;
 }
 
-function license(value: unknown): string | null {
+export function license(value: unknown): string | null {
 	if (typeof value === "string") return value.slice(0, LIMITS.searchPerson);
 	const type = (value as { type?: unknown } | null)?.type;
 	return typeof type === "string" ? type.slice(0, LIMITS.searchPerson) : null;

@@ -1,11 +1,15 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Access, Person } from "../../schema/package/contract";
-import type {
-	RegistryIndexContract,
-	ReindexStatus,
-	SearchDocument,
-	SearchHit,
-	SearchQuery,
+import {
+	type PackageSummary,
+	RECENT_DOWNLOAD_DAYS,
+	type Readable,
+	type RegistryIndexContract,
+	type RegistryOverview,
+	type ReindexStatus,
+	type SearchDocument,
+	type SearchHit,
+	type SearchQuery,
 } from "../../schema/search/contract";
 import { registryIndexMigrations } from "../../schema/search/migrations";
 import type { IndexedPackageRow as PackageRow, ReindexRow } from "../../schema/search/rows";
@@ -95,6 +99,70 @@ export class RegistryIndexDO extends DurableObject<Env> implements RegistryIndex
 		return this.sql
 			.exec<{ name: string; access: Access }>(`SELECT name, access FROM packages WHERE scope = ? ORDER BY name`, scope)
 			.toArray();
+	}
+
+	/** The packages most recently published, of those the asker may read. */
+	recent(readable: Readable, limit: number): PackageSummary[] {
+		const params: (string | number)[] = [];
+		const filter = readableFilter(readable, params);
+		return this.sql
+			.exec<PackageRow>(
+				`SELECT * FROM packages p ${filter === null ? "" : `WHERE ${filter}`}
+				 ORDER BY p.published_at DESC, p.name LIMIT ?`,
+				...params,
+				Math.min(limit, 100),
+			)
+			.toArray()
+			.map(toSummary);
+	}
+
+	/** Which of these names are packages here that the asker may read. */
+	known(names: string[], readable: Readable): string[] {
+		const wanted = [...new Set(names)].slice(0, 500);
+		if (wanted.length === 0) return [];
+		const params: (string | number)[] = [...wanted];
+		const filter = readableFilter(readable, params);
+		return this.sql
+			.exec<{ name: string }>(
+				`SELECT p.name FROM packages p WHERE p.name IN (${wanted.map(() => "?").join(", ")})${
+					filter === null ? "" : ` AND ${filter}`
+				}`,
+				...params,
+			)
+			.toArray()
+			.map((row) => row.name);
+	}
+
+	/** Registry-wide figures for the dashboard: every package counts, whatever its access. */
+	overview(today: string): RegistryOverview {
+		const totals = this.sql
+			.exec<{ packages: number; versions: number | null; weekly: number | null }>(
+				`SELECT count(*) AS packages, sum(version_count) AS versions, sum(weekly_downloads) AS weekly FROM packages`,
+			)
+			.one();
+		const end = Date.parse(`${today}T00:00:00Z`);
+		const days = Array.from({ length: RECENT_DOWNLOAD_DAYS }, (_, i) =>
+			new Date(end - (RECENT_DOWNLOAD_DAYS - 1 - i) * 86_400_000).toISOString().slice(0, 10),
+		);
+		const perDay = new Map(
+			this.sql
+				.exec<{ day: string; downloads: number }>(
+					`SELECT day, sum(downloads) AS downloads FROM package_downloads WHERE day >= ? GROUP BY day`,
+					days[0] ?? today,
+				)
+				.toArray()
+				.map((row) => [row.day, row.downloads]),
+		);
+		const list = (order: string) =>
+			this.sql.exec<PackageRow>(`SELECT * FROM packages ORDER BY ${order} LIMIT 10`).toArray().map(toSummary);
+		return {
+			packages: totals.packages,
+			versions: totals.versions ?? 0,
+			weeklyDownloads: totals.weekly ?? 0,
+			downloadsPerDay: days.map((day) => ({ day, downloads: perDay.get(day) ?? 0 })),
+			top: list("weekly_downloads DESC, name"),
+			recent: list("published_at DESC, name"),
+		};
 	}
 
 	// ── rebuilding ─────────────────────────────────────────────────────────────────────────────
@@ -189,15 +257,17 @@ export class RegistryIndexDO extends DurableObject<Env> implements RegistryIndex
 		const row = this.sql
 			.exec<{ rowid: number }>(
 				`INSERT INTO packages (name, scope, version, description, keywords, author, publisher, maintainers, links,
-					date, access, deprecated, quality, weekly_downloads, popularity, rev, generation, author_name, publisher_name)
-				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+					date, access, deprecated, quality, weekly_downloads, popularity, rev, generation, author_name, publisher_name,
+					version_count, published_at)
+				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				 ON CONFLICT (name) DO UPDATE SET scope = excluded.scope, version = excluded.version,
 					description = excluded.description, keywords = excluded.keywords, author = excluded.author,
 					publisher = excluded.publisher, maintainers = excluded.maintainers, links = excluded.links,
 					date = excluded.date, access = excluded.access, deprecated = excluded.deprecated,
 					quality = excluded.quality, weekly_downloads = excluded.weekly_downloads,
 					popularity = excluded.popularity, rev = excluded.rev, generation = excluded.generation,
-					author_name = excluded.author_name, publisher_name = excluded.publisher_name
+					author_name = excluded.author_name, publisher_name = excluded.publisher_name,
+					version_count = excluded.version_count, published_at = excluded.published_at
 				 RETURNING rowid`,
 				doc.name,
 				doc.scope,
@@ -218,8 +288,14 @@ export class RegistryIndexDO extends DurableObject<Env> implements RegistryIndex
 				generation,
 				doc.author?.name.toLowerCase() ?? null,
 				doc.publisher.username.toLowerCase(),
+				doc.versionCount,
+				doc.publishedAt || doc.date,
 			)
 			.one();
+		this.sql.exec(`DELETE FROM package_downloads WHERE name = ?`, doc.name);
+		for (const { day, downloads } of doc.dailyDownloads.slice(-RECENT_DOWNLOAD_DAYS)) {
+			this.sql.exec(`INSERT INTO package_downloads (day, name, downloads) VALUES (?, ?, ?)`, day, doc.name, downloads);
+		}
 		this.sql.exec(`DELETE FROM package_keywords WHERE name = ?`, doc.name);
 		for (const keyword of keywords) {
 			this.sql.exec(`INSERT INTO package_keywords (name, keyword) VALUES (?, ?)`, doc.name, keyword);
@@ -248,24 +324,15 @@ export class RegistryIndexDO extends DurableObject<Env> implements RegistryIndex
 		this.sql.exec(`DELETE FROM packages_fts WHERE rowid = ?`, row.rowid);
 		this.sql.exec(`DELETE FROM package_keywords WHERE name = ?`, row.name);
 		this.sql.exec(`DELETE FROM package_maintainers WHERE name = ?`, row.name);
+		this.sql.exec(`DELETE FROM package_downloads WHERE name = ?`, row.name);
 		this.sql.exec(`DELETE FROM packages WHERE rowid = ?`, row.rowid);
 	}
 
 	/** SQL conditions for the qualifiers and for what the asker may read. */
 	private filters(query: SearchQuery, params: (string | number)[]): string[] {
 		const filters: string[] = [];
-		if (!query.readable.all) {
-			const allowed = ["p.access = 'public'"];
-			for (const name of query.readable.packages) {
-				allowed.push("p.name = ?");
-				params.push(name);
-			}
-			for (const scope of query.readable.scopes) {
-				allowed.push("p.scope = ?");
-				params.push(scope);
-			}
-			filters.push(`(${allowed.join(" OR ")})`);
-		}
+		const readable = readableFilter(query.readable, params);
+		if (readable !== null) filters.push(readable);
 		// Qualifiers are written as IN (…) over their own indexes, so SQLite starts from the few
 		// matching names instead of testing every package.
 		if (query.keywords.length > 0) {
@@ -292,6 +359,34 @@ export class RegistryIndexDO extends DurableObject<Env> implements RegistryIndex
 		if (query.unstable !== null) filters.push(query.unstable ? "p.version LIKE '0.%'" : "p.version NOT LIKE '0.%'");
 		return filters;
 	}
+}
+
+/** The SQL condition for what the asker may read (null: everything), its parameters appended. */
+function readableFilter(readable: Readable, params: (string | number)[]): string | null {
+	if (readable.all) return null;
+	const allowed = ["p.access = 'public'"];
+	for (const name of readable.packages) {
+		allowed.push("p.name = ?");
+		params.push(name);
+	}
+	for (const scope of readable.scopes) {
+		allowed.push("p.scope = ?");
+		params.push(scope);
+	}
+	return `(${allowed.join(" OR ")})`;
+}
+
+function toSummary(row: PackageRow): PackageSummary {
+	return {
+		name: row.name,
+		version: row.version,
+		description: row.description,
+		keywords: JSON.parse(row.keywords) as string[],
+		access: row.access,
+		publishedAt: row.published_at ?? row.date,
+		weeklyDownloads: row.weekly_downloads,
+		versionCount: row.version_count,
+	};
 }
 
 function hasQualifier(query: SearchQuery): boolean {

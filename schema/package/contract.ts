@@ -47,6 +47,8 @@ export type PublishInput = {
 	readme: { readme: string; filename: string } | null;
 	/** The registry's signatures of `${name}@${version}:${integrity}`; absent: the object's alarm signs it. */
 	signatures?: RegistrySignature[];
+	/** The README rendered to sanitised HTML (worker/web/markdown.ts), kept for the package page. */
+	readmeHtml: string | null;
 	actor: Actor;
 };
 
@@ -132,6 +134,79 @@ export type VersionRef = { version: string } | { versionId: string };
 export type DayCount = { day: string; downloads: number };
 export type DownloadCounts = { perDay: DayCount[]; perVersion: Record<string, number> };
 
+/** One version in a package page's list of versions. */
+export type PageVersion = { version: string; publishedAt: string; deprecated: string | null; tags: string[] };
+
+/** A channel's history entry on a package page; `rollbackTarget`: an earlier entry of its current chain. */
+export type PageHistoryEntry = {
+	id: number;
+	version: string;
+	at: string;
+	by: string;
+	current: boolean;
+	rollbackTarget: boolean;
+	/** A move of the pointer, or a rollout's start, change, completion or revert. */
+	event: HistoryEvent;
+	detail: RolloutEventDetail | null;
+};
+
+/** A staged rollout as the page shows it. */
+export type PageRollout = { version: string; percent: number; startedAt: string; startedBy: string };
+
+export type PageChannel = {
+	channel: string;
+	version: string;
+	historyId: number;
+	history: PageHistoryEntry[];
+	rollout: PageRollout | null;
+};
+
+/** The version a package page shows, with what its manifest says about it. */
+export type PageVersionDetail = {
+	version: string;
+	publishedAt: string;
+	publishedBy: Person;
+	deprecated: string | null;
+	description: string;
+	keywords: string[];
+	license: string | null;
+	links: Record<string, string>;
+	dependencies: Record<string, string>;
+	peerDependencies: Record<string, string>;
+	optionalDependencies: Record<string, string>;
+	devDependencies: Record<string, string>;
+	fileCount: number;
+	unpackedSize: number;
+	integrity: string;
+	entryPath: string | null;
+	/** Sanitised HTML rendered at publish; null for versions published before it was (see `readme`). */
+	readmeHtml: string | null;
+	/** The markdown, only when there is no HTML yet: the Worker renders it. */
+	readme: string | null;
+};
+
+/** Everything a package page shows, in one answer: a page is one call to the package's object. */
+export type PackagePage = {
+	packageId: string;
+	name: string;
+	createdAt: string;
+	modifiedAt: string;
+	distTags: Record<string, string>;
+	/** Newest first. */
+	versions: PageVersion[];
+	maintainers: Person[];
+	selected: PageVersionDetail;
+	channels: PageChannel[];
+	/** Every day of the last PAGE_DOWNLOAD_DAYS with downloads, oldest first. */
+	downloads: DayCount[];
+};
+
+/** How many days of downloads a package page charts (by week). */
+export const PAGE_DOWNLOAD_DAYS = 7 * 26;
+
+/** How many entries of each channel's history a package page lists. */
+export const PAGE_HISTORY_ENTRIES = 20;
+
 export type AccessChange = { access?: Access; requireTwoFactor?: boolean };
 
 export interface PackageMetadataContract {
@@ -153,6 +228,8 @@ export interface PackageMetadataContract {
 	channelHistory(channel: string): Result<Readable<{ entries: HistoryEntry[] }>>;
 	versions(): Result<Readable<{ packageId: string; versions: VersionView[] }>>;
 	version(ref: VersionRef): Result<Readable<VersionView>>;
+	/** A package page: the version given by number or tag, else the latest. */
+	page(spec: string | null): Result<Readable<PackagePage>>;
 	/** The trail outlives a full unpublish: `live` is false once every version is gone. */
 	auditLog(filter: AuditFilter): Result<Readable<{ entries: AuditEntry[]; live: boolean }>>;
 	/** The package as the search index sees it. */

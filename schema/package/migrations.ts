@@ -138,6 +138,18 @@ export const packageMetadataMigrations: readonly Migration[] = [
 		`,
 	},
 	{
+		version: 4,
+		name: "each version's README rendered to sanitised HTML",
+		sql: `
+			-- Rendered once, at publish (worker/web/markdown.ts), so a package page never renders
+			-- markdown. Apart from the versions table: packument rebuilds read every version row.
+			CREATE TABLE version_readmes (
+				version TEXT PRIMARY KEY,
+				html TEXT NOT NULL
+			) WITHOUT ROWID;
+		`,
+	},
+	{
 		version: 6,
 		name: "registry signatures of every version; staged rollouts on channels; retention checks",
 		sql: `

@@ -1,4 +1,4 @@
-import type { Access, Person } from "../package/contract";
+import type { Access, DayCount, Person } from "../package/contract";
 
 // The RPC contract of the RegistryIndexDO (one object for the registry): what package objects
 // tell it about themselves, and how the Worker asks it to search.
@@ -20,8 +20,16 @@ export type SearchDocument = {
 	access: Access;
 	deprecated: string | null;
 	weeklyDownloads: number;
+	/** Downloads of the last RECENT_DOWNLOAD_DAYS days (days without any left out): the dashboard sums them. */
+	dailyDownloads: DayCount[];
+	versionCount: number;
+	/** When the newest version was published (`date` moves with every change). */
+	publishedAt: string;
 	rev: number;
 };
+
+/** How many days of downloads each package tells the index. */
+export const RECENT_DOWNLOAD_DAYS = 30;
 
 /** A parsed search request (see worker/search/query.ts). */
 export type SearchQuery = {
@@ -39,10 +47,13 @@ export type SearchQuery = {
 	size: number;
 	from: number;
 	/** What the asker may read besides public packages. */
-	readable: { all: boolean; packages: string[]; scopes: string[] };
+	readable: Readable;
 };
 
-export type SearchHit = Omit<SearchDocument, "access" | "license" | "readme" | "rev"> & {
+export type SearchHit = Omit<
+	SearchDocument,
+	"access" | "license" | "readme" | "rev" | "dailyDownloads" | "versionCount" | "publishedAt"
+> & {
 	quality: number;
 	popularity: number;
 	exact: boolean;
@@ -60,6 +71,32 @@ export type ReindexStatus = {
 	finishedAt: string | null;
 };
 
+/** What the registry holds, for its operators' dashboard (every package, whatever its access). */
+export type RegistryOverview = {
+	packages: number;
+	versions: number;
+	weeklyDownloads: number;
+	/** Every day of the last RECENT_DOWNLOAD_DAYS, oldest first, zeros included. */
+	downloadsPerDay: DayCount[];
+	top: PackageSummary[];
+	recent: PackageSummary[];
+};
+
+/** A package as lists of packages show it. */
+export type PackageSummary = {
+	name: string;
+	version: string;
+	description: string;
+	keywords: string[];
+	access: Access;
+	publishedAt: string;
+	weeklyDownloads: number;
+	versionCount: number;
+};
+
+/** What the asker may read besides public packages (search and lists alike). */
+export type Readable = { all: boolean; packages: string[]; scopes: string[] };
+
 export interface RegistryIndexContract {
 	/** Stores a package's latest state; a notification older than what is stored changes nothing. */
 	upsert(doc: SearchDocument): boolean;
@@ -68,6 +105,12 @@ export interface RegistryIndexContract {
 	search(query: SearchQuery): { hits: SearchHit[]; total: number };
 	/** The packages of a scope the index knows (npm access list packages). */
 	packagesInScope(scope: string): { name: string; access: Access }[];
+	/** The packages most recently published, of those the asker may read. */
+	recent(readable: Readable, limit: number): PackageSummary[];
+	/** Which of these names are packages here that the asker may read (a package page links them). */
+	known(names: string[], readable: Readable): string[];
+	/** Registry-wide totals, top and recent packages, downloads per day: the dashboard's figures. */
+	overview(today: string): RegistryOverview;
 	startReindex(): Promise<ReindexStatus>;
 	reindexStatus(): ReindexStatus;
 }

@@ -84,4 +84,24 @@ export const registryIndexMigrations: readonly Migration[] = [
 		name: "objects swept by a rebuild",
 		sql: `ALTER TABLE reindex ADD COLUMN swept INTEGER NOT NULL DEFAULT 0;`,
 	},
+	{
+		version: 4,
+		name: "registry-wide figures for the dashboard and the home page",
+		sql: `
+			ALTER TABLE packages ADD COLUMN version_count INTEGER NOT NULL DEFAULT 0;
+			-- When the package's newest version was published (date moves with every change).
+			ALTER TABLE packages ADD COLUMN published_at TEXT;
+			UPDATE packages SET published_at = date;
+			CREATE INDEX packages_by_published ON packages (published_at DESC);
+
+			-- Each package's downloads of its last days, as it last pushed them: the dashboard sums them.
+			CREATE TABLE package_downloads (
+				day TEXT NOT NULL,
+				name TEXT NOT NULL,
+				downloads INTEGER NOT NULL,
+				PRIMARY KEY (day, name)
+			) WITHOUT ROWID;
+			CREATE INDEX package_downloads_by_name ON package_downloads (name);
+		`,
+	},
 ];

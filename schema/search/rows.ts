@@ -23,6 +23,8 @@ export type IndexedPackageRow = {
 	popularity: number;
 	rev: number;
 	generation: number;
+	version_count: number;
+	published_at: string | null;
 };
 
 export type ReindexRow = {

@@ -43,6 +43,7 @@ export function publishInput(name: string, version: string, overrides: Partial<P
 		},
 		unpackedSize: 10,
 		readme: null,
+		readmeHtml: null,
 		actor: actorNamed(),
 		...overrides,
 	};

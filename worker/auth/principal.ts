@@ -82,6 +82,27 @@ export async function authenticate(request: Request, env: Env): Promise<Principa
 	if (record.cidr !== null && !allowedFrom(record.cidr, ip)) {
 		throw forbidden(`this token cannot be used from ${ip ?? "an unknown address"}`);
 	}
+	return principalOf(env, record, ip);
+}
+
+/**
+ * The principal of a web session (worker/web/session.ts), which names its token by SHA-256: the
+ * same checks as a header's token, but a token that no longer works (revoked, expired, from an
+ * address it may not be used from) ends the session instead of failing the request: null.
+ */
+export async function authenticateHash(request: Request, env: Env, hash: string): Promise<Principal | null> {
+	const ip = clientIp(request);
+	const admin = await adminTokenHash(env);
+	if (admin !== null && timingSafeEqualHex(hash, admin)) {
+		return { kind: "admin", ip, name: "admin", tokenId: null, prefix: null, email: null };
+	}
+	const record = await lookupToken(env, hash);
+	if (record === null || expired(record)) return null;
+	if (record.cidr !== null && !allowedFrom(record.cidr, ip)) return null;
+	return principalOf(env, record, ip);
+}
+
+async function principalOf(env: Env, record: TokenRecord, ip: string | null): Promise<Principal> {
 	const identity = { name: record.user ?? record.name, tokenId: record.id, prefix: record.prefix, email: record.email };
 	if (record.kind === "admin") return { kind: "admin", ip, ...identity };
 	if (record.kind === "customer") await limitCustomer(env, ip);

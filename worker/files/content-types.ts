@@ -1,5 +1,6 @@
-// Content-Type by file extension for files served from package versions. HTML is served as text
-// so that a package cannot run script as a page of the registry's origin (SVG gets a sandbox CSP).
+// Content-Type by file extension for files served from package versions. HTML, XHTML and XML are
+// served as text so that a package cannot run script as a page of the registry's origin (and
+// serve.ts makes them, and SVG, downloads under a sandboxing CSP).
 
 const TYPES: Record<string, string> = {
 	js: "text/javascript; charset=utf-8",
@@ -28,6 +29,9 @@ const TYPES: Record<string, string> = {
 	htm: "text/plain; charset=utf-8",
 	ts: "text/plain; charset=utf-8",
 	xml: "text/plain; charset=utf-8",
+	xhtml: "text/plain; charset=utf-8",
+	xsl: "text/plain; charset=utf-8",
+	xslt: "text/plain; charset=utf-8",
 };
 
 export function contentTypeFor(path: string): string {

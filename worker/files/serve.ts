@@ -54,9 +54,7 @@ export async function serveFile(request: RouteRequest, env: Env, ctx: ExecutionC
 		"x-content-type-options": "nosniff",
 		"x-registry-cache": outcome,
 	};
-	if (file.path.toLowerCase().endsWith(".svg")) {
-		headers["content-security-policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
-	}
+	Object.assign(headers, inertHeaders(file.path));
 	if (etagMatches(request.headers.get("if-none-match"), etag)) {
 		return new Response(null, { status: 304, headers });
 	}
@@ -68,6 +66,39 @@ export async function serveFile(request: RouteRequest, env: Env, ctx: ExecutionC
 	if (!body) throw notFound();
 	return new Response(body, { headers: { ...headers, "content-length": String(file.size) } });
 }
+
+/**
+ * A package's files must never run as a page of the registry's origin (where the pages and their
+ * session cookie live). Opened directly, anything but a script is sandboxed (an opaque origin, no
+ * script); documents a browser would render (HTML, XHTML, SVG, XML) are downloads, never pages.
+ * As subresources (an <img>, a stylesheet, a fetch) none of this applies: widgets still load their
+ * SVG, CSS and JSON. Scripts get no CSP, which would bind a worker started from them.
+ */
+function inertHeaders(path: string): Record<string, string> {
+	const extension = path.slice(path.lastIndexOf(".") + 1).toLowerCase();
+	if (["js", "mjs", "cjs"].includes(extension)) return {};
+	const headers: Record<string, string> = {
+		"content-security-policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox",
+	};
+	if (DOCUMENTS.has(extension)) headers["content-disposition"] = "attachment";
+	return headers;
+}
+
+const DOCUMENTS = new Set([
+	"html",
+	"htm",
+	"xhtml",
+	"xht",
+	"shtml",
+	"svg",
+	"svgz",
+	"xml",
+	"xsl",
+	"xslt",
+	"mht",
+	"mhtml",
+	"pdf",
+]);
 
 /** Splits a /files/ path; null for anything that cannot name one stored file. */
 function parseFileAddress(pathname: string): FileAddress | null {

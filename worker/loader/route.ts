@@ -1,7 +1,7 @@
 import { etagMatches } from "../../schema/etag";
 import { sha256Hex } from "../../schema/hashing";
 import { cacheControl } from "../cache-control";
-import source from "./loader.browser.js";
+import source from "../loader/loader.browser.js";
 
 // GET /loader.js: the ES module pages import to load web components through channels. It may
 // change with a registry upgrade, so browsers revalidate it (an ETag keeps that a 304).

@@ -43,6 +43,9 @@ export async function storeVersion(env: Env, pkg: PackageName, next: VersionToSt
 	if (JSON.stringify(manifest).length > LIMITS.manifestBytes) {
 		throw new HttpError("payloadTooLarge", `the version manifest is larger than ${LIMITS.manifestBytes} bytes`);
 	}
+	const readme = readReadme(next.contents, LIMITS.readmeBytes);
+	// Rendered here, before the commit and outside the object's single thread, once per version.
+	const readmeHtml = readme === null ? null : (await import("../web/markdown")).renderReadme(readme.readme);
 	let committed = false;
 	// When the attempt began: the reindex sweep leaves an unreferenced object alone for an hour after.
 	const customMetadata = { startedAt: new Date().toISOString() };
@@ -65,7 +68,8 @@ export async function storeVersion(env: Env, pkg: PackageName, next: VersionToSt
 			tarball: { key: tarballKey, ...checksums, size: next.tgz.byteLength },
 			files: { key: filesKey, index: bundle.index, entryPath: entry, entryIntegrity: integrity },
 			unpackedSize: next.contents.unpackedSize,
-			readme: readReadme(next.contents, LIMITS.readmeBytes),
+			readme,
+			readmeHtml,
 			signatures,
 			actor: next.actor,
 		});

@@ -68,7 +68,7 @@ function integer(raw: string | undefined, fallback: number, name: string, min: n
 }
 
 /** Restricted packages appear only to those who may read them. */
-function readable(principal: Principal): SearchQuery["readable"] {
+export function readable(principal: Principal): SearchQuery["readable"] {
 	if (principal.kind === "admin") return { all: true, packages: [], scopes: [] };
 	if (principal.kind === "anonymous") return { all: false, packages: [], scopes: [] };
 	const packages: string[] = [];

@@ -32,7 +32,7 @@ export const search = caller(async ({ request, env, principal }) => {
 });
 
 /** Whose view of the registry a search shows: everyone's (public packages only), or one token's. */
-function sees(principal: Principal): string {
+export function sees(principal: Principal): string {
 	if (principal.kind === "anonymous") return "public";
 	if (principal.kind === "admin") return "admin";
 	return principal.grants.length === 0 ? "public" : `token:${principal.tokenId}`;

@@ -1,0 +1,128 @@
+import { type Browser, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { npmProject, ok, packageJson, RegistryServer } from "./harness";
+
+// The pages for people in a real headless Chromium against `wrangler dev`: search for a package,
+// open it, read its README and chart, sign in with a token, roll a channel back from the page and
+// see the channel API follow. The README carries script payloads; none of them may run.
+
+let server: RegistryServer;
+let devToken: string;
+let browser: Browser | null = null;
+
+const widget = "@web/widget";
+
+const README = [
+	"# Web widget",
+	"",
+	"A widget for **pages**.",
+	"",
+	"<script>window.__pwned = 'script'</script>",
+	'<img src="x" onerror="window.__pwned = \'onerror\'">',
+	"[click me](javascript:window.__pwned='link')",
+	"<svg><script>window.__pwned = 'svg'</script></svg>",
+	"<!-- --!><script>window.__pwned = 'comment'</script> -->",
+	"<iframe srcdoc=\"<script>parent.__pwned = 'iframe'</script>\"></iframe>",
+	"",
+].join("\n");
+
+async function api(method: string, path: string, body?: unknown): Promise<Response> {
+	return fetch(`${server.url}${path}`, {
+		method,
+		headers: { authorization: `Bearer ${devToken}`, "content-type": "application/json" },
+		...(body === undefined ? {} : { body: JSON.stringify(body) }),
+	});
+}
+
+beforeAll(async () => {
+	server = await RegistryServer.start();
+	devToken = await server.developerToken(["@web"]);
+	for (const version of ["1.0.0", "1.1.0"]) {
+		const dir = npmProject(server, devToken, {
+			"package.json": packageJson({
+				name: widget,
+				version,
+				description: "a web widget for the browser test",
+				keywords: ["browsertest"],
+				license: "MIT",
+			}),
+			"index.js": `export const version = ${JSON.stringify(version)};\n`,
+			"README.md": README,
+		});
+		await ok("npm", ["publish", "--access", "public"], { cwd: dir });
+		expect((await api("POST", `/packages/${widget}/channels/stable`, { version })).status).toBe(201);
+	}
+	// The index hears of each publish from the package's alarm, at once.
+	for (let i = 0; i < 60; i++) {
+		const found = (await (await fetch(`${server.url}/-/v1/search?text=browsertest`)).json()) as { total: number };
+		if (found.total > 0) break;
+		await new Promise((r) => setTimeout(r, 250));
+	}
+});
+
+afterAll(async () => {
+	await browser?.close();
+	await server?.stop();
+});
+
+describe("the web interface in Chromium", () => {
+	it("searches, opens a package, signs in and rolls a channel back; README scripts never run", async () => {
+		browser = await chromium.launch({
+			executablePath: "/usr/bin/chromium",
+			args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+		});
+		const tab = await browser.newPage();
+		const problems: string[] = [];
+		tab.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+		tab.on("console", (m) => {
+			if (m.type() === "error" && !m.text().startsWith("Failed to load resource"))
+				problems.push(`console: ${m.text()}`);
+		});
+		// Every load must succeed but the README's broken image (its relative src is the version's file "x").
+		tab.on("response", (r) => {
+			if (r.status() >= 400 && !r.url().endsWith("/x")) problems.push(`${r.status()} ${r.url()}`);
+		});
+
+		await tab.goto(`${server.url}/`);
+		await tab.fill("#home-search", "browsertest");
+		await Promise.all([tab.waitForURL(/\/search\?q=browsertest/), tab.press("#home-search", "Enter")]);
+		expect(await tab.textContent("#results-title")).toContain("1 package");
+
+		await Promise.all([tab.waitForURL(/\/package\/@web\/widget$/), tab.click(`a[href="/package/${widget}"]`)]);
+		expect(await tab.textContent(".readme h1")).toBe("Web widget");
+		expect(await tab.isVisible("figure.chart svg")).toBe(true);
+		// The site's own script ran (it shows the copy buttons); the README's did not.
+		expect(await tab.isVisible("button.copy")).toBe(true);
+		expect(await tab.evaluate("typeof window.__pwned")).toBe("undefined");
+		expect(await tab.locator(".readme script, .readme iframe, .readme svg").count()).toBe(0);
+		// The javascript: link is no link; clicking its text changes nothing.
+		await tab.click("text=click me");
+		expect(await tab.evaluate("typeof window.__pwned")).toBe("undefined");
+		expect(await tab.textContent("#channels")).toContain("1.1.0");
+
+		await Promise.all([tab.waitForURL(/\/-\/signin/), tab.click("text=Sign in")]);
+		await tab.fill("#token", devToken);
+		await Promise.all([
+			tab.waitForURL(/\/package\/@web\/widget$/),
+			tab.click('form:has(#token) button[type="submit"]'),
+		]);
+		expect(await tab.textContent(".account")).toContain("Signed in as");
+		const cookies = await tab.context().cookies();
+		const session = cookies.find((c) => c.name === "registry-session");
+		expect(session?.httpOnly).toBe(true);
+		expect(session?.sameSite).toBe("Strict");
+		expect(session?.value).not.toContain(devToken.slice(4));
+
+		await Promise.all([
+			tab.waitForURL(/\/package\/@web\/widget#channels$/),
+			tab.click("text=Roll stable back one step"),
+		]);
+		const lookup = (await (await fetch(`${server.url}/packages/${widget}/channels/stable`)).json()) as {
+			version: string;
+		};
+		expect(lookup.version).toBe("1.0.0");
+		expect(await tab.textContent("#channel-stable")).toContain("1.0.0");
+		expect(await tab.evaluate("typeof window.__pwned")).toBe("undefined");
+		expect(problems).toEqual([]);
+	});
+});

@@ -1,0 +1,34 @@
+import { etagMatches } from "../../schema/etag";
+import { sha256Hex } from "../../schema/hashing";
+import { cacheControl } from "../cache-control";
+import script from "../web/assets/site.browser.js";
+import stylesheet from "../web/assets/site.css";
+
+// GET /-/web/site.css and /-/web/site.js: the pages' stylesheet and script, files of the
+// registry's because the pages' CSP allows no inline style or script. They change with upgrades
+// only, so browsers revalidate them and an unchanged one costs a 304.
+
+const etags = new Map<string, Promise<string>>();
+
+function serve(source: string, contentType: string) {
+	return async (request: Request): Promise<Response> => {
+		let etag = etags.get(source);
+		if (!etag) {
+			etag = sha256Hex(source).then((hex) => `"${hex.slice(0, 32)}"`);
+			etags.set(source, etag);
+		}
+		const headers = {
+			"content-type": contentType,
+			"cache-control": cacheControl.revalidate("public"),
+			etag: await etag,
+			"x-content-type-options": "nosniff",
+		};
+		if (etagMatches(request.headers.get("if-none-match"), headers.etag)) {
+			return new Response(null, { status: 304, headers });
+		}
+		return new Response(source, { headers });
+	};
+}
+
+export const serveStylesheet = serve(stylesheet, "text/css; charset=utf-8");
+export const serveScript = serve(script, "text/javascript; charset=utf-8");

@@ -1,0 +1,176 @@
+import type { Actor } from "../../schema/audit";
+import { sha256Hex } from "../../schema/hashing";
+import { authStore } from "../auth/auth-store";
+import { passwordMatches, recordFailure } from "../auth/credentials";
+import { actorOf } from "../auth/permissions";
+import { authenticate, clientIp, newToken } from "../auth/principal";
+import { verifyOtp } from "../auth/two-factor";
+import { badRequest, HttpError, unauthorized, unwrap } from "../errors";
+import { type RouteRequest, readBodyBytes } from "../http";
+import { html } from "./html";
+import { assertSameOrigin, errorPage, layout, pageResponse, seeOther, type Viewer, viewer, webPage } from "./page";
+import { clearedSessionCookie, readSession, SESSION_SECONDS, sessionCookie } from "./session";
+
+// /-/signin and /-/signout. A person signs in with a token (any the API accepts: dev_, blk_,
+// adm_, the admin token) or with their npm login (name, password, and a one-time code when their
+// account has TOTP), checked exactly as the API checks them: failures are counted, locked out and
+// audited the same way. A password sign-in mints a login token, as `npm login` does, that expires
+// with the session and is revoked at sign-out; a pasted token is the person's own and stays.
+
+/** GET /-/signin */
+export const signInPage = webPage(async ({ request, who }) =>
+	pageResponse(request, who, signInForm(nextOf(request.query.next), null)),
+);
+
+/** POST /-/signin */
+export async function signIn(request: RouteRequest, env: Env): Promise<Response> {
+	const anonymous: Viewer = {
+		principal: { kind: "anonymous", ip: clientIp(request) },
+		session: null,
+		staleSession: false,
+	};
+	try {
+		assertSameOrigin(request, env);
+	} catch (error) {
+		if (error instanceof HttpError) return errorPage(request, anonymous, error);
+		throw error;
+	}
+	let next = "/";
+	try {
+		const form = new URLSearchParams(new TextDecoder().decode(await readBodyBytes(request, 16 * 1024)));
+		next = nextOf(form.get("next") ?? undefined);
+		const token = form.get("token")?.trim() ?? "";
+		const name = form.get("name")?.trim() ?? "";
+		const expires = Math.floor(Date.now() / 1000) + SESSION_SECONDS;
+		let session: { hash: string; minted: boolean };
+		if (token !== "") {
+			session = { hash: await signInWithToken(request, env, token), minted: false };
+		} else if (name !== "") {
+			const password = form.get("password") ?? "";
+			session = {
+				hash: await signInWithPassword(request, env, name, password, form.get("otp"), expires),
+				minted: true,
+			};
+		} else {
+			throw badRequest("paste a token, or give your user name and password");
+		}
+		const cookie = await sessionCookie(request, env, { ...session, expires });
+		return seeOther(next, { "set-cookie": cookie });
+	} catch (error) {
+		if (!(error instanceof HttpError)) throw error;
+		return pageResponse(request, anonymous, signInForm(next, error.message), {
+			status: error.status,
+			headers: error.status === 429 ? error.headers : {},
+		});
+	}
+}
+
+/** POST /-/signout: the cookie goes; a token the sign-in minted is revoked. */
+export async function signOut(request: RouteRequest, env: Env): Promise<Response> {
+	let who: Viewer | null = null;
+	try {
+		assertSameOrigin(request, env);
+		who = await viewer(request, env);
+		const session = await readSession(request, env);
+		if (session?.minted) await authStore(env).revokeTokenByHash(session.hash, actorOf(who.principal));
+		return seeOther("/", { "set-cookie": clearedSessionCookie(request) });
+	} catch (error) {
+		if (!(error instanceof HttpError)) throw error;
+		return errorPage(
+			request,
+			who ?? { principal: { kind: "anonymous", ip: clientIp(request) }, session: null, staleSession: false },
+			error,
+		);
+	}
+}
+
+/** The token as the API would take it from a header: a wrong one fails (counted, audited) the same way. */
+async function signInWithToken(request: Request, env: Env, token: string): Promise<string> {
+	const headers = new Headers(request.headers);
+	headers.set("authorization", `Bearer ${token}`);
+	const principal = await authenticate(new Request(request.url, { method: "POST", headers }), env);
+	if (principal.kind === "anonymous") throw unauthorized("invalid token");
+	return sha256Hex(token);
+}
+
+/** npm login's checks (worker/npm/users.ts), then a login token that lives as long as the session. */
+async function signInWithPassword(
+	request: Request,
+	env: Env,
+	name: string,
+	password: string,
+	otp: string | null,
+	expires: number,
+): Promise<string> {
+	const actor: Actor = { name, prefix: null, ip: clientIp(request), label: name };
+	if (!(await passwordMatches(request, env, name, password))) {
+		await recordFailure(request, env, name, "login", actor);
+		throw unauthorized("incorrect username or password");
+	}
+	const store = authStore(env);
+	const user = await store.getUser(name);
+	if (user.ok && user.value.twoFactor) {
+		const headers = new Headers(request.headers);
+		if (otp) headers.set("npm-otp", otp);
+		await verifyOtp(new Request(request.url, { method: "POST", headers }), env, name, actor);
+	}
+	const minted = await newToken("developer");
+	unwrap(
+		await store.createToken(
+			{
+				hash: minted.hash,
+				prefix: minted.prefix,
+				kind: "developer",
+				name: `${name} (web session)`,
+				user: name,
+				origin: "login",
+				grants: [],
+				expiresAt: new Date(expires * 1000).toISOString(),
+			},
+			actor,
+		),
+	);
+	return minted.hash;
+}
+
+/** Where to go after signing in: a path of this registry only (never another origin). */
+function nextOf(raw: string | string[] | undefined): string {
+	const value = Array.isArray(raw) ? raw[0] : raw;
+	if (!value?.startsWith("/") || value.startsWith("//") || value.includes("\\")) return "/";
+	return value;
+}
+
+function signInForm(next: string, error: string | null) {
+	return layout({
+		title: "Sign in",
+		body: html`<section class="signin" aria-labelledby="signin-title">
+<h1 id="signin-title">Sign in</h1>
+${error === null ? "" : html`<p class="error" role="alert">${error}</p>`}
+<div class="signin-forms">
+<form method="post" action="/-/signin">
+<fieldset>
+<legend>With a token</legend>
+<input type="hidden" name="next" value="${next}">
+<label for="token">Token (dev_…, blk_… or adm_…)</label>
+<input id="token" name="token" type="password" autocomplete="off" required>
+<button type="submit">Sign in</button>
+</fieldset>
+</form>
+<form method="post" action="/-/signin">
+<fieldset>
+<legend>With your npm login</legend>
+<input type="hidden" name="next" value="${next}">
+<label for="name">User name</label>
+<input id="name" name="name" autocomplete="username" required>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<label for="otp">One-time code (if your account uses two-factor)</label>
+<input id="otp" name="otp" inputmode="numeric" autocomplete="one-time-code">
+<button type="submit">Sign in</button>
+</fieldset>
+</form>
+</div>
+<p class="note">The session lasts ${SESSION_SECONDS / 3600} hours. The token is never kept in your browser.</p>
+</section>`,
+	});
+}
