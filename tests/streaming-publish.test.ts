@@ -63,7 +63,7 @@ function* publishPieces(parts: BodyParts, order: "document first" | "attachment 
 function streamed(pieces: Iterable<string>, chunkBytes = 64 * 1024) {
 	const encoder = new TextEncoder();
 	const iterator = pieces[Symbol.iterator]();
-	let current = new Uint8Array();
+	let current: Uint8Array = new Uint8Array();
 	let at = 0;
 	let pulled = 0;
 	const body = new ReadableStream<Uint8Array>({

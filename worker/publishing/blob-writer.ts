@@ -13,8 +13,13 @@ export type BlobWriterOptions = {
 };
 
 export class BlobWriter {
-	private pending: Uint8Array[] = [];
-	private pendingBytes = 0;
+	/** The part being filled; it grows to PART_BYTES, so a small object never costs a whole part. */
+	private part: Uint8Array = new Uint8Array(0);
+	private filled = 0;
+	/** The buffer of the part on its way to R2, reused once it has arrived. */
+	private spare: Uint8Array | null = null;
+	private inFlight: Promise<void> | null = null;
+	private failure: { error: unknown } | null = null;
 	private upload: R2MultipartUpload | null = null;
 	private readonly parts: R2UploadedPart[] = [];
 	private written: string | null = null;
@@ -38,40 +43,49 @@ export class BlobWriter {
 
 	async write(chunk: Uint8Array): Promise<void> {
 		if (this.closed) throw new Error("write after close");
-		if (chunk.byteLength === 0) return;
-		this.pending.push(chunk);
-		this.pendingBytes += chunk.byteLength;
 		this.total += chunk.byteLength;
-		while (this.pendingBytes >= PART_BYTES) await this.uploadPart(this.take(PART_BYTES));
+		let at = 0;
+		while (at < chunk.byteLength) {
+			const n = Math.min(chunk.byteLength - at, PART_BYTES - this.filled);
+			this.reserve(this.filled + n);
+			this.part.set(n === chunk.byteLength ? chunk : chunk.subarray(at, at + n), this.filled);
+			this.filled += n;
+			at += n;
+			if (this.filled === PART_BYTES) await this.sendPart();
+		}
 	}
 
 	/** Finishes the object; `sha1` (hex) lets R2 check a small object's bytes on arrival. */
 	async close(checks: { sha1?: string } = {}): Promise<{ key: string; size: number }> {
 		this.closed = true;
-		const rest = this.take(this.pendingBytes);
 		if (this.upload === null) {
 			const key = this.options.key();
-			await this.bucket.put(key, rest, {
-				...(this.options.httpMetadata ? { httpMetadata: this.options.httpMetadata } : {}),
-				...(this.options.customMetadata ? { customMetadata: this.options.customMetadata } : {}),
+			await this.bucket.put(key, this.part.subarray(0, this.filled), {
+				...this.metadata(),
 				...(checks.sha1 ? { sha1: checks.sha1 } : {}),
 			});
 			this.written = key;
 		} else {
-			if (rest.byteLength > 0) await this.uploadPart(rest);
-			await this.upload.complete(this.parts);
-			this.written = this.upload.key;
+			if (this.filled > 0) await this.sendPart();
+			await this.settle();
+			const upload = this.upload;
+			if (upload === null) throw new Error("no multipart upload to complete");
+			await upload.complete(this.parts);
+			this.written = upload.key;
 			this.upload = null;
 		}
+		this.part = new Uint8Array(0);
+		this.spare = null;
 		return { key: this.written, size: this.total };
 	}
 
 	/** Leaves nothing behind; a failure to clean up is logged (the reindex sweeps finished objects). */
 	async abort(): Promise<void> {
 		this.closed = true;
-		this.pending = [];
-		this.pendingBytes = 0;
+		this.part = new Uint8Array(0);
+		this.spare = null;
 		try {
+			await this.inFlight;
 			if (this.upload !== null) await this.upload.abort();
 			if (this.written !== null) await this.bucket.delete(this.written);
 		} catch (error) {
@@ -79,31 +93,50 @@ export class BlobWriter {
 		}
 	}
 
-	private async uploadPart(bytes: Uint8Array): Promise<void> {
-		this.upload ??= await this.bucket.createMultipartUpload(this.options.key(), {
-			...(this.options.httpMetadata ? { httpMetadata: this.options.httpMetadata } : {}),
-			...(this.options.customMetadata ? { customMetadata: this.options.customMetadata } : {}),
-		});
-		this.parts.push(await this.upload.uploadPart(this.parts.length + 1, bytes));
+	/**
+	 * Sends the filled part and goes on filling the other buffer while it travels: one part in
+	 * flight at a time, so a writer holds at most two parts.
+	 */
+	private async sendPart(): Promise<void> {
+		await this.settle();
+		this.upload ??= await this.bucket.createMultipartUpload(this.options.key(), this.metadata());
+		const upload = this.upload;
+		const bytes = this.part.subarray(0, this.filled);
+		const number = this.parts.length + 1;
+		this.inFlight = upload.uploadPart(number, bytes).then(
+			(part) => {
+				this.parts[number - 1] = part;
+			},
+			(error: unknown) => {
+				this.failure = { error };
+			},
+		);
+		this.parts.length = number;
+		const sent = this.part;
+		this.part = this.spare ?? new Uint8Array(PART_BYTES);
+		this.spare = sent;
+		this.filled = 0;
 	}
 
-	/** The first `length` pending bytes as one array. */
-	private take(length: number): Uint8Array {
-		const out = new Uint8Array(length);
-		let filled = 0;
-		let used = 0;
-		while (filled < length) {
-			const chunk = this.pending[used];
-			if (!chunk) break;
-			const n = Math.min(chunk.byteLength, length - filled);
-			out.set(n === chunk.byteLength ? chunk : chunk.subarray(0, n), filled);
-			filled += n;
-			if (n === chunk.byteLength) used += 1;
-			else this.pending[used] = chunk.subarray(n);
-		}
-		// One splice per part, not one shift per chunk: a part can gather thousands of small chunks.
-		this.pending.splice(0, used);
-		this.pendingBytes -= length;
-		return out;
+	/** Waits for the part in flight; its failure is this writer's. */
+	private async settle(): Promise<void> {
+		await this.inFlight;
+		this.inFlight = null;
+		if (this.failure) throw this.failure.error;
+	}
+
+	/** Room for `size` bytes in the part being filled. */
+	private reserve(size: number): void {
+		if (size <= this.part.byteLength) return;
+		const grown = new Uint8Array(Math.min(PART_BYTES, Math.max(size, this.part.byteLength * 2, 64 * 1024)));
+		grown.set(this.part.subarray(0, this.filled));
+		this.part = grown;
+	}
+
+	private metadata(): R2PutOptions & R2MultipartOptions {
+		return {
+			...(this.options.httpMetadata ? { httpMetadata: this.options.httpMetadata } : {}),
+			...(this.options.customMetadata ? { customMetadata: this.options.customMetadata } : {}),
+		};
 	}
 }
