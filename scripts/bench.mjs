@@ -23,8 +23,10 @@ import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { constants, gzipSync } from "node:zlib";
 import autocannon from "autocannon";
 import { packTar } from "modern-tar";
@@ -342,8 +344,6 @@ const SEARCHES = [
 	"stream buffer async",
 ];
 
-// ── run ────────────────────────────────────────────────────────────────────────────────────────
-
 // ── large publishes ────────────────────────────────────────────────────────────────────────────
 
 /** The pids of a process's descendants (its process group's workers: workerd, esbuild, …). */
@@ -450,6 +450,100 @@ function tarHeader(name, size) {
 
 const pad = (bytes) => Buffer.concat([bytes, Buffer.alloc((512 - (bytes.byteLength % 512)) % 512)]);
 
+/** How much the resident memory of the workerd processes under `pid` grows while `work` runs, in bytes. */
+async function peakGrowth(pid, work) {
+	const pids = workerdPids(pid);
+	if (pids.length === 0) throw new Error("no workerd process found");
+	const baseline = residentBytes(pids);
+	let peak = baseline;
+	let sampling = true;
+	const sampler = (async () => {
+		while (sampling) {
+			peak = Math.max(peak, residentBytes(pids));
+			await sleep(20);
+		}
+	})();
+	try {
+		const result = await work();
+		sampling = false;
+		await sampler;
+		return { result, growth: Math.max(peak, residentBytes(pids)) - baseline };
+	} finally {
+		sampling = false;
+	}
+}
+
+// The local R2 simulator runs inside workerd too, so its own memory is part of every figure. The
+// floor: a trivial Worker on the same Miniflare that writes the body to R2 in 5 MiB parts, reads
+// it back and writes it again (a publish's R2 traffic: tarball, read back, bundle), nothing else.
+const R2_FLOOR_WORKER = `
+const PART = 5 * 1024 * 1024;
+async function store(bucket, key, stream) {
+	const upload = await bucket.createMultipartUpload(key);
+	const parts = [];
+	const part = new Uint8Array(PART);
+	let filled = 0;
+	for await (const chunk of stream) {
+		for (let at = 0; at < chunk.byteLength; ) {
+			const n = Math.min(chunk.byteLength - at, PART - filled);
+			part.set(chunk.subarray(at, at + n), filled);
+			filled += n;
+			at += n;
+			if (filled === PART) {
+				parts.push(await upload.uploadPart(parts.length + 1, part));
+				filled = 0;
+			}
+		}
+	}
+	if (filled > 0) parts.push(await upload.uploadPart(parts.length + 1, part.subarray(0, filled)));
+	await upload.complete(parts);
+}
+export default {
+	async fetch(request, env) {
+		const key = crypto.randomUUID();
+		await store(env.BLOBS, key, request.body);
+		await store(env.BLOBS, key + ".again", (await env.BLOBS.get(key)).body);
+		return new Response("stored");
+	},
+};`;
+
+/** The R2 floor's growth for a body of `bytes`. */
+async function r2Floor(bytes) {
+	const wranglerRequire = createRequire(createRequire(import.meta.url).resolve("wrangler"));
+	const { Miniflare, convertV4MiniflareOptions } = await import(
+		pathToFileURL(wranglerRequire.resolve("miniflare")).href
+	);
+	const mf = new Miniflare(
+		convertV4MiniflareOptions({
+			host: "127.0.0.1",
+			port: 0,
+			resourcePersistencePath: mkdtempSync(join(tmpdir(), "registry-bench-r2-")),
+			workers: [
+				{
+					name: "r2-floor",
+					modules: true,
+					script: R2_FLOOR_WORKER,
+					compatibilityDate: "2026-11-01",
+					r2Buckets: ["BLOBS"],
+				},
+			],
+		}),
+	);
+	try {
+		const url = await mf.ready;
+		await (await fetch(url, { method: "PUT", body: randomBytes(64 * 1024) })).text();
+		await sleep(1_000);
+		const body = randomBytes(bytes);
+		const { growth } = await peakGrowth(process.pid, async () => {
+			const res = await fetch(url, { method: "PUT", body });
+			if ((await res.text()) !== "stored") throw new Error("the R2 floor Worker failed");
+		});
+		return growth;
+	} finally {
+		await mf.dispose();
+	}
+}
+
 async function largePublishes() {
 	const rows = [];
 	for (const megabytes of LARGE_PUBLISH_MB) {
@@ -461,6 +555,7 @@ async function largePublishes() {
 			MAX_BODY_SIZE: String(512 * 1024 * 1024),
 			MAX_UNPACKED_SIZE: String(1024 * 1024 * 1024),
 		});
+		let row;
 		try {
 			// A small publish first, so the figure is the large one's and not the isolate's warm-up
 			// (compiling the Worker, the first objects and their SQLite).
@@ -472,42 +567,34 @@ async function largePublishes() {
 			});
 			if (warm.status !== 201) throw new Error(`warm-up publish: ${warm.status} ${await warm.text()}`);
 			await sleep(2_000);
-			const pids = workerdPids(started.pid);
-			if (pids.length === 0) throw new Error("no workerd process found under wrangler dev");
-			const baseline = residentBytes(pids);
-			let peak = baseline;
-			let sampling = true;
-			const sampler = (async () => {
-				while (sampling) {
-					peak = Math.max(peak, residentBytes(pids));
-					await sleep(20);
-				}
-			})();
 			const t0 = performance.now();
-			const put = await fetch(`${started.url}/${name}`, {
-				method: "PUT",
-				headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
-				body,
+			const { result, growth } = await peakGrowth(started.pid, async () => {
+				const put = await fetch(`${started.url}/${name}`, {
+					method: "PUT",
+					headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+					body,
+				});
+				return { status: put.status, answer: await put.text(), seconds: (performance.now() - t0) / 1000 };
 			});
-			const seconds = (performance.now() - t0) / 1000;
-			const answer = await put.text();
-			sampling = false;
-			await sampler;
-			peak = Math.max(peak, residentBytes(pids));
-			if (put.status !== 201) throw new Error(`large publish ${megabytes} MB: ${put.status} ${answer}`);
-			rows.push({
+			if (result.status !== 201) throw new Error(`large publish ${megabytes} MB: ${result.status} ${result.answer}`);
+			row = {
 				package: `${megabytes} MB`,
 				tarballBytes: bytes,
 				bodyBytes: Buffer.byteLength(body),
-				seconds: +seconds.toFixed(2),
-				memoryGrowthMB: +((peak - baseline) / 1024 / 1024).toFixed(0),
-			});
+				seconds: +result.seconds.toFixed(2),
+				memoryGrowthMB: +(growth / 1024 / 1024).toFixed(0),
+			};
 		} finally {
 			await started.stop();
 		}
+		log(`R2 floor for ${megabytes} MB…`);
+		row.r2FloorMB = +((await r2Floor(bytes)) / 1024 / 1024).toFixed(0);
+		rows.push(row);
 	}
 	figures["large publishes (wrangler dev)"] = rows;
 }
+
+// ── run ────────────────────────────────────────────────────────────────────────────────────────
 
 let reader = null;
 if (ONLY === "" || ONLY === "reads") {
@@ -633,13 +720,15 @@ if (ONLY === "" || ONLY === "reads") {
 }
 const large = figures["large publishes (wrangler dev)"];
 if (large) {
-	console.log("\none publish of a package of random bytes, wrangler dev, workerd resident memory:");
+	console.log("\none publish of a package of random bytes through wrangler dev: growth of workerd's resident memory");
+	console.log("(R2 floor: the same bytes written to R2, read back and written again by a trivial Worker)");
 	console.log(
 		"package".padEnd(10),
 		"tarball".padStart(12),
 		"body".padStart(12),
 		"seconds".padStart(9),
 		"growth MB".padStart(10),
+		"R2 floor MB".padStart(12),
 	);
 	for (const row of large) {
 		console.log(
@@ -648,6 +737,7 @@ if (large) {
 			String(row.bodyBytes).padStart(12),
 			String(row.seconds).padStart(9),
 			String(row.memoryGrowthMB).padStart(10),
+			String(row.r2FloorMB).padStart(12),
 		);
 	}
 }
