@@ -88,7 +88,7 @@ const LF = 0x0a;
 const CR = 0x0d;
 
 /** Keys longer than this are kept in the document but never match a path the scanner follows. */
-const KEY_BYTES = 256;
+const KEY_BYTES = 1024;
 
 type ScanStop =
 	| { at: number; event: "end" }

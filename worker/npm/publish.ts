@@ -14,6 +14,7 @@ import { attempting, type PublishAttempt } from "../publishing/attempt";
 import { deleteBlobs, storeVersion, unpackToBundle } from "../publishing/store-version";
 import { requirePackageJson } from "../publishing/tarball";
 import { TarballWriter } from "../publishing/tarball-writer";
+import { Unpacking } from "../publishing/unpacking";
 import { IncomingAttachment } from "./attachment";
 import { changeOwners } from "./owners";
 import { readPublishBody } from "./publish-body";
@@ -21,10 +22,10 @@ import { readPublishBody } from "./publish-body";
 // PUT /{name}: npm publish (a document with one version and its tarball as a base64 attachment),
 // or, without attachments, npm deprecate / npm unpublish of one version (PUT /{name}/-rev/{rev}).
 //
-// The body streams (publish-body.ts): the tarball's base64 text is decoded, hashed and written to
-// R2 as it arrives, and only the document is kept. The tarball is then read back from R2 once,
-// inflating each file into the version's file bundle as it goes. Memory holds the document, a part
-// of each R2 upload and the file index, never the package.
+// The body streams (publish-body.ts): the tarball's base64 text is decoded as it arrives, hashed
+// and written to R2, and at the same time inflated file by file into the version's file bundle;
+// only the document is kept. Memory holds the document, two parts of each R2 upload and the file
+// index, never the package.
 
 // Every form of this request changes published state: refused before a large body is read.
 export const putPackage = packageWrite({ need: ["publish"], mustExist: false }, async (context) => {
@@ -32,59 +33,71 @@ export const putPackage = packageWrite({ need: ["publish"], mustExist: false }, 
 	const rev = request.params.rev === undefined ? null : decodeParam(request.params.rev);
 	return attempting(env, pkg.name, async (attempt) => {
 		let plan: PublishPlan | null = null;
-		let incoming: IncomingAttachment | null = null;
+		let incoming = null as IncomingAttachment | null;
+		const version = () => plan?.version ?? null;
 		const receive = (name: string) => {
 			assertCan(principal, pkg, ["upload", "publish"], info?.access ?? null);
 			if (incoming) throw oneAttachment();
-			if (plan) checkAttachmentName(name, plan.version);
-			incoming = new IncomingAttachment(name, new TarballWriter(attempt.tarball(() => plan?.version ?? null)));
+			// An unknown name ("", a key the scanner could not read) is checked with the whole document.
+			if (plan && name !== "") checkAttachmentName(name, plan.version);
+			incoming = new IncomingAttachment(
+				name,
+				new TarballWriter(attempt.tarball(version)),
+				new Unpacking((tarball) => unpackToBundle(env, attempt, version, tarball)),
+			);
 			return incoming;
 		};
-		const data = await readPublishBody(request, config(env).maxBodySize, {
-			// npm sends the document first: a publish that will be refused is refused before its tarball is read.
-			beforeAttachments: (head) => {
-				if ("name" in head && "versions" in head && !isOwnersDocument(head)) {
-					plan = planPublish(pkg, documentFor(pkg, head), []);
-				}
-			},
-			attachment: receive,
-		});
-		if (isOwnersDocument(data)) return changeOwners(context, data, rev);
-		const doc = documentFor(pkg, data);
-
-		const attachments = Object.entries(doc._attachments ?? {});
-		if (attachments.length > 0) {
-			assertCan(principal, pkg, ["upload", "publish"], info?.access ?? null);
-			plan = planPublish(pkg, doc, attachments);
-			const [name, attachment] = plan.attachment;
-			// A `data` the scanner did not stream (a key written with escapes) is in the document, bounded by its limit.
-			let received: IncomingAttachment | null = incoming;
-			if (received === null) {
-				received = receive(name);
-				await received.write(new TextEncoder().encode(attachment.data));
-				await received.end();
-			}
-			return publish(env, pkg, attempt, plan, received, attachment.length, {
-				access: doc.access ?? config(env).defaultAccess,
-				actor,
+		try {
+			const data = await readPublishBody(request, config(env).maxBodySize, {
+				// npm sends the document first: a publish that will be refused is refused before its tarball is read.
+				beforeAttachments: (head) => {
+					if ("name" in head && "versions" in head && !isOwnersDocument(head)) {
+						plan = planPublish(pkg, documentFor(pkg, head), []);
+					}
+				},
+				attachment: receive,
 			});
+			if (isOwnersDocument(data)) return await changeOwners(context, data, rev);
+			const doc = documentFor(pkg, data);
+
+			const attachments = Object.entries(doc._attachments ?? {});
+			if (attachments.length > 0) {
+				assertCan(principal, pkg, ["upload", "publish"], info?.access ?? null);
+				const checked = planPublish(pkg, doc, attachments);
+				plan = checked;
+				const [name, attachment] = checked.attachment;
+				// A `data` the scanner did not stream (a key written with escapes) is in the document, bounded by its limit.
+				let received = incoming;
+				if (received === null) {
+					received = receive(name);
+					await received.write(new TextEncoder().encode(attachment.data));
+					await received.end();
+				}
+				return await publish(env, pkg, attempt, checked, received, attachment.length, {
+					access: doc.access ?? config(env).defaultAccess,
+					actor,
+				});
+			}
+			const result = unwrap(
+				await stub.update({
+					rev,
+					versions: Object.fromEntries(
+						Object.entries(doc.versions).map(([v, m]) => [
+							v,
+							m.deprecated === undefined ? {} : { deprecated: m.deprecated },
+						]),
+					),
+					removeMissing: rev !== null,
+					force: forceRequested(request, principal),
+					actor,
+				}),
+			);
+			await deleteBlobs(env, result.removedKeys);
+			return json({ ok: true, id: pkg.name, rev: result.rev });
+		} finally {
+			// Whatever the outcome, the tarball's reader lets go before the attempt's bytes are removed.
+			await incoming?.abandon(new Error("the publish is over"));
 		}
-		const result = unwrap(
-			await stub.update({
-				rev,
-				versions: Object.fromEntries(
-					Object.entries(doc.versions).map(([v, m]) => [
-						v,
-						m.deprecated === undefined ? {} : { deprecated: m.deprecated },
-					]),
-				),
-				removeMissing: rev !== null,
-				force: forceRequested(request, principal),
-				actor,
-			}),
-		);
-		await deleteBlobs(env, result.removedKeys);
-		return json({ ok: true, id: pkg.name, rev: result.rev });
 	});
 });
 
@@ -150,13 +163,11 @@ async function publish(
 	if (declaredLength !== undefined && declaredLength !== tgz.size) {
 		throw new HttpError("integrityMismatch", `attachment length is ${tgz.size}, the document says ${declaredLength}`);
 	}
-	// Integrity is known only now, at the end of the stream; a mismatch leaves nothing behind.
+	// Integrity is known only now, at the end of the stream; a mismatch leaves nothing behind. It
+	// is reported before anything the tarball's reader found wrong, as when nothing streamed.
 	verifyDeclaredChecksums(manifest.dist, await tgz.checksums());
+	const bundle = await received.bundle();
 	const tarball = await tgz.close();
-
-	const stored = await env.BLOBS.get(tarball.key);
-	if (!stored) throw new Error(`the tarball ${tarball.key} is missing right after it was written`);
-	const bundle = await unpackToBundle(env, attempt, () => version, stored.body);
 	const packageJson = requirePackageJson(bundle.packageJson("npm"));
 	if (packageJson.name !== pkg.name || packageJson.version !== version) {
 		throw new HttpError(

@@ -25,6 +25,8 @@ export type TarballReadOptions = {
 
 const badTarball = (message: string) => new HttpError("badTarball", message);
 
+const GATHER_BYTES = 64 * 1024;
+
 /**
  * Hands every regular file of a gzip tarball to `onFile`, in archive order, which must read or
  * cancel its body. Refuses unsafe paths, more than `maxEntries` entries, more than
@@ -38,6 +40,10 @@ export async function readTarballFiles(
 ): Promise<void> {
 	let inflated = 0;
 	let tooLarge = false;
+	// DecompressionStream hands out 4 KB pieces; every step after it (the limit, the tar decoder, the
+	// consumer's hashing and storing) costs per piece, so they are gathered into 64 KB ones first.
+	let gathered = new Uint8Array(GATHER_BYTES);
+	let filled = 0;
 	const limit = new TransformStream<Uint8Array, Uint8Array>({
 		transform(chunk, controller) {
 			inflated += chunk.byteLength;
@@ -46,14 +52,26 @@ export async function readTarballFiles(
 				controller.error(new Error("unpacked size limit"));
 				return;
 			}
-			controller.enqueue(chunk);
+			for (let at = 0; at < chunk.byteLength; ) {
+				const n = Math.min(chunk.byteLength - at, GATHER_BYTES - filled);
+				gathered.set(chunk.subarray(at, at + n), filled);
+				filled += n;
+				at += n;
+				if (filled === GATHER_BYTES) {
+					controller.enqueue(gathered);
+					gathered = new Uint8Array(GATHER_BYTES);
+					filled = 0;
+				}
+			}
+		},
+		flush(controller) {
+			if (filled > 0) controller.enqueue(gathered.subarray(0, filled));
 		},
 	});
 	const entries = gzipped
 		.pipeThrough(new DecompressionStream("gzip"))
 		.pipeThrough(limit)
 		.pipeThrough(createTarDecoder({ strict: true }));
-
 	let count = 0;
 	let files = 0;
 	// An error of the consumer (storing the bytes) is its own, never "not a tarball"; but a file's
