@@ -13,8 +13,6 @@ const notBase64 = () => badRequest("the attachment data is not valid base64");
 
 export class IncomingAttachment implements AttachmentSink {
 	private readonly base64 = new Base64Decoder();
-	/** The data string has been read to its end. */
-	complete = false;
 
 	constructor(
 		readonly name: string,
@@ -28,7 +26,6 @@ export class IncomingAttachment implements AttachmentSink {
 
 	async end(): Promise<void> {
 		await this.take(this.decode(() => this.base64.end()));
-		this.complete = true;
 	}
 
 	/** The file bundle, filled as the tarball arrived (an unreadable tarball is refused here). */

@@ -20,10 +20,7 @@ export class TarballHasher {
 }
 
 /** The digest of a stream's bytes. */
-export async function streamDigest(
-	algorithm: "SHA-256" | "SHA-384",
-	stream: ReadableStream<Uint8Array>,
-): Promise<Uint8Array> {
+async function streamDigest(algorithm: "SHA-384", stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
 	const digest = new crypto.DigestStream(algorithm);
 	await stream.pipeTo(digest);
 	return new Uint8Array(await digest.digest);
