@@ -534,11 +534,12 @@ async function r2Floor(bytes) {
 		await (await fetch(url, { method: "PUT", body: randomBytes(64 * 1024) })).text();
 		await sleep(1_000);
 		const body = randomBytes(bytes);
+		const t0 = performance.now();
 		const { growth } = await peakGrowth(process.pid, async () => {
 			const res = await fetch(url, { method: "PUT", body });
 			if ((await res.text()) !== "stored") throw new Error("the R2 floor Worker failed");
 		});
-		return growth;
+		return { growth, seconds: (performance.now() - t0) / 1000 };
 	} finally {
 		await mf.dispose();
 	}
@@ -588,7 +589,9 @@ async function largePublishes() {
 			await started.stop();
 		}
 		log(`R2 floor for ${megabytes} MB…`);
-		row.r2FloorMB = +((await r2Floor(bytes)) / 1024 / 1024).toFixed(0);
+		const floor = await r2Floor(bytes);
+		row.r2FloorMB = +(floor.growth / 1024 / 1024).toFixed(0);
+		row.r2FloorSeconds = +floor.seconds.toFixed(2);
 		rows.push(row);
 	}
 	figures["large publishes (wrangler dev)"] = rows;
@@ -729,6 +732,7 @@ if (large) {
 		"seconds".padStart(9),
 		"growth MB".padStart(10),
 		"R2 floor MB".padStart(12),
+		"R2 floor s".padStart(11),
 	);
 	for (const row of large) {
 		console.log(
@@ -738,6 +742,7 @@ if (large) {
 			String(row.seconds).padStart(9),
 			String(row.memoryGrowthMB).padStart(10),
 			String(row.r2FloorMB).padStart(12),
+			String(row.r2FloorSeconds).padStart(11),
 		);
 	}
 }

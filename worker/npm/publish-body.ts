@@ -13,7 +13,7 @@ import { assertDeclaredSize, malformedJson, tooDeep, tooLarge } from "../http";
 // `_attachments` begins, so a document that will be refused is refused before its tarball is read.
 
 export type AttachmentSink = {
-	/** The next piece of the attachment's `data` string, JSON escapes undone. */
+	/** The next piece of the attachment's `data` string, JSON escapes undone; read before this returns. */
 	write(text: Uint8Array): Promise<void>;
 	/** The string ended. */
 	end(): Promise<void>;
@@ -272,10 +272,16 @@ class DocumentScanner {
 
 const ESCAPED: Record<number, number> = { 47: 0x2f, 92: 0x5c, 34: 0x22, 98: 8, 102: 12, 110: 10, 114: 13, 116: 9 };
 
+/** The sink's pieces: bodies arrive in pieces of a few KB, and each step after this costs per piece. */
+const PIECE_BYTES = 64 * 1024;
+
 /** The text of a data string, handed on in pieces, with JSON escapes undone (encoders may write `\/`). */
 class DataString {
 	/** Inside an escape: after the backslash, or the hex digits of a `\u` so far. */
 	private escape: string | null = null;
+	/** Text gathered for the sink, which reads it before its write returns (so the buffer is reused). */
+	private readonly piece = new Uint8Array(PIECE_BYTES);
+	private filled = 0;
 
 	async feed(chunk: Uint8Array, from: number, sink: AttachmentSink): Promise<{ at: number; ended: boolean }> {
 		let at = from;
@@ -284,20 +290,40 @@ class DataString {
 				const byte = chunk[at] as number;
 				at += 1;
 				const decoded = this.escapeByte(byte);
-				if (decoded !== null) await sink.write(Uint8Array.of(decoded));
+				if (decoded !== null) await this.gather(Uint8Array.of(decoded), sink);
 				continue;
 			}
 			const quote = chunk.indexOf(QUOTE, at);
 			const backslash = chunk.indexOf(BACKSLASH, at);
 			const stop = backslash !== -1 && (quote === -1 || backslash < quote) ? backslash : quote;
 			const end = stop === -1 ? chunk.byteLength : stop;
-			if (end > at) await sink.write(chunk.subarray(at, end));
+			if (end > at) await this.gather(chunk.subarray(at, end), sink);
 			if (stop === -1) return { at: chunk.byteLength, ended: false };
-			if (stop === quote) return { at: quote, ended: true };
+			if (stop === quote) {
+				await this.flush(sink);
+				return { at: quote, ended: true };
+			}
 			this.escape = "";
 			at = backslash + 1;
 		}
 		return { at, ended: false };
+	}
+
+	private async gather(text: Uint8Array, sink: AttachmentSink): Promise<void> {
+		for (let at = 0; at < text.byteLength; ) {
+			const n = Math.min(text.byteLength - at, PIECE_BYTES - this.filled);
+			this.piece.set(text.subarray(at, at + n), this.filled);
+			this.filled += n;
+			at += n;
+			if (this.filled === PIECE_BYTES) await this.flush(sink);
+		}
+	}
+
+	private async flush(sink: AttachmentSink): Promise<void> {
+		if (this.filled === 0) return;
+		const piece = this.piece.subarray(0, this.filled);
+		this.filled = 0;
+		await sink.write(piece);
 	}
 
 	/** The byte an escape stands for once it is complete; 0xff (never base64) for anything else. */
