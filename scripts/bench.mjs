@@ -13,9 +13,12 @@
 // 5. Loads the tarball on two fresh starts, COUNT_DOWNLOADS=true and =false: what counting costs.
 // 6. Loads the packuments and the tarball through `wrangler dev` on the same state.
 // 7. Large publishes: one publish each of BENCH_LARGE_PUBLISH packages (MB, default
-//    1,10,25,60,95) of incompressible bytes through `wrangler dev`, each on a fresh start: the
-//    time, and the peak growth of the resident memory of its workerd processes, sampled during
-//    the publish. BENCH_ONLY=large-publishes runs this section alone.
+//    1,10,25,60,95) of incompressible bytes through `wrangler dev`, each on a fresh start after a
+//    small warm-up publish: the time, and the peak growth of the resident memory of its workerd
+//    processes, sampled during the publish. The local R2 simulator lives in workerd too, so next
+//    to each figure is the R2 floor: a trivial Worker moving the same bytes through the simulator
+//    (written, read back, written again), memory and time. BENCH_ONLY=large-publishes runs this
+//    section alone (BENCH_ONLY=reads the others).
 //
 // Figures go to stdout as a table, and as JSON with --json.
 
