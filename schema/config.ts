@@ -29,8 +29,10 @@ export type Config = {
 };
 
 export const DEFAULTS = {
-	maxBodySize: 26_214_400,
-	maxUnpackedSize: 104_857_600,
+	/** The platform's own request limit on most plans: nothing is buffered whole, so it is the only bound. */
+	maxBodySize: 104_857_600,
+	/** Four times the body, as before (a tarball is base64 in the body, and JavaScript compresses 3 to 5 times). */
+	maxUnpackedSize: 419_430_400,
 	maxTarballEntries: 20_000,
 	readCacheSeconds: 5,
 	downloadFlushSeconds: 5,

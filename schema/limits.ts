@@ -4,6 +4,13 @@
 export const LIMITS = {
 	/** A version manifest as stored (npm's document for one version, JSON). */
 	manifestBytes: 1024 * 1024,
+	/**
+	 * The JSON of a PUT /{name} apart from the tarball's base64 text, which streams to R2: the part
+	 * held in memory (npm deprecate sends back the whole packument).
+	 */
+	documentBytes: 8 * 1024 * 1024,
+	/** The package.json inside a tarball, held in memory to be read. */
+	packageJsonBytes: 1024 * 1024,
 	/** Nesting of any JSON document the registry reads (objects and arrays inside each other). */
 	jsonDepth: 64,
 	/** The README kept in the packument; the whole file stays in the tarball and under /files/. */

@@ -14,16 +14,25 @@
 //    waits until the search index holds them all, and loads /-/v1/search with a mix of queries.
 // 5. Loads the tarball on two fresh starts, COUNT_DOWNLOADS=true and =false: what counting costs.
 // 6. Loads the packuments and the tarball through `wrangler dev` on the same state.
+// 7. Large publishes: one publish each of BENCH_LARGE_PUBLISH packages (MB, default
+//    1,10,25,60,95) of incompressible bytes through `wrangler dev`, each on a fresh start after a
+//    small warm-up publish: the time, and the peak growth of the resident memory of its workerd
+//    processes, sampled during the publish. The local R2 simulator lives in workerd too, so next
+//    to each figure is the R2 floor: a trivial Worker moving the same bytes through the simulator
+//    (written, read back, written again), memory and time. BENCH_ONLY=large-publishes runs this
+//    section alone (BENCH_ONLY=reads the others).
 //
 // Figures go to stdout as a table, and as JSON with --json.
 
 import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { gzipSync } from "node:zlib";
+import { pathToFileURL } from "node:url";
+import { constants, gzipSync } from "node:zlib";
 import autocannon from "autocannon";
 import { packTar } from "modern-tar";
 import { newSecret } from "./dev-vars.mjs";
@@ -33,6 +42,11 @@ const PACKAGES = Number(process.env.BENCH_PACKAGES ?? 200);
 const SEARCH_PACKAGES = Number(process.env.BENCH_SEARCH_PACKAGES ?? 10_000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const LARGE_PUBLISH_MB = (process.env.BENCH_LARGE_PUBLISH ?? "1,10,25,60,95")
+	.split(",")
+	.filter((s) => s.trim() !== "")
+	.map(Number);
+const ONLY = process.env.BENCH_ONLY ?? "";
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 const SIGNING = randomBytes(16).toString("hex");
 const ENCRYPTION = randomBytes(16).toString("hex");
@@ -105,7 +119,7 @@ async function startServer(kind, vars = {}) {
 	for (let i = 0; i < 240; i++) {
 		if (child.exitCode !== null) throw new Error(`${kind} exited:\n${output}`);
 		try {
-			if ((await fetch(`${url}/-/ping`)).ok) return { url, stop: () => stop(child) };
+			if ((await fetch(`${url}/-/ping`)).ok) return { url, pid: child.pid, stop: () => stop(child) };
 		} catch {}
 		await sleep(250);
 	}
@@ -349,119 +363,408 @@ const SEARCHES = [
 	"stream buffer async",
 ];
 
+// ── large publishes ────────────────────────────────────────────────────────────────────────────
+
+/** The pids of a process's descendants (its process group's workers: workerd, esbuild, …). */
+function descendants(pid) {
+	const children = new Map();
+	for (const entry of readdirSync("/proc")) {
+		if (!/^\d+$/.test(entry)) continue;
+		try {
+			const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+			// The command may hold spaces and parentheses: the fields after it start at the last ')'.
+			const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+			children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+		} catch {}
+	}
+	const out = [];
+	const queue = [pid];
+	while (queue.length > 0) {
+		const next = children.get(queue.shift()) ?? [];
+		out.push(...next);
+		queue.push(...next);
+	}
+	return out;
+}
+
+/** The workerd processes under a server. */
+function workerdPids(pid) {
+	return descendants(pid).filter((child) => {
+		try {
+			return /^Name:\s+workerd$/m.test(readFileSync(`/proc/${child}/status`, "utf8"));
+		} catch {
+			return false;
+		}
+	});
+}
+
+/** Their resident memory together, in bytes. */
+function residentBytes(pids) {
+	let total = 0;
+	for (const pid of pids) {
+		try {
+			total += Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) * 1024;
+		} catch {}
+	}
+	return total;
+}
+
+/** npm's publish body for a package holding `megabytes` of random (incompressible) bytes. */
+function largePublishBody(name, megabytes) {
+	const packageJson = JSON.stringify({ name, version: "1.0.0", description: "large publish", main: "index.js" });
+	const blob = randomBytes(Math.max(0, Math.round(megabytes * 1024 * 1024) - 4096));
+	const tar = Buffer.concat([
+		tarHeader("package/package.json", Buffer.byteLength(packageJson)),
+		pad(Buffer.from(packageJson)),
+		tarHeader("package/blob.bin", blob.byteLength),
+		pad(blob),
+		Buffer.alloc(1024),
+	]);
+	const tgz = gzipSync(tar, { level: constants.Z_BEST_SPEED });
+	return {
+		bytes: tgz.byteLength,
+		body: JSON.stringify({
+			_id: name,
+			name,
+			"dist-tags": { latest: "1.0.0" },
+			versions: {
+				"1.0.0": {
+					name,
+					version: "1.0.0",
+					dist: {
+						integrity: `sha512-${createHash("sha512").update(tgz).digest("base64")}`,
+						shasum: createHash("sha1").update(tgz).digest("hex"),
+					},
+				},
+			},
+			access: "public",
+			_attachments: {
+				[`${name}-1.0.0.tgz`]: {
+					content_type: "application/octet-stream",
+					data: tgz.toString("base64"),
+					length: tgz.byteLength,
+				},
+			},
+		}),
+	};
+}
+
+/** A ustar header (the large file does not fit modern-tar's in-memory packer without a copy). */
+function tarHeader(name, size) {
+	const header = Buffer.alloc(512);
+	header.write(name, 0, "utf8");
+	header.write("0000644\0", 100);
+	header.write("0000000\0", 108);
+	header.write("0000000\0", 116);
+	header.write(`${size.toString(8).padStart(11, "0")}\0`, 124);
+	header.write("00000000000\0", 136);
+	header.write("        ", 148);
+	header.write("0", 156);
+	header.write("ustar\0" + "00", 257);
+	let sum = 0;
+	for (const byte of header) sum += byte;
+	header.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148);
+	return header;
+}
+
+const pad = (bytes) => Buffer.concat([bytes, Buffer.alloc((512 - (bytes.byteLength % 512)) % 512)]);
+
+/** How much the resident memory of the workerd processes under `pid` grows while `work` runs, in bytes. */
+async function peakGrowth(pid, work) {
+	const pids = workerdPids(pid);
+	if (pids.length === 0) throw new Error("no workerd process found");
+	const baseline = residentBytes(pids);
+	let peak = baseline;
+	let sampling = true;
+	const sampler = (async () => {
+		while (sampling) {
+			peak = Math.max(peak, residentBytes(pids));
+			await sleep(20);
+		}
+	})();
+	try {
+		const result = await work();
+		sampling = false;
+		await sampler;
+		return { result, growth: Math.max(peak, residentBytes(pids)) - baseline };
+	} finally {
+		sampling = false;
+	}
+}
+
+// The local R2 simulator runs inside workerd too, so its own memory is part of every figure. The
+// floor: a trivial Worker on the same Miniflare that writes the body to R2 in 5 MiB parts, reads
+// it back and writes it again (a publish's R2 traffic: tarball, read back, bundle), nothing else.
+const R2_FLOOR_WORKER = `
+const PART = 5 * 1024 * 1024;
+async function store(bucket, key, stream) {
+	const upload = await bucket.createMultipartUpload(key);
+	const parts = [];
+	const part = new Uint8Array(PART);
+	let filled = 0;
+	for await (const chunk of stream) {
+		for (let at = 0; at < chunk.byteLength; ) {
+			const n = Math.min(chunk.byteLength - at, PART - filled);
+			part.set(chunk.subarray(at, at + n), filled);
+			filled += n;
+			at += n;
+			if (filled === PART) {
+				parts.push(await upload.uploadPart(parts.length + 1, part));
+				filled = 0;
+			}
+		}
+	}
+	if (filled > 0) parts.push(await upload.uploadPart(parts.length + 1, part.subarray(0, filled)));
+	await upload.complete(parts);
+}
+export default {
+	async fetch(request, env) {
+		const key = crypto.randomUUID();
+		await store(env.BLOBS, key, request.body);
+		await store(env.BLOBS, key + ".again", (await env.BLOBS.get(key)).body);
+		return new Response("stored");
+	},
+};`;
+
+/** The R2 floor's growth for a body of `bytes`. */
+async function r2Floor(bytes) {
+	const wranglerRequire = createRequire(createRequire(import.meta.url).resolve("wrangler"));
+	const { Miniflare, convertV4MiniflareOptions } = await import(
+		pathToFileURL(wranglerRequire.resolve("miniflare")).href
+	);
+	const mf = new Miniflare(
+		convertV4MiniflareOptions({
+			host: "127.0.0.1",
+			port: 0,
+			resourcePersistencePath: mkdtempSync(join(tmpdir(), "registry-bench-r2-")),
+			workers: [
+				{
+					name: "r2-floor",
+					modules: true,
+					script: R2_FLOOR_WORKER,
+					compatibilityDate: "2026-11-01",
+					r2Buckets: ["BLOBS"],
+				},
+			],
+		}),
+	);
+	try {
+		const url = await mf.ready;
+		await (await fetch(url, { method: "PUT", body: randomBytes(64 * 1024) })).text();
+		await sleep(1_000);
+		const body = randomBytes(bytes);
+		const t0 = performance.now();
+		const { growth } = await peakGrowth(process.pid, async () => {
+			const res = await fetch(url, { method: "PUT", body });
+			if ((await res.text()) !== "stored") throw new Error("the R2 floor Worker failed");
+		});
+		return { growth, seconds: (performance.now() - t0) / 1000 };
+	} finally {
+		await mf.dispose();
+	}
+}
+
+async function largePublishes() {
+	const rows = [];
+	for (const megabytes of LARGE_PUBLISH_MB) {
+		log(`large publish of ${megabytes} MB…`);
+		const name = `bench-large-${megabytes}mb`;
+		const { body, bytes } = largePublishBody(name, megabytes);
+		// Limits raised far enough for the largest body; the platform's own limit is not the point here.
+		const started = await startServer("wrangler dev", {
+			MAX_BODY_SIZE: String(512 * 1024 * 1024),
+			MAX_UNPACKED_SIZE: String(1024 * 1024 * 1024),
+		});
+		let row;
+		try {
+			// A small publish first, so the figure is the large one's and not the isolate's warm-up
+			// (compiling the Worker, the first objects and their SQLite).
+			const warmUp = largePublishBody(`${name}-warm-up`, 0.05);
+			const warm = await fetch(`${started.url}/${name}-warm-up`, {
+				method: "PUT",
+				headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+				body: warmUp.body,
+			});
+			if (warm.status !== 201) throw new Error(`warm-up publish: ${warm.status} ${await warm.text()}`);
+			await sleep(2_000);
+			const t0 = performance.now();
+			const { result, growth } = await peakGrowth(started.pid, async () => {
+				const put = await fetch(`${started.url}/${name}`, {
+					method: "PUT",
+					headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+					body,
+				});
+				return { status: put.status, answer: await put.text(), seconds: (performance.now() - t0) / 1000 };
+			});
+			if (result.status !== 201) throw new Error(`large publish ${megabytes} MB: ${result.status} ${result.answer}`);
+			row = {
+				package: `${megabytes} MB`,
+				tarballBytes: bytes,
+				bodyBytes: Buffer.byteLength(body),
+				seconds: +result.seconds.toFixed(2),
+				memoryGrowthMB: +(growth / 1024 / 1024).toFixed(0),
+			};
+		} finally {
+			await started.stop();
+		}
+		log(`R2 floor for ${megabytes} MB…`);
+		const floor = await r2Floor(bytes);
+		row.r2FloorMB = +(floor.growth / 1024 / 1024).toFixed(0);
+		row.r2FloorSeconds = +floor.seconds.toFixed(2);
+		rows.push(row);
+	}
+	figures["large publishes (wrangler dev)"] = rows;
+}
+
 // ── run ────────────────────────────────────────────────────────────────────────────────────────
 
-let server = await startServer("npm start");
 let reader = null;
-try {
-	const created = await fetch(`${server.url}/-/admin/tokens`, {
-		method: "POST",
-		headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
-		body: JSON.stringify({ kind: "developer", name: "bench-reader", grants: [] }),
-	});
-	reader = (await created.json()).token;
-	log(`publishing ${PACKAGES} packages with dependencies…`);
-	const graph = Array.from({ length: PACKAGES }, (_, i) => ({
-		name: graphName(i),
-		version: "1.0.0",
-		description: `generated package ${i} for the benchmark`,
-		main: "index.js",
-		license: "MIT",
-		dependencies: dependenciesOf(i),
-	}));
-	notes.push(`${PACKAGES} packages published over HTTP in ${(await publishMany(server.url, graph, 8)).toFixed(1)} s`);
-	log("cold npm install…");
-	notes.push(`cold npm install of an app needing all ${PACKAGES}: ${coldInstall(server.url).toFixed(1)} s`);
-	// Let the package objects' alarms (search index deliveries, download flushes) settle first.
-	await sleep(8_000);
-	const stable = await fetch(`${server.url}/packages/${target}/channels/stable`, {
-		method: "POST",
-		headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
-		body: JSON.stringify({ version: "1.0.0" }),
-	});
-	if (stable.status !== 201) throw new Error(`channel: ${stable.status} ${await stable.text()}`);
-	log("loading hot reads through the read tier…");
-	await loadReads("npm start, read tier on", server.url);
-	log("loading the pages for people…");
-	await loadReads("pages, read tier on", server.url, PAGES);
-	await loadStatic(server.url);
-
-	if (SEARCH_PACKAGES > 0) {
-		log(`publishing ${SEARCH_PACKAGES} packages for search…`);
-		const corpus = Array.from({ length: SEARCH_PACKAGES }, (_, i) => ({
-			name: `searchbench-${i}`,
-			version: "1.0.0",
-			description: `${pick(i, 6).join(" ")} searchbench`,
-			keywords: pick(i + 7, 2),
-			license: "MIT",
-		}));
-		const seconds = await publishMany(server.url, corpus, 16);
-		notes.push(`${SEARCH_PACKAGES} search packages published in ${seconds.toFixed(0)} s`);
-		const converge = await waitForIndex(server.url, SEARCH_PACKAGES);
-		notes.push(`search index held all of them ${converge.toFixed(1)} s after the last publish`);
-		log("loading search…");
-		figures["npm start, read tier on"]["search (6 queries mixed)"] = await load("search", `${server.url}/-/v1/search`, {
-			requests: SEARCHES.map((text) => ({
-				method: "GET",
-				path: `/-/v1/search?text=${encodeURIComponent(text)}&size=20`,
-			})),
-		});
-	}
-} finally {
-	await server.stop();
-}
-
-// The same reads with READ_CACHE_SECONDS=0: every one asks its object.
-log("hot reads with READ_CACHE_SECONDS=0…");
-server = await startServer("npm start", { READ_CACHE_SECONDS: "0" });
-try {
-	await loadReads("npm start, READ_CACHE_SECONDS=0", server.url);
-	await loadReads("pages, READ_CACHE_SECONDS=0", server.url, PAGES);
-} finally {
-	await server.stop();
-}
-
-// Counting on versus off, each on a freshly started registry with nothing else going on.
-for (const count of ["true", "false"]) {
-	log(`tarball with COUNT_DOWNLOADS=${count}…`);
-	server = await startServer("npm start", { COUNT_DOWNLOADS: count });
+if (ONLY === "" || ONLY === "reads") {
+	let server = await startServer("npm start");
 	try {
-		figures[`npm start, COUNT_DOWNLOADS=${count}`] = {
-			tarball: await load(`tarball counted=${count}`, `${server.url}/${target}/-/${target}-1.0.0.tgz`),
-		};
+		const created = await fetch(`${server.url}/-/admin/tokens`, {
+			method: "POST",
+			headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+			body: JSON.stringify({ kind: "developer", name: "bench-reader", grants: [] }),
+		});
+		reader = (await created.json()).token;
+		log(`publishing ${PACKAGES} packages with dependencies…`);
+		const graph = Array.from({ length: PACKAGES }, (_, i) => ({
+			name: graphName(i),
+			version: "1.0.0",
+			description: `generated package ${i} for the benchmark`,
+			main: "index.js",
+			license: "MIT",
+			dependencies: dependenciesOf(i),
+		}));
+		notes.push(`${PACKAGES} packages published over HTTP in ${(await publishMany(server.url, graph, 8)).toFixed(1)} s`);
+		log("cold npm install…");
+		notes.push(`cold npm install of an app needing all ${PACKAGES}: ${coldInstall(server.url).toFixed(1)} s`);
+		// Let the package objects' alarms (search index deliveries, download flushes) settle first.
+		await sleep(8_000);
+		const stable = await fetch(`${server.url}/packages/${target}/channels/stable`, {
+			method: "POST",
+			headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+			body: JSON.stringify({ version: "1.0.0" }),
+		});
+		if (stable.status !== 201) throw new Error(`channel: ${stable.status} ${await stable.text()}`);
+		log("loading hot reads through the read tier…");
+		await loadReads("npm start, read tier on", server.url);
+		log("loading the pages for people…");
+		await loadReads("pages, read tier on", server.url, PAGES);
+		await loadStatic(server.url);
+
+		if (SEARCH_PACKAGES > 0) {
+			log(`publishing ${SEARCH_PACKAGES} packages for search…`);
+			const corpus = Array.from({ length: SEARCH_PACKAGES }, (_, i) => ({
+				name: `searchbench-${i}`,
+				version: "1.0.0",
+				description: `${pick(i, 6).join(" ")} searchbench`,
+				keywords: pick(i + 7, 2),
+				license: "MIT",
+			}));
+			const seconds = await publishMany(server.url, corpus, 16);
+			notes.push(`${SEARCH_PACKAGES} search packages published in ${seconds.toFixed(0)} s`);
+			const converge = await waitForIndex(server.url, SEARCH_PACKAGES);
+			notes.push(`search index held all of them ${converge.toFixed(1)} s after the last publish`);
+			log("loading search…");
+			figures["npm start, read tier on"]["search (6 queries mixed)"] = await load(
+				"search",
+				`${server.url}/-/v1/search`,
+				{
+					requests: SEARCHES.map((text) => ({
+						method: "GET",
+						path: `/-/v1/search?text=${encodeURIComponent(text)}&size=20`,
+					})),
+				},
+			);
+		}
+	} finally {
+		await server.stop();
+	}
+
+	// The same reads with READ_CACHE_SECONDS=0: every one asks its object.
+	log("hot reads with READ_CACHE_SECONDS=0…");
+	server = await startServer("npm start", { READ_CACHE_SECONDS: "0" });
+	try {
+		await loadReads("npm start, READ_CACHE_SECONDS=0", server.url);
+		await loadReads("pages, READ_CACHE_SECONDS=0", server.url, PAGES);
+	} finally {
+		await server.stop();
+	}
+
+	// Counting on versus off, each on a freshly started registry with nothing else going on.
+	for (const count of ["true", "false"]) {
+		log(`tarball with COUNT_DOWNLOADS=${count}…`);
+		server = await startServer("npm start", { COUNT_DOWNLOADS: count });
+		try {
+			figures[`npm start, COUNT_DOWNLOADS=${count}`] = {
+				tarball: await load(`tarball counted=${count}`, `${server.url}/${target}/-/${target}-1.0.0.tgz`),
+			};
+		} finally {
+			await server.stop();
+		}
+	}
+
+	log("wrangler dev…");
+	server = await startServer("wrangler dev");
+	try {
+		await loadInstallPaths("wrangler dev", server.url);
 	} finally {
 		await server.stop();
 	}
 }
 
-log("wrangler dev…");
-server = await startServer("wrangler dev");
-try {
-	await loadInstallPaths("wrangler dev", server.url);
-} finally {
-	await server.stop();
-}
+if (ONLY === "" || ONLY === "large-publishes") await largePublishes();
 
 console.log("");
 for (const note of notes) console.log(note);
-console.log(`\nautocannon, ${CONNECTIONS} connections, ${DURATION} s each (reads of ${target}):`);
-console.log(
-	"server".padEnd(34),
-	"endpoint".padEnd(26),
-	"req/s".padStart(8),
-	"p50 ms".padStart(8),
-	"p99 ms".padStart(8),
-	"calls/1000".padStart(11),
-);
-for (const [name, rows] of Object.entries(figures)) {
-	for (const [endpoint, f] of Object.entries(rows)) {
+if (ONLY === "" || ONLY === "reads") {
+	console.log(`\nautocannon, ${CONNECTIONS} connections, ${DURATION} s each (reads of ${target}):`);
+	console.log(
+		"server".padEnd(34),
+		"endpoint".padEnd(26),
+		"req/s".padStart(8),
+		"p50 ms".padStart(8),
+		"p99 ms".padStart(8),
+		"calls/1000".padStart(11),
+	);
+	for (const [name, rows] of Object.entries(figures)) {
+		if (Array.isArray(rows)) continue;
+		for (const [endpoint, f] of Object.entries(rows)) {
+			console.log(
+				name.padEnd(34),
+				endpoint.padEnd(26),
+				String(f.rps).padStart(8),
+				String(f.p50).padStart(8),
+				String(f.p99).padStart(8),
+				String(f.perThousand ?? "").padStart(11),
+			);
+		}
+	}
+}
+const large = figures["large publishes (wrangler dev)"];
+if (large) {
+	console.log("\none publish of a package of random bytes through wrangler dev: growth of workerd's resident memory");
+	console.log("(R2 floor: the same bytes written to R2, read back and written again by a trivial Worker)");
+	console.log(
+		"package".padEnd(10),
+		"tarball".padStart(12),
+		"body".padStart(12),
+		"seconds".padStart(9),
+		"growth MB".padStart(10),
+		"R2 floor MB".padStart(12),
+		"R2 floor s".padStart(11),
+	);
+	for (const row of large) {
 		console.log(
-			name.padEnd(34),
-			endpoint.padEnd(26),
-			String(f.rps).padStart(8),
-			String(f.p50).padStart(8),
-			String(f.p99).padStart(8),
-			String(f.perThousand ?? "").padStart(11),
+			row.package.padEnd(10),
+			String(row.tarballBytes).padStart(12),
+			String(row.bodyBytes).padStart(12),
+			String(row.seconds).padStart(9),
+			String(row.memoryGrowthMB).padStart(10),
+			String(row.r2FloorMB).padStart(12),
+			String(row.r2FloorSeconds).padStart(11),
 		);
 	}
 }

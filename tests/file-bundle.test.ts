@@ -1,12 +1,13 @@
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { bundleFiles, entryIntegrity, entryPath } from "../worker/publishing/file-bundle";
-import type { TarballFile } from "../worker/publishing/tarball";
+import { entryIntegrity, entryPath } from "../worker/publishing/file-bundle";
+import { bundleBytes, bundled, type FileBytes, fileBytes } from "./helpers/bundle";
 
-// A version's files laid end to end in one R2 object (worker/publishing/file-bundle.ts), and the
-// entry file a web page imports first.
+// A version's files laid end to end in one R2 object (worker/publishing/file-bundle.ts), written
+// as the files stream by and read back from R2, and the entry file a web page imports first.
 
 const encoder = new TextEncoder();
-const file = (path: string, text = `contents of ${path}`): TarballFile => ({
+const file = (path: string, text = `contents of ${path}`): FileBytes & { bytes: Uint8Array<ArrayBuffer> } => ({
 	path,
 	bytes: encoder.encode(text) as Uint8Array<ArrayBuffer>,
 });
@@ -14,10 +15,10 @@ const file = (path: string, text = `contents of ${path}`): TarballFile => ({
 const hex = async (algorithm: string, data: Uint8Array<ArrayBuffer>) =>
 	new Uint8Array(await crypto.subtle.digest(algorithm, data)).toHex();
 
-describe("bundleFiles", () => {
+describe("FileBundleWriter", () => {
 	it("lays files end to end in the given order, indexing each one's offset, size and SHA-256", async () => {
 		const files = [file("index.js", "12345"), file("empty.txt", ""), file("lib/a.js", "abc"), file("z.css", "z")];
-		const bundle = await bundleFiles(files);
+		const bundle = await bundled(files, async (b) => ({ ...b, bytes: await bundleBytes(b) }));
 		expect(new TextDecoder().decode(bundle.bytes)).toBe("12345abcz");
 		expect(bundle.index).toEqual([
 			{ path: "index.js", offset: 0, size: 5, sha256: await hex("SHA-256", files[0]?.bytes ?? new Uint8Array()) },
@@ -44,15 +45,18 @@ describe("bundleFiles", () => {
 
 	it("slices back to every file's bytes", async () => {
 		const files = [file("a.bin", "\u0000\u0001\u0002"), file("b.txt"), file("c/d.js", "é")];
-		const bundle = await bundleFiles(files);
-		for (const [i, entry] of bundle.index.entries()) {
-			expect(bundle.bytes.slice(entry.offset, entry.offset + entry.size)).toEqual(files[i]?.bytes);
-		}
-		expect(bundle.bytes.byteLength).toBe(files.reduce((sum, f) => sum + f.bytes.byteLength, 0));
+		await bundled(files, async (bundle) => {
+			const bytes = await bundleBytes(bundle);
+			for (const [i, entry] of bundle.index.entries()) {
+				expect(bytes.slice(entry.offset, entry.offset + entry.size)).toEqual(files[i]?.bytes);
+				expect(await fileBytes(bundle, entry)).toEqual(files[i]?.bytes);
+			}
+			expect(bytes.byteLength).toBe(files.reduce((sum, f) => sum + f.bytes.byteLength, 0));
+		});
 	});
 
 	it("bundles no files to nothing", async () => {
-		const bundle = await bundleFiles([]);
+		const bundle = await bundled([], async (b) => ({ ...b, bytes: await bundleBytes(b) }));
 		expect([bundle.bytes.byteLength, bundle.index]).toEqual([0, []]);
 	});
 });
@@ -111,6 +115,6 @@ describe("entryIntegrity", () => {
 		const expected = present
 			? `sha384-${new Uint8Array(await crypto.subtle.digest("SHA-384", encoder.encode("export {};\n"))).toBase64()}`
 			: null;
-		expect(await entryIntegrity(files, path)).toBe(expected);
+		expect(await bundled(files, (bundle) => entryIntegrity(env, bundle, path))).toBe(expected);
 	});
 });

@@ -1,20 +1,18 @@
+import { env } from "cloudflare:test";
 import { packTar, type TarEntry } from "modern-tar";
 import { describe, expect, it } from "vitest";
 import type { ErrorCode } from "../schema/errors";
 import { HttpError } from "../worker/errors";
-import {
-	findPackageJson,
-	packTarball,
-	readPackageJson,
-	readReadme,
-	readTarball,
-	type TarballContents,
-	type TarballFile,
-	type TarballLayout,
-} from "../worker/publishing/tarball";
+import { readReadme } from "../worker/publishing/file-bundle";
+import { packTarball, requirePackageJson, type TarballLayout } from "../worker/publishing/tarball";
+import { collect, fileBytes, unpacked } from "./helpers/bundle";
 
 // Reading package tarballs (worker/publishing/tarball.ts) for npm publish and bundle uploads:
-// layouts, hostile archives, size limits, and the package.json and README inside.
+// layouts, hostile archives, size limits, and the package.json and README inside. The archive is
+// read as a publish reads it, streaming into a file bundle in R2, and the files are read back.
+
+type TarballFile = { path: string; bytes: Uint8Array };
+type TarballContents = { files: TarballFile[]; unpackedSize: number };
 
 const LIMIT = 1_048_576;
 const encoder = new TextEncoder();
@@ -35,8 +33,25 @@ async function tgz(files: [string, string][], extra: TarEntry[] = []): Promise<U
 	return gzip(await packTar([...entries, ...extra]));
 }
 
-async function read(archive: Uint8Array<ArrayBuffer>, layout: TarballLayout = "npm", maxUnpackedSize = LIMIT) {
-	return readTarball(archive, { layout, maxUnpackedSize, maxEntries: 1_000 });
+async function read(
+	archive: Uint8Array<ArrayBuffer>,
+	layout: TarballLayout = "npm",
+	maxUnpackedSize = LIMIT,
+): Promise<TarballContents> {
+	return unpacked(archive, { layout, maxUnpackedSize }, async (_writer, bundle) => ({
+		files: await Promise.all(bundle.index.map(async (f) => ({ path: f.path, bytes: await fileBytes(bundle, f) }))),
+		unpackedSize: bundle.unpackedSize,
+	}));
+}
+
+/** The root package.json of an archive of these files (under `package/`), as a publish reads it. */
+async function packageJsonOf(files: TarballFile[]): Promise<Record<string, unknown> | null> {
+	const archive = await gzip(
+		await packTar(
+			files.map((f) => ({ header: { name: `package/${f.path}`, size: f.bytes.byteLength }, body: f.bytes })),
+		),
+	);
+	return unpacked(archive, { layout: "npm", maxUnpackedSize: LIMIT }, async (writer) => writer.packageJson("npm"));
 }
 
 /** The files as path → text, in the order the reader answers them. */
@@ -232,14 +247,17 @@ describe("packing", () => {
 		{ path: "logo.png", bytes: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 255]) },
 	];
 
-	it.each<TarballLayout>(["npm", "auto"])("round-trips through readTarball with the %s layout", async (layout) => {
-		const contents = await read(await packTarball(files), layout);
+	const packed = () =>
+		collect(packTarball(files.map((f) => ({ path: f.path, size: f.bytes.byteLength, body: f.bytes }))));
+
+	it.each<TarballLayout>(["npm", "auto"])("round-trips through the reader with the %s layout", async (layout) => {
+		const contents = await read(await packed(), layout);
 		expect(contents.files).toEqual(files);
 		expect(contents.unpackedSize).toBe(files.reduce((sum, f) => sum + f.bytes.byteLength, 0));
 	});
 
 	it("packs the same files to the same bytes (no clock inside)", async () => {
-		expect(await packTarball(files)).toEqual(await packTarball(files));
+		expect(await packed()).toEqual(await packed());
 	});
 });
 
@@ -254,8 +272,8 @@ describe("package.json", () => {
 		],
 		["null without one", [file("index.js", "")], null],
 		["null for one that is not at the root", [file("lib/package.json", '{"name":"a"}')], null],
-	])("reads %s", (_name, files, expected) => {
-		expect(findPackageJson({ files })).toEqual(expected);
+	])("reads %s", async (_name, files, expected) => {
+		expect(await packageJsonOf(files)).toEqual(expected);
 	});
 
 	it.each<[string, string, string]>([
@@ -264,23 +282,30 @@ describe("package.json", () => {
 		["a string", '"name"', "package.json in the tarball is not a JSON object"],
 		["null", "null", "package.json in the tarball is not a JSON object"],
 	])("refuses %s", async (_name, text, message) => {
-		expect(await refusal(() => findPackageJson({ files: [file("package.json", text)] }))).toBe(
-			refused(422, "badTarball", message),
-		);
+		expect(await refusal(() => packageJsonOf([file("package.json", text)]))).toBe(refused(422, "badTarball", message));
 	});
 
 	it("is required for npm publish", async () => {
-		expect(await refusal(() => readPackageJson({ files: [file("index.js", "")] }))).toBe(
+		expect(await refusal(async () => requirePackageJson(await packageJsonOf([file("index.js", "")])))).toBe(
 			refused(422, "badTarball", "tarball has no package/package.json"),
 		);
 	});
 });
 
 describe("README", () => {
-	const contents = (...paths: string[]): TarballContents => ({
-		files: paths.map((path) => ({ path, bytes: bytes(`text of ${path}`) })),
-		unpackedSize: 0,
-	});
+	/**
+	 * The README a publish of these files (each holding `text of {path}`) puts in the packument; a
+	 * package.json comes along, so that no list leaves the tarball empty.
+	 */
+	const readmeOf = async (paths: string[]) =>
+		unpacked(
+			await tgz([
+				["package/package.json", "{}"],
+				...paths.map((path): [string, string] => [`package/${path}`, `text of ${path}`]),
+			]),
+			{ layout: "npm", maxUnpackedSize: LIMIT },
+			(_writer, bundle) => readReadme(env, bundle, 1024),
+		);
 
 	it.each<[string[], string | null]>([
 		[["readme.txt", "README.md", "README"], "README.md"],
@@ -291,8 +316,8 @@ describe("README", () => {
 		[["docs/README.md", "index.js"], null],
 		[["readme-extra.md", "READMEs"], null],
 		[[], null],
-	])("picks from %j: %j", (paths, expected) => {
-		const readme = readReadme(contents(...paths), 1024);
+	])("picks from %j: %j", async (paths, expected) => {
+		const readme = await readmeOf(paths);
 		expect(readme).toEqual(expected === null ? null : { filename: expected, readme: `text of ${expected}` });
 	});
 });

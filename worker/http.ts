@@ -26,8 +26,7 @@ export function urlOf(request: Request): URL {
 
 /** Reads the body as bytes, refusing (413) anything over `limit` before or while it streams in. */
 export async function readBodyBytes(request: Request, limit: number): Promise<Uint8Array<ArrayBuffer>> {
-	const declared = Number(request.headers.get("content-length") ?? "NaN");
-	if (declared > limit) throw tooLarge(limit);
+	assertDeclaredSize(request, limit);
 	if (!request.body) return new Uint8Array();
 	const chunks: Uint8Array[] = [];
 	let total = 0;
@@ -45,9 +44,43 @@ export async function readBodyBytes(request: Request, limit: number): Promise<Ui
 	return bytes;
 }
 
-function tooLarge(limit: number): HttpError {
+export function tooLarge(limit: number): HttpError {
 	return new HttpError("payloadTooLarge", `request body is larger than the ${limit}-byte limit`);
 }
+
+/** Refuses (413) a body whose Content-Length says it is over the limit, before reading any of it. */
+export function assertDeclaredSize(request: Request, limit: number): void {
+	const declared = Number(request.headers.get("content-length") ?? "NaN");
+	if (declared > limit) throw tooLarge(limit);
+}
+
+/**
+ * The body as a stream that fails with a 413 as soon as more than `limit` bytes have come, reading
+ * no further; `crossed()` tells a consumer further down whether that is why its stream failed.
+ */
+export function limitedBody(request: Request, limit: number): { body: ReadableStream<Uint8Array>; crossed(): boolean } {
+	assertDeclaredSize(request, limit);
+	let total = 0;
+	let over = false;
+	const limiter = new TransformStream<Uint8Array, Uint8Array>({
+		transform(chunk, controller) {
+			total += chunk.byteLength;
+			if (total > limit) {
+				over = true;
+				controller.error(tooLarge(limit));
+				return;
+			}
+			controller.enqueue(chunk);
+		},
+	});
+	const body = (request.body ?? new Blob([]).stream()).pipeThrough(limiter);
+	return { body, crossed: () => over };
+}
+
+export const malformedJson = () => new HttpError("malformedJson", "request body is not valid JSON");
+
+// Nothing the registry reads nests deeply; a document that does could overflow a recursive walk.
+export const tooDeep = () => new HttpError("badRequest", `request body nests deeper than ${LIMITS.jsonDepth} levels`);
 
 /** Reads a JSON body (unvalidated); malformed JSON is a 400, never a 500. */
 export async function readJsonBody(request: Request, limit = 1024 * 1024): Promise<unknown> {
@@ -59,12 +92,9 @@ function parseJson(text: string): unknown {
 	try {
 		value = JSON.parse(text);
 	} catch {
-		throw new HttpError("malformedJson", "request body is not valid JSON");
+		throw malformedJson();
 	}
-	// Nothing the registry reads nests deeply; a document that does could overflow a recursive walk.
-	if (jsonDepth(value) > LIMITS.jsonDepth) {
-		throw new HttpError("badRequest", `request body nests deeper than ${LIMITS.jsonDepth} levels`);
-	}
+	if (jsonDepth(value) > LIMITS.jsonDepth) throw tooDeep();
 	return value;
 }
 

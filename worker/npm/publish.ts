@@ -2,72 +2,134 @@ import type { Actor } from "../../schema/audit";
 import { config } from "../../schema/config";
 import { LIMITS } from "../../schema/limits";
 import type { PackageName } from "../../schema/names";
+import type { Access } from "../../schema/package/contract";
 import { type PackageDocument, PackageDocumentSchema } from "../../schema/requests/npm";
 import { assertCan } from "../auth/permissions";
 import { badRequest, HttpError, unwrap } from "../errors";
 import { packageWrite } from "../guards";
-import { decodeParam, json, queryFlag, type RouteRequest, readJsonBody, validate } from "../http";
+import { decodeParam, json, queryFlag, type RouteRequest, validate } from "../http";
 import { channelName, versionNumber } from "../params";
-import { tarballChecksums } from "../publishing/checksums";
-import { deleteBlobs, storeVersion } from "../publishing/store-version";
-import { readPackageJson, readTarball } from "../publishing/tarball";
+import { attempting, type PublishAttempt } from "../publishing/attempt";
+import { deleteBlobs, storeVersion, unpackToBundle } from "../publishing/store-version";
+import { requirePackageJson } from "../publishing/tarball";
+import { TarballWriter } from "../publishing/tarball-writer";
+import { Unpacking } from "../publishing/unpacking";
+import { IncomingAttachment } from "./attachment";
 import { changeOwners } from "./owners";
+import { readPublishBody } from "./publish-body";
 
 // PUT /{name}: npm publish (a document with one version and its tarball as a base64 attachment),
 // or, without attachments, npm deprecate / npm unpublish of one version (PUT /{name}/-rev/{rev}).
+//
+// The body streams (publish-body.ts): the tarball's base64 text is decoded as it arrives, hashed
+// and written to R2, and at the same time inflated file by file into the version's file bundle;
+// only the document is kept. Memory holds the document, two parts of each R2 upload and the file
+// index, never the package.
 
 // Every form of this request changes published state: refused before a large body is read.
 export const putPackage = packageWrite({ need: ["publish"], mustExist: false }, async (context) => {
 	const { request, env, pkg, principal, actor, stub, info } = context;
-	const data = await readJsonBody(request, config(env).maxBodySize);
 	const rev = request.params.rev === undefined ? null : decodeParam(request.params.rev);
-	if (isOwnersDocument(data)) return changeOwners(context, data, rev);
-	const doc = validate(PackageDocumentSchema, data);
-	if (doc.name !== pkg.name) throw badRequest(`the document is for "${doc.name}", not "${pkg.name}"`);
+	return attempting(env, pkg.name, async (attempt) => {
+		let plan: PublishPlan | null = null;
+		let incoming = null as IncomingAttachment | null;
+		const version = () => plan?.version ?? null;
+		const receive = (name: string) => {
+			assertCan(principal, pkg, ["upload", "publish"], info?.access ?? null);
+			if (incoming) throw oneAttachment();
+			// An unknown name ("", a key the scanner could not read) is checked with the whole document.
+			if (plan && name !== "") checkAttachmentName(name, plan.version);
+			incoming = new IncomingAttachment(
+				name,
+				new TarballWriter(attempt.tarball(version)),
+				new Unpacking((tarball) => unpackToBundle(env, attempt, version, tarball)),
+			);
+			return incoming;
+		};
+		try {
+			const data = await readPublishBody(request, config(env).maxBodySize, {
+				// npm sends the document first: a publish that will be refused is refused before its tarball is read.
+				beforeAttachments: (head) => {
+					if ("name" in head && "versions" in head && !isOwnersDocument(head)) {
+						plan = planPublish(pkg, documentFor(pkg, head), []);
+					}
+				},
+				attachment: receive,
+			});
+			if (isOwnersDocument(data)) return await changeOwners(context, data, rev);
+			const doc = documentFor(pkg, data);
 
-	const attachments = Object.entries(doc._attachments ?? {});
-	if (attachments.length > 0) {
-		assertCan(principal, pkg, ["upload", "publish"], info?.access ?? null);
-		return publish(pkg, doc, attachments, actor, env);
-	}
-	const result = unwrap(
-		await stub.update({
-			rev,
-			versions: Object.fromEntries(
-				Object.entries(doc.versions).map(([v, m]) => [
-					v,
-					m.deprecated === undefined ? {} : { deprecated: m.deprecated },
-				]),
-			),
-			removeMissing: rev !== null,
-			force: forceRequested(request),
-			actor,
-		}),
-	);
-	await deleteBlobs(env, result.removedKeys);
-	return json({ ok: true, id: pkg.name, rev: result.rev });
+			const attachments = Object.entries(doc._attachments ?? {});
+			if (attachments.length > 0) {
+				assertCan(principal, pkg, ["upload", "publish"], info?.access ?? null);
+				const checked = planPublish(pkg, doc, attachments);
+				plan = checked;
+				const [name, attachment] = checked.attachment;
+				// A `data` the scanner did not stream (a key written with escapes) is in the document, bounded by its limit.
+				let received = incoming;
+				if (received === null) {
+					received = receive(name);
+					await received.write(new TextEncoder().encode(attachment.data));
+					await received.end();
+				}
+				return await publish(env, pkg, attempt, checked, received, attachment.length, {
+					access: doc.access ?? config(env).defaultAccess,
+					actor,
+				});
+			}
+			const result = unwrap(
+				await stub.update({
+					rev,
+					versions: Object.fromEntries(
+						Object.entries(doc.versions).map(([v, m]) => [
+							v,
+							m.deprecated === undefined ? {} : { deprecated: m.deprecated },
+						]),
+					),
+					removeMissing: rev !== null,
+					force: forceRequested(request),
+					actor,
+				}),
+			);
+			await deleteBlobs(env, result.removedKeys);
+			return json({ ok: true, id: pkg.name, rev: result.rev });
+		} finally {
+			// Whatever the outcome, the tarball's reader lets go before the attempt's bytes are removed.
+			await incoming?.abandon(new Error("the publish is over"));
+		}
+	});
 });
 
-async function publish(
-	pkg: PackageName,
-	doc: PackageDocument,
-	attachments: [string, { data: string; length?: number }][],
-	actor: Actor,
-	env: Env,
-): Promise<Response> {
+/** The document, validated, for this package. */
+function documentFor(pkg: PackageName, data: unknown): PackageDocument {
+	const doc = validate(PackageDocumentSchema, data);
+	if (doc.name !== pkg.name) throw badRequest(`the document is for "${doc.name}", not "${pkg.name}"`);
+	return doc;
+}
+
+type Attachment = { data: string; length?: number };
+
+/** What a publish document asks for, checked: one version, its manifest, its tags, one tarball. */
+type PublishPlan = {
+	version: string;
+	manifest: PackageDocument["versions"][string];
+	tags: string[];
+	attachment: [string, Attachment];
+};
+
+/** Checks a publish document; without attachments (the members before them), all but those. */
+function planPublish(pkg: PackageName, doc: PackageDocument, attachments: [string, Attachment][]): PublishPlan {
 	const versions = Object.entries(doc.versions);
 	const [entry] = versions;
 	if (versions.length !== 1 || !entry) throw badRequest("a publish must contain exactly one version");
-	if (attachments.length !== 1) throw badRequest("a publish must contain exactly one attachment");
+	if (attachments.length > 1) throw oneAttachment();
 	const [version, manifest] = entry;
 	versionNumber(version);
 	if (manifest.version !== version || manifest.name !== pkg.name) {
 		throw badRequest(`versions["${version}"] must have name "${pkg.name}" and version "${version}"`);
 	}
-	const [[attachmentName, attachment]] = attachments as [[string, { data: string; length?: number }]];
-	if (!attachmentName.endsWith(`-${version}.tgz`)) {
-		throw badRequest(`attachment "${attachmentName}" is not the tarball of version ${version}`);
-	}
+	const [attachment = ["", { data: "" }]] = attachments;
+	if (attachments.length > 0) checkAttachmentName(attachment[0], version);
 	const tags = Object.entries(doc["dist-tags"]);
 	if (tags.length > LIMITS.tagsPerPublish)
 		throw badRequest(`a publish sets at most ${LIMITS.tagsPerPublish} dist-tags`);
@@ -75,34 +137,52 @@ async function publish(
 		channelName(tag);
 		if (target !== version) throw badRequest(`dist-tags.${tag} must point at the version being published`);
 	}
+	return { version, manifest, tags: tags.length > 0 ? tags.map(([tag]) => tag) : ["latest"], attachment };
+}
 
-	const tgz = decodeBase64(attachment.data);
-	if (attachment.length !== undefined && attachment.length !== tgz.byteLength) {
-		throw new HttpError(
-			"integrityMismatch",
-			`attachment length is ${tgz.byteLength}, the document says ${attachment.length}`,
-		);
+const oneAttachment = () => badRequest("a publish must contain exactly one attachment");
+
+function checkAttachmentName(name: string, version: string): void {
+	if (!name.endsWith(`-${version}.tgz`)) {
+		throw badRequest(`attachment "${name}" is not the tarball of version ${version}`);
 	}
-	verifyDeclaredChecksums(manifest.dist, await tarballChecksums(tgz));
+}
 
-	const { maxUnpackedSize, maxTarballEntries } = config(env);
-	const contents = await readTarball(tgz, { layout: "npm", maxUnpackedSize, maxEntries: maxTarballEntries });
-	const packageJson = readPackageJson(contents);
+async function publish(
+	env: Env,
+	pkg: PackageName,
+	attempt: PublishAttempt,
+	plan: PublishPlan,
+	received: IncomingAttachment,
+	declaredLength: number | undefined,
+	options: { access: Access; actor: Actor },
+): Promise<Response> {
+	const { version, manifest } = plan;
+	const tgz = received.tarball;
+	if (declaredLength !== undefined && declaredLength !== tgz.size) {
+		throw new HttpError("integrityMismatch", `attachment length is ${tgz.size}, the document says ${declaredLength}`);
+	}
+	// Integrity is known only now, at the end of the stream; a mismatch leaves nothing behind. It
+	// is reported before anything the tarball's reader found wrong, as when nothing streamed.
+	verifyDeclaredChecksums(manifest.dist, await tgz.checksums());
+	const bundle = await received.bundle();
+	const tarball = await tgz.close();
+	const packageJson = requirePackageJson(bundle.packageJson("npm"));
 	if (packageJson.name !== pkg.name || packageJson.version !== version) {
 		throw new HttpError(
 			"manifestMismatch",
 			`the tarball's package.json is ${String(packageJson.name)}@${String(packageJson.version)}, the document publishes ${pkg.name}@${version}`,
 		);
 	}
-	const { rev } = await storeVersion(env, pkg, {
+	const { rev } = await storeVersion(env, pkg, attempt, {
 		version,
 		manifest,
 		packageJson,
-		contents,
-		tgz,
-		tags: tags.length > 0 ? tags.map(([tag]) => tag) : ["latest"],
-		access: doc.access ?? config(env).defaultAccess,
-		actor,
+		tarball,
+		files: await bundle.close("npm"),
+		tags: plan.tags,
+		access: options.access,
+		actor: options.actor,
 	});
 	return json({ ok: true, id: pkg.name, rev, success: true }, { status: 201 });
 }
@@ -122,14 +202,6 @@ function verifyDeclaredChecksums(
 	}
 	if (dist.shasum && dist.shasum.toLowerCase() !== actual.shasum) {
 		throw new HttpError("integrityMismatch", "the attachment does not match dist.shasum (sha1)");
-	}
-}
-
-function decodeBase64(data: string): Uint8Array<ArrayBuffer> {
-	try {
-		return Uint8Array.fromBase64(data) as Uint8Array<ArrayBuffer>;
-	} catch {
-		throw badRequest("the attachment data is not valid base64");
 	}
 }
 

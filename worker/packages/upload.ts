@@ -5,59 +5,71 @@ import { refusals } from "../../schema/refusals";
 import { can } from "../auth/permissions";
 import { forbidden, HttpError, unprocessable } from "../errors";
 import { type PackageStub, packageWrite } from "../guards";
-import { json, readBodyBytes } from "../http";
+import { json, limitedBody, tooLarge } from "../http";
 import { versionNumber } from "../params";
-import { storeVersion } from "../publishing/store-version";
-import { findPackageJson, packTarball, readTarball, type TarballFile } from "../publishing/tarball";
+import { attempting } from "../publishing/attempt";
+import { packBundle } from "../publishing/repack";
+import { storeVersion, unpackToBundle } from "../publishing/store-version";
+import { TarballWriter } from "../publishing/tarball-writer";
 import { versionLinks } from "./views";
 
 // POST /packages/{name}/upload: a gzip tarball of a build (npm pack layout or files at the root)
 // becomes a new immutable version without touching any channel. It is repacked as an npm tarball
 // whose package.json carries the chosen name and version, so `npm install` can install it too.
+// The body streams into the file bundle as it arrives; the npm tarball is packed from the bundle,
+// read back from R2. Memory holds a part of each R2 upload and the file index, never the bundle.
 
 export const uploadBundle = packageWrite({ need: ["upload"], mustExist: false }, async (context) => {
 	const { request, env, pkg, principal, stub, actor, info } = context;
-	const { maxBodySize, maxUnpackedSize, maxTarballEntries, defaultAccess } = config(env);
+	const { maxBodySize, defaultAccess } = config(env);
 	// Choosing who may read a new package is a publisher's decision, not an uploader's.
 	if (info === null && request.query.access === "public" && !can(principal, pkg, "publish")) {
 		throw forbidden("making a new package public needs publish permission; upload it without access=public");
 	}
-	const body = await readBodyBytes(request, maxBodySize);
-	const contents = await readTarball(body, { layout: "auto", maxUnpackedSize, maxEntries: maxTarballEntries });
-	if (!contents.files.some((f) => f.path === "index.js")) throw unprocessable("the bundle has no index.js at its root");
-	const bundled = findPackageJson(contents) ?? {};
-	if (bundled.name !== undefined && bundled.name !== pkg.name) {
-		throw new HttpError("manifestMismatch", `the bundle's package.json names ${String(bundled.name)}, not ${pkg.name}`);
-	}
-	const version = await chooseVersion(stub, bundled.version, request.query.version);
+	return attempting(env, pkg.name, async (attempt) => {
+		// One pass over the body as it arrives: each file into the bundle, nothing held whole.
+		let version: string | null = null;
+		const { body, crossed } = limitedBody(request, maxBodySize);
+		const bundle = await unpackToBundle(env, attempt, () => version, body, {
+			sourceError: () => (crossed() ? tooLarge(maxBodySize) : null),
+		});
+		if (!bundle.paths("auto").includes("index.js")) throw unprocessable("the bundle has no index.js at its root");
+		const bundled = bundle.packageJson("auto") ?? {};
+		if (bundled.name !== undefined && bundled.name !== pkg.name) {
+			throw new HttpError(
+				"manifestMismatch",
+				`the bundle's package.json names ${String(bundled.name)}, not ${pkg.name}`,
+			);
+		}
+		const chosen = await chooseVersion(stub, bundled.version, request.query.version);
+		version = chosen;
 
-	const manifest = { ...bundled, name: pkg.name, version };
-	const files: TarballFile[] = [
-		{
-			path: "package.json",
-			bytes: new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`) as Uint8Array<ArrayBuffer>,
-		},
-		...contents.files.filter((f) => f.path !== "package.json"),
-	];
-	const access =
-		request.query.access === "public" || request.query.access === "restricted" ? request.query.access : defaultAccess;
-	const stored = await storeVersion(env, pkg, {
-		version,
-		manifest,
-		packageJson: manifest,
-		contents: { files, unpackedSize: files.reduce((sum, f) => sum + f.bytes.byteLength, 0) },
-		tgz: await packTarball(files),
-		tags: [],
-		access,
-		actor,
+		const manifest = { ...bundled, name: pkg.name, version: chosen };
+		const packageJson = new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`);
+		await bundle.append("package.json", packageJson);
+		const files = await bundle.close("auto");
+		const tgz = new TarballWriter(attempt.tarball(() => chosen));
+		await packBundle(env, files, { path: "package.json", bytes: packageJson }, tgz);
+		const access =
+			request.query.access === "public" || request.query.access === "restricted" ? request.query.access : defaultAccess;
+		const stored = await storeVersion(env, pkg, attempt, {
+			version: chosen,
+			manifest,
+			packageJson: manifest,
+			tarball: await tgz.close(),
+			files,
+			tags: [],
+			access,
+			actor,
+		});
+		const { versionId, packageId } = stored;
+		const links = await versionLinks(request, env, pkg.name, info?.access ?? access, {
+			version: chosen,
+			entryPath: stored.entryPath,
+			entryIntegrity: stored.entryIntegrity,
+		});
+		return json({ packageId, versionId, version: chosen, ...links }, { status: 201 });
 	});
-	const { versionId, packageId } = stored;
-	const links = await versionLinks(request, env, pkg.name, info?.access ?? access, {
-		version,
-		entryPath: stored.entryPath,
-		entryIntegrity: stored.entryIntegrity,
-	});
-	return json({ packageId, versionId, version, ...links }, { status: 201 });
 });
 
 /**

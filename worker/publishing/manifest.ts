@@ -1,5 +1,3 @@
-import type { TarballContents } from "./tarball";
-
 // The manifest a version is stored with. The client's document supplies the descriptive fields;
 // the fields that decide what an install does come from the tarball's own package.json, so the
 // packument can never promise other dependencies or scripts than the bytes carry (the "manifest
@@ -27,7 +25,8 @@ const OWNED_BY_REGISTRY = ["dist", "maintainers", "readme", "readmeFilename", "d
 export function registryManifest(
 	document: Record<string, unknown>,
 	packageJson: Record<string, unknown>,
-	contents: TarballContents,
+	/** The paths of the version's files. */
+	paths: string[],
 ): { manifest: Record<string, unknown>; overridden: string[] } {
 	const kept = Object.fromEntries(
 		Object.entries(document).filter(
@@ -35,7 +34,7 @@ export function registryManifest(
 				(!key.startsWith("_") || key === "_nodeVersion" || key === "_npmVersion") && !OWNED_BY_REGISTRY.includes(key),
 		),
 	);
-	const fromTarball = installFields(packageJson, contents, kept.name);
+	const fromTarball = installFields(packageJson, paths, kept.name);
 	const overridden = FIELDS_FROM_TARBALL.filter(
 		(field) => JSON.stringify(kept[field] ?? null) !== JSON.stringify(fromTarball[field] ?? null),
 	);
@@ -47,18 +46,14 @@ export function registryManifest(
 			...kept,
 			...fromTarball,
 			...(hasInstallScript ? { hasInstallScript: true } : {}),
-			_hasShrinkwrap: contents.files.some((f) => f.path === "npm-shrinkwrap.json"),
+			_hasShrinkwrap: paths.includes("npm-shrinkwrap.json"),
 		},
 		overridden,
 	};
 }
 
 /** The install fields of a package.json, normalised the way npm normalises them when it publishes. */
-function installFields(
-	packageJson: Record<string, unknown>,
-	contents: TarballContents,
-	name: unknown,
-): Record<string, unknown> {
+function installFields(packageJson: Record<string, unknown>, paths: string[], name: unknown): Record<string, unknown> {
 	const fields: Record<string, unknown> = {};
 	for (const field of FIELDS_FROM_TARBALL) {
 		if (packageJson[field] !== undefined) fields[field] = packageJson[field];
@@ -66,7 +61,7 @@ function installFields(
 	if (fields.bin !== undefined) fields.bin = normalizeBin(fields.bin, typeof name === "string" ? name : "");
 	// A package with a binding.gyp and no install script of its own is built with node-gyp (npm adds it).
 	const scripts = { ...((fields.scripts ?? {}) as Record<string, unknown>) };
-	const builds = contents.files.some((f) => f.path === "binding.gyp") && packageJson.gypfile !== false;
+	const builds = paths.includes("binding.gyp") && packageJson.gypfile !== false;
 	if (builds && scripts.install === undefined && scripts.preinstall === undefined) {
 		fields.scripts = { ...scripts, install: "node-gyp rebuild" };
 	}

@@ -6,78 +6,90 @@ import type { Access } from "../../schema/package/contract";
 import { signingKey, signVersion } from "../../schema/signatures";
 import { HttpError, unwrap } from "../errors";
 import { packageStub } from "../objects";
-import { tarballChecksums } from "./checksums";
-import { bundleFiles, entryIntegrity, entryPath } from "./file-bundle";
+import type { PublishAttempt } from "./attempt";
+import { entryIntegrity, entryPath, type FileBundle, FileBundleWriter, readReadme } from "./file-bundle";
 import { registryManifest } from "./manifest";
-import { readReadme, type TarballContents } from "./tarball";
+import { readTarballFiles, type TarballReadOptions } from "./tarball";
+import type { StoredTarball } from "./tarball-writer";
 
-// Storing a new version, for npm publish and bundle uploads alike: bytes first, under R2 keys
-// unique to this attempt (two concurrent publishes of one version never write the same object),
-// then the commit in the package's object. Every way the attempt can end without a commit (a
-// refusal, a thrown error) deletes the attempt's bytes; if that cleanup itself fails, the
-// unreferenced objects are swept by POST /-/admin/reindex. Never is a version left without bytes.
+// Storing a new version, for npm publish and bundle uploads alike: bytes first (the tarball and
+// the file bundle, written to R2 by the attempt as they stream), then the commit in the package's
+// object. The attempt (attempt.ts) removes its bytes on every way out without a commit; if that
+// cleanup itself fails, the unreferenced objects are swept by POST /-/admin/reindex. Never is a
+// version left without bytes.
 
-/** A version about to be stored: what npm publish and bundle uploads both hand over. */
+/** A version about to be committed: what npm publish and bundle uploads both hand over. */
 export type VersionToStore = {
 	version: string;
 	/** The version manifest as the client sent it (npm) or as the bundle has it (uploads). */
 	manifest: Record<string, unknown>;
-	/** The package.json inside the tarball: it says which file a page imports first. */
+	/** The package.json inside the tarball: install fields, and which file a page imports first. */
 	packageJson: Record<string, unknown>;
-	contents: TarballContents;
-	tgz: Uint8Array<ArrayBuffer>;
+	tarball: StoredTarball;
+	files: FileBundle;
 	tags: string[];
 	access: Access;
 	actor: Actor;
 };
 
-export async function storeVersion(env: Env, pkg: PackageName, next: VersionToStore) {
-	const attempt = crypto.randomUUID();
-	const [checksums, bundle] = await Promise.all([tarballChecksums(next.tgz), bundleFiles(next.contents.files)]);
-	const entry = entryPath(next.contents.files, next.packageJson);
-	const integrity = await entryIntegrity(next.contents.files, entry);
-	const tarballKey = `tarballs/${pkg.name}/${next.version}/${attempt}.tgz`;
-	const filesKey = `files/${pkg.name}/${next.version}/${attempt}.bin`;
-	const { manifest, overridden } = registryManifest(next.manifest, next.packageJson, next.contents);
-	const signatures = await registrySignatures(env, pkg.name, next.version, checksums.integrity);
+/**
+ * One pass over a gzip tarball: every file goes into a new file bundle of the attempt as it is
+ * inflated. The bundle is left open (an upload adds its own package.json before closing it).
+ */
+export async function unpackToBundle(
+	env: Env,
+	attempt: PublishAttempt,
+	version: () => string | null,
+	gzipped: ReadableStream<Uint8Array>,
+	options: Pick<TarballReadOptions, "sourceError"> = {},
+): Promise<FileBundleWriter> {
+	const { maxUnpackedSize, maxTarballEntries } = config(env);
+	const bundle = new FileBundleWriter(attempt.bundle(version));
+	await readTarballFiles(gzipped, { maxUnpackedSize, maxEntries: maxTarballEntries, ...options }, (file) =>
+		bundle.add(file),
+	);
+	return bundle;
+}
+
+export async function storeVersion(env: Env, pkg: PackageName, attempt: PublishAttempt, next: VersionToStore) {
+	const { manifest, overridden } = registryManifest(
+		next.manifest,
+		next.packageJson,
+		next.files.index.map((f) => f.path),
+	);
 	if (JSON.stringify(manifest).length > LIMITS.manifestBytes) {
 		throw new HttpError("payloadTooLarge", `the version manifest is larger than ${LIMITS.manifestBytes} bytes`);
 	}
-	const readme = readReadme(next.contents, LIMITS.readmeBytes);
+	const entry = entryPath(next.files.index, next.packageJson);
+	const [integrity, readme, signatures] = await Promise.all([
+		entryIntegrity(env, next.files, entry),
+		readReadme(env, next.files, LIMITS.readmeBytes),
+		registrySignatures(env, pkg.name, next.version, next.tarball.integrity),
+	]);
 	// Rendered here, before the commit and outside the object's single thread, once per version.
 	const readmeHtml = readme === null ? null : (await import("../web/markdown")).renderReadme(readme.readme);
-	let committed = false;
-	// When the attempt began: the reindex sweep leaves an unreferenced object alone for an hour after.
-	const customMetadata = { startedAt: new Date().toISOString() };
-	try {
-		await Promise.all([
-			env.BLOBS.put(tarballKey, next.tgz, {
-				httpMetadata: { contentType: "application/octet-stream" },
-				sha1: checksums.shasum,
-				customMetadata,
-			}),
-			env.BLOBS.put(filesKey, bundle.bytes, { customMetadata }),
-		]);
-		const result = await packageStub(env, pkg.name).publish({
-			name: pkg.name,
-			version: next.version,
-			manifest,
-			manifestOverrides: overridden,
-			tags: next.tags,
-			access: next.access,
-			tarball: { key: tarballKey, ...checksums, size: next.tgz.byteLength },
-			files: { key: filesKey, index: bundle.index, entryPath: entry, entryIntegrity: integrity },
-			unpackedSize: next.contents.unpackedSize,
-			readme,
-			readmeHtml,
-			signatures,
-			actor: next.actor,
-		});
-		committed = result.ok;
-		return { ...unwrap(result), entryPath: entry, entryIntegrity: integrity };
-	} finally {
-		if (!committed) await forgetAttempt(env, [tarballKey, filesKey]);
-	}
+	const result = await packageStub(env, pkg.name).publish({
+		name: pkg.name,
+		version: next.version,
+		manifest,
+		manifestOverrides: overridden,
+		tags: next.tags,
+		access: next.access,
+		tarball: {
+			key: next.tarball.key,
+			integrity: next.tarball.integrity,
+			shasum: next.tarball.shasum,
+			size: next.tarball.size,
+		},
+		files: { key: next.files.key, index: next.files.index, entryPath: entry, entryIntegrity: integrity },
+		unpackedSize: next.files.unpackedSize,
+		readme,
+		readmeHtml,
+		signatures,
+		actor: next.actor,
+	});
+	attempt.committed = result.ok;
+	return { ...unwrap(result), entryPath: entry, entryIntegrity: integrity };
 }
 
 /** The registry's signature of a version, made before the commit so it is stored in the same transaction. */
@@ -85,15 +97,6 @@ async function registrySignatures(env: Env, name: string, version: string, integ
 	const secret = config(env).registrySigningKey;
 	if (secret === null) return undefined;
 	return [await signVersion(await signingKey(secret), name, version, integrity)];
-}
-
-/** The bytes of an attempt that did not commit; a failed cleanup is left to the reindex sweep. */
-async function forgetAttempt(env: Env, keys: string[]): Promise<void> {
-	try {
-		await deleteBlobs(env, keys);
-	} catch (error) {
-		console.error("could not delete the bytes of a failed publish; the next reindex sweeps them", keys, error);
-	}
 }
 
 /** Deletes bytes no version references (any more). */

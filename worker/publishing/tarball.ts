@@ -1,11 +1,11 @@
-import { createTarDecoder, packTar } from "modern-tar";
+import { createTarDecoder, createTarPacker } from "modern-tar";
+import { LIMITS } from "../../schema/limits";
 import { HttpError } from "../errors";
 
-// Reading a package tarball (gzip + tar) with the platform's DecompressionStream and modern-tar's
-// streaming decoder. Used by npm publish and by bundle uploads; both need the file list, the
-// package.json and a guard against archives that inflate without bound.
-
-export type TarballFile = { path: string; bytes: Uint8Array<ArrayBuffer> };
+// Reading and writing package tarballs (gzip + tar) as streams, with the platform's
+// DecompressionStream/CompressionStream and modern-tar's streaming decoder and packer. Used by npm
+// publish and by bundle uploads: one pass over the archive hands each file's bytes on as they are
+// inflated, guarded against archives that inflate without bound; no file is ever held whole.
 
 /**
  * `npm`: every entry sits under one top directory that is dropped (npm's `strip: 1`, usually `package/`).
@@ -13,20 +13,37 @@ export type TarballFile = { path: string; bytes: Uint8Array<ArrayBuffer> };
  */
 export type TarballLayout = "npm" | "auto";
 
-export type TarballContents = {
-	/** Regular files, paths relative to the package root, in archive order, last duplicate wins. */
-	files: TarballFile[];
-	unpackedSize: number;
+/** A regular file as the archive has it: its path split into safe parts (not yet stripped), its bytes. */
+export type ArchivedFile = { parts: string[]; size: number; body: ReadableStream<Uint8Array> };
+
+export type TarballReadOptions = {
+	maxUnpackedSize: number;
+	maxEntries: number;
+	/** Why the compressed stream itself failed, when its source knows better (a body over its limit). */
+	sourceError?: () => HttpError | null;
 };
 
 const badTarball = (message: string) => new HttpError("badTarball", message);
 
-export async function readTarball(
-	gzipped: Uint8Array<ArrayBuffer>,
-	options: { layout: TarballLayout; maxUnpackedSize: number; maxEntries: number },
-): Promise<TarballContents> {
+const GATHER_BYTES = 64 * 1024;
+
+/**
+ * Hands every regular file of a gzip tarball to `onFile`, in archive order, which must read or
+ * cancel its body. Refuses unsafe paths, more than `maxEntries` entries, more than
+ * `maxUnpackedSize` inflated bytes (as soon as crossed: nothing more is inflated) and archives
+ * without files.
+ */
+export async function readTarballFiles(
+	gzipped: ReadableStream<Uint8Array>,
+	options: TarballReadOptions,
+	onFile: (file: ArchivedFile) => Promise<void>,
+): Promise<void> {
 	let inflated = 0;
 	let tooLarge = false;
+	// DecompressionStream hands out 4 KB pieces; every step after it (the limit, the tar decoder, the
+	// consumer's hashing and storing) costs per piece, so they are gathered into 64 KB ones first.
+	let gathered = new Uint8Array(GATHER_BYTES);
+	let filled = 0;
 	const limit = new TransformStream<Uint8Array, Uint8Array>({
 		transform(chunk, controller) {
 			inflated += chunk.byteLength;
@@ -35,17 +52,32 @@ export async function readTarball(
 				controller.error(new Error("unpacked size limit"));
 				return;
 			}
-			controller.enqueue(chunk);
+			for (let at = 0; at < chunk.byteLength; ) {
+				const n = Math.min(chunk.byteLength - at, GATHER_BYTES - filled);
+				gathered.set(chunk.subarray(at, at + n), filled);
+				filled += n;
+				at += n;
+				if (filled === GATHER_BYTES) {
+					controller.enqueue(gathered);
+					gathered = new Uint8Array(GATHER_BYTES);
+					filled = 0;
+				}
+			}
+		},
+		flush(controller) {
+			if (filled > 0) controller.enqueue(gathered.subarray(0, filled));
 		},
 	});
-	const entries = new Blob([gzipped])
-		.stream()
+	const entries = gzipped
 		.pipeThrough(new DecompressionStream("gzip"))
 		.pipeThrough(limit)
 		.pipeThrough(createTarDecoder({ strict: true }));
-
-	const raw: { parts: string[]; bytes: Uint8Array<ArrayBuffer> }[] = [];
 	let count = 0;
+	let files = 0;
+	// An error of the consumer (storing the bytes) is its own, never "not a tarball"; but a file's
+	// body that fails to read is the archive's fault, even when the consumer is the one reading.
+	let consumerError = null as { error: unknown } | null;
+	let archiveFailed = false;
 	try {
 		for await (const entry of entries) {
 			// Leaving the loop cancels the stream: nothing more is inflated once a limit is crossed.
@@ -53,31 +85,44 @@ export async function readTarball(
 				throw new HttpError("payloadTooLarge", `tarball has more than ${options.maxEntries} entries`);
 			}
 			const type = entry.header.type ?? "file";
-			if (type !== "file") {
+			const parts = type === "file" ? safePathParts(entry.header.name) : [];
+			if (parts.length === 0) {
 				await entry.body.cancel();
 				continue;
 			}
-			const parts = safePathParts(entry.header.name);
-			const bytes = new Uint8Array(await new Response(entry.body).arrayBuffer());
-			if (parts.length > 0) raw.push({ parts, bytes });
+			files += 1;
+			const reader = entry.body.getReader();
+			const body = new ReadableStream<Uint8Array>({
+				async pull(controller) {
+					try {
+						const { done, value } = await reader.read();
+						if (done) controller.close();
+						else controller.enqueue(value);
+					} catch (error) {
+						archiveFailed = true;
+						controller.error(error);
+					}
+				},
+				cancel: (reason) => reader.cancel(reason),
+			});
+			try {
+				await onFile({ parts, size: entry.header.size, body });
+			} catch (error) {
+				consumerError = { error };
+				throw error;
+			}
 		}
 	} catch (error) {
+		const fromSource = options.sourceError?.();
+		if (fromSource) throw fromSource;
 		if (tooLarge) {
 			throw new HttpError("payloadTooLarge", `tarball unpacks to more than ${options.maxUnpackedSize} bytes`);
 		}
+		if (consumerError && !archiveFailed) throw consumerError.error;
 		if (error instanceof HttpError) throw error;
 		throw badTarball("tarball is not a valid gzip-compressed tar archive");
 	}
-	if (raw.length === 0) throw badTarball("tarball contains no files");
-
-	const strip = options.layout === "npm" || sharesOneTopDirectory(raw.map((f) => f.parts));
-	const byPath = new Map<string, Uint8Array<ArrayBuffer>>();
-	for (const { parts, bytes } of raw) {
-		const kept = strip ? parts.slice(1) : parts;
-		if (kept.length > 0) byPath.set(kept.join("/"), bytes);
-	}
-	const files = [...byPath].map(([path, bytes]) => ({ path, bytes }));
-	return { files, unpackedSize: files.reduce((sum, f) => sum + f.bytes.byteLength, 0) };
+	if (files === 0) throw badTarball("tarball contains no files");
 }
 
 /** Splits an archive path, refusing absolute paths and `..` so no entry escapes the package. */
@@ -90,25 +135,19 @@ function safePathParts(name: string): string[] {
 	return parts;
 }
 
-function sharesOneTopDirectory(paths: string[][]): boolean {
+/** Whether the top directory goes: always for npm, for auto only when every file shares one. */
+export function stripsTopDirectory(layout: TarballLayout, paths: string[][]): boolean {
+	if (layout === "npm") return true;
 	const top = paths[0]?.[0];
 	return paths.every((parts) => parts.length > 1 && parts[0] === top);
 }
 
-/** Parses the package.json at the package root, or explains why it cannot. */
-export function readPackageJson(contents: { files: TarballFile[] }): Record<string, unknown> {
-	const manifest = findPackageJson(contents);
-	if (manifest === null) throw badTarball("tarball has no package/package.json");
-	return manifest;
-}
-
-/** The package.json at the package root when there is one (bundles may have none). */
-export function findPackageJson(contents: { files: TarballFile[] }): Record<string, unknown> | null {
-	const file = contents.files.find((f) => f.path === "package.json");
-	if (!file) return null;
+/** Parses the bytes of a root package.json (null: there is none), or explains why it cannot. */
+export function parsePackageJson(bytes: Uint8Array | null): Record<string, unknown> | null {
+	if (bytes === null) return null;
 	let parsed: unknown;
 	try {
-		parsed = JSON.parse(new TextDecoder().decode(file.bytes));
+		parsed = JSON.parse(new TextDecoder().decode(bytes));
 	} catch {
 		throw badTarball("package.json in the tarball is not valid JSON");
 	}
@@ -118,26 +157,43 @@ export function findPackageJson(contents: { files: TarballFile[] }): Record<stri
 	return parsed as Record<string, unknown>;
 }
 
-/**
- * The README npm would show: README.md first, then any root file named readme.*. At most `maxBytes`
- * of it go into the packument; the whole file stays in the tarball and under /files/.
- */
-export function readReadme(contents: TarballContents, maxBytes: number): { readme: string; filename: string } | null {
-	const candidates = contents.files.filter((f) => /^readme(\.[a-z]+)?$/i.test(f.path));
-	const file = candidates.find((f) => /^readme\.md$/i.test(f.path)) ?? candidates[0];
-	if (!file) return null;
-	// A cut in the middle of a multi-byte character decodes to one replacement character: harmless.
-	return { readme: new TextDecoder().decode(file.bytes.subarray(0, maxBytes)), filename: file.path };
+/** npm publish needs one. */
+export function requirePackageJson(packageJson: Record<string, unknown> | null): Record<string, unknown> {
+	if (packageJson === null) throw badTarball("tarball has no package/package.json");
+	return packageJson;
 }
 
-/** Packs files the way `npm pack` lays them out (`package/…`), gzip-compressed. */
-export async function packTarball(files: TarballFile[]): Promise<Uint8Array<ArrayBuffer>> {
-	const tar = await packTar(
-		files.map((file) => ({
-			header: { name: `package/${file.path}`, size: file.bytes.byteLength, mode: 0o644, mtime: new Date(0) },
-			body: file.bytes,
-		})),
-	);
-	const gzipped = new Blob([tar]).stream().pipeThrough(new CompressionStream("gzip"));
-	return new Uint8Array(await new Response(gzipped).arrayBuffer());
+export const packageJsonTooLarge = () =>
+	new HttpError("payloadTooLarge", `package.json in the tarball is larger than ${LIMITS.packageJsonBytes} bytes`);
+
+/**
+ * The README npm would show: README.md first, then any root file named readme.* (the first in
+ * the package's order). Only its first bytes go into the packument (see readme in file-bundle.ts).
+ */
+export function chooseReadme(paths: string[]): string | null {
+	const candidates = paths.filter((path) => /^readme(\.[a-z]+)?$/i.test(path));
+	return candidates.find((path) => /^readme\.md$/i.test(path)) ?? candidates[0] ?? null;
+}
+
+/** A file to pack: its bytes in memory, or a stream of exactly `size` bytes. */
+export type PackedFile = { path: string; size: number; body: Uint8Array | ReadableStream<Uint8Array> };
+
+/** Packs files the way `npm pack` lays them out (`package/…`), gzip-compressed, as they are read. */
+export function packTarball(files: AsyncIterable<PackedFile> | Iterable<PackedFile>): ReadableStream<Uint8Array> {
+	const { readable, controller } = createTarPacker();
+	const pack = async () => {
+		for await (const file of files) {
+			const body = controller.add({ name: `package/${file.path}`, size: file.size, mode: 0o644, mtime: new Date(0) });
+			if (file.body instanceof Uint8Array) {
+				const writer = body.getWriter();
+				await writer.write(file.body);
+				await writer.close();
+			} else {
+				await file.body.pipeTo(body);
+			}
+		}
+		controller.finalize();
+	};
+	pack().catch((error: unknown) => controller.error(error));
+	return readable.pipeThrough(new CompressionStream("gzip"));
 }
