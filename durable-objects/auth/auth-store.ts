@@ -19,6 +19,7 @@ import { config } from "../../schema/config";
 import { ok, type Result } from "../../schema/errors";
 import { refusals } from "../../schema/refusals";
 import type { Grant } from "../../schema/requests/admin";
+import type { UpstreamActivity } from "../../schema/upstream";
 import { queryAudit, recordAudit } from "../audit";
 import { applyMigrations } from "../migrations";
 import { transact } from "../transaction";
@@ -28,6 +29,7 @@ import { effectiveGrants, Grants } from "./grants";
 import { isSealed, seal, unseal } from "./sealing";
 import { TokenPushes } from "./token-pushes";
 import { Tokens } from "./tokens";
+import { UpstreamFigureSums } from "./upstream-figures";
 import { newTotpSeed, Users } from "./users";
 
 // The admin plane of access control, one object for the registry (idFromName("auth")): users,
@@ -59,6 +61,7 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 	private readonly customers: Customers;
 	private readonly pushes: TokenPushes;
 	private readonly failures: CredentialFailures;
+	private readonly upstreamSums: UpstreamFigureSums;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -69,6 +72,7 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 		this.customers = new Customers(this.sql);
 		this.pushes = new TokenPushes(this.sql, env, (id, hash) => this.recordFor(id, hash));
 		this.failures = new CredentialFailures(this.sql);
+		this.upstreamSums = new UpstreamFigureSums(this.sql);
 		ctx.blockConcurrencyWhile(async () => {
 			applyMigrations(ctx.storage, authStoreMigrations);
 			if (this.pushes.pending) await ctx.storage.setAlarm(Date.now());
@@ -340,6 +344,16 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 
 	auditLog(filter: AuditFilter) {
 		return queryAudit(this.sql, filter);
+	}
+
+	// ── upstream figures ───────────────────────────────────────────────────────────────────────
+
+	recordUpstreamActivity(upstream: string, activity: UpstreamActivity): void {
+		this.upstreamSums.add(upstream, activity);
+	}
+
+	upstreamFigures() {
+		return this.upstreamSums.all();
 	}
 
 	// ── the write path ─────────────────────────────────────────────────────────────────────────

@@ -5,6 +5,7 @@ import { config } from "../../schema/config";
 import { ok, type Refusal, type Result } from "../../schema/errors";
 import { etagMatches } from "../../schema/etag";
 import { LIMITS } from "../../schema/limits";
+import { splitName } from "../../schema/names";
 import type {
 	AccessChange,
 	PackageMetadataContract,
@@ -12,21 +13,27 @@ import type {
 	Person,
 	PublishInput,
 	Readable,
+	ServedDocument,
+	TarballLocation,
+	UpstreamNote,
 	VersionRef,
 } from "../../schema/package/contract";
 import { packageMetadataMigrations } from "../../schema/package/migrations";
 import type { PackageRow, VersionRow } from "../../schema/package/rows";
 import { refusals } from "../../schema/refusals";
+import { upstreamMayServe } from "../../schema/upstream";
 import { queryAudit, recordAudit } from "../audit";
 import { Schema } from "../migrations";
 import { transact } from "../transaction";
 import { type ChannelState, Channels } from "./channels";
+import { Claim } from "./claim";
 import { Documents, type PackumentForm } from "./documents";
 import { Downloads } from "./downloads";
 import { PackageRecord, revision } from "./package-record";
 import { versionDocument } from "./packument";
 import { searchDocument } from "./search-document";
 import { SearchOutbox } from "./search-outbox";
+import { UpstreamMirror } from "./upstream";
 import { Versions } from "./versions";
 
 // One object per package name (idFromName(name)): the single writer of that package. Every rule
@@ -34,7 +41,9 @@ import { Versions } from "./versions";
 // is a chain) is checked here. Each public method is the contract (schema/package/contract.ts):
 // a read goes through `read`, a change through `write`, which runs it as one SQLite transaction,
 // records it in the audit trail, bumps the revision, rebuilds the stored packuments and wakes the
-// alarm (download counts, the search index).
+// alarm (download counts, the search index). A name that is not this registry's (none published
+// or claimed here, outside the owned scopes) is served from the upstream registry's copy, which
+// the object keeps (upstream.ts); local and upstream never mix in one answer.
 
 /** What a write did, for the audit trail, and what it answers. */
 type Change<T> = { value: T; action: string; target: string | null; detail?: Record<string, unknown> };
@@ -50,6 +59,8 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	private readonly documents: Documents;
 	private readonly downloads: Downloads;
 	private readonly outbox: SearchOutbox;
+	private readonly claims: Claim;
+	private readonly upstream: UpstreamMirror;
 	private readonly schema: Schema;
 	/** When this object's alarm is due, as far as this instance has set it (null: not known to be set). */
 	private alarmAt: number | null = null;
@@ -63,6 +74,15 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		this.documents = new Documents(this.sql);
 		this.downloads = new Downloads(this.sql);
 		this.outbox = new SearchOutbox(this.sql, env);
+		this.claims = new Claim(this.sql);
+		this.upstream = new UpstreamMirror(this.sql, env, {
+			schemaReady: () => this.schema.ready,
+			ownsName: (name) => this.ownsName(name),
+			ensureSchema: () => this.schema.ensure(),
+			transaction: (body) => ctx.storage.transactionSync(body),
+			wake: (at) => this.scheduleAlarm(at),
+			waitUntil: (promise) => ctx.waitUntil(promise),
+		});
 		// A name that was only ever read has no storage: nothing to migrate, no alarm to know of.
 		this.schema = new Schema(ctx.storage, packageMetadataMigrations);
 		if (this.schema.ready) {
@@ -75,6 +95,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	// ── reads ──────────────────────────────────────────────────────────────────────────────────
 
 	info() {
+		if (this.upstreamCopyInstead()) return this.notHere();
 		return this.read((pkg) =>
 			ok({
 				packageId: pkg.package_id,
@@ -111,7 +132,10 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		});
 	}
 
-	tarball(version: string, options: { count: boolean; mayReadRestricted: boolean }) {
+	tarball(version: string, options: { count: boolean; mayReadRestricted: boolean }): Result<Readable<TarballLocation>> {
+		// A name with no package here may have upstream tarballs stored (never counted as downloads).
+		const stored = this.schema.ready && this.record.get() === null ? this.upstream.storedTarball(version) : null;
+		if (stored) return ok({ ...stored, access: "public" as const, rev: "upstream" });
 		return this.read((pkg) => {
 			const row = this.versionRows.get(version);
 			if (!row) return refusals.versionNotFound(version);
@@ -205,9 +229,12 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	/** The audit trail outlives a full unpublish, so it reads the package row whatever its state. */
 	auditLog(filter: AuditFilter) {
 		const pkg = this.schema.ready ? this.record.get() : null;
-		if (!pkg) return refusals.packageNotFound();
-		const live = pkg.unpublished_at === null;
-		return ok({ entries: queryAudit(this.sql, filter), live, access: pkg.access, rev: revision(pkg) });
+		// A claimed name has a trail (the claim) before anything is published under it.
+		const claim = this.schema.ready ? this.claims.get() : null;
+		if (!pkg && !claim) return refusals.packageNotFound();
+		const live = pkg?.unpublished_at === null;
+		const access = pkg?.access ?? "restricted";
+		return ok({ entries: queryAudit(this.sql, filter), live, access, rev: pkg ? revision(pkg) : "0-claimed" });
 	}
 
 	/** Not a `read`: the document carries its own `rev` (a number), which the index orders by. */
@@ -225,6 +252,65 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	firstFreeVersion(candidates: string[]): string | null {
 		if (!this.schema.ready) return candidates[0] ?? null;
 		return candidates.find((v) => !this.versionRows.isTaken(v)) ?? null;
+	}
+
+	// ── the name as clients see it: this registry's package, or the upstream's ─────────────────
+
+	async servedPackument(
+		name: string,
+		form: PackumentForm,
+		ifNoneMatch: string | null,
+	): Promise<Result<Readable<ServedDocument>>> {
+		if (!this.ownsName(name)) return this.upstream.packument(name, form, ifNoneMatch);
+		const local = this.packument(form, ifNoneMatch);
+		return local.ok ? ok({ ...local.value, upstream: null }) : local;
+	}
+
+	async servedVersionDocument(
+		name: string,
+		spec: string,
+	): Promise<Result<Readable<{ body: string; placeholder: string; upstream: UpstreamNote | null }>>> {
+		if (!this.ownsName(name)) {
+			if (spec.length > LIMITS.rangeLength || spec.split("||").length > LIMITS.rangeAlternatives) {
+				return refusals.rangeTooComplex();
+			}
+			return this.upstream.versionDocument(name, spec);
+		}
+		const local = this.versionDocument(spec);
+		return local.ok ? ok({ ...local.value, upstream: null }) : local;
+	}
+
+	async upstreamTarball(name: string, version: string) {
+		if (this.ownsName(name)) return refusals.packageNotFound();
+		return this.upstream.tarball(name, version);
+	}
+
+	async admitNewPackage(name: string): Promise<Result<{ admitted: true }>> {
+		if (this.ownsName(name)) return ok({ admitted: true });
+		return this.upstream.admit(name);
+	}
+
+	claim(name: string, actor: Actor) {
+		this.schema.ensure();
+		const result = transact(this.ctx.storage, () => {
+			const pkg = this.record.get();
+			const existing = this.claims.get();
+			if (existing || pkg) {
+				return ok({
+					name,
+					claimedAt: existing?.claimed_at ?? pkg?.created_at ?? "",
+					claimedBy: existing?.claimed_by ?? "published here",
+					created: false,
+					removedKeys: [] as string[],
+				});
+			}
+			const row = this.claims.insert(name, new Date().toISOString(), actor.label);
+			const removedKeys = this.upstream.forget();
+			recordAudit(this.sql, actor, "claim", name, { upstreamTarballsDropped: removedKeys.length });
+			return ok({ name, claimedAt: row.claimed_at, claimedBy: row.claimed_by, created: true, removedKeys });
+		});
+		this.scheduleAlarm(Date.now());
+		return result;
 	}
 
 	// ── writes ─────────────────────────────────────────────────────────────────────────────────
@@ -432,8 +518,10 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	/** One alarm runs every deferred job: write buffered download counts, then tell the search index. */
 	override async alarm(): Promise<void> {
 		this.alarmAt = null;
-		if (!this.schema.ready) return;
 		const now = Date.now();
+		if (this.upstream.hasActivity) await this.upstream.sendActivity();
+		if (this.upstream.hasActivity) this.scheduleAlarm(now + config(this.env).downloadFlushMs);
+		if (!this.schema.ready) return;
 		if (this.downloads.pending) this.ctx.storage.transactionSync(() => this.downloads.flush());
 		const pkg = this.record.get();
 		if (pkg) {
@@ -478,10 +566,15 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		this.schema.ensure();
 		const result = transact(this.ctx.storage, (): Result<Written<T>> => {
 			const now = new Date().toISOString();
+			if (options.creates && !this.ownsName(options.creates.name)) {
+				// The Worker asked admitNewPackage first; this holds even if upstream answered since.
+				if (this.upstream.hasCopy()) return refusals.upstreamName(options.creates.name);
+				this.upstream.forget();
+			}
 			const pkg = options.creates
 				? this.record.claim(options.creates.name, options.creates.access, now)
 				: this.record.live();
-			if (!pkg) return refusals.packageNotFound();
+			if (!pkg) return this.notHere();
 			const changed = change(pkg, now);
 			if (!changed.ok) return changed;
 			if ("skip" in changed.value) return ok({ ...changed.value.value, rev: revision(pkg) });
@@ -498,6 +591,27 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		});
 		if (result.ok) this.scheduleAlarm(Date.now());
 		return result;
+	}
+
+	/**
+	 * Whether the name is this registry's: a package was published here (even if it was since
+	 * unpublished), an admin claimed it, or it may not come from upstream at all (no upstream is
+	 * configured, or its scope is owned). Only other names are ever asked upstream.
+	 */
+	private ownsName(name: string): boolean {
+		if (!upstreamMayServe(config(this.env), splitName(name).scope)) return true;
+		return this.schema.ready && (this.record.get() !== null || this.claims.get() !== null);
+	}
+
+	/** No package here, but a copy of upstream's: writes are refused as writes to an upstream package. */
+	private upstreamCopyInstead(): boolean {
+		return this.schema.ready && this.record.get() === null && this.upstream.hasCopy();
+	}
+
+	/** The refusal for a write or lookup of a package that is not here. */
+	private notHere(): Refusal {
+		const name = this.upstreamCopyInstead() ? this.upstream.copyName() : null;
+		return name === null ? refusals.packageNotFound() : refusals.upstreamReadOnly(name);
 	}
 
 	/** Sets the alarm unless one this instance knows of is already due sooner. */
