@@ -25,6 +25,8 @@ import { getChannel, getChannelHistory, getImportMap, listChannels } from "./pac
 import { uploadBundle } from "./packages/upload";
 import { deleteVersion, getVersionInfo, listVersions } from "./packages/versions";
 import { search } from "./search/search";
+import { claimName } from "./upstream/claims";
+import { upstreamStatus } from "./upstream/status";
 
 // The routing table. Scoped names have their own routes (`/@:scope/:pkg…`) registered before the
 // unscoped ones, because `/@scope/name` would otherwise read as `/{name}/{version}`; encoded
@@ -130,6 +132,8 @@ api
 	.get("/-/admin/metrics", readMetrics)
 	.post("/-/admin/reindex", startReindex)
 	.get("/-/admin/reindex", reindexStatus)
+	.post("/-/admin/claims", claimName)
+	.get("/-/admin/upstream", upstreamStatus)
 	.get("/-/v1/search", search);
 
 for (const scoped of ["/@:scope/:pkg", "/:pkg"]) {

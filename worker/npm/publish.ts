@@ -12,6 +12,7 @@ import { channelName, versionNumber } from "../params";
 import { tarballChecksums } from "../publishing/checksums";
 import { deleteBlobs, storeVersion } from "../publishing/store-version";
 import { readPackageJson, readTarball } from "../publishing/tarball";
+import { assertMayCreate } from "../upstream/ownership";
 import { changeOwners } from "./owners";
 
 // PUT /{name}: npm publish (a document with one version and its tarball as a base64 attachment),
@@ -29,6 +30,7 @@ export const putPackage = packageWrite({ need: ["publish"], mustExist: false }, 
 	const attachments = Object.entries(doc._attachments ?? {});
 	if (attachments.length > 0) {
 		assertCan(principal, pkg, ["upload", "publish"], info?.access ?? null);
+		if (info === null) await assertMayCreate(env, pkg, stub);
 		return publish(pkg, doc, attachments, actor, env);
 	}
 	const result = unwrap(

@@ -9,6 +9,7 @@ import { json, readBodyBytes } from "../http";
 import { versionNumber } from "../params";
 import { storeVersion } from "../publishing/store-version";
 import { findPackageJson, packTarball, readTarball, type TarballFile } from "../publishing/tarball";
+import { assertMayCreate } from "../upstream/ownership";
 import { versionLinks } from "./views";
 
 // POST /packages/{name}/upload: a gzip tarball of a build (npm pack layout or files at the root)
@@ -22,6 +23,7 @@ export const uploadBundle = packageWrite({ need: ["upload"], mustExist: false },
 	if (info === null && request.query.access === "public" && !can(principal, pkg, "publish")) {
 		throw forbidden("making a new package public needs publish permission; upload it without access=public");
 	}
+	if (info === null) await assertMayCreate(env, pkg, stub);
 	const body = await readBodyBytes(request, maxBodySize);
 	const contents = await readTarball(body, { layout: "auto", maxUnpackedSize, maxEntries: maxTarballEntries });
 	if (!contents.files.some((f) => f.path === "index.js")) throw unprocessable("the bundle has no index.js at its root");
