@@ -57,6 +57,16 @@ export function expectedDigest(dist: { integrity?: unknown; shasum?: unknown }):
 	return null;
 }
 
+/**
+ * The hash the bytes were checked against, as one integrity string (`sha512-…`; a shasum becomes
+ * `sha1-…`): what the registry answers as the stored tarball's integrity and ETag.
+ */
+export function checkedIntegrity(expected: ExpectedDigest): string {
+	const prefix = SRI.find(([, algorithm]) => algorithm === expected.algorithm)?.[0] ?? "sha1";
+	const digest = expected.accepted[0] ?? "";
+	return `${prefix}-${expected.encoding === "hex" ? Uint8Array.fromHex(digest).toBase64() : digest}`;
+}
+
 /** Whether a digest of the bytes is one `expected` accepts. */
 export function digestAccepted(expected: ExpectedDigest, digest: Uint8Array): boolean {
 	const actual = expected.encoding === "base64" ? digest.toBase64() : digest.toHex();

@@ -13,7 +13,7 @@ import type {
 } from "../../schema/package/contract";
 import type { UpstreamDocumentRow, UpstreamVersionRow } from "../../schema/package/rows";
 import { refusals } from "../../schema/refusals";
-import { expectedDigest, type UpstreamActivity, upstreamOfUrl } from "../../schema/upstream";
+import { checkedIntegrity, expectedDigest, type UpstreamActivity, upstreamOfUrl } from "../../schema/upstream";
 import { UpstreamActivityLog } from "./upstream-activity";
 import { fetchUpstreamDocument, fetchUpstreamTarball } from "./upstream-client";
 import { UpstreamDocuments, type UpstreamForm } from "./upstream-documents";
@@ -307,7 +307,7 @@ export class UpstreamMirror {
 			settle(response.refusal);
 			return response.refusal;
 		}
-		const integrity = known.integrity ?? `sha1-${Uint8Array.fromHex(known.shasum ?? "").toBase64()}`;
+		const integrity = checkedIntegrity(expected);
 		const size = contentLength(response.value.headers);
 		const check = integrityCheck(expected);
 		// Its failure shows in both copies below (and is told apart by check.mismatched()).
