@@ -95,7 +95,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	// ── reads ──────────────────────────────────────────────────────────────────────────────────
 
 	info() {
-		if (this.upstreamCopyInstead()) return this.notHere();
+		if (this.upstreamPackage() !== null) return this.notHere();
 		return this.read((pkg) =>
 			ok({
 				packageId: pkg.package_id,
@@ -134,7 +134,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 
 	tarball(version: string, options: { count: boolean; mayReadRestricted: boolean }): Result<Readable<TarballLocation>> {
 		// A name with no package here may have upstream tarballs stored (never counted as downloads).
-		const stored = this.schema.ready && this.record.get() === null ? this.upstream.storedTarball(version) : null;
+		const stored = this.upstreamCopies() !== null ? this.upstream.storedTarball(version) : null;
 		if (stored) return ok({ ...stored, access: "public" as const, rev: "upstream" });
 		return this.read((pkg) => {
 			const row = this.versionRows.get(version);
@@ -603,14 +603,25 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		return this.schema.ready && (this.record.get() !== null || this.claims.get() !== null);
 	}
 
-	/** No package here, but a copy of upstream's: writes are refused as writes to an upstream package. */
-	private upstreamCopyInstead(): boolean {
-		return this.schema.ready && this.record.get() === null && this.upstream.hasCopy();
+	/**
+	 * The name this object keeps upstream copies for, while they are what it serves: the name is
+	 * not (or no longer) this registry's. Null otherwise, including after OWNED_SCOPES or
+	 * UPSTREAM_URL changed so that it is.
+	 */
+	private upstreamCopies(): string | null {
+		const name = this.schema.ready ? this.upstream.copyName() : null;
+		return name !== null && !this.ownsName(name) ? name : null;
 	}
 
-	/** The refusal for a write or lookup of a package that is not here. */
+	/** The name of the upstream package this object serves (upstream has it), or null. */
+	private upstreamPackage(): string | null {
+		const name = this.upstreamCopies();
+		return name !== null && this.upstream.hasCopy() ? name : null;
+	}
+
+	/** The refusal for a write or lookup of a package that is not here: an upstream package says so. */
 	private notHere(): Refusal {
-		const name = this.upstreamCopyInstead() ? this.upstream.copyName() : null;
+		const name = this.upstreamPackage();
 		return name === null ? refusals.packageNotFound() : refusals.upstreamReadOnly(name);
 	}
 

@@ -108,16 +108,17 @@ export class UpstreamMirror {
 			"dist-tags"?: Record<string, unknown>;
 		};
 		const versions = doc.versions ?? {};
-		const tagged = doc["dist-tags"]?.[spec];
-		const version =
-			spec in versions
-				? spec
-				: typeof tagged === "string"
-					? tagged
-					: semver.validRange(spec) === null
-						? null
-						: semver.maxSatisfying(Object.keys(versions), spec);
-		const manifest = version === null ? undefined : versions[version];
+		const tags = doc["dist-tags"] ?? {};
+		// Own keys only: a spec such as "constructor" names nothing.
+		const tagged = Object.hasOwn(tags, spec) ? tags[spec] : undefined;
+		const version = Object.hasOwn(versions, spec)
+			? spec
+			: typeof tagged === "string"
+				? tagged
+				: semver.validRange(spec) === null
+					? null
+					: semver.maxSatisfying(Object.keys(versions), spec);
+		const manifest = version !== null && Object.hasOwn(versions, version) ? versions[version] : undefined;
 		if (manifest === undefined) return heardByAnyone(refusals.versionNotFound(spec));
 		return ok({
 			body: JSON.stringify(manifest),
