@@ -62,7 +62,8 @@ export default defineConfig({
 						},
 					})),
 				],
-				test: { name: "upstream", include: ["tests/upstream-*.test.ts"] },
+				// One file at a time: tests cut upstream hosts off the network every file shares.
+				test: { name: "upstream", include: ["tests/upstream-*.test.ts"], fileParallelism: false },
 			},
 		],
 	},

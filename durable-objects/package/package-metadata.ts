@@ -515,7 +515,10 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 
 	// ── background work ────────────────────────────────────────────────────────────────────────
 
-	/** One alarm runs every deferred job: write buffered download counts, then tell the search index. */
+	/**
+	 * One alarm runs every deferred job: send the upstream figures, write buffered download counts,
+	 * then tell the search index.
+	 */
 	override async alarm(): Promise<void> {
 		this.alarmAt = null;
 		const now = Date.now();
