@@ -87,33 +87,31 @@ export const getTarball = caller(async ({ request, env, ctx, principal }) => {
 	const count = !request.head && config(env).countDownloads;
 	const mayRead = can(principal, pkg, "read");
 	let countedByObject = false;
-	let located: Awaited<ReturnType<typeof lookupThroughReadTier<TarballLocation & { access: Access }>>>;
-	try {
-		located = await lookupThroughReadTier({
-			request,
-			env,
-			route: "tarball",
-			owner: pkg.name,
-			key: `tarball:${pkg.name}@${version}`,
-			shareable: (access) => access === "public",
-			// Any refusal is the same bare 404: the URL names nothing else the caller could learn about.
-			authorize: async (access) => {
-				if (access !== "public" && !mayRead) throw notFound();
-			},
-			revision: () => packageRevision(env, pkg.name),
-			produce: async () => {
-				const found = await packageStub(env, pkg.name).tarball(version, { count, mayReadRestricted: mayRead });
-				if (!found.ok && upstreamMayServe(config(env), pkg.scope)) throw new NotStoredYet();
-				if (!found.ok || (found.value.access === "restricted" && !mayRead)) throw notFound();
-				countedByObject = count;
-				const { key, size, integrity, access, rev, upstream } = found.value;
-				return { value: { key, size, integrity, access, ...(upstream ? { upstream } : {}) }, access, rev };
-			},
-		});
-	} catch (error) {
-		if (error instanceof NotStoredYet) return serveUpstreamTarball(request, env, ctx, pkg, version);
+	const located = await lookupThroughReadTier<TarballLocation & { access: Access }>({
+		request,
+		env,
+		route: "tarball",
+		owner: pkg.name,
+		key: `tarball:${pkg.name}@${version}`,
+		shareable: (access) => access === "public",
+		// Any refusal is the same bare 404: the URL names nothing else the caller could learn about.
+		authorize: async (access) => {
+			if (access !== "public" && !mayRead) throw notFound();
+		},
+		revision: () => packageRevision(env, pkg.name),
+		produce: async () => {
+			const found = await packageStub(env, pkg.name).tarball(version, { count, mayReadRestricted: mayRead });
+			if (!found.ok && upstreamMayServe(config(env), pkg.scope)) throw new NotStoredYet();
+			if (!found.ok || (found.value.access === "restricted" && !mayRead)) throw notFound();
+			countedByObject = count;
+			const { key, size, integrity, access, rev, upstream } = found.value;
+			return { value: { key, size, integrity, access, ...(upstream ? { upstream } : {}) }, access, rev };
+		},
+	}).catch((error: unknown) => {
+		if (error instanceof NotStoredYet) return null;
 		throw error;
-	}
+	});
+	if (located === null) return serveUpstreamTarball(request, env, ctx, pkg, version);
 	const { value: tarball, outcome } = located;
 	if (count && !countedByObject && !tarball.upstream) countDownload(env, ctx, pkg.name, version);
 	const body = await readBytes(env, ctx, tarball.key, tarball.size, { shared: tarball.access === "public" });
