@@ -8,6 +8,7 @@ import {
 	publishUpstream,
 	restore,
 	tamper,
+	unsized,
 	untamper,
 	upstreamRequests,
 } from "./helpers/upstream";
@@ -141,6 +142,20 @@ describe("an upstream tarball", () => {
 		expect(head.headers.get("etag")).toBe(`"${published.integrity}"`);
 		expect(await bytesOf(await call(tarballPath(name, "1.0.0"), { headers: fresh }))).toEqual(published.tgz);
 		expect((await upstreamRequests(name)).filter((r) => r.path.endsWith(".tgz"))).toHaveLength(1);
+	});
+
+	it("is stored when upstream sends it without a Content-Length", async () => {
+		const name = uniqueName("up-unsized");
+		const published = await publishUpstream(name, "1.0.0");
+		await unsized(tarballPath(name, "1.0.0"));
+		const first = await call(tarballPath(name, "1.0.0"));
+		expect(first.headers.get("content-length")).toBeNull();
+		expect(await bytesOf(first)).toEqual(published.tgz);
+		const stored = (await env.BLOBS.list({ prefix: `upstream/${name}/1.0.0/` })).objects;
+		expect(stored.map((o) => o.size)).toEqual([published.tgz.byteLength]);
+		const again = await call(tarballPath(name, "1.0.0"), { headers: fresh });
+		expect(again.headers.get("content-length")).toBe(String(published.tgz.byteLength));
+		expect(await bytesOf(again)).toEqual(published.tgz);
 	});
 
 	it("is 404 for a version upstream does not have", async () => {

@@ -11,6 +11,8 @@ const log = [];
 const cut = new Set();
 /** @type {Set<string>} */
 const tampered = new Set();
+/** @type {Set<string>} */
+const unsized = new Set();
 
 export default {
 	/** @param {Request} request @param {Record<string, Fetcher>} env */
@@ -32,6 +34,8 @@ export default {
 		if (cut.has(url.hostname)) throw new Error(`connect ECONNREFUSED ${url.hostname}`);
 		const response = await upstream.fetch(request);
 		entry.status = response.status;
+		// Streamed on through a TransformStream, the body goes out without a Content-Length.
+		if (unsized.has(entry.path)) return new Response(response.body?.pipeThrough(new TransformStream()), response);
 		if (!tampered.has(entry.path) || response.status !== 200) return response;
 		// One byte flipped in the middle: same length, different digest.
 		const bytes = new Uint8Array(await response.arrayBuffer());
@@ -42,7 +46,8 @@ export default {
 
 /**
  * GET /log: every request so far. /cut?host= and /restore?host= take a host off the network and
- * back; /tamper?path= and /untamper?path= start and stop altering the bytes answered for a path.
+ * back; /tamper?path= and /untamper?path= start and stop altering the bytes answered for a path;
+ * /unsized?path= sends them without a Content-Length.
  * @param {URL} url
  */
 function control(url) {
@@ -53,6 +58,7 @@ function control(url) {
 	else if (url.pathname === "/restore") cut.delete(host);
 	else if (url.pathname === "/tamper") tampered.add(path);
 	else if (url.pathname === "/untamper") tampered.delete(path);
+	else if (url.pathname === "/unsized") unsized.add(path);
 	else return new Response("unknown control", { status: 404 });
 	return Response.json({ cut: [...cut], tampered: [...tampered] });
 }

@@ -67,6 +67,11 @@ export async function untamper(path: string): Promise<void> {
 	await fetch(`http://network.control/untamper?path=${encodeURIComponent(path)}`);
 }
 
+/** Has upstream's answers for a path arrive without a Content-Length. */
+export async function unsized(path: string): Promise<void> {
+	await fetch(`http://network.control/unsized?path=${encodeURIComponent(path)}`);
+}
+
 export function packageObject(name: string) {
 	return env.PACKAGES.get(env.PACKAGES.idFromName(name));
 }
