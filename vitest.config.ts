@@ -55,6 +55,8 @@ export default defineConfig({
 								UPSTREAM_URL: "http://upstream.test http://second-upstream.test http://third-upstream.test",
 								UPSTREAM_TOKEN: `,${UPSTREAM_ADMIN_TOKEN}`,
 								OWNED_SCOPES: "@owned",
+								// Short, so the test of an upstream that never answers ends soon.
+								UPSTREAM_TIMEOUT_SECONDS: "3",
 							},
 							ratelimits,
 							outboundService: "upstream-network",

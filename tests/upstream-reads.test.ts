@@ -7,6 +7,7 @@ import {
 	ageCopies,
 	backgroundSettled,
 	cut,
+	hang,
 	publishUpstream,
 	restore,
 	SECOND_UPSTREAM,
@@ -167,6 +168,18 @@ describe("an upstream package", () => {
 		} finally {
 			await restore();
 		}
+	});
+
+	it("gives up on an upstream that never answers after UPSTREAM_TIMEOUT_SECONDS", async () => {
+		const name = uniqueName("up-hung");
+		await publishUpstream(name, "1.0.0");
+		await hang(`/${name}`);
+		const res = await call(`/${name}`);
+		expect(res.status).toBe(504);
+		expect(await res.json()).toEqual({
+			code: "upstreamTimeout",
+			error: `upstream packument of ${name} from ${UPSTREAM}: no answer within 3 s`,
+		});
 	});
 
 	it("believes a 404 from every upstream for UPSTREAM_NOT_FOUND_SECONDS", async () => {

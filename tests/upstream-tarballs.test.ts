@@ -5,6 +5,7 @@ import {
 	ABBREVIATED,
 	ageCopies,
 	cut,
+	hang,
 	publishUpstream,
 	restore,
 	tamper,
@@ -156,6 +157,16 @@ describe("an upstream tarball", () => {
 		const again = await call(tarballPath(name, "1.0.0"), { headers: fresh });
 		expect(again.headers.get("content-length")).toBe(String(published.tgz.byteLength));
 		expect(await bytesOf(again)).toEqual(published.tgz);
+	});
+
+	it("is given up on when upstream does not begin to send it within UPSTREAM_TIMEOUT_SECONDS", async () => {
+		const name = uniqueName("up-tgz-hung");
+		await publishUpstream(name, "1.0.0");
+		await hang(tarballPath(name, "1.0.0"));
+		const res = await call(tarballPath(name, "1.0.0"));
+		expect(res.status).toBe(504);
+		expect(((await res.json()) as { code: string }).code).toBe("upstreamTimeout");
+		expect((await env.BLOBS.list({ prefix: `upstream/${name}/` })).objects).toEqual([]);
 	});
 
 	it("is 404 for a version upstream does not have", async () => {

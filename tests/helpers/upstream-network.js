@@ -13,6 +13,8 @@ const cut = new Set();
 const tampered = new Set();
 /** @type {Set<string>} */
 const unsized = new Set();
+/** @type {Set<string>} */
+const hung = new Set();
 
 export default {
 	/** @param {Request} request @param {Record<string, Fetcher>} env */
@@ -32,6 +34,8 @@ export default {
 		};
 		log.push(entry);
 		if (cut.has(url.hostname)) throw new Error(`connect ECONNREFUSED ${url.hostname}`);
+		// An upstream that takes the request and never answers: until the caller gives up.
+		if (hung.has(entry.path)) await new Promise((resolve) => setTimeout(resolve, 60_000));
 		const response = await upstream.fetch(request);
 		entry.status = response.status;
 		// Streamed on through a TransformStream, the body goes out without a Content-Length.
@@ -47,7 +51,7 @@ export default {
 /**
  * GET /log: every request so far. /cut?host= and /restore?host= take a host off the network and
  * back; /tamper?path= and /untamper?path= start and stop altering the bytes answered for a path;
- * /unsized?path= sends them without a Content-Length.
+ * /unsized?path= sends them without a Content-Length; /hang?path= never answers for a path.
  * @param {URL} url
  */
 function control(url) {
@@ -59,6 +63,7 @@ function control(url) {
 	else if (url.pathname === "/tamper") tampered.add(path);
 	else if (url.pathname === "/untamper") tampered.delete(path);
 	else if (url.pathname === "/unsized") unsized.add(path);
+	else if (url.pathname === "/hang") hung.add(path);
 	else return new Response("unknown control", { status: 404 });
 	return Response.json({ cut: [...cut], tampered: [...tampered] });
 }

@@ -72,6 +72,11 @@ export async function unsized(path: string): Promise<void> {
 	await fetch(`http://network.control/unsized?path=${encodeURIComponent(path)}`);
 }
 
+/** Has upstream take requests for a path and never answer them. */
+export async function hang(path: string): Promise<void> {
+	await fetch(`http://network.control/hang?path=${encodeURIComponent(path)}`);
+}
+
 export function packageObject(name: string) {
 	return env.PACKAGES.get(env.PACKAGES.idFromName(name));
 }
