@@ -105,6 +105,23 @@ describe("an upstream package", () => {
 		expect(Object.keys(((await refreshed.json()) as Packument).versions)).toEqual(["1.0.0", "1.1.0"]);
 	});
 
+	it("refreshes one packument of a name at a time, whatever forms and however many requests ask", async () => {
+		const name = uniqueName("up-one-at-a-time");
+		await publishUpstream(name, "1.0.0");
+		const full = () => call(`/${name}`, { headers: fresh });
+		const abbreviated = () => call(`/${name}`, { headers: { ...fresh, accept: ABBREVIATED } });
+		const first = await Promise.all([full(), abbreviated(), full(), abbreviated()]);
+		expect(first.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+		await ageCopies(name, MAX_AGE + 1000);
+		const stale = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? full() : abbreviated())));
+		for (const res of stale) expect(res.headers.get("x-registry-upstream")).toBe("stale");
+		await backgroundSettled(name);
+		// Two misses, then two refreshes: each form asked for once at a time, never both at once.
+		const asked = await packumentRequests(name);
+		expect(asked).toHaveLength(4);
+		expect(asked.map((r) => r.overlapping)).toEqual([0, 0, 0, 0]);
+	});
+
 	it("keeps its copy when upstream answers 304 Not Modified", async () => {
 		const name = uniqueName("up-304");
 		await publishUpstream(name, "1.0.0");

@@ -22,8 +22,8 @@ import { rewriteUpstreamPackument, type UpstreamVersion } from "./upstream-packu
 import { UpstreamTarballs } from "./upstream-tarballs";
 
 // The upstream registry's side of a package object whose name is not this registry's. The object
-// is the one place per name, so it is where "once" holds: one refresh of a document at a time
-// (every request that needs it waits for the same one), one fetch of each tarball however many ask.
+// is the one place per name, so it is where "once" holds: one refresh of the name's documents at a
+// time (every request that needs one waits for the same), one fetch of each tarball however many ask.
 //
 // Documents: fresh for UPSTREAM_MAX_AGE_SECONDS; then served stale while one refresh runs in the
 // background (revalidated with If-None-Match); when refreshes fail, served stale with a Warning
@@ -60,8 +60,10 @@ export class UpstreamMirror {
 	private readonly documents: UpstreamDocuments;
 	private readonly tarballs: UpstreamTarballs;
 	private readonly activity = new UpstreamActivityLog();
-	/** Document refreshes in flight, one per form. */
+	/** Document refreshes in flight or queued, one per form. */
 	private readonly refreshes = new Map<UpstreamForm, Promise<Result<null>>>();
+	/** The last refresh begun: the next one starts after it. */
+	private lastRefresh: Promise<unknown> = Promise.resolve();
 	/** Tarball fetches in flight, by version: they settle once the bytes are stored (or not). */
 	private readonly fetches = new Map<string, Promise<Result<TarballLocation>>>();
 
@@ -171,11 +173,15 @@ export class UpstreamMirror {
 		this.host.waitUntil(this.refresh(name, form));
 	}
 
-	/** Asks upstream for the form, once: requests that need it while it runs wait for the same answer. */
+	/**
+	 * Asks upstream for the form, once: requests that need it while it runs wait for the same answer.
+	 * One refresh per name at a time: a refresh of the other form waits for this one to end.
+	 */
 	private refresh(name: string, form: UpstreamForm): Promise<Result<null>> {
 		let pending = this.refreshes.get(form);
 		if (!pending) {
-			pending = this.fetchDocument(name, form).finally(() => this.refreshes.delete(form));
+			pending = this.lastRefresh.then(() => this.fetchDocument(name, form)).finally(() => this.refreshes.delete(form));
+			this.lastRefresh = pending.catch(() => null);
 			this.refreshes.set(form, pending);
 		}
 		return pending;

@@ -5,8 +5,10 @@
 // can cut a host off, as a stopped server would be, or have the bytes of one path altered on the
 // way, as a broken mirror or a man in the middle would. Tests reach it at http://network.control/.
 
-/** @type {{ host: string; method: string; path: string; accept: string | null; ifNoneMatch: string | null; authorized: boolean; status: number | null }[]} */
+/** @type {{ host: string; method: string; path: string; accept: string | null; ifNoneMatch: string | null; authorized: boolean; status: number | null; overlapping: number }[]} */
 const log = [];
+/** Requests forwarded and not answered yet, by host and path. */
+const inFlight = new Map();
 /** @type {Set<string>} */
 const cut = new Set();
 /** @type {Set<string>} */
@@ -23,6 +25,7 @@ export default {
 		if (url.hostname === "network.control") return control(url);
 		const upstream = env[`HOST_${url.hostname.replaceAll(/[^a-z0-9]/gi, "_").toUpperCase()}`];
 		if (!upstream) throw new Error(`getaddrinfo ENOTFOUND ${url.hostname}`);
+		const key = `${url.hostname}${url.pathname}`;
 		const entry = {
 			host: url.hostname,
 			method: request.method,
@@ -31,12 +34,15 @@ export default {
 			ifNoneMatch: request.headers.get("if-none-match"),
 			authorized: request.headers.has("authorization"),
 			status: null,
+			// How many requests for the same path were still unanswered when this one came in.
+			overlapping: inFlight.get(key) ?? 0,
 		};
 		log.push(entry);
 		if (cut.has(url.hostname)) throw new Error(`connect ECONNREFUSED ${url.hostname}`);
 		// An upstream that takes the request and never answers: until the caller gives up.
 		if (hung.has(entry.path)) await new Promise((resolve) => setTimeout(resolve, 60_000));
-		const response = await upstream.fetch(request);
+		inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
+		const response = await upstream.fetch(request).finally(() => inFlight.set(key, (inFlight.get(key) ?? 1) - 1));
 		entry.status = response.status;
 		// Streamed on through a TransformStream, the body goes out without a Content-Length.
 		if (unsized.has(entry.path)) return new Response(response.body?.pipeThrough(new TransformStream()), response);

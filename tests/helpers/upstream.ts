@@ -38,6 +38,8 @@ export type LoggedRequest = {
 	authorized: boolean;
 	/** Upstream's status; null when the request never reached it (the host was cut off). */
 	status: number | null;
+	/** How many requests for the same path were still unanswered when this one came in. */
+	overlapping: number;
 };
 
 /** What upstream was asked about a name (its packument, version documents and tarballs), GETs only. */
