@@ -40,6 +40,7 @@ export async function serveUpstreamTarball(
 	if (size === null) return new Response(body, { headers: headers(integrity) });
 	// With its length known the response says it, so a body that fails at the end arrives short.
 	const sized = new FixedLengthStream(size);
+	// A failure shows where it matters: in the response, cut short (the object logs why).
 	ctx.waitUntil(body.pipeTo(sized.writable).catch(() => {}));
 	return new Response(sized.readable, { headers: headers(integrity) });
 }
