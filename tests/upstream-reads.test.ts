@@ -1,6 +1,7 @@
-import { env } from "cloudflare:test";
+import { createExecutionContext, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { DEFAULTS } from "../schema/config";
+import { router } from "../worker/router";
 import { call, type Packument, publish, publisherFor, uniqueName, type VersionDoc } from "./helpers/registry";
 import {
 	ABBREVIATED,
@@ -287,5 +288,57 @@ describe("a name that is this registry's", () => {
 		expect((await call(`/${name}/-/${name.split("/")[1]}-9.9.9.tgz`)).status).toBe(404);
 		expect(await upstreamRequests(name)).toEqual([]);
 		expect(await env.BLOBS.list({ prefix: `upstream/${name}/` })).toMatchObject({ objects: [] });
+	});
+});
+
+describe("the read tier in front of upstream copies", () => {
+	/** Requests through a read tier whose entries expire at once: every read revalidates. */
+	const viaTier = async (path: string, headers: Record<string, string> = {}) => {
+		// Time in workerd moves on I/O: a short wait makes the previous entry expire.
+		await scheduler.wait(5);
+		return router.fetch(
+			new Request(`http://registry.test${path}`, { headers }),
+			{ ...env, READ_CACHE_SECONDS: "0.001" },
+			createExecutionContext(),
+		);
+	};
+
+	it("confirms an expired entry by the copies' revision, and drops it when a refresh fails (to add the Warning)", async () => {
+		const name = uniqueName("up-tier");
+		await publishUpstream(name, "1.0.0");
+		const read = () => viaTier(`/${name}`, { accept: ABBREVIATED });
+		expect((await read()).headers.get("x-registry-cache")).toBe("miss");
+		expect((await read()).headers.get("x-registry-cache")).toBe("revalidated");
+
+		await cut();
+		try {
+			await ageCopies(name, MAX_AGE + 1000);
+			// Still the same copies: confirmed, while the revision check starts the refresh.
+			const confirmed = await read();
+			expect(confirmed.headers.get("x-registry-cache")).toBe("revalidated");
+			expect(confirmed.headers.get("warning")).toBeNull();
+			await backgroundSettled(name);
+			const warned = await read();
+			expect(warned.headers.get("x-registry-cache")).toBe("miss");
+			expect(warned.headers.get("warning")).toMatch(/^111 /);
+			expect((await read()).headers.get("x-registry-cache")).toBe("revalidated");
+		} finally {
+			await restore();
+		}
+		expect(await packumentRequests(name)).toHaveLength(2);
+	});
+
+	it("confirms a stored tarball's location the same way", async () => {
+		const name = uniqueName("up-tier-tgz");
+		const published = await publishUpstream(name, "1.0.0");
+		const path = `/${name}/-/${name}-1.0.0.tgz`;
+		const first = await viaTier(path);
+		expect(new Uint8Array(await first.arrayBuffer())).toEqual(published.tgz);
+		const second = await viaTier(path);
+		expect(second.headers.get("x-registry-cache")).toBe("miss");
+		await second.arrayBuffer();
+		const third = await viaTier(path);
+		expect(third.headers.get("x-registry-cache")).toBe("revalidated");
+		expect(new Uint8Array(await third.arrayBuffer())).toEqual(published.tgz);
 	});
 });

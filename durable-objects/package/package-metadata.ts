@@ -106,6 +106,12 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		);
 	}
 
+	revision(name: string): string | null {
+		if (!this.ownsName(name)) return this.upstream.revision(name);
+		const pkg = this.schema.ready ? this.record.live() : null;
+		return pkg ? revision(pkg) : null;
+	}
+
 	packument(form: PackumentForm, ifNoneMatch: string | null) {
 		return this.read((pkg) => {
 			const doc = this.documents.get(form);
@@ -135,7 +141,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	tarball(version: string, options: { count: boolean; mayReadRestricted: boolean }): Result<Readable<TarballLocation>> {
 		// A name with no package here may have upstream tarballs stored (never counted as downloads).
 		const stored = this.upstreamCopies() !== null ? this.upstream.storedTarball(version) : null;
-		if (stored) return ok({ ...stored, access: "public" as const, rev: "upstream" });
+		if (stored) return ok({ ...stored, access: "public" as const, rev: this.upstream.copiesRevision() });
 		return this.read((pkg) => {
 			const row = this.versionRows.get(version);
 			if (!row) return refusals.versionNotFound(version);

@@ -93,7 +93,7 @@ export class UpstreamMirror {
 			placeholder: row.placeholder,
 			upstream: note,
 			access: "public",
-			rev: upstreamRevision(row),
+			rev: this.copiesRevision(),
 		});
 	}
 
@@ -127,8 +127,41 @@ export class UpstreamMirror {
 			placeholder: row.placeholder,
 			upstream: note,
 			access: "public",
-			rev: upstreamRevision(row),
+			rev: this.copiesRevision(),
 		});
+	}
+
+	/**
+	 * For the read tier: what the copies are now, while they may be served without asking upstream
+	 * (null once they are too old for that, so the object is asked and decides). A copy past its max
+	 * age gets its background refresh here too, as a read of it would.
+	 */
+	revision(name: string): string | null {
+		const { upstreamMaxAgeMs, upstreamStaleIfErrorMs } = config(this.env);
+		const now = Date.now();
+		const copies = this.copies();
+		if (copies.length === 0) return null;
+		for (const row of copies) {
+			if (now - row.fetched_at >= upstreamMaxAgeMs + upstreamStaleIfErrorMs) return null;
+			if (now - row.fetched_at >= upstreamMaxAgeMs) this.refreshInBackground(name, row.form, row, now);
+		}
+		return this.copiesRevision();
+	}
+
+	/**
+	 * Changes whenever an answer built from the copies would: a document changed, or a refresh
+	 * failed or succeeded again (which adds or drops the Warning of a stale copy).
+	 */
+	copiesRevision(): string {
+		return `upstream-${this.copies()
+			.map((row) => `${row.etag.replaceAll('"', "")}${row.failed_at === null ? "" : "!"}`)
+			.join("-")}`;
+	}
+
+	private copies(): UpstreamDocumentRow[] {
+		return [this.documents.get("abbreviated"), this.documents.get("full")].filter(
+			(row): row is UpstreamDocumentRow => row?.status === 200,
+		);
 	}
 
 	/** Whether upstream is known to have the name (so no write may create or change it here). */
@@ -450,11 +483,6 @@ export class UpstreamMirror {
  */
 function heardByAnyone(refusal: Refusal): Refusal {
 	return { ...refusal, access: "public" };
-}
-
-/** Answers about an upstream copy change when the copy does. */
-function upstreamRevision(row: UpstreamDocumentRow): string {
-	return `upstream-${row.etag.replaceAll('"', "")}`;
 }
 
 /** A stale copy served because upstream could not be reached says so (RFC 7234's Warning 111). */

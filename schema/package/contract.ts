@@ -139,6 +139,12 @@ export type AccessChange = { access?: Access; requireTwoFactor?: boolean };
 export interface PackageMetadataContract {
 	// reads: the package's access comes with every answer (see Readable)
 	info(): Result<PackageInfo>;
+	/**
+	 * The revision of what the name serves now (the local package's, or the upstream copies'), to
+	 * confirm that a cached answer still holds; null when there is nothing to confirm it against.
+	 * For upstream copies past their max age it starts the background refresh.
+	 */
+	revision(name: string): string | null;
 	packument(form: "full" | "abbreviated", ifNoneMatch: string | null): Result<Readable<StoredDocument>>;
 	/** One version by number, tag, or the highest version a range allows (as the npm registry does). */
 	versionDocument(spec: string): Result<Readable<{ body: string; placeholder: string }>>;
