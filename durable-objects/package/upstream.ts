@@ -300,6 +300,10 @@ export class UpstreamMirror {
 		const fetching = this.fetches.get(version);
 		if (fetching) {
 			const done = await fetching;
+			// It waited for upstream: a miss, though the fetch was another request's.
+			const upstream = this.documents.version(version)?.upstream;
+			if (upstream) this.count(upstream, "tarballMisses");
+			this.wake();
 			return done.ok ? ok({ stored: done.value }) : done;
 		}
 		const known = this.documents.version(version);
