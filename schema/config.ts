@@ -26,6 +26,29 @@ export type Config = {
 	/** Public keys of earlier signing keys, still listed so their signatures verify until they expire. */
 	retiredSigningKeys: { key: string; expires: string }[];
 	missingSecrets: string[];
+	/** The registries behind this one, asked in order for names that are not this registry's; none: off. */
+	upstreams: Upstream[];
+	/** Scopes this registry owns (`@acc`, lowercase): their names are never asked upstream. */
+	ownedScopes: string[];
+	upstreamTimeoutMs: number;
+	/** How long an upstream document is served without asking upstream again. */
+	upstreamMaxAgeMs: number;
+	/** How long past its max age a document is still served while upstream fails. */
+	upstreamStaleIfErrorMs: number;
+	/** How long "no upstream has this name" is believed. */
+	upstreamNotFoundMs: number;
+	/** Whether a new name may be published while upstream cannot say whether it has it. */
+	publishWhenUpstreamDown: boolean;
+};
+
+/** One registry behind this one. */
+export type Upstream = {
+	/** Base URL without a trailing slash: `https://registry.npmjs.org`. */
+	url: string;
+	/** Its origin: tarballs are fetched only from the origins of configured upstreams. */
+	origin: string;
+	/** Sent as a bearer token to this upstream's origin only. */
+	token: string | null;
 };
 
 export const DEFAULTS = {
@@ -37,10 +60,17 @@ export const DEFAULTS = {
 	readCacheSeconds: 5,
 	downloadFlushSeconds: 5,
 	searchDownloadsPushSeconds: 300,
+	upstreamTimeoutSeconds: 10,
+	upstreamMaxAgeSeconds: 120,
+	upstreamStaleIfErrorSeconds: 86_400,
+	upstreamNotFoundSeconds: 30,
 } as const;
 
-/** The vars and secrets as wrangler hands them over (all strings; secrets may be missing). */
-export type ConfigSource = Partial<Record<keyof Env, unknown>>;
+/**
+ * The vars and secrets as wrangler hands them over (all strings; secrets may be missing).
+ * UPSTREAM_TOKEN is an optional secret, which wrangler.jsonc cannot declare (see there).
+ */
+export type ConfigSource = Partial<Record<keyof Env | "UPSTREAM_TOKEN", unknown>>;
 
 const parsed = new WeakMap<object, Config>();
 
@@ -81,6 +111,13 @@ export function parseConfig(env: ConfigSource): Config {
 			...(encryptionKey === null ? ["ENCRYPTION_KEY"] : []),
 			...(registrySigningKey === null ? ["REGISTRY_SIGNING_KEY"] : []),
 		],
+		upstreams: upstreams(env.UPSTREAM_URL, env.UPSTREAM_TOKEN),
+		ownedScopes: list(env.OWNED_SCOPES).map((scope) => `@${scope.replace(/^@/, "").toLowerCase()}`),
+		upstreamTimeoutMs: positiveSeconds(env.UPSTREAM_TIMEOUT_SECONDS, DEFAULTS.upstreamTimeoutSeconds) * 1000,
+		upstreamMaxAgeMs: seconds(env.UPSTREAM_MAX_AGE_SECONDS, DEFAULTS.upstreamMaxAgeSeconds) * 1000,
+		upstreamStaleIfErrorMs: seconds(env.UPSTREAM_STALE_IF_ERROR_SECONDS, DEFAULTS.upstreamStaleIfErrorSeconds) * 1000,
+		upstreamNotFoundMs: seconds(env.UPSTREAM_NOT_FOUND_SECONDS, DEFAULTS.upstreamNotFoundSeconds) * 1000,
+		publishWhenUpstreamDown: text(env.ALLOW_PUBLISH_WHEN_UPSTREAM_DOWN) === "true",
 	};
 }
 
@@ -99,6 +136,38 @@ function retiredKeys(value: unknown): { key: string; expires: string }[] {
 			? [{ key, expires: new Date(expires).toISOString() }]
 			: [];
 	});
+}
+
+/**
+ * UPSTREAM_URL lists the upstreams in the order they are asked (separated by commas or spaces);
+ * UPSTREAM_TOKEN holds their tokens in the same order, separated by commas (an empty place: none).
+ * A URL that does not parse as http(s) is left out.
+ */
+function upstreams(urls: unknown, tokens: unknown): Upstream[] {
+	const secrets = text(tokens).split(",");
+	return list(urls).flatMap((raw, i) => {
+		let url: URL;
+		try {
+			url = new URL(raw);
+		} catch {
+			return [];
+		}
+		if (url.protocol !== "http:" && url.protocol !== "https:") return [];
+		const token = secrets[i]?.trim() ?? "";
+		return [{ url: `${url.origin}${url.pathname}`.replace(/\/+$/, ""), origin: url.origin, token: token || null }];
+	});
+}
+
+function list(value: unknown): string[] {
+	return text(value)
+		.split(/[\s,]+/)
+		.filter((item) => item !== "");
+}
+
+/** A number of seconds above 0 (a timeout of 0 would refuse everything). */
+function positiveSeconds(value: unknown, fallback: number): number {
+	const parsedValue = Number(text(value));
+	return Number.isFinite(parsedValue) && parsedValue > 0 ? parsedValue : fallback;
 }
 
 function text(value: unknown): string {

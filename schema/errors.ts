@@ -12,11 +12,13 @@ export const errorStatus = {
 	otpRequired: 401,
 	forbidden: 403,
 	versionExists: 403,
+	upstreamReadOnly: 403,
 	notFound: 404,
 	methodNotAllowed: 405,
 	conflict: 409,
 	revisionMismatch: 409,
 	protectedVersion: 409,
+	upstreamName: 409,
 	payloadTooLarge: 413,
 	unprocessable: 422,
 	integrityMismatch: 422,
@@ -24,7 +26,11 @@ export const errorStatus = {
 	badTarball: 422,
 	tooManyRequests: 429,
 	internal: 500,
+	upstreamFailed: 502,
+	upstreamIntegrity: 502,
 	unavailable: 503,
+	upstreamUnavailable: 503,
+	upstreamTimeout: 504,
 } as const;
 
 export type ErrorCode = keyof typeof errorStatus;

@@ -37,6 +37,13 @@ export const LIMITS = {
 	searchPerson: 256,
 	searchLink: 2_048,
 	searchReadme: 2_000,
+	/**
+	 * An upstream packument as fetched: its object parses and rewrites it in memory (128 MB in all),
+	 * and answers it over RPC. The abbreviated form of even the largest public packages fits.
+	 */
+	upstreamDocumentBytes: 20 * 1024 * 1024,
+	/** An upstream tarball sent without a Content-Length, which has to be held in memory before R2 takes it. */
+	upstreamUnsizedTarballBytes: 32 * 1024 * 1024,
 } as const;
 
 /** How deeply a parsed JSON value nests, counted without recursion (a hostile document cannot overflow the stack). */

@@ -53,6 +53,31 @@ export const refusals = {
 	notAnEarlierEntry: (channel: string, to: number): Refusal =>
 		refuse("unprocessable", `history entry ${to} is not an earlier entry of channel "${channel}"`),
 
+	// the upstream registry (see schema/upstream.ts)
+	upstreamName: (name: string): Refusal =>
+		refuse(
+			"upstreamName",
+			`${name} exists in the upstream registry: publishing it here would shadow it for every install; an admin can claim the name first (POST /-/admin/claims)`,
+		),
+	upstreamReadOnly: (name: string): Refusal =>
+		refuse(
+			"upstreamReadOnly",
+			`${name} comes from the upstream registry: it cannot be published to, tagged, deprecated or changed through this registry`,
+		),
+	upstreamUnavailable: (name: string): Refusal =>
+		refuse(
+			"upstreamUnavailable",
+			`cannot publish the new name ${name} now: the upstream registry cannot be asked whether it has it; try again later`,
+		),
+	upstreamFailed: (what: string, why: string): Refusal => refuse("upstreamFailed", `upstream ${what}: ${why}`),
+	upstreamTimeout: (what: string, seconds: number): Refusal =>
+		refuse("upstreamTimeout", `upstream ${what}: no answer within ${seconds} s`),
+	upstreamIntegrity: (what: string): Refusal =>
+		refuse(
+			"upstreamIntegrity",
+			`upstream ${what}: the bytes do not match the integrity upstream published; nothing was stored`,
+		),
+
 	// users, tokens, customers
 	userNotFound: (name: string): Refusal => refuse("notFound", `user ${name} does not exist`),
 	userExists: (name: string): Refusal => refuse("conflict", `user ${name} already exists`),

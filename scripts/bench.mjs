@@ -21,6 +21,10 @@
 //    to each figure is the R2 floor: a trivial Worker moving the same bytes through the simulator
 //    (written, read back, written again), memory and time. BENCH_ONLY=large-publishes runs this
 //    section alone (BENCH_ONLY=reads the others).
+// 8. Upstream: `npm install` of the app needing all BENCH_PACKAGES from the registry of step 2
+//    directly (twice), then through a second registry (fresh state) that has it as its upstream:
+//    cold (every packument and tarball fetched from upstream on the way), then warm (all cached),
+//    twice. Each install starts from an empty npm cache (part of BENCH_ONLY=reads).
 //
 // Figures go to stdout as a table, and as JSON with --json.
 
@@ -75,14 +79,14 @@ const log = (line) => process.stderr.write(`${line}\n`);
 
 // ── servers ────────────────────────────────────────────────────────────────────────────────────
 
-/** `npm start` (Miniflare) or `wrangler dev`, on a free port, on the bench's state directory. */
-async function startServer(kind, vars = {}) {
+/** `npm start` (Miniflare) or `wrangler dev`, on a free port, on the bench's state directory (or another). */
+async function startServer(kind, vars = {}, persistTo = state) {
 	const port = await freePort();
 	const wrangler = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
 	const args =
 		kind === "npm start"
 			? [join(root, "scripts", "start.mjs")]
-			: [wrangler, "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state];
+			: [wrangler, "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistTo];
 	if (kind === "wrangler dev") {
 		args.push("--env-file", devVars, "--show-interactive-dev-session=false", "--log-level", "warn");
 	}
@@ -99,7 +103,7 @@ async function startServer(kind, vars = {}) {
 	const env = {
 		...quietEnv,
 		PORT: String(port),
-		PERSIST_TO: state,
+		PERSIST_TO: persistTo,
 		DEV_VARS: devVars,
 		ADMIN_TOKEN: ADMIN,
 		URL_SIGNING_SECRET: SIGNING,
@@ -236,13 +240,15 @@ async function publishMany(url, manifests, concurrency) {
 	return (performance.now() - started) / 1000;
 }
 
-function coldInstall(url) {
+/** `npm install` of an app needing every generated package, in a fresh directory with an empty npm cache. */
+function coldInstall(url, token = null) {
 	const dir = mkdtempSync(join(tmpdir(), "registry-bench-app-"));
 	const dependencies = Object.fromEntries(Array.from({ length: PACKAGES }, (_, i) => [graphName(i), "^1.0.0"]));
 	writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "bench-app", version: "1.0.0", dependencies }));
+	const auth = token ? `//${new URL(url).host}/:_authToken=${token}\n` : "";
 	writeFileSync(
 		join(dir, ".npmrc"),
-		`registry=${url}/\ncache=${join(dir, ".cache")}\naudit=false\nfund=false\nupdate-notifier=false\n`,
+		`registry=${url}/\n${auth}cache=${join(dir, ".cache")}\naudit=false\nfund=false\nupdate-notifier=false\n`,
 	);
 	const started = performance.now();
 	const result = spawnSync("npm", ["install", "--no-audit", "--no-fund"], {
@@ -616,6 +622,16 @@ async function largePublishes() {
 	figures["large publishes (wrangler dev)"] = rows;
 }
 
+/** A developer token with no grants: it reads public packages without the anonymous rate limit. */
+async function readerToken(url) {
+	const created = await fetch(`${url}/-/admin/tokens`, {
+		method: "POST",
+		headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+		body: JSON.stringify({ kind: "developer", name: "bench-reader", grants: [] }),
+	});
+	return (await created.json()).token;
+}
+
 // ── run ────────────────────────────────────────────────────────────────────────────────────────
 
 let reader = null;
@@ -713,6 +729,37 @@ if (ONLY === "" || ONLY === "reads") {
 	} finally {
 		await server.stop();
 	}
+
+	// One URL for everything: the registry of the first step (its packages still in its state) as the
+	// upstream of a second registry on a fresh state. Installs carry tokens on both sides, so no rate
+	// limit for anonymous requests (all from 127.0.0.1 here) takes part.
+	log("installs through a registry with an upstream…");
+	server = await startServer("npm start");
+	try {
+		const upstreamReader = await readerToken(server.url);
+		const direct = [coldInstall(server.url, upstreamReader), coldInstall(server.url, upstreamReader)];
+		const proxy = await startServer(
+			"npm start",
+			{ UPSTREAM_URL: server.url, UPSTREAM_TOKEN: upstreamReader },
+			mkdtempSync(join(tmpdir(), "registry-bench-proxy-state-")),
+		);
+		try {
+			const proxyReader = await readerToken(proxy.url);
+			const cold = coldInstall(proxy.url, proxyReader);
+			const warm = [coldInstall(proxy.url, proxyReader), coldInstall(proxy.url, proxyReader)];
+			figures.upstream = {
+				[`npm install of ${PACKAGES} packages from the upstream directly (s)`]: +direct[0].toFixed(1),
+				"… again (s)": +direct[1].toFixed(1),
+				"… through a registry with that upstream, cold: every document and tarball fetched (s)": +cold.toFixed(1),
+				"… through it again, warm: everything in its objects and R2 (s)": +warm[0].toFixed(1),
+				"… and once more, its read tier warm too (s)": +warm[1].toFixed(1),
+			};
+		} finally {
+			await proxy.stop();
+		}
+	} finally {
+		await server.stop();
+	}
 }
 
 if (ONLY === "" || ONLY === "large-publishes") await largePublishes();
@@ -730,7 +777,7 @@ if (ONLY === "" || ONLY === "reads") {
 		"calls/1000".padStart(11),
 	);
 	for (const [name, rows] of Object.entries(figures)) {
-		if (Array.isArray(rows)) continue;
+		if (Array.isArray(rows) || name === "upstream") continue;
 		for (const [endpoint, f] of Object.entries(rows)) {
 			console.log(
 				name.padEnd(34),
@@ -742,6 +789,10 @@ if (ONLY === "" || ONLY === "reads") {
 			);
 		}
 	}
+}
+if (figures.upstream) {
+	console.log("\nupstream (each install with an empty npm cache, npm start on both sides):");
+	for (const [what, seconds] of Object.entries(figures.upstream)) console.log(`  ${what.padEnd(92)} ${seconds}`);
 }
 const large = figures["large publishes (wrangler dev)"];
 if (large) {
@@ -768,4 +819,6 @@ if (large) {
 		);
 	}
 }
+console.log("\nupstream (each install with an empty npm cache, npm start on both sides):");
+for (const [what, seconds] of Object.entries(figures.upstream ?? {})) console.log(`  ${what.padEnd(92)} ${seconds}`);
 if (process.argv.includes("--json")) console.log(JSON.stringify({ notes, figures }, null, 2));

@@ -41,7 +41,8 @@ const { modulesRules: _rules, ...workerOptions } = unstable_getMiniflareWorkerOp
 	envFiles,
 }).workerOptions;
 // Any var or secret can be overridden from the environment: `PUBLIC_URL=https://… npm start`.
-for (const name of [...SECRETS, ...Object.keys(config.vars)]) {
+// UPSTREAM_TOKEN, an optional secret wrangler.jsonc cannot list (see there), comes only from there.
+for (const name of [...SECRETS, "UPSTREAM_TOKEN", ...Object.keys(config.vars)]) {
 	if (process.env[name]) workerOptions.bindings = { ...workerOptions.bindings, [name]: process.env[name] };
 }
 

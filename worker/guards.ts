@@ -41,7 +41,7 @@ export type CachePolicy = {
  * policy the answer goes through the read tier: built once, served to every caller who may read it.
  */
 export function packageRead<T>(
-	read: (stub: PackageStub, request: RouteRequest) => Promise<Result<Readable<T>>>,
+	read: (stub: PackageStub, request: RouteRequest, pkg: PackageName) => Promise<Result<Readable<T>>>,
 	handle: (context: ReadContext<T>) => Promise<Response> | Response,
 	cache?: CachePolicy,
 ): Handler {
@@ -51,7 +51,7 @@ export function packageRead<T>(
 		const produce = async (asked: RouteRequest) => {
 			// Made here, not up front: a read the tier answers never needs the object.
 			const stub = packageStub(env, pkg.name);
-			const [who, result] = await Promise.all([principal, read(stub, asked)]);
+			const [who, result] = await Promise.all([principal, read(stub, asked, pkg)]);
 			const value = settleRead(who, pkg, result);
 			const response = await handle({ request: asked, env, ctx, pkg, principal: who, stub, value });
 			return { response, access: value.access, rev: value.rev };
@@ -109,7 +109,7 @@ export type WriteContext<I> = Base & {
 /**
  * A change to one package: the token check and the package lookup in parallel, then the
  * permissions, the second factor where the user, the scope or the package asks for it, and, with
- * `mustExist`, a 404 for a package that does not exist. `principal` says where the caller comes
+ * `mustExist`, a 404 for a package that does not exist (or a refusal naming the upstream package). `principal` says where the caller comes
  * from when it is not the Authorization header (a page's session). A refusal after the caller is
  * known to hold a token (no grant, no permission, a rule of the package) is recorded in the registry's audit log
  * as `write.refused`, off the response path; failed authentications record themselves.
@@ -131,7 +131,10 @@ export function packageWrite<MustExist extends boolean>(
 		try {
 			assertCan(principal, pkg, options.need, info?.access ?? null);
 			await assertSecondFactor(request, env, principal, pkg, info?.requireTwoFactor ?? false);
-			if (options.mustExist && info === null) throw notFound();
+			if (options.mustExist && info === null) {
+				// A name served from upstream says so: it can never be changed through this registry.
+				throw !found.ok && found.code === "upstreamReadOnly" ? HttpError.from(found) : notFound();
+			}
 			const context = { request, env, ctx, pkg, principal, actor: actorOf(principal), stub, info };
 			const response = await handle(context as WriteContext<MustExist extends true ? PackageInfo : PackageInfo | null>);
 			// The writer's next read, and any read in this colo, sees the change (a page's form answers 303).

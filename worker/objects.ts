@@ -24,7 +24,6 @@ export const authStoreStub = (env: Env) => counted("auth", authStoreObject(env))
 export const searchIndexStub = (env: Env) => counted("index", searchIndex(env));
 
 /** A package's revision now (null when it does not exist), to confirm a cached answer still holds. */
-export async function packageRevision(env: Env, name: string): Promise<string | null> {
-	const info = await packageStub(env, name).info();
-	return info.ok ? info.value.rev : null;
+export function packageRevision(env: Env, name: string): Promise<string | null> {
+	return packageStub(env, name).revision(name);
 }

@@ -36,6 +36,8 @@ import { changeRollout, completeRollout, revertRollout, startRollout } from "./p
 import { uploadBundle } from "./packages/upload";
 import { deleteVersion, getVersionInfo, listVersions } from "./packages/versions";
 import { search } from "./search/search";
+import { claimName } from "./upstream/claims";
+import { upstreamStatus } from "./upstream/status";
 import { serveScript, serveStylesheet } from "./web/assets";
 import {
 	completeRolloutFromPage,
@@ -156,6 +158,8 @@ api
 	.get("/-/admin/metrics", readMetrics)
 	.post("/-/admin/reindex", startReindex)
 	.get("/-/admin/reindex", reindexStatus)
+	.post("/-/admin/claims", claimName)
+	.get("/-/admin/upstream", upstreamStatus)
 	.get("/-/v1/search", search);
 
 for (const scoped of ["/@:scope/:pkg", "/:pkg"]) {

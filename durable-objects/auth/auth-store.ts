@@ -22,6 +22,7 @@ import { config } from "../../schema/config";
 import { ok, type Result } from "../../schema/errors";
 import { refusals } from "../../schema/refusals";
 import type { Grant } from "../../schema/requests/admin";
+import type { UpstreamActivity } from "../../schema/upstream";
 import { queryAudit, recordAudit } from "../audit";
 import { applyMigrations } from "../migrations";
 import { transact } from "../transaction";
@@ -32,6 +33,7 @@ import { Policies } from "./policies";
 import { isSealed, seal, unseal } from "./sealing";
 import { TokenPushes } from "./token-pushes";
 import { Tokens } from "./tokens";
+import { UpstreamFigureSums } from "./upstream-figures";
 import { newTotpSeed, Users } from "./users";
 
 // The admin plane of access control, one object for the registry (idFromName("auth")): users,
@@ -64,6 +66,7 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 	private readonly pushes: TokenPushes;
 	private readonly failures: CredentialFailures;
 	private readonly policies: Policies;
+	private readonly upstreamSums: UpstreamFigureSums;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -75,6 +78,7 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 		this.pushes = new TokenPushes(this.sql, env, (id, hash) => this.recordFor(id, hash));
 		this.failures = new CredentialFailures(this.sql);
 		this.policies = new Policies(this.sql);
+		this.upstreamSums = new UpstreamFigureSums(this.sql);
 		ctx.blockConcurrencyWhile(async () => {
 			applyMigrations(ctx.storage, authStoreMigrations);
 			if (this.pushes.pending) await ctx.storage.setAlarm(Date.now());
@@ -372,6 +376,16 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 
 	auditLog(filter: AuditFilter) {
 		return queryAudit(this.sql, filter);
+	}
+
+	// ── upstream figures ───────────────────────────────────────────────────────────────────────
+
+	recordUpstreamActivity(upstream: string, activity: UpstreamActivity): void {
+		this.upstreamSums.add(upstream, activity);
+	}
+
+	upstreamFigures() {
+		return this.upstreamSums.all();
 	}
 
 	// ── the write path ─────────────────────────────────────────────────────────────────────────

@@ -16,17 +16,22 @@ import {
 	type PublishInput,
 	type Readable,
 	type RolloutEventDetail,
+	type ServedDocument,
+	type TarballLocation,
+	type UpstreamNote,
 	type VersionRef,
 } from "../../schema/package/contract";
 import { packageMetadataMigrations } from "../../schema/package/migrations";
 import type { PackageRow, VersionRow } from "../../schema/package/rows";
 import { refusals } from "../../schema/refusals";
 import { RECENT_DOWNLOAD_DAYS } from "../../schema/search/contract";
+import { upstreamMayServe } from "../../schema/upstream";
 import { queryAudit, recordAudit } from "../audit";
 import { Schema } from "../migrations";
 import { authStoreObject } from "../stubs";
 import { transact } from "../transaction";
 import { type ChannelState, Channels } from "./channels";
+import { Claim } from "./claim";
 import { Documents, type PackumentForm } from "./documents";
 import { Downloads } from "./downloads";
 import { PackageRecord, revision } from "./package-record";
@@ -38,6 +43,7 @@ import { Rollouts } from "./rollouts";
 import { searchDocument } from "./search-document";
 import { SearchOutbox } from "./search-outbox";
 import { signaturesForUnsigned } from "./signature-backfill";
+import { UpstreamMirror } from "./upstream";
 import { Versions } from "./versions";
 
 // One object per package name (idFromName(name)): the single writer of that package. Every rule
@@ -45,7 +51,9 @@ import { Versions } from "./versions";
 // is a chain) is checked here. Each public method is the contract (schema/package/contract.ts):
 // a read goes through `read`, a change through `write`, which runs it as one SQLite transaction,
 // records it in the audit trail, bumps the revision, rebuilds the stored packuments and wakes the
-// alarm (download counts, the search index).
+// alarm (download counts, the search index). A name that is not this registry's (none published
+// or claimed here, outside the owned scopes) is served from the upstream registry's copy, which
+// the object keeps (upstream.ts); local and upstream never mix in one answer.
 
 /** What a write did, for the audit trail, and what it answers. */
 type Change<T> = { value: T; action: string; target: string | null; detail?: Record<string, unknown> };
@@ -64,6 +72,8 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	private readonly outbox: SearchOutbox;
 	private readonly rollouts: Rollouts;
 	private readonly retention: Retention;
+	private readonly claims: Claim;
+	private readonly upstream: UpstreamMirror;
 	private readonly schema: Schema;
 	/** When this object's alarm is due, as far as this instance has set it (null: not known to be set). */
 	private alarmAt: number | null = null;
@@ -80,6 +90,15 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		this.outbox = new SearchOutbox(this.sql, env);
 		this.rollouts = new Rollouts(this.sql);
 		this.retention = new Retention(this.sql, this.channelRows, this.rollouts);
+		this.claims = new Claim(this.sql);
+		this.upstream = new UpstreamMirror(this.sql, env, {
+			schemaReady: () => this.schema.ready,
+			ownsName: (name) => this.ownsName(name),
+			ensureSchema: () => this.schema.ensure(),
+			transaction: (body) => ctx.storage.transactionSync(body),
+			wake: (at) => this.scheduleAlarm(at),
+			waitUntil: (promise) => ctx.waitUntil(promise),
+		});
 		// A name that was only ever read has no storage: nothing to migrate, no alarm to know of.
 		this.schema = new Schema(ctx.storage, packageMetadataMigrations);
 		if (this.schema.ready) {
@@ -98,6 +117,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	// ── reads ──────────────────────────────────────────────────────────────────────────────────
 
 	info() {
+		if (this.upstreamPackage() !== null) return this.notHere();
 		return this.read((pkg) =>
 			ok({
 				packageId: pkg.package_id,
@@ -106,6 +126,12 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 				rev: revision(pkg),
 			}),
 		);
+	}
+
+	revision(name: string): string | null {
+		if (!this.ownsName(name)) return this.upstream.revision(name);
+		const pkg = this.schema.ready ? this.record.live() : null;
+		return pkg ? revision(pkg) : null;
 	}
 
 	packument(form: PackumentForm, ifNoneMatch: string | null) {
@@ -134,7 +160,10 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		});
 	}
 
-	tarball(version: string, options: { count: boolean; mayReadRestricted: boolean }) {
+	tarball(version: string, options: { count: boolean; mayReadRestricted: boolean }): Result<Readable<TarballLocation>> {
+		// A name with no package here may have upstream tarballs stored (never counted as downloads).
+		const stored = this.upstreamCopies() !== null ? this.upstream.storedTarball(version) : null;
+		if (stored) return ok({ ...stored, access: "public" as const, rev: this.upstream.copiesRevision() });
 		return this.read((pkg) => {
 			const row = this.versionRows.get(version);
 			if (!row) return refusals.versionNotFound(version);
@@ -262,9 +291,12 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	/** The audit trail outlives a full unpublish, so it reads the package row whatever its state. */
 	auditLog(filter: AuditFilter) {
 		const pkg = this.schema.ready ? this.record.get() : null;
-		if (!pkg) return refusals.packageNotFound();
-		const live = pkg.unpublished_at === null;
-		return ok({ entries: queryAudit(this.sql, filter), live, access: pkg.access, rev: revision(pkg) });
+		// A claimed name has a trail (the claim) before anything is published under it.
+		const claim = this.schema.ready ? this.claims.get() : null;
+		if (!pkg && !claim) return refusals.packageNotFound();
+		const live = pkg?.unpublished_at === null;
+		const access = pkg?.access ?? "restricted";
+		return ok({ entries: queryAudit(this.sql, filter), live, access, rev: pkg ? revision(pkg) : "0-claimed" });
 	}
 
 	/** Not a `read`: the document carries its own `rev` (a number), which the index orders by. */
@@ -282,6 +314,65 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	firstFreeVersion(candidates: string[]): string | null {
 		if (!this.schema.ready) return candidates[0] ?? null;
 		return candidates.find((v) => !this.versionRows.isTaken(v)) ?? null;
+	}
+
+	// ── the name as clients see it: this registry's package, or the upstream's ─────────────────
+
+	async servedPackument(
+		name: string,
+		form: PackumentForm,
+		ifNoneMatch: string | null,
+	): Promise<Result<Readable<ServedDocument>>> {
+		if (!this.ownsName(name)) return this.upstream.packument(name, form, ifNoneMatch);
+		const local = this.packument(form, ifNoneMatch);
+		return local.ok ? ok({ ...local.value, upstream: null }) : local;
+	}
+
+	async servedVersionDocument(
+		name: string,
+		spec: string,
+	): Promise<Result<Readable<{ body: string; placeholder: string; upstream: UpstreamNote | null }>>> {
+		if (!this.ownsName(name)) {
+			if (spec.length > LIMITS.rangeLength || spec.split("||").length > LIMITS.rangeAlternatives) {
+				return refusals.rangeTooComplex();
+			}
+			return this.upstream.versionDocument(name, spec);
+		}
+		const local = this.versionDocument(spec);
+		return local.ok ? ok({ ...local.value, upstream: null }) : local;
+	}
+
+	async upstreamTarball(name: string, version: string) {
+		if (this.ownsName(name)) return refusals.packageNotFound();
+		return this.upstream.tarball(name, version);
+	}
+
+	async admitNewPackage(name: string): Promise<Result<{ admitted: true }>> {
+		if (this.ownsName(name)) return ok({ admitted: true });
+		return this.upstream.admit(name);
+	}
+
+	claim(name: string, actor: Actor) {
+		this.schema.ensure();
+		const result = transact(this.ctx.storage, () => {
+			const pkg = this.record.get();
+			const existing = this.claims.get();
+			if (existing || pkg) {
+				return ok({
+					name,
+					claimedAt: existing?.claimed_at ?? pkg?.created_at ?? "",
+					claimedBy: existing?.claimed_by ?? "published here",
+					created: false,
+					removedKeys: [] as string[],
+				});
+			}
+			const row = this.claims.insert(name, new Date().toISOString(), actor.label);
+			const removedKeys = this.upstream.forget();
+			recordAudit(this.sql, actor, "claim", name, { upstreamTarballsDropped: removedKeys.length });
+			return ok({ name, claimedAt: row.claimed_at, claimedBy: row.claimed_by, created: true, removedKeys });
+		});
+		this.scheduleAlarm(Date.now());
+		return result;
 	}
 
 	// ── writes ─────────────────────────────────────────────────────────────────────────────────
@@ -568,11 +659,16 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 
 	// ── background work ────────────────────────────────────────────────────────────────────────
 
-	/** One alarm runs every deferred job: write buffered download counts, then tell the search index. */
+	/**
+	 * One alarm runs every deferred job: send the upstream figures, write buffered download counts,
+	 * then tell the search index.
+	 */
 	override async alarm(): Promise<void> {
 		this.alarmAt = null;
-		if (!this.schema.ready) return;
 		const now = Date.now();
+		if (this.upstream.hasActivity) await this.upstream.sendActivity();
+		if (this.upstream.hasActivity) this.scheduleAlarm(now + config(this.env).downloadFlushMs);
+		if (!this.schema.ready) return;
 		if (this.downloads.pending) this.ctx.storage.transactionSync(() => this.downloads.flush());
 		await this.signUnsignedVersions();
 		await this.applyRetention(now);
@@ -674,10 +770,15 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		this.schema.ensure();
 		const result = transact(this.ctx.storage, (): Result<Written<T>> => {
 			const now = new Date().toISOString();
+			if (options.creates && !this.ownsName(options.creates.name)) {
+				// The Worker asked admitNewPackage first; this holds even if upstream answered since.
+				if (this.upstream.hasCopy()) return refusals.upstreamName(options.creates.name);
+				this.upstream.forget();
+			}
 			const pkg = options.creates
 				? this.record.claim(options.creates.name, options.creates.access, now)
 				: this.record.live();
-			if (!pkg) return refusals.packageNotFound();
+			if (!pkg) return this.notHere();
 			const changed = change(pkg, now);
 			if (!changed.ok) return changed;
 			if ("skip" in changed.value) return ok({ ...changed.value.value, rev: revision(pkg) });
@@ -694,6 +795,38 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		});
 		if (result.ok) this.scheduleAlarm(Date.now());
 		return result;
+	}
+
+	/**
+	 * Whether the name is this registry's: a package was published here (even if it was since
+	 * unpublished), an admin claimed it, or it may not come from upstream at all (no upstream is
+	 * configured, or its scope is owned). Only other names are ever asked upstream.
+	 */
+	private ownsName(name: string): boolean {
+		if (!upstreamMayServe(config(this.env), splitName(name).scope)) return true;
+		return this.schema.ready && (this.record.get() !== null || this.claims.get() !== null);
+	}
+
+	/**
+	 * The name this object keeps upstream copies for, while they are what it serves: the name is
+	 * not (or no longer) this registry's. Null otherwise, including after OWNED_SCOPES or
+	 * UPSTREAM_URL changed so that it is.
+	 */
+	private upstreamCopies(): string | null {
+		const name = this.schema.ready ? this.upstream.copyName() : null;
+		return name !== null && !this.ownsName(name) ? name : null;
+	}
+
+	/** The name of the upstream package this object serves (upstream has it), or null. */
+	private upstreamPackage(): string | null {
+		const name = this.upstreamCopies();
+		return name !== null && this.upstream.hasCopy() ? name : null;
+	}
+
+	/** The refusal for a write or lookup of a package that is not here: an upstream package says so. */
+	private notHere(): Refusal {
+		const name = this.upstreamPackage();
+		return name === null ? refusals.packageNotFound() : refusals.upstreamReadOnly(name);
 	}
 
 	/** Sets the alarm unless one this instance knows of is already due sooner. */

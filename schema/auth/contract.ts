@@ -1,6 +1,7 @@
 import type { Actor, AuditEntry, AuditFilter } from "../audit";
 import type { Result } from "../errors";
 import type { Grant, TokenKind } from "../requests/admin";
+import type { UpstreamActivity } from "../upstream";
 
 // The RPC contracts of the access-control objects: the AuthStoreDO (one for the registry: users,
 // tokens, grants, customers, two-factor, the registry audit log) and the TokenDOs (one per token
@@ -167,7 +168,18 @@ export interface AuthStoreContract {
 	/** Registry-level events the Worker observes, such as failed authentications on writes. */
 	audit(actor: Actor, action: string, target: string | null, detail: Record<string, unknown> | null): void;
 	auditLog(filter: AuditFilter): AuditEntry[];
+
+	/** Sent by the package objects from their alarms: what they did with one upstream since last time. */
+	recordUpstreamActivity(upstream: string, activity: UpstreamActivity): void;
+	/** The sums per upstream (GET /-/admin/upstream). */
+	upstreamFigures(): UpstreamFigures[];
 }
+
+/** One upstream's figures, as GET /-/admin/upstream shows them. */
+export type UpstreamFigures = Omit<UpstreamActivity, "lastError"> & {
+	upstream: string;
+	lastError: { message: string; at: string; package: string } | null;
+};
 
 export interface TokenContract {
 	/** Stores the record (null: the token no longer works) unless a newer version is already here. */

@@ -130,4 +130,28 @@ export const authStoreMigrations: readonly Migration[] = [
 			);
 		`,
 	},
+	{
+		version: 5,
+		name: "figures of the upstream registries",
+		sql: `
+			-- Per upstream, the sums of what the package objects report (schema/upstream.ts
+			-- UpstreamActivity): requests answered from their copies or by asking upstream, failed
+			-- requests with the last error, and what is stored (documents, tarballs in R2).
+			CREATE TABLE upstream_figures (
+				upstream TEXT PRIMARY KEY,
+				document_hits INTEGER NOT NULL DEFAULT 0,
+				document_misses INTEGER NOT NULL DEFAULT 0,
+				tarball_hits INTEGER NOT NULL DEFAULT 0,
+				tarball_misses INTEGER NOT NULL DEFAULT 0,
+				failures INTEGER NOT NULL DEFAULT 0,
+				last_error TEXT,
+				last_error_at TEXT,
+				last_error_package TEXT,
+				documents INTEGER NOT NULL DEFAULT 0,
+				document_bytes INTEGER NOT NULL DEFAULT 0,
+				tarballs INTEGER NOT NULL DEFAULT 0,
+				tarball_bytes INTEGER NOT NULL DEFAULT 0
+			) WITHOUT ROWID;
+		`,
+	},
 ];

@@ -39,3 +39,19 @@ export type CustomerRow = { name: string; active: number; created_at: string };
 export type GrantRow = { subject_kind: "package" | "scope"; subject: string; permissions: string };
 
 export type TokenPushRow = { hash: string; token_id: string; version: number };
+
+export type UpstreamFiguresRow = {
+	upstream: string;
+	document_hits: number;
+	document_misses: number;
+	tarball_hits: number;
+	tarball_misses: number;
+	failures: number;
+	last_error: string | null;
+	last_error_at: string | null;
+	last_error_package: string | null;
+	documents: number;
+	document_bytes: number;
+	tarballs: number;
+	tarball_bytes: number;
+};

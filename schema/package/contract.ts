@@ -72,7 +72,33 @@ export type Removed = { rev: string; removedKeys: string[] };
 /** A stored packument; `body` is null when the caller's If-None-Match already names it. */
 export type StoredDocument = { etag: string; modified: string; body: string | null; placeholder: string };
 
-export type TarballLocation = { key: string; size: number; integrity: string };
+/** Where a tarball's bytes lie in R2; `upstream` marks a copy of an upstream package's tarball. */
+export type TarballLocation = { key: string; size: number; integrity: string; upstream?: true };
+
+/** How an upstream answer was found: in the object's copy (fresh or stale), or by asking upstream now. */
+export type UpstreamNote = {
+	outcome: "hit" | "stale" | "miss";
+	/** A Warning header for a stale copy served because upstream could not be reached. */
+	warning: string | null;
+};
+
+/** A packument as served under a name: the local package's (`upstream` null), or the upstream's copy. */
+export type ServedDocument = StoredDocument & { upstream: UpstreamNote | null };
+
+/** An upstream tarball asked for: already stored (read it from R2), or streaming from upstream now. */
+export type UpstreamTarball =
+	| { stored: TarballLocation }
+	| { streaming: { body: ReadableStream<Uint8Array>; size: number | null; integrity: string } };
+
+export type Claimed = {
+	name: string;
+	claimedAt: string;
+	claimedBy: string;
+	/** False when the name was already claimed or published here (nothing changed). */
+	created: boolean;
+	/** R2 keys of upstream tarballs stored under the name, which the claim let go of. */
+	removedKeys: string[];
+};
 
 /** A channel as web-component loaders see it: where it points and what to import. */
 export type ChannelView = {
@@ -212,6 +238,12 @@ export type AccessChange = { access?: Access; requireTwoFactor?: boolean };
 export interface PackageMetadataContract {
 	// reads: the package's access comes with every answer (see Readable)
 	info(): Result<PackageInfo>;
+	/**
+	 * The revision of what the name serves now (the local package's, or the upstream copies'), to
+	 * confirm that a cached answer still holds; null when there is nothing to confirm it against.
+	 * For upstream copies past their max age it starts the background refresh.
+	 */
+	revision(name: string): string | null;
 	packument(form: "full" | "abbreviated", ifNoneMatch: string | null): Result<Readable<StoredDocument>>;
 	/** One version by number, tag, or the highest version a range allows (as the npm registry does). */
 	versionDocument(spec: string): Result<Readable<{ body: string; placeholder: string }>>;
@@ -238,6 +270,30 @@ export interface PackageMetadataContract {
 	blobKeys(): string[];
 	/** The first of the candidate numbers that no version has or had (uploads choose their version). */
 	firstFreeVersion(candidates: string[]): string | null;
+
+	// the name as every client sees it: the local package, else (when the name may come from
+	// upstream, schema/upstream.ts) the upstream's copy, fetched, cached and revalidated here
+	servedPackument(
+		name: string,
+		form: "full" | "abbreviated",
+		ifNoneMatch: string | null,
+	): Promise<Result<Readable<ServedDocument>>>;
+	servedVersionDocument(
+		name: string,
+		spec: string,
+	): Promise<Result<Readable<{ body: string; placeholder: string; upstream: UpstreamNote | null }>>>;
+	/**
+	 * An upstream tarball that `tarball()` found no stored copy of: fetched once however many ask
+	 * (the others wait for it to be stored), checked against its integrity as it streams.
+	 */
+	upstreamTarball(name: string, version: string): Promise<Result<UpstreamTarball>>;
+	/**
+	 * Whether a first publish may create this name: refused while the upstream registry has a
+	 * package of that name (unless an admin claimed it), or cannot be asked (unless configured).
+	 */
+	admitNewPackage(name: string): Promise<Result<{ admitted: true }>>;
+	/** An admin's claim: the name becomes this registry's before anything is published under it. */
+	claim(name: string, actor: Actor): Result<Claimed>;
 
 	// writes: each one SQLite transaction; a refusal leaves the package exactly as it was
 	publish(input: PublishInput): Result<Published>;

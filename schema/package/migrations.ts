@@ -150,6 +150,69 @@ export const packageMetadataMigrations: readonly Migration[] = [
 		`,
 	},
 	{
+		version: 5,
+		name: "claims and the upstream registry's documents and tarballs",
+		sql: `
+			-- An admin's claim on the name before its first publish here: a claimed name is this
+			-- registry's, never asked upstream, and may be published although upstream has it.
+			CREATE TABLE claim (
+				singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+				name TEXT NOT NULL,
+				claimed_at TEXT NOT NULL,
+				claimed_by TEXT NOT NULL
+			);
+
+			-- The upstream's packument of a name that is not this registry's, per form, as last fetched
+			-- (status 404: no upstream has the name). The body is split into chunks: one SQLite value
+			-- holds at most 2 MB, and packuments of popular packages are larger.
+			CREATE TABLE upstream_documents (
+				form TEXT PRIMARY KEY CHECK (form IN ('full', 'abbreviated')),
+				name TEXT NOT NULL,
+				-- Base URL of the upstream that answered.
+				upstream TEXT NOT NULL,
+				status INTEGER NOT NULL CHECK (status IN (200, 404)),
+				-- Upstream's ETag, sent back as If-None-Match.
+				upstream_etag TEXT,
+				-- Of the body as this registry serves it (tarball URLs rewritten).
+				etag TEXT NOT NULL,
+				modified TEXT NOT NULL,
+				-- Stands in for this registry's base URL in the rewritten tarball URLs.
+				placeholder TEXT NOT NULL,
+				size INTEGER NOT NULL,
+				-- When upstream last confirmed the document (200 or 304), in ms.
+				fetched_at INTEGER NOT NULL,
+				-- The last refresh that failed since then, and why.
+				failed_at INTEGER,
+				last_error TEXT
+			);
+			CREATE TABLE upstream_document_chunks (
+				form TEXT NOT NULL,
+				seq INTEGER NOT NULL,
+				body TEXT NOT NULL,
+				PRIMARY KEY (form, seq)
+			) WITHOUT ROWID;
+
+			-- Each upstream version's tarball: where upstream keeps it and what its bytes must hash to.
+			CREATE TABLE upstream_versions (
+				version TEXT PRIMARY KEY,
+				upstream TEXT NOT NULL,
+				url TEXT NOT NULL,
+				integrity TEXT,
+				shasum TEXT
+			) WITHOUT ROWID;
+
+			-- Upstream tarballs stored in R2, each once its bytes matched: never fetched again.
+			CREATE TABLE upstream_tarballs (
+				version TEXT PRIMARY KEY,
+				upstream TEXT NOT NULL,
+				key TEXT NOT NULL,
+				size INTEGER NOT NULL,
+				integrity TEXT NOT NULL,
+				stored_at TEXT NOT NULL
+			) WITHOUT ROWID;
+		`,
+	},
+	{
 		version: 6,
 		name: "registry signatures of every version; staged rollouts on channels; retention checks",
 		sql: `

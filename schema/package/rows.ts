@@ -61,3 +61,37 @@ export type RolloutRow = {
 };
 
 export type OutboxRow = { delivered_rev: number; delivered_weekly: number; delivered_at: number; failures: number };
+
+export type ClaimRow = { name: string; claimed_at: string; claimed_by: string };
+
+export type UpstreamDocumentRow = {
+	form: "full" | "abbreviated";
+	name: string;
+	upstream: string;
+	status: 200 | 404;
+	upstream_etag: string | null;
+	etag: string;
+	modified: string;
+	placeholder: string;
+	size: number;
+	fetched_at: number;
+	failed_at: number | null;
+	last_error: string | null;
+};
+
+export type UpstreamVersionRow = {
+	version: string;
+	upstream: string;
+	url: string;
+	integrity: string | null;
+	shasum: string | null;
+};
+
+export type UpstreamTarballRow = {
+	version: string;
+	upstream: string;
+	key: string;
+	size: number;
+	integrity: string;
+	stored_at: string;
+};

@@ -96,3 +96,8 @@ export const CreateUserSchema = v.strictObject({
 	email: v.optional(v.pipe(v.string(), v.email("email is not valid"))),
 	grants: v.optional(v.array(GrantSchema), []),
 });
+
+/** POST /-/admin/claims: the name becomes this registry's before anything is published under it. */
+export const ClaimSchema = v.strictObject({
+	name: v.pipe(v.string("name must be a package name"), v.minLength(1, "name must be a package name")),
+});

@@ -14,6 +14,7 @@ import { deleteBlobs, storeVersion, unpackToBundle } from "../publishing/store-v
 import { requirePackageJson } from "../publishing/tarball";
 import { TarballWriter } from "../publishing/tarball-writer";
 import { Unpacking } from "../publishing/unpacking";
+import { assertMayCreate } from "../upstream/ownership";
 import { IncomingAttachment } from "./attachment";
 import { changeOwners } from "./owners";
 import { readPublishBody } from "./publish-body";
@@ -62,6 +63,8 @@ export const putPackage = packageWrite({ need: ["publish"], mustExist: false }, 
 			const attachments = Object.entries(doc._attachments ?? {});
 			if (attachments.length > 0) {
 				assertCan(principal, pkg, ["upload", "publish"], info?.access ?? null);
+				// The first publish of a name upstream may have (the publish transaction checks again).
+				if (info === null) await assertMayCreate(env, pkg, stub);
 				const checked = planPublish(pkg, doc, attachments);
 				plan = checked;
 				const [name, attachment] = checked.attachment;

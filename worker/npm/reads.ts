@@ -1,5 +1,7 @@
 import { config } from "../../schema/config";
 import type { PackageName } from "../../schema/names";
+import type { Access, TarballLocation, UpstreamNote } from "../../schema/package/contract";
+import { upstreamMayServe } from "../../schema/upstream";
 import { can } from "../auth/permissions";
 import { cacheControl } from "../cache-control";
 import { notFound } from "../errors";
@@ -10,6 +12,7 @@ import { packageNameFromParams, versionNumber } from "../params";
 import { readBytes } from "../read-tier/bytes";
 import { countDownload } from "../read-tier/downloads";
 import { lookupThroughReadTier } from "../read-tier/tier";
+import { serveUpstreamTarball } from "../upstream/tarballs";
 
 // Installs: packuments, version documents and tarballs. The package object is asked once per
 // request, in parallel with the token check; packuments come out of it already serialised.
@@ -20,10 +23,17 @@ function wantsAbbreviated(request: Request & { query: Record<string, unknown> })
 	return (request.headers.get("accept") ?? "").includes(ABBREVIATED) && request.query.write !== "true";
 }
 
-/** GET /{name}: the full packument, or the abbreviated one installers ask for. */
+/**
+ * GET /{name}: the full packument, or the abbreviated one installers ask for; this registry's own,
+ * or (for a name that is not this registry's) the upstream registry's copy its object keeps.
+ */
 export const getPackument = packageRead(
-	async (stub, request) =>
-		stub.packument(wantsAbbreviated(request) ? "abbreviated" : "full", request.headers.get("if-none-match")),
+	async (stub, request, pkg) =>
+		stub.servedPackument(
+			pkg.name,
+			wantsAbbreviated(request) ? "abbreviated" : "full",
+			request.headers.get("if-none-match"),
+		),
 	({ request, env, value: doc }) => {
 		const abbreviated = wantsAbbreviated(request);
 		const headers = {
@@ -31,6 +41,7 @@ export const getPackument = packageRead(
 			"last-modified": new Date(doc.modified).toUTCString(),
 			"cache-control": cacheControl.revalidate(doc.access),
 			vary: "accept, authorization",
+			...upstreamHeaders(doc.upstream),
 		};
 		if (doc.body === null) return new Response(null, { status: 304, headers });
 		return new Response(doc.body.replaceAll(doc.placeholder, publicBaseUrl(request, env)), {
@@ -49,12 +60,13 @@ export const getPackument = packageRead(
 
 /** GET /{name}/{version-or-tag}: one version document. */
 export const getVersion = packageRead(
-	async (stub, request) => stub.versionDocument(decodeParam(request.params.version)),
+	async (stub, request, pkg) => stub.servedVersionDocument(pkg.name, decodeParam(request.params.version)),
 	({ request, env, value: doc }) =>
 		new Response(doc.body.replaceAll(doc.placeholder, publicBaseUrl(request, env)), {
 			headers: {
 				"content-type": "application/json; charset=utf-8",
 				"cache-control": cacheControl.revalidate(doc.access),
+				...upstreamHeaders(doc.upstream),
 			},
 		}),
 	{ route: "version", revalidateByRevision: true },
@@ -65,7 +77,9 @@ export const getVersion = packageRead(
  * the read tier (the object is asked once per READ_CACHE_SECONDS, which bounds how long an access
  * change or an unpublish takes to reach a tarball); the bytes from memory, the colo's cache or R2.
  * Every download the caller may make is counted: inside the object's answer when it was asked,
- * else in this isolate's batch (read-tier/downloads.ts).
+ * else in this isolate's batch (read-tier/downloads.ts). A tarball of an upstream package that
+ * was never stored is fetched from upstream (worker/upstream/tarballs.ts); stored ones are served
+ * like local ones, and are not counted.
  */
 export const getTarball = caller(async ({ request, env, ctx, principal }) => {
 	const pkg = packageNameFromParams(request.params);
@@ -73,7 +87,7 @@ export const getTarball = caller(async ({ request, env, ctx, principal }) => {
 	const count = !request.head && config(env).countDownloads;
 	const mayRead = can(principal, pkg, "read");
 	let countedByObject = false;
-	const { value: tarball, outcome } = await lookupThroughReadTier({
+	const located = await lookupThroughReadTier<TarballLocation & { access: Access }>({
 		request,
 		env,
 		route: "tarball",
@@ -87,13 +101,19 @@ export const getTarball = caller(async ({ request, env, ctx, principal }) => {
 		revision: () => packageRevision(env, pkg.name),
 		produce: async () => {
 			const found = await packageStub(env, pkg.name).tarball(version, { count, mayReadRestricted: mayRead });
+			if (!found.ok && upstreamMayServe(config(env), pkg.scope)) throw new NotStoredYet();
 			if (!found.ok || (found.value.access === "restricted" && !mayRead)) throw notFound();
 			countedByObject = count;
-			const { key, size, integrity, access, rev } = found.value;
-			return { value: { key, size, integrity, access }, access, rev };
+			const { key, size, integrity, access, rev, upstream } = found.value;
+			return { value: { key, size, integrity, access, ...(upstream ? { upstream } : {}) }, access, rev };
 		},
+	}).catch((error: unknown) => {
+		if (error instanceof NotStoredYet) return null;
+		throw error;
 	});
-	if (count && !countedByObject) countDownload(env, ctx, pkg.name, version);
+	if (located === null) return serveUpstreamTarball(request, env, ctx, pkg, version);
+	const { value: tarball, outcome } = located;
+	if (count && !countedByObject && !tarball.upstream) countDownload(env, ctx, pkg.name, version);
 	const body = await readBytes(env, ctx, tarball.key, tarball.size, { shared: tarball.access === "public" });
 	if (!body) throw notFound();
 	return new Response(body, {
@@ -103,9 +123,13 @@ export const getTarball = caller(async ({ request, env, ctx, principal }) => {
 			etag: `"${tarball.integrity}"`,
 			"cache-control": cacheControl.immutable(tarball.access),
 			"x-registry-cache": outcome,
+			...(tarball.upstream ? { "x-registry-upstream": "hit" } : {}),
 		},
 	});
 });
+
+/** The object has no tarball of that version: upstream may (thrown out of the read tier, which keeps nothing). */
+class NotStoredYet extends Error {}
 
 /** `name-1.2.3.tgz` → `1.2.3`, for this package's basename only. */
 export function versionFromTarballName(pkg: PackageName, file: string): string {
@@ -118,4 +142,10 @@ export function versionFromTarballName(pkg: PackageName, file: string): string {
 
 export function ping(): Response {
 	return json({});
+}
+
+/** Marks an answer that came from the upstream registry, and says when its copy is stale. */
+function upstreamHeaders(upstream: UpstreamNote | null): Record<string, string> {
+	if (!upstream) return {};
+	return { "x-registry-upstream": upstream.outcome, ...(upstream.warning ? { warning: upstream.warning } : {}) };
 }

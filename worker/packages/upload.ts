@@ -11,6 +11,7 @@ import { attempting } from "../publishing/attempt";
 import { packBundle } from "../publishing/repack";
 import { storeVersion, unpackToBundle } from "../publishing/store-version";
 import { TarballWriter } from "../publishing/tarball-writer";
+import { assertMayCreate } from "../upstream/ownership";
 import { versionLinks } from "./views";
 
 // POST /packages/{name}/upload: a gzip tarball of a build (npm pack layout or files at the root)
@@ -26,6 +27,7 @@ export const uploadBundle = packageWrite({ need: ["upload"], mustExist: false },
 	if (info === null && request.query.access === "public" && !can(principal, pkg, "publish")) {
 		throw forbidden("making a new package public needs publish permission; upload it without access=public");
 	}
+	if (info === null) await assertMayCreate(env, pkg, stub);
 	return attempting(env, pkg.name, async (attempt) => {
 		// One pass over the body as it arrives: each file into the bundle, nothing held whole.
 		let version: string | null = null;

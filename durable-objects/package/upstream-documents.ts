@@ -1,0 +1,171 @@
+import type { UpstreamDocumentRow, UpstreamVersionRow } from "../../schema/package/rows";
+import type { UpstreamVersion } from "./upstream-packument";
+
+// The upstream's packuments of a name that is not this registry's, one row per form (full,
+// abbreviated) with the body split into chunks (one SQLite value holds at most 2 MB), and the
+// tarball of every version they name: where upstream keeps it and what it must hash to.
+
+export type UpstreamForm = UpstreamDocumentRow["form"];
+
+/** Characters per chunk: a UTF-16 unit is at most 3 bytes of UTF-8, so a chunk stays under 2 MB. */
+const CHUNK = 512 * 1024;
+
+export type FoundDocument = {
+	name: string;
+	upstream: string;
+	upstreamEtag: string | null;
+	etag: string;
+	modified: string;
+	body: string;
+	/** The body's size in bytes (UTF-8). */
+	size: number;
+	versions: UpstreamVersion[];
+};
+
+export class UpstreamDocuments {
+	/** `ready`: whether the object has storage; until it does, nothing is cached (and reads create nothing). */
+	constructor(
+		private readonly sql: SqlStorage,
+		private readonly ready: () => boolean,
+	) {}
+
+	get(form: UpstreamForm): UpstreamDocumentRow | null {
+		if (!this.ready()) return null;
+		return (
+			this.sql.exec<UpstreamDocumentRow>(`SELECT * FROM upstream_documents WHERE form = ?`, form).toArray()[0] ?? null
+		);
+	}
+
+	/** Whether upstream is known to have the name (a copy of either form). */
+	hasCopy(): boolean {
+		if (!this.ready()) return false;
+		return this.sql.exec(`SELECT 1 FROM upstream_documents WHERE status = 200 LIMIT 1`).toArray().length > 0;
+	}
+
+	/** The name the cached documents are for (the object itself cannot tell its name from its id). */
+	name(): string | null {
+		if (!this.ready()) return null;
+		return this.sql.exec<{ name: string }>(`SELECT name FROM upstream_documents LIMIT 1`).toArray()[0]?.name ?? null;
+	}
+
+	body(form: UpstreamForm): string {
+		return this.sql
+			.exec<{ body: string }>(`SELECT body FROM upstream_document_chunks WHERE form = ? ORDER BY seq`, form)
+			.toArray()
+			.map((chunk) => chunk.body)
+			.join("");
+	}
+
+	/** Stores a document upstream sent (replacing the form's copy); answers the change in stored bytes. */
+	storeFound(form: UpstreamForm, doc: FoundDocument, placeholder: string, now: number): number {
+		const before = this.get(form)?.size ?? 0;
+		this.sql.exec(`DELETE FROM upstream_document_chunks WHERE form = ?`, form);
+		for (let seq = 0; seq * CHUNK < doc.body.length; seq++) {
+			this.sql.exec(
+				`INSERT INTO upstream_document_chunks (form, seq, body) VALUES (?, ?, ?)`,
+				form,
+				seq,
+				doc.body.slice(seq * CHUNK, (seq + 1) * CHUNK),
+			);
+		}
+		this.upsert(form, {
+			name: doc.name,
+			upstream: doc.upstream,
+			status: 200,
+			upstream_etag: doc.upstreamEtag,
+			etag: doc.etag,
+			modified: doc.modified,
+			placeholder,
+			size: doc.size,
+			fetched_at: now,
+		});
+		for (const version of doc.versions) {
+			this.sql.exec(
+				`INSERT INTO upstream_versions (version, upstream, url, integrity, shasum) VALUES (?, ?, ?, ?, ?)
+				 ON CONFLICT (version) DO UPDATE SET upstream = excluded.upstream, url = excluded.url,
+				   integrity = excluded.integrity, shasum = excluded.shasum`,
+				version.version,
+				doc.upstream,
+				version.url,
+				version.integrity,
+				version.shasum,
+			);
+		}
+		return doc.size - before;
+	}
+
+	/** No upstream has the name: believed for UPSTREAM_NOT_FOUND_SECONDS. Answers the change in stored bytes. */
+	storeNotFound(form: UpstreamForm, name: string, upstream: string, now: number): number {
+		const before = this.get(form)?.size ?? 0;
+		this.sql.exec(`DELETE FROM upstream_document_chunks WHERE form = ?`, form);
+		this.upsert(form, {
+			name,
+			upstream,
+			status: 404,
+			upstream_etag: null,
+			etag: "",
+			modified: "",
+			placeholder: "",
+			size: 0,
+			fetched_at: now,
+		});
+		return -before;
+	}
+
+	/** Upstream answered 304: the copy is fresh again. */
+	confirm(form: UpstreamForm, now: number): void {
+		this.sql.exec(
+			`UPDATE upstream_documents SET fetched_at = ?, failed_at = NULL, last_error = NULL WHERE form = ?`,
+			now,
+			form,
+		);
+	}
+
+	/** A refresh failed: the copy is served with a warning until it is too old to serve at all. */
+	failed(form: UpstreamForm, now: number, error: string): void {
+		this.sql.exec(`UPDATE upstream_documents SET failed_at = ?, last_error = ? WHERE form = ?`, now, error, form);
+	}
+
+	version(version: string): UpstreamVersionRow | null {
+		if (!this.ready()) return null;
+		return (
+			this.sql.exec<UpstreamVersionRow>(`SELECT * FROM upstream_versions WHERE version = ?`, version).toArray()[0] ??
+			null
+		);
+	}
+
+	/** Forgets every copy (the name became this registry's); answers the stored documents' sizes. */
+	clear(): Pick<UpstreamDocumentRow, "upstream" | "size" | "status">[] {
+		const rows = this.sql
+			.exec<Pick<UpstreamDocumentRow, "upstream" | "size" | "status">>(
+				`SELECT upstream, size, status FROM upstream_documents`,
+			)
+			.toArray();
+		this.sql.exec(`DELETE FROM upstream_document_chunks`);
+		this.sql.exec(`DELETE FROM upstream_documents`);
+		this.sql.exec(`DELETE FROM upstream_versions`);
+		return rows;
+	}
+
+	private upsert(form: UpstreamForm, row: Omit<UpstreamDocumentRow, "form" | "failed_at" | "last_error">): void {
+		this.sql.exec(
+			`INSERT INTO upstream_documents
+			   (form, name, upstream, status, upstream_etag, etag, modified, placeholder, size, fetched_at, failed_at, last_error)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)
+			 ON CONFLICT (form) DO UPDATE SET name = excluded.name, upstream = excluded.upstream,
+			   status = excluded.status, upstream_etag = excluded.upstream_etag, etag = excluded.etag,
+			   modified = excluded.modified, placeholder = excluded.placeholder, size = excluded.size,
+			   fetched_at = excluded.fetched_at, failed_at = NULL, last_error = NULL`,
+			form,
+			row.name,
+			row.upstream,
+			row.status,
+			row.upstream_etag,
+			row.etag,
+			row.modified,
+			row.placeholder,
+			row.size,
+			row.fetched_at,
+		);
+	}
+}

@@ -1,0 +1,535 @@
+import semver from "semver";
+import { config } from "../../schema/config";
+import { ok, type Refusal, type Result } from "../../schema/errors";
+import { etagMatches } from "../../schema/etag";
+import { randomHex, sha256Hex } from "../../schema/hashing";
+import { LIMITS } from "../../schema/limits";
+import type {
+	Readable,
+	ServedDocument,
+	TarballLocation,
+	UpstreamNote,
+	UpstreamTarball,
+} from "../../schema/package/contract";
+import type { UpstreamDocumentRow, UpstreamVersionRow } from "../../schema/package/rows";
+import { refusals } from "../../schema/refusals";
+import { checkedIntegrity, expectedDigest, type UpstreamActivity, upstreamOfUrl } from "../../schema/upstream";
+import { UpstreamActivityLog } from "./upstream-activity";
+import { fetchUpstreamDocument, fetchUpstreamTarball } from "./upstream-client";
+import { UpstreamDocuments, type UpstreamForm } from "./upstream-documents";
+import { integrityCheck } from "./upstream-integrity";
+import { rewriteUpstreamPackument, type UpstreamVersion } from "./upstream-packument";
+import { UpstreamTarballs } from "./upstream-tarballs";
+
+// The upstream registry's side of a package object whose name is not this registry's. The object
+// is the one place per name, so it is where "once" holds: one refresh of the name's documents at a
+// time (every request that needs one waits for the same), one fetch of each tarball however many ask.
+//
+// Documents: fresh for UPSTREAM_MAX_AGE_SECONDS; then served stale while one refresh runs in the
+// background (revalidated with If-None-Match); when refreshes fail, served stale with a Warning
+// until UPSTREAM_STALE_IF_ERROR_SECONDS past their max age, after which a request waits for
+// upstream. "No upstream has it" is believed for UPSTREAM_NOT_FOUND_SECONDS.
+//
+// Tarballs: fetched on first request from the URL upstream's document named (only on a configured
+// upstream's origin), streamed to that request while R2 stores them and their digest is checked;
+// a mismatch fails both (see upstream-integrity.ts). Stored ones are never fetched again.
+
+/** What the mirror needs of the object it lives in. */
+export type MirrorHost = {
+	/** Whether the object has storage yet: a name that was only ever asked about has none. */
+	schemaReady(): boolean;
+	/** Whether the name is this registry's: published or claimed here, or in an owned scope. */
+	ownsName(name: string): boolean;
+	/** Creates the object's storage before the first thing is stored. */
+	ensureSchema(): void;
+	transaction<T>(body: () => T): T;
+	/** Runs the alarm (which sends the activity figures) by then at the latest. */
+	wake(at: number): void;
+	/** Keeps the object working on something no request waits for. */
+	waitUntil(promise: Promise<unknown>): void;
+};
+
+/** After a failed refresh, a stale copy is served without asking upstream again for this long. */
+const RETRY_AFTER_FAILURE_MS = 5_000;
+/** A version missing from a copy at least this old sends a request to upstream: it may be new. */
+const MISSING_VERSION_REFRESH_MS = 5_000;
+
+type Found = { row: UpstreamDocumentRow; note: UpstreamNote };
+
+export class UpstreamMirror {
+	private readonly documents: UpstreamDocuments;
+	private readonly tarballs: UpstreamTarballs;
+	private readonly activity = new UpstreamActivityLog();
+	/** Document refreshes in flight or queued, one per form. */
+	private readonly refreshes = new Map<UpstreamForm, Promise<Result<null>>>();
+	/** The last refresh begun: the next one starts after it. */
+	private lastRefresh: Promise<unknown> = Promise.resolve();
+	/** Tarball fetches in flight, by version: they settle once the bytes are stored (or not). */
+	private readonly fetches = new Map<string, Promise<Result<TarballLocation>>>();
+
+	constructor(
+		sql: SqlStorage,
+		private readonly env: Env,
+		private readonly host: MirrorHost,
+	) {
+		this.documents = new UpstreamDocuments(sql, host.schemaReady);
+		this.tarballs = new UpstreamTarballs(sql, host.schemaReady);
+	}
+
+	// ── documents ──────────────────────────────────────────────────────────────────────────────
+
+	async packument(
+		name: string,
+		form: UpstreamForm,
+		ifNoneMatch: string | null,
+	): Promise<Result<Readable<ServedDocument>>> {
+		const found = await this.document(name, form, true);
+		if (!found.ok) return heardByAnyone(found);
+		const { row, note } = found.value;
+		return ok({
+			etag: row.etag,
+			modified: row.modified,
+			body: etagMatches(ifNoneMatch, row.etag) ? null : this.documents.body(form),
+			placeholder: row.placeholder,
+			upstream: note,
+			access: "public",
+			rev: this.copiesRevision(),
+		});
+	}
+
+	/** One version (by number, tag or range, as the npm registry resolves them) of the full document. */
+	async versionDocument(
+		name: string,
+		spec: string,
+	): Promise<Result<Readable<{ body: string; placeholder: string; upstream: UpstreamNote }>>> {
+		const found = await this.document(name, "full", true);
+		if (!found.ok) return heardByAnyone(found);
+		const { row, note } = found.value;
+		const doc = JSON.parse(this.documents.body("full")) as {
+			versions?: Record<string, unknown>;
+			"dist-tags"?: Record<string, unknown>;
+		};
+		const versions = doc.versions ?? {};
+		const tags = doc["dist-tags"] ?? {};
+		// Own keys only: a spec such as "constructor" names nothing.
+		const tagged = Object.hasOwn(tags, spec) ? tags[spec] : undefined;
+		const version = Object.hasOwn(versions, spec)
+			? spec
+			: typeof tagged === "string"
+				? tagged
+				: semver.validRange(spec) === null
+					? null
+					: semver.maxSatisfying(Object.keys(versions), spec);
+		const manifest = version !== null && Object.hasOwn(versions, version) ? versions[version] : undefined;
+		if (manifest === undefined) return heardByAnyone(refusals.versionNotFound(spec));
+		return ok({
+			body: JSON.stringify(manifest),
+			placeholder: row.placeholder,
+			upstream: note,
+			access: "public",
+			rev: this.copiesRevision(),
+		});
+	}
+
+	/**
+	 * For the read tier: what the copies are now, while they may be served without asking upstream
+	 * (null once they are too old for that, so the object is asked and decides). A copy past its max
+	 * age gets its background refresh here too, as a read of it would.
+	 */
+	revision(name: string): string | null {
+		const { upstreamMaxAgeMs, upstreamStaleIfErrorMs } = config(this.env);
+		const now = Date.now();
+		const copies = this.copies();
+		if (copies.length === 0) return null;
+		for (const row of copies) {
+			if (now - row.fetched_at >= upstreamMaxAgeMs + upstreamStaleIfErrorMs) return null;
+			if (now - row.fetched_at >= upstreamMaxAgeMs) this.refreshInBackground(name, row.form, row, now);
+		}
+		return this.copiesRevision();
+	}
+
+	/**
+	 * Changes whenever an answer built from the copies would: a document changed, or a refresh
+	 * failed or succeeded again (which adds or drops the Warning of a stale copy).
+	 */
+	copiesRevision(): string {
+		return `upstream-${this.copies()
+			.map((row) => `${row.etag.replaceAll('"', "")}${row.failed_at === null ? "" : "!"}`)
+			.join("-")}`;
+	}
+
+	private copies(): UpstreamDocumentRow[] {
+		return [this.documents.get("abbreviated"), this.documents.get("full")].filter(
+			(row): row is UpstreamDocumentRow => row?.status === 200,
+		);
+	}
+
+	/** Whether upstream is known to have the name (so no write may create or change it here). */
+	hasCopy(): boolean {
+		return this.documents.hasCopy();
+	}
+
+	/** The name the copies are for, when there are any. */
+	copyName(): string | null {
+		return this.documents.name();
+	}
+
+	/** The form's copy, fresh or stale, or upstream's answer now (a miss). */
+	private async document(name: string, form: UpstreamForm, count: boolean): Promise<Result<Found>> {
+		const { upstreamMaxAgeMs, upstreamStaleIfErrorMs, upstreamNotFoundMs } = config(this.env);
+		const now = Date.now();
+		const row = this.documents.get(form);
+		if (row?.status === 200 && now - row.fetched_at < upstreamMaxAgeMs + upstreamStaleIfErrorMs) {
+			const fresh = now - row.fetched_at < upstreamMaxAgeMs;
+			if (!fresh) this.refreshInBackground(name, form, row, now);
+			if (count) this.count(row.upstream, "documentHits");
+			this.wake();
+			return ok({ row, note: { outcome: fresh ? "hit" : "stale", warning: fresh ? null : staleWarning(row) } });
+		}
+		if (row?.status === 404 && now - row.fetched_at < upstreamNotFoundMs) {
+			if (count) this.count(row.upstream, "documentHits");
+			this.wake();
+			return refusals.packageNotFound();
+		}
+		const refreshed = await this.refresh(name, form);
+		if (!refreshed.ok) return refreshed;
+		const next = this.documents.get(form);
+		if (count && next) this.count(next.upstream, "documentMisses");
+		this.wake();
+		if (next?.status !== 200) return refusals.packageNotFound();
+		return ok({ row: next, note: { outcome: "miss", warning: null } });
+	}
+
+	private refreshInBackground(name: string, form: UpstreamForm, row: UpstreamDocumentRow, now: number): void {
+		if (this.refreshes.has(form)) return;
+		if (row.failed_at !== null && now - row.failed_at < RETRY_AFTER_FAILURE_MS) return;
+		this.host.waitUntil(this.refresh(name, form));
+	}
+
+	/**
+	 * Asks upstream for the form, once: requests that need it while it runs wait for the same answer.
+	 * One refresh per name at a time: a refresh of the other form waits for this one to end.
+	 */
+	private refresh(name: string, form: UpstreamForm): Promise<Result<null>> {
+		let pending = this.refreshes.get(form);
+		if (!pending) {
+			pending = this.lastRefresh.then(() => this.fetchDocument(name, form)).finally(() => this.refreshes.delete(form));
+			this.lastRefresh = pending.catch(() => null);
+			this.refreshes.set(form, pending);
+		}
+		return pending;
+	}
+
+	private async fetchDocument(name: string, form: UpstreamForm): Promise<Result<null>> {
+		const current = this.documents.get(form);
+		const conditional =
+			current?.status === 200 && current.upstream_etag !== null
+				? { upstream: current.upstream, etag: current.upstream_etag }
+				: null;
+		const answer = await fetchUpstreamDocument(config(this.env), name, form, conditional);
+		let rewritten: { body: string; etag: string; modified: string; versions: UpstreamVersion[] } | null = null;
+		const placeholder = current?.placeholder || `registry-base-${randomHex(16)}`;
+		let failure = answer.ok ? null : answer.refusal;
+		if (answer.ok && answer.value.kind === "found") {
+			const result = rewriteUpstreamPackument(name, answer.value.text, placeholder);
+			if (result.ok) {
+				const { body, versions, modified } = result.value;
+				rewritten = {
+					body,
+					etag: `"u${(await sha256Hex(body)).slice(0, 32)}-${form === "full" ? "f" : "a"}"`,
+					modified: dateOf(answer.value.lastModified) ?? dateOf(modified) ?? new Date().toISOString(),
+					versions,
+				};
+			} else {
+				failure = refusals.upstreamFailed(`packument of ${name} from ${answer.value.upstream.url}`, result.reason);
+			}
+		}
+		// The name became this registry's while upstream was asked: nothing of upstream's is kept.
+		if (this.host.ownsName(name)) return refusals.packageNotFound();
+		const now = Date.now();
+		if (!answer.ok || failure) {
+			const upstream = answer.ok ? answer.value.upstream.url : answer.upstream.url;
+			const message = failure?.message ?? "upstream failed";
+			this.failed(upstream, message, name);
+			if (this.documents.get(form)) this.documents.failed(form, now, message);
+			return failure ?? refusals.upstreamFailed(`packument of ${name}`, message);
+		}
+		const { value } = answer;
+		this.host.ensureSchema();
+		if (value.kind === "notModified") {
+			this.documents.confirm(form, now);
+			return ok(null);
+		}
+		const found = value.kind === "found" && rewritten ? { ...rewritten, upstreamEtag: value.etag } : null;
+		const size = found ? new TextEncoder().encode(found.body).byteLength : 0;
+		this.host.transaction(() => {
+			if (found)
+				this.documents.storeFound(form, { name, upstream: value.upstream.url, size, ...found }, placeholder, now);
+			else this.documents.storeNotFound(form, name, value.upstream.url, now);
+		});
+		if (current) this.uncount(current);
+		if (found) {
+			this.count(value.upstream.url, "documents");
+			this.count(value.upstream.url, "documentBytes", size);
+		}
+		this.wake();
+		return ok(null);
+	}
+
+	// ── tarballs ───────────────────────────────────────────────────────────────────────────────
+
+	/** A stored copy's location (counted as a hit), or null. */
+	storedTarball(version: string): TarballLocation | null {
+		const row = this.tarballs.get(version);
+		if (!row) return null;
+		this.count(row.upstream, "tarballHits");
+		this.wake();
+		return { key: row.key, size: row.size, integrity: row.integrity, upstream: true };
+	}
+
+	async tarball(name: string, version: string): Promise<Result<UpstreamTarball>> {
+		const stored = this.storedTarball(version);
+		if (stored) return ok({ stored });
+		if (!this.fetches.has(version) && !this.documents.version(version)) {
+			const learnt = await this.learnVersion(name, version);
+			if (!learnt.ok) return learnt;
+		}
+		// Another request may have stored it, or begun to fetch it, while this one waited.
+		const storedMeanwhile = this.storedTarball(version);
+		if (storedMeanwhile) return ok({ stored: storedMeanwhile });
+		const fetching = this.fetches.get(version);
+		if (fetching) {
+			const done = await fetching;
+			// It waited for upstream: a miss, though the fetch was another request's.
+			const upstream = this.documents.version(version)?.upstream;
+			if (upstream) this.count(upstream, "tarballMisses");
+			this.wake();
+			return done.ok ? ok({ stored: done.value }) : done;
+		}
+		const known = this.documents.version(version);
+		return known ? this.fetchTarball(name, known) : refusals.versionNotFound(version);
+	}
+
+	/** Finds out where upstream keeps a version's tarball: from the document, asked again if it may be new. */
+	private async learnVersion(name: string, version: string): Promise<Result<null>> {
+		const doc = await this.document(name, "abbreviated", false);
+		if (!doc.ok) return doc;
+		const { row, note } = doc.value;
+		if (this.documents.version(version)) return ok(null);
+		if (note.outcome === "miss" || Date.now() - row.fetched_at < MISSING_VERSION_REFRESH_MS) {
+			return refusals.versionNotFound(version);
+		}
+		const refreshed = await this.refresh(name, "abbreviated");
+		if (!refreshed.ok) return refreshed;
+		return this.documents.version(version) ? ok(null) : refusals.versionNotFound(version);
+	}
+
+	/** Begins the one fetch of a tarball: the first request gets the bytes as they stream. */
+	private async fetchTarball(name: string, known: UpstreamVersionRow): Promise<Result<UpstreamTarball>> {
+		const { version } = known;
+		const what = `tarball of ${name}@${version}`;
+		const cfg = config(this.env);
+		const expected = expectedDigest(known);
+		if (!expected) return refusals.upstreamFailed(what, "upstream publishes no integrity or shasum for it");
+		const upstream = upstreamOfUrl(cfg, known.url);
+		if (!upstream) {
+			return refusals.upstreamFailed(what, `upstream names ${originOf(known.url)}, which is not a configured upstream`);
+		}
+		let settle: (result: Result<TarballLocation>) => void = () => {};
+		const done = new Promise<Result<TarballLocation>>((resolve) => {
+			settle = resolve;
+		});
+		this.fetches.set(version, done);
+		void done.then(() => {
+			if (this.fetches.get(version) === done) this.fetches.delete(version);
+		});
+		this.count(upstream.url, "tarballMisses");
+		this.wake();
+		const response = await fetchUpstreamTarball(cfg, upstream, known.url, what);
+		if (!response.ok) {
+			this.failed(upstream.url, response.refusal.message, name);
+			settle(response.refusal);
+			return response.refusal;
+		}
+		const integrity = checkedIntegrity(expected);
+		const size = contentLength(response.value.headers);
+		const check = integrityCheck(expected);
+		// Its failure shows in both copies below (and is told apart by check.mismatched()).
+		this.host.waitUntil(response.value.body.pipeTo(check.stream.writable).catch(() => {}));
+		const [client, copy] = check.stream.readable.tee();
+		const key = `upstream/${name}/${version}/${crypto.randomUUID()}.tgz`;
+		const storing = this.storeBytes(key, copy, size, integrity).then(
+			(stored) => {
+				if (this.host.ownsName(name)) {
+					settle(refusals.packageNotFound());
+					return this.env.BLOBS.delete(key);
+				}
+				this.host.ensureSchema();
+				this.host.transaction(() =>
+					this.tarballs.insert({
+						version,
+						upstream: upstream.url,
+						key,
+						size: stored,
+						integrity,
+						stored_at: new Date().toISOString(),
+					}),
+				);
+				this.count(upstream.url, "tarballs");
+				this.count(upstream.url, "tarballBytes", stored);
+				this.wake();
+				settle(ok({ key, size: stored, integrity, upstream: true }));
+			},
+			async (error: unknown) => {
+				const refusal = check.mismatched()
+					? refusals.upstreamIntegrity(what)
+					: refusals.upstreamFailed(what, error instanceof Error ? error.message : String(error));
+				this.failed(upstream.url, refusal.message, name);
+				settle(refusal);
+				// Nothing should be there (the upload failed), but nothing must be: make sure.
+				await this.env.BLOBS.delete(key);
+			},
+		);
+		this.host.waitUntil(storing);
+		return ok({ streaming: { body: client, size, integrity } });
+	}
+
+	/** Writes the checked bytes to R2 as they arrive; answers their size once R2 has them all. */
+	private async storeBytes(
+		key: string,
+		bytes: ReadableStream<Uint8Array>,
+		size: number | null,
+		integrity: string,
+	): Promise<number> {
+		const options = {
+			httpMetadata: { contentType: "application/octet-stream" },
+			customMetadata: { integrity, startedAt: new Date().toISOString() },
+		};
+		if (size !== null) {
+			// R2 takes a stream only with its length known up front.
+			const sized = new FixedLengthStream(size);
+			const [object] = await Promise.all([
+				this.env.BLOBS.put(key, sized.readable, options),
+				bytes.pipeTo(sized.writable),
+			]);
+			return object.size;
+		}
+		const whole = await collect(bytes, LIMITS.upstreamUnsizedTarballBytes);
+		const object = await this.env.BLOBS.put(key, whole, options);
+		return object.size;
+	}
+
+	// ── ownership ──────────────────────────────────────────────────────────────────────────────
+
+	/**
+	 * Whether a first publish may create the name: not while upstream has it, and not while
+	 * upstream cannot be asked (unless ALLOW_PUBLISH_WHEN_UPSTREAM_DOWN).
+	 */
+	async admit(name: string): Promise<Result<{ admitted: true }>> {
+		if (this.documents.hasCopy()) return refusals.upstreamName(name);
+		const { upstreamNotFoundMs, publishWhenUpstreamDown } = config(this.env);
+		const row = this.documents.get("abbreviated");
+		const knownAbsent = row?.status === 404 && Date.now() - row.fetched_at < upstreamNotFoundMs;
+		const asked = knownAbsent ? ok(null) : await this.refresh(name, "abbreviated");
+		if (this.host.ownsName(name)) return ok({ admitted: true });
+		if (this.documents.hasCopy()) return refusals.upstreamName(name);
+		if (asked.ok || publishWhenUpstreamDown) return ok({ admitted: true });
+		return refusals.upstreamUnavailable(name);
+	}
+
+	/**
+	 * The name became this registry's: every copy goes (inside the caller's transaction; the caller
+	 * runs the alarm after it, which sends the figures). Answers the R2 keys to delete.
+	 */
+	forget(): string[] {
+		for (const row of this.documents.clear()) this.uncount(row);
+		return this.tarballs.clear().map((row) => {
+			this.count(row.upstream, "tarballs", -1);
+			this.count(row.upstream, "tarballBytes", -row.size);
+			return row.key;
+		});
+	}
+
+	// ── figures ────────────────────────────────────────────────────────────────────────────────
+
+	get hasActivity(): boolean {
+		return this.activity.hasPending;
+	}
+
+	sendActivity(): Promise<void> {
+		return this.activity.send(this.env);
+	}
+
+	/** Counts in memory only (it may run inside a transaction); `wake` sets the alarm that sends it. */
+	private count(upstream: string, counter: Exclude<keyof UpstreamActivity, "lastError">, amount = 1): void {
+		this.activity.add(upstream, counter, amount);
+	}
+
+	private wake(): void {
+		if (this.activity.hasPending) this.host.wake(Date.now() + config(this.env).downloadFlushMs);
+	}
+
+	/** A stored document about to be replaced or dropped leaves the figures. */
+	private uncount(row: Pick<UpstreamDocumentRow, "upstream" | "status" | "size">): void {
+		if (row.status === 200) this.count(row.upstream, "documents", -1);
+		this.count(row.upstream, "documentBytes", -row.size);
+	}
+
+	private failed(upstream: string, message: string, name: string): void {
+		this.activity.failed(upstream, message, name);
+		this.wake();
+	}
+}
+
+/**
+ * Upstream packages are public: why a read of one failed (upstream down, no such version) is for
+ * anyone to hear, where a refusal without an access is answered as a bare 404 (worker/guards.ts).
+ */
+function heardByAnyone(refusal: Refusal): Refusal {
+	return { ...refusal, access: "public" };
+}
+
+/** A stale copy served because upstream could not be reached says so (RFC 7234's Warning 111). */
+function staleWarning(row: UpstreamDocumentRow): string | null {
+	if (row.failed_at === null) return null;
+	const fetched = new Date(row.fetched_at).toISOString();
+	return `111 - "Revalidation Failed: the upstream registry could not be reached; this copy was fetched at ${fetched}"`;
+}
+
+function dateOf(value: string | null): string | null {
+	if (value === null) return null;
+	const time = Date.parse(value);
+	return Number.isNaN(time) ? null : new Date(time).toISOString();
+}
+
+function contentLength(headers: Headers): number | null {
+	const raw = headers.get("content-length");
+	if (raw === null || !/^\d+$/.test(raw)) return null;
+	return Number(raw);
+}
+
+function originOf(url: string): string {
+	try {
+		return new URL(url).origin;
+	} catch {
+		return "an invalid URL";
+	}
+}
+
+/** A stream's bytes in one buffer; refuses (throws) past `limit`. */
+async function collect(stream: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array<ArrayBuffer>> {
+	const chunks: Uint8Array[] = [];
+	let total = 0;
+	for await (const chunk of stream) {
+		total += chunk.byteLength;
+		if (total > limit) throw new Error(`larger than ${limit} bytes without a Content-Length`);
+		chunks.push(chunk);
+	}
+	const bytes = new Uint8Array(total);
+	let offset = 0;
+	for (const chunk of chunks) {
+		bytes.set(chunk, offset);
+		offset += chunk.byteLength;
+	}
+	return bytes;
+}

@@ -1,0 +1,25 @@
+import { ClaimSchema } from "../../schema/requests/admin";
+import { unwrap } from "../errors";
+import { admin } from "../guards";
+import { json, readJson } from "../http";
+import { packageStub } from "../objects";
+import { packageName } from "../params";
+import { deleteBlobs } from "../publishing/store-version";
+import { forgetPackage } from "../read-tier/tier";
+
+/**
+ * POST /-/admin/claims { name }: the name becomes this registry's before anything is published
+ * under it. It is never asked upstream again, its copies of upstream's documents and tarballs go,
+ * and it may be published here although upstream has a package of that name. Recorded in the
+ * package's audit trail (GET /-/admin/audit?package=name). 201 for a new claim; 200 when the name
+ * was already claimed or published here.
+ */
+export const claimName = admin(async ({ request, env, actor }) => {
+	const pkg = packageName((await readJson(request, ClaimSchema)).name);
+	const claimed = unwrap(await packageStub(env, pkg.name).claim(pkg.name, actor));
+	await deleteBlobs(env, claimed.removedKeys);
+	// Whatever this isolate and colo cached of upstream's answers under the name goes too.
+	await forgetPackage(pkg.name);
+	const { name, claimedAt, claimedBy, created } = claimed;
+	return json({ name, claimedAt, claimedBy }, { status: created ? 201 : 200 });
+});
