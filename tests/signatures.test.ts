@@ -3,14 +3,14 @@ import { describe, expect, it } from "vitest";
 import { router } from "../worker/router";
 import { runPackageAlarm } from "./helpers/package-object";
 import { ADMIN, call, publish, publishBody, publisherFor, readPackument, uniqueName } from "./helpers/registry";
+import { type ListedKey, type Signature, verifies } from "./helpers/signatures";
 
 // Registry signatures (#13): every version signed with ECDSA P-256 over
 // `${name}@${version}:${integrity}`, the signature in DER as npm's `audit signatures` reads it,
 // the keys listed at /-/npm/v1/keys in npm's shape; checked here with WebCrypto (tests/e2e checks
 // an app's lockfile with node:crypto, as npm does).
 
-type Key = { expires: string | null; keyid: string; keytype: string; scheme: string; key: string };
-type Signature = { keyid: string; sig: string };
+type Key = ListedKey;
 
 async function keys(vars: Partial<Env> = {}): Promise<Key[]> {
 	const res = await router.fetch(
@@ -19,38 +19,6 @@ async function keys(vars: Partial<Env> = {}): Promise<Key[]> {
 		createExecutionContext(),
 	);
 	return ((await res.json()) as { keys: Key[] }).keys;
-}
-
-/** DER SEQUENCE { INTEGER r, INTEGER s } → r ‖ s (32 bytes each), which WebCrypto verifies. */
-function rawSignature(der: Uint8Array): Uint8Array<ArrayBuffer> {
-	const raw = new Uint8Array(64);
-	let at = 2;
-	for (const half of [0, 1]) {
-		const length = der[at + 1] ?? 0;
-		const integer = der.subarray(at + 2, at + 2 + length);
-		const trimmed = integer.length > 32 ? integer.subarray(integer.length - 32) : integer;
-		raw.set(trimmed, half * 32 + (32 - trimmed.length));
-		at += 2 + length;
-	}
-	return raw;
-}
-
-async function verifies(listed: Key[], signature: Signature, message: string): Promise<boolean> {
-	const key = listed.find((k) => k.keyid === signature.keyid);
-	if (!key) return false;
-	const publicKey = await crypto.subtle.importKey(
-		"spki",
-		Uint8Array.fromBase64(key.key),
-		{ name: "ECDSA", namedCurve: "P-256" },
-		false,
-		["verify"],
-	);
-	return crypto.subtle.verify(
-		{ name: "ECDSA", hash: "SHA-256" },
-		publicKey,
-		rawSignature(Uint8Array.fromBase64(signature.sig)),
-		new TextEncoder().encode(message),
-	);
 }
 
 async function newSigningKey(): Promise<{ secret: string; spki: string }> {

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { DEFAULTS } from "../schema/config";
 import { router } from "../worker/router";
 import { call, type Packument, publish, publisherFor, uniqueName, type VersionDoc } from "./helpers/registry";
+import { type ListedKey, type Signature, verifies } from "./helpers/signatures";
 import {
 	ABBREVIATED,
 	ageCopies,
@@ -340,5 +341,48 @@ describe("the read tier in front of upstream copies", () => {
 		const third = await viaTier(path);
 		expect(third.headers.get("x-registry-cache")).toBe("revalidated");
 		expect(new Uint8Array(await third.arrayBuffer())).toEqual(published.tgz);
+	});
+});
+
+describe("registry signatures of upstream packages", () => {
+	it("lists the upstreams' keys beside this registry's, so upstream's own signatures verify here", async () => {
+		const name = uniqueName("up-signed");
+		const { integrity } = await publishUpstream(name, "1.0.0");
+		const upstreamKeys = ((await (await fetch(`${UPSTREAM}/-/npm/v1/keys`)).json()) as { keys: ListedKey[] }).keys;
+		const listed = ((await (await call("/-/npm/v1/keys")).json()) as { keys: ListedKey[] }).keys;
+		// This registry's key first, then each upstream's, none twice.
+		expect(listed.length).toBeGreaterThanOrEqual(2);
+		expect(new Set(listed.map((k) => k.keyid)).size).toBe(listed.length);
+		expect(listed.map((k) => k.keyid)).toEqual(expect.arrayContaining(upstreamKeys.map((k) => k.keyid)));
+
+		for (const accept of [undefined, ABBREVIATED]) {
+			const doc = (await (await call(`/${name}`, { headers: accept ? { accept } : {} })).json()) as {
+				versions: Record<string, { dist: { integrity: string; signatures?: Signature[] } }>;
+			};
+			const dist = doc.versions["1.0.0"]?.dist;
+			expect(dist?.integrity).toBe(integrity);
+			const [signature] = dist?.signatures ?? [];
+			expect(upstreamKeys.map((k) => k.keyid)).toContain(signature?.keyid);
+			expect(await verifies(listed, signature as Signature, `${name}@1.0.0:${integrity}`)).toBe(true);
+		}
+	});
+
+	it("keeps listing its own key while an upstream cannot be asked", async () => {
+		const ownOnly = await router.fetch(
+			new Request("http://registry.test/-/npm/v1/keys"),
+			{ ...env, UPSTREAM_URL: "http://upstream.test" },
+			createExecutionContext(),
+		);
+		const [own] = ((await ownOnly.json()) as { keys: ListedKey[] }).keys;
+		// An upstream this isolate never asked before, off the network.
+		const res = await router.fetch(
+			new Request("http://registry.test/-/npm/v1/keys"),
+			{ ...env, UPSTREAM_URL: "http://unreachable-upstream.test" },
+			createExecutionContext(),
+		);
+		expect(res.status).toBe(200);
+		const { keys } = (await res.json()) as { keys: ListedKey[] };
+		expect(keys).toEqual([own]);
+		expect(own?.expires).toBeNull();
 	});
 });
