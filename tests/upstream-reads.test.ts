@@ -386,3 +386,35 @@ describe("registry signatures of upstream packages", () => {
 		expect(own?.expires).toBeNull();
 	});
 });
+
+describe("the web page of an upstream package", () => {
+	it("is marked as upstream's, with upstream's versions, tags and README, and no forms", async () => {
+		const name = uniqueName("up-page");
+		await publishUpstream(name, "1.0.0", {
+			files: { "README.md": "# Hello from upstream\n\n<script>window.x = 1</script>\n" },
+		});
+		await publishUpstream(name, "1.1.0", { tag: "next" });
+		const res = await call(`/package/${name}`);
+		expect(res.status).toBe(200);
+		expect(res.headers.get("content-type")).toBe("text/html; charset=utf-8");
+		const page = await res.text();
+		expect(page).toContain('<span class="tag upstream">upstream</span>');
+		expect(page).toContain("This package comes from the upstream registry");
+		expect(page).toMatch(/<th scope="row"><a [^>]*>1\.1\.0<\/a><\/th>\s*<td>.*<\/td>\s*<td>next<\/td>/);
+		expect(page).toContain(`npm install ${name} --registry`);
+		expect(page).toContain('<div class="readme"><h1>Hello from upstream</h1>');
+		expect(page).not.toContain("<script>window.x");
+		expect(page).not.toContain("/rollback");
+		// A version of its own, and one upstream does not have.
+		expect(await (await call(`/package/${name}/v/1.1.0`)).text()).toMatch(/<span class="version">1\.1\.0<\/span>/);
+		expect((await call(`/package/${name}/v/9.9.9`)).status).toBe(404);
+		// A name no registry has is the usual 404 page.
+		expect((await call(`/package/${uniqueName("nowhere")}`)).status).toBe(404);
+	});
+
+	it("is never shown for a name this registry owns", async () => {
+		const name = uniqueName("owned-page");
+		await publishUpstream(`@owned/${name}`, "1.0.0");
+		expect((await call(`/package/@owned/${name}`)).status).toBe(404);
+	});
+});

@@ -1,5 +1,7 @@
+import { config } from "../../schema/config";
 import type { PackageName } from "../../schema/names";
 import type { PackagePage, PageChannel, Readable } from "../../schema/package/contract";
+import { upstreamMayServe } from "../../schema/upstream";
 import { assertCanRead, can } from "../auth/permissions";
 import type { Principal } from "../auth/principal";
 import { versionBaseUri } from "../files/urls";
@@ -14,6 +16,7 @@ import { barChart, weeklyBars } from "./charts";
 import { type Html, html, trusted } from "./html";
 import { VERSION_FILES } from "./markdown";
 import { layout, pageHeaders, pageResponse, webPage } from "./page";
+import { renderUpstreamPage, type UpstreamPackument } from "./upstream-page";
 
 // GET /package/{name} and /package/{name}/v/{version}: a package as people read it. The page is
 // built from one answer of the package's object (its README rendered at publish) and, when the
@@ -40,7 +43,13 @@ export const packagePage = webPage(async ({ request, env, who }) => {
 		shareable: (access) => access === "public" && view === "public",
 		authorize: async (access) => assertCanRead(principal, pkg, access ?? "restricted"),
 		produce: async () => {
-			const value = settleRead(principal, pkg, await packageStub(env, pkg.name).page(spec));
+			const stub = packageStub(env, pkg.name);
+			const found = await stub.page(spec);
+			if (!found.ok && found.code === "notFound" && upstreamMayServe(config(env), pkg.scope)) {
+				const upstream = await upstreamPackagePage(request, env, stub, pkg, spec);
+				if (upstream) return upstream;
+			}
+			const value = settleRead(principal, pkg, found);
 			const body = await renderPage(request, env, principal, pkg, value);
 			return { response: new Response(String(body), { headers: pageHeaders() }), access: value.access, rev: value.rev };
 		},
@@ -126,9 +135,27 @@ ${Object.entries(v.links).map(([kind, link]) => html`<dt>${LINK_NAMES[kind] ?? k
 	return layout({ title: v.version === latest ? pkg.name : `${pkg.name}@${v.version}`, body });
 }
 
+/** A name this registry does not hold, as the upstream registry has it; null: upstream has no such package or version. */
+async function upstreamPackagePage(
+	request: Request,
+	env: Env,
+	stub: ReturnType<typeof packageStub>,
+	pkg: PackageName,
+	spec: string | null,
+): Promise<{ response: Response; access: "public"; rev: null } | null> {
+	const served = await stub.servedPackument(pkg.name, "full", null);
+	if (!served.ok || served.value.upstream === null || served.value.body === null) return null;
+	const packument = JSON.parse(served.value.body) as UpstreamPackument;
+	const body = await renderUpstreamPage(request, env, pkg, packument, spec, served.value.upstream.warning);
+	// Upstream packages are readable by whoever may read this registry: kept like public pages.
+	return body === null
+		? null
+		: { response: new Response(String(body), { headers: pageHeaders() }), access: "public", rev: null };
+}
+
 const LINK_NAMES: Record<string, string> = { homepage: "Homepage", repository: "Repository", bugs: "Issues" };
 
-function installCommands(spec: string, registry: string): Html {
+export function installCommands(spec: string, registry: string): Html {
 	const commands: [string, string][] = [
 		["npm", `npm install ${spec} --registry ${registry}`],
 		["pnpm", `pnpm add ${spec} --registry ${registry}`],
