@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { readAtMost } from "../schema/bytes";
 import { config } from "../schema/config";
 import { etagMatches } from "../schema/etag";
 import { sha256Hex } from "../schema/hashing";
@@ -28,20 +29,7 @@ export function urlOf(request: Request): URL {
 export async function readBodyBytes(request: Request, limit: number): Promise<Uint8Array<ArrayBuffer>> {
 	assertDeclaredSize(request, limit);
 	if (!request.body) return new Uint8Array();
-	const chunks: Uint8Array[] = [];
-	let total = 0;
-	for await (const chunk of request.body) {
-		total += chunk.byteLength;
-		if (total > limit) throw tooLarge(limit);
-		chunks.push(chunk);
-	}
-	const bytes = new Uint8Array(total);
-	let offset = 0;
-	for (const chunk of chunks) {
-		bytes.set(chunk, offset);
-		offset += chunk.byteLength;
-	}
-	return bytes;
+	return readAtMost(request.body, limit, () => tooLarge(limit));
 }
 
 export function tooLarge(limit: number): HttpError {

@@ -1,3 +1,5 @@
+import { derivedKey } from "../../schema/derived-keys";
+
 // Secrets the registry must read back (TOTP seeds) are kept sealed: AES-256-GCM under a key derived
 // (HKDF-SHA-256) from the ENCRYPTION_KEY secret, so a copy of the database alone reveals none of
 // them. Sealed values are `sealed:v1:` + base64(iv ‖ ciphertext); anything else is a value stored
@@ -5,25 +7,8 @@
 
 const PREFIX = "sealed:v1:";
 const encoder = new TextEncoder();
-const keys = new Map<string, Promise<CryptoKey>>();
-
 function keyFor(secret: string): Promise<CryptoKey> {
-	let key = keys.get(secret);
-	if (!key) {
-		key = crypto.subtle
-			.importKey("raw", encoder.encode(secret), "HKDF", false, ["deriveKey"])
-			.then((material) =>
-				crypto.subtle.deriveKey(
-					{ name: "HKDF", hash: "SHA-256", salt: new Uint8Array(), info: encoder.encode("registry totp seeds") },
-					material,
-					{ name: "AES-GCM", length: 256 },
-					false,
-					["encrypt", "decrypt"],
-				),
-			);
-		keys.set(secret, key);
-	}
-	return key;
+	return derivedKey(secret, "registry totp seeds", { name: "AES-GCM", length: 256 }, ["encrypt", "decrypt"]);
 }
 
 export async function seal(secret: string, plaintext: string): Promise<string> {

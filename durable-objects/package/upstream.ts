@@ -1,4 +1,5 @@
 import semver from "semver";
+import { readAtMost } from "../../schema/bytes";
 import { config } from "../../schema/config";
 import { ok, type Refusal, type Result } from "../../schema/errors";
 import { etagMatches } from "../../schema/etag";
@@ -517,19 +518,6 @@ function originOf(url: string): string {
 }
 
 /** A stream's bytes in one buffer; refuses (throws) past `limit`. */
-async function collect(stream: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array<ArrayBuffer>> {
-	const chunks: Uint8Array[] = [];
-	let total = 0;
-	for await (const chunk of stream) {
-		total += chunk.byteLength;
-		if (total > limit) throw new Error(`larger than ${limit} bytes without a Content-Length`);
-		chunks.push(chunk);
-	}
-	const bytes = new Uint8Array(total);
-	let offset = 0;
-	for (const chunk of chunks) {
-		bytes.set(chunk, offset);
-		offset += chunk.byteLength;
-	}
-	return bytes;
+function collect(stream: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array<ArrayBuffer>> {
+	return readAtMost(stream, limit, () => new Error(`larger than ${limit} bytes without a Content-Length`));
 }

@@ -1,3 +1,4 @@
+import { concatBytes } from "../../schema/bytes";
 import { LIMITS } from "../../schema/limits";
 import type { BundledFile } from "../../schema/package/contract";
 import type { BlobWriter } from "./blob-writer";
@@ -58,7 +59,10 @@ export class FileBundleWriter {
 		this.archived.push(entry);
 		this.offset += size;
 		if (isPackageJson) {
-			const json = { entry, bytes: capturedBytes <= LIMITS.packageJsonBytes ? concat(captured, capturedBytes) : null };
+			const json = {
+				entry,
+				bytes: capturedBytes <= LIMITS.packageJsonBytes ? concatBytes(captured, capturedBytes) : null,
+			};
 			if (file.parts.length === 1) this.atRoot = json;
 			else this.underTop = json;
 		}
@@ -114,16 +118,6 @@ export class FileBundleWriter {
 		}
 		return byPath;
 	}
-}
-
-function concat(chunks: Uint8Array[], length: number): Uint8Array {
-	const out = new Uint8Array(length);
-	let offset = 0;
-	for (const chunk of chunks) {
-		out.set(chunk, offset);
-		offset += chunk.byteLength;
-	}
-	return out;
 }
 
 /** One file's bytes, read back from the bundle (at most `limit` of them). */

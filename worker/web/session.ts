@@ -1,4 +1,5 @@
 import { config } from "../../schema/config";
+import { derivedKey } from "../../schema/derived-keys";
 import { HttpError } from "../errors";
 import { urlOf } from "../http";
 
@@ -24,28 +25,14 @@ export type Session = {
 };
 
 const encoder = new TextEncoder();
-const keys = new Map<string, Promise<CryptoKey>>();
-
 function sessionKey(env: Env): Promise<CryptoKey> {
 	const secret = config(env).encryptionKey;
 	// The router answers 503 before any route runs while a secret is missing (see router.ts).
 	if (secret === null) throw new HttpError("unavailable", "ENCRYPTION_KEY is not configured");
-	let key = keys.get(secret);
-	if (!key) {
-		key = crypto.subtle
-			.importKey("raw", encoder.encode(secret), "HKDF", false, ["deriveKey"])
-			.then((material) =>
-				crypto.subtle.deriveKey(
-					{ name: "HKDF", hash: "SHA-256", salt: new Uint8Array(), info: encoder.encode("registry web sessions") },
-					material,
-					{ name: "HMAC", hash: "SHA-256", length: 256 },
-					false,
-					["sign", "verify"],
-				),
-			);
-		keys.set(secret, key);
-	}
-	return key;
+	return derivedKey(secret, "registry web sessions", { name: "HMAC", hash: "SHA-256", length: 256 }, [
+		"sign",
+		"verify",
+	]);
 }
 
 /** Plain http is allowed only on a loopback address (a browser refuses Secure cookies there). */
