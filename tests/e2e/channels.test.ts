@@ -1,7 +1,7 @@
-import { createServer, type Server } from "node:http";
-import { type Browser, chromium } from "playwright-core";
+import type { Server } from "node:http";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, npmProject, ok, packageJson, RegistryServer } from "./harness";
+import { launchChromium, npmProject, ok, packageJson, RegistryServer, servePage } from "./harness";
 
 // Release channels end to end: versions published with the real npm CLI, `stable` moved by the
 // channel API and by `npm dist-tag`, rolled back; then a page on another origin loads the widget
@@ -102,7 +102,6 @@ describe("channels", () => {
 	});
 
 	it("loads the widget in Chromium from another origin through /loader.js and follows a rollback on reload", async () => {
-		const pagePort = await freePort();
 		const html = `<!doctype html>
 <html>
 	<body>
@@ -121,16 +120,11 @@ describe("channels", () => {
 		</script>
 	</body>
 </html>`;
-		page = createServer((_req, res) => {
-			res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-			res.end(html);
-		});
-		await new Promise<void>((resolve) => page?.listen(pagePort, "127.0.0.1", resolve));
+		const served = await servePage(html);
+		page = served.server;
+		const pagePort = served.port;
 
-		browser = await chromium.launch({
-			executablePath: "/usr/bin/chromium",
-			args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-		});
+		browser = await launchChromium();
 		const tab = await browser.newPage();
 		const errors: string[] = [];
 		tab.on("pageerror", (e) => errors.push(e.message));

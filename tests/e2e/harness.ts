@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { type Browser, chromium } from "playwright-core";
 import { newSecret } from "../../scripts/dev-vars.mjs";
 import { CLIENTS_BIN } from "./clients-install";
 import { bindingNames, isolatedWranglerConfig, ROOT } from "./wrangler-config";
@@ -244,4 +246,23 @@ export function npmProject(server: RegistryServer, token: string | null, files: 
 
 export function packageJson(manifest: Record<string, unknown>): string {
 	return `${JSON.stringify(manifest, null, 2)}\n`;
+}
+
+/** Headless Chromium as the machine has it (apt's /usr/bin/chromium), offline. */
+export function launchChromium(): Promise<Browser> {
+	return chromium.launch({
+		executablePath: "/usr/bin/chromium",
+		args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+	});
+}
+
+/** Serves one HTML page on a free loopback port: a web page of another origin than the registry. */
+export async function servePage(html: string): Promise<{ server: Server; port: number }> {
+	const port = await freePort();
+	const server = createHttpServer((_req, res) => {
+		res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+		res.end(html);
+	});
+	await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+	return { server, port };
 }

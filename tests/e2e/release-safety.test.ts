@@ -1,10 +1,10 @@
 import { createVerify } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import { join } from "node:path";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, npmProject, ok, packageJson, RegistryServer, run } from "./harness";
+import { launchChromium, npmProject, ok, packageJson, RegistryServer, run, servePage } from "./harness";
 
 // Release safety with real clients (#13): an app installed with npm, whose lockfile's versions
 // verify against the registry's keys exactly as `npm audit signatures` checks them (that command
@@ -166,7 +166,6 @@ describe("release safety", () => {
 		}
 		expect([...cohorts.keys()].sort()).toEqual(["1.0.0", "2.0.0"]);
 
-		const pagePort = await freePort();
 		const html = `<!doctype html>
 <html>
 	<body>
@@ -182,15 +181,10 @@ describe("release safety", () => {
 		</script>
 	</body>
 </html>`;
-		page = createServer((_req, res) => {
-			res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-			res.end(html);
-		});
-		await new Promise<void>((resolve) => page?.listen(pagePort, "127.0.0.1", resolve));
-		browser = await chromium.launch({
-			executablePath: "/usr/bin/chromium",
-			args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-		});
+		const served = await servePage(html);
+		page = served.server;
+		const pagePort = served.port;
+		browser = await launchChromium();
 
 		const tabs = [];
 		for (const version of ["1.0.0", "2.0.0"]) {

@@ -1,6 +1,6 @@
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { npmProject, ok, packageJson, RegistryServer } from "./harness";
+import { launchChromium, npmProject, ok, packageJson, RegistryServer } from "./harness";
 
 // The pages for people in a real headless Chromium against `wrangler dev`: search for a package,
 // open it, read its README and chart, sign in with a token, roll a channel back from the page and
@@ -67,10 +67,7 @@ afterAll(async () => {
 
 describe("the web interface in Chromium", () => {
 	it("searches, opens a package, signs in and rolls a channel back; README scripts never run", async () => {
-		browser = await chromium.launch({
-			executablePath: "/usr/bin/chromium",
-			args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-		});
+		browser = await launchChromium();
 		const tab = await browser.newPage();
 		const problems: string[] = [];
 		tab.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
