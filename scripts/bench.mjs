@@ -819,6 +819,4 @@ if (large) {
 		);
 	}
 }
-console.log("\nupstream (each install with an empty npm cache, npm start on both sides):");
-for (const [what, seconds] of Object.entries(figures.upstream ?? {})) console.log(`  ${what.padEnd(92)} ${seconds}`);
 if (process.argv.includes("--json")) console.log(JSON.stringify({ notes, figures }, null, 2));
