@@ -30,7 +30,7 @@
 
 import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -64,10 +64,15 @@ const quietEnv = {
 
 const figures = {};
 const notes = [];
-const state = mkdtempSync(join(tmpdir(), "registry-bench-state-"));
+// Every directory the bench makes (state, apps, npm caches) lives under one root, removed on exit.
+const scratchRoot = mkdtempSync(join(tmpdir(), "registry-bench-"));
+process.once("exit", () => rmSync(scratchRoot, { recursive: true, force: true }));
+for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => process.exit(130));
+const scratch = (label) => mkdtempSync(join(scratchRoot, `${label}-`));
+const state = scratch("state");
 // The bench's secrets, in a dev vars file of its own: the working tree's .dev.vars is neither read
 // (its vars would change the figures) nor written.
-const devVars = join(mkdtempSync(join(tmpdir(), "registry-bench-")), "dev.vars");
+const devVars = join(scratch("vars"), "dev.vars");
 writeFileSync(
 	devVars,
 	`ADMIN_TOKEN=${ADMIN}\nURL_SIGNING_SECRET=${SIGNING}\nENCRYPTION_KEY=${ENCRYPTION}\nREGISTRY_SIGNING_KEY=${SIGNING_KEY}\n`,
@@ -242,7 +247,7 @@ async function publishMany(url, manifests, concurrency) {
 
 /** `npm install` of an app needing every generated package, in a fresh directory with an empty npm cache. */
 function coldInstall(url, token = null) {
-	const dir = mkdtempSync(join(tmpdir(), "registry-bench-app-"));
+	const dir = scratch("app");
 	const dependencies = Object.fromEntries(Array.from({ length: PACKAGES }, (_, i) => [graphName(i), "^1.0.0"]));
 	writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "bench-app", version: "1.0.0", dependencies }));
 	const auth = token ? `//${new URL(url).host}/:_authToken=${token}\n` : "";
@@ -542,7 +547,7 @@ async function r2Floor(bytes) {
 		convertV4MiniflareOptions({
 			host: "127.0.0.1",
 			port: 0,
-			resourcePersistencePath: mkdtempSync(join(tmpdir(), "registry-bench-r2-")),
+			resourcePersistencePath: scratch("r2"),
 			workers: [
 				{
 					name: "r2-floor",
@@ -741,7 +746,7 @@ if (ONLY === "" || ONLY === "reads") {
 		const proxy = await startServer(
 			"npm start",
 			{ UPSTREAM_URL: server.url, UPSTREAM_TOKEN: upstreamReader },
-			mkdtempSync(join(tmpdir(), "registry-bench-proxy-state-")),
+			scratch("proxy-state"),
 		);
 		try {
 			const proxyReader = await readerToken(proxy.url);

@@ -3,9 +3,9 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
+import { inject } from "vitest";
 import { newSecret } from "../../scripts/dev-vars.mjs";
 import { CLIENTS_BIN } from "./clients-install";
 import { bindingNames, isolatedWranglerConfig, ROOT } from "./wrangler-config";
@@ -17,8 +17,9 @@ export { ROOT };
 
 const BIN = join(ROOT, "node_modules", ".bin");
 
+/** A fresh directory under this run's scratch folder (tests/e2e/scratch.ts removes it at the end). */
 export function tempDir(label: string): string {
-	return mkdtempSync(join(tmpdir(), `registry-e2e-${label}-`));
+	return mkdtempSync(join(inject("e2eScratch"), `${label}-`));
 }
 
 export async function freePort(): Promise<number> {

@@ -1,6 +1,8 @@
 import { createTarPacker, packTar } from "modern-tar";
 
-// Builds real gzip tarballs inside workerd, the way `npm pack` lays them out (`package/…`).
+// Builds real gzip tarballs inside workerd, the way `npm pack` lays them out (`package/…`), with
+// npm's fixed mtime: the same files always give the same bytes, so a test may build a body twice.
+const NPM_PACK_MTIME = new Date("1985-10-26T08:15:00.000Z");
 
 export type Files = Record<string, string | Uint8Array>;
 
@@ -8,7 +10,10 @@ export async function gzipTar(files: Files, root: string | null = "package"): Pr
 	const tar = await packTar(
 		Object.entries(files).map(([path, body]) => {
 			const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
-			return { header: { name: root ? `${root}/${path}` : path, size: bytes.byteLength }, body: bytes };
+			return {
+				header: { name: root ? `${root}/${path}` : path, size: bytes.byteLength, mtime: NPM_PACK_MTIME },
+				body: bytes,
+			};
 		}),
 	);
 	const gz = new Blob([tar]).stream().pipeThrough(new CompressionStream("gzip"));
