@@ -39,6 +39,12 @@ export type Config = {
 	upstreamNotFoundMs: number;
 	/** Whether a new name may be published while upstream cannot say whether it has it. */
 	publishWhenUpstreamDown: boolean;
+	/**
+	 * The address of every client, set by `npm start` only when it listens on 127.0.0.1 or ::1:
+	 * there every client is a process of this machine, and no edge sets CF-Connecting-IP. Null
+	 * (always on Cloudflare): the client's address is the CF-Connecting-IP its edge sets.
+	 */
+	localClientAddress: "127.0.0.1" | "::1" | null;
 };
 
 /** One registry behind this one. */
@@ -68,9 +74,10 @@ export const DEFAULTS = {
 
 /**
  * The vars and secrets as wrangler hands them over (all strings; secrets may be missing).
- * UPSTREAM_TOKEN is an optional secret, which wrangler.jsonc cannot declare (see there).
+ * UPSTREAM_TOKEN is an optional secret, which wrangler.jsonc cannot declare (see there);
+ * LOCAL_CLIENT_ADDRESS is set by `npm start` (scripts/start.mjs), never in wrangler.jsonc.
  */
-export type ConfigSource = Partial<Record<keyof Env | "UPSTREAM_TOKEN", unknown>>;
+export type ConfigSource = Partial<Record<keyof Env | "UPSTREAM_TOKEN" | "LOCAL_CLIENT_ADDRESS", unknown>>;
 
 const parsed = new WeakMap<object, Config>();
 
@@ -118,7 +125,14 @@ export function parseConfig(env: ConfigSource): Config {
 		upstreamStaleIfErrorMs: seconds(env.UPSTREAM_STALE_IF_ERROR_SECONDS, DEFAULTS.upstreamStaleIfErrorSeconds) * 1000,
 		upstreamNotFoundMs: seconds(env.UPSTREAM_NOT_FOUND_SECONDS, DEFAULTS.upstreamNotFoundSeconds) * 1000,
 		publishWhenUpstreamDown: text(env.ALLOW_PUBLISH_WHEN_UPSTREAM_DOWN) === "true",
+		localClientAddress: loopbackAddress(env.LOCAL_CLIENT_ADDRESS),
 	};
+}
+
+/** Only a loopback address is accepted: anything else would make every client one address. */
+function loopbackAddress(value: unknown): Config["localClientAddress"] {
+	const address = text(value);
+	return address === "127.0.0.1" || address === "::1" ? address : null;
 }
 
 /** `[{ "key": "<SPKI base64>", "expires": "<ISO date>" }, …]`; entries that do not parse are left out. */

@@ -7,7 +7,8 @@
 // issue involves npm's own flows (login, token create, publish), the requests are the ones npm 11
 // sends. Some attacks come from other loopback addresses (127.0.0.x, bound as the connection's
 // source address): real client addresses the local edge sees, so one attack's per-address lockout
-// never touches another's.
+// never touches another's. That is why the registry listens on every interface here: on
+// 127.0.0.1, npm start reports every client as 127.0.0.1 (see scripts/start.mjs).
 //
 // Output: one table row per attack: what the review saw before the fixes, what happens now
 // (status codes, timings, counts) and PASS/FAIL. PASS/FAIL is decided by the security property
@@ -1109,7 +1110,7 @@ async function startRegistry() {
 			...Object.fromEntries(inherited),
 			PATH: `${join(root, "node_modules", ".bin")}:${process.env.PATH}`,
 			PORT: String(port),
-			HOST: "127.0.0.1",
+			HOST: "0.0.0.0",
 			PERSIST_TO: statePath,
 			DEV_VARS: devVars,
 		},

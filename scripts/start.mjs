@@ -5,9 +5,11 @@
 //
 // Clients do not reach Miniflare's entry worker: it costs two thirds of the throughput, and it
 // keeps a client's own CF-Connecting-IP header, so anyone could pick the address that rate limits,
-// token CIDR ranges and the audit trail see. The Worker is served on a socket of its own instead,
-// and a small front (local-edge.mjs) does what Cloudflare's edge does: it sets CF-Connecting-IP
-// from the connection, whatever the client sent.
+// token CIDR ranges and the audit trail see. The Worker is served on a socket of its own instead.
+// On 127.0.0.1 or ::1 (the default) every client is a process of this machine: clients reach
+// that socket directly and the Worker is told their one address (LOCAL_CLIENT_ADDRESS), whatever
+// CF-Connecting-IP they send. On any other HOST a small front (local-edge.mjs) does what
+// Cloudflare's edge does: it sets CF-Connecting-IP from each connection, at the cost of a hop.
 
 import { spawnSync } from "node:child_process";
 import { readdirSync, rmSync } from "node:fs";
@@ -45,11 +47,13 @@ const { modulesRules: _rules, ...workerOptions } = unstable_getMiniflareWorkerOp
 for (const name of [...SECRETS, "UPSTREAM_TOKEN", ...Object.keys(config.vars)]) {
 	if (process.env[name]) workerOptions.bindings = { ...workerOptions.bindings, [name]: process.env[name] };
 }
+const loopback = host === "127.0.0.1" || host === "::1";
+workerOptions.bindings = { ...workerOptions.bindings, LOCAL_CLIENT_ADDRESS: loopback ? host : "" };
 
 const mf = new Miniflare(
 	convertV4MiniflareOptions({
 		rootPath: root,
-		// Miniflare's own entry stays on a private port; clients come in through the local edge.
+		// Miniflare's own entry stays on a private port.
 		host: "127.0.0.1",
 		port: 0,
 		logRequests: false,
@@ -62,18 +66,19 @@ const mf = new Miniflare(
 				name: config.name,
 				modulesRoot: outdir,
 				modules: bundledModules(),
-				unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+				unsafeDirectSockets: [loopback ? { host, port } : { host: "127.0.0.1", port: 0 }],
 			},
 		],
 	}),
 );
 await mf.ready;
-const edge = await serveLocalEdge({ host, port, worker: await mf.unsafeGetDirectURL(config.name) });
-console.log(`registry listening on ${edge.url} (state in ${persistTo})`);
+const worker = await mf.unsafeGetDirectURL(config.name);
+const edge = loopback ? null : await serveLocalEdge({ host, port, worker });
+console.log(`registry listening on ${edge?.url ?? worker.origin} (state in ${persistTo})`);
 
 for (const signal of ["SIGINT", "SIGTERM"]) {
 	process.once(signal, async () => {
-		await edge.close();
+		await edge?.close();
 		await mf.dispose();
 		process.exit(0);
 	});

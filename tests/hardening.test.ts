@@ -1,7 +1,9 @@
-import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import * as OTPAuth from "otpauth";
 import { describe, expect, it } from "vitest";
 import { person } from "../durable-objects/package/search-document";
+import { parseConfig } from "../schema/config";
+import { router } from "../worker/router";
 import {
 	ADMIN,
 	ALL,
@@ -137,6 +139,43 @@ describe("#9.3 the client's address", () => {
 		expect((await call("/-/whoami", { token, headers: ip(freshAddress()) })).status).toBe(403);
 		const created = (await registryAudit(since)).find((e) => e.action === "token.create");
 		expect(created).toMatchObject({ ip: address });
+	});
+});
+
+describe("#9.3 the client's address under npm start on loopback", () => {
+	// scripts/start.mjs on 127.0.0.1 or ::1: clients reach the Worker's own socket, no edge sets
+	// CF-Connecting-IP, and LOCAL_CLIENT_ADDRESS names the one address they all have.
+	const onLoopback = (path: string, init: RequestInit = {}) =>
+		router.fetch(
+			new Request(`http://registry.test${path}`, init),
+			{ ...env, LOCAL_CLIENT_ADDRESS: "127.0.0.1" } as Env,
+			createExecutionContext(),
+		);
+
+	it("is the loopback address whatever CF-Connecting-IP a client sends", async () => {
+		const fence = async (cidr: string) => {
+			const res = await admin("/-/admin/tokens", "POST", {
+				kind: "developer",
+				name: "fenced",
+				grants: [],
+				cidr: [cidr],
+			});
+			return ((await res.json()) as { token: string }).token;
+		};
+		const local = await fence("127.0.0.1/32");
+		const remote = await fence("203.0.113.0/24");
+		const whoami = (token: string) =>
+			onLoopback("/-/whoami", { headers: { authorization: `Bearer ${token}`, ...ip("203.0.113.9") } });
+		expect((await whoami(local)).status).toBe(200);
+		expect((await whoami(remote)).status).toBe(403);
+	});
+
+	it("accepts only a loopback address, so no deployment can make every client one address", () => {
+		expect(parseConfig({ LOCAL_CLIENT_ADDRESS: "127.0.0.1" }).localClientAddress).toBe("127.0.0.1");
+		expect(parseConfig({ LOCAL_CLIENT_ADDRESS: "::1" }).localClientAddress).toBe("::1");
+		for (const value of ["", "203.0.113.9", "0.0.0.0", "127.0.0.2", undefined]) {
+			expect(parseConfig({ LOCAL_CLIENT_ADDRESS: value }).localClientAddress).toBeNull();
+		}
 	});
 });
 

@@ -119,33 +119,43 @@ describe("running the registry", () => {
 		expect(treeDevVars()).toBe(tree);
 	});
 
-	it("npm start takes the client's address from the connection, never from CF-Connecting-IP (#9.3)", async () => {
-		const dir = tempDir("edge");
-		const env = { DEV_VARS: join(dir, "dev.vars"), PERSIST_TO: join(dir, "state") };
-		const server = await serve(["start"], env, (log) => log.includes("registry listening on"));
-		const { admin } = secretsIn(env.DEV_VARS);
-		const spoofed = {
-			authorization: `Bearer ${admin}`,
-			"content-type": "application/json",
-			"cf-connecting-ip": "203.0.113.9",
-		};
-		// A token allowed only from 203.0.113.0/24 stays refused however the client claims to be there.
-		const created = await fetch(`${server.url}/-/admin/tokens`, {
-			method: "POST",
-			headers: spoofed,
-			body: JSON.stringify({ kind: "developer", name: "fenced", grants: [], cidr: ["203.0.113.0/24"] }),
-		});
-		const { token } = (await created.json()) as { token: string };
-		const fenced = await fetch(`${server.url}/-/whoami`, {
-			headers: { authorization: `Bearer ${token}`, "cf-connecting-ip": "203.0.113.9" },
-		});
-		expect(fenced.status).toBe(403);
-		// The audit trail records the real address.
-		const audit = await fetch(`${server.url}/-/admin/audit?limit=1`, { headers: { authorization: `Bearer ${admin}` } });
-		const { entries } = (await audit.json()) as { entries: { action: string; ip: string }[] };
-		expect(entries[0]).toMatchObject({ action: "token.create", ip: "127.0.0.1" });
-		await stop(server.child);
-	});
+	// On 127.0.0.1 clients reach the Worker's socket and are all that address; on any other HOST the
+	// local edge sets each connection's own. Either way a client's CF-Connecting-IP counts for nothing.
+	it.each([
+		["on 127.0.0.1, the Worker's own socket", "127.0.0.1"],
+		["on every interface, behind the local edge", "0.0.0.0"],
+	])(
+		"npm start takes the client's address from the connection, never from CF-Connecting-IP (#9.3), %s",
+		async (_, host) => {
+			const dir = tempDir("edge");
+			const env = { DEV_VARS: join(dir, "dev.vars"), PERSIST_TO: join(dir, "state"), HOST: host };
+			const server = await serve(["start"], env, (log) => log.includes("registry listening on"));
+			const { admin } = secretsIn(env.DEV_VARS);
+			const spoofed = {
+				authorization: `Bearer ${admin}`,
+				"content-type": "application/json",
+				"cf-connecting-ip": "203.0.113.9",
+			};
+			// A token allowed only from 203.0.113.0/24 stays refused however the client claims to be there.
+			const created = await fetch(`${server.url}/-/admin/tokens`, {
+				method: "POST",
+				headers: spoofed,
+				body: JSON.stringify({ kind: "developer", name: "fenced", grants: [], cidr: ["203.0.113.0/24"] }),
+			});
+			const { token } = (await created.json()) as { token: string };
+			const fenced = await fetch(`${server.url}/-/whoami`, {
+				headers: { authorization: `Bearer ${token}`, "cf-connecting-ip": "203.0.113.9" },
+			});
+			expect(fenced.status).toBe(403);
+			// The audit trail records the real address.
+			const audit = await fetch(`${server.url}/-/admin/audit?limit=1`, {
+				headers: { authorization: `Bearer ${admin}` },
+			});
+			const { entries } = (await audit.json()) as { entries: { action: string; ip: string }[] };
+			expect(entries[0]).toMatchObject({ action: "token.create", ip: "127.0.0.1" });
+			await stop(server.child);
+		},
+	);
 
 	it("npm run dev creates the same secrets before wrangler dev starts on them", async () => {
 		const tree = treeDevVars();

@@ -21,7 +21,7 @@ export function lockedOut(seconds: number): HttpError {
 
 /** Throws 429 while the user or this address may not try a credential. */
 export async function assertNotLockedOut(request: Request, env: Env, user: string | null): Promise<void> {
-	const wait = await authStore(env).credentialLock(user, clientIp(request));
+	const wait = await authStore(env).credentialLock(user, clientIp(request, env));
 	if (wait > 0) throw lockedOut(wait);
 }
 
@@ -33,7 +33,7 @@ export async function recordFailure(
 	kind: CredentialKind,
 	actor: Actor,
 ): Promise<void> {
-	const wait = await authStore(env).credentialFailed(user, clientIp(request), kind, actor);
+	const wait = await authStore(env).credentialFailed(user, clientIp(request, env), kind, actor);
 	if (wait > 0) throw lockedOut(wait);
 }
 

@@ -45,9 +45,12 @@ export type TokenPrincipal = Extract<Principal, { kind: "developer" | "customer"
 
 export const TOKEN_PREFIXES: Record<TokenKind, string> = { developer: "dev_", customer: "blk_", admin: "adm_" };
 
-/** The client's address, as Cloudflare (and Miniflare) report it; null when unknown. */
-export function clientIp(request: Request): string | null {
-	return request.headers.get("cf-connecting-ip");
+/**
+ * The client's address: the CF-Connecting-IP that Cloudflare's edge (or `npm start`'s local edge)
+ * sets, or the one address of every client of `npm start` on loopback; null when unknown.
+ */
+export function clientIp(request: Request, env: Env): string | null {
+	return config(env).localClientAddress ?? request.headers.get("cf-connecting-ip");
 }
 
 /**
@@ -56,7 +59,7 @@ export function clientIp(request: Request): string | null {
  * customer keys against the per-IP customer limit.
  */
 export async function authenticate(request: Request, env: Env): Promise<Principal> {
-	const ip = clientIp(request);
+	const ip = clientIp(request, env);
 	const header = request.headers.get("authorization");
 	if (header === null || header.trim() === "") {
 		await limitAnonymous(env, ip);
@@ -91,7 +94,7 @@ export async function authenticate(request: Request, env: Env): Promise<Principa
  * address it may not be used from) ends the session instead of failing the request: null.
  */
 export async function authenticateHash(request: Request, env: Env, hash: string): Promise<Principal | null> {
-	const ip = clientIp(request);
+	const ip = clientIp(request, env);
 	const admin = await adminTokenHash(env);
 	if (admin !== null && timingSafeEqualHex(hash, admin)) {
 		return { kind: "admin", ip, name: "admin", tokenId: null, prefix: null, email: null };

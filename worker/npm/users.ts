@@ -27,7 +27,7 @@ export async function login(request: RouteRequest, env: Env): Promise<Response> 
 	if (body.name !== couchId.slice("org.couchdb.user:".length)) {
 		throw badRequest("the user name in the body does not match the URL");
 	}
-	const actor: Actor = { name: body.name, prefix: null, ip: clientIp(request), label: body.name };
+	const actor: Actor = { name: body.name, prefix: null, ip: clientIp(request, env), label: body.name };
 	const store = authStore(env);
 	const existing = await store.getUser(body.name);
 	if (!existing.ok && config(env).allowSignup) {

@@ -4,7 +4,7 @@ import { packageWrite } from "../guards";
 import { type RouteRequest, readBodyBytes, validate } from "../http";
 import { channelName, channelParam, versionNumber } from "../params";
 import { packagePath } from "./package-page";
-import { assertSameOrigin, errorPage, type PageContext, seeOther, viewer } from "./page";
+import { anonymousViewer, assertSameOrigin, errorPage, seeOther, viewer } from "./page";
 
 // The package page's channel forms: roll a channel back (one step, or to an earlier entry of its
 // chain), promote one channel to another, and steer a staged rollout (start, widen or narrow,
@@ -100,19 +100,11 @@ function pageForm(handler: (request: RouteRequest, env: Env, ctx: ExecutionConte
 		} catch (error) {
 			if (!(error instanceof HttpError)) throw error;
 			const who = await viewer(request, env).catch(() => null);
-			return errorPage(request, who ?? anonymous(request), error);
+			return errorPage(request, who ?? anonymousViewer(request, env), error);
 		}
 	};
 }
 
 function formOf(request: RouteRequest): URLSearchParams {
 	return (request as Partial<FormRequest>).form ?? new URLSearchParams();
-}
-
-function anonymous(request: Request): PageContext["who"] {
-	return {
-		principal: { kind: "anonymous", ip: request.headers.get("cf-connecting-ip") },
-		session: null,
-		staleSession: false,
-	};
 }

@@ -132,13 +132,18 @@ export function pageResponse(
 export type PageContext = { request: RouteRequest; env: Env; ctx: ExecutionContext; who: Viewer };
 type Handler = (request: RouteRequest, env: Env, ctx: ExecutionContext) => Promise<Response>;
 
+/** Someone not signed in (or not yet known: an error page before the viewer is resolved). */
+export function anonymousViewer(request: Request, env: Env): Viewer {
+	return { principal: { kind: "anonymous", ip: clientIp(request, env) }, session: null, staleSession: false };
+}
+
 /**
  * A page route: the viewer resolved, and every refusal answered as a page with the API's status
  * (a restricted package the viewer may not read is the same 404 as one that does not exist).
  */
 export function webPage(handle: (context: PageContext) => Promise<Response>): Handler {
 	return async (request, env, ctx) => {
-		let who: Viewer = { principal: { kind: "anonymous", ip: clientIp(request) }, session: null, staleSession: false };
+		let who = anonymousViewer(request, env);
 		try {
 			who = await viewer(request, env);
 			return await handle({ request, env, ctx, who });

@@ -8,7 +8,17 @@ import { verifyOtp } from "../auth/two-factor";
 import { badRequest, HttpError, unauthorized, unwrap } from "../errors";
 import { type RouteRequest, readBodyBytes } from "../http";
 import { html } from "./html";
-import { assertSameOrigin, errorPage, layout, pageResponse, seeOther, type Viewer, viewer, webPage } from "./page";
+import {
+	anonymousViewer,
+	assertSameOrigin,
+	errorPage,
+	layout,
+	pageResponse,
+	seeOther,
+	type Viewer,
+	viewer,
+	webPage,
+} from "./page";
 import { clearedSessionCookie, readSession, SESSION_SECONDS, sessionCookie } from "./session";
 
 // /-/signin and /-/signout. A person signs in with a token (any the API accepts: dev_, blk_,
@@ -24,11 +34,7 @@ export const signInPage = webPage(async ({ request, who }) =>
 
 /** POST /-/signin */
 export async function signIn(request: RouteRequest, env: Env): Promise<Response> {
-	const anonymous: Viewer = {
-		principal: { kind: "anonymous", ip: clientIp(request) },
-		session: null,
-		staleSession: false,
-	};
+	const anonymous = anonymousViewer(request, env);
 	try {
 		assertSameOrigin(request, env);
 	} catch (error) {
@@ -76,11 +82,7 @@ export async function signOut(request: RouteRequest, env: Env): Promise<Response
 		return seeOther("/", { "set-cookie": clearedSessionCookie(request) });
 	} catch (error) {
 		if (!(error instanceof HttpError)) throw error;
-		return errorPage(
-			request,
-			who ?? { principal: { kind: "anonymous", ip: clientIp(request) }, session: null, staleSession: false },
-			error,
-		);
+		return errorPage(request, who ?? anonymousViewer(request, env), error);
 	}
 }
 
@@ -102,7 +104,7 @@ async function signInWithPassword(
 	otp: string | null,
 	expires: number,
 ): Promise<string> {
-	const actor: Actor = { name, prefix: null, ip: clientIp(request), label: name };
+	const actor: Actor = { name, prefix: null, ip: clientIp(request, env), label: name };
 	if (!(await passwordMatches(request, env, name, password))) {
 		await recordFailure(request, env, name, "login", actor);
 		throw unauthorized("incorrect username or password");
