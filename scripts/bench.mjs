@@ -19,8 +19,10 @@
 //    small warm-up publish: the time, and the peak growth of the resident memory of its workerd
 //    processes, sampled during the publish. The local R2 simulator lives in workerd too, so next
 //    to each figure is the R2 floor: a trivial Worker moving the same bytes through the simulator
-//    (written, read back, written again), memory and time. BENCH_ONLY=large-publishes runs this
-//    section alone (BENCH_ONLY=reads the others).
+//    (written, read back, written again), memory and time. Beside them, the figure the platform's
+//    128 MB limit is about: the peak of the registry isolate's own memory (V8 heap in use plus
+//    ArrayBuffer backing stores, which hold the bytes), sampled through wrangler dev's inspector.
+//    BENCH_ONLY=large-publishes runs this section alone (BENCH_ONLY=reads the others).
 // 8. Upstream: `npm install` of the app needing all BENCH_PACKAGES from the registry of step 2
 //    directly (twice), then through a second registry (fresh state) that has it as its upstream:
 //    cold (every packument and tarball fetched from upstream on the way), then warm (all cached),
@@ -85,7 +87,7 @@ const log = (line) => process.stderr.write(`${line}\n`);
 // ── servers ────────────────────────────────────────────────────────────────────────────────────
 
 /** `npm start` (Miniflare) or `wrangler dev`, on a free port, on the bench's state directory (or another). */
-async function startServer(kind, vars = {}, persistTo = state) {
+async function startServer(kind, vars = {}, persistTo = state, { inspectorPort = null } = {}) {
 	const port = await freePort();
 	const wrangler = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
 	const args =
@@ -94,6 +96,7 @@ async function startServer(kind, vars = {}, persistTo = state) {
 			: [wrangler, "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistTo];
 	if (kind === "wrangler dev") {
 		args.push("--env-file", devVars, "--show-interactive-dev-session=false", "--log-level", "warn");
+		if (inspectorPort !== null) args.push("--inspector-port", String(inspectorPort));
 	}
 	for (const [k, v] of Object.entries({
 		ADMIN_TOKEN: ADMIN,
@@ -503,6 +506,60 @@ async function peakGrowth(pid, work) {
 	}
 }
 
+/**
+ * The peak of the registry isolate's memory while `work` runs, through wrangler dev's inspector
+ * (DevTools protocol): V8 heap in use plus ArrayBuffer backing stores (workerd's inspector does not
+ * collect garbage on request: the baseline is what the warm-up left). Sampled every ~15 ms, so a
+ * peak shorter than that can be missed.
+ */
+async function isolatePeak(inspectorPort, work) {
+	const socket = new WebSocket(`ws://127.0.0.1:${inspectorPort}/ws`, { headers: { origin: "http://localhost" } });
+	await new Promise((resolve, reject) => {
+		socket.addEventListener("open", resolve, { once: true });
+		socket.addEventListener("error", reject, { once: true });
+	});
+	const pending = new Map();
+	let next = 0;
+	socket.addEventListener("message", (event) => {
+		const message = JSON.parse(event.data);
+		pending.get(message.id)?.(message.result);
+		pending.delete(message.id);
+	});
+	const send = (method) =>
+		new Promise((resolve, reject) => {
+			const id = ++next;
+			const timer = setTimeout(() => reject(new Error(`the inspector did not answer ${method}`)), 10_000);
+			pending.set(id, (result) => {
+				clearTimeout(timer);
+				resolve(result);
+			});
+			socket.send(JSON.stringify({ id, method }));
+		});
+	const usage = async () => {
+		const { usedSize, backingStorageSize } = await send("Runtime.getHeapUsage");
+		return usedSize + backingStorageSize;
+	};
+	try {
+		const baseline = await usage();
+		let peak = baseline;
+		let sampling = true;
+		const sampler = (async () => {
+			while (sampling) {
+				peak = Math.max(peak, await usage());
+				await sleep(10);
+			}
+		})();
+		try {
+			return { result: await work(), baseline, peak };
+		} finally {
+			sampling = false;
+			await sampler;
+		}
+	} finally {
+		socket.close();
+	}
+}
+
 // The local R2 simulator runs inside workerd too, so its own memory is part of every figure. The
 // floor: a trivial Worker on the same Miniflare that writes the body to R2 in 5 MiB parts, reads
 // it back and writes it again (a publish's R2 traffic: tarball, read back, bundle), nothing else.
@@ -582,10 +639,13 @@ async function largePublishes() {
 		const name = `bench-large-${megabytes}mb`;
 		const { body, bytes } = largePublishBody(name, megabytes);
 		// Limits raised far enough for the largest body; the platform's own limit is not the point here.
-		const started = await startServer("wrangler dev", {
-			MAX_BODY_SIZE: String(512 * 1024 * 1024),
-			MAX_UNPACKED_SIZE: String(1024 * 1024 * 1024),
-		});
+		const inspectorPort = await freePort();
+		const started = await startServer(
+			"wrangler dev",
+			{ MAX_BODY_SIZE: String(512 * 1024 * 1024), MAX_UNPACKED_SIZE: String(1024 * 1024 * 1024) },
+			state,
+			{ inspectorPort },
+		);
 		let row;
 		try {
 			// A small publish first, so the figure is the large one's and not the isolate's warm-up
@@ -599,14 +659,17 @@ async function largePublishes() {
 			if (warm.status !== 201) throw new Error(`warm-up publish: ${warm.status} ${await warm.text()}`);
 			await sleep(2_000);
 			const t0 = performance.now();
-			const { result, growth } = await peakGrowth(started.pid, async () => {
-				const put = await fetch(`${started.url}/${name}`, {
-					method: "PUT",
-					headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
-					body,
-				});
-				return { status: put.status, answer: await put.text(), seconds: (performance.now() - t0) / 1000 };
-			});
+			const isolate = await isolatePeak(inspectorPort, () =>
+				peakGrowth(started.pid, async () => {
+					const put = await fetch(`${started.url}/${name}`, {
+						method: "PUT",
+						headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+						body,
+					});
+					return { status: put.status, answer: await put.text(), seconds: (performance.now() - t0) / 1000 };
+				}),
+			);
+			const { result, growth } = isolate.result;
 			if (result.status !== 201) throw new Error(`large publish ${megabytes} MB: ${result.status} ${result.answer}`);
 			row = {
 				package: `${megabytes} MB`,
@@ -614,6 +677,8 @@ async function largePublishes() {
 				bodyBytes: Buffer.byteLength(body),
 				seconds: +result.seconds.toFixed(2),
 				memoryGrowthMB: +(growth / 1024 / 1024).toFixed(0),
+				isolatePeakMB: +(isolate.peak / 1024 / 1024).toFixed(0),
+				isolateGrowthMB: +((isolate.peak - isolate.baseline) / 1024 / 1024).toFixed(0),
 			};
 		} finally {
 			await started.stop();
@@ -802,7 +867,8 @@ if (figures.upstream) {
 const large = figures["large publishes (wrangler dev)"];
 if (large) {
 	console.log("\none publish of a package of random bytes through wrangler dev: growth of workerd's resident memory");
-	console.log("(R2 floor: the same bytes written to R2, read back and written again by a trivial Worker)");
+	console.log("(R2 floor: the same bytes written to R2, read back and written again by a trivial Worker;");
+	console.log(" isolate: the registry isolate's heap in use plus ArrayBuffers, its peak and its growth)");
 	console.log(
 		"package".padEnd(10),
 		"tarball".padStart(12),
@@ -811,6 +877,8 @@ if (large) {
 		"growth MB".padStart(10),
 		"R2 floor MB".padStart(12),
 		"R2 floor s".padStart(11),
+		"isolate peak MB".padStart(16),
+		"isolate growth MB".padStart(18),
 	);
 	for (const row of large) {
 		console.log(
@@ -821,6 +889,8 @@ if (large) {
 			String(row.memoryGrowthMB).padStart(10),
 			String(row.r2FloorMB).padStart(12),
 			String(row.r2FloorSeconds).padStart(11),
+			String(row.isolatePeakMB).padStart(16),
+			String(row.isolateGrowthMB).padStart(18),
 		);
 	}
 }
