@@ -42,6 +42,14 @@ export const LIMITS = {
 	 * and answers it over RPC. The abbreviated form of even the largest public packages fits.
 	 */
 	upstreamDocumentBytes: 20 * 1024 * 1024,
+	/**
+	 * How much a tarball may inflate: past the first `inflationGraceBytes`, at most `inflationRatio`
+	 * times the compressed bytes read so far. Source code compresses 3 to 20 times; a gzip bomb of
+	 * zeros 200 to 1,000 times, so it is stopped after a few megabytes instead of at
+	 * MAX_UNPACKED_SIZE (a 1 MB bomb would otherwise inflate to hundreds of MB, stored).
+	 */
+	inflationRatio: 100,
+	inflationGraceBytes: 16 * 1024 * 1024,
 	/** An upstream tarball sent without a Content-Length, which has to be held in memory before R2 takes it. */
 	upstreamUnsizedTarballBytes: 32 * 1024 * 1024,
 } as const;

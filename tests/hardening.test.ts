@@ -276,6 +276,19 @@ describe("#9.5 requests that stall the server", () => {
 		expect(((await res.json()) as { error: string }).error).toMatch(/unpacks to more than/);
 	});
 
+	it("stops a gzip bomb that stays under the unpacked limit by how far it inflates", async () => {
+		const name = uniqueName("bomb");
+		const token = await publisherFor(name);
+		// 64 MB of zeros (under MAX_UNPACKED_SIZE here) in about 64 KB of gzip: 1,000 times.
+		const tgz = await gzipBomb(json({ name, version: "1.0.0" }), 64 * 1024 * 1024);
+		const res = await call(`/packages/${name}/upload`, { method: "POST", token, body: tgz });
+		expect(res.status).toBe(413);
+		expect(((await res.json()) as { error: string }).error).toBe(
+			"tarball unpacks to more than 100 times its compressed size",
+		);
+		expect((await call(`/packages/${name}/versions`, { token })).status).toBe(404);
+	});
+
 	it("refuses a tarball with more entries than MAX_TARBALL_ENTRIES", async () => {
 		const name = uniqueName("entries");
 		const token = await publisherFor(name);

@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import { packTar, type TarEntry } from "modern-tar";
 import { describe, expect, it } from "vitest";
 import type { ErrorCode } from "../schema/errors";
+import { LIMITS } from "../schema/limits";
 import { HttpError } from "../worker/errors";
 import { readReadme } from "../worker/publishing/file-bundle";
 import { packTarball, requirePackageJson, type TarballLayout } from "../worker/publishing/tarball";
@@ -236,6 +237,25 @@ describe("hostile and broken archives", () => {
 			refused(413, "payloadTooLarge", "tarball unpacks to more than 100000 bytes"),
 		);
 		expect((await read(archive, "npm", 300_000)).unpackedSize).toBe(200_000);
+	});
+
+	it("refuses an archive that inflates more than LIMITS.inflationRatio times past the grace, under any unpacked limit", async () => {
+		const size = LIMITS.inflationGraceBytes + 4 * 1024 * 1024;
+		const single = (body: Uint8Array<ArrayBuffer>) =>
+			packTar([{ header: { name: "package/data.bin", size: body.byteLength }, body }]).then(gzip);
+		const zeros = await single(new Uint8Array(size));
+		expect(zeros.byteLength * LIMITS.inflationRatio).toBeLessThan(size);
+		expect(await refusal(() => read(zeros, "npm", 1024 ** 3))).toBe(
+			refused(
+				413,
+				"payloadTooLarge",
+				`tarball unpacks to more than ${LIMITS.inflationRatio} times its compressed size`,
+			),
+		);
+		// As many bytes that do not compress (a binary, an image) unpack as they are.
+		const noise = new Uint8Array(size);
+		for (let at = 0; at < size; at += 65_536) crypto.getRandomValues(noise.subarray(at, at + 65_536));
+		expect((await read(await single(noise), "npm", 1024 ** 3)).unpackedSize).toBe(size);
 	});
 });
 

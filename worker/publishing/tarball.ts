@@ -26,30 +26,44 @@ export type TarballReadOptions = {
 const badTarball = (message: string) => new HttpError("badTarball", message);
 
 const GATHER_BYTES = 64 * 1024;
+const ENTRIES_BETWEEN_YIELDS = 256;
+const BYTES_BETWEEN_YIELDS = 4 * 1024 * 1024;
 
 /**
  * Hands every regular file of a gzip tarball to `onFile`, in archive order, which must read or
  * cancel its body. Refuses unsafe paths, more than `maxEntries` entries, more than
- * `maxUnpackedSize` inflated bytes (as soon as crossed: nothing more is inflated) and archives
- * without files.
+ * `maxUnpackedSize` inflated bytes or an inflation past LIMITS.inflationRatio (as soon as crossed:
+ * nothing more is inflated) and archives without files.
  */
 export async function readTarballFiles(
 	gzipped: ReadableStream<Uint8Array>,
 	options: TarballReadOptions,
 	onFile: (file: ArchivedFile) => Promise<void>,
 ): Promise<void> {
+	let compressed = 0;
 	let inflated = 0;
-	let tooLarge = false;
+	let tooLarge: string | null = null;
+	const counted = new TransformStream<Uint8Array, Uint8Array>({
+		transform(chunk, controller) {
+			compressed += chunk.byteLength;
+			controller.enqueue(chunk);
+		},
+	});
 	// DecompressionStream hands out 4 KB pieces; every step after it (the limit, the tar decoder, the
 	// consumer's hashing and storing) costs per piece, so they are gathered into 64 KB ones first.
 	let gathered = new Uint8Array(GATHER_BYTES);
 	let filled = 0;
 	const limit = new TransformStream<Uint8Array, Uint8Array>({
 		transform(chunk, controller) {
+			const before = inflated;
 			inflated += chunk.byteLength;
 			if (inflated > options.maxUnpackedSize) {
-				tooLarge = true;
-				controller.error(new Error("unpacked size limit"));
+				tooLarge = `tarball unpacks to more than ${options.maxUnpackedSize} bytes`;
+			} else if (inflated > LIMITS.inflationGraceBytes && inflated > LIMITS.inflationRatio * compressed) {
+				tooLarge = `tarball unpacks to more than ${LIMITS.inflationRatio} times its compressed size`;
+			}
+			if (tooLarge !== null) {
+				controller.error(new Error(tooLarge));
 				return;
 			}
 			for (let at = 0; at < chunk.byteLength; ) {
@@ -63,12 +77,17 @@ export async function readTarballFiles(
 					filled = 0;
 				}
 			}
+			// Inflating well-compressed bytes needs no I/O: yield now and then (see entries below).
+			if (Math.floor(before / BYTES_BETWEEN_YIELDS) !== Math.floor(inflated / BYTES_BETWEEN_YIELDS)) {
+				return new Promise((resolve) => setTimeout(resolve, 0));
+			}
 		},
 		flush(controller) {
 			if (filled > 0) controller.enqueue(gathered.subarray(0, filled));
 		},
 	});
 	const entries = gzipped
+		.pipeThrough(counted)
 		.pipeThrough(new DecompressionStream("gzip"))
 		.pipeThrough(limit)
 		.pipeThrough(createTarDecoder({ strict: true }));
@@ -84,6 +103,9 @@ export async function readTarballFiles(
 			if (++count > options.maxEntries) {
 				throw new HttpError("payloadTooLarge", `tarball has more than ${options.maxEntries} entries`);
 			}
+			// Small entries resolve without I/O: yield now and then, so that an archive of thousands of
+			// them does not keep this isolate's other requests waiting until it is done.
+			if (count % ENTRIES_BETWEEN_YIELDS === 0) await new Promise((resolve) => setTimeout(resolve, 0));
 			const type = entry.header.type ?? "file";
 			const parts = type === "file" ? safePathParts(entry.header.name) : [];
 			if (parts.length === 0) {
@@ -115,9 +137,7 @@ export async function readTarballFiles(
 	} catch (error) {
 		const fromSource = options.sourceError?.();
 		if (fromSource) throw fromSource;
-		if (tooLarge) {
-			throw new HttpError("payloadTooLarge", `tarball unpacks to more than ${options.maxUnpackedSize} bytes`);
-		}
+		if (tooLarge !== null) throw new HttpError("payloadTooLarge", tooLarge);
 		if (consumerError && !archiveFailed) throw consumerError.error;
 		if (error instanceof HttpError) throw error;
 		throw badTarball("tarball is not a valid gzip-compressed tar archive");
