@@ -1,7 +1,8 @@
-import { createExecutionContext, env, runDurableObjectAlarm, SELF } from "cloudflare:test";
+import { createExecutionContext, env, runDurableObjectAlarm, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { sendDownloadCounts } from "../worker/read-tier/downloads";
 import { memoryForgetPackage } from "../worker/read-tier/memory";
+import { forgetPackage, throughReadTier } from "../worker/read-tier/tier";
 import { router } from "../worker/router";
 import { ADMIN, ALL, call, createToken, publish, publisherFor, readPackument, uniqueName } from "./helpers/registry";
 
@@ -66,9 +67,39 @@ describe("hot reads", () => {
 		await sendDownloadCounts(env);
 	});
 
-	it("serves another isolate of the colo from the shared cache", async () => {
+	it("never keeps an answer produced before a write under the generation after it", async () => {
+		const owner = uniqueName("race");
+		const ctx = createExecutionContext();
+		const read = (body: string, during: () => Promise<void> = async () => {}) =>
+			throughReadTier({
+				request: new Request("http://registry.test/race"),
+				env,
+				ctx,
+				route: "race",
+				owner,
+				key: `race:${owner}`,
+				shareable: () => true,
+				authorize: async () => {},
+				produce: async () => {
+					await during();
+					return { response: new Response(body), access: "public", rev: body };
+				},
+			});
+		// A write lands while the object answers: the answer was made before it.
+		expect(await (await read("before the write", () => forgetPackage(owner))).text()).toBe("before the write");
+		await waitOnExecutionContext(ctx);
+		memoryForgetPackage(owner); // another isolate of the colo
+		const next = await read("after the write");
+		expect(outcome(next)).toBe("miss");
+		expect(await next.text()).toBe("after the write");
+	});
+
+	it("serves another isolate of the colo from the shared cache, stored after the first answer", async () => {
 		const { name } = await publicPackage();
-		const first = await (await call(`/${name}`)).text();
+		// The colo's cache is written after the answer (waitUntil): wait for that work, as the platform does.
+		const ctx = createExecutionContext();
+		const first = await (await router.fetch(new Request(`http://registry.test/${name}`), env, ctx)).text();
+		await waitOnExecutionContext(ctx);
 		memoryForgetPackage(name); // as if this were another isolate
 		const before = (await metrics()).objectCalls.package ?? 0;
 		const shared = await call(`/${name}`);

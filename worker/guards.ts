@@ -63,6 +63,7 @@ export function packageRead<T>(
 		return throughReadTier({
 			request,
 			env,
+			ctx,
 			route: cache.route,
 			owner: pkg.name,
 			key: `${publicBaseUrl(request, env)}${url.pathname}${url.search}#${cache.variant?.(request) ?? ""}`,

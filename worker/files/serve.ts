@@ -26,6 +26,7 @@ export async function serveFile(request: RouteRequest, env: Env, ctx: ExecutionC
 	const { value: found, outcome } = await lookupThroughReadTier({
 		request,
 		env,
+		ctx,
 		route: "file",
 		owner: pkg.name,
 		key: `file:${pkg.name}@${address.version}/${address.path}`,

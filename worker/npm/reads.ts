@@ -90,6 +90,7 @@ export const getTarball = caller(async ({ request, env, ctx, principal }) => {
 	const located = await lookupThroughReadTier<TarballLocation & { access: Access }>({
 		request,
 		env,
+		ctx,
 		route: "tarball",
 		owner: pkg.name,
 		key: `tarball:${pkg.name}@${version}`,

@@ -34,7 +34,7 @@ function channelLookup(
 		view: Readable<ChannelView>,
 	) => Promise<Record<string, unknown>>,
 ) {
-	return caller(async ({ request, env, principal }) => {
+	return caller(async ({ request, env, ctx, principal }) => {
 		const pkg = packageNameFromParams(request.params);
 		const channel = channelParam(request.params);
 		const base = publicBaseUrl(request, env);
@@ -42,6 +42,7 @@ function channelLookup(
 		const { value: state, outcome } = await lookupThroughReadTier({
 			request,
 			env,
+			ctx,
 			route,
 			owner: pkg.name,
 			key,

@@ -24,26 +24,30 @@ function markerKey(owner: string): string {
 	return `${ORIGIN}/generation/${encodeURIComponent(owner)}`;
 }
 
-async function entryKey(owner: string | null, key: string): Promise<string> {
-	return `${ORIGIN}/entry/${encodeURIComponent(await generation(owner))}/${encodeURIComponent(key)}`;
-}
+/** One key's place in this colo's cache, under the package's generation as it was when looked up. */
+export type EdgeSlot = {
+	get(): Promise<CachedEntry | null>;
+	/**
+	 * Stores under the generation of the lookup: an answer produced before a write that lands after
+	 * it is orphaned with everything else of the older generation, never served as current.
+	 */
+	put(entry: CachedEntry): Promise<void>;
+};
 
-export async function edgeGet(owner: string | null, key: string): Promise<CachedEntry | null> {
+export async function edgeSlot(owner: string | null, key: string): Promise<EdgeSlot> {
 	const store = cache();
-	if (!store) return null;
-	const found = await store.match(await entryKey(owner, key));
-	if (!found) return null;
-	return (await found.json()) as CachedEntry;
-}
-
-export async function edgePut(owner: string | null, key: string, entry: CachedEntry): Promise<void> {
-	const store = cache();
-	if (!store) return;
-	const body = JSON.stringify(entry);
-	await store.put(
-		await entryKey(owner, key),
-		new Response(body, { headers: { "cache-control": `public, max-age=${KEEP_SECONDS}` } }),
-	);
+	if (!store) return { get: async () => null, put: async () => {} };
+	const url = `${ORIGIN}/entry/${encodeURIComponent(await generation(owner))}/${encodeURIComponent(key)}`;
+	return {
+		async get() {
+			const found = await store.match(url);
+			return found ? ((await found.json()) as CachedEntry) : null;
+		},
+		async put(entry) {
+			const body = JSON.stringify(entry);
+			await store.put(url, new Response(body, { headers: { "cache-control": `public, max-age=${KEEP_SECONDS}` } }));
+		},
+	};
 }
 
 /** A write to a package: every entry of it in this colo is orphaned before the write answers. */

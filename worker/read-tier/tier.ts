@@ -1,7 +1,7 @@
 import { config } from "../../schema/config";
 import { etagMatches } from "../../schema/etag";
 import type { Access } from "../../schema/package/contract";
-import { edgeForgetPackage, edgeGet, edgePut } from "./edge";
+import { type EdgeSlot, edgeForgetPackage, edgeSlot } from "./edge";
 import { type CachedEntry, memoryForgetPackage, memoryGet, memoryPut } from "./memory";
 import { type CacheOutcome, recordRead } from "./metrics";
 
@@ -16,6 +16,8 @@ import { type CacheOutcome, recordRead } from "./metrics";
 export type TierRead = {
 	request: Request;
 	env: Env;
+	/** Stores into the colo's cache go on after the answer (`waitUntil`). */
+	ctx: ExecutionContext;
 	/** The route, for metrics. */
 	route: string;
 	/** The package the entry is about (its writes forget it); null for answers about none. */
@@ -61,12 +63,17 @@ type Resolved = { outcome: CacheOutcome } & ({ entry: CachedEntry } | { entry: n
 async function resolve(read: TierRead): Promise<Resolved> {
 	const ttl = config(read.env).readCacheMs;
 	if (ttl === 0 || wantsFreshCopy(read.request)) {
-		return settle(read, await read.produce(), ttl > 0, "bypass");
+		// A fresh copy asked for refreshes the cache too (under the generation before the read).
+		const slot = ttl > 0 ? await edgeSlot(read.owner, read.key) : null;
+		return settle(read, await read.produce(), slot, "bypass");
 	}
 	const started = Date.now();
 	let entry = memoryGet(read.key);
+	// Looked up only when this isolate has nothing: a memory hit never touches the colo's cache.
+	let slot: EdgeSlot | null = null;
 	if (!entry) {
-		entry = await edgeGet(read.owner, read.key);
+		slot = await edgeSlot(read.owner, read.key);
+		entry = await slot.get();
 		if (entry) memoryPut(read.key, read.owner, entry);
 	}
 	if (entry) {
@@ -78,7 +85,7 @@ async function resolve(read: TierRead): Promise<Resolved> {
 		if (read.revision && entry.rev !== null && (await revisionOnce(read.key, read.revision)) === entry.rev) {
 			await read.authorize(entry.access);
 			const renewed = { ...entry, storedAt: Date.now() };
-			await store(read, renewed);
+			store(read, renewed, slot ?? (await edgeSlot(read.owner, read.key)));
 			return { entry: renewed, outcome: "revalidated" };
 		}
 	}
@@ -95,7 +102,8 @@ async function resolve(read: TierRead): Promise<Resolved> {
 	let filled = () => {};
 	fills.set(read.key, new Promise<void>((resolve) => (filled = resolve)));
 	try {
-		return await settle(read, await read.produce(), true, "miss");
+		slot ??= await edgeSlot(read.owner, read.key);
+		return await settle(read, await read.produce(), slot, "miss");
 	} finally {
 		fills.delete(read.key);
 		filled();
@@ -105,13 +113,14 @@ async function resolve(read: TierRead): Promise<Resolved> {
 /** Keys being filled from their object right now; requests for them wait instead of asking too. */
 const fills = new Map<string, Promise<void>>();
 
+/** `slot`: where the answer is kept in the colo's cache (besides this isolate); null: not kept. */
 async function settle(
 	read: TierRead,
 	produced: { response: Response; access: Access | null; rev: string | null },
-	keep: boolean,
+	slot: EdgeSlot | null,
 	outcome: CacheOutcome,
 ): Promise<Resolved> {
-	const entry = await remember(read, produced, keep);
+	const entry = await remember(read, produced, slot);
 	return entry ? { entry, outcome } : { entry: null, response: produced.response, outcome };
 }
 
@@ -152,7 +161,7 @@ export function wantsFreshCopy(request: Request): boolean {
 async function remember(
 	read: TierRead,
 	produced: { response: Response; access: Access | null; rev: string | null },
-	keep: boolean,
+	slot: EdgeSlot | null,
 ): Promise<CachedEntry | null> {
 	if (produced.response.status !== 200) return null;
 	const entry: CachedEntry = {
@@ -163,13 +172,16 @@ async function remember(
 		rev: produced.rev,
 		storedAt: Date.now(),
 	};
-	if (keep) await store(read, entry);
+	if (slot) store(read, entry, slot);
 	return entry;
 }
 
-async function store(read: TierRead, entry: CachedEntry): Promise<void> {
+/** Into this isolate's memory at once; into the colo's cache after the answer, when anyone may read it. */
+function store(read: TierRead, entry: CachedEntry, slot: EdgeSlot): void {
 	memoryPut(read.key, read.owner, entry);
-	if (read.shareable(entry.access)) await edgePut(read.owner, read.key, entry);
+	if (read.shareable(entry.access)) {
+		read.ctx.waitUntil(slot.put(entry).catch((error) => console.error("read tier: colo cache put failed", error)));
+	}
 }
 
 function answer(read: TierRead, entry: CachedEntry | Response, outcome: CacheOutcome, started: number): Response {

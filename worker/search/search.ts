@@ -10,7 +10,7 @@ import { parseSearchQuery } from "./query";
 // GET /-/v1/search: npm's search API over the registry's FTS5 index, BM25 relevance blended with
 // popularity from download counts; an exact name match comes first unless boost-exact:false.
 
-export const search = caller(async ({ request, env, principal }) => {
+export const search = caller(async ({ request, env, ctx, principal }) => {
 	const query = parseSearchQuery(request.query, principal);
 	const base = publicBaseUrl(request, env);
 	// Callers who see only public packages share answers; anyone else's stay in this isolate, theirs alone.
@@ -18,6 +18,7 @@ export const search = caller(async ({ request, env, principal }) => {
 	return throughReadTier({
 		request,
 		env,
+		ctx,
 		route: "search",
 		owner: null,
 		key: `${base}/-/v1/search${urlOf(request).search}#${view}`,

@@ -28,8 +28,8 @@ type Listed = {
 };
 
 /** GET / */
-export const homePage = webPage(async ({ request, env, who }) =>
-	cachedPage(request, env, who, "home", "home", async () => {
+export const homePage = webPage(async ({ request, env, ctx, who }) =>
+	cachedPage(request, env, ctx, who, "home", "home", async () => {
 		const recent = await searchIndexStub(env).recent(readable(who.principal), 12);
 		return layout({
 			title: "Packages",
@@ -51,7 +51,7 @@ ${recent.length === 0 ? html`<p class="empty">Nothing published yet.</p>` : pack
 );
 
 /** GET /search?q=&page= */
-export const searchPage = webPage(async ({ request, env, who }) => {
+export const searchPage = webPage(async ({ request, env, ctx, who }) => {
 	const q = first(request.query.q) ?? "";
 	const page = Number(first(request.query.page) ?? "1");
 	if (!Number.isInteger(page) || page < 1 || page > MAX_PAGE) throw badRequest(`page must be 1 to ${MAX_PAGE}`);
@@ -59,7 +59,7 @@ export const searchPage = webPage(async ({ request, env, who }) => {
 		{ text: q, size: String(PAGE_SIZE), from: String((page - 1) * PAGE_SIZE) },
 		who.principal,
 	);
-	return cachedPage(request, env, who, "search page", "search", async () => {
+	return cachedPage(request, env, ctx, who, "search page", "search", async () => {
 		const { hits, total } = q.trim() === "" ? { hits: [], total: 0 } : await searchIndexStub(env).search(query);
 		const pages = Math.min(MAX_PAGE, Math.ceil(total / PAGE_SIZE));
 		const link = (n: number) => `/search?q=${encodeURIComponent(q)}&page=${n}`;
@@ -102,6 +102,7 @@ ${item.keywords.length > 0 ? html`<ul class="keywords" aria-label="Keywords">${i
 async function cachedPage(
 	request: Request,
 	env: Env,
+	ctx: ExecutionContext,
 	who: Viewer,
 	route: string,
 	name: string,
@@ -112,6 +113,7 @@ async function cachedPage(
 	const answer = await throughReadTier({
 		request,
 		env,
+		ctx,
 		route,
 		owner: null,
 		key: `${publicBaseUrl(request, env)}${url.pathname}${url.search}#${name}:${view}`,

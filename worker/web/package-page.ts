@@ -27,7 +27,7 @@ import { renderUpstreamPage, type UpstreamPackument } from "./upstream-page";
 
 export const WEEKS_CHARTED = 26;
 
-export const packagePage = webPage(async ({ request, env, who }) => {
+export const packagePage = webPage(async ({ request, env, ctx, who }) => {
 	const pkg = packageNameFromParams(request.params);
 	const spec = request.params.version === undefined ? null : decodeParam(request.params.version);
 	const { principal } = who;
@@ -37,6 +37,7 @@ export const packagePage = webPage(async ({ request, env, who }) => {
 	const answer = await throughReadTier({
 		request,
 		env,
+		ctx,
 		route: "package page",
 		owner: pkg.name,
 		key: `${base}${url.pathname}#page:${view}`,
