@@ -3,8 +3,9 @@ import type { CachedEntry } from "./memory";
 // The second level of the read tier: the colo's Cache API (`caches.default`), shared by every
 // isolate of the colo. Only entries that anyone may read go here (public packages, anonymous
 // search). A write cannot list and delete every key of its package (ranges, periods, queries are
-// open-ended), so each package has a generation marker in the same cache: keys include it, and a
-// write in this colo replaces it, which orphans every older entry at once for every isolate here.
+// open-ended), so each package has a generation marker in the same cache: every entry records the
+// generation it was made under, and a write in this colo replaces the marker, which orphans every
+// older entry at once for every isolate here. The marker and the entry are looked up together.
 
 const ORIGIN = "https://read-tier.invalid";
 /** Entries stay long enough to be revalidated after READ_CACHE_SECONDS instead of read again. */
@@ -34,17 +35,22 @@ export type EdgeSlot = {
 	put(entry: CachedEntry): Promise<void>;
 };
 
+/** What the colo's cache holds for a key: the entry and the generation of its package it was made under. */
+type EdgeEntry = { generation: string; entry: CachedEntry };
+
 export async function edgeSlot(owner: string | null, key: string): Promise<EdgeSlot> {
 	const store = cache();
 	if (!store) return { get: async () => null, put: async () => {} };
-	const url = `${ORIGIN}/entry/${encodeURIComponent(await generation(owner))}/${encodeURIComponent(key)}`;
+	const url = `${ORIGIN}/entry/${encodeURIComponent(key)}`;
+	const [current, found] = await Promise.all([generation(owner), store.match(url)]);
 	return {
 		async get() {
-			const found = await store.match(url);
-			return found ? ((await found.json()) as CachedEntry) : null;
+			if (!found) return null;
+			const stored = (await found.json()) as EdgeEntry;
+			return stored.generation === current ? stored.entry : null;
 		},
 		async put(entry) {
-			const body = JSON.stringify(entry);
+			const body = JSON.stringify({ generation: current, entry } satisfies EdgeEntry);
 			await store.put(url, new Response(body, { headers: { "cache-control": `public, max-age=${KEEP_SECONDS}` } }));
 		},
 	};
