@@ -20,8 +20,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { createServer, request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
 import { createGzip, gzipSync } from "node:zlib";
-import { packTar } from "modern-tar";
+import { createTarPacker, packTar } from "modern-tar";
 import { Agent } from "undici";
 import { SECRETS } from "./dev-vars.mjs";
 
@@ -365,55 +367,35 @@ const r2Objects = () => filesUnder(join(statePath, "v3", "r2", "registry-blobs",
 
 // ── hand-made tarballs for the hostile ones ────────────────────────────────────────────────────
 
-/** A ustar header block for a regular file. */
-function tarHeader(name, size) {
-	const header = Buffer.alloc(512);
-	header.write(name, 0, 100);
-	header.write("0000644\0", 100);
-	header.write("0000000\0", 108);
-	header.write("0000000\0", 116);
-	header.write(`${size.toString(8).padStart(11, "0")}\0`, 124);
-	header.write("00000000000\0", 136);
-	header.write("        ", 148);
-	header.write("0", 156);
-	header.write("ustar\0", 257);
-	header.write("00", 263);
-	let sum = 0;
-	for (const byte of header) sum += byte;
-	header.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148);
-	return header;
-}
-
-const padded = (bytes) => Buffer.concat([bytes, Buffer.alloc((512 - (bytes.length % 512)) % 512)]);
-
 /** A gzip bomb: package.json and `zeros` bytes of zeros, compressed as it streams (never held whole). */
 async function gzipBomb(name, zeros) {
-	const gzip = createGzip({ level: 1 });
-	const out = [];
-	gzip.on("data", (chunk) => out.push(chunk));
-	const ended = new Promise((done) => gzip.once("end", done));
-	const write = async (chunk) => {
-		if (!gzip.write(chunk)) await new Promise((done) => gzip.once("drain", done));
+	const { readable, controller } = createTarPacker();
+	const gzipped = buffer(Readable.fromWeb(readable).pipe(createGzip({ level: 1 })));
+	const add = async (header, chunks) => {
+		const writer = controller.add(header).getWriter();
+		for (const chunk of chunks) await writer.write(chunk);
+		await writer.close();
 	};
 	const json = Buffer.from(JSON.stringify({ name, version: "1.0.0" }));
-	await write(Buffer.concat([tarHeader("package/package.json", json.length), padded(json)]));
-	await write(tarHeader("package/zeros.bin", zeros));
-	const chunk = Buffer.alloc(1024 * 1024);
-	for (let left = zeros; left > 0; left -= chunk.length)
-		await write(left >= chunk.length ? chunk : chunk.subarray(0, left));
-	await write(Buffer.alloc(1024));
-	gzip.end();
-	await ended;
-	return Buffer.concat(out);
+	await add({ name: "package/package.json", size: json.length }, [json]);
+	const chunk = new Uint8Array(1024 * 1024);
+	const chunks = function* () {
+		for (let left = zeros; left > 0; left -= chunk.length) yield left >= chunk.length ? chunk : chunk.subarray(0, left);
+	};
+	await add({ name: "package/zeros.bin", size: zeros }, chunks());
+	controller.finalize();
+	return gzipped;
 }
 
 /** A tarball of package.json, index.js and `count` empty entries. */
-function manyEntries(name, count) {
-	const json = Buffer.from(JSON.stringify({ name, version: "1.0.0" }));
-	const blocks = [tarHeader("package/package.json", json.length), padded(json), tarHeader("package/index.js", 0)];
-	for (let i = 0; i < count; i++) blocks.push(tarHeader(`package/e/${i}`, 0));
-	blocks.push(Buffer.alloc(1024));
-	return gzipSync(Buffer.concat(blocks), { level: 6 });
+async function manyEntries(name, count) {
+	const json = JSON.stringify({ name, version: "1.0.0" });
+	const entries = [
+		{ header: { name: "package/package.json", size: Buffer.byteLength(json) }, body: json },
+		{ header: { name: "package/index.js", size: 0 }, body: "" },
+	];
+	for (let i = 0; i < count; i++) entries.push({ header: { name: `package/e/${i}`, size: 0 }, body: "" });
+	return gzipSync(await packTar(entries), { level: 6 });
 }
 
 // ── the items of issue #9 ──────────────────────────────────────────────────────────────────────
@@ -729,7 +711,7 @@ async function item5c() {
 async function item5d() {
 	const name = unique("entries");
 	const token = await createToken([{ package: name, permissions: ALL }]);
-	const tgz = manyEntries(name, 150_000);
+	const tgz = await manyEntries(name, 150_000);
 	const document = publishDocument(name, "1.0.0", tgz, {});
 	const { value: res, slowestPing } = await whileProbing(() => putDocument(name, document, token));
 	report(

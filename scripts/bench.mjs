@@ -424,15 +424,12 @@ function residentBytes(pids) {
 }
 
 /** npm's publish body for a package holding `megabytes` of random (incompressible) bytes. */
-function largePublishBody(name, megabytes) {
+async function largePublishBody(name, megabytes) {
 	const packageJson = JSON.stringify({ name, version: "1.0.0", description: "large publish", main: "index.js" });
 	const blob = randomBytes(Math.max(0, Math.round(megabytes * 1024 * 1024) - 4096));
-	const tar = Buffer.concat([
-		tarHeader("package/package.json", Buffer.byteLength(packageJson)),
-		pad(Buffer.from(packageJson)),
-		tarHeader("package/blob.bin", blob.byteLength),
-		pad(blob),
-		Buffer.alloc(1024),
+	const tar = await packTar([
+		{ header: { name: "package/package.json", size: Buffer.byteLength(packageJson) }, body: packageJson },
+		{ header: { name: "package/blob.bin", size: blob.byteLength }, body: blob },
 	]);
 	const tgz = gzipSync(tar, { level: constants.Z_BEST_SPEED });
 	return {
@@ -462,26 +459,6 @@ function largePublishBody(name, megabytes) {
 		}),
 	};
 }
-
-/** A ustar header (the large file does not fit modern-tar's in-memory packer without a copy). */
-function tarHeader(name, size) {
-	const header = Buffer.alloc(512);
-	header.write(name, 0, "utf8");
-	header.write("0000644\0", 100);
-	header.write("0000000\0", 108);
-	header.write("0000000\0", 116);
-	header.write(`${size.toString(8).padStart(11, "0")}\0`, 124);
-	header.write("00000000000\0", 136);
-	header.write("        ", 148);
-	header.write("0", 156);
-	header.write("ustar\0" + "00", 257);
-	let sum = 0;
-	for (const byte of header) sum += byte;
-	header.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148);
-	return header;
-}
-
-const pad = (bytes) => Buffer.concat([bytes, Buffer.alloc((512 - (bytes.byteLength % 512)) % 512)]);
 
 /** How much the resident memory of the workerd processes under `pid` grows while `work` runs, in bytes. */
 async function peakGrowth(pid, work) {
@@ -637,7 +614,7 @@ async function largePublishes() {
 	for (const megabytes of LARGE_PUBLISH_MB) {
 		log(`large publish of ${megabytes} MB…`);
 		const name = `bench-large-${megabytes}mb`;
-		const { body, bytes } = largePublishBody(name, megabytes);
+		const { body, bytes } = await largePublishBody(name, megabytes);
 		// Limits raised far enough for the largest body; the platform's own limit is not the point here.
 		const inspectorPort = await freePort();
 		const started = await startServer(
@@ -650,7 +627,7 @@ async function largePublishes() {
 		try {
 			// A small publish first, so the figure is the large one's and not the isolate's warm-up
 			// (compiling the Worker, the first objects and their SQLite).
-			const warmUp = largePublishBody(`${name}-warm-up`, 0.05);
+			const warmUp = await largePublishBody(`${name}-warm-up`, 0.05);
 			const warm = await fetch(`${started.url}/${name}-warm-up`, {
 				method: "PUT",
 				headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },

@@ -28,6 +28,7 @@ const badTarball = (message: string) => new HttpError("badTarball", message);
 const GATHER_BYTES = 64 * 1024;
 const ENTRIES_BETWEEN_YIELDS = 256;
 const BYTES_BETWEEN_YIELDS = 4 * 1024 * 1024;
+const COMPRESSED_SLICE_BYTES = 64 * 1024;
 
 /**
  * Hands every regular file of a gzip tarball to `onFile`, in archive order, which must read or
@@ -43,12 +44,30 @@ export async function readTarballFiles(
 	let compressed = 0;
 	let inflated = 0;
 	let tooLarge: string | null = null;
-	const counted = new TransformStream<Uint8Array, Uint8Array>({
-		transform(chunk, controller) {
-			compressed += chunk.byteLength;
-			controller.enqueue(chunk);
+	// The compressed bytes go to the decompressor in small slices, pulled only as it takes them, so
+	// `compressed` counts what it has consumed, not a whole body that arrived ahead of it.
+	const source = gzipped.getReader();
+	let pending: Uint8Array = new Uint8Array(0);
+	const counted = new ReadableStream<Uint8Array>(
+		{
+			async pull(controller) {
+				while (pending.byteLength === 0) {
+					const { done, value } = await source.read();
+					if (done) {
+						controller.close();
+						return;
+					}
+					pending = value;
+				}
+				const slice = pending.subarray(0, COMPRESSED_SLICE_BYTES);
+				pending = pending.subarray(slice.byteLength);
+				compressed += slice.byteLength;
+				controller.enqueue(slice);
+			},
+			cancel: (reason) => source.cancel(reason),
 		},
-	});
+		{ highWaterMark: 0 },
+	);
 	// DecompressionStream hands out 4 KB pieces; every step after it (the limit, the tar decoder, the
 	// consumer's hashing and storing) costs per piece, so they are gathered into 64 KB ones first.
 	let gathered = new Uint8Array(GATHER_BYTES);
@@ -86,8 +105,7 @@ export async function readTarballFiles(
 			if (filled > 0) controller.enqueue(gathered.subarray(0, filled));
 		},
 	});
-	const entries = gzipped
-		.pipeThrough(counted)
+	const entries = counted
 		.pipeThrough(new DecompressionStream("gzip"))
 		.pipeThrough(limit)
 		.pipeThrough(createTarDecoder({ strict: true }));
