@@ -1066,6 +1066,232 @@ async function item13() {
 	);
 }
 
+// ── the items of issue #22 about reads and pages (1, 6, 7, 8, 9, 12) ───────────────────────────
+
+const metrics = async () => (await admin("/-/admin/metrics")).json;
+const colocacheBytes = () =>
+	filesUnder(join(statePath, "v3", "cache")).reduce((sum, file) => sum + (readIfThere(file)?.byteLength ?? 0), 0);
+
+/** A form post as the registry's own page sends it (Origin: the registry), answered without following redirects. */
+async function formPost(path, form, cookie) {
+	const res = await fetch(`${R}${path}`, {
+		method: "POST",
+		redirect: "manual",
+		headers: {
+			"content-type": "application/x-www-form-urlencoded",
+			origin: new URL(R).origin,
+			...(cookie ? { cookie } : {}),
+		},
+		body: new URLSearchParams(form),
+	});
+	await res.arrayBuffer();
+	return { status: res.status, location: res.headers.get("location"), cookie: res.headers.get("set-cookie") ?? "" };
+}
+const cookiePair = (setCookie) => setCookie.split(";")[0] ?? "";
+const signedInAs = async (cookie) => (await http("/", { headers: { cookie } })).text.includes("Signed in as");
+
+/** Publishes a package and waits until the search index (fed from the package's alarm) finds it. */
+async function publishedAndIndexed(name, token, access) {
+	await npmPublish(name, "1.0.0", token, { access, manifest: { keywords: [name] } });
+	for (let i = 0; i < 150; i++) {
+		const found = await http(`/-/v1/search?text=${name}`, { token: ADMIN, headers: { "cache-control": "no-cache" } });
+		if (found.json?.objects?.some((o) => o.package.name === name)) return;
+		await sleep(200);
+	}
+	throw new Error(`${name} never reached the search index`);
+}
+
+// 22.1 The read tier's keys held the whole query string and its memory count ignored them: unique
+//      long packument and search queries, anonymously. 14 KB: npm start's edge, as Cloudflare's,
+//      refuses a request line much longer (the review's 60 KB went to wrangler's own port).
+async function item22_1() {
+	const name = unique("keys");
+	const token = await createToken([{ package: name, permissions: ALL }]);
+	await publishedAndIndexed(name, token, "public");
+	await http(`/${name}`);
+	await http(`/-/v1/search?text=${name}`);
+	const before = (await metrics()).memory;
+	const cacheBefore = colocacheBytes();
+	const outcomes = [];
+	for (let i = 0; i < 500; i++) {
+		const res = await http(`/${name}?${i}=${"q".repeat(14_000)}`);
+		outcomes.push(res.status === 200 ? res.headers.get("x-registry-cache") : String(res.status));
+	}
+	for (let i = 0; i < 500; i++) {
+		const res = await http(`/-/v1/search?junk=${i}${"s".repeat(14_000)}&text=${name}`);
+		outcomes.push(res.status === 200 ? res.headers.get("x-registry-cache") : String(res.status));
+	}
+	const middle = (await metrics()).memory;
+	// Text that is read (its first 1,000 characters) is an entry of its own each time: counted, bounded.
+	for (let i = 0; i < 500; i++) await http(`/-/v1/search?text=${i}${"t".repeat(14_000)}`);
+	const after = (await metrics()).memory;
+	const cacheGrowth = colocacheBytes() - cacheBefore;
+	// Past READ_CACHE_SECONDS the one entry is revalidated (packument) or read again (search, which
+	// has no revision): the same entry each time, never a new one.
+	const answered = outcomes.filter((o) => o === "hit" || o === "revalidated" || o === "miss").length;
+	report(
+		"22.1",
+		"500 anonymous packument reads with unique 14 KB query strings, 500 searches with a unique 14 KB unused parameter, 500 searches with unique 14 KB text",
+		"1,500 packument reads: V8 heap 5.9 → 98.8 MB while the tier counted 3.6 MB; 4,000 searches: 99 → 217 MB; colo-cache folder +516 MB",
+		`${answered} of 1,000 junk-parameter reads answered 200 (${runs(outcomes)}); tier memory ${before.entries} entries/${kb(before.bytes)} → ${middle.entries}/${kb(middle.bytes)} after them; ` +
+			`after 500 unique long texts ${after.entries} entries/${kb(after.bytes)} counted (keys included, budget 16 MB); colo-cache folder +${kb(cacheGrowth)}`,
+		answered === 1_000 &&
+			middle.entries === before.entries &&
+			after.bytes <= 16 * 1024 * 1024 &&
+			cacheGrowth < 50 * 1024 * 1024,
+	);
+}
+
+// 22.6 Sign-in's `next` with control characters: a tab (off-site after the browser strips it), CR
+//      and LF (a 500, and a minted login token left behind), `//` and `/\`.
+async function item22_6() {
+	const token = await createToken([]);
+	const hostile = [
+		"/\t/evil.example/x",
+		"/\n/evil.example/x",
+		"/\r/evil.example/x",
+		"//evil.example",
+		"/\\evil.example",
+	];
+	const form = (await http(`/-/signin?next=${encodeURIComponent(hostile[0])}`)).text;
+	const offered = [...form.matchAll(/name="next" value="([^"]*)"/g)].map((m) => m[1]);
+	const withToken = [];
+	for (const next of hostile) withToken.push(await formPost("/-/signin", { token, next }));
+	const user = await createUser(unique("next"));
+	const withPassword = [];
+	for (const next of ["/\r\nx", "/\nx"]) {
+		withPassword.push(await formPost("/-/signin", { name: user.name, password: user.password, next }));
+	}
+	const live = (await admin(`/-/admin/tokens?user=${user.name}`)).json.tokens.filter((t) =>
+		t.name.endsWith("(web session)"),
+	).length;
+	for (const res of withPassword) await formPost("/-/signout", {}, cookiePair(res.cookie));
+	const left = (await admin(`/-/admin/tokens?user=${user.name}`)).json.tokens.filter((t) =>
+		t.name.endsWith("(web session)"),
+	).length;
+	const locations = [...withToken, ...withPassword].map((r) => `${r.status} ${JSON.stringify(r.location)}`);
+	report(
+		"22.6",
+		"sign in (token, then password) with next = /%09/evil.example/x, %0a, %0d, //evil, /\\evil, and CRLF; the form's hidden next for ?next=/%09/…",
+		"Location: /<TAB>/evil.example/x; %0a/%0d answered 500 and a password sign-in left its 8-hour login token",
+		`form offers next ${JSON.stringify(offered)}; answers ${runs(locations)}; login tokens ${live} while signed in (one per session), ${left} after signing out`,
+		offered.every((v) => v === "/") &&
+			[...withToken, ...withPassword].every((r) => r.status === 303 && r.location === "/") &&
+			live === withPassword.length &&
+			left === 0,
+	);
+}
+
+// 22.7 Sign-out did not end a session signed in with a pasted token: a copy of the cookie replayed.
+async function item22_7() {
+	const token = await createToken([]);
+	const signIn = await formPost("/-/signin", { token, next: "/" });
+	const copy = cookiePair(signIn.cookie);
+	const before = await signedInAs(copy);
+	const out = await formPost("/-/signout", {}, copy);
+	const replayed = await signedInAs(copy);
+	const api = (await http("/-/whoami", { token })).status;
+	report(
+		"22.7",
+		"sign in with a pasted token, keep a copy of the cookie, sign out, replay the copy",
+		"the copy stayed signed in until it expired (8 hours)",
+		`signed in before: ${before}; sign-out ${out.status}; copy replayed: ${replayed ? "signed in" : "signed out"}; the token itself on the API: ${api}`,
+		before && out.status === 303 && !replayed && api === 200,
+	);
+}
+
+// 22.8 Search kept results for a grant just removed.
+async function item22_8() {
+	const name = unique("ungrant");
+	const publisher = await createToken([{ package: name, permissions: ALL }]);
+	await publishedAndIndexed(name, publisher, "restricted");
+	const reader = await admin("/-/admin/tokens", "POST", {
+		kind: "developer",
+		name: "reader",
+		grants: [
+			{ package: name, permissions: ["read"] },
+			{ package: unique("other"), permissions: ["read"] },
+		],
+	});
+	const sees = async () =>
+		(await http(`/-/v1/search?text=${name}`, { token: reader.json.token })).text.includes(`"${name}"`);
+	const page = async () =>
+		(await http(`/search?q=${name}`, { token: reader.json.token })).text.includes(`>${name}</a>`);
+	const before = [await sees(), await sees(), await page()];
+	const ungrant = await admin(`/-/admin/tokens/${reader.json.id}/grants`, "DELETE", { package: name });
+	const after = [await sees(), await page()];
+	report(
+		"22.8",
+		"a token with a read grant searches a restricted package (API and page), the grant is removed, it searches again at once",
+		"a hit for up to 5 s after the ungrant (search entries carried no owner)",
+		`before: API ${before[0]}/${before[1]} (miss, hit), page ${before[2]}; ungrant ${ungrant.status}; right after: API ${after[0]}, page ${after[1]}`,
+		before.every(Boolean) && ungrant.status === 200 && !after.some(Boolean),
+	);
+}
+
+// 22.9 A timing difference told whether a restricted package exists (anonymous 404s answered from
+//      isolate memory). Compared by the object calls each refusal makes; timings are evidence only.
+async function item22_9() {
+	const name = unique("hidden");
+	const token = await createToken([{ package: name, permissions: ALL }]);
+	await npmPublish(name, "1.0.0", token, { access: "restricted" });
+	const missing = unique("absent");
+	const routes = [
+		["packument", (n) => `/${n}`],
+		["tarball", (n) => `/${n}/-/${n}-1.0.0.tgz`],
+		["page", (n) => `/package/${n}`],
+	];
+	const parts = [];
+	let same = true;
+	for (const [route, path] of routes) {
+		await http(path(name), { token }); // the publisher's read: the answer is in isolate memory
+		const calls = async (n) => {
+			const before = (await metrics()).objectCalls;
+			const res = await http(path(n));
+			const after = (await metrics()).objectCalls;
+			const delta = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - before[k]]));
+			return { status: res.status, body: res.text.replaceAll(n, "NAME"), delta: JSON.stringify(delta) };
+		};
+		const hidden = await calls(name);
+		const absent = await calls(missing);
+		const times = { hidden: [], absent: [] };
+		for (let i = 0; i < 100; i++) {
+			times.hidden.push((await http(path(name))).ms);
+			times.absent.push((await http(path(missing))).ms);
+		}
+		const equal =
+			hidden.status === 404 && absent.status === 404 && hidden.delta === absent.delta && hidden.body === absent.body;
+		same &&= equal;
+		parts.push(
+			`${route}: ${hidden.status}/${absent.status}, calls ${hidden.delta === absent.delta ? "equal" : `${hidden.delta} vs ${absent.delta}`} (${JSON.parse(hidden.delta).package} package), bodies ${hidden.body === absent.body ? "equal" : "differ"}, median ${ms(median(times.hidden))} vs ${ms(median(times.absent))}`,
+		);
+	}
+	report(
+		"22.9",
+		"anonymous packument, tarball and page of a restricted package whose answers sit in isolate memory, against a missing name (object calls from /-/admin/metrics, 100 timed each)",
+		"packument 404 ~1 ms faster when the package was in isolate memory (answered without its object); tarball and page 404s 0.5–0.9 ms slower",
+		parts.join("; "),
+		same,
+	);
+}
+
+// 22.12 `$` patterns in a token's name duplicated page content (String.replace patterns).
+async function item22_12() {
+	const created = await admin("/-/admin/tokens", "POST", { kind: "developer", name: "x $` $' $& y", grants: [] });
+	const page = (await http("/", { token: created.json.token })).text;
+	const documents = page.split("<!doctype html>").length - 1;
+	report(
+		"22.12",
+		"a token named x $` $' $& y opens the home page",
+		"$` and $' spliced the page around the account slot into it (duplicated content)",
+		`${documents} document(s) in the answer; name shown as ${JSON.stringify(/Signed in as <strong>([^<]*)</.exec(page)?.[1] ?? null)}`,
+		documents === 1 && page.includes("x $` $&#39; $&amp; y"),
+	);
+}
+
+/** Issue #22's items about reads and pages, run after issue #9's. */
+const READ_ITEMS = [item22_1, item22_6, item22_7, item22_8, item22_9, item22_12];
+
 // ── the registry, as `npm start` runs it ───────────────────────────────────────────────────────
 
 function freePort() {
@@ -1158,7 +1384,9 @@ try {
 	ADMIN = registry.admin;
 	const ready = performance.now();
 	process.stderr.write(`registry up at ${R} after ${ms(ready - started)} (state in ${statePath})\n`);
-	for (const item of ITEMS) {
+	// `npm run attack-review -- 22.1 22.7` runs only those items (by the number in their name).
+	const only = process.argv.slice(2).map((arg) => `item${arg.replaceAll(".", "_")}`);
+	for (const item of [...ITEMS, ...READ_ITEMS].filter((i) => only.length === 0 || only.includes(i.name))) {
 		const t0 = performance.now();
 		try {
 			await item();

@@ -28,7 +28,11 @@ export type ReadContext<T> = Base & { pkg: PackageName; principal: Principal; st
 export type CachePolicy = {
 	/** The route, for metrics and the x-registry-cache header. */
 	route: string;
-	/** What else the answer depends on than the URL (the packument's form, say). */
+	/**
+	 * What else the answer depends on than the URL's path (the packument's form, say), the query
+	 * parameters it reads among them: the query string itself is not in the key, so unique junk
+	 * parameters neither miss the tier nor fill it.
+	 */
 	variant?: (request: RouteRequest) => string;
 	/** Answers derived from the package's rows stay true while its revision does (not download counts). */
 	revalidateByRevision: boolean;
@@ -59,14 +63,13 @@ export function packageRead<T>(
 		if (!cache) return (await produce(request)).response;
 		// Principal errors (401, 429) surface before anything cached is looked at.
 		const who = await principal;
-		const url = urlOf(request);
 		return throughReadTier({
 			request,
 			env,
 			ctx,
 			route: cache.route,
 			owner: pkg.name,
-			key: `${publicBaseUrl(request, env)}${url.pathname}${url.search}#${cache.variant?.(request) ?? ""}`,
+			key: `${publicBaseUrl(request, env)}${urlOf(request).pathname}#${cache.variant?.(request) ?? ""}`,
 			shareable: (access) => access === "public",
 			authorize: async (access) => assertCanRead(who, pkg, access ?? "restricted"),
 			...(cache.revalidateByRevision ? { revision: () => packageRevision(env, pkg.name) } : {}),

@@ -51,6 +51,19 @@ export class TokenDO extends DurableObject<Env> implements TokenContract {
 		return ok(record);
 	}
 
+	endSession(id: string, expires: number): void {
+		this.schema.ensure();
+		const now = Math.floor(Date.now() / 1000);
+		// Rows of sessions past their expiry are dead weight: a cookie that old is refused anyway.
+		this.ctx.storage.sql.exec(`DELETE FROM ended_sessions WHERE expires <= ?`, now);
+		this.ctx.storage.sql.exec(`INSERT OR IGNORE INTO ended_sessions (id, expires) VALUES (?, ?)`, id, expires);
+	}
+
+	sessionEnded(id: string): boolean {
+		if (!this.schema.ready) return false;
+		return this.ctx.storage.sql.exec(`SELECT 1 FROM ended_sessions WHERE id = ?`, id).toArray().length > 0;
+	}
+
 	/** Tells the AuthStoreDO when the token was last used (for listings), off the request path. */
 	override async alarm(): Promise<void> {
 		const record = this.record();

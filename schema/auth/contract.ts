@@ -186,4 +186,8 @@ export interface TokenContract {
 	put(record: TokenRecord | null, version: number): boolean;
 	/** The token's record; refused when it is unknown, revoked, suspended or expired. */
 	get(): Result<TokenRecord>;
+	/** A web session acting with this token signed out (`expires`: when it would have ended anyway, in epoch seconds). */
+	endSession(id: string, expires: number): void;
+	/** Whether that session signed out. */
+	sessionEnded(id: string): boolean;
 }

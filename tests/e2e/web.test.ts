@@ -123,3 +123,34 @@ describe("the web interface in Chromium", () => {
 		expect(problems).toEqual([]);
 	});
 });
+
+describe("sessions in Chromium (#22.6, #22.7)", () => {
+	it("#22.6 #22.7 a tab in next stays on the registry, and a cookie copied before sign-out is signed out after it", async () => {
+		browser ??= await launchChromium();
+		const context = await browser.newContext();
+		const tab = await context.newPage();
+		// A browser strips the tab from `/<TAB>/evil.example/x`, which would leave `//evil.example/x`: another origin.
+		await tab.goto(`${server.url}/-/signin?next=${encodeURIComponent("/\t/evil.example/x")}`);
+		await tab.fill("#token", devToken);
+		await Promise.all([tab.waitForURL(`${server.url}/`), tab.click('form:has(#token) button[type="submit"]')]);
+		expect(new URL(tab.url()).origin).toBe(server.url);
+		expect(await tab.textContent(".account")).toContain("Signed in as");
+
+		const copied = (await context.cookies()).filter((c) => c.name === "registry-session");
+		expect(copied).toHaveLength(1);
+		await Promise.all([tab.waitForURL(`${server.url}/`), tab.click(".account button")]);
+		expect(await tab.textContent(".account")).toContain("Sign in");
+
+		// Someone who kept a copy of the cookie replays it in another browser context.
+		const replay = await browser.newContext();
+		await replay.addCookies(copied);
+		const other = await replay.newPage();
+		await other.goto(`${server.url}/`);
+		expect(await other.textContent(".account")).toContain("Sign in");
+		expect(await other.textContent(".account")).not.toContain("Signed in as");
+		// The pasted token itself still works.
+		expect((await api("GET", "/-/whoami")).status).toBe(200);
+		await replay.close();
+		await context.close();
+	});
+});

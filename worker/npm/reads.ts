@@ -7,6 +7,7 @@ import { cacheControl } from "../cache-control";
 import { notFound } from "../errors";
 import { caller, packageRead } from "../guards";
 import { decodeParam, json, publicBaseUrl } from "../http";
+import { literal } from "../literal";
 import { packageRevision, packageStub } from "../objects";
 import { packageNameFromParams, versionNumber } from "../params";
 import { readBytes } from "../read-tier/bytes";
@@ -44,7 +45,7 @@ export const getPackument = packageRead(
 			...upstreamHeaders(doc.upstream),
 		};
 		if (doc.body === null) return new Response(null, { status: 304, headers });
-		return new Response(doc.body.replaceAll(doc.placeholder, publicBaseUrl(request, env)), {
+		return new Response(doc.body.replaceAll(doc.placeholder, literal(publicBaseUrl(request, env))), {
 			headers: {
 				...headers,
 				"content-type": abbreviated ? `${ABBREVIATED}; charset=utf-8` : "application/json; charset=utf-8",
@@ -62,7 +63,7 @@ export const getPackument = packageRead(
 export const getVersion = packageRead(
 	async (stub, request, pkg) => stub.servedVersionDocument(pkg.name, decodeParam(request.params.version)),
 	({ request, env, value: doc }) =>
-		new Response(doc.body.replaceAll(doc.placeholder, publicBaseUrl(request, env)), {
+		new Response(doc.body.replaceAll(doc.placeholder, literal(publicBaseUrl(request, env))), {
 			headers: {
 				"content-type": "application/json; charset=utf-8",
 				"cache-control": cacheControl.revalidate(doc.access),

@@ -32,7 +32,7 @@ export function memoryGet(key: string): CachedEntry | null {
 }
 
 export function memoryPut(key: string, owner: string | null, entry: CachedEntry): void {
-	const size = entry.body.length * 2 + 256;
+	const size = entrySize(key, entry);
 	if (size > MAX_ENTRY_BYTES) return;
 	memoryDelete(key);
 	entries.set(key, { entry, size, owner });
@@ -46,6 +46,17 @@ export function memoryPut(key: string, owner: string | null, entry: CachedEntry)
 		if (bytes <= MAX_BYTES) break;
 		memoryDelete(oldest);
 	}
+}
+
+/**
+ * What an entry holds in memory, roughly: its key (once in the map, once in its package's set:
+ * the same string), its headers and its body, as UTF-16, and the objects around them. Keys and
+ * headers count as much as bodies: a key holding whatever a client sent must not outgrow the budget.
+ */
+function entrySize(key: string, entry: CachedEntry): number {
+	let headers = 0;
+	for (const [name, value] of entry.headers) headers += name.length + value.length + 32;
+	return (key.length + headers + entry.body.length) * 2 + 256;
 }
 
 /** Forgets every entry about a package (after a write to it in this isolate). */

@@ -1,6 +1,7 @@
 import { config } from "../../schema/config";
 import { etagMatches } from "../../schema/etag";
 import type { Access } from "../../schema/package/contract";
+import { HttpError } from "../errors";
 import { type EdgeSlot, edgeForgetPackage, edgeSlot } from "./edge";
 import { type CachedEntry, memoryForgetPackage, memoryGet, memoryPut } from "./memory";
 import { type CacheOutcome, recordRead } from "./metrics";
@@ -76,14 +77,14 @@ async function resolve(read: TierRead): Promise<Resolved> {
 		entry = await slot.get();
 		if (entry) memoryPut(read.key, read.owner, entry);
 	}
+	// A caller the entry refuses goes the way of a key nothing is cached for, a missing package's:
+	// the object is asked and refuses. Answered from memory, a refusal would tell by its speed (or by
+	// the object calls it makes) that a restricted package exists.
+	if (entry && !(await mayServe(read, entry))) entry = null;
 	if (entry) {
-		// The caller is authorised against the entry's access only once the entry is known to hold.
-		if (started - entry.storedAt < ttl) {
-			await read.authorize(entry.access);
-			return { entry, outcome: "hit" };
-		}
+		if (started - entry.storedAt < ttl) return { entry, outcome: "hit" };
+		// A stale entry served to someone it admitted: its access holds while the package's revision does.
 		if (read.revision && entry.rev !== null && (await revisionOnce(read.key, read.revision)) === entry.rev) {
-			await read.authorize(entry.access);
 			const renewed = { ...entry, storedAt: Date.now() };
 			store(read, renewed, slot ?? (await edgeSlot(read.owner, read.key)));
 			return { entry: renewed, outcome: "revalidated" };
@@ -94,8 +95,7 @@ async function resolve(read: TierRead): Promise<Resolved> {
 	if (filling) {
 		await filling;
 		const filled = memoryGet(read.key);
-		if (filled && Date.now() - filled.storedAt < ttl) {
-			await read.authorize(filled.access);
+		if (filled && Date.now() - filled.storedAt < ttl && (await mayServe(read, filled))) {
 			return { entry: filled, outcome: "hit" };
 		}
 	}
@@ -107,6 +107,17 @@ async function resolve(read: TierRead): Promise<Resolved> {
 	} finally {
 		fills.delete(read.key);
 		filled();
+	}
+}
+
+/** Whether the caller may be served the entry; its refusal (a 404) is left for the object's answer to make. */
+async function mayServe(read: TierRead, entry: CachedEntry): Promise<boolean> {
+	try {
+		await read.authorize(entry.access);
+		return true;
+	} catch (error) {
+		if (error instanceof HttpError && error.status === 404) return false;
+		throw error;
 	}
 }
 

@@ -1,8 +1,9 @@
-import type { SearchHit } from "../../schema/search/contract";
+import { sha256Hex } from "../../schema/hashing";
+import type { SearchHit, SearchQuery } from "../../schema/search/contract";
 import type { Principal } from "../auth/principal";
 import { cacheControl } from "../cache-control";
 import { caller } from "../guards";
-import { json, publicBaseUrl, urlOf } from "../http";
+import { json, publicBaseUrl } from "../http";
 import { searchIndexStub } from "../objects";
 import { throughReadTier } from "../read-tier/tier";
 import { parseSearchQuery } from "./query";
@@ -14,14 +15,16 @@ export const search = caller(async ({ request, env, ctx, principal }) => {
 	const query = parseSearchQuery(request.query, principal);
 	const base = publicBaseUrl(request, env);
 	// Callers who see only public packages share answers; anyone else's stay in this isolate, theirs alone.
-	const view = sees(principal);
+	const view = await sees(principal);
 	return throughReadTier({
 		request,
 		env,
 		ctx,
 		route: "search",
 		owner: null,
-		key: `${base}/-/v1/search${urlOf(request).search}#${view}`,
+		// The query as read (text cut to its limit, qualifiers parsed), not as sent: parameters the
+		// search never reads, or text past what it reads, neither miss the tier nor fill it.
+		key: `${base}/-/v1/search#${searchKey(query)}#${view}`,
 		shareable: () => view === "public",
 		authorize: async () => {},
 		produce: async () => {
@@ -32,11 +35,22 @@ export const search = caller(async ({ request, env, ctx, principal }) => {
 	});
 });
 
-/** Whose view of the registry a search shows: everyone's (public packages only), or one token's. */
-export function sees(principal: Principal): string {
+/** Everything an answer depends on in a parsed query (who may read what is the view's part). */
+export function searchKey(query: SearchQuery): string {
+	const { readable: _, ...asked } = query;
+	return JSON.stringify(asked);
+}
+
+/**
+ * Whose view of the registry a search (or a page) shows: everyone's (public packages only), the
+ * admin's, or one token's under its grants as they are now. The grants are part of the view, so a
+ * grant just removed (which this isolate's token cache forgets at once) is a view never cached.
+ */
+export async function sees(principal: Principal): Promise<string> {
 	if (principal.kind === "anonymous") return "public";
 	if (principal.kind === "admin") return "admin";
-	return principal.grants.length === 0 ? "public" : `token:${principal.tokenId}`;
+	if (principal.grants.length === 0) return "public";
+	return `token:${principal.tokenId}:${await sha256Hex(JSON.stringify(principal.grants))}`;
 }
 
 function searchObject(hit: SearchHit, base: string) {

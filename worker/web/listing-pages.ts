@@ -1,3 +1,4 @@
+import { LIMITS } from "../../schema/limits";
 import type { SearchHit } from "../../schema/search/contract";
 import type { Principal } from "../auth/principal";
 import { badRequest } from "../errors";
@@ -29,7 +30,7 @@ type Listed = {
 
 /** GET / */
 export const homePage = webPage(async ({ request, env, ctx, who }) =>
-	cachedPage(request, env, ctx, who, "home", "home", async () => {
+	cachedPage(request, env, ctx, who, "home", "home", "", async () => {
 		const recent = await searchIndexStub(env).recent(readable(who.principal), 12);
 		return layout({
 			title: "Packages",
@@ -52,14 +53,15 @@ ${recent.length === 0 ? html`<p class="empty">Nothing published yet.</p>` : pack
 
 /** GET /search?q=&page= */
 export const searchPage = webPage(async ({ request, env, ctx, who }) => {
-	const q = first(request.query.q) ?? "";
+	// Read no further than the search reads: the page shows what was searched for.
+	const q = (first(request.query.q) ?? "").slice(0, LIMITS.searchTextLength);
 	const page = Number(first(request.query.page) ?? "1");
 	if (!Number.isInteger(page) || page < 1 || page > MAX_PAGE) throw badRequest(`page must be 1 to ${MAX_PAGE}`);
 	const query = parseSearchQuery(
 		{ text: q, size: String(PAGE_SIZE), from: String((page - 1) * PAGE_SIZE) },
 		who.principal,
 	);
-	return cachedPage(request, env, ctx, who, "search page", "search", async () => {
+	return cachedPage(request, env, ctx, who, "search page", "search", JSON.stringify([q, page]), async () => {
 		const { hits, total } = q.trim() === "" ? { hits: [], total: 0 } : await searchIndexStub(env).search(query);
 		const pages = Math.min(MAX_PAGE, Math.ceil(total / PAGE_SIZE));
 		const link = (n: number) => `/search?q=${encodeURIComponent(q)}&page=${n}`;
@@ -106,9 +108,11 @@ async function cachedPage(
 	who: Viewer,
 	route: string,
 	name: string,
+	/** The query parameters the page reads, as it reads them (not the query string as sent). */
+	asked: string,
 	build: () => Promise<Html>,
 ): Promise<Response> {
-	const view = sees(who.principal as Principal);
+	const view = await sees(who.principal as Principal);
 	const url = urlOf(request);
 	const answer = await throughReadTier({
 		request,
@@ -116,7 +120,7 @@ async function cachedPage(
 		ctx,
 		route,
 		owner: null,
-		key: `${publicBaseUrl(request, env)}${url.pathname}${url.search}#${name}:${view}`,
+		key: `${publicBaseUrl(request, env)}${url.pathname}#${name}:${asked}:${view}`,
 		shareable: () => view === "public",
 		authorize: async () => {},
 		produce: async () => ({

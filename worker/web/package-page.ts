@@ -7,6 +7,7 @@ import type { Principal } from "../auth/principal";
 import { versionBaseUri } from "../files/urls";
 import { settleRead } from "../guards";
 import { decodeParam, publicBaseUrl, urlOf } from "../http";
+import { literal } from "../literal";
 import { packageStub, searchIndexStub } from "../objects";
 import { packageNameFromParams } from "../params";
 import { throughReadTier } from "../read-tier/tier";
@@ -31,7 +32,7 @@ export const packagePage = webPage(async ({ request, env, ctx, who }) => {
 	const pkg = packageNameFromParams(request.params);
 	const spec = request.params.version === undefined ? null : decodeParam(request.params.version);
 	const { principal } = who;
-	const view = sees(principal);
+	const view = await sees(principal);
 	const url = urlOf(request);
 	const base = publicBaseUrl(request, env);
 	const answer = await throughReadTier({
@@ -101,7 +102,7 @@ ${v.keywords.length > 0 ? html`<ul class="keywords" aria-label="Keywords">${v.ke
 <div class="primary">
 <section aria-labelledby="readme-title" class="readme-section">
 <h2 id="readme-title">Readme</h2>
-${readmeHtml === null ? html`<p class="empty">This version has no README.</p>` : html`<div class="readme">${trusted(readmeHtml.replaceAll(VERSION_FILES, `${baseUri}/`))}</div>`}
+${readmeHtml === null ? html`<p class="empty">This version has no README.</p>` : html`<div class="readme">${trusted(readmeHtml.replaceAll(VERSION_FILES, literal(`${baseUri}/`)))}</div>`}
 </section>
 ${channelsSection(pkg, page.channels, page.versions, publisher, principal)}
 ${versionsSection(pkg, page)}

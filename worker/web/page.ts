@@ -1,8 +1,10 @@
 import { authenticate, authenticateHash, clientIp, type Principal } from "../auth/principal";
 import { HttpError } from "../errors";
 import { publicBaseUrl, type RouteRequest, urlOf } from "../http";
+import { literal } from "../literal";
 import { type Html, html, trusted } from "./html";
 import { clearedSessionCookie, readSession, type Session } from "./session";
+import { sessionEnded } from "./session-ends";
 
 // What every page shares: who it is for (a session cookie or an Authorization header), the
 // layout with its landmarks, the security headers, HTML error pages, and the Origin check of
@@ -35,8 +37,11 @@ export async function viewer(request: Request, env: Env): Promise<Viewer> {
 		return { principal: await authenticate(request, env), session: null, staleSession: false };
 	}
 	const session = await readSession(request, env);
-	const principal = session === null ? null : await authenticateHash(request, env, session.hash);
-	if (session !== null && principal !== null) return { principal, session, staleSession: false };
+	const [principal, ended] =
+		session === null
+			? [null, true]
+			: await Promise.all([authenticateHash(request, env, session.hash), sessionEnded(env, session)]);
+	if (session !== null && principal !== null && !ended) return { principal, session, staleSession: false };
 	// Anonymous, as an API request without a token is (rate-limited the same way).
 	return {
 		principal: await authenticate(request, env),
@@ -125,7 +130,8 @@ export function pageResponse(
 ): Response {
 	const headers = new Headers({ ...pageHeaders(), ...init.headers });
 	if (who.staleSession) headers.append("set-cookie", clearedSessionCookie(request));
-	const text = String(body).replace(ACCOUNT_SLOT, accountLinks(who.principal, request));
+	// Literally: a `$'` or `$&` in a token's name would otherwise be read as a replacement pattern.
+	const text = String(body).replace(ACCOUNT_SLOT, literal(accountLinks(who.principal, request)));
 	return new Response(text, { status: init.status ?? 200, headers });
 }
 

@@ -5,10 +5,12 @@ import { urlOf } from "../http";
 
 // Web sessions. Signing in (worker/web/signin.ts) checks a token, or a user's npm login
 // credentials (which mint a login token that expires with the session), and sets a cookie holding
-// the token's SHA-256, the session's expiry and whether the sign-in minted the token, signed with
-// HMAC-SHA-256 under a key derived from ENCRYPTION_KEY. Never the token itself: the hash names the
+// the token's SHA-256, the session's expiry, whether the sign-in minted the token and a random
+// session id, signed with HMAC-SHA-256 under a key derived from ENCRYPTION_KEY. Never the token itself: the hash names the
 // token's object and cannot be presented as a token. Each page request checks the signature and
-// the expiry, then resolves the token as a header's would be (revoked or expired: signed out).
+// the expiry, then resolves the token as a header's would be (revoked or expired: signed out), and
+// asks whether the session signed out (worker/web/session-ends.ts): a copy of the cookie kept
+// after signing out is no one's, though a pasted token lives on.
 // The cookie is HttpOnly, SameSite=Strict, Secure except on plain-http loopback, and read only by
 // page routes: the API authenticates with Authorization headers alone, so cookies cannot make a
 // cross-site request to it count as anyone's.
@@ -22,7 +24,14 @@ export type Session = {
 	expires: number;
 	/** The sign-in minted the token (from a password): signing out revokes it. */
 	minted: boolean;
+	/** Random, per sign-in: what signing out ends. */
+	id: string;
 };
+
+/** A new session's id: 128 random bits. */
+export function newSessionId(): string {
+	return crypto.getRandomValues(new Uint8Array(16)).toBase64({ alphabet: "base64url", omitPadding: true });
+}
 
 const encoder = new TextEncoder();
 function sessionKey(env: Env): Promise<CryptoKey> {
@@ -51,7 +60,7 @@ function attributes(request: Request, maxAge: number): string {
 }
 
 export async function sessionCookie(request: Request, env: Env, session: Session): Promise<string> {
-	const payload = encoder.encode(`${session.hash}.${session.expires}.${session.minted ? 1 : 0}`);
+	const payload = encoder.encode(`${session.hash}.${session.expires}.${session.minted ? 1 : 0}.${session.id}`);
 	const signature = new Uint8Array(await crypto.subtle.sign("HMAC", await sessionKey(env), payload));
 	const value = `${payload.toBase64({ alphabet: "base64url", omitPadding: true })}.${signature.toBase64({
 		alphabet: "base64url",
@@ -80,9 +89,10 @@ export async function readSession(request: Request, env: Env): Promise<Session |
 		return null;
 	}
 	if (!(await crypto.subtle.verify("HMAC", await sessionKey(env), signature, payload))) return null;
-	const [hash = "", expires = "", minted = ""] = new TextDecoder().decode(payload).split(".");
-	const session = { hash, expires: Number(expires), minted: minted === "1" };
-	if (!/^[0-9a-f]{64}$/.test(hash) || !Number.isInteger(session.expires)) return null;
+	const [hash = "", expires = "", minted = "", id = ""] = new TextDecoder().decode(payload).split(".");
+	const session = { hash, expires: Number(expires), minted: minted === "1", id };
+	// A cookie from before sessions had ids could never be ended: it is signed out.
+	if (!/^[0-9a-f]{64}$/.test(hash) || !Number.isInteger(session.expires) || !/^[\w-]{22}$/.test(id)) return null;
 	return session.expires > Date.now() / 1000 ? session : null;
 }
 

@@ -19,13 +19,15 @@ import {
 	viewer,
 	webPage,
 } from "./page";
-import { clearedSessionCookie, readSession, SESSION_SECONDS, sessionCookie } from "./session";
+import { clearedSessionCookie, newSessionId, readSession, SESSION_SECONDS, sessionCookie } from "./session";
+import { endSession } from "./session-ends";
 
 // /-/signin and /-/signout. A person signs in with a token (any the API accepts: dev_, blk_,
 // adm_, the admin token) or with their npm login (name, password, and a one-time code when their
 // account has TOTP), checked exactly as the API checks them: failures are counted, locked out and
 // audited the same way. A password sign-in mints a login token, as `npm login` does, that expires
-// with the session and is revoked at sign-out; a pasted token is the person's own and stays.
+// with the session and is revoked at sign-out; a pasted token is the person's own and stays, but
+// the session ends (worker/web/session-ends.ts).
 
 /** GET /-/signin */
 export const signInPage = webPage(async ({ request, who }) =>
@@ -48,20 +50,21 @@ export async function signIn(request: RouteRequest, env: Env): Promise<Response>
 		const token = form.get("token")?.trim() ?? "";
 		const name = form.get("name")?.trim() ?? "";
 		const expires = Math.floor(Date.now() / 1000) + SESSION_SECONDS;
-		let session: { hash: string; minted: boolean };
+		const id = newSessionId();
 		if (token !== "") {
-			session = { hash: await signInWithToken(request, env, token), minted: false };
-		} else if (name !== "") {
-			const password = form.get("password") ?? "";
-			session = {
-				hash: await signInWithPassword(request, env, name, password, form.get("otp"), expires),
-				minted: true,
-			};
-		} else {
-			throw badRequest("paste a token, or give your user name and password");
+			const hash = await signInWithToken(request, env, token);
+			return seeOther(next, { "set-cookie": await sessionCookie(request, env, { hash, expires, minted: false, id }) });
 		}
-		const cookie = await sessionCookie(request, env, { ...session, expires });
-		return seeOther(next, { "set-cookie": cookie });
+		if (name === "") throw badRequest("paste a token, or give your user name and password");
+		const password = form.get("password") ?? "";
+		const hash = await signInWithPassword(request, env, name, password, form.get("otp"), expires);
+		try {
+			return seeOther(next, { "set-cookie": await sessionCookie(request, env, { hash, expires, minted: true, id }) });
+		} catch (error) {
+			// No session came of it: the login token minted for it must not outlive the failure.
+			await authStore(env).revokeTokenByHash(hash, { name, prefix: null, ip: clientIp(request, env), label: name });
+			throw error;
+		}
 	} catch (error) {
 		if (!(error instanceof HttpError)) throw error;
 		return pageResponse(request, anonymous, signInForm(next, error.message), {
@@ -78,6 +81,7 @@ export async function signOut(request: RouteRequest, env: Env): Promise<Response
 		assertSameOrigin(request, env);
 		who = await viewer(request, env);
 		const session = await readSession(request, env);
+		if (session) await endSession(env, session);
 		if (session?.minted) await authStore(env).revokeTokenByHash(session.hash, actorOf(who.principal));
 		return seeOther("/", { "set-cookie": clearedSessionCookie(request) });
 	} catch (error) {
@@ -135,11 +139,18 @@ async function signInWithPassword(
 	return minted.hash;
 }
 
-/** Where to go after signing in: a path of this registry only (never another origin). */
+/**
+ * Where to go after signing in: a path of this registry only, else `/`. Printable ASCII only (the
+ * pages' own links are percent-encoded): a tab or newline is dropped by browsers, so `/<TAB>/evil`
+ * would become `//evil`, another origin, and a CR or LF is not a valid header value at all.
+ */
 function nextOf(raw: string | string[] | undefined): string {
 	const value = Array.isArray(raw) ? raw[0] : raw;
-	if (!value?.startsWith("/") || value.startsWith("//") || value.includes("\\")) return "/";
-	return value;
+	if (value === undefined || !/^\/[\x21-\x7e]*$/.test(value)) return "/";
+	if (value.startsWith("//") || value.includes("\\")) return "/";
+	// Resolved against an origin of no one's, the path must stay on it.
+	const resolved = new URL(value, "https://registry.invalid");
+	return resolved.origin === "https://registry.invalid" ? value : "/";
 }
 
 function signInForm(next: string, error: string | null) {

@@ -1,6 +1,7 @@
 import semver from "semver";
 import type { PackageName } from "../../schema/names";
 import { publicBaseUrl } from "../http";
+import { literal } from "../literal";
 import { type Html, html, trusted } from "./html";
 import { VERSION_FILES } from "./markdown";
 import { date, installCommands, packagePath } from "./package-page";
@@ -66,7 +67,7 @@ ${deprecated ? html`<p class="deprecated" role="note"><strong>Deprecated:</stron
 <div class="primary">
 <section aria-labelledby="readme-title" class="readme-section">
 <h2 id="readme-title">Readme</h2>
-${readmeHtml === null ? html`<p class="empty">Upstream keeps no README for this package.</p>` : html`<div class="readme">${trusted(readmeHtml.replaceAll(VERSION_FILES, `${packagePath(pkg.name)}/`))}</div>`}
+${readmeHtml === null ? html`<p class="empty">Upstream keeps no README for this package.</p>` : html`<div class="readme">${trusted(readmeHtml.replaceAll(VERSION_FILES, literal(`${packagePath(pkg.name)}/`)))}</div>`}
 </section>
 <section aria-labelledby="versions-title">
 <h2 id="versions-title">Versions (${versions.length})</h2>
