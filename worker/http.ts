@@ -4,8 +4,6 @@ import { config } from "../schema/config";
 import { etagMatches } from "../schema/etag";
 import { sha256Hex } from "../schema/hashing";
 import { jsonDepth, LIMITS } from "../schema/limits";
-import type { Access } from "../schema/package/contract";
-import { cacheControl } from "./cache-control";
 import { HttpError } from "./errors";
 
 // Request parsing shared by every API surface: size-limited bodies, JSON that fails as a 400
@@ -129,11 +127,11 @@ export function queryFlag(request: RouteRequest, name: string): boolean {
 	return value === "true" || value === "1";
 }
 
-/** A JSON answer that must be revalidated every time but costs a 304 when nothing changed. */
-export async function revalidatedJson(request: Request, body: unknown, access: Access): Promise<Response> {
+/** A JSON answer with an ETag (for a route whose cache policy is `revalidate`): an unchanged one costs a 304. */
+export async function revalidatedJson(request: Request, body: unknown): Promise<Response> {
 	const text = JSON.stringify(body);
 	const etag = `"${(await sha256Hex(text)).slice(0, 32)}"`;
-	const headers = { etag, "cache-control": cacheControl.revalidate(access), vary: "authorization" };
+	const headers = { etag, vary: "authorization" };
 	if (etagMatches(request.headers.get("if-none-match"), etag)) return new Response(null, { status: 304, headers });
 	return new Response(text, { headers: { ...headers, "content-type": "application/json; charset=utf-8" } });
 }

@@ -35,6 +35,7 @@ import { getChannelHistory, listChannels } from "./packages/channels";
 import { changeRollout, completeRollout, revertRollout, startRollout } from "./packages/rollouts";
 import { uploadBundle } from "./packages/upload";
 import { deleteVersion, getVersionInfo, listVersions } from "./packages/versions";
+import { route } from "./route-policy";
 import { search } from "./search/search";
 import { claimName } from "./upstream/claims";
 import { upstreamStatus } from "./upstream/status";
@@ -118,6 +119,11 @@ function refuseWhileMisconfigured(request: RouteRequest, env: Env): Response | u
 		`the registry is not configured: set ${missingSecrets.join(" and ")}`,
 	).toResponse();
 }
+
+/** Anything not routed: an unknown endpoint of the registry's own, not a package called "-". */
+export const unknownRoute = route({ auth: "none", cache: "none" }, () => {
+	throw notFound();
+});
 
 api
 	.get("/health", health)
@@ -239,9 +245,5 @@ for (const name of ["/@:scope/:pkg", "/:pkg"]) {
 }
 
 packages.all("*", unknownRoute);
-
-export function unknownRoute(): never {
-	throw notFound();
-}
 
 export { router };

@@ -1,7 +1,6 @@
 import type { AuditEntry, AuditFilter } from "../../schema/audit";
 import { authStore } from "../auth/auth-store";
 import { can } from "../auth/permissions";
-import { cacheControl } from "../cache-control";
 import { badRequest, forbidden, notFound } from "../errors";
 import { admin, settleRead, signedIn } from "../guards";
 import { json, type RouteRequest } from "../http";
@@ -29,7 +28,7 @@ function filterOf(request: RouteRequest): AuditFilter {
 }
 
 /** GET /-/admin/audit?package=&actor=&since=&limit=: a package's events, or the registry's. */
-export const adminAudit = admin(async ({ request, env }) => {
+export const adminAudit = admin({ auth: "admin", cache: "none" }, async ({ request, env }) => {
 	const filter = filterOf(request);
 	const { package: name } = request.query;
 	if (typeof name === "string" && name !== "") {
@@ -42,19 +41,20 @@ export const adminAudit = admin(async ({ request, env }) => {
 });
 
 /** GET /packages/{name}/audit: for admins and for those who may publish the package. */
-export const packageAudit = signedIn("log in to read the audit trail", async ({ request, env, principal }) => {
-	const pkg = packageNameFromParams(request.params);
-	const { entries, live } = settleRead(principal, pkg, await packageStub(env, pkg.name).auditLog(filterOf(request)));
-	if (!can(principal, pkg, "publish")) {
-		// A package whose every version was unpublished no longer exists for anyone but its publishers.
-		if (!live) throw notFound();
-		throw forbidden("the audit trail is for the package's publishers");
-	}
-	return json(
-		{ package: pkg.name, entries: present(entries) },
-		{ headers: { "cache-control": cacheControl.personal } },
-	);
-});
+export const packageAudit = signedIn(
+	{ auth: "signedIn", cache: "personal" },
+	"log in to read the audit trail",
+	async ({ request, env, principal }) => {
+		const pkg = packageNameFromParams(request.params);
+		const { entries, live } = settleRead(principal, pkg, await packageStub(env, pkg.name).auditLog(filterOf(request)));
+		if (!can(principal, pkg, "publish")) {
+			// A package whose every version was unpublished no longer exists for anyone but its publishers.
+			if (!live) throw notFound();
+			throw forbidden("the audit trail is for the package's publishers");
+		}
+		return json({ package: pkg.name, entries: present(entries) });
+	},
+);
 
 function present(entries: AuditEntry[]) {
 	return entries.map((entry) => ({ ...entry, detail: entry.detail === null ? null : JSON.parse(entry.detail) }));

@@ -10,7 +10,7 @@ import { decodeParam, json, readJson } from "../http";
 // are hashed here (PBKDF2) before they reach the store; the store never sees one.
 
 /** POST /-/admin/users */
-export const createUser = admin(async ({ request, env, actor }) => {
+export const createUser = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) => {
 	const body = await readJson(request, CreateUserSchema);
 	const salt = randomHex(16);
 	const { user } = unwrap(
@@ -30,35 +30,37 @@ export const createUser = admin(async ({ request, env, actor }) => {
 });
 
 /** GET /-/admin/users */
-export const listUsers = admin(async ({ env }) => json({ users: await authStore(env).listUsers() }));
+export const listUsers = admin({ auth: "admin", cache: "none" }, async ({ env }) =>
+	json({ users: await authStore(env).listUsers() }),
+);
 
 /** GET /-/admin/users/{name} */
-export const getUser = admin(async ({ request, env }) => {
+export const getUser = admin({ auth: "admin", cache: "none" }, async ({ request, env }) => {
 	const user = await authStore(env).getUser(decodeParam(request.params.name));
 	if (!user.ok) throw notFound("user not found");
 	return json(user.value);
 });
 
 /** POST /-/admin/users/{name}/grants: every token of the user gains it at once. */
-export const grantUser = admin(async ({ request, env, actor }) => {
+export const grantUser = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) => {
 	const grant = await readJson(request, GrantSchema);
 	return json(unwrap(await authStore(env).grantUser(decodeParam(request.params.name), grant, actor)).user);
 });
 
 /** DELETE /-/admin/users/{name}/grants with { package } or { scope }. */
-export const ungrantUser = admin(async ({ request, env, actor }) => {
+export const ungrantUser = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) => {
 	const subject = await readJson(request, GrantSubjectSchema);
 	return json(unwrap(await authStore(env).ungrantUser(decodeParam(request.params.name), subject, actor)).user);
 });
 
 /** POST /-/admin/users/{name}/totp: a new TOTP secret, returned once as an otpauth:// URI. */
-export const enableTotp = admin(async ({ request, env, actor }) => {
+export const enableTotp = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) => {
 	const { otpauth } = unwrap(await authStore(env).setTotp(decodeParam(request.params.name), true, actor));
 	return json({ otpauth }, { status: 201 });
 });
 
 /** DELETE /-/admin/users/{name}/totp */
-export const disableTotp = admin(async ({ request, env, actor }) => {
+export const disableTotp = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) => {
 	unwrap(await authStore(env).setTotp(decodeParam(request.params.name), false, actor));
 	return json({ ok: true });
 });

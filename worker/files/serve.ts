@@ -1,12 +1,12 @@
 import semver from "semver";
 import { etagMatches } from "../../schema/etag";
-import { cacheControl } from "../cache-control";
 import { notFound } from "../errors";
-import { type RouteRequest, urlOf } from "../http";
+import { urlOf } from "../http";
 import { packageRevision, packageStub } from "../objects";
 import { packageName } from "../params";
 import { readBytes } from "../read-tier/bytes";
 import { lookupThroughReadTier } from "../read-tier/tier";
+import { route } from "../route-policy";
 import { isCapabilityFor } from "./capability";
 import { contentTypeFor } from "./content-types";
 
@@ -17,7 +17,7 @@ import { contentTypeFor } from "./content-types";
 
 type FileAddress = { capability: string | null; name: string; version: string; path: string };
 
-export async function serveFile(request: RouteRequest, env: Env, ctx: ExecutionContext): Promise<Response> {
+export const serveFile = route({ auth: "capability", cache: "immutable" }, async (request, env, ctx) => {
 	const address = parseFileAddress(urlOf(request).pathname);
 	if (!address) throw notFound();
 	const pkg = packageName(address.name);
@@ -50,7 +50,6 @@ export async function serveFile(request: RouteRequest, env: Env, ctx: ExecutionC
 	const headers: Record<string, string> = {
 		"content-type": contentTypeFor(file.path),
 		etag,
-		"cache-control": cacheControl.immutable("public"),
 		"cross-origin-resource-policy": "cross-origin",
 		"x-content-type-options": "nosniff",
 		"x-registry-cache": outcome,
@@ -66,7 +65,7 @@ export async function serveFile(request: RouteRequest, env: Env, ctx: ExecutionC
 	});
 	if (!body) throw notFound();
 	return new Response(body, { headers: { ...headers, "content-length": String(file.size) } });
-}
+});
 
 /**
  * A package's files must never run as a page of the registry's origin (where the pages and their

@@ -27,8 +27,10 @@ import { readPublishBody } from "./publish-body";
 // only the document is kept. Memory holds the document, two parts of each R2 upload and the file
 // index, never the package.
 
+const publishPolicy = { auth: "write", need: ["publish"], mustExist: false, cache: "none" } as const;
+
 // Every form of this request changes published state: refused before a large body is read.
-export const putPackage = packageWrite({ need: ["publish"], mustExist: false }, async (context) => {
+export const putPackage = packageWrite(publishPolicy, async (context) => {
 	const { request, env, pkg, principal, actor, stub, info } = context;
 	const rev = request.params.rev === undefined ? null : decodeParam(request.params.rev);
 	return attempting(env, pkg.name, async (attempt) => {

@@ -20,7 +20,9 @@ import { versionLinks } from "./views";
 // The body streams into the file bundle as it arrives; the npm tarball is packed from the bundle,
 // read back from R2. Memory holds a part of each R2 upload and the file index, never the bundle.
 
-export const uploadBundle = packageWrite({ need: ["upload"], mustExist: false }, async (context) => {
+const upload = { auth: "write", need: ["upload"], mustExist: false, cache: "none" } as const;
+
+export const uploadBundle = packageWrite(upload, async (context) => {
 	const { request, env, pkg, principal, stub, actor, info } = context;
 	const { maxBodySize, defaultAccess } = config(env);
 	// Choosing who may read a new package is a publisher's decision, not an uploader's.

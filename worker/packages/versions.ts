@@ -1,6 +1,5 @@
 import semver from "semver";
 import type { VersionRef } from "../../schema/package/contract";
-import { cacheControl } from "../cache-control";
 import { badRequest, unwrap } from "../errors";
 import { packageRead, packageWrite } from "../guards";
 import { decodeParam, json } from "../http";
@@ -21,25 +20,24 @@ function parseVersionRef(raw: string | undefined): VersionRef {
 
 /** GET /packages/{name}/versions */
 export const listVersions = packageRead(
+	{ auth: "read", cache: "personal" },
 	async (stub) => stub.versions(),
 	async ({ request, env, pkg, value }) => {
 		const versions = await Promise.all(value.versions.map((v) => versionBody(request, env, pkg.name, value.access, v)));
-		return json({ packageId: value.packageId, versions }, { headers: { "cache-control": cacheControl.personal } });
+		return json({ packageId: value.packageId, versions });
 	},
 );
 
 /** GET /packages/{name}/versions/{version-or-versionId} */
 export const getVersionInfo = packageRead(
+	{ auth: "read", cache: "personal" },
 	async (stub, request) => stub.version(parseVersionRef(request.params.version)),
-	async ({ request, env, pkg, value }) =>
-		json(await versionBody(request, env, pkg.name, value.access, value), {
-			headers: { "cache-control": cacheControl.personal },
-		}),
+	async ({ request, env, pkg, value }) => json(await versionBody(request, env, pkg.name, value.access, value)),
 );
 
 /** DELETE /packages/{name}/versions/{version-or-versionId}[?force=true] */
 export const deleteVersion = packageWrite(
-	{ need: ["publish"], mustExist: true },
+	{ auth: "write", need: ["publish"], mustExist: true, cache: "none" },
 	async ({ request, env, stub, actor }) => {
 		const ref = parseVersionRef(request.params.version);
 		const result = unwrap(await stub.deleteVersion(ref, forceRequested(request), actor));

@@ -1,5 +1,4 @@
 import type { PackageName } from "../../schema/names";
-import { cacheControl } from "../cache-control";
 import { notFound, unwrap } from "../errors";
 import type { RouteRequest } from "../http";
 import { packageStub } from "../objects";
@@ -8,7 +7,8 @@ import { readBytes } from "../read-tier/bytes";
 // The first request for a tarball of an upstream package. Its object fetches it from upstream
 // once, however many ask; the request that started the fetch gets the bytes as they stream (and
 // a download cut short if they turn out not to match their integrity), the others wait until R2
-// has them. Every later request finds them stored (worker/npm/reads.ts getTarball).
+// has them. Every later request finds them stored (worker/npm/reads.ts getTarball, whose route
+// policy gives the answer its Cache-Control).
 
 export async function serveUpstreamTarball(
 	request: RouteRequest,
@@ -21,7 +21,6 @@ export async function serveUpstreamTarball(
 	const headers = (integrity: string) => ({
 		"content-type": "application/octet-stream",
 		etag: `"${integrity}"`,
-		"cache-control": cacheControl.immutable("public"),
 		"x-registry-cache": "miss",
 		"x-registry-upstream": "miss",
 	});

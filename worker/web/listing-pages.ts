@@ -28,7 +28,7 @@ type Listed = {
 };
 
 /** GET / */
-export const homePage = webPage(async ({ request, env, ctx, who }) =>
+export const homePage = webPage({ auth: "viewer", cache: "personal" }, async ({ request, env, ctx, who }) =>
 	cachedPage(request, env, ctx, who, "home", "home", async () => {
 		const recent = await searchIndexStub(env).recent(readable(who.principal), 12);
 		return layout({
@@ -51,7 +51,7 @@ ${recent.length === 0 ? html`<p class="empty">Nothing published yet.</p>` : pack
 );
 
 /** GET /search?q=&page= */
-export const searchPage = webPage(async ({ request, env, ctx, who }) => {
+export const searchPage = webPage({ auth: "viewer", cache: "personal" }, async ({ request, env, ctx, who }) => {
 	const q = first(request.query.q) ?? "";
 	const page = Number(first(request.query.page) ?? "1");
 	if (!Number.isInteger(page) || page < 1 || page > MAX_PAGE) throw badRequest(`page must be 1 to ${MAX_PAGE}`);

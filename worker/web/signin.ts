@@ -6,7 +6,8 @@ import { actorOf } from "../auth/permissions";
 import { authenticate, clientIp, newToken } from "../auth/principal";
 import { verifyOtp } from "../auth/two-factor";
 import { badRequest, HttpError, unauthorized, unwrap } from "../errors";
-import { type RouteRequest, readBodyBytes } from "../http";
+import { readBodyBytes } from "../http";
+import { route } from "../route-policy";
 import { html } from "./html";
 import {
 	anonymousViewer,
@@ -28,12 +29,12 @@ import { clearedSessionCookie, readSession, SESSION_SECONDS, sessionCookie } fro
 // with the session and is revoked at sign-out; a pasted token is the person's own and stays.
 
 /** GET /-/signin */
-export const signInPage = webPage(async ({ request, who }) =>
+export const signInPage = webPage({ auth: "viewer", cache: "personal" }, async ({ request, who }) =>
 	pageResponse(request, who, signInForm(nextOf(request.query.next), null)),
 );
 
 /** POST /-/signin */
-export async function signIn(request: RouteRequest, env: Env): Promise<Response> {
+export const signIn = route({ auth: "password", cache: "form" }, async (request, env) => {
 	const anonymous = anonymousViewer(request, env);
 	try {
 		assertSameOrigin(request, env);
@@ -69,10 +70,10 @@ export async function signIn(request: RouteRequest, env: Env): Promise<Response>
 			headers: error.status === 429 ? error.headers : {},
 		});
 	}
-}
+});
 
 /** POST /-/signout: the cookie goes; a token the sign-in minted is revoked. */
-export async function signOut(request: RouteRequest, env: Env): Promise<Response> {
+export const signOut = route({ auth: "viewer", cache: "form" }, async (request, env) => {
 	let who: Viewer | null = null;
 	try {
 		assertSameOrigin(request, env);
@@ -84,7 +85,7 @@ export async function signOut(request: RouteRequest, env: Env): Promise<Response
 		if (!(error instanceof HttpError)) throw error;
 		return errorPage(request, who ?? anonymousViewer(request, env), error);
 	}
-}
+});
 
 /** The token as the API would take it from a header: a wrong one fails (counted, audited) the same way. */
 async function signInWithToken(request: Request, env: Env, token: string): Promise<string> {
