@@ -8,11 +8,12 @@ import { actorOf, assertAdmin, assertCan, assertCanRead, mayRead } from "./auth/
 import { authenticate, type Principal } from "./auth/principal";
 import { assertSecondFactor } from "./auth/two-factor";
 import type { CacheName } from "./cache-control";
-import { HttpError, notFound, unauthorized } from "./errors";
+import { HttpError } from "./errors";
 import { publicBaseUrl, type RouteRequest, urlOf } from "./http";
 import { packageRevision, packageStub } from "./objects";
 import { packageNameFromParams } from "./params";
 import { forgetPackage, throughReadTier } from "./read-tier/tier";
+import { type LogInReason, refused } from "./refusals";
 import { type Answer, declare, type Handler, withCache } from "./route-policy";
 
 // What a route needs before its handler runs, declared where the handler is defined as its policy,
@@ -102,7 +103,7 @@ function unconditional(request: RouteRequest): RouteRequest {
 export function settleRead<T>(principal: Principal, pkg: PackageName, result: Result<Readable<T>>): Readable<T> {
 	if (!result.ok) {
 		if (result.access !== undefined && mayRead(principal, pkg, result.access)) throw HttpError.from(result);
-		throw notFound();
+		throw refused.hidden();
 	}
 	assertCanRead(principal, pkg, result.value.access);
 	return result.value;
@@ -148,7 +149,7 @@ export function packageWrite<MustExist extends boolean>(
 			await assertSecondFactor(request, env, principal, pkg, info?.requireTwoFactor ?? false);
 			if (options.mustExist && info === null) {
 				// A name served from upstream says so: it can never be changed through this registry.
-				throw !found.ok && found.code === "upstreamReadOnly" ? HttpError.from(found) : notFound();
+				throw !found.ok && found.code === "upstreamReadOnly" ? HttpError.from(found) : refused.hidden();
 			}
 			const context = { request, env, ctx, pkg, principal, actor: actorOf(principal), stub, info };
 			const response = await handle(context as WriteContext<MustExist extends true ? PackageInfo : PackageInfo | null>);
@@ -219,12 +220,12 @@ export type SignedInContext = Base & { principal: Exclude<Principal, { kind: "an
 /** Routes for a token holder (whoami, logout, npm token, npm access lists); anonymous callers get 401. */
 export function signedIn(
 	policy: { auth: "signedIn"; cache: CacheName },
-	message: string,
+	reason: LogInReason,
 	handle: (context: SignedInContext) => Promise<Response>,
 ): Handler {
 	return declare(async (request, env, ctx) => {
 		const principal = await authenticate(request, env);
-		if (principal.kind === "anonymous") throw unauthorized(message);
+		if (principal.kind === "anonymous") throw refused.logIn(reason);
 		return withCache(policy.cache, await handle({ request, env, ctx, principal, actor: actorOf(principal) }));
 	}, policy);
 }

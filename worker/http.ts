@@ -4,7 +4,7 @@ import { config } from "../schema/config";
 import { etagMatches } from "../schema/etag";
 import { sha256Hex } from "../schema/hashing";
 import { jsonDepth, LIMITS } from "../schema/limits";
-import { HttpError } from "./errors";
+import { refused } from "./refusals";
 
 // Request parsing shared by every API surface: size-limited bodies, JSON that fails as a 400
 // (never a 500), valibot validation whose first issue becomes the error message.
@@ -30,9 +30,7 @@ export async function readBodyBytes(request: Request, limit: number): Promise<Ui
 	return readAtMost(request.body, limit, () => tooLarge(limit));
 }
 
-export function tooLarge(limit: number): HttpError {
-	return new HttpError("payloadTooLarge", `request body is larger than the ${limit}-byte limit`);
-}
+export const tooLarge = refused.bodyTooLarge;
 
 /** Refuses (413) a body whose Content-Length says it is over the limit, before reading any of it. */
 export function assertDeclaredSize(request: Request, limit: number): void {
@@ -63,10 +61,10 @@ export function limitedBody(request: Request, limit: number): { body: ReadableSt
 	return { body, crossed: () => over };
 }
 
-export const malformedJson = () => new HttpError("malformedJson", "request body is not valid JSON");
+export const malformedJson = refused.malformedJson;
 
 // Nothing the registry reads nests deeply; a document that does could overflow a recursive walk.
-export const tooDeep = () => new HttpError("badRequest", `request body nests deeper than ${LIMITS.jsonDepth} levels`);
+export const tooDeep = refused.tooDeep;
 
 /** Reads a JSON body (unvalidated); malformed JSON is a 400, never a 500. */
 export async function readJsonBody(request: Request, limit = 1024 * 1024): Promise<unknown> {
@@ -98,7 +96,7 @@ export function validate<S extends v.GenericSchema>(schema: S, data: unknown): v
 	if (result.success) return result.output;
 	const issue = result.issues[0];
 	const path = issue.path?.map((p) => String(p.key)).join(".");
-	throw new HttpError("badRequest", path ? `${path}: ${issue.message}` : issue.message);
+	throw refused.invalidBody(path, issue.message);
 }
 
 /** The registry's public base URL (no trailing slash): PUBLIC_URL when set, else the request's origin. */
@@ -118,7 +116,7 @@ export function decodeParam(raw: string | undefined): string {
 	try {
 		return decodeURIComponent(raw ?? "");
 	} catch {
-		throw new HttpError("badRequest", "malformed percent-encoding in the path");
+		throw refused.malformedPath();
 	}
 }
 

@@ -1,11 +1,11 @@
 import type { AuditEntry, AuditFilter } from "../../schema/audit";
 import { authStore } from "../auth/auth-store";
 import { can } from "../auth/permissions";
-import { badRequest, forbidden, notFound } from "../errors";
 import { admin, settleRead, signedIn } from "../guards";
 import { json, type RouteRequest } from "../http";
 import { packageStub } from "../objects";
 import { packageName, packageNameFromParams } from "../params";
+import { refused } from "../refusals";
 
 // The audit trail: package-level events live in each package's object, registry-level events
 // (tokens, grants, users, customers, failed authentications) in the AuthStoreDO.
@@ -16,12 +16,12 @@ function filterOf(request: RouteRequest): AuditFilter {
 	if (typeof actor === "string" && actor !== "") filter.actor = actor;
 	if (typeof since === "string" && since !== "") {
 		const time = Date.parse(since);
-		if (Number.isNaN(time)) throw badRequest("since must be a date or an ISO 8601 timestamp");
+		if (Number.isNaN(time)) throw refused.badAuditSince();
 		filter.since = new Date(time).toISOString();
 	}
 	if (typeof limit === "string") {
 		const n = Number(limit);
-		if (!Number.isInteger(n) || n < 1 || n > 1000) throw badRequest("limit must be an integer from 1 to 1000");
+		if (!Number.isInteger(n) || n < 1 || n > 1000) throw refused.badAuditLimit();
 		filter.limit = n;
 	}
 	return filter;
@@ -34,7 +34,7 @@ export const adminAudit = admin({ auth: "admin", cache: "none" }, async ({ reque
 	if (typeof name === "string" && name !== "") {
 		const pkg = packageName(name);
 		const result = await packageStub(env, pkg.name).auditLog(filter);
-		if (!result.ok) throw notFound();
+		if (!result.ok) throw refused.hidden();
 		return json({ package: pkg.name, entries: present(result.value.entries) });
 	}
 	return json({ entries: present(await authStore(env).auditLog(filter)) });
@@ -43,14 +43,14 @@ export const adminAudit = admin({ auth: "admin", cache: "none" }, async ({ reque
 /** GET /packages/{name}/audit: for admins and for those who may publish the package. */
 export const packageAudit = signedIn(
 	{ auth: "signedIn", cache: "personal" },
-	"log in to read the audit trail",
+	"readAudit",
 	async ({ request, env, principal }) => {
 		const pkg = packageNameFromParams(request.params);
 		const { entries, live } = settleRead(principal, pkg, await packageStub(env, pkg.name).auditLog(filterOf(request)));
 		if (!can(principal, pkg, "publish")) {
 			// A package whose every version was unpublished no longer exists for anyone but its publishers.
-			if (!live) throw notFound();
-			throw forbidden("the audit trail is for the package's publishers");
+			if (!live) throw refused.hidden();
+			throw refused.auditForPublishers();
 		}
 		return json({ package: pkg.name, entries: present(entries) });
 	},

@@ -6,9 +6,10 @@ import {
 } from "../../schema/requests/admin";
 import { authStore } from "../auth/auth-store";
 import { forgetScopePolicy } from "../auth/two-factor";
-import { badRequest, unwrap } from "../errors";
+import { unwrap } from "../errors";
 import { admin } from "../guards";
 import { decodeParam, json, readJson } from "../http";
+import { refused } from "../refusals";
 
 // /-/admin/customers (named holders of blk_ keys; `active: false` suspends every key at once),
 // /-/admin/scopes (per-scope policy: requireTwoFactor, prereleaseRetentionDays) and
@@ -35,7 +36,7 @@ export const updateCustomer = admin({ auth: "admin", cache: "none" }, async ({ r
 /** PUT /-/admin/scopes/{scope} { requireTwoFactor?, prereleaseRetentionDays? } */
 export const setScopePolicy = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) => {
 	const scope = decodeParam(request.params.scope);
-	if (!/^@[a-z0-9][a-z0-9._~-]*$/.test(scope)) throw badRequest("scope must look like @scope");
+	if (!/^@[a-z0-9][a-z0-9._~-]*$/.test(scope)) throw refused.badScope();
 	const change = await readJson(request, ScopePolicySchema);
 	const { changedTokens: _, ...policy } = unwrap(await authStore(env).setScopePolicy(scope, change, actor));
 	forgetScopePolicy(scope);

@@ -1,10 +1,10 @@
-import { refusals } from "../../schema/refusals";
 import { CreateTokenSchema, GrantSchema, GrantSubjectSchema } from "../../schema/requests/admin";
 import { authStore } from "../auth/auth-store";
 import { newToken } from "../auth/principal";
-import { unprocessable, unwrap } from "../errors";
+import { unwrap } from "../errors";
 import { admin } from "../guards";
 import { decodeParam, json, readJson } from "../http";
+import { refused } from "../refusals";
 
 // /-/admin/tokens: developer tokens (dev_), customer keys (blk_) and admin tokens (adm_). The
 // plaintext is in the create and rotate responses only; listings show the prefix.
@@ -13,13 +13,13 @@ import { decodeParam, json, readJson } from "../http";
 export const createToken = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) => {
 	const body = await readJson(request, CreateTokenSchema);
 	if (body.kind === "customer" && body.grants.some((g) => g.permissions.some((p) => p !== "read"))) {
-		throw unprocessable(refusals.customerKeysReadOnly().message);
+		throw refused.customerKeysReadOnly();
 	}
 	if (body.customer !== undefined && body.kind !== "customer") {
-		throw unprocessable("only customer keys belong to a customer");
+		throw refused.customerOnlyForCustomerKeys();
 	}
 	if (body.expiresAt !== undefined && Date.parse(body.expiresAt) <= Date.now()) {
-		throw unprocessable("expiresAt is in the past");
+		throw refused.expiryInThePast();
 	}
 	const { token, hash, prefix } = await newToken(body.kind);
 	const created = unwrap(

@@ -3,7 +3,6 @@ import type { PackageName } from "../../schema/names";
 import type { Access, TarballLocation, UpstreamNote } from "../../schema/package/contract";
 import { upstreamMayServe } from "../../schema/upstream";
 import { can } from "../auth/permissions";
-import { notFound } from "../errors";
 import { caller, packageRead } from "../guards";
 import { decodeParam, json, publicBaseUrl } from "../http";
 import { packageRevision, packageStub } from "../objects";
@@ -11,6 +10,7 @@ import { packageNameFromParams, versionNumber } from "../params";
 import { readBytes } from "../read-tier/bytes";
 import { countDownload } from "../read-tier/downloads";
 import { lookupThroughReadTier } from "../read-tier/tier";
+import { refused } from "../refusals";
 import { route } from "../route-policy";
 import { serveUpstreamTarball } from "../upstream/tarballs";
 
@@ -99,13 +99,13 @@ export const getTarball = caller({ auth: "caller", cache: "immutable" }, async (
 		shareable: (access) => access === "public",
 		// Any refusal is the same bare 404: the URL names nothing else the caller could learn about.
 		authorize: async (access) => {
-			if (access !== "public" && !mayRead) throw notFound();
+			if (access !== "public" && !mayRead) throw refused.hidden();
 		},
 		revision: () => packageRevision(env, pkg.name),
 		produce: async () => {
 			const found = await packageStub(env, pkg.name).tarball(version, { count, mayReadRestricted: mayRead });
 			if (!found.ok && upstreamMayServe(config(env), pkg.scope)) throw new NotStoredYet();
-			if (!found.ok || (found.value.access === "restricted" && !mayRead)) throw notFound();
+			if (!found.ok || (found.value.access === "restricted" && !mayRead)) throw refused.hidden();
 			countedByObject = count;
 			const { key, size, integrity, access, rev, upstream } = found.value;
 			return { value: { key, size, integrity, access, ...(upstream ? { upstream } : {}) }, access, rev };
@@ -118,7 +118,7 @@ export const getTarball = caller({ auth: "caller", cache: "immutable" }, async (
 	const { value: tarball, outcome } = located;
 	if (count && !countedByObject && !tarball.upstream) countDownload(env, ctx, pkg.name, version);
 	const body = await readBytes(env, ctx, tarball.key, tarball.size, { shared: tarball.access === "public" });
-	if (!body) throw notFound();
+	if (!body) throw refused.hidden();
 	const response = new Response(body, {
 		headers: {
 			"content-type": "application/octet-stream",
@@ -138,7 +138,7 @@ class NotStoredYet extends Error {}
 export function versionFromTarballName(pkg: PackageName, file: string): string {
 	const prefix = `${pkg.basename}-`;
 	if (!file.startsWith(prefix) || !file.endsWith(".tgz")) {
-		throw notFound(`${file} is not a tarball of ${pkg.name}`);
+		throw refused.notATarball(file, pkg.name);
 	}
 	return versionNumber(file.slice(prefix.length, -".tgz".length));
 }

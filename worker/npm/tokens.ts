@@ -6,20 +6,21 @@ import { authStore } from "../auth/auth-store";
 import { passwordMatches, recordFailure } from "../auth/credentials";
 import { newToken, type Principal, type TokenPrincipal } from "../auth/principal";
 import { verifyOtp } from "../auth/two-factor";
-import { badRequest, forbidden, notFound, unauthorized, unwrap } from "../errors";
+import { unwrap } from "../errors";
 import { signedIn } from "../guards";
 import { decodeParam, json, readJson } from "../http";
 import { packageName } from "../params";
+import { refused } from "../refusals";
 
 // npm token list / create / revoke, for a logged-in user's own tokens. Creating one needs the
 // user's password (and TOTP code, when enabled); the token can be read-only, limited to some of
 // the user's packages and scopes, limited to CIDR ranges, and expire.
 
-const LOG_IN = "log in to manage your tokens";
+const LOG_IN = "manageTokens";
 
 function userOf(principal: Principal): { user: string; principal: TokenPrincipal } {
 	if (principal.kind !== "developer" || principal.account === null) {
-		throw forbidden("npm token manages the tokens of a logged-in user; use the admin API for other tokens");
+		throw refused.npmTokensForUsers();
 	}
 	return { user: principal.account, principal };
 }
@@ -53,19 +54,19 @@ export const createNpmToken = signedIn(
 		const body = await readJson(request, NpmTokenCreateSchema);
 		// A token limited to reading, or to some packages, cannot mint one that may do more.
 		if (principal.readonly || principal.restricted) {
-			throw forbidden("this token is read-only or limited to some packages: create tokens with your npm login token");
+			throw refused.limitedTokenCannotCreate();
 		}
 		if (!(await passwordMatches(request, env, user, body.password))) {
 			await recordFailure(request, env, user, "password", actor);
-			throw unauthorized("incorrect password");
+			throw refused.badPassword();
 		}
 		if (principal.totp) await verifyOtp(request, env, user, actor);
 		else if (body.bypass_2fa) {
-			throw forbidden("only a user with two-factor authentication turned on can create a token that skips it");
+			throw refused.bypassNeedsTwoFactor();
 		}
 		const cidr = body.cidr_whitelist ?? [];
 		const invalid = cidr.find((range) => !ipaddr.isValidCIDR(range));
-		if (invalid !== undefined) throw badRequest(`invalid CIDR range: ${invalid}`);
+		if (invalid !== undefined) throw refused.badCidr(invalid);
 		const packages = (body.packages ?? []).map((name) => packageName(name).name);
 		const scopes = (body.scopes ?? []).map((scope) => `@${scope.replace(/^@/, "")}`);
 		const readonly = body.readonly === true || body.packages_and_scopes_permission === "read-only";
@@ -108,7 +109,7 @@ export const revokeNpmToken = signedIn(
 		const result = /^(dev|blk|adm)_/.test(key)
 			? await store.revokeTokenByHash(await sha256Hex(key), actor, user)
 			: await store.revokeToken(key, actor, user);
-		if (!result.ok) throw notFound("token not found");
+		if (!result.ok) throw refused.tokenNotFound();
 		return new Response(null, { status: 204 });
 	},
 );

@@ -1,15 +1,16 @@
 import type { Actor } from "../../schema/audit";
 import { config } from "../../schema/config";
-import { randomHex, sha256Hex } from "../../schema/hashing";
+import { sha256Hex } from "../../schema/hashing";
 import { CouchLoginSchema } from "../../schema/requests/npm";
 import { authStore } from "../auth/auth-store";
 import { passwordMatches, recordFailure } from "../auth/credentials";
+import { createAccount } from "../auth/new-user";
 import { clientIp, newToken } from "../auth/principal";
-import { hashPassword, PBKDF2_ITERATIONS } from "../auth/secrets";
 import { verifyOtp } from "../auth/two-factor";
-import { badRequest, forbidden, notFound, unauthorized, unwrap } from "../errors";
+import { unwrap } from "../errors";
 import { signedIn } from "../guards";
 import { decodeParam, json, readJson } from "../http";
+import { refused } from "../refusals";
 import { route } from "../route-policy";
 
 // npm login / adduser (CouchDB style), whoami, logout and the user document npm owner reads.
@@ -23,10 +24,10 @@ import { route } from "../route-policy";
  */
 export const login = route({ auth: "password", cache: "none" }, async (request, env) => {
 	const couchId = decodeParam(request.params.couchId);
-	if (!couchId.startsWith("org.couchdb.user:")) throw notFound();
+	if (!couchId.startsWith("org.couchdb.user:")) throw refused.hidden();
 	const body = await readJson(request, CouchLoginSchema);
 	if (body.name !== couchId.slice("org.couchdb.user:".length)) {
-		throw badRequest("the user name in the body does not match the URL");
+		throw refused.userNameMismatch();
 	}
 	const actor: Actor = { name: body.name, prefix: null, ip: clientIp(request, env), label: body.name };
 	const store = authStore(env);
@@ -36,7 +37,7 @@ export const login = route({ auth: "password", cache: "none" }, async (request, 
 	} else {
 		if (!(await passwordMatches(request, env, body.name, body.password))) {
 			await recordFailure(request, env, body.name, "login", actor);
-			throw unauthorized("incorrect username or password");
+			throw refused.badCredentials();
 		}
 		if (existing.ok && existing.value.twoFactor) await verifyOtp(request, env, body.name, actor);
 	}
@@ -50,22 +51,10 @@ export const login = route({ auth: "password", cache: "none" }, async (request, 
 	return json({ ok: true, id: couchId, rev: "1", token }, { status: 201 });
 });
 
+/** `npm adduser` with ALLOW_SIGNUP: an account made as the admin API makes one (worker/auth/new-user.ts). */
 async function signUp(env: Env, body: { name: string; password: string; email?: string }, actor: Actor) {
-	if (body.password.length < 8) throw badRequest("password must be at least 8 characters");
-	const salt = randomHex(16);
-	unwrap(
-		await authStore(env).createUser(
-			{
-				name: body.name,
-				...(body.email === undefined ? {} : { email: body.email }),
-				passwordHash: await hashPassword(body.password, salt, PBKDF2_ITERATIONS),
-				salt,
-				iterations: PBKDF2_ITERATIONS,
-				grants: [],
-			},
-			actor,
-		),
-	);
+	const { name, password, email } = body;
+	await createAccount(env, { name, password, ...(email === undefined ? {} : { email }) }, actor);
 }
 
 /**
@@ -75,38 +64,38 @@ async function signUp(env: Env, body: { name: string; password: string; email?: 
  */
 export const getUserDocument = signedIn(
 	{ auth: "signedIn", cache: "none" },
-	"log in to look users up",
+	"lookUpUsers",
 	async ({ request, env, principal }) => {
 		const couchId = decodeParam(request.params.couchId);
-		if (!couchId.startsWith("org.couchdb.user:")) throw notFound();
+		if (!couchId.startsWith("org.couchdb.user:")) throw refused.hidden();
 		const name = couchId.slice("org.couchdb.user:".length);
 		const self = principal.kind === "developer" && principal.account === name;
 		if (principal.kind === "customer" || (principal.kind === "developer" && principal.account === null)) {
-			throw notFound("user not found");
+			throw refused.userHidden();
 		}
 		const user = await authStore(env).getUser(name);
-		if (!user.ok) throw notFound("user not found");
+		if (!user.ok) throw refused.userHidden();
 		const email = self || principal.kind === "admin" ? (user.value.email ?? undefined) : undefined;
 		return json({ _id: couchId, name: user.value.name, email, type: "user", roles: [] });
 	},
 );
 
 /** GET /-/whoami */
-export const whoami = signedIn({ auth: "signedIn", cache: "none" }, "not logged in", async ({ principal }) =>
+export const whoami = signedIn({ auth: "signedIn", cache: "none" }, "whoami", async ({ principal }) =>
 	json({ username: principal.name }),
 );
 
 /** DELETE /-/user/token/{token}: npm logout revokes the token it was using. */
 export const logout = signedIn(
 	{ auth: "signedIn", cache: "none" },
-	"not logged in",
+	"whoami",
 	async ({ request, env, principal, actor }) => {
 		const token = decodeParam(request.params.token);
 		// Only the token being presented, or an admin, can revoke a token this way.
 		const presented = request.headers.get("authorization")?.replace(/^Bearer\s+/i, "");
-		if (principal.kind !== "admin" && presented !== token) throw forbidden("you can only log out your own token");
+		if (principal.kind !== "admin" && presented !== token) throw refused.ownTokenOnly();
 		const revoked = await authStore(env).revokeTokenByHash(await sha256Hex(token), actor);
-		if (!revoked.ok) throw notFound("token not found");
+		if (!revoked.ok) throw refused.tokenNotFound();
 		return json({ ok: true });
 	},
 );

@@ -1,10 +1,11 @@
 import semver from "semver";
 import type { VersionRef } from "../../schema/package/contract";
-import { badRequest, unwrap } from "../errors";
+import { unwrap } from "../errors";
 import { packageRead, packageWrite } from "../guards";
 import { decodeParam, json } from "../http";
 import { forceRequested } from "../npm/publish";
 import { deleteBlobs } from "../publishing/store-version";
+import { refused } from "../refusals";
 import { versionBody } from "./views";
 
 // Versions by number or versionId: try a build before any channel points at it, or delete one.
@@ -15,7 +16,7 @@ function parseVersionRef(raw: string | undefined): VersionRef {
 	if (semver.valid(value) === value) return { version: value };
 	if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value))
 		return { versionId: value.toLowerCase() };
-	throw badRequest(`"${value}" is neither a version number nor a versionId`);
+	throw refused.badVersionRef(value);
 }
 
 /** GET /packages/{name}/versions */

@@ -1,8 +1,9 @@
 import type { PackageName } from "../../schema/names";
-import { notFound, unwrap } from "../errors";
+import { unwrap } from "../errors";
 import type { RouteRequest } from "../http";
 import { packageStub } from "../objects";
 import { readBytes } from "../read-tier/bytes";
+import { refused } from "../refusals";
 
 // The first request for a tarball of an upstream package. Its object fetches it from upstream
 // once, however many ask; the request that started the fetch gets the bytes as they stream (and
@@ -27,7 +28,7 @@ export async function serveUpstreamTarball(
 	if ("stored" in answer) {
 		const { key, size, integrity } = answer.stored;
 		const body = await readBytes(env, ctx, key, size, { shared: true });
-		if (!body) throw notFound();
+		if (!body) throw refused.hidden();
 		return new Response(body, { headers: { ...headers(integrity), "content-length": String(size) } });
 	}
 	const { body, size, integrity } = answer.streaming;

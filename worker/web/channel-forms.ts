@@ -1,8 +1,9 @@
 import { ChangeRolloutSchema, StartRolloutSchema } from "../../schema/requests/channels";
-import { badRequest, HttpError, unwrap } from "../errors";
+import { HttpError, unwrap } from "../errors";
 import { packageWrite } from "../guards";
 import { type RouteRequest, readBodyBytes, validate } from "../http";
 import { channelName, channelParam, versionNumber } from "../params";
+import { refused } from "../refusals";
 import { declare, type Handler, policyOf, type RoutePolicy, withCache } from "../route-policy";
 import { packagePath } from "./package-page";
 import { anonymousViewer, assertSameOrigin, errorPage, seeOther, viewer } from "./page";
@@ -29,7 +30,7 @@ export const rollbackFromPage = pageForm(
 	packageWrite(channelWrite, async ({ request, stub, actor, pkg }) => {
 		const raw = formOf(request).get("to");
 		const to = raw === null || raw === "" ? undefined : Number(raw);
-		if (to !== undefined && !Number.isSafeInteger(to)) throw badRequest("to must be a history entry's id");
+		if (to !== undefined && !Number.isSafeInteger(to)) throw refused.badHistoryEntry();
 		unwrap(await stub.rollbackChannel(channelParam(request.params), to, actor));
 		return seeOther(`${packagePath(pkg.name)}#channels`);
 	}),

@@ -1,9 +1,9 @@
 import type { SearchHit } from "../../schema/search/contract";
 import type { Principal } from "../auth/principal";
-import { badRequest } from "../errors";
 import { publicBaseUrl, urlOf } from "../http";
 import { searchIndexStub } from "../objects";
 import { throughReadTier } from "../read-tier/tier";
+import { refused } from "../refusals";
 import { parseSearchQuery, readable } from "../search/query";
 import { sees } from "../search/search";
 import { type Html, html } from "./html";
@@ -54,7 +54,7 @@ ${recent.length === 0 ? html`<p class="empty">Nothing published yet.</p>` : pack
 export const searchPage = webPage({ auth: "viewer", cache: "personal" }, async ({ request, env, ctx, who }) => {
 	const q = first(request.query.q) ?? "";
 	const page = Number(first(request.query.page) ?? "1");
-	if (!Number.isInteger(page) || page < 1 || page > MAX_PAGE) throw badRequest(`page must be 1 to ${MAX_PAGE}`);
+	if (!Number.isInteger(page) || page < 1 || page > MAX_PAGE) throw refused.badPage(MAX_PAGE);
 	const query = parseSearchQuery(
 		{ text: q, size: String(PAGE_SIZE), from: String((page - 1) * PAGE_SIZE) },
 		who.principal,

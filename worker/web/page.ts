@@ -2,6 +2,7 @@ import { authenticate, authenticateHash, clientIp, type Principal } from "../aut
 import type { CacheName } from "../cache-control";
 import { HttpError } from "../errors";
 import { publicBaseUrl, type RouteRequest, urlOf } from "../http";
+import { refused } from "../refusals";
 import { declare, type Handler, withCache } from "../route-policy";
 import { type Html, html, trusted } from "./html";
 import { clearedSessionCookie, readSession, type Session } from "./session";
@@ -56,7 +57,7 @@ export function assertSameOrigin(request: Request, env: Env): void {
 	const origin = request.headers.get("origin");
 	const allowed = [urlOf(request).origin, new URL(publicBaseUrl(request, env)).origin];
 	if (origin === null || !allowed.includes(origin)) {
-		throw new HttpError("forbidden", "this form must be sent from the registry's own pages");
+		throw refused.crossOriginForm();
 	}
 }
 

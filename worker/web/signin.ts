@@ -5,8 +5,9 @@ import { passwordMatches, recordFailure } from "../auth/credentials";
 import { actorOf } from "../auth/permissions";
 import { authenticate, clientIp, newToken } from "../auth/principal";
 import { verifyOtp } from "../auth/two-factor";
-import { badRequest, HttpError, unauthorized, unwrap } from "../errors";
+import { HttpError, unwrap } from "../errors";
 import { readBodyBytes } from "../http";
+import { refused } from "../refusals";
 import { route } from "../route-policy";
 import { html } from "./html";
 import {
@@ -59,7 +60,7 @@ export const signIn = route({ auth: "password", cache: "form" }, async (request,
 				minted: true,
 			};
 		} else {
-			throw badRequest("paste a token, or give your user name and password");
+			throw refused.signInNeedsCredentials();
 		}
 		const cookie = await sessionCookie(request, env, { ...session, expires });
 		return seeOther(next, { "set-cookie": cookie });
@@ -92,7 +93,7 @@ async function signInWithToken(request: Request, env: Env, token: string): Promi
 	const headers = new Headers(request.headers);
 	headers.set("authorization", `Bearer ${token}`);
 	const principal = await authenticate(new Request(request.url, { method: "POST", headers }), env);
-	if (principal.kind === "anonymous") throw unauthorized("invalid token");
+	if (principal.kind === "anonymous") throw refused.tokenRejected();
 	return sha256Hex(token);
 }
 
@@ -108,7 +109,7 @@ async function signInWithPassword(
 	const actor: Actor = { name, prefix: null, ip: clientIp(request, env), label: name };
 	if (!(await passwordMatches(request, env, name, password))) {
 		await recordFailure(request, env, name, "login", actor);
-		throw unauthorized("incorrect username or password");
+		throw refused.badCredentials();
 	}
 	const store = authStore(env);
 	const user = await store.getUser(name);
