@@ -69,6 +69,7 @@ export const refusals = {
 			"upstreamUnavailable",
 			`cannot publish the new name ${name} now: the upstream registry cannot be asked whether it has it; try again later`,
 		),
+	upstreamNotFound: (what: string): Refusal => refuse("notFound", `upstream has no ${what}`),
 	upstreamFailed: (what: string, why: string): Refusal => refuse("upstreamFailed", `upstream ${what}: ${why}`),
 	upstreamTimeout: (what: string, seconds: number): Refusal =>
 		refuse("upstreamTimeout", `upstream ${what}: no answer within ${seconds} s`),

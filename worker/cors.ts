@@ -1,3 +1,5 @@
+import { route } from "./route-policy";
+
 // CORS for what browsers fetch cross-origin: the channel lookup API, version files, the loader.
 // `*` is safe here: responses never depend on cookies, only on an explicit Authorization header.
 
@@ -21,14 +23,16 @@ export function withCors(response: Response): Response {
 }
 
 /** OPTIONS preflight: a page may send Authorization (customer keys) and conditional headers. */
-export function preflight(): Response {
-	return new Response(null, {
-		status: 204,
-		headers: {
-			...ALLOW_ORIGIN,
-			"access-control-allow-methods": "GET, HEAD, POST, PATCH, DELETE, OPTIONS",
-			"access-control-allow-headers": "authorization, content-type, if-none-match, x-client-key",
-			"access-control-max-age": "86400",
-		},
-	});
-}
+export const preflight = route(
+	{ auth: "none", cache: "none" },
+	() =>
+		new Response(null, {
+			status: 204,
+			headers: {
+				...ALLOW_ORIGIN,
+				"access-control-allow-methods": "GET, HEAD, POST, PATCH, DELETE, OPTIONS",
+				"access-control-allow-headers": "authorization, content-type, if-none-match, x-client-key",
+				"access-control-max-age": "86400",
+			},
+		}),
+);

@@ -1,8 +1,9 @@
 import { type ErrorCode, errorStatus, type Refusal, type Result } from "../schema/errors";
 
-// The Worker's one error type. Handlers throw HttpErrors (or raise an object's Refusal with
-// `unwrap`); the router turns every one into npm's `{ "error": message }` body (npm prints
-// `error`) plus the stable `code`, with the status the catalogue (schema/errors.ts) gives it.
+// The Worker's one error type. Handlers throw the catalogue's HttpErrors (worker/refusals.ts) or
+// raise an object's Refusal with `unwrap`; the router turns every one into npm's
+// `{ "error": message }` body (npm prints `error`) plus the stable `code`, with the status
+// schema/errors.ts gives the code.
 
 export class HttpError extends Error {
 	readonly status: number;
@@ -33,14 +34,3 @@ export function unwrap<T>(result: Result<T>): T {
 	if (!result.ok) throw HttpError.from(result);
 	return result.value;
 }
-
-export const notFound = (message = "not_found") => new HttpError("notFound", message);
-
-export const unauthorized = (message = "authentication required") =>
-	new HttpError("unauthorized", message, { "WWW-Authenticate": 'Bearer realm="registry"' });
-
-export const forbidden = (message: string) => new HttpError("forbidden", message);
-
-export const badRequest = (message: string) => new HttpError("badRequest", message);
-
-export const unprocessable = (message: string) => new HttpError("unprocessable", message);

@@ -7,25 +7,34 @@ import { authStore } from "./auth/auth-store";
 import { actorOf, assertAdmin, assertCan, assertCanRead, mayRead } from "./auth/permissions";
 import { authenticate, type Principal } from "./auth/principal";
 import { assertSecondFactor } from "./auth/two-factor";
-import { HttpError, notFound, unauthorized } from "./errors";
+import type { CacheName } from "./cache-control";
+import { HttpError } from "./errors";
 import { publicBaseUrl, type RouteRequest, urlOf } from "./http";
 import { packageRevision, packageStub } from "./objects";
 import { packageNameFromParams } from "./params";
 import { forgetPackage, throughReadTier } from "./read-tier/tier";
+import { type LogInReason, refused } from "./refusals";
+import { type Answer, declare, type Handler, withCache } from "./route-policy";
 
-// What a route needs before its handler runs, declared where the handler is defined: a package it
-// may read, a package it may change (with which permissions, and whether it must exist), the admin,
-// or just a caller. The guard authenticates, checks, and hands the handler the principal, the
-// package and its object; no handler writes the authentication sequence itself.
+// What a route needs before its handler runs, declared where the handler is defined as its policy,
+// `{ auth, cache }` (worker/route-policy.ts): a package it may read, a package it may change (with
+// which permissions, and whether it must exist), the admin, or just a caller; and the named
+// Cache-Control of its answers (worker/cache-control.ts). The guard authenticates, checks, hands
+// the handler the principal, the package and its object, and sets Cache-Control on the answer; no
+// handler writes the authentication sequence or a Cache-Control itself.
+//
+// How a token is checked on a read: `packageRead` below (authenticate, in parallel with the object's
+// answer, then `settleRead`: the caller may read the package's access, else the 404 of a missing
+// package). How long a package answer may be cached: the route's `cache` name, and `READ_CACHE_SECONDS`
+// in the Worker's read tier (its `tier` options).
 
 export type PackageStub = ReturnType<typeof packageStub>;
-type Handler = (request: RouteRequest, env: Env, ctx: ExecutionContext) => Promise<Response>;
 type Base = { request: RouteRequest; env: Env; ctx: ExecutionContext };
 
 export type ReadContext<T> = Base & { pkg: PackageName; principal: Principal; stub: PackageStub; value: Readable<T> };
 
-/** How a package read goes through the read tier (worker/read-tier/tier.ts). */
-export type CachePolicy = {
+/** How a package read goes through the Worker's read tier (worker/read-tier/tier.ts). */
+export type TierPolicy = {
 	/** The route, for metrics and the x-registry-cache header. */
 	route: string;
 	/**
@@ -45,11 +54,12 @@ export type CachePolicy = {
  * policy the answer goes through the read tier: built once, served to every caller who may read it.
  */
 export function packageRead<T>(
+	policy: { auth: "read"; cache: CacheName; tier?: TierPolicy },
 	read: (stub: PackageStub, request: RouteRequest, pkg: PackageName) => Promise<Result<Readable<T>>>,
 	handle: (context: ReadContext<T>) => Promise<Response> | Response,
-	cache?: CachePolicy,
 ): Handler {
-	return async (request, env, ctx) => {
+	const cache = policy.tier;
+	return declare(async (request, env, ctx) => {
 		const pkg = packageNameFromParams(request.params);
 		const principal = authenticate(request, env);
 		const produce = async (asked: RouteRequest) => {
@@ -57,7 +67,8 @@ export function packageRead<T>(
 			const stub = packageStub(env, pkg.name);
 			const [who, result] = await Promise.all([principal, read(stub, asked, pkg)]);
 			const value = settleRead(who, pkg, result);
-			const response = await handle({ request: asked, env, ctx, pkg, principal: who, stub, value });
+			const answer = await handle({ request: asked, env, ctx, pkg, principal: who, stub, value });
+			const response = withCache(policy.cache, { response: answer, access: value.access });
 			return { response, access: value.access, rev: value.rev };
 		};
 		if (!cache) return (await produce(request)).response;
@@ -76,7 +87,7 @@ export function packageRead<T>(
 			// The object is asked without the client's conditional headers: the tier answers those.
 			produce: () => produce(unconditional(request)),
 		});
-	};
+	}, policy);
 }
 
 /** The request without If-None-Match, keeping the router's params and query. */
@@ -95,7 +106,7 @@ function unconditional(request: RouteRequest): RouteRequest {
 export function settleRead<T>(principal: Principal, pkg: PackageName, result: Result<Readable<T>>): Readable<T> {
 	if (!result.ok) {
 		if (result.access !== undefined && mayRead(principal, pkg, result.access)) throw HttpError.from(result);
-		throw notFound();
+		throw refused.hidden();
 	}
 	assertCanRead(principal, pkg, result.value.access);
 	return result.value;
@@ -120,30 +131,34 @@ export type WriteContext<I> = Base & {
  */
 export function packageWrite<MustExist extends boolean>(
 	options: {
-		need: Permission[];
+		/** `write`: the Authorization header; `session write`: `principal` says where the caller comes from. */
+		auth: "write" | "session write";
+		need: readonly Permission[];
 		mustExist: MustExist;
 		principal?: (request: RouteRequest, env: Env) => Promise<Principal>;
+		cache: CacheName;
 	},
 	handle: (context: WriteContext<MustExist extends true ? PackageInfo : PackageInfo | null>) => Promise<Response>,
 ): Handler {
-	return async (request, env, ctx) => {
+	const policy = { auth: `${options.auth}: ${options.need.join(", ")}` as const, cache: options.cache };
+	return declare(async (request, env, ctx) => {
 		const pkg = packageNameFromParams(request.params);
 		const stub = packageStub(env, pkg.name);
 		const identify = options.principal ?? authenticate;
 		const [principal, found] = await Promise.all([identify(request, env), stub.info()]);
 		const info = found.ok ? found.value : null;
 		try {
-			assertCan(principal, pkg, options.need, info?.access ?? null);
+			assertCan(principal, pkg, [...options.need], info?.access ?? null);
 			await assertSecondFactor(request, env, principal, pkg, info?.requireTwoFactor ?? false);
 			if (options.mustExist && info === null) {
 				// A name served from upstream says so: it can never be changed through this registry.
-				throw !found.ok && found.code === "upstreamReadOnly" ? HttpError.from(found) : notFound();
+				throw !found.ok && found.code === "upstreamReadOnly" ? HttpError.from(found) : refused.hidden();
 			}
 			const context = { request, env, ctx, pkg, principal, actor: actorOf(principal), stub, info };
 			const response = await handle(context as WriteContext<MustExist extends true ? PackageInfo : PackageInfo | null>);
 			// The writer's next read, and any read in this colo, sees the change (a page's form answers 303).
 			if (response.status < 400) await forgetPackage(pkg.name);
-			return response;
+			return withCache(options.cache, response);
 		} catch (error) {
 			// Anonymous attempts are not recorded: anyone could fill the log with them.
 			if (principal.kind !== "anonymous" && error instanceof HttpError && error.status < 500 && error.status !== 429) {
@@ -151,7 +166,7 @@ export function packageWrite<MustExist extends boolean>(
 			}
 			throw error;
 		}
-	};
+	}, policy);
 }
 
 /** A refused write, for the operators' dashboard: who, which package, what they were told. */
@@ -178,28 +193,42 @@ async function auditRefusal(
 export type AdminContext = Base & { principal: Extract<Principal, { kind: "admin" }>; actor: Actor };
 
 /** Every /-/admin/* route: the admin token or an adm_ token, else 401/403. */
-export function admin(handle: (context: AdminContext) => Promise<Response>): Handler {
-	return async (request, env, ctx) => {
+export function admin(
+	policy: { auth: "admin"; cache: CacheName },
+	handle: (context: AdminContext) => Promise<Response>,
+): Handler {
+	return declare(async (request, env, ctx) => {
 		const principal = await authenticate(request, env);
 		assertAdmin(principal);
-		return handle({ request, env, ctx, principal, actor: actorOf(principal) });
-	};
+		return withCache(policy.cache, await handle({ request, env, ctx, principal, actor: actorOf(principal) }));
+	}, policy);
 }
 
 export type CallerContext = Base & { principal: Principal };
 
 /** Routes open to anyone whose answer depends on who asks (anonymous included). */
-export function caller(handle: (context: CallerContext) => Promise<Response>): Handler {
-	return async (request, env, ctx) => handle({ request, env, ctx, principal: await authenticate(request, env) });
+export function caller(
+	policy: { auth: "caller"; cache: CacheName },
+	handle: (context: CallerContext) => Promise<Answer>,
+): Handler {
+	return declare(
+		async (request, env, ctx) =>
+			withCache(policy.cache, await handle({ request, env, ctx, principal: await authenticate(request, env) })),
+		policy,
+	);
 }
 
 export type SignedInContext = Base & { principal: Exclude<Principal, { kind: "anonymous" }>; actor: Actor };
 
 /** Routes for a token holder (whoami, logout, npm token, npm access lists); anonymous callers get 401. */
-export function signedIn(message: string, handle: (context: SignedInContext) => Promise<Response>): Handler {
-	return async (request, env, ctx) => {
+export function signedIn(
+	policy: { auth: "signedIn"; cache: CacheName },
+	reason: LogInReason,
+	handle: (context: SignedInContext) => Promise<Response>,
+): Handler {
+	return declare(async (request, env, ctx) => {
 		const principal = await authenticate(request, env);
-		if (principal.kind === "anonymous") throw unauthorized(message);
-		return handle({ request, env, ctx, principal, actor: actorOf(principal) });
-	};
+		if (principal.kind === "anonymous") throw refused.logIn(reason);
+		return withCache(policy.cache, await handle({ request, env, ctx, principal, actor: actorOf(principal) }));
+	}, policy);
 }

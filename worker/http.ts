@@ -4,9 +4,7 @@ import { config } from "../schema/config";
 import { etagMatches } from "../schema/etag";
 import { sha256Hex } from "../schema/hashing";
 import { jsonDepth, LIMITS } from "../schema/limits";
-import type { Access } from "../schema/package/contract";
-import { cacheControl } from "./cache-control";
-import { HttpError } from "./errors";
+import { refused } from "./refusals";
 
 // Request parsing shared by every API surface: size-limited bodies, JSON that fails as a 400
 // (never a 500), valibot validation whose first issue becomes the error message.
@@ -32,9 +30,7 @@ export async function readBodyBytes(request: Request, limit: number): Promise<Ui
 	return readAtMost(request.body, limit, () => tooLarge(limit));
 }
 
-export function tooLarge(limit: number): HttpError {
-	return new HttpError("payloadTooLarge", `request body is larger than the ${limit}-byte limit`);
-}
+export const tooLarge = refused.bodyTooLarge;
 
 /** Refuses (413) a body whose Content-Length says it is over the limit, before reading any of it. */
 export function assertDeclaredSize(request: Request, limit: number): void {
@@ -65,10 +61,10 @@ export function limitedBody(request: Request, limit: number): { body: ReadableSt
 	return { body, crossed: () => over };
 }
 
-export const malformedJson = () => new HttpError("malformedJson", "request body is not valid JSON");
+export const malformedJson = refused.malformedJson;
 
 // Nothing the registry reads nests deeply; a document that does could overflow a recursive walk.
-export const tooDeep = () => new HttpError("badRequest", `request body nests deeper than ${LIMITS.jsonDepth} levels`);
+export const tooDeep = refused.tooDeep;
 
 /** Reads a JSON body (unvalidated); malformed JSON is a 400, never a 500. */
 export async function readJsonBody(request: Request, limit = 1024 * 1024): Promise<unknown> {
@@ -100,7 +96,7 @@ export function validate<S extends v.GenericSchema>(schema: S, data: unknown): v
 	if (result.success) return result.output;
 	const issue = result.issues[0];
 	const path = issue.path?.map((p) => String(p.key)).join(".");
-	throw new HttpError("badRequest", path ? `${path}: ${issue.message}` : issue.message);
+	throw refused.invalidBody(path, issue.message);
 }
 
 /** The registry's public base URL (no trailing slash): PUBLIC_URL when set, else the request's origin. */
@@ -120,7 +116,7 @@ export function decodeParam(raw: string | undefined): string {
 	try {
 		return decodeURIComponent(raw ?? "");
 	} catch {
-		throw new HttpError("badRequest", "malformed percent-encoding in the path");
+		throw refused.malformedPath();
 	}
 }
 
@@ -129,11 +125,11 @@ export function queryFlag(request: RouteRequest, name: string): boolean {
 	return value === "true" || value === "1";
 }
 
-/** A JSON answer that must be revalidated every time but costs a 304 when nothing changed. */
-export async function revalidatedJson(request: Request, body: unknown, access: Access): Promise<Response> {
+/** A JSON answer with an ETag (for a route whose cache policy is `revalidate`): an unchanged one costs a 304. */
+export async function revalidatedJson(request: Request, body: unknown): Promise<Response> {
 	const text = JSON.stringify(body);
 	const etag = `"${(await sha256Hex(text)).slice(0, 32)}"`;
-	const headers = { etag, "cache-control": cacheControl.revalidate(access), vary: "authorization" };
+	const headers = { etag, vary: "authorization" };
 	if (etagMatches(request.headers.get("if-none-match"), etag)) return new Response(null, { status: 304, headers });
 	return new Response(text, { headers: { ...headers, "content-type": "application/json; charset=utf-8" } });
 }

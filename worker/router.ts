@@ -17,7 +17,7 @@ import { createToken, grantToken, listTokens, revokeToken, rotateToken, ungrantT
 import { createUser, disableTotp, enableTotp, getUser, grantUser, listUsers, ungrantUser } from "./admin/users";
 import { isBrowserFacing, preflight, withCors } from "./cors";
 import { pointDownloads, rangeDownloads, versionDownloads } from "./downloads/routes";
-import { HttpError, notFound } from "./errors";
+import { HttpError } from "./errors";
 import { serveFile } from "./files/serve";
 import { type RouteRequest, urlOf } from "./http";
 import { serveLoader } from "./loader/route";
@@ -35,6 +35,8 @@ import { getChannelHistory, listChannels } from "./packages/channels";
 import { changeRollout, completeRollout, revertRollout, startRollout } from "./packages/rollouts";
 import { uploadBundle } from "./packages/upload";
 import { deleteVersion, getVersionInfo, listVersions } from "./packages/versions";
+import { refused } from "./refusals";
+import { route } from "./route-policy";
 import { search } from "./search/search";
 import { claimName } from "./upstream/claims";
 import { upstreamStatus } from "./upstream/status";
@@ -65,7 +67,7 @@ const options = {
 	catch: (error: unknown) => {
 		if (error instanceof HttpError) return error.toResponse();
 		console.error("unhandled error", error);
-		return new HttpError("internal", "internal server error").toResponse();
+		return refused.internal().toResponse();
 	},
 	finally: [
 		(response: Response, request: RouteRequest) =>
@@ -113,11 +115,13 @@ const router = {
 function refuseWhileMisconfigured(request: RouteRequest, env: Env): Response | undefined {
 	const { missingSecrets } = config(env);
 	if (missingSecrets.length === 0 || urlOf(request).pathname === "/health") return undefined;
-	return new HttpError(
-		"unavailable",
-		`the registry is not configured: set ${missingSecrets.join(" and ")}`,
-	).toResponse();
+	return refused.misconfigured(missingSecrets).toResponse();
 }
+
+/** Anything not routed: an unknown endpoint of the registry's own, not a package called "-". */
+export const unknownRoute = route({ auth: "none", cache: "none" }, () => {
+	throw refused.unknownEndpoint();
+});
 
 api
 	.get("/health", health)
@@ -239,9 +243,5 @@ for (const name of ["/@:scope/:pkg", "/:pkg"]) {
 }
 
 packages.all("*", unknownRoute);
-
-export function unknownRoute(): never {
-	throw notFound();
-}
 
 export { router };

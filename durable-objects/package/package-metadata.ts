@@ -487,7 +487,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		});
 	}
 
-	/** Deletes one version through the channels API; protected versions need `force` (admins only). */
+	/** Deletes one version through the channels API; protected versions need `force` (any caller with `publish`). */
 	deleteVersion(ref: VersionRef, force: boolean, actor: Actor) {
 		return this.write(actor, {}, (_pkg, now) => {
 			const row = this.versionByRef(ref);

@@ -1,5 +1,5 @@
 import type { Config, Upstream } from "../../schema/config";
-import { type Refusal, refuse } from "../../schema/errors";
+import type { Refusal } from "../../schema/errors";
 import { LIMITS } from "../../schema/limits";
 import { refusals } from "../../schema/refusals";
 import { ABBREVIATED_ACCEPT } from "../../schema/upstream";
@@ -100,7 +100,7 @@ export async function fetchUpstreamTarball(
 		await response.body?.cancel();
 		const refusal =
 			response.status === 404
-				? refuse("notFound", `upstream has no ${what}`)
+				? refusals.upstreamNotFound(what)
 				: refusals.upstreamFailed(what, `HTTP ${response.status}`);
 		return { ok: false, upstream, refusal };
 	} catch (error) {

@@ -90,9 +90,21 @@ export const UserName = v.pipe(
 	v.regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "user names are 1-64 lowercase letters, digits, '.', '_' or '-'"),
 );
 
+/**
+ * The one password rule, for every way an account is made (the admin API, `npm adduser` with
+ * ALLOW_SIGNUP): long enough to resist guessing, short enough that hashing it costs nothing extra.
+ */
+export const PASSWORD_LENGTH = { min: 8, max: 1024 } as const;
+export const NewPassword = v.pipe(
+	v.string("password must be a string"),
+	v.minLength(PASSWORD_LENGTH.min, `password must be at least ${PASSWORD_LENGTH.min} characters`),
+	v.maxLength(PASSWORD_LENGTH.max, `password must be at most ${PASSWORD_LENGTH.max} characters`),
+);
+
+/** A new account: through the admin API, or `npm adduser` (no grants) when ALLOW_SIGNUP is on. */
 export const CreateUserSchema = v.strictObject({
 	name: UserName,
-	password: v.pipe(v.string(), v.minLength(8, "password must be at least 8 characters"), v.maxLength(1024)),
+	password: NewPassword,
 	email: v.optional(v.pipe(v.string(), v.email("email is not valid"))),
 	grants: v.optional(v.array(GrantSchema), []),
 });

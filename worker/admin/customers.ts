@@ -6,34 +6,37 @@ import {
 } from "../../schema/requests/admin";
 import { authStore } from "../auth/auth-store";
 import { forgetScopePolicy } from "../auth/two-factor";
-import { badRequest, unwrap } from "../errors";
+import { unwrap } from "../errors";
 import { admin } from "../guards";
 import { decodeParam, json, readJson } from "../http";
+import { refused } from "../refusals";
 
 // /-/admin/customers (named holders of blk_ keys; `active: false` suspends every key at once),
 // /-/admin/scopes (per-scope policy: requireTwoFactor, prereleaseRetentionDays) and
 // /-/admin/retention (the registry's default retention of pre-release versions).
 
 /** POST /-/admin/customers { name } */
-export const createCustomer = admin(async ({ request, env, actor }) => {
+export const createCustomer = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) => {
 	const { name } = await readJson(request, CreateCustomerSchema);
 	return json(unwrap(await authStore(env).createCustomer(name, actor)).customer, { status: 201 });
 });
 
 /** GET /-/admin/customers */
-export const listCustomers = admin(async ({ env }) => json({ customers: await authStore(env).listCustomers() }));
+export const listCustomers = admin({ auth: "admin", cache: "none" }, async ({ env }) =>
+	json({ customers: await authStore(env).listCustomers() }),
+);
 
 /** PATCH /-/admin/customers/{name} { active } */
-export const updateCustomer = admin(async ({ request, env, actor }) => {
+export const updateCustomer = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) => {
 	const { active } = await readJson(request, UpdateCustomerSchema);
 	const name = decodeParam(request.params.name);
 	return json(unwrap(await authStore(env).setCustomerActive(name, active, actor)).customer);
 });
 
 /** PUT /-/admin/scopes/{scope} { requireTwoFactor?, prereleaseRetentionDays? } */
-export const setScopePolicy = admin(async ({ request, env, actor }) => {
+export const setScopePolicy = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) => {
 	const scope = decodeParam(request.params.scope);
-	if (!/^@[a-z0-9][a-z0-9._~-]*$/.test(scope)) throw badRequest("scope must look like @scope");
+	if (!/^@[a-z0-9][a-z0-9._~-]*$/.test(scope)) throw refused.badScope();
 	const change = await readJson(request, ScopePolicySchema);
 	const { changedTokens: _, ...policy } = unwrap(await authStore(env).setScopePolicy(scope, change, actor));
 	forgetScopePolicy(scope);
@@ -41,16 +44,18 @@ export const setScopePolicy = admin(async ({ request, env, actor }) => {
 });
 
 /** PUT /-/admin/retention { prereleaseRetentionDays }: the registry's default (null: off). */
-export const setRetentionDefault = admin(async ({ request, env, actor }) => {
+export const setRetentionDefault = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) => {
 	const { prereleaseRetentionDays } = await readJson(request, RetentionDefaultSchema);
 	unwrap(await authStore(env).setDefaultRetention(prereleaseRetentionDays, actor));
 	return json(await authStore(env).retentionSettings());
 });
 
 /** GET /-/admin/retention: the default and every scope with a retention of its own. */
-export const getRetention = admin(async ({ env }) => json(await authStore(env).retentionSettings()));
+export const getRetention = admin({ auth: "admin", cache: "none" }, async ({ env }) =>
+	json(await authStore(env).retentionSettings()),
+);
 
 /** GET /-/admin/scopes/{scope} */
-export const getScopePolicy = admin(async ({ request, env }) =>
+export const getScopePolicy = admin({ auth: "admin", cache: "none" }, async ({ request, env }) =>
 	json(await authStore(env).scopePolicy(decodeParam(request.params.scope))),
 );

@@ -4,4 +4,6 @@ import { memoryStats } from "../read-tier/memory";
 import { metricsSnapshot } from "../read-tier/metrics";
 
 /** GET /-/admin/metrics: this isolate's reads by route and cache outcome, object calls, download batches. */
-export const readMetrics = admin(async () => json({ ...metricsSnapshot(), memory: memoryStats() }));
+export const readMetrics = admin({ auth: "admin", cache: "none" }, async () =>
+	json({ ...metricsSnapshot(), memory: memoryStats() }),
+);

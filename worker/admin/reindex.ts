@@ -6,7 +6,11 @@ import { searchIndexStub } from "../objects";
 // the index object in batches (its alarm); search keeps answering from the old rows meanwhile.
 
 /** POST /-/admin/reindex → 202 with the rebuild's status */
-export const startReindex = admin(async ({ env }) => json(await searchIndexStub(env).startReindex(), { status: 202 }));
+export const startReindex = admin({ auth: "admin", cache: "none" }, async ({ env }) =>
+	json(await searchIndexStub(env).startReindex(), { status: 202 }),
+);
 
 /** GET /-/admin/reindex → the status of the last rebuild */
-export const reindexStatus = admin(async ({ env }) => json(await searchIndexStub(env).reindexStatus()));
+export const reindexStatus = admin({ auth: "admin", cache: "none" }, async ({ env }) =>
+	json(await searchIndexStub(env).reindexStatus()),
+);

@@ -1,25 +1,25 @@
-import { refusals } from "../../schema/refusals";
 import { CreateTokenSchema, GrantSchema, GrantSubjectSchema } from "../../schema/requests/admin";
 import { authStore } from "../auth/auth-store";
 import { newToken } from "../auth/principal";
-import { unprocessable, unwrap } from "../errors";
+import { unwrap } from "../errors";
 import { admin } from "../guards";
 import { decodeParam, json, readJson } from "../http";
+import { refused } from "../refusals";
 
 // /-/admin/tokens: developer tokens (dev_), customer keys (blk_) and admin tokens (adm_). The
 // plaintext is in the create and rotate responses only; listings show the prefix.
 
 /** POST /-/admin/tokens */
-export const createToken = admin(async ({ request, env, actor }) => {
+export const createToken = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) => {
 	const body = await readJson(request, CreateTokenSchema);
 	if (body.kind === "customer" && body.grants.some((g) => g.permissions.some((p) => p !== "read"))) {
-		throw unprocessable(refusals.customerKeysReadOnly().message);
+		throw refused.customerKeysReadOnly();
 	}
 	if (body.customer !== undefined && body.kind !== "customer") {
-		throw unprocessable("only customer keys belong to a customer");
+		throw refused.customerOnlyForCustomerKeys();
 	}
 	if (body.expiresAt !== undefined && Date.parse(body.expiresAt) <= Date.now()) {
-		throw unprocessable("expiresAt is in the past");
+		throw refused.expiryInThePast();
 	}
 	const { token, hash, prefix } = await newToken(body.kind);
 	const created = unwrap(
@@ -41,7 +41,7 @@ export const createToken = admin(async ({ request, env, actor }) => {
 });
 
 /** GET /-/admin/tokens[?user=…][&customer=…] */
-export const listTokens = admin(async ({ request, env }) => {
+export const listTokens = admin({ auth: "admin", cache: "none" }, async ({ request, env }) => {
 	const { user, customer } = request.query;
 	const tokens = await authStore(env).listTokens({
 		...(typeof user === "string" ? { user } : {}),
@@ -51,13 +51,13 @@ export const listTokens = admin(async ({ request, env }) => {
 });
 
 /** DELETE /-/admin/tokens/{id}: the token stops working at once. */
-export const revokeToken = admin(async ({ request, env, actor }) => {
+export const revokeToken = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) => {
 	unwrap(await authStore(env).revokeToken(decodeParam(request.params.id), actor));
 	return json({ ok: true });
 });
 
 /** POST /-/admin/tokens/{id}/rotate: a new secret, shown once; the old one stops working. */
-export const rotateToken = admin(async ({ request, env, actor }) => {
+export const rotateToken = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) => {
 	const id = decodeParam(request.params.id);
 	const store = authStore(env);
 	const listed = unwrap(await store.getToken(id));
@@ -67,13 +67,13 @@ export const rotateToken = admin(async ({ request, env, actor }) => {
 });
 
 /** POST /-/admin/tokens/{id}/grants: adds a grant (or changes the permissions of one). */
-export const grantToken = admin(async ({ request, env, actor }) => {
+export const grantToken = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) => {
 	const grant = await readJson(request, GrantSchema);
 	return json(unwrap(await authStore(env).grantToken(decodeParam(request.params.id), grant, actor)).token);
 });
 
 /** DELETE /-/admin/tokens/{id}/grants with { package } or { scope }. */
-export const ungrantToken = admin(async ({ request, env, actor }) => {
+export const ungrantToken = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) => {
 	const subject = await readJson(request, GrantSubjectSchema);
 	return json(unwrap(await authStore(env).ungrantToken(decodeParam(request.params.id), subject, actor)).token);
 });

@@ -1,6 +1,6 @@
 import type { Actor } from "../../schema/audit";
 import type { CredentialKind } from "../../schema/auth/contract";
-import { HttpError } from "../errors";
+import { refused } from "../refusals";
 import { authStore } from "./auth-store";
 import { clientIp } from "./principal";
 import { hashPassword, PBKDF2_ITERATIONS, timingSafeEqualText } from "./secrets";
@@ -13,11 +13,7 @@ import { hashPassword, PBKDF2_ITERATIONS, timingSafeEqualText } from "./secrets"
 /** An unguessable hash to compare against when there is no user, so every check costs one PBKDF2. */
 const NO_USER = { hash: "0".repeat(64), salt: "00000000000000000000000000000000", iterations: PBKDF2_ITERATIONS };
 
-export function lockedOut(seconds: number): HttpError {
-	return new HttpError("tooManyRequests", `too many failed attempts; retry in ${seconds} s`, {
-		"Retry-After": String(seconds),
-	});
-}
+export const lockedOut = refused.lockedOut;
 
 /** Throws 429 while the user or this address may not try a credential. */
 export async function assertNotLockedOut(request: Request, env: Env, user: string | null): Promise<void> {

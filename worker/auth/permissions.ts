@@ -2,7 +2,7 @@ import type { Actor } from "../../schema/audit";
 import type { PackageName } from "../../schema/names";
 import type { Access } from "../../schema/package/contract";
 import type { Grant, Permission } from "../../schema/requests/admin";
-import { forbidden, HttpError, notFound, unauthorized } from "../errors";
+import { refused } from "../refusals";
 import type { Principal } from "./principal";
 
 // What a principal may do with a package, and how refusals look: a restricted package that the
@@ -34,7 +34,7 @@ export function mayRead(principal: Principal, pkg: PackageName, access: Access):
 
 /** Reads of a restricted package: without a grant it does not exist (404), so nothing leaks. */
 export function assertCanRead(principal: Principal, pkg: PackageName, access: Access): void {
-	if (!mayRead(principal, pkg, access)) throw notFound();
+	if (!mayRead(principal, pkg, access)) throw refused.hidden();
 }
 
 /**
@@ -49,19 +49,19 @@ export function assertCan(
 	permissions: Permission[],
 	access: Access | null,
 ): void {
-	if (principal.kind === "anonymous") throw unauthorized("you must be logged in to change packages");
+	if (principal.kind === "anonymous") throw refused.logIn("changePackages");
 	const missing = permissions.filter((p) => !can(principal, pkg, p));
 	if (missing.length === 0) return;
 	if (access !== "public" && !can(principal, pkg, "read")) {
-		throw notFound(`${pkg.name} not found, or this token has no grant on it`);
+		throw refused.noGrant(pkg.name);
 	}
-	if (principal.kind === "customer") throw forbidden("customer keys are read-only");
-	throw forbidden(`this token lacks ${missing.join(" and ")} permission on ${pkg.name}`);
+	if (principal.kind === "customer") throw refused.customerReadOnly();
+	throw refused.lacksPermission(missing, pkg.name);
 }
 
 export function assertAdmin(principal: Principal): asserts principal is Extract<Principal, { kind: "admin" }> {
-	if (principal.kind === "anonymous") throw unauthorized("the admin API needs the admin token");
-	if (principal.kind !== "admin") throw new HttpError("forbidden", "the admin API needs the admin token");
+	if (principal.kind === "anonymous") throw refused.logIn("admin");
+	if (principal.kind !== "admin") throw refused.adminOnly();
 }
 
 /** Who did it, for history rows and the audit trail: the user (or token name) and the token prefix. */

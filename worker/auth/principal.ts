@@ -3,8 +3,9 @@ import type { TokenRecord } from "../../schema/auth/contract";
 import { config } from "../../schema/config";
 import { randomHex, sha256Hex } from "../../schema/hashing";
 import type { Grant, TokenKind } from "../../schema/requests/admin";
-import { forbidden, unauthorized } from "../errors";
+import type { HttpError } from "../errors";
 import { urlOf } from "../http";
+import { refused } from "../refusals";
 import { authStore } from "./auth-store";
 import { limitAnonymous, limitCustomer, limitFailedAuthentication } from "./rate-limits";
 import { lookupToken } from "./token-cache";
@@ -66,7 +67,7 @@ export async function authenticate(request: Request, env: Env): Promise<Principa
 		return { kind: "anonymous", ip };
 	}
 	const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
-	if (!token) return failed(request, env, ip, null, "authorization must be a Bearer token");
+	if (!token) return failed(request, env, ip, null, refused.notBearer());
 
 	// One SHA-256 per request: it names the token's object, and compares with the admin token's
 	// (in constant time, as equal-length digests).
@@ -76,14 +77,14 @@ export async function authenticate(request: Request, env: Env): Promise<Principa
 		return { kind: "admin", ip, name: "admin", tokenId: null, prefix: null, email: null };
 	}
 	const kind = kindOfToken(token);
-	if (kind === null) return failed(request, env, ip, null, "invalid token: tokens start with dev_, blk_ or adm_");
+	if (kind === null) return failed(request, env, ip, null, refused.badTokenPrefix());
 	const record = await lookupToken(env, hash);
 	const prefix = token.slice(0, TOKEN_PREFIXES[kind].length + 8);
 	if (record === null || record.kind !== kind || expired(record)) {
-		return failed(request, env, ip, prefix, "invalid, expired or revoked token");
+		return failed(request, env, ip, prefix, refused.invalidToken());
 	}
 	if (record.cidr !== null && !allowedFrom(record.cidr, ip)) {
-		throw forbidden(`this token cannot be used from ${ip ?? "an unknown address"}`);
+		throw refused.wrongAddress(ip);
 	}
 	return principalOf(env, record, ip);
 }
@@ -147,7 +148,7 @@ async function failed(
 	env: Env,
 	ip: string | null,
 	prefix: string | null,
-	message: string,
+	refusal: HttpError,
 ): Promise<never> {
 	await limitFailedAuthentication(env, ip);
 	if (request.method !== "GET" && request.method !== "HEAD") {
@@ -160,7 +161,7 @@ async function failed(
 			},
 		);
 	}
-	throw unauthorized(message);
+	throw refusal;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { HttpError } from "../errors";
+import { refused } from "../refusals";
 
 // Rate limits, on the Workers Rate Limiting bindings of wrangler.jsonc (where the limits are set;
 // they also work under wrangler dev). Windows are fixed minutes, so Retry-After is the time left
@@ -32,7 +32,5 @@ async function check(
 	const { success } = await limiter.limit({ key });
 	if (success) return;
 	const retryAfter = Math.max(1, Math.ceil(PERIOD_SECONDS - ((Date.now() / 1000) % PERIOD_SECONDS)));
-	throw new HttpError("tooManyRequests", `too many ${what} from this address; retry in ${retryAfter} s`, {
-		"Retry-After": String(retryAfter),
-	});
+	throw refused.rateLimited(what, retryAfter);
 }

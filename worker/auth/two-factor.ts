@@ -1,6 +1,6 @@
 import type { Actor } from "../../schema/audit";
 import type { PackageName } from "../../schema/names";
-import { forbidden, HttpError } from "../errors";
+import { refused } from "../refusals";
 import { authStore } from "./auth-store";
 import { assertNotLockedOut, recordFailure } from "./credentials";
 import { actorOf } from "./permissions";
@@ -12,8 +12,6 @@ import type { Principal } from "./principal";
 
 const POLICY_CACHE_MS = 60_000;
 const scopePolicies = new Map<string, { requireTwoFactor: boolean; until: number }>();
-
-export const otpRequired = (message: string) => new HttpError("otpRequired", message, { "WWW-Authenticate": "OTP" });
 
 export async function assertSecondFactor(
 	request: Request,
@@ -27,9 +25,7 @@ export async function assertSecondFactor(
 	if (!policy && !principal.totp) return;
 	// Whatever a token says, a write that needs two-factor needs a user who has it.
 	if (!principal.totp || principal.account === null) {
-		throw forbidden(
-			`${pkg.name} requires two-factor authentication: publish with the login token of a user who enabled TOTP`,
-		);
+		throw refused.needsTwoFactorUser(pkg.name);
 	}
 	if (principal.bypassTwoFactor) return;
 	await verifyOtp(request, env, principal.account, actorOf(principal));
@@ -41,12 +37,12 @@ export async function assertSecondFactor(
  */
 export async function verifyOtp(request: Request, env: Env, user: string, actor: Actor): Promise<void> {
 	const code = request.headers.get("npm-otp");
-	if (!code) throw otpRequired("this operation requires a one-time password (npm-otp)");
+	if (!code) throw refused.otpMissing();
 	await assertNotLockedOut(request, env, user);
 	const outcome = await authStore(env).verifyTotp(user, code.trim());
 	if (outcome === "valid") return;
 	await recordFailure(request, env, user, "otp", actor);
-	throw otpRequired(outcome === "replayed" ? "this one-time password was already used" : "invalid one-time password");
+	throw outcome === "replayed" ? refused.otpReplayed() : refused.otpInvalid();
 }
 
 async function scopeRequiresTwoFactor(env: Env, scope: string): Promise<boolean> {

@@ -1,4 +1,4 @@
-import { badRequest } from "../errors";
+import { refused } from "../refusals";
 
 // Periods of npm's downloads API, in UTC days. Unlike api.npmjs.org (whose data stops at
 // yesterday) the periods end today, so a download shows up as soon as it happened.
@@ -23,10 +23,10 @@ export function parsePeriod(raw: string, now = new Date()): Period {
 	const start = match?.[1];
 	const end = match?.[2] ?? start;
 	if (!start || !end || !isDate(start) || !isDate(end)) {
-		throw badRequest(`invalid period "${raw}": use last-day, last-week, last-month or YYYY-MM-DD:YYYY-MM-DD`);
+		throw refused.badPeriod(raw);
 	}
-	if (start > end) throw badRequest(`invalid period "${raw}": the start is after the end`);
-	if (daysBetween(start, end) >= MAX_DAYS) throw badRequest(`invalid period "${raw}": at most ${MAX_DAYS} days`);
+	if (start > end) throw refused.periodReversed(raw);
+	if (daysBetween(start, end) >= MAX_DAYS) throw refused.periodTooLong(raw, MAX_DAYS);
 	return { start, end };
 }
 

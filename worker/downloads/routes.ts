@@ -1,5 +1,4 @@
 import type { PackageName } from "../../schema/names";
-import { cacheControl } from "../cache-control";
 import { type PackageStub, packageRead } from "../guards";
 import { decodeParam, json, type RouteRequest } from "../http";
 import { daysOf, type Period, parsePeriod } from "./period";
@@ -12,37 +11,26 @@ const counts = async (stub: PackageStub, request: RouteRequest) => {
 	const period = periodOf(request);
 	return stub.downloadCounts(period.start, period.end);
 };
-const headers = { "cache-control": cacheControl.personal };
 /** Counts move without a new revision: cached figures are simply read again after READ_CACHE_SECONDS. */
-const cached = { route: "downloads", revalidateByRevision: false };
+const policy = { auth: "read", cache: "personal", tier: { route: "downloads", revalidateByRevision: false } } as const;
 
 /** GET /-/downloads/point/{period}/{name} → { downloads, start, end, package } */
-export const pointDownloads = packageRead(
-	counts,
-	({ request, pkg, value }) => {
-		const downloads = value.perDay.reduce((sum, d) => sum + d.downloads, 0);
-		return json({ downloads, ...span(periodOf(request), pkg) }, { headers });
-	},
-	cached,
-);
+export const pointDownloads = packageRead(policy, counts, ({ request, pkg, value }) => {
+	const downloads = value.perDay.reduce((sum, d) => sum + d.downloads, 0);
+	return json({ downloads, ...span(periodOf(request), pkg) });
+});
 
 /** GET /-/downloads/range/{period}/{name} → { downloads: [{ day, downloads }], start, end, package } */
-export const rangeDownloads = packageRead(
-	counts,
-	({ request, pkg, value }) => {
-		const period = periodOf(request);
-		const byDay = new Map(value.perDay.map((d) => [d.day, d.downloads]));
-		const downloads = daysOf(period).map((day) => ({ day, downloads: byDay.get(day) ?? 0 }));
-		return json({ downloads, ...span(period, pkg) }, { headers });
-	},
-	cached,
-);
+export const rangeDownloads = packageRead(policy, counts, ({ request, pkg, value }) => {
+	const period = periodOf(request);
+	const byDay = new Map(value.perDay.map((d) => [d.day, d.downloads]));
+	const downloads = daysOf(period).map((day) => ({ day, downloads: byDay.get(day) ?? 0 }));
+	return json({ downloads, ...span(period, pkg) });
+});
 
 /** GET /-/downloads/versions/{name}/{period} → { package, downloads: { version: count } } */
-export const versionDownloads = packageRead(
-	counts,
-	({ request, pkg, value }) => json({ ...span(periodOf(request), pkg), downloads: value.perVersion }, { headers }),
-	cached,
+export const versionDownloads = packageRead(policy, counts, ({ request, pkg, value }) =>
+	json({ ...span(periodOf(request), pkg), downloads: value.perVersion }),
 );
 
 function span(period: Period, pkg: PackageName) {

@@ -1,5 +1,5 @@
 import { config } from "../../schema/config";
-import { HttpError } from "../errors";
+import { refused } from "../refusals";
 
 // Capability URLs for the files of restricted packages. A page cannot send an Authorization
 // header with `import()`, so whoever may read a restricted package is handed a base URL that
@@ -12,7 +12,7 @@ let cached: { secret: string; key: Promise<CryptoKey> } | null = null;
 function signingKey(env: Env): Promise<CryptoKey> {
 	const secret = config(env).urlSigningSecret;
 	// The router answers 503 before any route runs while a secret is missing (see router.ts).
-	if (secret === null) throw new HttpError("unavailable", "URL_SIGNING_SECRET is not configured");
+	if (secret === null) throw refused.secretMissing("URL_SIGNING_SECRET");
 	if (cached?.secret === secret) return cached.key;
 	const key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
 		"sign",

@@ -1,12 +1,12 @@
 import semver from "semver";
 import { etagMatches } from "../../schema/etag";
-import { cacheControl } from "../cache-control";
-import { notFound } from "../errors";
-import { type RouteRequest, urlOf } from "../http";
+import { urlOf } from "../http";
 import { packageRevision, packageStub } from "../objects";
 import { packageName } from "../params";
 import { readBytes } from "../read-tier/bytes";
 import { lookupThroughReadTier } from "../read-tier/tier";
+import { refused } from "../refusals";
+import { route } from "../route-policy";
 import { isCapabilityFor } from "./capability";
 import { contentTypeFor } from "./content-types";
 
@@ -17,9 +17,9 @@ import { contentTypeFor } from "./content-types";
 
 type FileAddress = { capability: string | null; name: string; version: string; path: string };
 
-export async function serveFile(request: RouteRequest, env: Env, ctx: ExecutionContext): Promise<Response> {
+export const serveFile = route({ auth: "capability", cache: "immutable" }, async (request, env, ctx) => {
 	const address = parseFileAddress(urlOf(request).pathname);
-	if (!address) throw notFound();
+	if (!address) throw refused.hidden();
 	const pkg = packageName(address.name);
 	const capable =
 		address.capability !== null && (await isCapabilityFor(env, address.capability, pkg.name, address.version));
@@ -33,14 +33,14 @@ export async function serveFile(request: RouteRequest, env: Env, ctx: ExecutionC
 		shareable: (access) => access === "public",
 		// A public package's files under the plain URL; a restricted one's only under its capability URL.
 		authorize: async (access) => {
-			if (address.capability === null ? access !== "public" : !capable) throw notFound();
+			if (address.capability === null ? access !== "public" : !capable) throw refused.hidden();
 		},
 		revision: () => packageRevision(env, pkg.name),
 		produce: async () => {
 			const answer = await packageStub(env, pkg.name).file(address.version, address.path);
-			if (!answer.ok) throw notFound();
+			if (!answer.ok) throw refused.hidden();
 			const { key, file, access, rev } = answer.value;
-			if (address.capability === null ? access !== "public" : !capable) throw notFound();
+			if (address.capability === null ? access !== "public" : !capable) throw refused.hidden();
 			return { value: { key, file, access }, access, rev };
 		},
 	});
@@ -50,7 +50,6 @@ export async function serveFile(request: RouteRequest, env: Env, ctx: ExecutionC
 	const headers: Record<string, string> = {
 		"content-type": contentTypeFor(file.path),
 		etag,
-		"cache-control": cacheControl.immutable("public"),
 		"cross-origin-resource-policy": "cross-origin",
 		"x-content-type-options": "nosniff",
 		"x-registry-cache": outcome,
@@ -64,9 +63,9 @@ export async function serveFile(request: RouteRequest, env: Env, ctx: ExecutionC
 		shared: found.access === "public",
 		range: { offset: file.offset, length: file.size },
 	});
-	if (!body) throw notFound();
+	if (!body) throw refused.hidden();
 	return new Response(body, { headers: { ...headers, "content-length": String(file.size) } });
-}
+});
 
 /**
  * A package's files must never run as a page of the registry's origin (where the pages and their

@@ -1,15 +1,15 @@
-import { badRequest } from "../errors";
 import { Base64Decoder, Base64Error } from "../publishing/base64-stream";
 import type { FileBundleWriter } from "../publishing/file-bundle";
 import type { TarballWriter } from "../publishing/tarball-writer";
 import type { Unpacking } from "../publishing/unpacking";
+import { refused } from "../refusals";
 import type { AttachmentSink } from "./publish-body";
 
 // The tarball of an npm publish as it arrives: base64 text from the body, decoded piece by piece
 // into a TarballWriter (hashed, and on its way to R2) and, at the same time, into the gzip and
 // tar reader that fills the file bundle. Both move at the pace of the slower.
 
-const notBase64 = () => badRequest("the attachment data is not valid base64");
+const notBase64 = refused.notBase64;
 
 export class IncomingAttachment implements AttachmentSink {
 	private readonly base64 = new Base64Decoder();

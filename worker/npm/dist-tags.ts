@@ -1,5 +1,4 @@
 import { DistTagBodySchema } from "../../schema/requests/npm";
-import { cacheControl } from "../cache-control";
 import { unwrap } from "../errors";
 import { packageRead, packageWrite } from "../guards";
 import { json, readJson } from "../http";
@@ -9,21 +8,28 @@ import { channelParam, versionNumber } from "../params";
 
 /** GET /-/package/{name}/dist-tags */
 export const listDistTags = packageRead(
+	{ auth: "read", cache: "personal" },
 	async (stub) => stub.distTags(),
-	({ value }) => json(value.tags, { headers: { "cache-control": cacheControl.personal } }),
+	({ value }) => json(value.tags),
 );
 
 /** PUT /-/package/{name}/dist-tags/{tag} with the version as a JSON string. */
-export const setDistTag = packageWrite({ need: ["publish"], mustExist: true }, async ({ request, stub, actor }) => {
-	const tag = channelParam(request.params, "tag");
-	const version = versionNumber(await readJson(request, DistTagBodySchema));
-	unwrap(await stub.moveChannel(tag, { version }, actor));
-	return json({ ok: true, [tag]: version }, { status: 201 });
-});
+export const setDistTag = packageWrite(
+	{ auth: "write", need: ["publish"], mustExist: true, cache: "none" },
+	async ({ request, stub, actor }) => {
+		const tag = channelParam(request.params, "tag");
+		const version = versionNumber(await readJson(request, DistTagBodySchema));
+		unwrap(await stub.moveChannel(tag, { version }, actor));
+		return json({ ok: true, [tag]: version }, { status: 201 });
+	},
+);
 
 /** DELETE /-/package/{name}/dist-tags/{tag}; `latest` stays. */
-export const deleteDistTag = packageWrite({ need: ["publish"], mustExist: true }, async ({ request, stub, actor }) => {
-	const tag = channelParam(request.params, "tag");
-	const { tags } = unwrap(await stub.removeChannel(tag, actor));
-	return json({ ok: true, "dist-tags": tags });
-});
+export const deleteDistTag = packageWrite(
+	{ auth: "write", need: ["publish"], mustExist: true, cache: "none" },
+	async ({ request, stub, actor }) => {
+		const tag = channelParam(request.params, "tag");
+		const { tags } = unwrap(await stub.removeChannel(tag, actor));
+		return json({ ok: true, "dist-tags": tags });
+	},
+);

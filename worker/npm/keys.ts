@@ -1,7 +1,7 @@
 import { config, type Upstream } from "../../schema/config";
 import { keyId, type PublicKeyListing, signingKey } from "../../schema/signatures";
-import { cacheControl } from "../cache-control";
 import { json } from "../http";
+import { route } from "../route-policy";
 
 // GET /-/npm/v1/keys: the keys registry signatures verify with, in npm's shape (`npm audit
 // signatures` reads it): the current key, earlier ones with the time they stopped signing, and,
@@ -9,7 +9,7 @@ import { json } from "../http";
 // upstream's `dist.signatures`, and npm looks every signature's key up here, at the registry the
 // package came from: without them it stops at the first upstream package (EMISSINGSIGNATUREKEY).
 
-export async function listSigningKeys(_request: Request, env: Env): Promise<Response> {
+export const listSigningKeys = route({ auth: "none", cache: "signingKeys" }, async (_request, env) => {
 	const { registrySigningKey, retiredSigningKeys, upstreams, upstreamTimeoutMs } = config(env);
 	const keys: PublicKeyListing[] = [];
 	if (registrySigningKey !== null) {
@@ -23,8 +23,8 @@ export async function listSigningKeys(_request: Request, env: Env): Promise<Resp
 	for (const key of fromUpstreams.flat()) {
 		if (!keys.some((k) => k.keyid === key.keyid)) keys.push(key);
 	}
-	return json({ keys }, { headers: { "cache-control": cacheControl.signingKeys } });
-}
+	return json({ keys });
+});
 
 function listing(keyid: string, key: string, expires: string | null): PublicKeyListing {
 	return { expires, keyid, keytype: "ecdsa-sha2-nistp256", scheme: "ecdsa-sha2-nistp256", key };

@@ -1,9 +1,10 @@
 import type { PackageInfo } from "../../schema/package/contract";
 import { MaintainersDocumentSchema } from "../../schema/requests/npm";
 import { authStore } from "../auth/auth-store";
-import { HttpError, notFound, unprocessable, unwrap } from "../errors";
+import { unwrap } from "../errors";
 import type { WriteContext } from "../guards";
 import { json, validate } from "../http";
+import { refused } from "../refusals";
 
 /**
  * PUT /{name}/-rev/{rev} with only `maintainers` (npm owner add/rm). Added users get read, upload
@@ -17,18 +18,18 @@ export async function changeOwners(
 ): Promise<Response> {
 	const doc = validate(MaintainersDocumentSchema, data);
 	const current = await stub.maintainers();
-	if (!current.ok) throw notFound();
+	if (!current.ok) throw refused.hidden();
 	if (rev !== null && rev !== current.value.rev) {
-		throw new HttpError("revisionMismatch", "document update conflict: _rev is not current");
+		throw refused.staleRevision(rev);
 	}
 	const wanted = [...new Set(doc.maintainers.map((m) => m.name))];
-	if (wanted.length === 0) throw unprocessable("a package needs at least one owner");
+	if (wanted.length === 0) throw refused.noOwners();
 	const before = current.value.maintainers.map((m) => m.name);
 	const store = authStore(env);
 	const people = [];
 	for (const name of wanted) {
 		const user = await store.getUser(name);
-		if (!user.ok) throw notFound(`user ${name} not found`);
+		if (!user.ok) throw refused.userNotFound(name);
 		people.push(user.value.email ? { name, email: user.value.email } : { name });
 	}
 	for (const name of wanted.filter((n) => !before.includes(n))) {

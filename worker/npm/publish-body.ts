@@ -1,6 +1,6 @@
 import { LIMITS } from "../../schema/limits";
-import { HttpError } from "../errors";
 import { assertDeclaredSize, malformedJson, tooDeep, tooLarge } from "../http";
+import { refused } from "../refusals";
 
 // The body of PUT /{name} read as it streams in. npm sends one JSON document whose
 // `_attachments.{file}.data` holds the tarball as base64 text: that text is handed on piece by piece
@@ -248,10 +248,7 @@ class DocumentScanner {
 		if (to <= from) return;
 		this.length += to - from;
 		if (this.length > LIMITS.documentBytes) {
-			throw new HttpError(
-				"payloadTooLarge",
-				`the document (all but the tarball) is larger than the ${LIMITS.documentBytes}-byte limit`,
-			);
+			throw refused.documentTooLarge();
 		}
 		this.segments.push(chunk.slice(from, to));
 	}

@@ -5,7 +5,7 @@ import type { PackageName } from "../../schema/names";
 import type { Access } from "../../schema/package/contract";
 import { type PackageDocument, PackageDocumentSchema } from "../../schema/requests/npm";
 import { assertCan } from "../auth/permissions";
-import { badRequest, HttpError, unwrap } from "../errors";
+import { unwrap } from "../errors";
 import { packageWrite } from "../guards";
 import { decodeParam, json, queryFlag, type RouteRequest, validate } from "../http";
 import { channelName, versionNumber } from "../params";
@@ -14,6 +14,7 @@ import { deleteBlobs, storeVersion, unpackToBundle } from "../publishing/store-v
 import { requirePackageJson } from "../publishing/tarball";
 import { TarballWriter } from "../publishing/tarball-writer";
 import { Unpacking } from "../publishing/unpacking";
+import { refused } from "../refusals";
 import { assertMayCreate } from "../upstream/ownership";
 import { IncomingAttachment } from "./attachment";
 import { changeOwners } from "./owners";
@@ -27,8 +28,10 @@ import { readPublishBody } from "./publish-body";
 // only the document is kept. Memory holds the document, two parts of each R2 upload and the file
 // index, never the package.
 
+const publishPolicy = { auth: "write", need: ["publish"], mustExist: false, cache: "none" } as const;
+
 // Every form of this request changes published state: refused before a large body is read.
-export const putPackage = packageWrite({ need: ["publish"], mustExist: false }, async (context) => {
+export const putPackage = packageWrite(publishPolicy, async (context) => {
 	const { request, env, pkg, principal, actor, stub, info } = context;
 	const rev = request.params.rev === undefined ? null : decodeParam(request.params.rev);
 	return attempting(env, pkg.name, async (attempt) => {
@@ -106,7 +109,7 @@ export const putPackage = packageWrite({ need: ["publish"], mustExist: false }, 
 /** The document, validated, for this package. */
 function documentFor(pkg: PackageName, data: unknown): PackageDocument {
 	const doc = validate(PackageDocumentSchema, data);
-	if (doc.name !== pkg.name) throw badRequest(`the document is for "${doc.name}", not "${pkg.name}"`);
+	if (doc.name !== pkg.name) throw refused.documentForOtherPackage(doc.name, pkg.name);
 	return doc;
 }
 
@@ -124,30 +127,29 @@ type PublishPlan = {
 function planPublish(pkg: PackageName, doc: PackageDocument, attachments: [string, Attachment][]): PublishPlan {
 	const versions = Object.entries(doc.versions);
 	const [entry] = versions;
-	if (versions.length !== 1 || !entry) throw badRequest("a publish must contain exactly one version");
+	if (versions.length !== 1 || !entry) throw refused.notOneVersion();
 	if (attachments.length > 1) throw oneAttachment();
 	const [version, manifest] = entry;
 	versionNumber(version);
 	if (manifest.version !== version || manifest.name !== pkg.name) {
-		throw badRequest(`versions["${version}"] must have name "${pkg.name}" and version "${version}"`);
+		throw refused.versionMisnamed(version, pkg.name);
 	}
 	const [attachment = ["", { data: "" }]] = attachments;
 	if (attachments.length > 0) checkAttachmentName(attachment[0], version);
 	const tags = Object.entries(doc["dist-tags"]);
-	if (tags.length > LIMITS.tagsPerPublish)
-		throw badRequest(`a publish sets at most ${LIMITS.tagsPerPublish} dist-tags`);
+	if (tags.length > LIMITS.tagsPerPublish) throw refused.tooManyTags();
 	for (const [tag, target] of tags) {
 		channelName(tag);
-		if (target !== version) throw badRequest(`dist-tags.${tag} must point at the version being published`);
+		if (target !== version) throw refused.tagElsewhere(tag);
 	}
 	return { version, manifest, tags: tags.length > 0 ? tags.map(([tag]) => tag) : ["latest"], attachment };
 }
 
-const oneAttachment = () => badRequest("a publish must contain exactly one attachment");
+const oneAttachment = refused.notOneAttachment;
 
 function checkAttachmentName(name: string, version: string): void {
 	if (!name.endsWith(`-${version}.tgz`)) {
-		throw badRequest(`attachment "${name}" is not the tarball of version ${version}`);
+		throw refused.attachmentMisnamed(name, version);
 	}
 }
 
@@ -163,7 +165,7 @@ async function publish(
 	const { version, manifest } = plan;
 	const tgz = received.tarball;
 	if (declaredLength !== undefined && declaredLength !== tgz.size) {
-		throw new HttpError("integrityMismatch", `attachment length is ${tgz.size}, the document says ${declaredLength}`);
+		throw refused.attachmentLength(tgz.size, declaredLength);
 	}
 	// Integrity is known only now, at the end of the stream; a mismatch leaves nothing behind. It
 	// is reported before anything the tarball's reader found wrong, as when nothing streamed.
@@ -172,9 +174,9 @@ async function publish(
 	const tarball = await tgz.close();
 	const packageJson = requirePackageJson(bundle.packageJson("npm"));
 	if (packageJson.name !== pkg.name || packageJson.version !== version) {
-		throw new HttpError(
-			"manifestMismatch",
-			`the tarball's package.json is ${String(packageJson.name)}@${String(packageJson.version)}, the document publishes ${pkg.name}@${version}`,
+		throw refused.tarballNamesOther(
+			`${String(packageJson.name)}@${String(packageJson.version)}`,
+			`${pkg.name}@${version}`,
 		);
 	}
 	const { rev } = await storeVersion(env, pkg, attempt, {
@@ -195,16 +197,16 @@ function verifyDeclaredChecksums(
 	actual: { integrity: string; shasum: string },
 ): void {
 	if (!dist?.integrity && !dist?.shasum) {
-		throw badRequest("versions[].dist must declare the tarball's integrity or shasum");
+		throw refused.noChecksum();
 	}
 	if (dist.integrity) {
 		const declared = dist.integrity.split(/\s+/).filter((h) => h.startsWith("sha512-"));
 		if (!declared.includes(actual.integrity)) {
-			throw new HttpError("integrityMismatch", "the attachment does not match dist.integrity (sha512)");
+			throw refused.integrityMismatch();
 		}
 	}
 	if (dist.shasum && dist.shasum.toLowerCase() !== actual.shasum) {
-		throw new HttpError("integrityMismatch", "the attachment does not match dist.shasum (sha1)");
+		throw refused.shasumMismatch();
 	}
 }
 

@@ -3,8 +3,6 @@ import type { PackageName } from "../../schema/names";
 import type { Access, TarballLocation, UpstreamNote } from "../../schema/package/contract";
 import { upstreamMayServe } from "../../schema/upstream";
 import { can } from "../auth/permissions";
-import { cacheControl } from "../cache-control";
-import { notFound } from "../errors";
 import { caller, packageRead } from "../guards";
 import { decodeParam, json, publicBaseUrl } from "../http";
 import { literal } from "../literal";
@@ -13,6 +11,8 @@ import { packageNameFromParams, versionNumber } from "../params";
 import { readBytes } from "../read-tier/bytes";
 import { countDownload } from "../read-tier/downloads";
 import { lookupThroughReadTier } from "../read-tier/tier";
+import { refused } from "../refusals";
+import { route } from "../route-policy";
 import { serveUpstreamTarball } from "../upstream/tarballs";
 
 // Installs: packuments, version documents and tarballs. The package object is asked once per
@@ -29,6 +29,15 @@ function wantsAbbreviated(request: Request & { query: Record<string, unknown> })
  * or (for a name that is not this registry's) the upstream registry's copy its object keeps.
  */
 export const getPackument = packageRead(
+	{
+		auth: "read",
+		cache: "revalidate",
+		tier: {
+			route: "packument",
+			variant: (request) => (wantsAbbreviated(request) ? "abbreviated" : "full"),
+			revalidateByRevision: true,
+		},
+	},
 	async (stub, request, pkg) =>
 		stub.servedPackument(
 			pkg.name,
@@ -40,7 +49,6 @@ export const getPackument = packageRead(
 		const headers = {
 			etag: doc.etag,
 			"last-modified": new Date(doc.modified).toUTCString(),
-			"cache-control": cacheControl.revalidate(doc.access),
 			vary: "accept, authorization",
 			...upstreamHeaders(doc.upstream),
 		};
@@ -52,25 +60,19 @@ export const getPackument = packageRead(
 			},
 		});
 	},
-	{
-		route: "packument",
-		variant: (request) => (wantsAbbreviated(request) ? "abbreviated" : "full"),
-		revalidateByRevision: true,
-	},
 );
 
 /** GET /{name}/{version-or-tag}: one version document. */
 export const getVersion = packageRead(
+	{ auth: "read", cache: "revalidate", tier: { route: "version", revalidateByRevision: true } },
 	async (stub, request, pkg) => stub.servedVersionDocument(pkg.name, decodeParam(request.params.version)),
 	({ request, env, value: doc }) =>
 		new Response(doc.body.replaceAll(doc.placeholder, literal(publicBaseUrl(request, env))), {
 			headers: {
 				"content-type": "application/json; charset=utf-8",
-				"cache-control": cacheControl.revalidate(doc.access),
 				...upstreamHeaders(doc.upstream),
 			},
 		}),
-	{ route: "version", revalidateByRevision: true },
 );
 
 /**
@@ -82,7 +84,7 @@ export const getVersion = packageRead(
  * was never stored is fetched from upstream (worker/upstream/tarballs.ts); stored ones are served
  * like local ones, and are not counted.
  */
-export const getTarball = caller(async ({ request, env, ctx, principal }) => {
+export const getTarball = caller({ auth: "caller", cache: "immutable" }, async ({ request, env, ctx, principal }) => {
 	const pkg = packageNameFromParams(request.params);
 	const version = versionFromTarballName(pkg, decodeParam(request.params.file));
 	const count = !request.head && config(env).countDownloads;
@@ -98,13 +100,13 @@ export const getTarball = caller(async ({ request, env, ctx, principal }) => {
 		shareable: (access) => access === "public",
 		// Any refusal is the same bare 404: the URL names nothing else the caller could learn about.
 		authorize: async (access) => {
-			if (access !== "public" && !mayRead) throw notFound();
+			if (access !== "public" && !mayRead) throw refused.hidden();
 		},
 		revision: () => packageRevision(env, pkg.name),
 		produce: async () => {
 			const found = await packageStub(env, pkg.name).tarball(version, { count, mayReadRestricted: mayRead });
 			if (!found.ok && upstreamMayServe(config(env), pkg.scope)) throw new NotStoredYet();
-			if (!found.ok || (found.value.access === "restricted" && !mayRead)) throw notFound();
+			if (!found.ok || (found.value.access === "restricted" && !mayRead)) throw refused.hidden();
 			countedByObject = count;
 			const { key, size, integrity, access, rev, upstream } = found.value;
 			return { value: { key, size, integrity, access, ...(upstream ? { upstream } : {}) }, access, rev };
@@ -117,17 +119,17 @@ export const getTarball = caller(async ({ request, env, ctx, principal }) => {
 	const { value: tarball, outcome } = located;
 	if (count && !countedByObject && !tarball.upstream) countDownload(env, ctx, pkg.name, version);
 	const body = await readBytes(env, ctx, tarball.key, tarball.size, { shared: tarball.access === "public" });
-	if (!body) throw notFound();
-	return new Response(body, {
+	if (!body) throw refused.hidden();
+	const response = new Response(body, {
 		headers: {
 			"content-type": "application/octet-stream",
 			"content-length": String(tarball.size),
 			etag: `"${tarball.integrity}"`,
-			"cache-control": cacheControl.immutable(tarball.access),
 			"x-registry-cache": outcome,
 			...(tarball.upstream ? { "x-registry-upstream": "hit" } : {}),
 		},
 	});
+	return { response, access: tarball.access };
 });
 
 /** The object has no tarball of that version: upstream may (thrown out of the read tier, which keeps nothing). */
@@ -137,14 +139,12 @@ class NotStoredYet extends Error {}
 export function versionFromTarballName(pkg: PackageName, file: string): string {
 	const prefix = `${pkg.basename}-`;
 	if (!file.startsWith(prefix) || !file.endsWith(".tgz")) {
-		throw notFound(`${file} is not a tarball of ${pkg.name}`);
+		throw refused.notATarball(file, pkg.name);
 	}
 	return versionNumber(file.slice(prefix.length, -".tgz".length));
 }
 
-export function ping(): Response {
-	return json({});
-}
+export const ping = route({ auth: "none", cache: "none" }, () => json({}));
 
 /** Marks an answer that came from the upstream registry, and says when its copy is stale. */
 function upstreamHeaders(upstream: UpstreamNote | null): Record<string, string> {

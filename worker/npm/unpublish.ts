@@ -11,7 +11,7 @@ import { versionFromTarballName } from "./reads";
 
 /** DELETE /{name}/-rev/{rev}: `npm unpublish pkg --force`. */
 export const unpublishPackage = packageWrite(
-	{ need: ["publish"], mustExist: true },
+	{ auth: "write", need: ["publish"], mustExist: true, cache: "none" },
 	async ({ request, env, stub, actor }) => {
 		const force = forceRequested(request);
 		const result = unwrap(await stub.unpublishPackage(decodeParam(request.params.rev), force, actor));
@@ -22,7 +22,7 @@ export const unpublishPackage = packageWrite(
 
 /** DELETE /{name}/-/{file}/-rev/{rev}: removes that version if the document update has not already. */
 export const deleteTarball = packageWrite(
-	{ need: ["publish"], mustExist: true },
+	{ auth: "write", need: ["publish"], mustExist: true, cache: "none" },
 	async ({ request, env, pkg, stub, actor }) => {
 		const version = versionFromTarballName(pkg, decodeParam(request.params.file));
 		const force = forceRequested(request);

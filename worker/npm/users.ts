@@ -1,15 +1,17 @@
 import type { Actor } from "../../schema/audit";
 import { config } from "../../schema/config";
-import { randomHex, sha256Hex } from "../../schema/hashing";
+import { sha256Hex } from "../../schema/hashing";
 import { CouchLoginSchema } from "../../schema/requests/npm";
 import { authStore } from "../auth/auth-store";
 import { passwordMatches, recordFailure } from "../auth/credentials";
+import { createAccount } from "../auth/new-user";
 import { clientIp, newToken } from "../auth/principal";
-import { hashPassword, PBKDF2_ITERATIONS } from "../auth/secrets";
 import { verifyOtp } from "../auth/two-factor";
-import { badRequest, forbidden, notFound, unauthorized, unwrap } from "../errors";
+import { unwrap } from "../errors";
 import { signedIn } from "../guards";
-import { decodeParam, json, type RouteRequest, readJson } from "../http";
+import { decodeParam, json, readJson } from "../http";
+import { refused } from "../refusals";
+import { route } from "../route-policy";
 
 // npm login / adduser (CouchDB style), whoami, logout and the user document npm owner reads.
 // A login never returns an existing secret: each one mints a new dev_ token that carries the
@@ -20,12 +22,12 @@ import { decodeParam, json, type RouteRequest, readJson } from "../http";
  * after the same work (see credentials.ts), and both count towards the lockout of the name and of
  * the address; with ALLOW_SIGNUP an unknown name becomes an account instead.
  */
-export async function login(request: RouteRequest, env: Env): Promise<Response> {
+export const login = route({ auth: "password", cache: "none" }, async (request, env) => {
 	const couchId = decodeParam(request.params.couchId);
-	if (!couchId.startsWith("org.couchdb.user:")) throw notFound();
+	if (!couchId.startsWith("org.couchdb.user:")) throw refused.hidden();
 	const body = await readJson(request, CouchLoginSchema);
 	if (body.name !== couchId.slice("org.couchdb.user:".length)) {
-		throw badRequest("the user name in the body does not match the URL");
+		throw refused.userNameMismatch();
 	}
 	const actor: Actor = { name: body.name, prefix: null, ip: clientIp(request, env), label: body.name };
 	const store = authStore(env);
@@ -35,7 +37,7 @@ export async function login(request: RouteRequest, env: Env): Promise<Response> 
 	} else {
 		if (!(await passwordMatches(request, env, body.name, body.password))) {
 			await recordFailure(request, env, body.name, "login", actor);
-			throw unauthorized("incorrect username or password");
+			throw refused.badCredentials();
 		}
 		if (existing.ok && existing.value.twoFactor) await verifyOtp(request, env, body.name, actor);
 	}
@@ -47,24 +49,12 @@ export async function login(request: RouteRequest, env: Env): Promise<Response> 
 		),
 	);
 	return json({ ok: true, id: couchId, rev: "1", token }, { status: 201 });
-}
+});
 
+/** `npm adduser` with ALLOW_SIGNUP: an account made as the admin API makes one (worker/auth/new-user.ts). */
 async function signUp(env: Env, body: { name: string; password: string; email?: string }, actor: Actor) {
-	if (body.password.length < 8) throw badRequest("password must be at least 8 characters");
-	const salt = randomHex(16);
-	unwrap(
-		await authStore(env).createUser(
-			{
-				name: body.name,
-				...(body.email === undefined ? {} : { email: body.email }),
-				passwordHash: await hashPassword(body.password, salt, PBKDF2_ITERATIONS),
-				salt,
-				iterations: PBKDF2_ITERATIONS,
-				grants: [],
-			},
-			actor,
-		),
-	);
+	const { name, password, email } = body;
+	await createAccount(env, { name, password, ...(email === undefined ? {} : { email }) }, actor);
 }
 
 /**
@@ -72,47 +62,55 @@ async function signUp(env: Env, body: { name: string; password: string; email?: 
  * the user themself and to admins; other logged-in users get the name alone, which is what
  * `npm owner add` needs; customer keys, which sit in web pages, get nothing.
  */
-export const getUserDocument = signedIn("log in to look users up", async ({ request, env, principal }) => {
-	const couchId = decodeParam(request.params.couchId);
-	if (!couchId.startsWith("org.couchdb.user:")) throw notFound();
-	const name = couchId.slice("org.couchdb.user:".length);
-	const self = principal.kind === "developer" && principal.account === name;
-	if (principal.kind === "customer" || (principal.kind === "developer" && principal.account === null)) {
-		throw notFound("user not found");
-	}
-	const user = await authStore(env).getUser(name);
-	if (!user.ok) throw notFound("user not found");
-	const email = self || principal.kind === "admin" ? (user.value.email ?? undefined) : undefined;
-	return json({ _id: couchId, name: user.value.name, email, type: "user", roles: [] });
-});
+export const getUserDocument = signedIn(
+	{ auth: "signedIn", cache: "none" },
+	"lookUpUsers",
+	async ({ request, env, principal }) => {
+		const couchId = decodeParam(request.params.couchId);
+		if (!couchId.startsWith("org.couchdb.user:")) throw refused.hidden();
+		const name = couchId.slice("org.couchdb.user:".length);
+		const self = principal.kind === "developer" && principal.account === name;
+		if (principal.kind === "customer" || (principal.kind === "developer" && principal.account === null)) {
+			throw refused.userHidden();
+		}
+		const user = await authStore(env).getUser(name);
+		if (!user.ok) throw refused.userHidden();
+		const email = self || principal.kind === "admin" ? (user.value.email ?? undefined) : undefined;
+		return json({ _id: couchId, name: user.value.name, email, type: "user", roles: [] });
+	},
+);
 
 /** GET /-/whoami */
-export const whoami = signedIn("not logged in", async ({ principal }) => json({ username: principal.name }));
+export const whoami = signedIn({ auth: "signedIn", cache: "none" }, "whoami", async ({ principal }) =>
+	json({ username: principal.name }),
+);
 
 /** DELETE /-/user/token/{token}: npm logout revokes the token it was using. */
-export const logout = signedIn("not logged in", async ({ request, env, principal, actor }) => {
-	const token = decodeParam(request.params.token);
-	// Only the token being presented, or an admin, can revoke a token this way.
-	const presented = request.headers.get("authorization")?.replace(/^Bearer\s+/i, "");
-	if (principal.kind !== "admin" && presented !== token) throw forbidden("you can only log out your own token");
-	const revoked = await authStore(env).revokeTokenByHash(await sha256Hex(token), actor);
-	if (!revoked.ok) throw notFound("token not found");
-	return json({ ok: true });
-});
+export const logout = signedIn(
+	{ auth: "signedIn", cache: "none" },
+	"whoami",
+	async ({ request, env, principal, actor }) => {
+		const token = decodeParam(request.params.token);
+		// Only the token being presented, or an admin, can revoke a token this way.
+		const presented = request.headers.get("authorization")?.replace(/^Bearer\s+/i, "");
+		if (principal.kind !== "admin" && presented !== token) throw refused.ownTokenOnly();
+		const revoked = await authStore(env).revokeTokenByHash(await sha256Hex(token), actor);
+		if (!revoked.ok) throw refused.tokenNotFound();
+		return json({ ok: true });
+	},
+);
 
 /** POST /-/npm/v1/security/advisories/bulk: no advisories are known here, so audits pass cleanly. */
-export function noAdvisories(): Response {
-	return json({});
-}
+export const noAdvisories = route({ auth: "none", cache: "none" }, () => json({}));
 
 /** POST /-/v1/login: web login is not offered; npm falls back to the CouchDB login on 404. */
-export function noWebLogin(): Response {
-	return json({ error: "web login is not supported here; npm falls back to username and password" }, { status: 404 });
-}
+export const noWebLogin = route({ auth: "none", cache: "none" }, () =>
+	json({ error: "web login is not supported here; npm falls back to username and password" }, { status: 404 }),
+);
 
 /** GET /health: "ok", or "misconfigured" with the secrets that are missing. */
-export function health(_request: RouteRequest, env: Env): Response {
+export const health = route({ auth: "none", cache: "none" }, (_request, env) => {
 	const { missingSecrets } = config(env);
 	if (missingSecrets.length === 0) return json({ status: "ok" });
 	return json({ status: "misconfigured", missingSecrets }, { status: 503 });
-}
+});

@@ -4,7 +4,6 @@ import type { ChannelView, Readable } from "../../schema/package/contract";
 import { inRollout } from "../../schema/rollouts";
 import { assertCanRead } from "../auth/permissions";
 import type { Principal } from "../auth/principal";
-import { cacheControl } from "../cache-control";
 import { caller, settleRead } from "../guards";
 import { publicBaseUrl, urlOf } from "../http";
 import { packageRevision, packageStub } from "../objects";
@@ -34,7 +33,7 @@ function channelLookup(
 		view: Readable<ChannelView>,
 	) => Promise<Record<string, unknown>>,
 ) {
-	return caller(async ({ request, env, ctx, principal }) => {
+	return caller({ auth: "caller", cache: "revalidate" }, async ({ request, env, ctx, principal }) => {
 		const pkg = packageNameFromParams(request.params);
 		const channel = channelParam(request.params);
 		const base = publicBaseUrl(request, env);
@@ -70,15 +69,16 @@ function channelLookup(
 		}
 		const headers: Record<string, string> = {
 			etag: `"${state.rev}-${cohort}"`,
-			// During a rollout the answer depends on the client: never for a shared cache.
-			"cache-control": state.rollout ? cacheControl.personal : cacheControl.revalidate(state.access),
 			vary: state.rollout ? "authorization, x-client-key" : "authorization",
 			"x-registry-cache": outcome,
 		};
+		// During a rollout the answer depends on the client: never for a shared cache.
+		const facts = { access: state.access, perClient: state.rollout !== null };
 		if (etagMatches(request.headers.get("if-none-match"), headers.etag ?? "")) {
-			return new Response(null, { status: 304, headers });
+			return { response: new Response(null, { status: 304, headers }), ...facts };
 		}
-		return new Response(body, { headers: { ...headers, "content-type": "application/json; charset=utf-8" } });
+		const response = new Response(body, { headers: { ...headers, "content-type": "application/json; charset=utf-8" } });
+		return { response, ...facts };
 	});
 }
 

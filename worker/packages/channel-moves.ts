@@ -8,7 +8,7 @@ import { channelBody } from "./views";
 // Moving channels: publish a version to a channel, roll it back, promote one channel to another,
 // remove it. Each needs `publish` on the package; customer keys can never do it.
 
-const channelWrite = { need: ["publish" as const], mustExist: true as const };
+const channelWrite = { auth: "write", need: ["publish"], mustExist: true, cache: "none" } as const;
 
 /** POST /packages/{name}/channels/{channel} { version } | { versionId } */
 export const publishToChannel = packageWrite(channelWrite, async ({ request, env, pkg, stub, actor, info }) => {

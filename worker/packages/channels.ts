@@ -1,5 +1,4 @@
 import { can } from "../auth/permissions";
-import { cacheControl } from "../cache-control";
 import { packageRead } from "../guards";
 import { json, revalidatedJson } from "../http";
 import { channelParam } from "../params";
@@ -8,6 +7,7 @@ import { channelParam } from "../params";
 
 /** GET /packages/{name}/channels */
 export const listChannels = packageRead(
+	{ auth: "read", cache: "revalidate", tier: { route: "channels", revalidateByRevision: true } },
 	async (stub) => stub.channels(),
 	({ request, value }) => {
 		const channels = value.channels.map((c) => ({
@@ -18,9 +18,8 @@ export const listChannels = packageRead(
 			historyId: c.historyId,
 			...(c.rollout ? { rollout: { version: c.rollout.version, percent: c.rollout.percent } } : {}),
 		}));
-		return revalidatedJson(request, { packageId: value.packageId, channels }, value.access);
+		return revalidatedJson(request, { packageId: value.packageId, channels });
 	},
-	{ route: "channels", revalidateByRevision: true },
 );
 
 /**
@@ -28,16 +27,14 @@ export const listChannels = packageRead(
  * the channel is shown with the token prefix they used only to the package's publishers.
  */
 export const getChannelHistory = packageRead(
+	{ auth: "read", cache: "personal" },
 	async (stub, request) => stub.channelHistory(channelParam(request.params)),
 	({ request, pkg, principal, value }) => {
 		const publisher = can(principal, pkg, "publish");
 		const history = publisher
 			? value.entries
 			: value.entries.map((entry) => ({ ...entry, by: withoutToken(entry.by) }));
-		return json(
-			{ channel: channelParam(request.params), history },
-			{ headers: { "cache-control": cacheControl.personal } },
-		);
+		return json({ channel: channelParam(request.params), history });
 	},
 );
 

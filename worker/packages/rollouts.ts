@@ -9,7 +9,7 @@ import { channelBody } from "./views";
 // narrow it, complete it (the version becomes the channel's target) or revert it (everyone back on
 // the target). Each needs `publish`; each is one history entry and one audit row.
 
-const channelWrite = { need: ["publish" as const], mustExist: true as const };
+const channelWrite = { auth: "write", need: ["publish"], mustExist: true, cache: "none" } as const;
 
 /** POST /packages/{name}/channels/{channel}/rollout { version | versionId, percent } */
 export const startRollout = packageWrite(channelWrite, async ({ request, env, pkg, stub, actor, info }) => {

@@ -3,14 +3,15 @@ import { config } from "../../schema/config";
 import { randomHex } from "../../schema/hashing";
 import { refusals } from "../../schema/refusals";
 import { can } from "../auth/permissions";
-import { forbidden, HttpError, unprocessable } from "../errors";
+import { HttpError } from "../errors";
 import { type PackageStub, packageWrite } from "../guards";
-import { json, limitedBody, tooLarge } from "../http";
+import { json, limitedBody } from "../http";
 import { versionNumber } from "../params";
 import { attempting } from "../publishing/attempt";
 import { packBundle } from "../publishing/repack";
 import { storeVersion, unpackToBundle } from "../publishing/store-version";
 import { TarballWriter } from "../publishing/tarball-writer";
+import { refused } from "../refusals";
 import { assertMayCreate } from "../upstream/ownership";
 import { versionLinks } from "./views";
 
@@ -20,12 +21,14 @@ import { versionLinks } from "./views";
 // The body streams into the file bundle as it arrives; the npm tarball is packed from the bundle,
 // read back from R2. Memory holds a part of each R2 upload and the file index, never the bundle.
 
-export const uploadBundle = packageWrite({ need: ["upload"], mustExist: false }, async (context) => {
+const upload = { auth: "write", need: ["upload"], mustExist: false, cache: "none" } as const;
+
+export const uploadBundle = packageWrite(upload, async (context) => {
 	const { request, env, pkg, principal, stub, actor, info } = context;
 	const { maxBodySize, defaultAccess } = config(env);
 	// Choosing who may read a new package is a publisher's decision, not an uploader's.
 	if (info === null && request.query.access === "public" && !can(principal, pkg, "publish")) {
-		throw forbidden("making a new package public needs publish permission; upload it without access=public");
+		throw refused.publicUploadNeedsPublish();
 	}
 	if (info === null) await assertMayCreate(env, pkg, stub);
 	return attempting(env, pkg.name, async (attempt) => {
@@ -33,15 +36,12 @@ export const uploadBundle = packageWrite({ need: ["upload"], mustExist: false },
 		let version: string | null = null;
 		const { body, crossed } = limitedBody(request, maxBodySize);
 		const bundle = await unpackToBundle(env, attempt, () => version, body, {
-			sourceError: () => (crossed() ? tooLarge(maxBodySize) : null),
+			sourceError: () => (crossed() ? refused.bodyTooLarge(maxBodySize) : null),
 		});
-		if (!bundle.paths("auto").includes("index.js")) throw unprocessable("the bundle has no index.js at its root");
+		if (!bundle.paths("auto").includes("index.js")) throw refused.bundleWithoutIndex();
 		const bundled = bundle.packageJson("auto") ?? {};
 		if (bundled.name !== undefined && bundled.name !== pkg.name) {
-			throw new HttpError(
-				"manifestMismatch",
-				`the bundle's package.json names ${String(bundled.name)}, not ${pkg.name}`,
-			);
+			throw refused.bundleNamesOther(String(bundled.name), pkg.name);
 		}
 		const chosen = await chooseVersion(stub, bundled.version, request.query.version);
 		version = chosen;

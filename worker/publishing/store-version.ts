@@ -4,8 +4,9 @@ import { LIMITS } from "../../schema/limits";
 import type { PackageName } from "../../schema/names";
 import type { Access } from "../../schema/package/contract";
 import { signingKey, signVersion } from "../../schema/signatures";
-import { HttpError, unwrap } from "../errors";
+import { unwrap } from "../errors";
 import { packageStub } from "../objects";
+import { refused } from "../refusals";
 import type { PublishAttempt } from "./attempt";
 import { entryIntegrity, entryPath, type FileBundle, FileBundleWriter, readReadme } from "./file-bundle";
 import { registryManifest } from "./manifest";
@@ -58,7 +59,7 @@ export async function storeVersion(env: Env, pkg: PackageName, attempt: PublishA
 		next.files.index.map((f) => f.path),
 	);
 	if (JSON.stringify(manifest).length > LIMITS.manifestBytes) {
-		throw new HttpError("payloadTooLarge", `the version manifest is larger than ${LIMITS.manifestBytes} bytes`);
+		throw refused.manifestTooLarge();
 	}
 	const entry = entryPath(next.files.index, next.packageJson);
 	const [integrity, readme, signatures] = await Promise.all([

@@ -1,6 +1,7 @@
 import { createTarDecoder, createTarPacker } from "modern-tar";
 import { LIMITS } from "../../schema/limits";
 import { HttpError } from "../errors";
+import { refused } from "../refusals";
 
 // Reading and writing package tarballs (gzip + tar) as streams, with the platform's
 // DecompressionStream/CompressionStream and modern-tar's streaming decoder and packer. Used by npm
@@ -23,8 +24,6 @@ export type TarballReadOptions = {
 	sourceError?: () => HttpError | null;
 };
 
-const badTarball = (message: string) => new HttpError("badTarball", message);
-
 const GATHER_BYTES = 64 * 1024;
 const ENTRIES_BETWEEN_YIELDS = 256;
 const BYTES_BETWEEN_YIELDS = 4 * 1024 * 1024;
@@ -43,7 +42,7 @@ export async function readTarballFiles(
 ): Promise<void> {
 	let compressed = 0;
 	let inflated = 0;
-	let tooLarge: string | null = null;
+	let tooLarge: HttpError | null = null;
 	// The compressed bytes go to the decompressor in small slices, pulled only as it takes them, so
 	// `compressed` counts what it has consumed, not a whole body that arrived ahead of it.
 	const source = gzipped.getReader();
@@ -77,12 +76,12 @@ export async function readTarballFiles(
 			const before = inflated;
 			inflated += chunk.byteLength;
 			if (inflated > options.maxUnpackedSize) {
-				tooLarge = `tarball unpacks to more than ${options.maxUnpackedSize} bytes`;
+				tooLarge = refused.unpackedTooLarge(options.maxUnpackedSize);
 			} else if (inflated > LIMITS.inflationGraceBytes && inflated > LIMITS.inflationRatio * compressed) {
-				tooLarge = `tarball unpacks to more than ${LIMITS.inflationRatio} times its compressed size`;
+				tooLarge = refused.inflatesTooFar();
 			}
 			if (tooLarge !== null) {
-				controller.error(new Error(tooLarge));
+				controller.error(new Error(tooLarge.message));
 				return;
 			}
 			for (let at = 0; at < chunk.byteLength; ) {
@@ -119,7 +118,7 @@ export async function readTarballFiles(
 		for await (const entry of entries) {
 			// Leaving the loop cancels the stream: nothing more is inflated once a limit is crossed.
 			if (++count > options.maxEntries) {
-				throw new HttpError("payloadTooLarge", `tarball has more than ${options.maxEntries} entries`);
+				throw refused.tooManyEntries(options.maxEntries);
 			}
 			// Small entries resolve without I/O: yield now and then, so that an archive of thousands of
 			// them does not keep this isolate's other requests waiting until it is done.
@@ -155,20 +154,20 @@ export async function readTarballFiles(
 	} catch (error) {
 		const fromSource = options.sourceError?.();
 		if (fromSource) throw fromSource;
-		if (tooLarge !== null) throw new HttpError("payloadTooLarge", tooLarge);
+		if (tooLarge !== null) throw tooLarge;
 		if (consumerError && !archiveFailed) throw consumerError.error;
 		if (error instanceof HttpError) throw error;
-		throw badTarball("tarball is not a valid gzip-compressed tar archive");
+		throw refused.notGzipTar();
 	}
-	if (files === 0) throw badTarball("tarball contains no files");
+	if (files === 0) throw refused.emptyTarball();
 }
 
 /** Splits an archive path, refusing absolute paths and `..` so no entry escapes the package. */
 function safePathParts(name: string): string[] {
-	if (name.startsWith("/") || /^[a-zA-Z]:/.test(name)) throw badTarball(`unsafe path in tarball: ${name}`);
+	if (name.startsWith("/") || /^[a-zA-Z]:/.test(name)) throw refused.unsafePath(name);
 	const parts = name.split("/").filter((part) => part !== "" && part !== ".");
 	if (parts.some((part) => part === ".." || part.includes("\\") || part.includes("\0"))) {
-		throw badTarball(`unsafe path in tarball: ${name}`);
+		throw refused.unsafePath(name);
 	}
 	return parts;
 }
@@ -187,22 +186,21 @@ export function parsePackageJson(bytes: Uint8Array | null): Record<string, unkno
 	try {
 		parsed = JSON.parse(new TextDecoder().decode(bytes));
 	} catch {
-		throw badTarball("package.json in the tarball is not valid JSON");
+		throw refused.packageJsonNotJson();
 	}
 	if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-		throw badTarball("package.json in the tarball is not a JSON object");
+		throw refused.packageJsonNotObject();
 	}
 	return parsed as Record<string, unknown>;
 }
 
 /** npm publish needs one. */
 export function requirePackageJson(packageJson: Record<string, unknown> | null): Record<string, unknown> {
-	if (packageJson === null) throw badTarball("tarball has no package/package.json");
+	if (packageJson === null) throw refused.noPackageJson();
 	return packageJson;
 }
 
-export const packageJsonTooLarge = () =>
-	new HttpError("payloadTooLarge", `package.json in the tarball is larger than ${LIMITS.packageJsonBytes} bytes`);
+export const packageJsonTooLarge = () => refused.packageJsonTooLarge();
 
 /**
  * The README npm would show: README.md first, then any root file named readme.* (the first in

@@ -8,7 +8,7 @@ import { type CacheOutcome, recordRead } from "./metrics";
 
 // The read tier: hot reads answered without asking the package object. Two levels, this isolate's
 // memory and the colo's Cache API; an entry is fresh for READ_CACHE_SECONDS, then revalidated by
-// the package's revision (an unchanged package costs the object a tiny `info()`, no document);
+// the package's revision (an unchanged package costs the object a tiny `revision()`, no document);
 // a write drops its package's entries here and in this colo before it answers (`forgetPackage`).
 // Every request is authorised before anything cached is served; restricted entries never leave
 // this isolate. Cached answers are keyed by the base URL they were built for (PUBLIC_URL, or the

@@ -1,7 +1,7 @@
 import { LIMITS } from "../../schema/limits";
 import type { SearchQuery } from "../../schema/search/contract";
 import type { Principal } from "../auth/principal";
-import { badRequest } from "../errors";
+import { refused } from "../refusals";
 
 // /-/v1/search?text=&size=&from=: the text is split into qualifiers (as the public registry reads
 // them) and free words. Words only ever reach FTS5 as quoted prefix strings, so quotes, brackets,
@@ -18,7 +18,7 @@ export function parseSearchQuery(
 	const text = withoutControlCharacters((first(query.text) ?? "").slice(0, LIMITS.searchTextLength));
 	const size = integer(first(query.size), 20, "size", 1);
 	const from = integer(first(query.from), 0, "from", 0);
-	if (from > LIMITS.searchFrom) throw badRequest(`from must be at most ${LIMITS.searchFrom}`);
+	if (from > LIMITS.searchFrom) throw refused.searchTooDeep();
 	const parsed: SearchQuery = {
 		terms: [],
 		text: "",
@@ -63,7 +63,7 @@ function first(value: string | string[] | undefined): string | undefined {
 function integer(raw: string | undefined, fallback: number, name: string, min: number): number {
 	if (raw === undefined || raw === "") return fallback;
 	const value = Number(raw);
-	if (!Number.isInteger(value) || value < min) throw badRequest(`${name} must be an integer of at least ${min}`);
+	if (!Number.isInteger(value) || value < min) throw refused.notAnIntegerOfAtLeast(name, min);
 	return value;
 }
 

@@ -1,7 +1,6 @@
 import { sha256Hex } from "../../schema/hashing";
 import type { SearchHit, SearchQuery } from "../../schema/search/contract";
 import type { Principal } from "../auth/principal";
-import { cacheControl } from "../cache-control";
 import { caller } from "../guards";
 import { json, publicBaseUrl } from "../http";
 import { searchIndexStub } from "../objects";
@@ -11,7 +10,7 @@ import { parseSearchQuery } from "./query";
 // GET /-/v1/search: npm's search API over the registry's FTS5 index, BM25 relevance blended with
 // popularity from download counts; an exact name match comes first unless boost-exact:false.
 
-export const search = caller(async ({ request, env, ctx, principal }) => {
+export const search = caller({ auth: "caller", cache: "personal" }, async ({ request, env, ctx, principal }) => {
 	const query = parseSearchQuery(request.query, principal);
 	const base = publicBaseUrl(request, env);
 	// Callers who see only public packages share answers; anyone else's stay in this isolate, theirs alone.
@@ -30,7 +29,7 @@ export const search = caller(async ({ request, env, ctx, principal }) => {
 		produce: async () => {
 			const { hits, total } = await searchIndexStub(env).search(query);
 			const body = { objects: hits.map((hit) => searchObject(hit, base)), total, time: new Date().toUTCString() };
-			return { response: json(body, { headers: { "cache-control": cacheControl.personal } }), access: null, rev: null };
+			return { response: json(body), access: null, rev: null };
 		},
 	});
 });

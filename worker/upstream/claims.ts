@@ -14,7 +14,7 @@ import { forgetPackage } from "../read-tier/tier";
  * package's audit trail (GET /-/admin/audit?package=name). 201 for a new claim; 200 when the name
  * was already claimed or published here.
  */
-export const claimName = admin(async ({ request, env, actor }) => {
+export const claimName = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) => {
 	const pkg = packageName((await readJson(request, ClaimSchema)).name);
 	const claimed = unwrap(await packageStub(env, pkg.name).claim(pkg.name, actor));
 	await deleteBlobs(env, claimed.removedKeys);

@@ -11,7 +11,7 @@ import { json } from "../http";
  * package objects' alarms, so they trail the requests by up to DOWNLOAD_FLUSH_SECONDS; requests
  * the read tier answered never reach an object and are not in them.
  */
-export const upstreamStatus = admin(async ({ env }) => {
+export const upstreamStatus = admin({ auth: "admin", cache: "none" }, async ({ env }) => {
 	const cfg = config(env);
 	const figures = await authStore(env).upstreamFigures();
 	const configured = new Set(cfg.upstreams.map((upstream) => upstream.url));

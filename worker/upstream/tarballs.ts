@@ -1,14 +1,15 @@
 import type { PackageName } from "../../schema/names";
-import { cacheControl } from "../cache-control";
-import { notFound, unwrap } from "../errors";
+import { unwrap } from "../errors";
 import type { RouteRequest } from "../http";
 import { packageStub } from "../objects";
 import { readBytes } from "../read-tier/bytes";
+import { refused } from "../refusals";
 
 // The first request for a tarball of an upstream package. Its object fetches it from upstream
 // once, however many ask; the request that started the fetch gets the bytes as they stream (and
 // a download cut short if they turn out not to match their integrity), the others wait until R2
-// has them. Every later request finds them stored (worker/npm/reads.ts getTarball).
+// has them. Every later request finds them stored (worker/npm/reads.ts getTarball, whose route
+// policy gives the answer its Cache-Control).
 
 export async function serveUpstreamTarball(
 	request: RouteRequest,
@@ -21,14 +22,13 @@ export async function serveUpstreamTarball(
 	const headers = (integrity: string) => ({
 		"content-type": "application/octet-stream",
 		etag: `"${integrity}"`,
-		"cache-control": cacheControl.immutable("public"),
 		"x-registry-cache": "miss",
 		"x-registry-upstream": "miss",
 	});
 	if ("stored" in answer) {
 		const { key, size, integrity } = answer.stored;
 		const body = await readBytes(env, ctx, key, size, { shared: true });
-		if (!body) throw notFound();
+		if (!body) throw refused.hidden();
 		return new Response(body, { headers: { ...headers(integrity), "content-length": String(size) } });
 	}
 	const { body, size, integrity } = answer.streaming;

@@ -1,6 +1,6 @@
 import { etagMatches } from "../../schema/etag";
 import { sha256Hex } from "../../schema/hashing";
-import { cacheControl } from "../cache-control";
+import { type Handler, route } from "../route-policy";
 import script from "../web/assets/site.browser.js";
 import stylesheet from "../web/assets/site.css";
 
@@ -10,8 +10,8 @@ import stylesheet from "../web/assets/site.css";
 
 const etags = new Map<string, Promise<string>>();
 
-function serve(source: string, contentType: string) {
-	return async (request: Request): Promise<Response> => {
+function serve(source: string, contentType: string): Handler {
+	return route({ auth: "none", cache: "revalidate" }, async (request) => {
 		let etag = etags.get(source);
 		if (!etag) {
 			etag = sha256Hex(source).then((hex) => `"${hex.slice(0, 32)}"`);
@@ -19,7 +19,6 @@ function serve(source: string, contentType: string) {
 		}
 		const headers = {
 			"content-type": contentType,
-			"cache-control": cacheControl.revalidate("public"),
 			etag: await etag,
 			"x-content-type-options": "nosniff",
 		};
@@ -27,7 +26,7 @@ function serve(source: string, contentType: string) {
 			return new Response(null, { status: 304, headers });
 		}
 		return new Response(source, { headers });
-	};
+	});
 }
 
 export const serveStylesheet = serve(stylesheet, "text/css; charset=utf-8");

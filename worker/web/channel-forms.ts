@@ -1,8 +1,10 @@
 import { ChangeRolloutSchema, StartRolloutSchema } from "../../schema/requests/channels";
-import { badRequest, HttpError, unwrap } from "../errors";
+import { HttpError, unwrap } from "../errors";
 import { packageWrite } from "../guards";
 import { type RouteRequest, readBodyBytes, validate } from "../http";
 import { channelName, channelParam, versionNumber } from "../params";
+import { refused } from "../refusals";
+import { declare, type Handler, policyOf, type RoutePolicy, withCache } from "../route-policy";
 import { packagePath } from "./package-page";
 import { anonymousViewer, assertSameOrigin, errorPage, seeOther, viewer } from "./page";
 
@@ -16,9 +18,11 @@ import { anonymousViewer, assertSameOrigin, errorPage, seeOther, viewer } from "
 type FormRequest = RouteRequest & { form: URLSearchParams };
 
 const channelWrite = {
+	auth: "session write" as const,
 	need: ["publish" as const],
 	mustExist: true as const,
 	principal: async (request: RouteRequest, env: Env) => (await viewer(request, env)).principal,
+	cache: "form" as const,
 };
 
 /** POST /package/{name}/channels/{channel}/rollback [to=historyId] */
@@ -26,7 +30,7 @@ export const rollbackFromPage = pageForm(
 	packageWrite(channelWrite, async ({ request, stub, actor, pkg }) => {
 		const raw = formOf(request).get("to");
 		const to = raw === null || raw === "" ? undefined : Number(raw);
-		if (to !== undefined && !Number.isSafeInteger(to)) throw badRequest("to must be a history entry's id");
+		if (to !== undefined && !Number.isSafeInteger(to)) throw refused.badHistoryEntry();
 		unwrap(await stub.rollbackChannel(channelParam(request.params), to, actor));
 		return seeOther(`${packagePath(pkg.name)}#channels`);
 	}),
@@ -82,8 +86,9 @@ export const revertRolloutFromPage = pageForm(
  * one-time code field handed on as npm's `npm-otp` header (the guard's second-factor check reads
  * it there), and every refusal answered as a page.
  */
-function pageForm(handler: (request: RouteRequest, env: Env, ctx: ExecutionContext) => Promise<Response>) {
-	return async (request: RouteRequest, env: Env, ctx: ExecutionContext): Promise<Response> => {
+function pageForm(handler: Handler): Handler {
+	const policy = policyOf(handler) as RoutePolicy;
+	return declare(async (request, env, ctx) => {
 		try {
 			assertSameOrigin(request, env);
 			const form = new URLSearchParams(new TextDecoder().decode(await readBodyBytes(request, 16 * 1024)));
@@ -100,9 +105,9 @@ function pageForm(handler: (request: RouteRequest, env: Env, ctx: ExecutionConte
 		} catch (error) {
 			if (!(error instanceof HttpError)) throw error;
 			const who = await viewer(request, env).catch(() => null);
-			return errorPage(request, who ?? anonymousViewer(request, env), error);
+			return withCache(policy.cache, errorPage(request, who ?? anonymousViewer(request, env), error));
 		}
-	};
+	}, policy);
 }
 
 function formOf(request: RouteRequest): URLSearchParams {

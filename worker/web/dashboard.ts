@@ -18,7 +18,7 @@ import { layout, pageResponse, webPage } from "./page";
 
 const FAILED_AUTHENTICATIONS = ["auth.failed", "login.failed", "password.failed", "otp.failed"];
 
-export const dashboardPage = webPage(async ({ request, env, who }) => {
+export const dashboardPage = webPage({ auth: "viewer", cache: "personal" }, async ({ request, env, who }) => {
 	assertAdmin(who.principal);
 	const today = new Date().toISOString().slice(0, 10);
 	const store = authStore(env);

@@ -1,10 +1,10 @@
 import { LIMITS } from "../../schema/limits";
 import type { SearchHit } from "../../schema/search/contract";
 import type { Principal } from "../auth/principal";
-import { badRequest } from "../errors";
 import { publicBaseUrl, urlOf } from "../http";
 import { searchIndexStub } from "../objects";
 import { throughReadTier } from "../read-tier/tier";
+import { refused } from "../refusals";
 import { parseSearchQuery, readable } from "../search/query";
 import { sees } from "../search/search";
 import { type Html, html } from "./html";
@@ -29,7 +29,7 @@ type Listed = {
 };
 
 /** GET / */
-export const homePage = webPage(async ({ request, env, ctx, who }) =>
+export const homePage = webPage({ auth: "viewer", cache: "personal" }, async ({ request, env, ctx, who }) =>
 	cachedPage(request, env, ctx, who, "home", "home", "", async () => {
 		const recent = await searchIndexStub(env).recent(readable(who.principal), 12);
 		return layout({
@@ -52,11 +52,11 @@ ${recent.length === 0 ? html`<p class="empty">Nothing published yet.</p>` : pack
 );
 
 /** GET /search?q=&page= */
-export const searchPage = webPage(async ({ request, env, ctx, who }) => {
+export const searchPage = webPage({ auth: "viewer", cache: "personal" }, async ({ request, env, ctx, who }) => {
 	// Read no further than the search reads: the page shows what was searched for.
 	const q = (first(request.query.q) ?? "").slice(0, LIMITS.searchTextLength);
 	const page = Number(first(request.query.page) ?? "1");
-	if (!Number.isInteger(page) || page < 1 || page > MAX_PAGE) throw badRequest(`page must be 1 to ${MAX_PAGE}`);
+	if (!Number.isInteger(page) || page < 1 || page > MAX_PAGE) throw refused.badPage(MAX_PAGE);
 	const query = parseSearchQuery(
 		{ text: q, size: String(PAGE_SIZE), from: String((page - 1) * PAGE_SIZE) },
 		who.principal,

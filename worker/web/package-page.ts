@@ -28,7 +28,7 @@ import { renderUpstreamPage, type UpstreamPackument } from "./upstream-page";
 
 export const WEEKS_CHARTED = 26;
 
-export const packagePage = webPage(async ({ request, env, ctx, who }) => {
+export const packagePage = webPage({ auth: "viewer", cache: "personal" }, async ({ request, env, ctx, who }) => {
 	const pkg = packageNameFromParams(request.params);
 	const spec = request.params.version === undefined ? null : decodeParam(request.params.version);
 	const { principal } = who;

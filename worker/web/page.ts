@@ -1,7 +1,10 @@
 import { authenticate, authenticateHash, clientIp, type Principal } from "../auth/principal";
+import type { CacheName } from "../cache-control";
 import { HttpError } from "../errors";
 import { publicBaseUrl, type RouteRequest, urlOf } from "../http";
 import { literal } from "../literal";
+import { refused } from "../refusals";
+import { declare, type Handler, withCache } from "../route-policy";
 import { type Html, html, trusted } from "./html";
 import { clearedSessionCookie, readSession, type Session } from "./session";
 import { sessionEnded } from "./session-ends";
@@ -59,7 +62,7 @@ export function assertSameOrigin(request: Request, env: Env): void {
 	const origin = request.headers.get("origin");
 	const allowed = [urlOf(request).origin, new URL(publicBaseUrl(request, env)).origin];
 	if (origin === null || !allowed.includes(origin)) {
-		throw new HttpError("forbidden", "this form must be sent from the registry's own pages");
+		throw refused.crossOriginForm();
 	}
 }
 
@@ -117,7 +120,6 @@ export function pageHeaders(): Record<string, string> {
 		"x-content-type-options": "nosniff",
 		"referrer-policy": "same-origin",
 		"x-frame-options": "DENY",
-		"cache-control": "private, no-cache",
 	};
 }
 
@@ -136,7 +138,6 @@ export function pageResponse(
 }
 
 export type PageContext = { request: RouteRequest; env: Env; ctx: ExecutionContext; who: Viewer };
-type Handler = (request: RouteRequest, env: Env, ctx: ExecutionContext) => Promise<Response>;
 
 /** Someone not signed in (or not yet known: an error page before the viewer is resolved). */
 export function anonymousViewer(request: Request, env: Env): Viewer {
@@ -147,17 +148,20 @@ export function anonymousViewer(request: Request, env: Env): Viewer {
  * A page route: the viewer resolved, and every refusal answered as a page with the API's status
  * (a restricted package the viewer may not read is the same 404 as one that does not exist).
  */
-export function webPage(handle: (context: PageContext) => Promise<Response>): Handler {
-	return async (request, env, ctx) => {
+export function webPage(
+	policy: { auth: "viewer"; cache: CacheName },
+	handle: (context: PageContext) => Promise<Response>,
+): Handler {
+	return declare(async (request, env, ctx) => {
 		let who = anonymousViewer(request, env);
 		try {
 			who = await viewer(request, env);
-			return await handle({ request, env, ctx, who });
+			return withCache(policy.cache, await handle({ request, env, ctx, who }));
 		} catch (error) {
 			if (!(error instanceof HttpError)) throw error;
-			return errorPage(request, who, error);
+			return withCache(policy.cache, errorPage(request, who, error));
 		}
-	};
+	}, policy);
 }
 
 const TITLES: Partial<Record<number, string>> = {
@@ -185,5 +189,5 @@ export function errorPage(request: Request, who: Viewer, error: HttpError): Resp
 
 /** A redirect after a form (303: the browser follows it with a GET). */
 export function seeOther(location: string, headers: Record<string, string> = {}): Response {
-	return new Response(null, { status: 303, headers: { location, "cache-control": "no-store", ...headers } });
+	return new Response(null, { status: 303, headers: { location, ...headers } });
 }

@@ -1,7 +1,7 @@
 import { config } from "../../schema/config";
 import { derivedKey } from "../../schema/derived-keys";
-import { HttpError } from "../errors";
 import { urlOf } from "../http";
+import { refused } from "../refusals";
 
 // Web sessions. Signing in (worker/web/signin.ts) checks a token, or a user's npm login
 // credentials (which mint a login token that expires with the session), and sets a cookie holding
@@ -37,7 +37,7 @@ const encoder = new TextEncoder();
 function sessionKey(env: Env): Promise<CryptoKey> {
 	const secret = config(env).encryptionKey;
 	// The router answers 503 before any route runs while a secret is missing (see router.ts).
-	if (secret === null) throw new HttpError("unavailable", "ENCRYPTION_KEY is not configured");
+	if (secret === null) throw refused.secretMissing("ENCRYPTION_KEY");
 	return derivedKey(secret, "registry web sessions", { name: "HMAC", hash: "SHA-256", length: 256 }, [
 		"sign",
 		"verify",

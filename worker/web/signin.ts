@@ -5,8 +5,10 @@ import { passwordMatches, recordFailure } from "../auth/credentials";
 import { actorOf } from "../auth/permissions";
 import { authenticate, clientIp, newToken } from "../auth/principal";
 import { verifyOtp } from "../auth/two-factor";
-import { badRequest, HttpError, unauthorized, unwrap } from "../errors";
-import { type RouteRequest, readBodyBytes } from "../http";
+import { HttpError, unwrap } from "../errors";
+import { readBodyBytes } from "../http";
+import { refused } from "../refusals";
+import { route } from "../route-policy";
 import { html } from "./html";
 import {
 	anonymousViewer,
@@ -30,12 +32,12 @@ import { endSession } from "./session-ends";
 // the session ends (worker/web/session-ends.ts).
 
 /** GET /-/signin */
-export const signInPage = webPage(async ({ request, who }) =>
+export const signInPage = webPage({ auth: "viewer", cache: "personal" }, async ({ request, who }) =>
 	pageResponse(request, who, signInForm(nextOf(request.query.next), null)),
 );
 
 /** POST /-/signin */
-export async function signIn(request: RouteRequest, env: Env): Promise<Response> {
+export const signIn = route({ auth: "password", cache: "form" }, async (request, env) => {
 	const anonymous = anonymousViewer(request, env);
 	try {
 		assertSameOrigin(request, env);
@@ -55,7 +57,7 @@ export async function signIn(request: RouteRequest, env: Env): Promise<Response>
 			const hash = await signInWithToken(request, env, token);
 			return seeOther(next, { "set-cookie": await sessionCookie(request, env, { hash, expires, minted: false, id }) });
 		}
-		if (name === "") throw badRequest("paste a token, or give your user name and password");
+		if (name === "") throw refused.signInNeedsCredentials();
 		const password = form.get("password") ?? "";
 		const hash = await signInWithPassword(request, env, name, password, form.get("otp"), expires);
 		try {
@@ -72,10 +74,10 @@ export async function signIn(request: RouteRequest, env: Env): Promise<Response>
 			headers: error.status === 429 ? error.headers : {},
 		});
 	}
-}
+});
 
 /** POST /-/signout: the cookie goes; a token the sign-in minted is revoked. */
-export async function signOut(request: RouteRequest, env: Env): Promise<Response> {
+export const signOut = route({ auth: "viewer", cache: "form" }, async (request, env) => {
 	let who: Viewer | null = null;
 	try {
 		assertSameOrigin(request, env);
@@ -88,14 +90,14 @@ export async function signOut(request: RouteRequest, env: Env): Promise<Response
 		if (!(error instanceof HttpError)) throw error;
 		return errorPage(request, who ?? anonymousViewer(request, env), error);
 	}
-}
+});
 
 /** The token as the API would take it from a header: a wrong one fails (counted, audited) the same way. */
 async function signInWithToken(request: Request, env: Env, token: string): Promise<string> {
 	const headers = new Headers(request.headers);
 	headers.set("authorization", `Bearer ${token}`);
 	const principal = await authenticate(new Request(request.url, { method: "POST", headers }), env);
-	if (principal.kind === "anonymous") throw unauthorized("invalid token");
+	if (principal.kind === "anonymous") throw refused.tokenRejected();
 	return sha256Hex(token);
 }
 
@@ -111,7 +113,7 @@ async function signInWithPassword(
 	const actor: Actor = { name, prefix: null, ip: clientIp(request, env), label: name };
 	if (!(await passwordMatches(request, env, name, password))) {
 		await recordFailure(request, env, name, "login", actor);
-		throw unauthorized("incorrect username or password");
+		throw refused.badCredentials();
 	}
 	const store = authStore(env);
 	const user = await store.getUser(name);
