@@ -25,8 +25,9 @@ import { type Answer, declare, type Handler, withCache } from "./route-policy";
 //
 // How a token is checked on a read: `packageRead` below (authenticate, in parallel with the object's
 // answer, then `settleRead`: the caller may read the package's access, else the 404 of a missing
-// package). How long a package answer may be cached: the route's `cache` name, and `READ_CACHE_SECONDS`
-// in the Worker's read tier (its `tier` options).
+// package). How long a package answer may be cached: by clients, the route's `cache` name
+// (worker/cache-control.ts); by the Worker, READ_CACHE_SECONDS, then as long as the package's
+// revision holds (the route's `tier`, worker/read-tier/tier.ts).
 
 export type PackageStub = ReturnType<typeof packageStub>;
 type Base = { request: RouteRequest; env: Env; ctx: ExecutionContext };
@@ -50,7 +51,7 @@ export type TierPolicy = {
 /**
  * A read of one package: the token check and the object's answer in parallel. A package that does
  * not exist, or that the caller may not read, is the same 404 either way; a refusal about something
- * inside the package (a version, a channel) is heard only by those who may read it. With a cache
+ * inside the package (a version, a channel) is heard only by those who may read it. With a `tier`
  * policy the answer goes through the read tier: built once, served to every caller who may read it.
  */
 export function packageRead<T>(
@@ -58,7 +59,7 @@ export function packageRead<T>(
 	read: (stub: PackageStub, request: RouteRequest, pkg: PackageName) => Promise<Result<Readable<T>>>,
 	handle: (context: ReadContext<T>) => Promise<Response> | Response,
 ): Handler {
-	const cache = policy.tier;
+	const tier = policy.tier;
 	return declare(async (request, env, ctx) => {
 		const pkg = packageNameFromParams(request.params);
 		const principal = authenticate(request, env);
@@ -71,19 +72,19 @@ export function packageRead<T>(
 			const response = withCache(policy.cache, { response: answer, access: value.access });
 			return { response, access: value.access, rev: value.rev };
 		};
-		if (!cache) return (await produce(request)).response;
+		if (!tier) return (await produce(request)).response;
 		// Principal errors (401, 429) surface before anything cached is looked at.
 		const who = await principal;
 		return throughReadTier({
 			request,
 			env,
 			ctx,
-			route: cache.route,
+			route: tier.route,
 			owner: pkg.name,
-			key: `${publicBaseUrl(request, env)}${urlOf(request).pathname}#${cache.variant?.(request) ?? ""}`,
+			key: `${publicBaseUrl(request, env)}${urlOf(request).pathname}#${tier.variant?.(request) ?? ""}`,
 			shareable: (access) => access === "public",
 			authorize: async (access) => assertCanRead(who, pkg, access ?? "restricted"),
-			...(cache.revalidateByRevision ? { revision: () => packageRevision(env, pkg.name) } : {}),
+			...(tier.revalidateByRevision ? { revision: () => packageRevision(env, pkg.name) } : {}),
 			// The object is asked without the client's conditional headers: the tier answers those.
 			produce: () => produce(unconditional(request)),
 		});

@@ -27,6 +27,9 @@ function wantsAbbreviated(request: Request & { query: Record<string, unknown> })
 /**
  * GET /{name}: the full packument, or the abbreviated one installers ask for; this registry's own,
  * or (for a name that is not this registry's) the upstream registry's copy its object keeps.
+ * Cached: by clients, revalidated on every use (`no-cache` with an ETag, so a publish shows at the
+ * next install and an unchanged packument costs a 304); by the Worker's read tier, for
+ * READ_CACHE_SECONDS, then for as long as the package's revision holds.
  */
 export const getPackument = packageRead(
 	{
