@@ -147,12 +147,15 @@ export async function discover(from, token, scopes, all, log) {
 		if (typeof name !== "string") return;
 		if (all || scopes.some((scope) => name.startsWith(`${scope}/`))) names.add(name);
 	};
+	/** Answers whether the source answered this listing. */
 	const quietly = async (label, run) => {
 		try {
 			const found = await run();
 			tried.push(`${label}: ${found} found`);
+			return true;
 		} catch (error) {
 			tried.push(`${label}: ${error.message}`);
+			return false;
 		}
 	};
 	const listing = async () => {
@@ -176,20 +179,24 @@ export async function discover(from, token, scopes, all, log) {
 			if (objects.length === 0 || offset + objects.length >= total || offset >= 10_000) return found;
 		}
 	};
+	const answered = new Set();
 	for (const scope of scopes) {
 		const bare = scope.slice(1);
-		await quietly(`search scope:${bare}`, () => search(`scope:${bare}`));
-		await quietly(`/-/org/${bare}/package`, async () => {
+		if (await quietly(`search scope:${bare}`, () => search(`scope:${bare}`))) answered.add(scope);
+		const org = await quietly(`/-/org/${bare}/package`, async () => {
 			const answer = await getJson(`${from}/-/org/${encodeURIComponent(bare)}/package`, token);
 			if (answer === null || typeof answer.body !== "object") throw new Error("not answered");
 			for (const name of Object.keys(answer.body)) keep(name);
 			return Object.keys(answer.body).length;
 		});
+		if (org) answered.add(scope);
 	}
-	if (scopes.length > 0 || all) await quietly("Verdaccio's package list", listing);
+	if ((scopes.length > 0 || all) && (await quietly("Verdaccio's package list", listing))) {
+		for (const scope of scopes) answered.add(scope);
+	}
 	if (all && names.size === 0) await quietly("search (every package)", () => search(""));
 	log(`discovery: ${tried.join("; ")}`);
-	return [...names].sort();
+	return { names: [...names].sort(), unlisted: scopes.filter((scope) => !answered.has(scope)) };
 }
 
 // ── checks ────────────────────────────────────────────────────────────────────────────────────
@@ -483,8 +490,10 @@ export async function migrate(options, progress = new Progress()) {
 	const summary = { copied: 0, present: 0, dryRun: 0, failed: [], skipped: [], notes: [] };
 	const names = new Set(options.package);
 	if (options.scopes.length > 0 || options.all) {
-		for (const name of await discover(from, options.fromToken, options.scopes, options.all, (t) => progress.line(t))) {
-			names.add(name);
+		const found = await discover(from, options.fromToken, options.scopes, options.all, (t) => progress.line(t));
+		for (const name of found.names) names.add(name);
+		for (const scope of found.unlisted) {
+			summary.failed.push({ name: scope, reason: "the source answered none of the listings tried (see discovery)" });
 		}
 	}
 	const list = [...names];

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalVerdaccio, startVerdaccio } from "../../scripts/local-verdaccio.mjs";
@@ -229,6 +230,73 @@ describe("npm run migrate from Verdaccio (#18)", () => {
 				server.adminToken,
 			);
 			expect(history.history).toHaveLength(1);
+		}
+	});
+});
+
+describe("npm run migrate against a source that misbehaves (#18)", () => {
+	/** A source on a loopback port: `answer` decides what each request gets. */
+	async function source(answer: Parameters<typeof createServer>[1]): Promise<{ url: string; server: Server }> {
+		const port = await freePort();
+		const listening = createServer(answer);
+		await new Promise<void>((resolveListen) => listening.listen(port, "127.0.0.1", resolveListen));
+		return { url: `http://127.0.0.1:${port}`, server: listening };
+	}
+
+	function migrateFrom(from: string, args: string[], env: Record<string, string>) {
+		return run(
+			"npm",
+			[
+				"run",
+				"--silent",
+				"migrate",
+				"--",
+				"--from",
+				from,
+				"--to",
+				server.url,
+				"--to-token",
+				server.adminToken,
+				...args,
+			],
+			{ cwd: ROOT, env, timeoutMs: 60_000 },
+		);
+	}
+
+	it("retries a source that does not answer a bounded number of times, then reports it", async () => {
+		let requests = 0;
+		const slow = await source(() => {
+			requests++; // and never answers
+		});
+		try {
+			const started = Date.now();
+			const result = await migrateFrom(slow.url, ["--package", "stalled"], {
+				MIGRATE_RETRIES: "1",
+				MIGRATE_TIMEOUT_SECONDS: "1",
+			});
+			expect(result.code).toBe(1);
+			expect(result.output).toMatch(
+				/failed stalled: the source's packument: no answer within 1 s \(after 2 attempts\)/,
+			);
+			expect(requests).toBe(2);
+			expect(Date.now() - started).toBeLessThan(30_000);
+		} finally {
+			slow.server.closeAllConnections();
+			slow.server.close();
+		}
+	});
+
+	it("skips a package whose packument is malformed, and reports it", async () => {
+		const malformed = await source((_request, response) => {
+			response.setHeader("content-type", "application/json");
+			response.end(JSON.stringify({ name: "shapeless", versions: "none" }));
+		});
+		try {
+			const result = await migrateFrom(malformed.url, ["--package", "shapeless"], {});
+			expect(result.code).toBe(1);
+			expect(result.output).toMatch(/failed shapeless: the source's packument is malformed: package skipped/);
+		} finally {
+			malformed.server.close();
 		}
 	});
 });
