@@ -351,11 +351,15 @@ async function migrateVersion(name, version, manifest, packument, hereDist, opti
 			? { kind: "present" }
 			: { kind: "failed", reason: "conflict: this registry has this version with other bytes (not overwritten)" };
 	}
-	if (typeof dist.tarball !== "string") return { kind: "failed", reason: "the source names no tarball" };
 	const time = packument.time?.[version];
 	if (typeof time !== "string") return { kind: "failed", reason: "the source gives no publish time" };
 	if (dryRun) return { kind: "dry-run" };
-	const tarballUrl = new URL(dist.tarball, `${from}/`);
+	const basename = name.startsWith("@") ? name.slice(name.indexOf("/") + 1) : name;
+	// A source that names no tarball URL has it where npm's registries keep it.
+	const tarballUrl = new URL(
+		typeof dist.tarball === "string" ? dist.tarball : `${name}/-/${basename}-${version}.tgz`,
+		`${from}/`,
+	);
 	// The source's token goes only to the source.
 	const token = tarballUrl.origin === new URL(from).origin ? fromToken : null;
 	let bytes;
@@ -369,7 +373,6 @@ async function migrateVersion(name, version, manifest, packument, hereDist, opti
 	}
 	const problem = integrityProblem(dist, checksumsOf(bytes));
 	if (problem) return { kind: "failed", reason: `${problem}: not imported`, bytes: 0 };
-	const basename = name.startsWith("@") ? name.slice(name.indexOf("/") + 1) : name;
 	const body = JSON.stringify({
 		name,
 		versions: { [version]: manifest },
