@@ -708,7 +708,7 @@ async function migration() {
 						const put = await fetch(`${verdaccio.url}/${manifest.name}`, {
 							method: "PUT",
 							headers: { authorization: `Bearer ${verdaccio.token}`, "content-type": "application/json" },
-							body: JSON.stringify(await publishBody(manifest)),
+							body: JSON.stringify(asNpmSendsIt(await publishBody(manifest), verdaccio.url)),
 						});
 						if (!put.ok) throw new Error(`verdaccio publish ${manifest.name}: ${put.status} ${await put.text()}`);
 					}
@@ -744,6 +744,25 @@ async function migration() {
 		await server?.stop();
 		await verdaccio.stop();
 	}
+}
+
+/** The fields npm adds to a publish (Verdaccio records a version's time only with them). */
+function asNpmSendsIt(body, url) {
+	const [version, manifest] = Object.entries(body.versions)[0];
+	const user = { name: "migrator", email: "migrator@example.com" };
+	return {
+		...body,
+		readme: `# ${body.name}`,
+		maintainers: [user],
+		versions: {
+			[version]: {
+				...manifest,
+				_npmUser: user,
+				maintainers: [user],
+				dist: { ...manifest.dist, tarball: `${url}/${body.name}/-/${body.name}-${version}.tgz` },
+			},
+		},
+	};
 }
 
 /** A developer token with no grants: it reads public packages without the anonymous rate limit. */

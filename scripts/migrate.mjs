@@ -329,6 +329,19 @@ async function migratePackage(name, options, report, progress) {
 	}
 }
 
+/**
+ * The version's publish time at the source; a source that kept none (a Verdaccio fed by hand, an
+ * old CouchDB) gives its package's `modified`, else `created`, else now: a time that is not older
+ * than the truth, so age gates (minimumReleaseAge, --before) never let a version through early.
+ */
+function publishTime(packument, version) {
+	const time = packument.time ?? {};
+	for (const candidate of [time[version], time.modified, time.created]) {
+		if (typeof candidate === "string" && !Number.isNaN(Date.parse(candidate))) return candidate;
+	}
+	return new Date().toISOString();
+}
+
 function isPackument(doc, name) {
 	return (
 		doc !== null &&
@@ -351,8 +364,7 @@ async function migrateVersion(name, version, manifest, packument, hereDist, opti
 			? { kind: "present" }
 			: { kind: "failed", reason: "conflict: this registry has this version with other bytes (not overwritten)" };
 	}
-	const time = packument.time?.[version];
-	if (typeof time !== "string") return { kind: "failed", reason: "the source gives no publish time" };
+	const time = publishTime(packument, version);
 	if (dryRun) return { kind: "dry-run" };
 	const basename = name.startsWith("@") ? name.slice(name.indexOf("/") + 1) : name;
 	// A source that names no tarball URL has it where npm's registries keep it.

@@ -120,6 +120,14 @@ afterAll(async () => {
 });
 
 describe("npm run migrate from Verdaccio (#18)", () => {
+	it("--dry-run says what would be copied and writes nothing", async () => {
+		const result = await migrate(["--scope", "@acme", "--package", "acme-util", "--dry-run"]);
+		expect(result.code, result.output).toBe(0);
+		expect(result.output).toMatch(/dry run: 5 versions would be copied, 0 already present/);
+		const res = await fetch(`${server.url}/acme-util`, { headers: { authorization: `Bearer ${server.adminToken}` } });
+		expect(res.status).toBe(404);
+	});
+
 	it("copies every version with its time, dist-tags, deprecation and README, and reports the corrupted tarball", async () => {
 		const result = await migrate(["--scope", "@acme", "--package", "acme-util"]);
 		expect(result.code, result.output).toBe(1);
