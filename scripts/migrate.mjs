@@ -3,7 +3,9 @@
 // time, its deprecation, all dist-tags, maintainers and the numbers the source unpublished.
 //
 //   npm run migrate -- --from <registry URL> [--from-token <t>] --to <URL> --to-token <admin token>
-//                      [--package <name>]... [--scope @s]... [--all] [--dry-run] [--concurrency N]
+//                      [--package <name>]... [--scope @s]... [--all] [--access public|restricted]
+//                      [--dry-run] [--concurrency N]
+
 //   npm run migrate -- --from-archive <file> --to <URL> --to-token <admin token>
 //   npm run migrate -- --from <URL> --from-token <admin token> --to-archive <file> [--scope @s]...
 //
@@ -26,7 +28,8 @@ const TIMEOUT_MS = Number(process.env.MIGRATE_TIMEOUT_SECONDS ?? 120) * 1000;
 
 const USAGE = `usage:
   npm run migrate -- --from <registry URL> [--from-token <t>] --to <URL> --to-token <admin token>
-                     [--package <name>]... [--scope @s]... [--all] [--dry-run] [--concurrency N]
+                     [--package <name>]... [--scope @s]... [--all] [--access public|restricted]
+                     [--dry-run] [--concurrency N]
   npm run migrate -- --from-archive <file> --to <URL> --to-token <admin token>
   npm run migrate -- --from <URL> --from-token <admin token> --to-archive <file> [--scope @s]...`;
 
@@ -44,6 +47,7 @@ export function parseCommandLine(argv) {
 			package: { type: "string", multiple: true, default: [] },
 			scope: { type: "string", multiple: true, default: [] },
 			all: { type: "boolean", default: false },
+			access: { type: "string" },
 			"dry-run": { type: "boolean", default: false },
 			concurrency: { type: "string", default: "4" },
 			"to-archive": { type: "string" },
@@ -55,6 +59,9 @@ export function parseCommandLine(argv) {
 	const concurrency = Number(values.concurrency);
 	if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
 		throw new UsageError("--concurrency is a whole number from 1 to 64");
+	}
+	if (values.access !== undefined && !["public", "restricted"].includes(values.access)) {
+		throw new UsageError("--access is public or restricted");
 	}
 	const scopes = values.scope.map((s) => (s.startsWith("@") ? s : `@${s}`));
 	return { ...values, scopes, concurrency };
@@ -389,7 +396,8 @@ async function migrateVersion(name, version, manifest, packument, hereDist, opti
 		name,
 		versions: { [version]: manifest },
 		time: { [version]: time },
-		...(packument.access === "restricted" || packument.access === "public" ? { access: packument.access } : {}),
+		// Who may read a package created here: --access, else the registry's DEFAULT_ACCESS.
+		...(options.access ? { access: options.access } : {}),
 		_attachments: { [`${basename}-${version}.tgz`]: { data: bytes.toString("base64"), length: bytes.length } },
 	});
 	try {
@@ -608,6 +616,7 @@ async function main() {
 							package: options.package,
 							scopes: options.scopes,
 							all: options.all,
+							access: options.access,
 							dryRun: options["dry-run"],
 							concurrency: options.concurrency,
 						},
