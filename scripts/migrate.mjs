@@ -124,17 +124,22 @@ const encodeName = (name) => name.replace("/", "%2f");
 const trimSlash = (url) => url.replace(/\/+$/, "");
 
 /** GET a JSON document; null on 404. */
-function getJson(url, token) {
-	return request(url, { headers: { accept: "application/json", ...authorization(token) } }, async (response) => {
-		if (response.status === 404) return null;
-		const text = await response.text();
-		if (!response.ok) throw new RequestFailed(`${response.status} ${errorText(text)}`, response.status);
-		try {
-			return { body: JSON.parse(text), headers: response.headers };
-		} catch {
-			throw new RequestFailed("the answer is not JSON", response.status);
-		}
-	});
+function getJson(url, token, retry = {}) {
+	return request(
+		url,
+		{ headers: { accept: "application/json", ...authorization(token) } },
+		async (response) => {
+			if (response.status === 404) return null;
+			const text = await response.text();
+			if (!response.ok) throw new RequestFailed(`${response.status} ${errorText(text)}`, response.status);
+			try {
+				return { body: JSON.parse(text), headers: response.headers };
+			} catch {
+				throw new RequestFailed("the answer is not JSON", response.status);
+			}
+		},
+		retry,
+	);
 }
 
 // ── discovery ─────────────────────────────────────────────────────────────────────────────────
@@ -294,9 +299,17 @@ async function migratePackage(name, options, report, progress) {
 		String(time[a] ?? "").localeCompare(String(time[b] ?? "")),
 	);
 	progress.addTotal(0, versions.length);
+	// A package created here gets --access, else the source's own visibility where it says (npmjs,
+	// this registry: `npm access get status`), else the registry's DEFAULT_ACCESS.
+	const access =
+		options.access ??
+		(Object.keys(hereVersions).length === 0 && !dryRun ? await sourceVisibility(from, fromToken, name) : undefined);
 	let landed = 0;
 	for (const [version, manifest] of versions) {
-		const outcome = await migrateVersion(name, version, manifest, packument, hereVersions[version], options);
+		const outcome = await migrateVersion(name, version, manifest, packument, hereVersions[version], {
+			...options,
+			access,
+		});
 		report({ name, version, ...outcome });
 		progress.add({ versions: 1, bytes: outcome.bytes ?? 0 });
 		if (outcome.kind === "copied" || outcome.kind === "present") landed++;
@@ -333,6 +346,17 @@ async function migratePackage(name, options, report, progress) {
 		}
 	} catch (error) {
 		fail(`dist-tags and package metadata: ${error.message}`);
+	}
+}
+
+/** `public` or `restricted` as the source's `GET /-/package/{name}/visibility` says; undefined when it does not. */
+async function sourceVisibility(from, token, name) {
+	try {
+		const answer = await getJson(`${from}/-/package/${encodeName(name)}/visibility`, token, { retries: 0 });
+		const visible = answer?.body?.public;
+		return typeof visible === "boolean" ? (visible ? "public" : "restricted") : undefined;
+	} catch {
+		return undefined; // a source without the endpoint: DEFAULT_ACCESS decides
 	}
 }
 

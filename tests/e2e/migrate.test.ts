@@ -308,3 +308,74 @@ describe("npm run migrate against a source that misbehaves (#18)", () => {
 		}
 	});
 });
+
+describe("npm run migrate from another instance of this registry (#18)", () => {
+	let source: RegistryServer;
+
+	beforeAll(async () => {
+		source = await RegistryServer.start({ DEFAULT_ACCESS: "public" });
+	});
+
+	afterAll(async () => {
+		await source?.stop();
+	});
+
+	it("keeps times, channels, publishers and each package's access, and signs with its own key", async () => {
+		const token = await source.developerToken(["@inhouse"]);
+		for (const version of ["1.0.0", "1.1.0"]) {
+			const dir = npmProject(source, token, {
+				"package.json": packageJson({ name: "@inhouse/lib", version, main: "index.js" }),
+				"index.js": `module.exports = 'inhouse ${version}';\n`,
+			});
+			await ok("npm", ["publish", "--access", "restricted"], { cwd: dir });
+		}
+		const open = npmProject(source, token, {
+			"package.json": packageJson({ name: "@inhouse/open", version: "1.0.0", main: "index.js" }),
+			"index.js": "module.exports = 'open';\n",
+		});
+		await ok("npm", ["publish", "--access", "public"], { cwd: open });
+		await source.admin("POST", "/packages/@inhouse/lib/channels/stable", { version: "1.0.0" });
+
+		const result = await run(
+			"npm",
+			[
+				"run",
+				"--silent",
+				"migrate",
+				"--",
+				"--from",
+				source.url,
+				"--from-token",
+				source.adminToken,
+				"--to",
+				server.url,
+				"--to-token",
+				server.adminToken,
+				"--scope",
+				"@inhouse",
+			],
+			{ cwd: ROOT, timeoutMs: 120_000 },
+		);
+		expect(result.code, result.output).toBe(0);
+		expect(result.output).toMatch(/copied 3, already present 0, failed 0/);
+
+		const before = await readJson<Packument>(`${source.url}/@inhouse%2flib`, source.adminToken);
+		const after = await fromRegistry("@inhouse/lib");
+		expect(after["dist-tags"]).toEqual({ latest: "1.1.0", stable: "1.0.0" });
+		expect(after.time).toMatchObject({
+			"1.0.0": before.time["1.0.0"],
+			"1.1.0": before.time["1.1.0"],
+			created: before.time.created,
+		});
+		expect(after.maintainers).toEqual(before.maintainers);
+		const versionOf = (doc: Packument) =>
+			doc.versions["1.0.0"] as unknown as { _npmUser: unknown; dist: { integrity: string; signatures: unknown } };
+		expect(versionOf(after)._npmUser).toEqual(versionOf(before)._npmUser);
+		expect(versionOf(after).dist.integrity).toBe(versionOf(before).dist.integrity);
+		// Each registry signs with its own key.
+		expect(versionOf(after).dist.signatures).not.toEqual(versionOf(before).dist.signatures);
+		// Each package keeps the access the source gives it (npm access get status), not DEFAULT_ACCESS.
+		expect((await fetch(`${server.url}/@inhouse%2flib`)).status).toBe(404);
+		expect((await fetch(`${server.url}/@inhouse%2fopen`)).status).toBe(200);
+	});
+});
