@@ -248,6 +248,30 @@ describe("admin import API (#18)", () => {
 		expect(entries.map((e) => e.action)).toContain("import.metadata");
 	});
 
+	it("sets latest to the highest stable version when the source names none that is here", async () => {
+		const name = uniqueName("imported");
+		for (const version of ["1.0.0", "1.2.0", "2.0.0-rc.1"]) {
+			await importVersion(name, { version, time: "2021-01-01T00:00:00.000Z" });
+		}
+		const res = await importMetadata(name, { "dist-tags": { next: "2.0.0-rc.1" } });
+		expect(res.status).toBe(200);
+		expect((await readPackument(name))["dist-tags"]).toEqual({ latest: "1.2.0", next: "2.0.0-rc.1" });
+	});
+
+	it("refuses a version without its publish time, or without the source's checksums, and stores nothing", async () => {
+		const name = uniqueName("imported");
+		const { body } = await sourceVersion(name, { version: "1.0.0", time: "2021-01-01T00:00:00.000Z" });
+		const put = (doc: unknown) =>
+			call(`/-/admin/import/${name}`, { method: "PUT", token: ADMIN, body: JSON.stringify(doc) });
+		const untimed = await put({ ...body, time: {} });
+		expect(untimed.status).toBe(400);
+		expect(await untimed.json()).toMatchObject({ error: expect.stringMatching(/time\["1\.0\.0"\]/) });
+		const manifest = body.versions["1.0.0"];
+		const unchecked = await put({ ...body, versions: { "1.0.0": { ...manifest, dist: {} } } });
+		expect(unchecked.status).toBe(400);
+		expect((await packument(name, ADMIN)).status).toBe(404);
+	});
+
 	it("is reached by admins only", async () => {
 		const name = uniqueName("imported");
 		const source = { version: "1.0.0", time: "2021-01-01T00:00:00.000Z" };
