@@ -626,6 +626,14 @@ async function main() {
 	}
 	const progress = new Progress();
 	const started = Date.now();
+	// Every step is idempotent: an interrupted run is finished by running it again.
+	for (const signal of ["SIGINT", "SIGTERM"]) {
+		process.once(signal, () => {
+			progress.stop();
+			console.error(`interrupted: run the same command again to finish (nothing is copied twice)`);
+			process.exit(130);
+		});
+	}
 	let summary;
 	try {
 		summary =
