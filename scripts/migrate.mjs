@@ -323,6 +323,13 @@ async function migratePackage(name, options, report, progress) {
 			? { maintainers: packument.maintainers.filter((m) => typeof m?.name === "string") }
 			: {}),
 		unpublished: unpublishedAtSource(packument),
+		// Deprecations made at the source after an earlier run reach the versions already here.
+		deprecated: Object.fromEntries(
+			Object.entries(packument.versions).map(([version, m]) => [
+				version,
+				typeof m?.deprecated === "string" ? m.deprecated : "",
+			]),
+		),
 	};
 	try {
 		const answer = await request(
@@ -340,6 +347,9 @@ async function migratePackage(name, options, report, progress) {
 		);
 		for (const skipped of answer.skipped ?? []) {
 			report({ kind: "note", name, reason: `dist-tag ${skipped.tag} → ${skipped.version} not set: ${skipped.reason}` });
+		}
+		for (const version of answer.deprecationsChanged ?? []) {
+			report({ kind: "note", name, reason: `${version}: deprecation brought in line with the source` });
 		}
 		for (const version of answer.liveHere ?? []) {
 			report({ kind: "note", name, reason: `${version} is unpublished at the source but published here: left alone` });

@@ -248,6 +248,20 @@ describe("admin import API (#18)", () => {
 		expect(entries.map((e) => e.action)).toContain("import.metadata");
 	});
 
+	it("brings deprecations made at the source since the versions came in, and only changes what differs", async () => {
+		const name = uniqueName("imported");
+		await importVersion(name, { version: "1.0.0", time: "2021-01-01T00:00:00.000Z", deprecated: "old" });
+		await importVersion(name, { version: "1.1.0", time: "2021-02-01T00:00:00.000Z" });
+		const res = await importMetadata(name, {
+			"dist-tags": { latest: "1.1.0" },
+			deprecated: { "1.0.0": "", "1.1.0": "use 2", "9.0.0": "not here" },
+		});
+		expect(await res.json()).toMatchObject({ deprecationsChanged: ["1.0.0", "1.1.0"] });
+		const doc = await readPackument(name);
+		expect(doc.versions["1.0.0"]?.deprecated).toBeUndefined();
+		expect(doc.versions["1.1.0"]?.deprecated).toBe("use 2");
+	});
+
 	it("sets latest to the highest stable version when the source names none that is here", async () => {
 		const name = uniqueName("imported");
 		for (const version of ["1.0.0", "1.2.0", "2.0.0-rc.1"]) {

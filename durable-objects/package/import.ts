@@ -90,7 +90,13 @@ export function importMetadata(
 	pkg: PackageRow,
 	now: string,
 ): Result<ImportChange<Omit<ImportedMetadata, "rev">>> {
-	const result: Omit<ImportedMetadata, "rev"> = { moved: [], unchanged: [], skipped: [], liveHere: [] };
+	const result: Omit<ImportedMetadata, "rev"> = {
+		moved: [],
+		unchanged: [],
+		skipped: [],
+		liveHere: [],
+		deprecationsChanged: [],
+	};
 	const tags = parts.channels.distTags();
 	// `latest` first: the channel npm needs exists before any other is added.
 	const ordered = Object.entries(input.distTags).sort(([a], [b]) => Number(b === "latest") - Number(a === "latest"));
@@ -106,11 +112,23 @@ export function importMetadata(
 		}
 	}
 	const recorded = recordUnpublished(parts, input.unpublished, input.actor.label, now, result.liveHere);
+	for (const [version, message] of Object.entries(input.deprecated)) {
+		const row = parts.versions.get(version);
+		if (!row || row.deprecated === message) continue;
+		parts.versions.setDeprecated(version, message);
+		result.deprecationsChanged.push(version);
+	}
 	const latest = ensureLatest(parts, input.actor.label, now);
 	const maintainersChanged = input.maintainers !== null && replaceMaintainers(parts.versions, input.maintainers);
 	const createdChanged = input.created !== null && keepEarliestCreated(parts.sql, pkg, input.created);
 	const modifiedAt = modifiedTime(parts.versions, input.modified);
-	const changed = result.moved.length > 0 || recorded.length > 0 || latest || maintainersChanged || createdChanged;
+	const changed =
+		result.moved.length > 0 ||
+		recorded.length > 0 ||
+		result.deprecationsChanged.length > 0 ||
+		latest ||
+		maintainersChanged ||
+		createdChanged;
 	if (!changed && (modifiedAt === null || modifiedAt === pkg.modified_at)) return ok({ value: result, skip: true });
 	return ok({
 		value: result,
@@ -120,6 +138,7 @@ export function importMetadata(
 			moved: result.moved,
 			skipped: result.skipped,
 			unpublished: recorded,
+			...(result.deprecationsChanged.length > 0 ? { deprecations: result.deprecationsChanged } : {}),
 			...(latest ? { latest: "set to the highest version: the source names none that is here" } : {}),
 			...(maintainersChanged ? { maintainers: input.maintainers?.map((m) => m.name) } : {}),
 		},

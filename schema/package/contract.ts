@@ -75,6 +75,8 @@ export type ImportMetadataInput = {
 	maintainers: Person[] | null;
 	/** Version numbers the source unpublished: taken here too, never to be reused. */
 	unpublished: string[];
+	/** Deprecation messages by version (null: not deprecated), applied to the versions here. */
+	deprecated: Record<string, string | null>;
 	actor: Actor;
 };
 
@@ -87,6 +89,8 @@ export type ImportedMetadata = {
 	skipped: { tag: string; version: string; reason: string }[];
 	/** Numbers the source unpublished that are published here: left alone. */
 	liveHere: string[];
+	/** Versions whose deprecation changed to the source's. */
+	deprecationsChanged: string[];
 };
 
 export type PackageUpdate = {

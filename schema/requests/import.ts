@@ -45,6 +45,8 @@ export const ImportMetadataSchema = v.object({
 	modified: v.optional(Timestamp),
 	maintainers: v.optional(v.array(Person)),
 	unpublished: v.optional(v.array(v.string("unpublished must list version strings"))),
+	/** Each version's deprecation at the source ("" for none): a re-run brings later changes. */
+	deprecated: v.optional(v.record(v.string(), v.string("deprecated values must be strings"))),
 });
 export type ImportMetadataDocument = v.InferOutput<typeof ImportMetadataSchema>;
 

@@ -173,12 +173,19 @@ describe("npm run migrate from Verdaccio (#18)", () => {
 		expect((await ok("node", ["-e", check], { cwd: pnpmDir })).stdout).toBe("widgets beta");
 	});
 
-	it("run again, copies nothing and doubles nothing", async () => {
+	it("run again, copies nothing and doubles nothing, and brings deprecations made since", async () => {
 		const before = await fromRegistry("@acme/widgets");
+		const dir = tempDir("deprecate");
+		writeFiles(dir, {
+			".npmrc": `registry=${verdaccio.url}/\n${verdaccio.url.replace(/^http:/, "")}/:_authToken=${verdaccio.token}\n`,
+		});
+		await ok("npm", ["deprecate", "@acme/widgets@1.1.0", "use 2"], { cwd: dir });
 		const result = await migrate(["--scope", "@acme", "--package", "acme-util"]);
 		expect(result.output).toMatch(/copied 0, already present 4, failed 1/);
 		const after = await fromRegistry("@acme/widgets");
-		expect(after.time).toEqual(before.time);
+		expect(after.time.created).toEqual(before.time.created);
+		expect(after.time["1.1.0"]).toEqual(before.time["1.1.0"]);
+		expect(after.versions["1.1.0"]?.deprecated).toBe("use 2");
 		const history = await readJson<{ history: unknown[] }>(
 			`${server.url}/packages/@acme/widgets/channels/beta/history`,
 			server.adminToken,

@@ -135,6 +135,9 @@ export const importMetadata = admin(async ({ request, env, actor }) => {
 			modified: time(body.modified),
 			maintainers: body.maintainers?.map(person) ?? null,
 			unpublished: (body.unpublished ?? []).filter((v) => parseVersion(v).ok),
+			deprecated: Object.fromEntries(
+				Object.entries(body.deprecated ?? {}).map(([version, message]) => [version, message === "" ? null : message]),
+			),
 			actor,
 		}),
 	);
