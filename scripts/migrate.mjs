@@ -282,6 +282,10 @@ async function migratePackage(name, options, report, progress) {
 	}
 	if (source === null) return fail("the source has no such package");
 	const packument = source.body;
+	// npmjs answers a package whose every version was unpublished with `time.unpublished` and no versions.
+	if (packument?.time?.unpublished && packument.versions === undefined) {
+		return report({ kind: "skipped", name, reason: "every version was unpublished at the source" });
+	}
 	if (!isPackument(packument, name)) return fail("the source's packument is malformed: package skipped");
 	if (Object.keys(packument.versions).length === 0) {
 		return report({ kind: "skipped", name, reason: "no versions at the source (unpublished there)" });
