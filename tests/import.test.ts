@@ -138,6 +138,17 @@ describe("admin import API (#18)", () => {
 		expect(entries.map((e) => e.version)).toEqual(["2.0.0-beta.1"]);
 	});
 
+	it("keeps a README only the source's document has when the tarball has none", async () => {
+		const name = uniqueName("imported");
+		await importVersion(name, {
+			version: "1.0.0",
+			time: "2021-01-01T00:00:00.000Z",
+			manifest: { readme: "# from the document", readmeFilename: "README.md" },
+		});
+		const doc = await readPackument(name);
+		expect(doc.readme).toBe("# from the document");
+	});
+
 	it("signs imported versions with this registry's key", async () => {
 		const name = uniqueName("imported");
 		await importVersion(name, { version: "1.0.0", time: "2021-01-01T00:00:00.000Z" });

@@ -96,9 +96,14 @@ export const importVersion = admin(async ({ request, env, actor }) => {
 				actor,
 			});
 			const { tags: _none, ...rest } = input;
+			// A README only the source's document has (older npm) is rendered as the tarball's would be.
+			const readme = input.readme ?? plan.readme;
+			const readmeHtml =
+				input.readmeHtml ?? (readme === null ? null : (await import("../web/markdown")).renderReadme(readme.readme));
 			const result = await stub.importVersion({
 				...rest,
-				readme: input.readme ?? plan.readme,
+				readme,
+				readmeHtml,
 				publishedAt: plan.publishedAt,
 				publishedBy: plan.publishedBy,
 				deprecated: plan.deprecated,
