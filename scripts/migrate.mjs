@@ -36,6 +36,17 @@ const USAGE = `usage:
 /** Thrown for a bad command line: printed with the usage, exit 2. */
 class UsageError extends Error {}
 
+/** This registry refused the admin token: nothing can be copied, the run stops. */
+class TokenRefused extends Error {}
+
+function assertTokenTaken(status, text) {
+	if (status === 401 || status === 403) {
+		throw new TokenRefused(
+			`this registry refused --to-token (${status} ${errorText(text)}): it must be an admin token`,
+		);
+	}
+}
+
 export function parseCommandLine(argv) {
 	const { values } = parseArgs({
 		args: argv,
@@ -294,6 +305,7 @@ async function migratePackage(name, options, report, progress) {
 	try {
 		here = await getJson(`${to}/${encodeName(name)}`, toToken);
 	} catch (error) {
+		if (error.status === 401) assertTokenTaken(401, error.message);
 		return fail(`this registry's packument: ${error.message}`);
 	}
 	// A name this registry serves from its upstream is not here (yet).
@@ -444,6 +456,7 @@ async function migrateVersion(name, version, manifest, packument, hereDist, opti
 			{ method: "PUT", headers: { "content-type": "application/json", ...authorization(toToken) }, body },
 			async (response) => {
 				const text = await response.text();
+				assertTokenTaken(response.status, text);
 				if (response.status === 201) return { kind: "copied", bytes: bytes.length };
 				if (response.status === 200) return { kind: "present" };
 				const reason =
@@ -452,6 +465,7 @@ async function migrateVersion(name, version, manifest, packument, hereDist, opti
 			},
 		);
 	} catch (error) {
+		if (error instanceof TokenRefused) throw error;
 		return { kind: "failed", reason: `import: ${error.message}` };
 	}
 }
@@ -670,7 +684,8 @@ async function main() {
 					);
 	} catch (error) {
 		progress.stop();
-		console.error(error instanceof UsageError ? error.message : `migration failed: ${error.stack ?? error}`);
+		const expected = error instanceof UsageError || error instanceof TokenRefused;
+		console.error(expected ? error.message : `migration failed: ${error.stack ?? error}`);
 		return 1;
 	}
 	progress.stop();

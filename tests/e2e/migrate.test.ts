@@ -301,6 +301,43 @@ describe("npm run migrate against a source that misbehaves (#18)", () => {
 		}
 	});
 
+	it("stops at once when this registry refuses the admin token", async () => {
+		const valid = await source((_request, response) => {
+			response.setHeader("content-type", "application/json");
+			response.end(
+				JSON.stringify({
+					name: "fine",
+					versions: { "1.0.0": { name: "fine", version: "1.0.0", dist: { shasum: "0".repeat(40) } } },
+					time: { "1.0.0": "2021-01-01T00:00:00.000Z" },
+				}),
+			);
+		});
+		try {
+			const result = await run(
+				"npm",
+				[
+					"run",
+					"--silent",
+					"migrate",
+					"--",
+					"--from",
+					valid.url,
+					"--to",
+					server.url,
+					"--to-token",
+					"not-a-token",
+					"--package",
+					"fine",
+				],
+				{ cwd: ROOT, timeoutMs: 60_000 },
+			);
+			expect(result.code).toBe(1);
+			expect(result.output).toMatch(/this registry refused --to-token \(401/);
+		} finally {
+			valid.server.close();
+		}
+	});
+
 	it("skips a package whose packument is malformed, and reports it", async () => {
 		const malformed = await source((_request, response) => {
 			response.setHeader("content-type", "application/json");
