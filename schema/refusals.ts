@@ -32,6 +32,11 @@ export const refusals = {
 			"protectedVersion",
 			`the package is in use through channel ${channels.map((c) => `"${c}"`).join(", ")}: remove those channels first, or unpublish anyway with force=true`,
 		),
+	importConflict: (version: string, here: string, source: string): Refusal =>
+		refuse(
+			"conflict",
+			`version ${version} is already here with other bytes (${here}, the source has ${source}): it is never overwritten`,
+		),
 	rangeTooComplex: (): Refusal =>
 		refuse(
 			"badRequest",

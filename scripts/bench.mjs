@@ -27,6 +27,10 @@
 //    directly (twice), then through a second registry (fresh state) that has it as its upstream:
 //    cold (every packument and tarball fetched from upstream on the way), then warm (all cached),
 //    twice. Each install starts from an empty npm cache (part of BENCH_ONLY=reads).
+// 9. Migration (#18): BENCH_PACKAGES packages with BENCH_MIGRATE_VERSIONS versions in all (default
+//    765) published into a local Verdaccio (no uplinks), then `npm run migrate -- --all` into a
+//    fresh `npm start`: wall time and versions per second, and the time of a second run that finds
+//    everything present. BENCH_ONLY=migrate runs this section alone.
 //
 // Figures go to stdout as a table, and as JSON with --json.
 
@@ -42,6 +46,7 @@ import { constants, gzipSync } from "node:zlib";
 import autocannon from "autocannon";
 import { packTar } from "modern-tar";
 import { newSecret } from "./dev-vars.mjs";
+import { startVerdaccio } from "./local-verdaccio.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const PACKAGES = Number(process.env.BENCH_PACKAGES ?? 200);
@@ -53,6 +58,7 @@ const LARGE_PUBLISH_MB = (process.env.BENCH_LARGE_PUBLISH ?? "1,10,25,60,95")
 	.filter((s) => s.trim() !== "")
 	.map(Number);
 const ONLY = process.env.BENCH_ONLY ?? "";
+const MIGRATE_VERSIONS = Number(process.env.BENCH_MIGRATE_VERSIONS ?? 765);
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 const SIGNING = randomBytes(16).toString("hex");
 const ENCRYPTION = randomBytes(16).toString("hex");
@@ -669,6 +675,96 @@ async function largePublishes() {
 	figures["large publishes (wrangler dev)"] = rows;
 }
 
+// ── migration ──────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Section 9: the bench's packages, with MIGRATE_VERSIONS versions spread over them (the first
+ * ones get one more), published into a local Verdaccio over npm's publish protocol, then migrated
+ * with `npm run migrate` into a fresh registry, twice.
+ */
+async function migration() {
+	const verdaccio = await startVerdaccio({ dir: scratch("verdaccio"), port: await freePort(), env: quietEnv });
+	let server = null;
+	try {
+		const perPackage = Math.floor(MIGRATE_VERSIONS / PACKAGES);
+		const extra = MIGRATE_VERSIONS - perPackage * PACKAGES;
+		const packages = Array.from({ length: PACKAGES }, (_, i) =>
+			Array.from({ length: perPackage + (i < extra ? 1 : 0) }, (_, v) => ({
+				name: graphName(i),
+				version: `1.${v}.0`,
+				description: `generated package ${i} for the benchmark`,
+				main: "index.js",
+				license: "MIT",
+				dependencies: dependenciesOf(i),
+			})),
+		);
+		log(`publishing ${MIGRATE_VERSIONS} versions of ${PACKAGES} packages into Verdaccio…`);
+		const publishStarted = performance.now();
+		let next = 0;
+		await Promise.all(
+			Array.from({ length: 8 }, async () => {
+				while (next < packages.length) {
+					for (const manifest of packages[next++]) {
+						const put = await fetch(`${verdaccio.url}/${manifest.name}`, {
+							method: "PUT",
+							headers: { authorization: `Bearer ${verdaccio.token}`, "content-type": "application/json" },
+							body: JSON.stringify(asNpmSendsIt(await publishBody(manifest), verdaccio.url)),
+						});
+						if (!put.ok) throw new Error(`verdaccio publish ${manifest.name}: ${put.status} ${await put.text()}`);
+					}
+				}
+			}),
+		);
+		notes.push(
+			`${MIGRATE_VERSIONS} versions published into Verdaccio in ${((performance.now() - publishStarted) / 1000).toFixed(1)} s`,
+		);
+		server = await startServer("npm start", {}, scratch("migrate-state"));
+		const runMigrate = () => {
+			const started = performance.now();
+			const args = [join(root, "scripts", "migrate.mjs"), "--from", verdaccio.url, "--to", server.url];
+			args.push("--to-token", ADMIN, "--all", "--concurrency", "8");
+			const result = spawnSync(process.execPath, args, { cwd: root, env: quietEnv, encoding: "utf8" });
+			if (result.status !== 0)
+				throw new Error(`npm run migrate exited ${result.status}\n${result.stdout}\n${result.stderr}`);
+			return { seconds: (performance.now() - started) / 1000, summary: result.stdout.trim().split("\n")[0] };
+		};
+		log("npm run migrate…");
+		const first = runMigrate();
+		log("npm run migrate again (everything present)…");
+		const second = runMigrate();
+		figures.migration = {
+			"packages / versions": `${PACKAGES} / ${MIGRATE_VERSIONS}`,
+			"first run: wall time (s)": +first.seconds.toFixed(1),
+			"first run: versions per second": +(MIGRATE_VERSIONS / first.seconds).toFixed(1),
+			"first run: summary": first.summary,
+			"second run, nothing to copy: wall time (s)": +second.seconds.toFixed(1),
+			"second run: summary": second.summary,
+		};
+	} finally {
+		await server?.stop();
+		await verdaccio.stop();
+	}
+}
+
+/** The fields npm adds to a publish (Verdaccio records a version's time only with them). */
+function asNpmSendsIt(body, url) {
+	const [version, manifest] = Object.entries(body.versions)[0];
+	const user = { name: "migrator", email: "migrator@example.com" };
+	return {
+		...body,
+		readme: `# ${body.name}`,
+		maintainers: [user],
+		versions: {
+			[version]: {
+				...manifest,
+				_npmUser: user,
+				maintainers: [user],
+				dist: { ...manifest.dist, tarball: `${url}/${body.name}/-/${body.name}-${version}.tgz` },
+			},
+		},
+	};
+}
+
 /** A developer token with no grants: it reads public packages without the anonymous rate limit. */
 async function readerToken(url) {
 	const created = await fetch(`${url}/-/admin/tokens`, {
@@ -810,6 +906,7 @@ if (ONLY === "" || ONLY === "reads") {
 }
 
 if (ONLY === "" || ONLY === "large-publishes") await largePublishes();
+if (ONLY === "" || ONLY === "migrate") await migration();
 
 console.log("");
 for (const note of notes) console.log(note);
@@ -870,5 +967,9 @@ if (large) {
 			String(row.isolateGrowthMB).padStart(18),
 		);
 	}
+}
+if (figures.migration) {
+	console.log("\nmigration from a local Verdaccio into npm start (npm run migrate -- --all --concurrency 8):");
+	for (const [what, value] of Object.entries(figures.migration)) console.log(`  ${what.padEnd(60)} ${value}`);
 }
 if (process.argv.includes("--json")) console.log(JSON.stringify({ notes, figures }, null, 2));

@@ -159,6 +159,21 @@ export const refused = {
 		http("manifestMismatch", `the bundle's package.json names ${found}, not ${name}`),
 	bundleWithoutIndex: () => http("unprocessable", "the bundle has no index.js at its root"),
 
+	// the admin import API (worker/admin/import.ts)
+	importOneVersion: () => http("badRequest", "an import carries exactly one version and its tarball"),
+	importForOtherPackage: (document: string, name: string) =>
+		http("badRequest", `the document is for "${document}", not "${name}"`),
+	importVersionMisnamed: (version: string, name: string) =>
+		http("badRequest", `versions["${version}"] must have name "${name}" and version "${version}"`),
+	importWithoutTime: (version: string) =>
+		http("badRequest", `time["${version}"] must be the version's publish time (ISO 8601)`),
+	importWithoutChecksum: () => http("badRequest", "versions[].dist must carry the source's integrity or shasum"),
+	importWithoutTarball: () => http("badRequest", "an import must carry the version's tarball as its one attachment"),
+	importTarballNamesOther: (found: string, expected: string) =>
+		http("manifestMismatch", `the tarball's package.json is ${found}, the source says ${expected}`),
+	importChecksumMismatch: (version: string, what: string) =>
+		http("integrityMismatch", `the tarball of ${version} does not match the source's ${what}`),
+
 	// tarballs
 	notGzipTar: () => http("badTarball", "tarball is not a valid gzip-compressed tar archive"),
 	emptyTarball: () => http("badTarball", "tarball contains no files"),

@@ -11,6 +11,7 @@ import {
 	setScopePolicy,
 	updateCustomer,
 } from "./admin/customers";
+import { importMetadata, importVersion } from "./admin/import";
 import { readMetrics } from "./admin/metrics";
 import { reindexStatus, startReindex } from "./admin/reindex";
 import { createToken, grantToken, listTokens, revokeToken, rotateToken, ungrantToken } from "./admin/tokens";
@@ -168,6 +169,8 @@ api
 
 for (const scoped of ["/@:scope/:pkg", "/:pkg"]) {
 	api
+		.put(`/-/admin/import${scoped}`, importVersion)
+		.put(`/-/admin/import${scoped}/-/metadata`, importMetadata)
 		.get(`/-/package${scoped}/dist-tags`, listDistTags)
 		.put(`/-/package${scoped}/dist-tags/:tag`, setDistTag)
 		.post(`/-/package${scoped}/dist-tags/:tag`, setDistTag)

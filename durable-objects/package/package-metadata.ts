@@ -9,6 +9,8 @@ import { splitName } from "../../schema/names";
 import {
 	type AccessChange,
 	type ChannelView,
+	type ImportMetadataInput,
+	type ImportVersionInput,
 	PAGE_DOWNLOAD_DAYS,
 	type PackageMetadataContract,
 	type PackageUpdate,
@@ -34,6 +36,7 @@ import { type ChannelState, Channels } from "./channels";
 import { Claim } from "./claim";
 import { Documents, type PackumentForm } from "./documents";
 import { Downloads } from "./downloads";
+import { type ImportParts, importMetadata, importVersion } from "./import";
 import { PackageRecord, revision } from "./package-record";
 import { versionDocument } from "./packument";
 import { packagePage } from "./page";
@@ -56,7 +59,14 @@ import { Versions } from "./versions";
 // the object keeps (upstream.ts); local and upstream never mix in one answer.
 
 /** What a write did, for the audit trail, and what it answers. */
-type Change<T> = { value: T; action: string; target: string | null; detail?: Record<string, unknown> };
+type Change<T> = {
+	value: T;
+	action: string;
+	target: string | null;
+	detail?: Record<string, unknown>;
+	/** The package's `modified` after the change, when it is not now (an import keeps the source's). */
+	modifiedAt?: string;
+};
 
 /** Every write answers with the revision it committed. */
 type Written<T> = T & { rev: string };
@@ -421,6 +431,23 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		});
 	}
 
+	/** A version copied from another registry (import.ts): its own time and deprecation, no channel moved. */
+	importVersion(input: ImportVersionInput) {
+		return this.write(input.actor, { creates: { name: input.name, access: input.access } }, (pkg) =>
+			importVersion(this.importParts(), input, pkg),
+		);
+	}
+
+	/** An imported package's dist-tags (channel moves), times, maintainers and unpublished numbers (import.ts). */
+	importMetadata(input: ImportMetadataInput) {
+		return this.write(input.actor, {}, (pkg, now) => importMetadata(this.importParts(), input, pkg, now));
+	}
+
+	private importParts(): ImportParts {
+		const { sql, versionRows: versions, channelRows: channels, readmes, rollouts } = this;
+		return { sql, versions, channels, readmes, rollouts };
+	}
+
 	/**
 	 * What npm does with a document and no attachments: `npm deprecate` sets or clears (with "")
 	 * `deprecated`; `npm unpublish pkg@v` sends the document without that version. Nothing else in
@@ -782,9 +809,9 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			const changed = change(pkg, now);
 			if (!changed.ok) return changed;
 			if ("skip" in changed.value) return ok({ ...changed.value.value, rev: revision(pkg) });
-			const { value, action, target, detail } = changed.value;
+			const { value, action, target, detail, modifiedAt } = changed.value;
 			recordAudit(this.sql, actor, action, target, detail ?? null);
-			const committed = this.record.bumpRevision(now);
+			const committed = this.record.bumpRevision(modifiedAt ?? now);
 			this.documents.rebuild(
 				committed,
 				this.versionRows.all(),

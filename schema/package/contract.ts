@@ -54,6 +54,45 @@ export type PublishInput = {
 
 export type Published = { rev: string; versionId: string; packageId: string };
 
+/**
+ * A version copied from another registry (admin import, `npm run migrate`): stored as a publish
+ * stores it, with the source's publish time, publisher and deprecation, and no channel moved.
+ */
+export type ImportVersionInput = Omit<PublishInput, "tags"> & {
+	publishedAt: string;
+	publishedBy: Person;
+	deprecated: string | null;
+};
+
+/** `present`: the version was here already with the same integrity; nothing was written. */
+export type ImportedVersion = { rev: string; status: "copied" | "present" };
+
+/** What belongs to an imported package rather than a version, applied once its versions are in. */
+export type ImportMetadataInput = {
+	distTags: Record<string, string>;
+	created: string | null;
+	modified: string | null;
+	maintainers: Person[] | null;
+	/** Version numbers the source unpublished: taken here too, never to be reused. */
+	unpublished: string[];
+	/** Deprecation messages by version (null: not deprecated), applied to the versions here. */
+	deprecated: Record<string, string | null>;
+	actor: Actor;
+};
+
+export type ImportedMetadata = {
+	rev: string;
+	/** Tags moved to the source's version, and tags already there. */
+	moved: string[];
+	unchanged: string[];
+	/** Tags not applied, with why (their version is not here, a rollout holds the channel, no room). */
+	skipped: { tag: string; version: string; reason: string }[];
+	/** Numbers the source unpublished that are published here: left alone. */
+	liveHere: string[];
+	/** Versions whose deprecation changed to the source's. */
+	deprecationsChanged: string[];
+};
+
 export type PackageUpdate = {
 	/** `_rev` the client read; must be current when versions are removed (CouchDB's optimistic check). */
 	rev: string | null;
@@ -297,6 +336,10 @@ export interface PackageMetadataContract {
 
 	// writes: each one SQLite transaction; a refusal leaves the package exactly as it was
 	publish(input: PublishInput): Result<Published>;
+	/** A version from another registry (admin import); `present` when it is here with the same bytes. */
+	importVersion(input: ImportVersionInput): Result<ImportedVersion>;
+	/** An imported package's dist-tags, times, maintainers and unpublished numbers. */
+	importMetadata(input: ImportMetadataInput): Result<ImportedMetadata>;
 	/** npm deprecate, and npm unpublish of one version (a document without it). */
 	update(input: PackageUpdate): Result<Removed>;
 	/** Refused while a channel other than `latest` exists, unless forced. */

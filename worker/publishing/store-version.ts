@@ -2,7 +2,7 @@ import type { Actor } from "../../schema/audit";
 import { config } from "../../schema/config";
 import { LIMITS } from "../../schema/limits";
 import type { PackageName } from "../../schema/names";
-import type { Access } from "../../schema/package/contract";
+import type { Access, PublishInput } from "../../schema/package/contract";
 import { signingKey, signVersion } from "../../schema/signatures";
 import { unwrap } from "../errors";
 import { packageStub } from "../objects";
@@ -53,6 +53,18 @@ export async function unpackToBundle(
 }
 
 export async function storeVersion(env: Env, pkg: PackageName, attempt: PublishAttempt, next: VersionToStore) {
+	const { input, entryPath, entryIntegrity } = await prepareVersion(env, pkg, next);
+	const result = await packageStub(env, pkg.name).publish(input);
+	attempt.committed = result.ok;
+	return { ...unwrap(result), entryPath, entryIntegrity };
+}
+
+/**
+ * Everything the package object needs to commit a version, worked out outside its single thread:
+ * the stored manifest (the manifest rule), the entry file, the README (rendered), the signature.
+ * The admin import (worker/admin/import.ts) commits the same input its own way.
+ */
+export async function prepareVersion(env: Env, pkg: PackageName, next: VersionToStore) {
 	const { manifest, overridden } = registryManifest(
 		next.manifest,
 		next.packageJson,
@@ -69,7 +81,7 @@ export async function storeVersion(env: Env, pkg: PackageName, attempt: PublishA
 	]);
 	// Rendered here, before the commit and outside the object's single thread, once per version.
 	const readmeHtml = readme === null ? null : (await import("../web/markdown")).renderReadme(readme.readme);
-	const result = await packageStub(env, pkg.name).publish({
+	const input: PublishInput = {
 		name: pkg.name,
 		version: next.version,
 		manifest,
@@ -86,11 +98,10 @@ export async function storeVersion(env: Env, pkg: PackageName, attempt: PublishA
 		unpackedSize: next.files.unpackedSize,
 		readme,
 		readmeHtml,
-		signatures,
+		...(signatures ? { signatures } : {}),
 		actor: next.actor,
-	});
-	attempt.committed = result.ok;
-	return { ...unwrap(result), entryPath: entry, entryIntegrity: integrity };
+	};
+	return { input, entryPath: entry, entryIntegrity: integrity };
 }
 
 /** The registry's signature of a version, made before the commit so it is stored in the same transaction. */
