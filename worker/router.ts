@@ -11,8 +11,10 @@ import {
 	setScopePolicy,
 	updateCustomer,
 } from "./admin/customers";
+import { exportBlob, exportRegistry } from "./admin/export";
 import { readMetrics } from "./admin/metrics";
 import { reindexStatus, startReindex } from "./admin/reindex";
+import { restoreBlob, restoreItem } from "./admin/restore";
 import { createToken, grantToken, listTokens, revokeToken, rotateToken, ungrantToken } from "./admin/tokens";
 import { createUser, disableTotp, enableTotp, getUser, grantUser, listUsers, ungrantUser } from "./admin/users";
 import { isBrowserFacing, preflight, withCors } from "./cors";
@@ -158,6 +160,10 @@ api
 	.get("/-/admin/metrics", readMetrics)
 	.post("/-/admin/reindex", startReindex)
 	.get("/-/admin/reindex", reindexStatus)
+	.get("/-/admin/export", exportRegistry)
+	.get("/-/admin/export/blob", exportBlob)
+	.post("/-/admin/restore", restoreItem)
+	.put("/-/admin/restore/blob", restoreBlob)
 	.post("/-/admin/claims", claimName)
 	.get("/-/admin/upstream", upstreamStatus)
 	.get("/-/v1/search", search);

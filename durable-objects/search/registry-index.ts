@@ -101,6 +101,24 @@ export class RegistryIndexDO extends DurableObject<Env> implements RegistryIndex
 			.toArray();
 	}
 
+	/** Names of every package the index knows, in order after `after` (the export walks them). */
+	packageNames(after: string, limit: number, scope: string | null): string[] {
+		const rows =
+			scope === null
+				? this.sql.exec<{ name: string }>(
+						`SELECT name FROM packages WHERE name > ? ORDER BY name LIMIT ?`,
+						after,
+						limit,
+					)
+				: this.sql.exec<{ name: string }>(
+						`SELECT name FROM packages WHERE scope = ? AND name > ? ORDER BY name LIMIT ?`,
+						scope,
+						after,
+						limit,
+					);
+		return rows.toArray().map((r) => r.name);
+	}
+
 	/** The packages most recently published, of those the asker may read. */
 	recent(readable: Readable, limit: number): PackageSummary[] {
 		const params: (string | number)[] = [];
