@@ -2,6 +2,7 @@ import { Router } from "itty-router";
 import { config } from "../schema/config";
 import { normalizeScopedPath } from "../schema/names";
 import { adminAudit, packageAudit } from "./admin/audit";
+import { backupBlob, exportBackup, listBackups } from "./admin/backups";
 import {
 	createCustomer,
 	getRetention,
@@ -164,6 +165,9 @@ api
 	.get("/-/admin/export/blob", exportBlob)
 	.post("/-/admin/restore", restoreItem)
 	.put("/-/admin/restore/blob", restoreBlob)
+	.get("/-/admin/backups", listBackups)
+	.get("/-/admin/backups/:id/export", exportBackup)
+	.get("/-/admin/backups/:id/blob", backupBlob)
 	.post("/-/admin/claims", claimName)
 	.get("/-/admin/upstream", upstreamStatus)
 	.get("/-/v1/search", search);

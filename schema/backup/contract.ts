@@ -74,3 +74,21 @@ export type ExportPage = { format: number; items: ExportItem[]; next: ExportCurs
 /** What one page may spend: object calls (each a subrequest), and bytes of items in memory. */
 export const EXPORT_PAGE_CALLS = 50;
 export const EXPORT_PAGE_BYTES = 8 * 1024 * 1024;
+
+/** A scheduled backup as GET /-/admin/backups lists it. */
+export type BackupView = {
+	id: string;
+	state: "running" | "done" | "pruning";
+	startedAt: string;
+	finishedAt: string | null;
+	pages: number;
+	packages: number;
+	versions: number;
+	bytes: number;
+};
+
+/** Where a backup's parts lie in R2: its pages and manifest under its id, bytes shared by all. */
+export const BACKUP_PREFIX = "backups/";
+export const backupPageKey = (id: string, page: number) => `backups/${id}/pages/${String(page).padStart(6, "0")}.json`;
+export const backupManifestKey = (id: string) => `backups/${id}/manifest.json`;
+export const backupBlobKey = (key: string) => `backups/blobs/${key}`;
