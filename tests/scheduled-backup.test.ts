@@ -80,5 +80,11 @@ describe("scheduled backups (#18)", () => {
 		const bytes = await call(`/-/admin/backups/${latest?.id}/blob?key=${encodeURIComponent(key)}`, { token: ADMIN });
 		expect(bytes.status).toBe(200);
 		expect((await bytes.arrayBuffer()).byteLength).toBe(head?.versions[0]?.tarballSize);
+
+		// The dashboard shows the last backup and its size.
+		const dashboard = await (await call("/-/dashboard", { token: ADMIN })).text();
+		expect(dashboard).toContain("Last backup");
+		expect(dashboard).toContain(`datetime="${latest?.finishedAt}"`);
+		expect(dashboard).toMatch(/Its size<\/dt><dd>[\d.]+ (kB|MB)</);
 	});
 });
