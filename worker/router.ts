@@ -2,7 +2,7 @@ import { Router } from "itty-router";
 import { config } from "../schema/config";
 import { normalizeScopedPath } from "../schema/names";
 import { adminAudit, packageAudit } from "./admin/audit";
-import { backupBlob, exportBackup, listBackups } from "./admin/backups";
+import { backupBlob, exportBackup, listBackups, startBackup } from "./admin/backups";
 import {
 	createCustomer,
 	getRetention,
@@ -166,6 +166,7 @@ api
 	.post("/-/admin/restore", restoreItem)
 	.put("/-/admin/restore/blob", restoreBlob)
 	.get("/-/admin/backups", listBackups)
+	.post("/-/admin/backups", startBackup)
 	.get("/-/admin/backups/:id/export", exportBackup)
 	.get("/-/admin/backups/:id/blob", backupBlob)
 	.post("/-/admin/claims", claimName)

@@ -11,6 +11,7 @@ import { npmProject, ok, packageJson, RegistryServer, tempDir } from "./harness"
 
 let source: RegistryServer;
 let target: RegistryServer | null = null;
+let fromBackup: RegistryServer | null = null;
 
 beforeAll(async () => {
 	source = await RegistryServer.start();
@@ -19,6 +20,7 @@ beforeAll(async () => {
 afterAll(async () => {
 	await source?.stop();
 	await target?.stop();
+	await fromBackup?.stop();
 });
 
 function publishDir(server: RegistryServer, token: string, name: string, version: string): string {
@@ -46,10 +48,13 @@ async function historyOf(server: RegistryServer, name: string, channel: string):
 }
 
 /** Waits until the export names every package (the search index hears of publishes after they commit). */
-async function exportable(server: RegistryServer, names: string[]): Promise<void> {
+async function exportable(server: RegistryServer, names: string[], scope = "@acme"): Promise<void> {
 	const deadline = Date.now() + 30_000;
 	for (;;) {
-		const page = await server.admin<{ items: { kind: string; name?: string }[] }>("GET", "/-/admin/export?scope=@acme");
+		const page = await server.admin<{ items: { kind: string; name?: string }[] }>(
+			"GET",
+			`/-/admin/export?scope=${scope}`,
+		);
 		const heads = page.items.filter((i) => i.kind === "package").map((i) => i.name);
 		if (names.every((n) => heads.includes(n))) return;
 		if (Date.now() > deadline) throw new Error(`the export names ${heads.join(", ")} only`);
@@ -132,5 +137,33 @@ describe("export and restore with the archive (#18)", () => {
 		// Again: everything is present, nothing is copied twice.
 		const again = await restoreFromArchive({ file, to: target.url, toToken: target.adminToken });
 		expect(again).toEqual({ copied: 0, present: 3, failed: [] });
+	});
+
+	it("takes a backup on demand, lists it, and downloads it as the same archive, which restores", async () => {
+		const publisher = await source.developerToken(["@kept"]);
+		await ok("npm", ["publish", "--access", "public"], { cwd: publishDir(source, publisher, "@kept/lib", "3.0.0") });
+		await exportable(source, ["@kept/lib"], "@kept");
+		const { backup } = await source.admin<{ backup: { id: string } }>("POST", "/-/admin/backups");
+		const deadline = Date.now() + 60_000;
+		let listed: { id: string; state: string; packages: number; bytes: number } | undefined;
+		while (listed?.state !== "done") {
+			if (Date.now() > deadline) throw new Error(`backup ${backup.id} did not finish: ${JSON.stringify(listed)}`);
+			await new Promise((r) => setTimeout(r, 250));
+			const { backups } = await source.admin<{ backups: (typeof listed & {})[] }>("GET", "/-/admin/backups");
+			listed = backups.find((b) => b.id === backup.id);
+		}
+		expect(listed.packages).toBeGreaterThanOrEqual(1);
+		expect(listed.bytes).toBeGreaterThan(0);
+
+		const file = join(tempDir("archive"), "backup.tar");
+		const exported = await exportToArchive({ from: source.url, fromToken: source.adminToken, file, backup: backup.id });
+		expect(exported.failed).toEqual([]);
+		fromBackup = await RegistryServer.start({}, source);
+		const restored = await restoreFromArchive({ file, to: fromBackup.url, toToken: fromBackup.adminToken });
+		expect(restored.failed).toEqual([]);
+		expect(await packumentOf(fromBackup, "@kept/lib")).toEqual(await packumentOf(source, "@kept/lib"));
+		const tarball = "/@kept/lib/-/lib-3.0.0.tgz";
+		const [a, b] = await Promise.all([get(source, tarball), get(fromBackup, tarball)]);
+		expect(Buffer.from(await b.arrayBuffer())).toEqual(Buffer.from(await a.arrayBuffer()));
 	});
 });

@@ -12,6 +12,11 @@ import { blobKey } from "./export";
 /** GET /-/admin/backups → { backups: [{ id, state, startedAt, finishedAt, pages, packages, versions, bytes }] } newest first */
 export const listBackups = admin(async ({ env }) => json({ backups: await backupObject(env).list() }));
 
+/** POST /-/admin/backups → 202 { backup }: a backup now (before a risky change), built like the daily one */
+export const startBackup = admin(async ({ env }) =>
+	json({ backup: await backupObject(env).start(Date.now()) }, { status: 202 }),
+);
+
 /** GET /-/admin/backups/{id}/export[?cursor=N] → page N of a finished backup: { format, items, next, calls } */
 export const exportBackup = admin(async ({ request, env }) => {
 	const id = String(request.params.id ?? "");
