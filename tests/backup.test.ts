@@ -1,4 +1,4 @@
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { exportPage, firstCursor } from "../durable-objects/backup/export-pager";
 import {
@@ -312,5 +312,83 @@ describe("restore (#18)", () => {
 		expect(res.status).toBe(200);
 		expect(((await res.json()) as { inserted: number }).inserted).toBe(1);
 		expect((await call("/-/whoami", { token: secret })).status).toBe(200);
+	});
+
+	it("refuses rows of a newer schema than this registry's, a cursor it did not give out, and a malformed scope", async () => {
+		const scope = `@${uniqueName("bknew")}`;
+		const { name } = await richPackage(scope);
+		const { items } = await exportAll(scope);
+		const head = packageItems(items, name)[0] as PackageHead;
+		const newer = await restore({ ...head, name: `${scope}/newer`, schema: 999 });
+		expect(newer.status).toBe(422);
+		expect(((await newer.json()) as { error: string }).error).toContain("upgrade the registry first");
+		expect((await call("/-/admin/export?cursor=not-a-cursor", { token: ADMIN })).status).toBe(400);
+		expect((await call("/-/admin/export?scope=nope", { token: ADMIN })).status).toBe(400);
+	});
+
+	it("takes bytes once: the same size again is present, other bytes under the key a conflict, a wrong sha1 refused", async () => {
+		const key = `tarballs/${uniqueName("bkblob")}/1.0.0/a.tgz`;
+		const put = (body: string, sha1?: string) =>
+			call(`/-/admin/restore/blob?key=${encodeURIComponent(key)}${sha1 ? `&sha1=${sha1}` : ""}`, {
+				method: "PUT",
+				token: ADMIN,
+				body,
+				headers: { "content-type": "application/octet-stream" },
+			});
+		const wrongSha1 = "0".repeat(40);
+		expect((await put("twelve bytes", wrongSha1)).status).toBe(422);
+		expect(await env.BLOBS.head(key)).toBeNull();
+		expect((await put("twelve bytes")).status).toBe(201);
+		const again = await put("twelve bytes");
+		expect(again.status).toBe(200);
+		expect(await again.json()).toEqual({ key, present: true });
+		expect((await put("other, longer bytes")).status).toBe(409);
+		expect(await (await env.BLOBS.get(key))?.text()).toBe("twelve bytes");
+		const outside = await call("/-/admin/restore/blob?key=backups/x", { method: "PUT", token: ADMIN, body: "x" });
+		expect(outside.status).toBe(400);
+	});
+
+	it("finishes a restore cut short: beginning the package again clears what the first attempt left", async () => {
+		const scope = `@${uniqueName("bkcut")}`;
+		const { name } = await richPackage(scope);
+		const { items } = await exportAll(scope);
+		const copy = `${scope}/cut`;
+		const [head, ...rows] = renamed(packageItems(items, name), copy) as [PackageHead, ...PackageRows[]];
+		expect(await (await restore(head)).json()).toEqual({ state: "fresh" });
+		// The first page of rows only, without its final package row: cut short.
+		const partial = { ...(rows[0] as PackageRows), final: false, tables: rows[0]?.tables.slice(0, -1) ?? [] };
+		expect((await restore(partial)).status).toBe(200);
+		expect((await call(`/${copy.replace("/", "%2f")}`, { token: ADMIN })).status).toBe(404);
+		const answers = await restoreAll([head, ...rows]);
+		expect(answers[0]).toEqual({ state: "fresh" });
+		const restored = await readPackument(copy);
+		expect(Object.keys(restored.versions)).toEqual(["1.0.0", "1.1.0"]);
+		expect(await history(copy, "stable")).toEqual(await history(name, "stable"));
+	});
+
+	it("exports TOTP seeds sealed, sealing one stored before sealing existed", async () => {
+		const user = uniqueName("bktotp");
+		const created = await call("/-/admin/users", {
+			method: "POST",
+			token: ADMIN,
+			body: JSON.stringify({ name: user, password: "user-password-1", email: `${user}@example.com`, grants: [] }),
+		});
+		expect(created.status).toBe(201);
+		const auth = env.AUTH.get(env.AUTH.idFromName("auth"));
+		await runInDurableObject(auth, (_instance, state) => {
+			state.storage.sql.exec(`UPDATE users SET totp_secret = 'JBSWY3DPEHPK3PXP' WHERE name = ?`, user);
+		});
+		let cursor = { table: 0, offset: 0 };
+		let seed: unknown;
+		for (;;) {
+			const page = await auth.exportRows(cursor);
+			for (const t of page.item.tables) {
+				if (t.table === "users") seed = t.rows.find((r) => r.name === user)?.totp_secret ?? seed;
+			}
+			if (page.next === null) break;
+			cursor = page.next;
+		}
+		expect(String(seed)).toMatch(/^sealed:v1:/);
+		expect(String(seed)).not.toContain("JBSWY3DPEHPK3PXP");
 	});
 });

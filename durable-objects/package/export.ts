@@ -86,7 +86,8 @@ export function beginRestore(sql: SqlStorage, head: PackageHead, existing: Packa
 	const here = schemaVersion(sql);
 	if (head.schema > here) return refusals.restoreNewerSchema(head.name, head.schema, here);
 	if (existing === null) {
-		for (const table of TABLE_NAMES) sql.exec(`DELETE FROM ${table}`);
+		// In reverse: a channel goes before the history rows it points into.
+		for (const table of [...TABLE_NAMES].reverse()) sql.exec(`DELETE FROM ${table}`);
 		return ok({ state: "fresh" });
 	}
 	const stored = new Map(
