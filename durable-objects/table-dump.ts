@@ -10,8 +10,6 @@ import { refusals } from "../schema/refusals";
 /** A table to dump: its name, the order its rows are read in, and at most how many rows one page takes. */
 export type TableSpec = { name: string; order: string; pageRows?: number };
 
-const READ_BATCH = 256;
-
 /** One page of rows from `cursor` on, within `bytes` of JSON and `rows` rows (at least one row). */
 export function dumpTables(
 	sql: SqlStorage,
@@ -25,25 +23,22 @@ export function dumpTables(
 	let count = 0;
 	while (table < specs.length) {
 		const spec = specs[table] as TableSpec;
+		const room = Math.min(limits.rows - count, spec.pageRows ?? Number.POSITIVE_INFINITY);
+		// One query a table, read lazily: rows past the page's bytes are never fetched. Paging by
+		// OFFSET skips rows inside SQLite, a small cost beside reading them.
+		const rows = sql.exec<Row>(`SELECT * FROM ${spec.name} ORDER BY ${spec.order} LIMIT ? OFFSET ?`, room + 1, offset);
 		const taken: Row[] = [];
 		let full = false;
-		for (;;) {
-			const batch = sql
-				.exec<Row>(`SELECT * FROM ${spec.name} ORDER BY ${spec.order} LIMIT ? OFFSET ?`, READ_BATCH, offset)
-				.toArray();
-			for (const row of batch) {
-				const size = JSON.stringify(row).length;
-				const tableFull = spec.pageRows !== undefined && taken.length >= spec.pageRows;
-				if (count > 0 && (bytes + size > limits.bytes || count >= limits.rows || tableFull)) {
-					full = true;
-					break;
-				}
-				taken.push(row);
-				bytes += size;
-				count += 1;
-				offset += 1;
+		for (const row of rows) {
+			const size = JSON.stringify(row).length;
+			if (taken.length >= room || (count > 0 && bytes + size > limits.bytes)) {
+				full = true;
+				break;
 			}
-			if (full || batch.length < READ_BATCH) break;
+			taken.push(row);
+			bytes += size;
+			count += 1;
+			offset += 1;
 		}
 		if (taken.length > 0) tables.push({ table: spec.name, rows: taken });
 		if (full) return { tables, next: { table, offset } };

@@ -1,6 +1,8 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { exportPage, firstCursor } from "../durable-objects/backup/export-pager";
+import { PACKAGE_TABLES } from "../durable-objects/package/export";
+import { dumpTables } from "../durable-objects/table-dump";
 import {
 	EXPORT_PAGE_CALLS,
 	type ExportItem,
@@ -171,6 +173,41 @@ describe("export (#18)", () => {
 		// The API's own pages keep the default budget.
 		const { pages } = await exportAll(scope);
 		for (const page of pages) expect(page.calls).toBeLessThanOrEqual(EXPORT_PAGE_CALLS);
+	});
+
+	it("keeps a page of rows within its bytes (one row at least) and its rows, and loses or repeats no row across pages", async () => {
+		const name = uniqueName("bkdump");
+		for (const version of ["1.0.0", "1.0.1", "1.0.2"]) {
+			const input = publishInput(name, version, { readme: { readme: "r".repeat(3_000), filename: "README.md" } });
+			expect((await packageStub(name).publish(input)).ok).toBe(true);
+		}
+		const { pages, whole } = await runInDurableObject(packageStub(name), (_instance, state) => {
+			const sql = state.storage.sql;
+			const pages = [];
+			let cursor: { table: number; offset: number } | null = { table: 0, offset: 0 };
+			while (cursor !== null) {
+				const page = dumpTables(sql, PACKAGE_TABLES, cursor, { bytes: 2_000, rows: 3 });
+				pages.push(page.tables);
+				cursor = page.next;
+			}
+			const whole = PACKAGE_TABLES.map((t) => ({
+				table: t.name,
+				rows: sql.exec(`SELECT * FROM ${t.name} ORDER BY ${t.order}`).toArray(),
+			})).filter((t) => t.rows.length > 0);
+			return { pages, whole };
+		});
+		for (const page of pages) {
+			const rows = page.flatMap((t) => t.rows);
+			expect(rows.length).toBeGreaterThanOrEqual(1);
+			expect(rows.length).toBeLessThanOrEqual(3);
+			if (rows.length > 1) expect(JSON.stringify(rows).length).toBeLessThanOrEqual(2_000 + rows.length);
+		}
+		// Each version row (a 3 kB README) is over the page's bytes: alone on its page.
+		const versionPages = pages.filter((p) => p.some((t) => t.table === "versions"));
+		expect(versionPages).toHaveLength(3);
+		const joined = new Map<string, unknown[]>();
+		for (const { table, rows } of pages.flat()) joined.set(table, [...(joined.get(table) ?? []), ...rows]);
+		expect([...joined].map(([table, rows]) => ({ table, rows }))).toEqual(whole);
 	});
 
 	it("pages a package whose rows outgrow one page, and restores it whole", async () => {

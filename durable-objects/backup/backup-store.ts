@@ -144,24 +144,29 @@ export class BackupDO extends DurableObject<Env> {
 		});
 	}
 
-	/** Copies bytes under backups/blobs/, streamed (a 100 MB tarball is never held whole). */
+	/**
+	 * Copies bytes under backups/blobs/, streamed (a 100 MB tarball is never held whole), three at a
+	 * time: each holds two connections (its read and its write) of the six an invocation may open.
+	 */
 	private async copyBlobs(pending: { key: string }[]): Promise<void> {
-		await Promise.all(
-			pending.map(async ({ key }) => {
-				const object = await this.env.BLOBS.get(key);
-				let size = 0;
-				if (object) {
-					// Gone since its page was written (unpublished): the next backup no longer names it.
-					size = object.size;
-					const { readable, writable } = new FixedLengthStream(object.size);
-					await Promise.all([object.body.pipeTo(writable), this.env.BLOBS.put(backupBlobKey(key), readable)]);
-				}
-				this.ctx.storage.transactionSync(() => {
-					if (object) this.sql.exec(`INSERT OR IGNORE INTO copied_blobs (key, size) VALUES (?, ?)`, key, size);
-					this.sql.exec(`DELETE FROM pending_blobs WHERE key = ?`, key);
-				});
-			}),
-		);
+		const queue = [...pending];
+		const copyNext = async (): Promise<void> => {
+			for (let next = queue.shift(); next !== undefined; next = queue.shift()) await this.copyBlob(next.key);
+		};
+		await Promise.all([copyNext(), copyNext(), copyNext()]);
+	}
+
+	private async copyBlob(key: string): Promise<void> {
+		const object = await this.env.BLOBS.get(key);
+		// Gone since its page was written (unpublished): nothing to copy, and the next backup no longer names it.
+		if (object) {
+			const { readable, writable } = new FixedLengthStream(object.size);
+			await Promise.all([object.body.pipeTo(writable), this.env.BLOBS.put(backupBlobKey(key), readable)]);
+		}
+		this.ctx.storage.transactionSync(() => {
+			if (object) this.sql.exec(`INSERT OR IGNORE INTO copied_blobs (key, size) VALUES (?, ?)`, key, object.size);
+			this.sql.exec(`DELETE FROM pending_blobs WHERE key = ?`, key);
+		});
 	}
 
 	private async finish(backup: BackupRow, now: number): Promise<void> {

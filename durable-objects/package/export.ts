@@ -99,7 +99,11 @@ export function beginRestore(sql: SqlStorage, head: PackageHead, existing: Packa
 	const conflicts = head.versions.flatMap((v) => {
 		const integrity = stored.get(v.version);
 		if (integrity === v.integrity) return [];
-		return [{ version: v.version, reason: integrity === undefined ? "not here" : "different bytes here" }];
+		const reason =
+			integrity === undefined
+				? "the package is here without this version: a restore never merges into a package that exists"
+				: "different bytes here";
+		return [{ version: v.version, reason }];
 	});
 	return ok(conflicts.length === 0 ? { state: "present" } : { state: "conflict", conflicts });
 }
