@@ -247,6 +247,11 @@ describe("restore (#18)", () => {
 		const copy = `${scope}/copy`;
 		const answers = await restoreAll(renamed(packageItems(items, name), copy));
 		expect(answers[0]).toEqual({ state: "fresh" });
+		// The registry's audit log says who exported and who restored the package.
+		const audit = await call("/-/admin/audit?limit=1000", { token: ADMIN });
+		const { entries } = (await audit.json()) as { entries: { action: string; target: string | null }[] };
+		expect(entries.some((e) => e.action === "export" && e.target === scope)).toBe(true);
+		expect(entries.some((e) => e.action === "restore.package" && e.target === copy)).toBe(true);
 		const [before, after] = [await readPackument(name), await readPackument(copy)];
 		expect(after["dist-tags"]).toEqual(before["dist-tags"]);
 		expect(after.time).toEqual(before.time);

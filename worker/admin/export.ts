@@ -12,9 +12,11 @@ import { authStoreStub, packageStub, searchIndexStub } from "../objects";
 // follows the pages and writes them, with the bytes, into an archive.
 
 /** GET /-/admin/export[?scope=@s][&cursor=…] → { format, items, next, calls } */
-export const exportRegistry = admin(async ({ request, env }) => {
+export const exportRegistry = admin(async ({ request, env, actor }) => {
 	const params = urlOf(request).searchParams;
 	const raw = params.get("cursor");
+	// Who took the registry's state out, in the registry's audit log (once, at its first page).
+	if (raw === null) await authStoreStub(env).audit(actor, "export", params.get("scope"), null);
 	const start =
 		raw === null
 			? firstCursor(validate(ScopeParamSchema, params.get("scope") ?? undefined) ?? null)

@@ -17,12 +17,22 @@ import { blobKey } from "./export";
 const ITEM_LIMIT = 4 * DUMP_PAGE_BYTES;
 
 /** POST /-/admin/restore {item} → the head's verdict, or what a page of rows did */
-export const restoreItem = admin(async ({ request, env }) => {
+export const restoreItem = admin(async ({ request, env, actor }) => {
 	const item = await readJson(request, ExportItemSchema, ITEM_LIMIT);
-	if (item.kind === "auth") return json(unwrap(await authStoreStub(env).restoreRows(item)));
+	if (item.kind === "auth") {
+		const restored = unwrap(await authStoreStub(env).restoreRows(item));
+		if (restored.inserted > 0) await authStoreStub(env).audit(actor, "restore.auth", null, restored);
+		return json(restored);
+	}
 	const name = unwrap(parsePackageName(item.name)).name;
 	const stub = packageStub(env, name);
-	if (item.kind === "package") return json(unwrap(await stub.beginRestore({ ...item, name })));
+	if (item.kind === "package") {
+		const verdict = unwrap(await stub.beginRestore({ ...item, name }));
+		// The package's own trail comes with its rows; the registry's log says who restored it.
+		const detail = { state: verdict.state, rev: item.rev, versions: item.versions.length };
+		await authStoreStub(env).audit(actor, "restore.package", name, detail);
+		return json(verdict);
+	}
 	// No version without its bytes: every version of the page has its tarball and bundle here.
 	const versions = item.tables.find((t) => t.table === "versions")?.rows ?? [];
 	const keys = versions.flatMap((row) => [row.tarball_key, row.files_key].map((k) => String(k)));
