@@ -71,23 +71,33 @@ export async function exportToArchive({ from, fromToken, file, scopes = [], back
 				await addJson(`items/${String(seq).padStart(6, "0")}.json`, item);
 				if (item.kind === "package") {
 					onProgress({ packages: 1, versions: 0, bytes: 0 });
-					for (const version of item.versions) {
-						for (const key of [version.tarballKey, version.filesKey]) {
-							if (blobsWritten.has(key)) continue;
-							try {
-								const blobPath = backup
-									? `/-/admin/backups/${encodeURIComponent(backup)}/blob`
-									: "/-/admin/export/blob";
-								const res = await request(`${base}${blobPath}?key=${encodeURIComponent(key)}`, { token: fromToken });
-								const size = Number(res.headers.get("content-length"));
-								const entry = controller.add({ name: `blobs/${key}`, size, type: "file" });
-								await res.body.pipeTo(entry);
-								blobsWritten.add(key);
-								onProgress({ packages: 0, versions: 0, bytes: size });
-							} catch (error) {
-								failed.push({ name: item.name, version: version.version, reason: `bytes of ${key}: ${error.message}` });
-							}
+					const blobPath = backup ? `/-/admin/backups/${encodeURIComponent(backup)}/blob` : "/-/admin/export/blob";
+					const keys = item.versions.flatMap((v) => [v.tarballKey, v.filesKey]).filter((k) => !blobsWritten.has(k));
+					const broken = new Set();
+					// Fetched a few ahead of the one being written (small ones whole, large ones as streams),
+					// written in order.
+					for await (const { key, blob, error } of prefetched(keys, (key) =>
+						fetchBlob(`${base}${blobPath}?key=${encodeURIComponent(key)}`, fromToken),
+					)) {
+						if (error) {
+							broken.add(key);
+							const version = item.versions.find((v) => v.tarballKey === key || v.filesKey === key);
+							failed.push({ name: item.name, version: version?.version, reason: `bytes of ${key}: ${error.message}` });
+							continue;
 						}
+						const entry = controller.add({ name: `blobs/${key}`, size: blob.size, type: "file" });
+						if (blob.bytes) {
+							const writer = entry.getWriter();
+							await writer.write(blob.bytes);
+							await writer.close();
+						} else {
+							await blob.body.pipeTo(entry);
+						}
+						blobsWritten.add(key);
+						onProgress({ packages: 0, versions: 0, bytes: blob.size });
+					}
+					for (const version of item.versions) {
+						if (broken.has(version.tarballKey) || broken.has(version.filesKey)) continue;
 						copied += 1;
 						onProgress({ packages: 0, versions: 1, bytes: 0 });
 					}
@@ -115,10 +125,36 @@ export async function restoreFromArchive({ file, to, toToken, onProgress = () =>
 	let present = 0;
 	/** The package being restored: its head, and whether its remaining entries are skipped. */
 	let current = null;
+	/** Uploads of small blobs under way (read whole, sent a few at a time while the archive reads on). */
+	const uploads = new Set();
+	const upload = (pkg, key, body, size) => {
+		const version = pkg.head.versions.find((v) => v.tarballKey === key);
+		const query = new URLSearchParams({ key, ...(version ? { sha1: version.shasum } : {}) });
+		const sent = request(`${base}/-/admin/restore/blob?${query}`, {
+			token: toToken,
+			method: "PUT",
+			body,
+			size,
+			// Bytes held whole can be sent again; a stream only once.
+			retries: body instanceof Uint8Array ? RETRIES : 1,
+		})
+			.then(
+				() => onProgress({ packages: 0, versions: 0, bytes: size }),
+				(error) => {
+					pkg.skip = true;
+					failed.push({ name: pkg.head.name, version: version?.version, reason: `bytes of ${key}: ${error.message}` });
+				},
+			)
+			.finally(() => uploads.delete(sent));
+		uploads.add(sent);
+		return sent;
+	};
 	const entries = Readable.toWeb(createReadStream(file)).pipeThrough(createTarDecoder());
 	for await (const entry of entries) {
 		const name = entry.header.name;
 		if (name === "archive.json" || name.startsWith("items/")) {
+			// Every byte of a package is here before its rows (or the next package) are sent.
+			await Promise.all(uploads);
 			const item = JSON.parse(await new Response(entry.body).text());
 			if (name === "archive.json") {
 				if (item.format > ARCHIVE_FORMAT) throw new Error(`archive format ${item.format} is newer than this tool`);
@@ -163,30 +199,52 @@ export async function restoreFromArchive({ file, to, toToken, onProgress = () =>
 		}
 		if (name.startsWith("blobs/") && current !== null && !current.skip) {
 			const key = name.slice("blobs/".length);
-			const version = current.head.versions.find((v) => v.tarballKey === key);
-			const query = new URLSearchParams({ key, ...(version ? { sha1: version.shasum } : {}) });
-			try {
-				await request(`${base}/-/admin/restore/blob?${query}`, {
-					token: toToken,
-					method: "PUT",
-					body: entry.body,
-					size: entry.header.size,
-					retries: 1,
-				});
-				onProgress({ packages: 0, versions: 0, bytes: entry.header.size });
-			} catch (error) {
-				current.skip = true;
-				failed.push({
-					name: current.head.name,
-					version: version?.version,
-					reason: `bytes of ${key}: ${error.message}`,
-				});
+			const size = entry.header.size;
+			if (size <= WHOLE) {
+				upload(current, key, new Uint8Array(await new Response(entry.body).arrayBuffer()), size);
+				if (uploads.size >= AHEAD) await Promise.race(uploads);
+			} else {
+				await Promise.all(uploads);
+				await upload(current, key, entry.body, size);
 			}
 			continue;
 		}
 		await entry.body.cancel();
 	}
+	await Promise.all(uploads);
 	return { copied, present, failed };
+}
+
+/** Bytes up to this size are fetched whole ahead of their turn; larger ones stream when it comes. */
+const WHOLE = 8 * 1024 * 1024;
+const AHEAD = 6;
+
+async function fetchBlob(url, token) {
+	const res = await request(url, { token });
+	const size = Number(res.headers.get("content-length"));
+	if (!Number.isSafeInteger(size)) throw new Error("the registry sent no Content-Length");
+	if (size > WHOLE) return { size, body: res.body };
+	const bytes = new Uint8Array(await res.arrayBuffer());
+	if (bytes.byteLength !== size) throw new Error(`expected ${size} bytes, got ${bytes.byteLength}`);
+	return { size, bytes };
+}
+
+/** `fetch(key)` for each key, up to AHEAD at once, yielded in the keys' order. */
+async function* prefetched(keys, fetch) {
+	const started = [];
+	const start = (key) =>
+		fetch(key).then(
+			(blob) => ({ key, blob }),
+			(error) => ({ key, error }),
+		);
+	for (const key of keys.slice(0, AHEAD)) started.push(start(key));
+	for (let i = 0; i < keys.length; i += 1) {
+		const next = keys[i + AHEAD];
+		const result = await started[i];
+		started[i] = undefined;
+		yield result;
+		if (next !== undefined) started.push(start(next));
+	}
 }
 
 async function post(base, token, item) {
