@@ -91,7 +91,7 @@ export async function exportToArchive({ from, fromToken, file, scopes = [], back
 							await writer.write(blob.bytes);
 							await writer.close();
 						} else {
-							await blob.body.pipeTo(entry);
+							await (await blob.again()).body.pipeTo(entry);
 						}
 						blobsWritten.add(key);
 						onProgress({ packages: 0, versions: 0, bytes: blob.size });
@@ -223,7 +223,12 @@ async function fetchBlob(url, token) {
 	const res = await request(url, { token });
 	const size = Number(res.headers.get("content-length"));
 	if (!Number.isSafeInteger(size)) throw new Error("the registry sent no Content-Length");
-	if (size > WHOLE) return { size, body: res.body };
+	if (size > WHOLE) {
+		// Not held open while others are written (the server may give up on an idle stream):
+		// asked for again when its turn comes.
+		await res.body?.cancel();
+		return { size, again: () => request(url, { token }) };
+	}
 	const bytes = new Uint8Array(await res.arrayBuffer());
 	if (bytes.byteLength !== size) throw new Error(`expected ${size} bytes, got ${bytes.byteLength}`);
 	return { size, bytes };
