@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { backupObject } from "../durable-objects/stubs";
 import { backupBlobKey, backupManifestKey, type ExportItem, type PackageHead } from "../schema/backup/contract";
 import worker from "../worker/index";
-import { runPackageAlarm } from "./helpers/package-object";
+import { packageStub, runPackageAlarm } from "./helpers/package-object";
 import { ADMIN, ALL, call, createToken, publish, uniqueName } from "./helpers/registry";
 
 // Issue #18: the cron trigger starts a backup that the BackupDO builds in steps (its alarm) into
@@ -41,6 +41,7 @@ describe("scheduled backups (#18)", () => {
 		const name = `${scope}/kept`;
 		const token = (await createToken([{ scope, permissions: ALL }])).token;
 		expect((await publish(name, "1.0.0", token)).status).toBe(201);
+		expect((await publish(name, "1.0.1", token, { tag: "next" })).status).toBe(201);
 		await runPackageAlarm(name);
 
 		// A backup from 400 days ago: kept while it is the newest, pruned once a newer one is done.
@@ -48,6 +49,13 @@ describe("scheduled backups (#18)", () => {
 		await runBackupSteps();
 		expect((await backupObject(env).get(old.id))?.state).toBe("done");
 		expect(await env.BLOBS.head(backupManifestKey(old.id))).not.toBeNull();
+		// 1.0.1 goes: only the old backup names its bytes, whose copy goes with that backup.
+		const dropped = (await packageStub(name).exportHead()) as { ok: true; value: PackageHead };
+		const droppedKey = dropped.value.versions.find((v) => v.version === "1.0.1")?.tarballKey ?? "";
+		expect(await env.BLOBS.head(backupBlobKey(droppedKey))).not.toBeNull();
+		const removed = await call(`/packages/${name}/versions/1.0.1?force=true`, { method: "DELETE", token: ADMIN });
+		expect(removed.status).toBe(200);
+		await runPackageAlarm(name);
 
 		await scheduled();
 		const steps = await runBackupSteps();
@@ -55,6 +63,7 @@ describe("scheduled backups (#18)", () => {
 		const backups = await backupObject(env).list();
 		expect(backups.map((b) => b.id)).not.toContain(old.id);
 		expect((await env.BLOBS.list({ prefix: `backups/${old.id}/` })).objects).toEqual([]);
+		expect(await env.BLOBS.head(backupBlobKey(droppedKey))).toBeNull();
 		const latest = backups[0];
 		expect(latest?.state).toBe("done");
 		expect(latest?.packages).toBeGreaterThanOrEqual(1);
@@ -75,6 +84,7 @@ describe("scheduled backups (#18)", () => {
 		}
 		const head = items.find((i): i is PackageHead => i.kind === "package" && i.name === name);
 		expect(head?.versions.map((v) => v.version)).toEqual(["1.0.0"]);
+		expect(await env.BLOBS.head(backupBlobKey(head?.versions[0]?.filesKey ?? ""))).not.toBeNull();
 		const key = head?.versions[0]?.tarballKey ?? "";
 		expect(await env.BLOBS.head(backupBlobKey(key))).not.toBeNull();
 		const bytes = await call(`/-/admin/backups/${latest?.id}/blob?key=${encodeURIComponent(key)}`, { token: ADMIN });

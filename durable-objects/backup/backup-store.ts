@@ -18,8 +18,9 @@ import { type ExportSources, exportPage, firstCursor } from "./export-pager";
 // starts one a day (worker/backup/scheduled.ts); the object's alarm builds it in steps, each far
 // inside a request's 1,000 subrequests: a page of the export (at most BACKUP_PAGE_CALLS object
 // calls, one R2 write of at most EXPORT_PAGE_BYTES), or up to BLOBS_PER_STEP copies of bytes the
-// pages name (a read and a write each), or the manifest, or a batch of pruning. Its cursor lives
-// here, so a step that fails is taken again by the next alarm. In R2:
+// pages name (a read and a write each), or the manifest, or a batch of pruning (a backup's
+// objects, then the copies of bytes no kept backup names). Its cursor lives here, so a step that
+// fails is taken again by the next alarm. In R2:
 //   backups/{id}/pages/000001.json …  the export's pages, as GET /-/admin/export answers them
 //   backups/{id}/manifest.json         what the backup holds, written last
 //   backups/blobs/{key}                the tarballs and file bundles, copied once (keys are immutable)
@@ -99,7 +100,7 @@ export class BackupDO extends DurableObject<Env> {
 		const running = this.sql.exec<BackupRow>(`SELECT * FROM backups WHERE state = 'running'`).toArray()[0];
 		if (running) {
 			const pending = this.sql
-				.exec<{ key: string; size: number }>(`SELECT key, size FROM pending_blobs LIMIT ?`, BLOBS_PER_STEP)
+				.exec<{ key: string; backup_id: string }>(`SELECT key, backup_id FROM pending_blobs LIMIT ?`, BLOBS_PER_STEP)
 				.toArray();
 			if (pending.length > 0) await this.copyBlobs(pending);
 			else if (running.cursor !== null) await this.writePage(running, JSON.parse(running.cursor) as ExportCursor);
@@ -121,7 +122,12 @@ export class BackupDO extends DurableObject<Env> {
 				for (const v of head.versions) {
 					bytes += v.tarballSize;
 					for (const key of [v.tarballKey, v.filesKey]) {
-						if (this.sql.exec(`SELECT 1 FROM copied_blobs WHERE key = ?`, key).toArray().length > 0) continue;
+						const copied = this.sql.exec(
+							`UPDATE copied_blobs SET last_backup_id = ? WHERE key = ?`,
+							backup.id,
+							key,
+						).rowsWritten;
+						if (copied > 0) continue;
 						this.sql.exec(
 							`INSERT INTO pending_blobs (key, backup_id, size) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING`,
 							key,
@@ -148,15 +154,17 @@ export class BackupDO extends DurableObject<Env> {
 	 * Copies bytes under backups/blobs/, streamed (a 100 MB tarball is never held whole), three at a
 	 * time: each holds two connections (its read and its write) of the six an invocation may open.
 	 */
-	private async copyBlobs(pending: { key: string }[]): Promise<void> {
+	private async copyBlobs(pending: { key: string; backup_id: string }[]): Promise<void> {
 		const queue = [...pending];
 		const copyNext = async (): Promise<void> => {
-			for (let next = queue.shift(); next !== undefined; next = queue.shift()) await this.copyBlob(next.key);
+			for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+				await this.copyBlob(next.key, next.backup_id);
+			}
 		};
 		await Promise.all([copyNext(), copyNext(), copyNext()]);
 	}
 
-	private async copyBlob(key: string): Promise<void> {
+	private async copyBlob(key: string, backupId: string): Promise<void> {
 		const object = await this.env.BLOBS.get(key);
 		// Gone since its page was written (unpublished): nothing to copy, and the next backup no longer names it.
 		if (object) {
@@ -164,7 +172,14 @@ export class BackupDO extends DurableObject<Env> {
 			await Promise.all([object.body.pipeTo(writable), this.env.BLOBS.put(backupBlobKey(key), readable)]);
 		}
 		this.ctx.storage.transactionSync(() => {
-			if (object) this.sql.exec(`INSERT OR IGNORE INTO copied_blobs (key, size) VALUES (?, ?)`, key, object.size);
+			if (object) {
+				this.sql.exec(
+					`INSERT OR IGNORE INTO copied_blobs (key, size, last_backup_id) VALUES (?, ?, ?)`,
+					key,
+					object.size,
+					backupId,
+				);
+			}
 			this.sql.exec(`DELETE FROM pending_blobs WHERE key = ?`, key);
 		});
 	}
@@ -186,11 +201,28 @@ export class BackupDO extends DurableObject<Env> {
 				cutoff,
 			)
 			.toArray()[0];
-		if (!old) return false;
+		if (!old) return this.pruneBlobs();
 		this.sql.exec(`UPDATE backups SET state = 'pruning' WHERE id = ?`, old.id);
 		const listed = await this.env.BLOBS.list({ prefix: `${BACKUP_PREFIX}${old.id}/`, limit: PRUNE_BATCH });
 		if (listed.objects.length > 0) await this.env.BLOBS.delete(listed.objects.map((o) => o.key));
 		if (!listed.truncated) this.sql.exec(`DELETE FROM backups WHERE id = ?`, old.id);
+		return true;
+	}
+
+	/** Deletes, a batch at a time, the copies of bytes that no kept backup names any more. */
+	private async pruneBlobs(): Promise<boolean> {
+		const keys = this.sql
+			.exec<{ key: string }>(
+				`SELECT key FROM copied_blobs WHERE last_backup_id < (SELECT min(id) FROM backups) LIMIT ?`,
+				PRUNE_BATCH,
+			)
+			.toArray()
+			.map((r) => r.key);
+		if (keys.length === 0) return false;
+		await this.env.BLOBS.delete(keys.map(backupBlobKey));
+		this.ctx.storage.transactionSync(() => {
+			for (const key of keys) this.sql.exec(`DELETE FROM copied_blobs WHERE key = ?`, key);
+		});
 		return true;
 	}
 

@@ -30,11 +30,14 @@ export const backupMigrations: readonly Migration[] = [
 				size INTEGER NOT NULL
 			) WITHOUT ROWID;
 
-			-- Keys already copied under backups/blobs/: immutable, so never copied twice.
+			-- Keys already copied under backups/blobs/: immutable, so never copied twice; deleted once
+			-- no backup that is kept names them (last_backup_id: the newest backup that did).
 			CREATE TABLE copied_blobs (
 				key TEXT PRIMARY KEY,
-				size INTEGER NOT NULL
+				size INTEGER NOT NULL,
+				last_backup_id TEXT NOT NULL
 			) WITHOUT ROWID;
+			CREATE INDEX copied_blobs_by_backup ON copied_blobs (last_backup_id);
 		`,
 	},
 ];
