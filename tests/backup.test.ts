@@ -433,4 +433,29 @@ describe("restore (#18)", () => {
 		expect(String(seed)).toMatch(/^sealed:v1:/);
 		expect(String(seed)).not.toContain("JBSWY3DPEHPK3PXP");
 	});
+
+	it("exports a package unpublished entirely, and its restore keeps its trail and its version numbers taken", async () => {
+		const scope = `@${uniqueName("bkgone")}`;
+		const name = `${scope}/gone`;
+		const token = (await createToken([{ scope, permissions: ALL }])).token;
+		expect((await publish(name, "1.0.0", token)).status).toBe(201);
+		await runPackageAlarm(name);
+		const { _rev } = await readPackument(name);
+		expect((await call(`/${name}/-rev/${_rev}`, { method: "DELETE", token })).status).toBe(200);
+		await runPackageAlarm(name);
+		const { items } = await exportAll(scope);
+		const mine = packageItems(items, name);
+		expect((mine[0] as PackageHead).versions).toEqual([]);
+		const copy = `${scope}/gone-copy`;
+		await restoreAll(renamed(mine, copy));
+		expect((await call(`/${copy.replace("/", "%2f")}`, { token: ADMIN })).status).toBe(404);
+		const trail = await call(`/packages/${copy}/audit`, { token: ADMIN });
+		expect(trail.status).toBe(200);
+		const { entries } = (await trail.json()) as { entries: { action: string }[] };
+		expect(entries.map((e) => e.action)).toContain("unpublish");
+		// The number stays taken, as it is where the package was exported from.
+		const again = await publish(copy, "1.0.0", token);
+		expect(again.status).toBe((await publish(name, "1.0.0", token)).status);
+		expect(again.status).not.toBe(201);
+	});
 });
