@@ -17,3 +17,7 @@ export function searchIndex(env: Env) {
 export function tokenObject(env: Env, hash: string) {
 	return env.TOKENS.get(env.TOKENS.idFromName(hash));
 }
+
+export function backupObject(env: Env) {
+	return env.BACKUPS.get(env.BACKUPS.idFromName("backups"));
+}

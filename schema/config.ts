@@ -37,6 +37,8 @@ export type Config = {
 	upstreamStaleIfErrorMs: number;
 	/** How long "no upstream has this name" is believed. */
 	upstreamNotFoundMs: number;
+	/** How long a scheduled backup is kept before it is pruned (BACKUP_RETENTION_DAYS). */
+	backupRetentionMs: number;
 	/** Whether a new name may be published while upstream cannot say whether it has it. */
 	publishWhenUpstreamDown: boolean;
 	/**
@@ -70,6 +72,8 @@ export const DEFAULTS = {
 	upstreamMaxAgeSeconds: 120,
 	upstreamStaleIfErrorSeconds: 86_400,
 	upstreamNotFoundSeconds: 30,
+	/** A year of daily backups, as the plan's backups bucket keeps them. */
+	backupRetentionDays: 365,
 } as const;
 
 /**
@@ -125,6 +129,7 @@ export function parseConfig(env: ConfigSource): Config {
 		upstreamStaleIfErrorMs: seconds(env.UPSTREAM_STALE_IF_ERROR_SECONDS, DEFAULTS.upstreamStaleIfErrorSeconds) * 1000,
 		upstreamNotFoundMs: seconds(env.UPSTREAM_NOT_FOUND_SECONDS, DEFAULTS.upstreamNotFoundSeconds) * 1000,
 		publishWhenUpstreamDown: text(env.ALLOW_PUBLISH_WHEN_UPSTREAM_DOWN) === "true",
+		backupRetentionMs: positiveInteger(env.BACKUP_RETENTION_DAYS, DEFAULTS.backupRetentionDays) * 24 * 60 * 60 * 1000,
 		localClientAddress: loopbackAddress(env.LOCAL_CLIENT_ADDRESS),
 	};
 }

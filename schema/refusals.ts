@@ -92,4 +92,18 @@ export const refusals = {
 	customerExists: (name: string): Refusal => refuse("conflict", `customer ${name} already exists`),
 	customerKeysReadOnly: (): Refusal => refuse("unprocessable", "customer keys are read-only: grant them read only"),
 	noSuchGrant: (holder: "token" | "user"): Refusal => refuse("notFound", `the ${holder} has no such grant`),
+
+	// export and restore (schema/backup/contract.ts)
+	restoreInvalid: (why: string): Refusal => refuse("unprocessable", `cannot restore: ${why}`),
+	restoreNewerSchema: (what: string, schema: number, here: number): Refusal =>
+		refuse(
+			"unprocessable",
+			`cannot restore ${what}: it was exported at schema ${schema}, this registry is at ${here}; upgrade the registry first`,
+		),
+	restoreOutOfOrder: (name: string): Refusal =>
+		refuse("conflict", `cannot restore rows of ${name}: its restore was not begun, or it is already restored`),
+	exportChanged: (name: string): Refusal =>
+		refuse("conflict", `${name} changed while it was being exported: export it again from its start`),
+	blobMissing: (key: string): Refusal =>
+		refuse("unprocessable", `cannot restore: the bytes of ${key} are not in this registry; restore them first`),
 } as const;

@@ -31,12 +31,18 @@
 //    765) published into a local Verdaccio (no uplinks), then `npm run migrate -- --all` into a
 //    fresh `npm start`: wall time and versions per second, and the time of a second run that finds
 //    everything present. BENCH_ONLY=migrate runs this section alone.
+// 10. Backup (#18; BENCH_ONLY=backup runs it alone): BENCH_PACKAGES packages of BENCH_BACKUP_VERSIONS
+//    versions each (default 4) on a fresh `npm start`, exported with scripts/migrate-archive.mjs
+//    into an archive, then restored into a second fresh instance with the same secrets: the time of
+//    each, and versions per second. Then a registry holding one 60 MB package (wrangler dev):
+//    the peak of the registry isolate (as for large publishes) and of the exporting command's
+//    resident memory while the export streams it.
 //
 // Figures go to stdout as a table, and as JSON with --json.
 
 import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -775,6 +781,132 @@ async function readerToken(url) {
 	return (await created.json()).token;
 }
 
+// ── backup ─────────────────────────────────────────────────────────────────────────────────────
+
+const BACKUP_VERSIONS = Number(process.env.BENCH_BACKUP_VERSIONS ?? 4);
+const archiveTool = join(root, "scripts", "migrate-archive.mjs");
+
+/** Runs migrate-archive.mjs as its own process: its time, and the peak of its resident memory. */
+async function archiveCommand(args) {
+	const t0 = performance.now();
+	const child = spawn(process.execPath, [archiveTool, ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+	let output = "";
+	child.stdout.on("data", (c) => {
+		output += c;
+	});
+	child.stderr.on("data", (c) => {
+		output += c;
+	});
+	let peak = 0;
+	const exited = new Promise((r) => child.once("exit", r));
+	let running = true;
+	void exited.then(() => {
+		running = false;
+	});
+	while (running) {
+		peak = Math.max(peak, residentBytes([child.pid]));
+		await sleep(20);
+	}
+	if (child.exitCode !== 0) throw new Error(`migrate-archive ${args.join(" ")} exited ${child.exitCode}:\n${output}`);
+	return { seconds: (performance.now() - t0) / 1000, peakRss: peak, output: output.trim() };
+}
+
+/** Waits until the export names `expected` packages (the search index hears of publishes after they commit). */
+async function waitForExport(url, expected) {
+	for (;;) {
+		let count = 0;
+		let cursor = null;
+		do {
+			const query = cursor === null ? "" : `?cursor=${cursor}`;
+			const page = await (
+				await fetch(`${url}/-/admin/export${query}`, { headers: { authorization: `Bearer ${ADMIN}` } })
+			).json();
+			count += page.items.filter((i) => i.kind === "package").length;
+			cursor = page.next;
+		} while (cursor !== null);
+		if (count >= expected) return;
+		await sleep(500);
+	}
+}
+
+async function backupBench() {
+	const rows = {};
+	const archive = join(scratch("archive"), "registry.tar");
+	let source = await startServer("npm start", {}, scratch("backup-source"));
+	let versions = 0;
+	try {
+		log(`publishing ${PACKAGES} packages × ${BACKUP_VERSIONS} versions for the backup…`);
+		for (let v = 0; v < BACKUP_VERSIONS; v += 1) {
+			const graph = Array.from({ length: PACKAGES }, (_, i) => ({
+				name: graphName(i),
+				version: `1.0.${v}`,
+				description: `generated package ${i} for the benchmark`,
+				main: "index.js",
+				license: "MIT",
+				dependencies: dependenciesOf(i),
+			}));
+			await publishMany(source.url, graph, 8);
+			versions += graph.length;
+		}
+		await waitForExport(source.url, PACKAGES);
+		log("export…");
+		const exported = await archiveCommand(["--from", source.url, "--from-token", ADMIN, "--to-archive", archive]);
+		rows[`export of ${PACKAGES} packages, ${versions} versions (s)`] = +exported.seconds.toFixed(1);
+		rows["export: versions per second"] = Math.round(versions / exported.seconds);
+		rows["export: archive (MB)"] = +(statSync(archive).size / 1e6).toFixed(1);
+		rows["export: the command's peak resident memory (MB)"] = Math.round(exported.peakRss / 1024 / 1024);
+	} finally {
+		await source.stop();
+	}
+	const target = await startServer("npm start", {}, scratch("backup-target"));
+	try {
+		log("restore…");
+		const restored = await archiveCommand(["--from-archive", archive, "--to", target.url, "--to-token", ADMIN]);
+		rows["restore into a fresh instance (s)"] = +restored.seconds.toFixed(1);
+		rows["restore: versions per second"] = Math.round(versions / restored.seconds);
+		rows["restore: the command's peak resident memory (MB)"] = Math.round(restored.peakRss / 1024 / 1024);
+		notes.push(`restore: ${restored.output.split("\n")[0]}`);
+	} finally {
+		await target.stop();
+	}
+
+	log("export of a registry holding a 60 MB package…");
+	const inspectorPort = await freePort();
+	source = await startServer(
+		"wrangler dev",
+		{ MAX_BODY_SIZE: String(512 * 1024 * 1024), MAX_UNPACKED_SIZE: String(1024 * 1024 * 1024) },
+		scratch("backup-large"),
+		{ inspectorPort },
+	);
+	try {
+		for (const [name, megabytes] of [
+			["bench-backup-warm-up", 0.05],
+			["bench-backup-60mb", 60],
+		]) {
+			const { body } = await largePublishBody(name, megabytes);
+			const put = await fetch(`${source.url}/${name}`, {
+				method: "PUT",
+				headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+				body,
+			});
+			if (put.status !== 201) throw new Error(`publish ${name}: ${put.status} ${await put.text()}`);
+		}
+		await waitForExport(source.url, 2);
+		const large = join(scratch("archive-large"), "large.tar");
+		const isolate = await isolatePeak(inspectorPort, () =>
+			archiveCommand(["--from", source.url, "--from-token", ADMIN, "--to-archive", large]),
+		);
+		rows["export of a registry holding a 60 MB package (s)"] = +isolate.result.seconds.toFixed(1);
+		rows["60 MB export: registry isolate peak (MB)"] = Math.round(isolate.peak / 1024 / 1024);
+		rows["60 MB export: registry isolate growth (MB)"] = Math.round((isolate.peak - isolate.baseline) / 1024 / 1024);
+		rows["60 MB export: the command's peak resident memory (MB)"] = Math.round(isolate.result.peakRss / 1024 / 1024);
+		rows["60 MB export: archive (MB)"] = +(statSync(large).size / 1e6).toFixed(1);
+	} finally {
+		await source.stop();
+	}
+	figures.backup = rows;
+}
+
 // ── run ────────────────────────────────────────────────────────────────────────────────────────
 
 let reader = null;
@@ -907,6 +1039,7 @@ if (ONLY === "" || ONLY === "reads") {
 
 if (ONLY === "" || ONLY === "large-publishes") await largePublishes();
 if (ONLY === "" || ONLY === "migrate") await migration();
+if (ONLY === "" || ONLY === "backup") await backupBench();
 
 console.log("");
 for (const note of notes) console.log(note);
@@ -921,7 +1054,7 @@ if (ONLY === "" || ONLY === "reads") {
 		"calls/1000".padStart(11),
 	);
 	for (const [name, rows] of Object.entries(figures)) {
-		if (Array.isArray(rows) || name === "upstream") continue;
+		if (Array.isArray(rows) || name === "upstream" || name === "backup") continue;
 		for (const [endpoint, f] of Object.entries(rows)) {
 			console.log(
 				name.padEnd(34),
@@ -933,6 +1066,10 @@ if (ONLY === "" || ONLY === "reads") {
 			);
 		}
 	}
+}
+if (figures.backup) {
+	console.log("\nexport and restore (scripts/migrate-archive.mjs, npm start; the 60 MB package through wrangler dev):");
+	for (const [what, value] of Object.entries(figures.backup)) console.log(`  ${what.padEnd(70)} ${value}`);
 }
 if (figures.upstream) {
 	console.log("\nupstream (each install with an empty npm cache, npm start on both sides):");

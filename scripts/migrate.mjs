@@ -22,6 +22,7 @@
 import { createHash } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { exportToArchive, restoreFromArchive } from "./migrate-archive.mjs";
 
 const RETRIES = Number(process.env.MIGRATE_RETRIES ?? 4);
 const TIMEOUT_MS = Number(process.env.MIGRATE_TIMEOUT_SECONDS ?? 120) * 1000;
@@ -63,6 +64,7 @@ export function parseCommandLine(argv) {
 			concurrency: { type: "string", default: "4" },
 			"to-archive": { type: "string" },
 			"from-archive": { type: "string" },
+			backup: { type: "string" },
 			help: { type: "boolean", default: false },
 		},
 		strict: true,
@@ -604,23 +606,17 @@ function printSummary(summary, dryRun, out = process.stdout) {
 }
 
 async function archive(options, progress) {
-	let module;
-	try {
-		module = await import("./migrate-archive.mjs");
-	} catch (error) {
-		if (error?.code !== "ERR_MODULE_NOT_FOUND") throw error;
-		throw new UsageError("archives are not available in this checkout: scripts/migrate-archive.mjs is missing");
-	}
 	const onProgress = (increment) => progress.add(increment);
 	const result = options["to-archive"]
-		? await module.exportToArchive({
+		? await exportToArchive({
 				from: trimSlash(options.from),
 				fromToken: options["from-token"],
 				file: options["to-archive"],
 				scopes: options.scopes,
+				...(options.backup ? { backup: options.backup } : {}),
 				onProgress,
 			})
-		: await module.restoreFromArchive({
+		: await restoreFromArchive({
 				file: options["from-archive"],
 				to: trimSlash(options.to),
 				toToken: options["to-token"],

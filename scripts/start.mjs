@@ -76,6 +76,21 @@ const worker = await mf.unsafeGetDirectURL(config.name);
 const edge = loopback ? null : await serveLocalEdge({ host, port, worker });
 console.log(`registry listening on ${edge?.url ?? worker.origin} (state in ${persistTo})`);
 
+// The cron triggers of wrangler.jsonc (the daily backup), which Miniflare does not run by itself:
+// checked each minute, for the "minute hour * * *" form wrangler.jsonc uses.
+const crons = (config.triggers?.crons ?? []).map((cron) => ({ cron, at: /^(\d+) (\d+) \* \* \*$/.exec(cron) }));
+setInterval(async () => {
+	const now = new Date();
+	for (const { cron, at } of crons) {
+		if (!at || Number(at[1]) !== now.getUTCMinutes() || Number(at[2]) !== now.getUTCHours()) continue;
+		try {
+			await (await mf.getWorker(config.name)).scheduled({ cron, scheduledTime: now });
+		} catch (error) {
+			console.error(`cron ${cron}: ${error.message}`);
+		}
+	}
+}, 60_000).unref();
+
 for (const signal of ["SIGINT", "SIGTERM"]) {
 	process.once(signal, async () => {
 		await edge?.close();

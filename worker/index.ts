@@ -1,7 +1,9 @@
+import { runScheduledBackup } from "./backup/scheduled";
 import { router } from "./router";
 
 export { AuthStoreDO } from "../durable-objects/auth/auth-store";
 export { TokenDO } from "../durable-objects/auth/token";
+export { BackupDO } from "../durable-objects/backup/backup-store";
 export { PackageMetadataDO } from "../durable-objects/package/package-metadata";
 export { RegistryIndexDO } from "../durable-objects/search/registry-index";
 
@@ -10,4 +12,5 @@ export { RegistryIndexDO } from "../durable-objects/search/registry-index";
 
 export default {
 	fetch: (request, env, ctx) => router.fetch(request, env, ctx),
+	scheduled: (controller, env, ctx) => runScheduledBackup(controller, env, ctx),
 } satisfies ExportedHandler<Env>;

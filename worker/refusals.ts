@@ -174,6 +174,19 @@ export const refused = {
 	importChecksumMismatch: (version: string, what: string) =>
 		http("integrityMismatch", `the tarball of ${version} does not match the source's ${what}`),
 
+	// export, restore and backups (worker/admin/export.ts, restore.ts, backups.ts)
+	backupNotFound: (id: string) => http("notFound", `backup ${id} does not exist`),
+	backupUnfinished: (id: string) => http("conflict", `backup ${id} is not finished`),
+	foreignCursor: () => http("badRequest", "cursor is not one this registry gave out"),
+	noBytesInBackups: (key: string) => http("notFound", `no bytes under ${key} in the backups`),
+	noBytes: (key: string) => http("notFound", `no bytes under ${key}`),
+	notABlobKey: () => http("badRequest", "key must name a tarball or file bundle (tarballs/… or files/…)"),
+	badSha1: () => http("badRequest", "sha1 must be 40 hex digits"),
+	lengthRequired: () => http("badRequest", "Content-Length is required"),
+	otherBytesHere: (key: string) => http("conflict", `${key} holds other bytes here; not overwritten`),
+	restoredBytesMismatch: (key: string) =>
+		http("integrityMismatch", `the bytes of ${key} do not match its sha1 or its length`),
+
 	// tarballs
 	notGzipTar: () => http("badTarball", "tarball is not a valid gzip-compressed tar archive"),
 	emptyTarball: () => http("badTarball", "tarball contains no files"),

@@ -2,6 +2,7 @@ import { Router } from "itty-router";
 import { config } from "../schema/config";
 import { normalizeScopedPath } from "../schema/names";
 import { adminAudit, packageAudit } from "./admin/audit";
+import { backupBlob, exportBackup, listBackups, startBackup } from "./admin/backups";
 import {
 	createCustomer,
 	getRetention,
@@ -11,9 +12,11 @@ import {
 	setScopePolicy,
 	updateCustomer,
 } from "./admin/customers";
+import { exportBlob, exportRegistry } from "./admin/export";
 import { importMetadata, importVersion } from "./admin/import";
 import { readMetrics } from "./admin/metrics";
 import { reindexStatus, startReindex } from "./admin/reindex";
+import { restoreBlob, restoreItem } from "./admin/restore";
 import { createToken, grantToken, listTokens, revokeToken, rotateToken, ungrantToken } from "./admin/tokens";
 import { createUser, disableTotp, enableTotp, getUser, grantUser, listUsers, ungrantUser } from "./admin/users";
 import { isBrowserFacing, preflight, withCors } from "./cors";
@@ -163,6 +166,14 @@ api
 	.get("/-/admin/metrics", readMetrics)
 	.post("/-/admin/reindex", startReindex)
 	.get("/-/admin/reindex", reindexStatus)
+	.get("/-/admin/export", exportRegistry)
+	.get("/-/admin/export/blob", exportBlob)
+	.post("/-/admin/restore", restoreItem)
+	.put("/-/admin/restore/blob", restoreBlob)
+	.get("/-/admin/backups", listBackups)
+	.post("/-/admin/backups", startBackup)
+	.get("/-/admin/backups/:id/export", exportBackup)
+	.get("/-/admin/backups/:id/blob", backupBlob)
 	.post("/-/admin/claims", claimName)
 	.get("/-/admin/upstream", upstreamStatus)
 	.get("/-/v1/search", search);

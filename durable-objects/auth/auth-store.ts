@@ -18,6 +18,7 @@ import type {
 } from "../../schema/auth/contract";
 import { authStoreMigrations } from "../../schema/auth/migrations";
 import type { UserRow } from "../../schema/auth/rows";
+import type { AuthRows, DumpCursor } from "../../schema/backup/contract";
 import { config } from "../../schema/config";
 import { ok, type Result } from "../../schema/errors";
 import { refusals } from "../../schema/refusals";
@@ -28,6 +29,7 @@ import { applyMigrations } from "../migrations";
 import { transact } from "../transaction";
 import { CredentialFailures } from "./credential-failures";
 import { Customers } from "./customers";
+import { exportAuth, restoreAuth } from "./export";
 import { effectiveGrants, Grants } from "./grants";
 import { Policies } from "./policies";
 import { isSealed, seal, unseal } from "./sealing";
@@ -391,6 +393,24 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 	// ── the write path ─────────────────────────────────────────────────────────────────────────
 
 	/** Retries pushes that failed when their change was made. */
+	// ── export and restore (export.ts) ──────────────────────────────────────────────────────────
+
+	exportRows(cursor: DumpCursor) {
+		return exportAuth(this.sql, this.encryptionKey(), cursor);
+	}
+
+	/** Adds what is not here; every restored token's record is pushed to its TokenDO before this answers. */
+	async restoreRows(item: AuthRows) {
+		const result = transact(this.ctx.storage, () => {
+			const restored = restoreAuth(this.sql, item);
+			if (restored.ok)
+				for (const token of restored.value.tokens) this.pushes.queue(token.hash, token.id, token.version);
+			return restored;
+		});
+		if (result.ok && !(await this.pushes.drain())) await this.ctx.storage.setAlarm(Date.now() + PUSH_RETRY_MS);
+		return result.ok ? ok(result.value.restored) : result;
+	}
+
 	override async alarm(): Promise<void> {
 		if (!(await this.pushes.drain())) await this.ctx.storage.setAlarm(Date.now() + PUSH_RETRY_MS);
 	}

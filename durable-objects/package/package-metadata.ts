@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import semver from "semver";
 import type { Actor, AuditFilter } from "../../schema/audit";
+import type { DumpCursor, PackageHead, PackageRows } from "../../schema/backup/contract";
 import { config } from "../../schema/config";
 import { ok, type Refusal, type Result } from "../../schema/errors";
 import { etagMatches } from "../../schema/etag";
@@ -36,6 +37,7 @@ import { type ChannelState, Channels } from "./channels";
 import { Claim } from "./claim";
 import { Documents, type PackumentForm } from "./documents";
 import { Downloads } from "./downloads";
+import { beginRestore, exportHead, exportRows, restoreRows } from "./export";
 import { type ImportParts, importMetadata, importVersion } from "./import";
 import { PackageRecord, revision } from "./package-record";
 import { versionDocument } from "./packument";
@@ -682,6 +684,39 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 				detail: { added: after.filter((n) => !before.includes(n)), removed: before.filter((n) => !after.includes(n)) },
 			});
 		});
+	}
+
+	// ── export and restore (export.ts): the package's own rows, the package row last ────────────
+
+	exportHead(): Result<PackageHead> {
+		const pkg = this.schema.ready ? this.record.get() : null;
+		return pkg ? ok(exportHead(this.sql, pkg, this.versionRows.all())) : refusals.packageNotFound();
+	}
+
+	exportRows(rev: string, cursor: DumpCursor) {
+		const pkg = this.schema.ready ? this.record.get() : null;
+		return pkg ? exportRows(this.sql, pkg, rev, cursor) : refusals.packageNotFound();
+	}
+
+	beginRestore(head: PackageHead) {
+		this.schema.ensure();
+		return transact(this.ctx.storage, () => beginRestore(this.sql, head, this.record.get()));
+	}
+
+	/** The last page brings the package row: the packuments are built and the alarm tells search. */
+	restoreRows(item: PackageRows) {
+		this.schema.ensure();
+		const result = transact(this.ctx.storage, () => {
+			const restored = restoreRows(this.sql, item, this.record.get());
+			const pkg = restored.ok && item.final ? this.record.get() : null;
+			if (pkg) {
+				const tags = this.channelRows.distTags();
+				this.documents.rebuild(pkg, this.versionRows.all(), tags, this.versionRows.maintainers());
+			}
+			return restored;
+		});
+		if (result.ok && item.final) this.scheduleAlarm(Date.now());
+		return result;
 	}
 
 	// ── background work ────────────────────────────────────────────────────────────────────────

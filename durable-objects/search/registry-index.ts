@@ -40,7 +40,12 @@ export class RegistryIndexDO extends DurableObject<Env> implements RegistryIndex
 
 	/** Stores a package's latest state; a notification older than what is stored changes nothing. */
 	upsert(doc: SearchDocument): boolean {
-		return this.ctx.storage.transactionSync(() => this.write(doc, this.generation()));
+		return this.ctx.storage.transactionSync(() => {
+			const written = this.write(doc, this.generation());
+			// Published again after it was unpublished entirely: a package again.
+			if (written) this.sql.exec(`DELETE FROM departed WHERE name = ?`, doc.name);
+			return written;
+		});
 	}
 
 	/** Forgets a package that was unpublished entirely. */
@@ -49,6 +54,7 @@ export class RegistryIndexDO extends DurableObject<Env> implements RegistryIndex
 			const row = this.row(name);
 			if (!row || row.rev > rev) return false;
 			this.drop(row);
+			this.sql.exec(`INSERT OR IGNORE INTO departed (name, scope) VALUES (?, ?)`, row.name, row.scope);
 			return true;
 		});
 	}
@@ -99,6 +105,24 @@ export class RegistryIndexDO extends DurableObject<Env> implements RegistryIndex
 		return this.sql
 			.exec<{ name: string; access: Access }>(`SELECT name, access FROM packages WHERE scope = ? ORDER BY name`, scope)
 			.toArray();
+	}
+
+	/**
+	 * Names of every package the index knows, and of those unpublished entirely, in order after
+	 * `after` (the export walks them).
+	 */
+	packageNames(after: string, limit: number, scope: string | null): string[] {
+		const inScope = scope === null ? "" : "AND scope = ?";
+		const params = scope === null ? [after, after, limit] : [after, scope, after, scope, limit];
+		return this.sql
+			.exec<{ name: string }>(
+				`SELECT name FROM packages WHERE name > ? ${inScope}
+				 UNION SELECT name FROM departed WHERE name > ? ${inScope}
+				 ORDER BY name LIMIT ?`,
+				...params,
+			)
+			.toArray()
+			.map((r) => r.name);
 	}
 
 	/** The packages most recently published, of those the asker may read. */

@@ -104,4 +104,16 @@ export const registryIndexMigrations: readonly Migration[] = [
 			CREATE INDEX package_downloads_by_name ON package_downloads (name);
 		`,
 	},
+	{
+		version: 5,
+		name: "packages unpublished entirely, for the export",
+		sql: `
+			-- Gone from search, but not from the registry: their audit trail and the version numbers
+			-- that may never come back are exported (GET /-/admin/export walks packages and these).
+			CREATE TABLE departed (
+				name TEXT PRIMARY KEY,
+				scope TEXT
+			) WITHOUT ROWID;
+		`,
+	},
 ];

@@ -102,10 +102,10 @@ export async function ok(command: string, args: string[], options: Parameters<ty
 }
 
 export class RegistryServer {
-	readonly adminToken = `e2e-admin-${randomBytes(16).toString("hex")}`;
-	private readonly signingSecret = randomBytes(32).toString("hex");
-	private readonly encryptionKey = randomBytes(32).toString("hex");
-	private readonly registrySigningKey = newSecret("REGISTRY_SIGNING_KEY");
+	readonly adminToken: string;
+	private readonly signingSecret: string;
+	private readonly encryptionKey: string;
+	private readonly registrySigningKey: string;
 	private child: ChildProcess | null = null;
 	private log = "";
 
@@ -117,15 +117,22 @@ export class RegistryServer {
 		readonly port: number,
 		readonly stateDir: string,
 		private readonly vars: Record<string, string>,
-	) {}
+		/** An instance whose secrets this one shares (a restore target must have them); else new ones. */
+		same?: RegistryServer,
+	) {
+		this.adminToken = same?.adminToken ?? `e2e-admin-${randomBytes(16).toString("hex")}`;
+		this.signingSecret = same?.signingSecret ?? randomBytes(32).toString("hex");
+		this.encryptionKey = same?.encryptionKey ?? randomBytes(32).toString("hex");
+		this.registrySigningKey = same?.registrySigningKey ?? newSecret("REGISTRY_SIGNING_KEY");
+	}
 
 	get url(): string {
 		return `http://127.0.0.1:${this.port}`;
 	}
 
 	/** Starts `wrangler dev` on a free port with a fresh --persist-to directory. */
-	static async start(vars: Record<string, string> = {}): Promise<RegistryServer> {
-		const server = new RegistryServer(await freePort(), tempDir("state"), vars);
+	static async start(vars: Record<string, string> = {}, secretsOf?: RegistryServer): Promise<RegistryServer> {
+		const server = new RegistryServer(await freePort(), tempDir("state"), vars, secretsOf);
 		await server.boot();
 		return server;
 	}

@@ -1,9 +1,11 @@
+import { backupObject } from "../../durable-objects/stubs";
 import type { AuditEntry } from "../../schema/audit";
 import type { PackageSummary } from "../../schema/search/contract";
 import { authStore } from "../auth/auth-store";
 import { assertAdmin } from "../auth/permissions";
 import { searchIndexStub } from "../objects";
 import { metricsSnapshot } from "../read-tier/metrics";
+import { backupSummary } from "./backup-summary";
 import { barChart, dailyBars } from "./charts";
 import { type Html, html } from "./html";
 import { date, packagePath } from "./package-page";
@@ -14,7 +16,8 @@ import { layout, pageResponse, webPage } from "./page";
 // package's recent daily downloads with its weekly total (so they are as fresh as search's
 // popularity, within SEARCH_DOWNLOADS_PUSH_SECONDS); failed authentications and refused writes
 // from the AuthStoreDO's registry audit log; the read tier's figures from this isolate's
-// counters. Nothing here is on the path of an install: three calls, for admins only, never cached.
+// counters; the last backup from the BackupDO. Nothing here is on the path of an install: four
+// calls, for admins only, never cached.
 
 const FAILED_AUTHENTICATIONS = ["auth.failed", "login.failed", "password.failed", "otp.failed"];
 
@@ -22,10 +25,11 @@ export const dashboardPage = webPage({ auth: "viewer", cache: "personal" }, asyn
 	assertAdmin(who.principal);
 	const today = new Date().toISOString().slice(0, 10);
 	const store = authStore(env);
-	const [overview, failures, refusals] = await Promise.all([
+	const [overview, failures, refusals, backups] = await Promise.all([
 		searchIndexStub(env).overview(today),
 		store.auditLog({ actions: FAILED_AUTHENTICATIONS, limit: 20 }),
 		store.auditLog({ actions: ["write.refused"], limit: 20 }),
+		backupObject(env).list(),
 	]);
 	const metrics = metricsSnapshot();
 	let served = 0;
@@ -65,6 +69,7 @@ ${Object.entries(metrics.objectCalls).map(([kind, calls]) => html`<div><dt>Calls
 	)}</tbody>
 </table></div>
 </section>
+${backupSummary(backups)}
 ${auditTable("failures", "Recent failed authentications", failures)}
 ${auditTable("refusals", "Recent refused writes", refusals)}`;
 	return pageResponse(request, who, layout({ title: "Dashboard", body }));

@@ -1,0 +1,69 @@
+import type * as v from "valibot";
+import { exportPage, firstCursor } from "../../durable-objects/backup/export-pager";
+import { ARCHIVE_FORMAT, type ExportCursor } from "../../schema/backup/contract";
+import { BLOB_KEY, ExportCursorSchema, ScopeParamSchema } from "../../schema/backup/requests";
+import { admin } from "../guards";
+import { json, urlOf, validate } from "../http";
+import { authStoreStub, packageStub, searchIndexStub } from "../objects";
+import { refused } from "../refusals";
+
+// GET /-/admin/export: the registry's state, a page at a time (durable-objects/backup/export-pager.ts),
+// and GET /-/admin/export/blob: the bytes of one R2 key the pages name. scripts/migrate-archive.mjs
+// follows the pages and writes them, with the bytes, into an archive.
+
+/** GET /-/admin/export[?scope=@s][&cursor=…] → { format, items, next, calls } */
+export const exportRegistry = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) => {
+	const params = urlOf(request).searchParams;
+	const raw = params.get("cursor");
+	// Who took the registry's state out, in the registry's audit log (once, at its first page).
+	if (raw === null) await authStoreStub(env).audit(actor, "export", params.get("scope"), null);
+	const start =
+		raw === null
+			? firstCursor(validate(ScopeParamSchema, params.get("scope") ?? undefined) ?? null)
+			: decodeCursor(raw);
+	const page = await exportPage(
+		{
+			packageNames: (after, limit, scope) => searchIndexStub(env).packageNames(after, limit, scope),
+			exportHead: (name) => packageStub(env, name).exportHead(),
+			exportRows: (name, rev, cursor) => packageStub(env, name).exportRows(rev, cursor),
+			exportAuth: (cursor) => authStoreStub(env).exportRows(cursor),
+		},
+		start,
+	);
+	return json({ ...page, format: ARCHIVE_FORMAT, next: page.next === null ? null : encodeCursor(page.next) });
+});
+
+/** GET /-/admin/export/blob?key=… → the bytes, streamed from R2 */
+export const exportBlob = admin({ auth: "admin", cache: "none" }, async ({ request, env }) => {
+	const key = blobKey(urlOf(request).searchParams.get("key"));
+	const object = await env.BLOBS.get(key);
+	if (!object) throw refused.noBytes(key);
+	return new Response(object.body, {
+		headers: { "content-type": "application/octet-stream", "content-length": String(object.size) },
+	});
+});
+
+export function blobKey(raw: string | null): string {
+	if (raw === null || !BLOB_KEY.test(raw) || raw.split("/").includes("..")) {
+		throw refused.notABlobKey();
+	}
+	return raw;
+}
+
+export function encodeCursor(cursor: ExportCursor): string {
+	return btoa(String.fromCharCode(...new TextEncoder().encode(JSON.stringify(cursor))))
+		.replaceAll("+", "-")
+		.replaceAll("/", "_")
+		.replace(/=+$/, "");
+}
+
+function decodeCursor(raw: string): ExportCursor {
+	let parsed: unknown;
+	try {
+		const binary = atob(raw.replaceAll("-", "+").replaceAll("_", "/"));
+		parsed = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
+	} catch {
+		throw refused.foreignCursor();
+	}
+	return validate(ExportCursorSchema, parsed) as v.InferOutput<typeof ExportCursorSchema>;
+}

@@ -1,0 +1,74 @@
+import { DUMP_PAGE_BYTES } from "../../schema/backup/contract";
+import { ExportItemSchema } from "../../schema/backup/requests";
+import { parsePackageName } from "../../schema/names";
+import { refusals } from "../../schema/refusals";
+import { HttpError, unwrap } from "../errors";
+import { admin } from "../guards";
+import { assertDeclaredSize, json, readJson, urlOf } from "../http";
+import { authStoreStub, packageStub } from "../objects";
+import { refused } from "../refusals";
+import { blobKey } from "./export";
+
+// POST /-/admin/restore: one item of an export archive (schema/backup/contract.ts) into this
+// registry; PUT /-/admin/restore/blob: the bytes of one R2 key. A package is restored only where
+// it is not (its head answers fresh, present or conflict), its bytes before its rows, its rows
+// before its package row: what is here is never overwritten, and nothing is served half restored.
+
+/** Items are pages of at most DUMP_PAGE_BYTES of rows; a head lists versions. Room for JSON's overhead. */
+const ITEM_LIMIT = 4 * DUMP_PAGE_BYTES;
+
+/** POST /-/admin/restore {item} → the head's verdict, or what a page of rows did */
+export const restoreItem = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) => {
+	const item = await readJson(request, ExportItemSchema, ITEM_LIMIT);
+	if (item.kind === "auth") {
+		const restored = unwrap(await authStoreStub(env).restoreRows(item));
+		if (restored.inserted > 0) await authStoreStub(env).audit(actor, "restore.auth", null, restored);
+		return json(restored);
+	}
+	const name = unwrap(parsePackageName(item.name)).name;
+	const stub = packageStub(env, name);
+	if (item.kind === "package") {
+		const verdict = unwrap(await stub.beginRestore({ ...item, name }));
+		// The package's own trail comes with its rows; the registry's log says who restored it.
+		const detail = { state: verdict.state, rev: item.rev, versions: item.versions.length };
+		await authStoreStub(env).audit(actor, "restore.package", name, detail);
+		return json(verdict);
+	}
+	// No version without its bytes: every version of the page has its tarball and bundle here.
+	const versions = item.tables.find((t) => t.table === "versions")?.rows ?? [];
+	const keys = versions.flatMap((row) => [row.tarball_key, row.files_key].map((k) => String(k)));
+	if (keys.length > 0) {
+		const found = await Promise.all(keys.map((key) => env.BLOBS.head(key)));
+		const missing = keys.find((_key, i) => found[i] === null);
+		if (missing !== undefined) throw HttpError.from(refusals.blobMissing(missing));
+	}
+	return json(unwrap(await stub.restoreRows({ ...item, name })));
+});
+
+/**
+ * PUT /-/admin/restore/blob?key=…[&sha1=…] (Content-Length required) → { stored } (201) or
+ * { present } when the same number of bytes is already there; other bytes under the key are a 409.
+ * With sha1 (a tarball's shasum), R2 refuses bytes that do not hash to it.
+ */
+export const restoreBlob = admin({ auth: "admin", cache: "none" }, async ({ request, env }) => {
+	const params = urlOf(request).searchParams;
+	const key = blobKey(params.get("key"));
+	const sha1 = params.get("sha1");
+	if (sha1 !== null && !/^[0-9a-f]{40}$/.test(sha1)) throw refused.badSha1();
+	const size = Number(request.headers.get("content-length") ?? "NaN");
+	if (!Number.isSafeInteger(size) || size < 0) throw refused.lengthRequired();
+	assertDeclaredSize(request, 5 * 1024 ** 3);
+	const existing = await env.BLOBS.head(key);
+	if (existing) {
+		await request.body?.cancel();
+		if (existing.size !== size) throw refused.otherBytesHere(key);
+		return json({ key, present: true });
+	}
+	try {
+		await env.BLOBS.put(key, request.body ?? new Uint8Array(), sha1 === null ? {} : { sha1 });
+	} catch (error) {
+		console.error("restore blob", key, error);
+		throw refused.restoredBytesMismatch(key);
+	}
+	return json({ key, stored: true }, { status: 201 });
+});
