@@ -1,5 +1,5 @@
 import { SELF } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { runPackageAlarm } from "./helpers/package-object";
 import { ADMIN, BASE, call, createToken, publish, publisherFor, uniqueName, userWithToken } from "./helpers/registry";
 
@@ -450,14 +450,19 @@ describe("channel forms on the package page", () => {
 		expect(anonymous.status).toBe(401);
 		expect(await stableVersion(name)).toBe("1.2.0");
 
-		// The refusal is in the registry's audit log, for the dashboard.
-		await new Promise((resolve) => setTimeout(resolve, 50));
-		const log = (await (await call("/-/admin/audit?limit=50", { token: ADMIN })).json()) as {
-			entries: { action: string; target: string; prefix: string | null }[];
-		};
-		expect(
-			log.entries.some((e) => e.action === "write.refused" && e.target === name && e.prefix === reader.prefix),
-		).toBe(true);
+		// The refusal is in the registry's audit log, for the dashboard (written after the answer,
+		// through waitUntil: polled for, not waited for).
+		await vi.waitFor(
+			async () => {
+				const log = (await (await call("/-/admin/audit?limit=50", { token: ADMIN })).json()) as {
+					entries: { action: string; target: string; prefix: string | null }[];
+				};
+				expect(
+					log.entries.some((e) => e.action === "write.refused" && e.target === name && e.prefix === reader.prefix),
+				).toBe(true);
+			},
+			{ timeout: 5_000, interval: 10 },
+		);
 	});
 });
 

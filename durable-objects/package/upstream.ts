@@ -392,7 +392,12 @@ export class UpstreamMirror {
 			},
 		);
 		this.host.waitUntil(storing);
-		return ok({ streaming: { body: client, size, integrity } });
+		// The client's copy crosses RPC through a native stream this object pipes into, so a failure
+		// (a mismatch) rejects a pipe observed here: the tee branch itself, sent over RPC, failed a
+		// promise nobody held, logged as uncaught twice per mismatch (#23.6).
+		const relay = new IdentityTransformStream();
+		this.host.waitUntil(client.pipeTo(relay.writable).catch(() => {}));
+		return ok({ streaming: { body: relay.readable, size, integrity } });
 	}
 
 	/** Writes the checked bytes to R2 as they arrive; answers their size once R2 has them all. */

@@ -66,8 +66,15 @@ describe("search and downloads", () => {
 	});
 
 	it("keeps the index and the counts across a restart", async () => {
-		// Give the object's alarm time to write the counts (flush after 1 s) before stopping.
-		await new Promise((r) => setTimeout(r, 2_500));
+		// The counts reach the search index from the object's alarm (pushed after 1 s): poll until
+		// the index ranks by them before stopping (no-cache: each look asks the index itself).
+		const ranked = async () =>
+			(
+				(await (
+					await fetch(`${server.url}/-/v1/search?text=marmalade`, { headers: { "cache-control": "no-cache" } })
+				).json()) as { objects: { package: { name: string }; downloads: { weekly: number } }[] }
+			).objects[0];
+		await eventually(ranked, (top) => top?.package.name === "find-helpers" && top.downloads.weekly === 2, "ranking");
 		await server.restart();
 		expect(await downloads()).toBe(2);
 		const cwd = npmProject(server, token, { "package.json": packageJson({ name: "finder", version: "1.0.0" }) });

@@ -2,8 +2,9 @@
 // of the "upstream" test project through which every outbound fetch of the registry goes (its
 // `outboundService`). It forwards each request to the registry its host names (a real instance of
 // this registry, see tests/e2e/upstream-workers.ts) and records what was asked and answered. A test
-// can cut a host off, as a stopped server would be, or have the bytes of one path altered on the
-// way, as a broken mirror or a man in the middle would. Tests reach it at http://network.control/.
+// can cut a host off, as a stopped server behind a gateway would be (502), or have the bytes of one
+// path altered on the way, as a broken mirror or a man in the middle would. Tests reach it at
+// http://network.control/.
 
 /** @type {{ host: string; method: string; path: string; accept: string | null; ifNoneMatch: string | null; authorized: boolean; status: number | null; overlapping: number }[]} */
 const log = [];
@@ -24,7 +25,7 @@ export default {
 		const url = new URL(request.url);
 		if (url.hostname === "network.control") return control(url);
 		const upstream = env[`HOST_${url.hostname.replaceAll(/[^a-z0-9]/gi, "_").toUpperCase()}`];
-		if (!upstream) throw new Error(`getaddrinfo ENOTFOUND ${url.hostname}`);
+		if (!upstream) return unreachable(`getaddrinfo ENOTFOUND ${url.hostname}`);
 		const key = `${url.hostname}${url.pathname}`;
 		const entry = {
 			host: url.hostname,
@@ -38,7 +39,7 @@ export default {
 			overlapping: inFlight.get(key) ?? 0,
 		};
 		log.push(entry);
-		if (cut.has(url.hostname)) throw new Error(`connect ECONNREFUSED ${url.hostname}`);
+		if (cut.has(url.hostname)) return unreachable(`connect ECONNREFUSED ${url.hostname}`);
 		// An upstream that takes the request and never answers: until the caller gives up.
 		if (hung.has(entry.path)) await new Promise((resolve) => setTimeout(resolve, 60_000));
 		inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
@@ -53,6 +54,16 @@ export default {
 		return new Response(bytes, response);
 	},
 };
+
+/**
+ * A host that cannot be reached answers as a gateway in front of it would: 502, with the reason.
+ * Throwing would do as well for the registry (its fetch fails either way) but logs an uncaught
+ * exception in this Worker for every such request, noise in every green run (#23.6).
+ * @param {string} reason
+ */
+function unreachable(reason) {
+	return new Response(reason, { status: 502, headers: { "content-type": "text/plain" } });
+}
 
 /**
  * GET /log: every request so far. /cut?host= and /restore?host= take a host off the network and
