@@ -87,4 +87,14 @@ export const refusals = {
 	customerExists: (name: string): Refusal => refuse("conflict", `customer ${name} already exists`),
 	customerKeysReadOnly: (): Refusal => refuse("unprocessable", "customer keys are read-only: grant them read only"),
 	noSuchGrant: (holder: "token" | "user"): Refusal => refuse("notFound", `the ${holder} has no such grant`),
+
+	// trusted publishing and staged versions (npm trust, npm stage)
+	trustNotFound: (id: string): Refusal => refuse("notFound", `trust configuration ${id} does not exist`),
+	tooManyTrustConfigurations: (max: number): Refusal =>
+		refuse("conflict", `a package has at most ${max} trust configurations; revoke one first`),
+	idTokenReplayed: (): Refusal =>
+		refuse("unauthorized", "this ID token was already exchanged: request a new one from the CI provider"),
+	stagedNotFound: (id: string): Refusal => refuse("notFound", `staged version ${id} does not exist or has expired`),
+	stagedVersionTaken: (version: string): Refusal =>
+		refuse("versionExists", `You cannot stage over the previously published versions: ${version}.`),
 } as const;

@@ -15,6 +15,7 @@ import { packageNameFromParams } from "./params";
 import { forgetPackage, throughReadTier } from "./read-tier/tier";
 import { type LogInReason, refused } from "./refusals";
 import { type Answer, declare, type Handler, withCache } from "./route-policy";
+import { assertTrustedPublisherMay, type TrustedUse } from "./trust/trusted-token";
 
 // What a route needs before its handler runs, declared where the handler is defined as its policy,
 // `{ auth, cache }` (worker/route-policy.ts): a package it may read, a package it may change (with
@@ -137,6 +138,8 @@ export function packageWrite<MustExist extends boolean>(
 		mustExist: MustExist;
 		principal?: (request: RouteRequest, env: Env) => Promise<Principal>;
 		cache: CacheName;
+		/** What a trusted publisher's token may do here (npm publish, npm stage publish); unset: nothing. */
+		trusted?: TrustedUse;
 	},
 	handle: (context: WriteContext<MustExist extends true ? PackageInfo : PackageInfo | null>) => Promise<Response>,
 ): Handler {
@@ -148,6 +151,7 @@ export function packageWrite<MustExist extends boolean>(
 		const [principal, found] = await Promise.all([identify(request, env), stub.info()]);
 		const info = found.ok ? found.value : null;
 		try {
+			assertTrustedPublisherMay(principal, pkg, options.trusted);
 			assertCan(principal, pkg, [...options.need], info?.access ?? null);
 			await assertSecondFactor(request, env, principal, pkg, info?.requireTwoFactor ?? false);
 			if (options.mustExist && info === null) {

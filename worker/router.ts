@@ -24,7 +24,7 @@ import { serveLoader } from "./loader/route";
 import { getVisibility, listCollaborators, listScopePackages, listUserPackages, setAccess } from "./npm/access";
 import { deleteDistTag, listDistTags, setDistTag } from "./npm/dist-tags";
 import { listSigningKeys } from "./npm/keys";
-import { putPackage } from "./npm/publish";
+import { putPackage, stagePackage } from "./npm/publish";
 import { getPackument, getTarball, getVersion, ping } from "./npm/reads";
 import { createNpmToken, listNpmTokens, revokeNpmToken } from "./npm/tokens";
 import { deleteTarball, unpublishPackage } from "./npm/unpublish";
@@ -38,6 +38,9 @@ import { deleteVersion, getVersionInfo, listVersions } from "./packages/versions
 import { refused } from "./refusals";
 import { route } from "./route-policy";
 import { search } from "./search/search";
+import { approveStaged, downloadStaged, listStaged, rejectStaged, viewStaged } from "./stage/routes";
+import { addTrust, listTrust, revokeTrust } from "./trust/configurations";
+import { exchangeIdToken } from "./trust/exchange";
 import { claimName } from "./upstream/claims";
 import { upstreamStatus } from "./upstream/status";
 import { serveScript, serveStylesheet } from "./web/assets";
@@ -164,7 +167,12 @@ api
 	.get("/-/admin/reindex", reindexStatus)
 	.post("/-/admin/claims", claimName)
 	.get("/-/admin/upstream", upstreamStatus)
-	.get("/-/v1/search", search);
+	.get("/-/v1/search", search)
+	.get("/-/stage", listStaged)
+	.get("/-/stage/:id", viewStaged)
+	.get("/-/stage/:id/tarball", downloadStaged)
+	.post("/-/stage/:id/approve", approveStaged)
+	.delete("/-/stage/:id", rejectStaged);
 
 for (const scoped of ["/@:scope/:pkg", "/:pkg"]) {
 	api
@@ -177,7 +185,12 @@ for (const scoped of ["/@:scope/:pkg", "/:pkg"]) {
 		.get(`/-/package${scoped}/collaborators`, listCollaborators)
 		.get(`/-/downloads/point/:period${scoped}`, pointDownloads)
 		.get(`/-/downloads/range/:period${scoped}`, rangeDownloads)
-		.get(`/-/downloads/versions${scoped}/:period`, versionDownloads);
+		.get(`/-/downloads/versions${scoped}/:period`, versionDownloads)
+		.get(`/-/package${scoped}/trust`, listTrust)
+		.post(`/-/package${scoped}/trust`, addTrust)
+		.delete(`/-/package${scoped}/trust/:id`, revokeTrust)
+		.post(`/-/npm/v1/oidc/token/exchange/package${scoped}`, exchangeIdToken)
+		.post(`/-/stage/package${scoped}`, stagePackage);
 }
 
 // Web-component loaders: channels, versions, uploads, immutable files, the loader module.

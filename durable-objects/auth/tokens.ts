@@ -15,8 +15,8 @@ export class Tokens {
 		return this.sql
 			.exec<TokenRow>(
 				`INSERT INTO tokens (id, hash, prefix, kind, name, user_name, customer, origin, created_at, expires_at, cidr,
-					readonly, restrict_to, bypass_two_factor)
-				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+					readonly, restrict_to, bypass_two_factor, trusted_publisher)
+				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
 				crypto.randomUUID(),
 				input.hash,
 				input.prefix,
@@ -31,6 +31,7 @@ export class Tokens {
 				input.readonly ? 1 : 0,
 				input.restrictTo ? JSON.stringify(input.restrictTo) : null,
 				input.bypassTwoFactor ? 1 : 0,
+				input.trustedPublisher ? JSON.stringify(input.trustedPublisher) : null,
 			)
 			.one();
 	}

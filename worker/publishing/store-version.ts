@@ -2,7 +2,7 @@ import type { Actor } from "../../schema/audit";
 import { config } from "../../schema/config";
 import { LIMITS } from "../../schema/limits";
 import type { PackageName } from "../../schema/names";
-import type { Access } from "../../schema/package/contract";
+import type { Access, PublishInput } from "../../schema/package/contract";
 import { signingKey, signVersion } from "../../schema/signatures";
 import { unwrap } from "../errors";
 import { packageStub } from "../objects";
@@ -52,7 +52,12 @@ export async function unpackToBundle(
 	return bundle;
 }
 
-export async function storeVersion(env: Env, pkg: PackageName, attempt: PublishAttempt, next: VersionToStore) {
+/**
+ * Everything the package object needs to commit a version, made before the commit and outside the
+ * object's single thread: the registry's manifest, the entry file's integrity, the README (rendered
+ * once per version), the registry's signature. A staged version (npm stage) is kept as this.
+ */
+export async function prepareVersion(env: Env, pkg: PackageName, next: VersionToStore): Promise<PublishInput> {
 	const { manifest, overridden } = registryManifest(
 		next.manifest,
 		next.packageJson,
@@ -69,7 +74,7 @@ export async function storeVersion(env: Env, pkg: PackageName, attempt: PublishA
 	]);
 	// Rendered here, before the commit and outside the object's single thread, once per version.
 	const readmeHtml = readme === null ? null : (await import("../web/markdown")).renderReadme(readme.readme);
-	const result = await packageStub(env, pkg.name).publish({
+	return {
 		name: pkg.name,
 		version: next.version,
 		manifest,
@@ -86,11 +91,16 @@ export async function storeVersion(env: Env, pkg: PackageName, attempt: PublishA
 		unpackedSize: next.files.unpackedSize,
 		readme,
 		readmeHtml,
-		signatures,
+		...(signatures ? { signatures } : {}),
 		actor: next.actor,
-	});
+	};
+}
+
+export async function storeVersion(env: Env, pkg: PackageName, attempt: PublishAttempt, next: VersionToStore) {
+	const input = await prepareVersion(env, pkg, next);
+	const result = await packageStub(env, pkg.name).publish(input);
 	attempt.committed = result.ok;
-	return { ...unwrap(result), entryPath: entry, entryIntegrity: integrity };
+	return { ...unwrap(result), entryPath: input.files.entryPath, entryIntegrity: input.files.entryIntegrity };
 }
 
 /** The registry's signature of a version, made before the commit so it is stored in the same transaction. */
