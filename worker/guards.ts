@@ -140,6 +140,8 @@ export function packageWrite<MustExist extends boolean>(
 		cache: CacheName;
 		/** What a trusted publisher's token may do here (npm publish, npm stage publish); unset: nothing. */
 		trusted?: TrustedUse;
+		/** npm stage publish defers the second factor to the approval: no one-time password here. */
+		defersSecondFactor?: boolean;
 	},
 	handle: (context: WriteContext<MustExist extends true ? PackageInfo : PackageInfo | null>) => Promise<Response>,
 ): Handler {
@@ -153,7 +155,9 @@ export function packageWrite<MustExist extends boolean>(
 		try {
 			assertTrustedPublisherMay(principal, pkg, options.trusted);
 			assertCan(principal, pkg, [...options.need], info?.access ?? null);
-			await assertSecondFactor(request, env, principal, pkg, info?.requireTwoFactor ?? false);
+			if (!options.defersSecondFactor) {
+				await assertSecondFactor(request, env, principal, pkg, info?.requireTwoFactor ?? false);
+			}
 			if (options.mustExist && info === null) {
 				// A name served from upstream says so: it can never be changed through this registry.
 				throw !found.ok && found.code === "upstreamReadOnly" ? HttpError.from(found) : refused.hidden();

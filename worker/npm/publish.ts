@@ -45,7 +45,7 @@ export const putPackage = packageWrite(publishPolicy, (context) => receivePublis
  * POST /-/stage/package/{name} (npm stage publish): the same body, read and checked the same way,
  * but the version is kept aside until someone who may publish approves it (worker/stage/).
  */
-export const stagePackage = packageWrite({ ...publishPolicy, trusted: "stage" }, (context) =>
+export const stagePackage = packageWrite({ ...publishPolicy, trusted: "stage", defersSecondFactor: true }, (context) =>
 	receivePublish(context, "stage"),
 );
 

@@ -2,15 +2,17 @@ import { refused } from "../refusals";
 
 // The signing keys of the OpenID Connect issuers trusted publishers come from: read from the
 // issuer's discovery document (`jwks_uri`) and its JWKS, kept in this isolate for an hour, and
-// read again when a token names a key the cached set does not have (the issuer rotated its keys),
-// at most once a minute per issuer so that tokens with made-up key ids cannot make us hammer it.
+// read again when a token names a key the cached set does not have (the issuer rotated its keys):
+// once per unknown key id, so that a token with a made-up id costs at most one fetch (and every
+// refused exchange counts against its address's failed authentications).
 
 const KEEP_MS = 60 * 60_000;
-const REFRESH_AT_MOST_EVERY_MS = 60_000;
+const MAX_TRIED_KIDS = 1_000;
 const FETCH_TIMEOUT_MS = 5_000;
 
 export type Jwk = JsonWebKey & { kid?: string; alg?: string };
-type KeySet = { keys: Jwk[]; fetchedAt: number };
+/** `tried`: unknown key ids the set was already fetched again for. */
+type KeySet = { keys: Jwk[]; fetchedAt: number; tried: Set<string> };
 
 const cached = new Map<string, KeySet>();
 
@@ -18,10 +20,11 @@ const cached = new Map<string, KeySet>();
 export async function issuerKey(issuer: string, kid: string | null): Promise<Jwk | null> {
 	const now = Date.now();
 	let set = cached.get(issuer);
-	if (!set || now - set.fetchedAt > KEEP_MS) set = await refresh(issuer);
+	if (!set || now - set.fetchedAt > KEEP_MS) set = await refresh(issuer, new Set());
 	let key = pick(set.keys, kid);
-	if (key === null && now - set.fetchedAt > REFRESH_AT_MOST_EVERY_MS) {
-		set = await refresh(issuer);
+	const id = kid ?? "";
+	if (key === null && !set.tried.has(id) && set.tried.size < MAX_TRIED_KIDS) {
+		set = await refresh(issuer, new Set([...set.tried, id]));
 		key = pick(set.keys, kid);
 	}
 	return key;
@@ -32,13 +35,13 @@ function pick(keys: Jwk[], kid: string | null): Jwk | null {
 	return keys.find((key) => key.kid === kid) ?? null;
 }
 
-async function refresh(issuer: string): Promise<KeySet> {
+async function refresh(issuer: string, tried: Set<string>): Promise<KeySet> {
 	try {
 		const discovery = (await fetchJson(`${issuer}/.well-known/openid-configuration`)) as { jwks_uri?: unknown };
 		if (typeof discovery.jwks_uri !== "string") throw new Error("the discovery document has no jwks_uri");
 		const jwks = (await fetchJson(discovery.jwks_uri)) as { keys?: unknown };
 		if (!Array.isArray(jwks.keys)) throw new Error("the JWKS has no keys");
-		const set = { keys: jwks.keys as Jwk[], fetchedAt: Date.now() };
+		const set = { keys: jwks.keys as Jwk[], fetchedAt: Date.now(), tried };
 		cached.set(issuer, set);
 		return set;
 	} catch (error) {

@@ -17,6 +17,7 @@ import { barChart, weeklyBars } from "./charts";
 import { type Html, html, trusted } from "./html";
 import { VERSION_FILES } from "./markdown";
 import { layout, pageHeaders, pageResponse, webPage } from "./page";
+import { provenanceLine } from "./provenance";
 import { renderUpstreamPage, type UpstreamPackument } from "./upstream-page";
 
 // GET /package/{name} and /package/{name}/v/{version}: a package as people read it. The page is
@@ -127,7 +128,7 @@ ${barChart({ id: "weekly-downloads", title: `Weekly downloads, last ${WEEKS_CHAR
 <dt>Unpacked size</dt><dd>${size(v.unpackedSize)}</dd>
 <dt>Files</dt><dd>${v.fileCount.toLocaleString("en-US")} (<a href="${baseUri}/package.json">package.json</a>)</dd>
 ${Object.entries(v.links).map(([kind, link]) => html`<dt>${LINK_NAMES[kind] ?? kind}</dt><dd>${/^https?:\/\//i.test(link) ? html`<a href="${link}" rel="nofollow ugc noopener">${link}</a>` : link}</dd>`)}
-<dt>Published by</dt><dd>${v.publishedBy.name}</dd>
+<dt>Published by</dt><dd>${v.publishedBy.name}${provenanceLine(v.publishedBy)}</dd>
 <dt>Maintainers</dt><dd><ul class="plain">${page.maintainers.map((m) => html`<li>${m.name}</li>`)}</ul></dd>
 <dt>Integrity</dt><dd class="hash">${v.integrity}</dd>
 </dl>
