@@ -3,7 +3,16 @@ import * as OTPAuth from "otpauth";
 import { describe, expect, it } from "vitest";
 import { signJwt } from "./helpers/jwt";
 import { packageStub, runPackageAlarm } from "./helpers/package-object";
-import { ADMIN, call, publishBody, publisherFor, readPackument, uniqueName, userWithToken } from "./helpers/registry";
+import {
+	ADMIN,
+	BASE,
+	call,
+	publishBody,
+	publisherFor,
+	readPackument,
+	uniqueName,
+	userWithToken,
+} from "./helpers/registry";
 
 // Trusted publishing (#19): trust configurations, the exchange of a CI's OpenID Connect ID token
 // for a short-lived token of one package, and what that token may do. The issuer is the test
@@ -184,7 +193,15 @@ describe("the ID-token exchange (#19)", () => {
 		const audit = await call(`/-/admin/audit?package=${name}`, { token: ADMIN });
 		const { entries } = (await audit.json()) as { entries: { action: string; detail: Record<string, unknown> }[] };
 		const published = entries.find((entry) => entry.action === "publish");
-		expect(published).toBeDefined();
+		expect(published?.detail.trustedPublisher).toEqual({
+			provider: "github",
+			repository,
+			workflow: "release.yml",
+			ref: "refs/heads/main",
+			commit: "4f1c2d3e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d",
+			run: "1234567",
+			environment: null,
+		});
 		const page = await call(`/package/${name}`, { token: ADMIN });
 		const html = await page.text();
 		expect(html).toContain(`published from <a href="https://github.com/${repository}"`);
@@ -381,6 +398,35 @@ describe("staged publishes (#19 npm stage)", () => {
 			entries: { action: string }[];
 		};
 		expect(audit.entries.map((entry) => entry.action)).toEqual(expect.arrayContaining(["publish", "stage.approve"]));
+	});
+
+	it("are listed on the package page for its publishers only, who approve or reject them there", async () => {
+		const name = uniqueName("staged");
+		const publisher = await publisherFor(name);
+		const { body } = await publishBody(name, "1.0.0", { access: "public" });
+		expect((await put(name, publisher, body)).status).toBe(201);
+		const { stageId: first } = await stage(name, publisher, "1.1.0");
+		const { stageId: second } = await stage(name, publisher, "1.2.0");
+		const page = await (await call(`/package/${name}`, { token: publisher })).text();
+		expect(page).toContain(`action="/package/${name}/stage/${first}/approve"`);
+		expect(page).toContain(`action="/package/${name}/stage/${second}/reject"`);
+		const publicPage = await (await call(`/package/${name}`)).text();
+		expect(publicPage).not.toContain("Staged versions");
+		expect(publicPage).not.toContain("1.1.0");
+		const form = (id: string, what: string) =>
+			call(`/package/${name}/stage/${id}/${what}`, {
+				method: "POST",
+				token: publisher,
+				redirect: "manual",
+				headers: { origin: BASE, "content-type": "application/x-www-form-urlencoded" },
+				body: "",
+			});
+		const approved = await form(first, "approve");
+		expect(approved.status).toBe(303);
+		expect((await form(second, "reject")).status).toBe(303);
+		const doc = await readPackument(name);
+		expect(Object.keys(doc.versions).sort()).toEqual(["1.0.0", "1.1.0"]);
+		expect(await (await call(`/package/${name}`, { token: publisher })).text()).not.toContain("Staged versions");
 	});
 
 	it("refuses to approve a version published since it was staged", async () => {

@@ -55,6 +55,7 @@ import { dashboardPage } from "./web/dashboard";
 import { homePage, searchPage } from "./web/listing-pages";
 import { packagePage } from "./web/package-page";
 import { signIn, signInPage, signOut } from "./web/signin";
+import { approveFromPage, rejectFromPage } from "./web/stage-forms";
 
 // The routing table. Scoped names have their own routes (`/@:scope/:pkg…`) registered before the
 // unscoped ones, because `/@scope/name` would otherwise read as `/{name}/{version}`; encoded
@@ -235,7 +236,9 @@ for (const name of ["/package/@:scope/:pkg", "/package/:pkg"]) {
 		.post(`${name}/channels/:channel/rollout`, rolloutFromPage)
 		.post(`${name}/channels/:channel/rollout/complete`, completeRolloutFromPage)
 		.post(`${name}/channels/:channel/rollout/revert`, revertRolloutFromPage)
-		.post(`${name}/promote`, promoteFromPage);
+		.post(`${name}/promote`, promoteFromPage)
+		.post(`${name}/stage/:id/approve`, approveFromPage)
+		.post(`${name}/stage/:id/reject`, rejectFromPage);
 }
 
 // A publish to one of the registry's own names is refused as npm would refuse a bad name (400).

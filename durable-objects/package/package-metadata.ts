@@ -25,7 +25,7 @@ import { packageMetadataMigrations } from "../../schema/package/migrations";
 import type { PackageRow, VersionRow } from "../../schema/package/rows";
 import { refusals } from "../../schema/refusals";
 import { RECENT_DOWNLOAD_DAYS } from "../../schema/search/contract";
-import type { StagedVersion } from "../../schema/trust/contract";
+import type { Provenance, StagedVersion } from "../../schema/trust/contract";
 import { upstreamMayServe } from "../../schema/upstream";
 import { queryAudit, recordAudit } from "../audit";
 import { Schema } from "../migrations";
@@ -424,6 +424,9 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 					tags: input.tags,
 					integrity: input.tarball.integrity,
 					...(input.manifestOverrides?.length ? { manifestFromTarball: input.manifestOverrides } : {}),
+					...(input.actor.trustedPublisher
+						? { trustedPublisher: auditedProvenance(input.actor.trustedPublisher) }
+						: {}),
 				},
 			});
 		});
@@ -1006,6 +1009,12 @@ const REGISTRY: Actor = { name: "registry", prefix: null, ip: null, label: "regi
 
 function refName(ref: VersionRef): string {
 	return "versionId" in ref ? ref.versionId : ref.version;
+}
+
+/** Where a trusted publisher's publish came from, as its audit row names it. */
+function auditedProvenance(from: Provenance) {
+	const { provider, repository, workflow, ref, commit, run, environment } = from;
+	return { provider, repository, workflow, ref, commit, run, environment };
 }
 
 function person(actor: Actor): Person {

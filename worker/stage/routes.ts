@@ -38,15 +38,24 @@ type StagedContext = {
 	info: PackageInfo | null;
 };
 
-/** A route about one staged version: who may publish its package, with a second factor for `approve`/`reject`. */
-function stagedVersionRoute(
-	policy: { auth: "write: publish"; cache: CacheName; secondFactor: boolean },
+/**
+ * A route about one staged version: who may publish its package, with a second factor for
+ * `approve`/`reject`. `principal` says where the caller comes from when it is not the
+ * Authorization header (the package page's session, worker/web/stage-forms.ts).
+ */
+export function stagedVersionRoute(
+	policy: {
+		auth: "write: publish" | "session write: publish";
+		cache: CacheName;
+		secondFactor: boolean;
+		principal?: (request: RouteRequest, env: Env) => Promise<Principal>;
+	},
 	handle: (context: StagedContext) => Promise<Response>,
 ): Handler {
 	return declare(
 		async (request, env) => {
 			const id = request.params.id ?? "";
-			const principal = await authenticate(request, env);
+			const principal = await (policy.principal ?? authenticate)(request, env);
 			if (principal.kind === "anonymous") throw refused.logIn("stage");
 			if (!UUID.test(id)) throw refused.stagedNotFound(id);
 			const found = await authStore(env).stagedVersion(id);
@@ -112,21 +121,33 @@ export const downloadStaged = stagedVersionRoute(
 /** POST /-/stage/{id}/approve: published atomically, as it was staged. */
 export const approveStaged = stagedVersionRoute(
 	{ auth: "write: publish", cache: "none", secondFactor: true },
-	async ({ env, id, pkg, principal }) => {
-		const published = unwrap(await packageStub(env, pkg.name).approveStaged(id, actorOf(principal)));
-		await authStore(env).unindexStaged([id]);
-		await forgetPackage(pkg.name);
-		return json({ ok: true, id: pkg.name, rev: published.rev });
+	async (context) => {
+		const rev = await approve(context);
+		return json({ ok: true, id: context.pkg.name, rev });
 	},
 );
 
 /** DELETE /-/stage/{id}: the staged version and its bytes are dropped. */
 export const rejectStaged = stagedVersionRoute(
 	{ auth: "write: publish", cache: "none", secondFactor: true },
-	async ({ env, id, pkg, principal }) => {
-		const { removedKeys } = unwrap(await packageStub(env, pkg.name).rejectStaged(id, actorOf(principal)));
-		await authStore(env).unindexStaged([id]);
-		await deleteBlobs(env, removedKeys);
+	async (context) => {
+		await reject(context);
 		return json({ ok: true });
 	},
 );
+
+/** Publishes a staged version (the API's and the page's approval alike); answers the package's new revision. */
+export async function approve({ env, id, pkg, principal }: StagedContext): Promise<string> {
+	const published = unwrap(await packageStub(env, pkg.name).approveStaged(id, actorOf(principal)));
+	await authStore(env).unindexStaged([id]);
+	await forgetPackage(pkg.name);
+	return published.rev;
+}
+
+/** Drops a staged version and its bytes. */
+export async function reject({ env, id, pkg, principal }: StagedContext): Promise<void> {
+	const { removedKeys } = unwrap(await packageStub(env, pkg.name).rejectStaged(id, actorOf(principal)));
+	await authStore(env).unindexStaged([id]);
+	await deleteBlobs(env, removedKeys);
+	await forgetPackage(pkg.name);
+}
