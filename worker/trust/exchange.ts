@@ -4,7 +4,7 @@ import { authStore } from "../auth/auth-store";
 import { clientIp, newToken } from "../auth/principal";
 import { limitFailedAuthentication } from "../auth/rate-limits";
 import { HttpError, unwrap } from "../errors";
-import { json, publicBaseUrl, type RouteRequest } from "../http";
+import { json, publicBaseUrl } from "../http";
 import { packageNameFromParams } from "../params";
 import { refused } from "../refusals";
 import { route } from "../route-policy";
@@ -71,24 +71,23 @@ export const exchangeIdToken = route({ auth: "idToken", cache: "none" }, async (
 		);
 		return json({ token, expiresAt }, { status: 201 });
 	} catch (error) {
-		if (error instanceof HttpError && error.status < 500)
-			await refusedExchange(request, env, ip, pkg.name, error, seen);
+		if (error instanceof HttpError && error.status < 500) await refusedExchange(env, ip, pkg.name, error, seen);
 		throw error;
 	}
 });
 
 async function refusedExchange(
-	_request: RouteRequest,
 	env: Env,
 	ip: string | null,
 	name: string,
 	error: HttpError,
 	seen: Record<string, unknown>,
 ): Promise<void> {
+	// Counted first: past the address's limit of failed authentications it is a 429, and not audited again.
+	await limitFailedAuthentication(env, ip);
 	await authStore(env).audit({ name: "oidc", prefix: null, ip, label: "oidc" }, "oidc.refused", name, {
 		why: error.message,
 		code: error.code,
 		...seen,
 	});
-	await limitFailedAuthentication(env, ip);
 }
