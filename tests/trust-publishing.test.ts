@@ -1,6 +1,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import * as OTPAuth from "otpauth";
 import { describe, expect, it } from "vitest";
+import { sha256Hex } from "../schema/hashing";
 import { signJwt } from "./helpers/jwt";
 import { packageStub, runPackageAlarm } from "./helpers/package-object";
 import {
@@ -105,6 +106,10 @@ async function exchanged(name: string, claims: Record<string, unknown>): Promise
 	return ((await res.json()) as { token: string }).token;
 }
 
+function authStore() {
+	return env.AUTH.get(env.AUTH.idFromName("auth"));
+}
+
 async function registryAudit(target: string) {
 	const res = await call("/-/admin/audit?limit=1000", { token: ADMIN });
 	const { entries } = (await res.json()) as {
@@ -170,6 +175,16 @@ describe("the ID-token exchange (#19)", () => {
 		const { token, expiresAt } = (await res.json()) as { token: string; expiresAt: string };
 		expect(token).toMatch(/^dev_/);
 		expect(Date.parse(expiresAt) - Date.now()).toBeLessThanOrEqual(15 * 60_000);
+		// Hashed at rest like every token: the AuthStoreDO holds its SHA-256, never the token.
+		const stored = await runInDurableObject(authStore(), (_instance, state) =>
+			state.storage.sql
+				.exec<{ hash: string; origin: string; expires_at: string }>(
+					`SELECT hash, origin, expires_at FROM tokens WHERE prefix = ?`,
+					token.slice(0, 12),
+				)
+				.toArray(),
+		);
+		expect(stored).toEqual([{ hash: await sha256Hex(token), origin: "oidc", expires_at: expiresAt }]);
 		const { body } = await publishBody(name, "1.0.0");
 		expect((await put(name, token, body)).status).toBe(201);
 
@@ -262,6 +277,22 @@ describe("the ID-token exchange (#19)", () => {
 		expect(untrusted.status).toBe(401);
 		const actions = (await registryAudit(name)).filter((entry) => entry.action === "oidc.refused");
 		expect(actions.length).toBeGreaterThanOrEqual(6);
+	});
+
+	it("retires a trusted publisher's token from the token table a day after it expired", async () => {
+		const { name, repository } = await trustedPackage();
+		const old = await exchanged(name, githubClaims(repository));
+		const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000).toISOString();
+		await runInDurableObject(authStore(), (_instance, state) => {
+			state.storage.sql.exec(`UPDATE tokens SET expires_at = ? WHERE prefix = ?`, twoDaysAgo, old.slice(0, 12));
+		});
+		await exchanged(name, githubClaims(repository));
+		const revoked = await runInDurableObject(authStore(), (_instance, state) =>
+			state.storage.sql
+				.exec<{ revoked_at: string | null }>(`SELECT revoked_at FROM tokens WHERE prefix = ?`, old.slice(0, 12))
+				.one(),
+		);
+		expect(revoked.revoked_at).not.toBeNull();
 	});
 
 	it("exchanges an ID token once: a replay is refused", async () => {

@@ -421,6 +421,7 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 			if (!this.trust.rememberExchange(replay.key, replay.expires, Math.floor(Date.parse(now) / 1000))) {
 				return refusals.idTokenReplayed();
 			}
+			this.tokens.retireExpiredTrusted(now);
 			const row = this.tokens.insert(input, now);
 			this.grants.replace("token", row.id, input.grants);
 			return ok({
