@@ -1,7 +1,7 @@
 import { readdirSync } from "node:fs";
 import type { Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { npmProject, ok, packageJson, RegistryServer, run } from "./harness";
+import { npmProject, ok, packageJson, RegistryServer, ROOT, run } from "./harness";
 import { type Issuer, REQUEST_TOKEN, startIssuer } from "./oidc-issuer";
 
 // Publishing from CI as npm 11 does (#19), with the machine's npm (11.5 or newer) against
@@ -13,6 +13,10 @@ let server: RegistryServer;
 let issuer: { issuer: Issuer; url: string; server: Server };
 
 beforeAll(async () => {
+	// npm trust, npm stage and the ID-token exchange are npm 11.5's; the machine's npm must have them.
+	const version = (await ok("npm", ["--version"], { cwd: ROOT })).stdout.trim();
+	const [major = 0, minor = 0] = version.split(".").map(Number);
+	if (major < 11 || (major === 11 && minor < 5)) throw new Error(`these tests need npm 11.5 or newer, not ${version}`);
 	issuer = await startIssuer();
 	server = await RegistryServer.start({
 		OIDC_ISSUERS: JSON.stringify({ github: `${issuer.url}/github`, gitlab: `${issuer.url}/gitlab` }),
