@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { newSecret } from "./scripts/dev-vars.mjs";
+import { Issuer } from "./tests/e2e/oidc-issuer.ts";
 import { UPSTREAM_ADMIN_TOKEN, upstreamWorkers } from "./tests/e2e/upstream-workers.ts";
 import { isolatedWranglerConfig } from "./tests/e2e/wrangler-config.ts";
 
@@ -20,6 +21,9 @@ const configPath = isolatedWranglerConfig(configDir, {
 	ENCRYPTION_KEY: "test-encryption-key",
 	REGISTRY_SIGNING_KEY: newSecret("REGISTRY_SIGNING_KEY"),
 });
+
+/** The test issuers of trusted publishing, on loopback (the only place http issuers are trusted). */
+const TEST_ISSUERS = { github: "http://127.0.0.1:4980/github", gitlab: "http://127.0.0.1:4980/gitlab" };
 
 const bindings = {
 	MAX_BODY_SIZE: "1048576",
@@ -63,7 +67,11 @@ export default defineConfig({
 			},
 			{
 				plugins: [cloudflareTest({ wrangler: { configPath }, miniflare: { bindings, ratelimits } })],
-				test: { name: "registry", include: ["tests/*.test.ts"], exclude: ["tests/upstream-*.test.ts", ...unitTests] },
+				test: {
+					name: "registry",
+					include: ["tests/*.test.ts"],
+					exclude: ["tests/upstream-*.test.ts", "tests/trust-*.test.ts", ...unitTests],
+				},
 			},
 			{
 				// The same registry with upstream registries behind it: real instances of this registry
@@ -90,6 +98,21 @@ export default defineConfig({
 				],
 				// One file at a time: tests cut upstream hosts off the network every file shares.
 				test: { name: "upstream", include: ["tests/upstream-*.test.ts"], exclude: unitTests, fileParallelism: false },
+			},
+			{
+				// Trusted publishing (#19): the registry's outbound requests reach a test OpenID Connect
+				// issuer (tests/e2e/oidc-issuer.ts) on loopback, whose keys the tests generate.
+				plugins: [
+					cloudflareTest({
+						wrangler: { configPath },
+						miniflare: {
+							bindings: { ...bindings, OIDC_ISSUERS: JSON.stringify(TEST_ISSUERS) },
+							ratelimits,
+							outboundService: new Issuer().fetch,
+						},
+					}),
+				],
+				test: { name: "trust", include: ["tests/trust-*.test.ts"] },
 			},
 		],
 	},

@@ -1,6 +1,8 @@
 // The audit trail's shapes, shared by its two owners: each package object records the changes to
 // its package, the AuthStoreDO records registry-level events.
 
+import type { Provenance } from "./trust/contract";
+
 /** Who did something, and from where. */
 export type Actor = {
 	/** The user, or the token's name for tokens without one; "admin" for the admin token. */
@@ -11,6 +13,8 @@ export type Actor = {
 	ip: string | null;
 	/** How history rows name the actor: `alice (dev_a3f8e2c1)`. */
 	label: string;
+	/** A trusted publisher (a CI's exchanged ID token): where the change came from. */
+	trustedPublisher?: Provenance;
 };
 
 /** An audit row as stored; `detail` is JSON text (RPC types cannot carry arbitrary JSON). */

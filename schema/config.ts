@@ -47,7 +47,15 @@ export type Config = {
 	 * (always on Cloudflare): the client's address is the CF-Connecting-IP its edge sets.
 	 */
 	localClientAddress: "127.0.0.1" | "::1" | null;
+	/** CI providers whose ID tokens may be exchanged for publish tokens (trusted publishing). */
+	oidcIssuers: OidcIssuer[];
+	/** How long a staged version waits for approval before it and its bytes are dropped. */
+	stageTtlMs: number;
 };
+
+/** Trusted publishers' OpenID Connect issuers, by the provider name `npm trust` uses. */
+export type OidcProvider = "github" | "gitlab" | "circleci";
+export type OidcIssuer = { provider: OidcProvider; url: string };
 
 /** One registry behind this one. */
 export type Upstream = {
@@ -74,6 +82,10 @@ export const DEFAULTS = {
 	upstreamNotFoundSeconds: 30,
 	/** A year of daily backups, as the plan's backups bucket keeps them. */
 	backupRetentionDays: 365,
+	/** The real issuers of GitHub Actions, GitLab.com and CircleCI (whose issuer is this URL + `/{org-id}`). */
+	oidcIssuers:
+		'{"github":"https://token.actions.githubusercontent.com","gitlab":"https://gitlab.com","circleci":"https://oidc.circleci.com/org"}',
+	stageTtlDays: 7,
 } as const;
 
 /**
@@ -131,7 +143,41 @@ export function parseConfig(env: ConfigSource): Config {
 		publishWhenUpstreamDown: text(env.ALLOW_PUBLISH_WHEN_UPSTREAM_DOWN) === "true",
 		backupRetentionMs: positiveInteger(env.BACKUP_RETENTION_DAYS, DEFAULTS.backupRetentionDays) * 24 * 60 * 60 * 1000,
 		localClientAddress: loopbackAddress(env.LOCAL_CLIENT_ADDRESS),
+		oidcIssuers: oidcIssuers(env.OIDC_ISSUERS),
+		stageTtlMs: positiveSeconds(env.STAGE_TTL_DAYS, DEFAULTS.stageTtlDays) * 86_400_000,
 	};
+}
+
+/**
+ * `{ "github": "https://token.actions.githubusercontent.com", … }`: providers npm knows, each with
+ * an https issuer (plain http only on loopback, for tests). A value that does not parse is the
+ * default; an entry that does not is left out.
+ */
+function oidcIssuers(value: unknown): OidcIssuer[] {
+	const parse = (raw: string): unknown => {
+		try {
+			return JSON.parse(raw);
+		} catch {
+			return null;
+		}
+	};
+	let parsedValue = parse(text(value) || DEFAULTS.oidcIssuers);
+	if (typeof parsedValue !== "object" || parsedValue === null || Array.isArray(parsedValue)) {
+		parsedValue = parse(DEFAULTS.oidcIssuers);
+	}
+	return Object.entries(parsedValue as Record<string, unknown>).flatMap(([provider, raw]) => {
+		if (provider !== "github" && provider !== "gitlab" && provider !== "circleci") return [];
+		if (typeof raw !== "string") return [];
+		let url: URL;
+		try {
+			url = new URL(raw);
+		} catch {
+			return [];
+		}
+		const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+		if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) return [];
+		return [{ provider, url: raw.replace(/\/+$/, "") }];
+	});
 }
 
 /** Only a loopback address is accepted: anything else would make every client one address. */

@@ -106,4 +106,13 @@ export const refusals = {
 		refuse("conflict", `${name} changed while it was being exported: export it again from its start`),
 	blobMissing: (key: string): Refusal =>
 		refuse("unprocessable", `cannot restore: the bytes of ${key} are not in this registry; restore them first`),
+	// trusted publishing and staged versions (npm trust, npm stage)
+	trustNotFound: (id: string): Refusal => refuse("notFound", `trust configuration ${id} does not exist`),
+	tooManyTrustConfigurations: (max: number): Refusal =>
+		refuse("conflict", `a package has at most ${max} trust configurations; revoke one first`),
+	idTokenReplayed: (): Refusal =>
+		refuse("unauthorized", "this ID token was already exchanged: request a new one from the CI provider"),
+	stagedNotFound: (id: string): Refusal => refuse("notFound", `staged version ${id} does not exist or has expired`),
+	stagedVersionTaken: (version: string): Refusal =>
+		refuse("versionExists", `You cannot stage over the previously published versions: ${version}.`),
 } as const;

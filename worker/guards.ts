@@ -15,6 +15,7 @@ import { packageNameFromParams } from "./params";
 import { forgetPackage, throughReadTier } from "./read-tier/tier";
 import { type LogInReason, refused } from "./refusals";
 import { type Answer, declare, type Handler, withCache } from "./route-policy";
+import { assertTrustedPublisherMay, type TrustedUse } from "./trust/trusted-token";
 
 // What a route needs before its handler runs, declared where the handler is defined as its policy,
 // `{ auth, cache }` (worker/route-policy.ts): a package it may read, a package it may change (with
@@ -138,6 +139,10 @@ export function packageWrite<MustExist extends boolean>(
 		mustExist: MustExist;
 		principal?: (request: RouteRequest, env: Env) => Promise<Principal>;
 		cache: CacheName;
+		/** What a trusted publisher's token may do here (npm publish, npm stage publish); unset: nothing. */
+		trusted?: TrustedUse;
+		/** npm stage publish defers the second factor to the approval: no one-time password here. */
+		defersSecondFactor?: boolean;
 	},
 	handle: (context: WriteContext<MustExist extends true ? PackageInfo : PackageInfo | null>) => Promise<Response>,
 ): Handler {
@@ -149,8 +154,11 @@ export function packageWrite<MustExist extends boolean>(
 		const [principal, found] = await Promise.all([identify(request, env), stub.info()]);
 		const info = found.ok ? found.value : null;
 		try {
+			assertTrustedPublisherMay(principal, pkg, options.trusted);
 			assertCan(principal, pkg, [...options.need], info?.access ?? null);
-			await assertSecondFactor(request, env, principal, pkg, info?.requireTwoFactor ?? false);
+			if (!options.defersSecondFactor) {
+				await assertSecondFactor(request, env, principal, pkg, info?.requireTwoFactor ?? false);
+			}
 			if (options.mustExist && info === null) {
 				// A name served from upstream says so: it can never be changed through this registry.
 				throw !found.ok && found.code === "upstreamReadOnly" ? HttpError.from(found) : refused.hidden();

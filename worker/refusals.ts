@@ -26,6 +26,7 @@ const LOG_IN = {
 	listCollaborators: "log in to list collaborators",
 	manageTokens: "log in to manage your tokens",
 	readAudit: "log in to read the audit trail",
+	stage: "log in to see and approve staged versions",
 } as const;
 export type LogInReason = keyof typeof LOG_IN;
 
@@ -200,4 +201,34 @@ export const refused = {
 		http("payloadTooLarge", `tarball unpacks to more than ${LIMITS.inflationRatio} times its compressed size`),
 	packageJsonTooLarge: () =>
 		http("payloadTooLarge", `package.json in the tarball is larger than ${LIMITS.packageJsonBytes} bytes`),
+
+	// trusted publishing (npm trust, the ID-token exchange) and staged versions (npm stage)
+	trustNotFound: (id: string) => fromCatalogue(refusals.trustNotFound(id)),
+	idTokenReplayed: () => fromCatalogue(refusals.idTokenReplayed()),
+	idTokenMissing: () =>
+		http("unauthorized", "send the CI provider's OpenID Connect ID token as the bearer token", BEARER),
+	idTokenMalformed: () => http("unauthorized", "the ID token is not a signed JWT", BEARER),
+	issuerNotTrusted: (issuer: string) =>
+		http("unauthorized", `ID tokens of ${issuer} are not trusted here (OIDC_ISSUERS)`, BEARER),
+	issuerUnavailable: (issuer: string) =>
+		http("unavailable", `the signing keys of ${issuer} cannot be fetched now; try again later`),
+	idTokenUnknownKey: (kid: string) =>
+		http("unauthorized", `the ID token is signed with key "${kid}", which its issuer does not publish`, BEARER),
+	idTokenBadSignature: () => http("unauthorized", "the ID token's signature does not verify", BEARER),
+	idTokenAudience: (expected: string) =>
+		http("unauthorized", `the ID token is not for this registry: its audience must be ${expected}`, BEARER),
+	idTokenExpired: () => http("unauthorized", "the ID token has expired", BEARER),
+	idTokenNotYetValid: () => http("unauthorized", "the ID token is not valid yet", BEARER),
+	noTrustConfiguration: (name: string) =>
+		http("forbidden", `no trusted publisher is configured for ${name} (npm trust github|gitlab|circleci)`),
+	noMatchingTrust: (name: string, why: string) =>
+		http("forbidden", `no trust configuration of ${name} matches this ID token: ${why}`),
+	trustedPublisherOnly: (name: string) =>
+		http("forbidden", `this token of a trusted publisher may only publish or stage ${name}`),
+	trustedPublisherCannotPublish: (name: string) =>
+		http("forbidden", `the trust configuration of ${name} allows staged publishes only: use npm stage publish`),
+	trustedPublisherCannotStage: (name: string) =>
+		http("forbidden", `the trust configuration of ${name} does not allow staged publishes`),
+	stagedNotFound: (id: string) => fromCatalogue(refusals.stagedNotFound(id)),
+	stageNeedsTarball: () => http("badRequest", "npm stage publish sends one version with its tarball"),
 } as const;

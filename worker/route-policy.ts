@@ -16,7 +16,8 @@ import type { RouteRequest } from "./http";
  * - `signedIn`: any token holder; `admin`: the admin token or an adm_ token;
  * - `read`: whoever may read the package (anyone else gets the 404 of a missing package);
  * - `write: …`: a token with these permissions on the package (`session write: …` from a page);
- * - `viewer`: a page's viewer, from the Authorization header or the session cookie.
+ * - `viewer`: a page's viewer, from the Authorization header or the session cookie;
+ * - `idToken`: a CI provider's OpenID Connect ID token as the bearer token (trusted publishing).
  */
 export type Auth =
 	| "none"
@@ -27,6 +28,7 @@ export type Auth =
 	| "admin"
 	| "read"
 	| "viewer"
+	| "idToken"
 	| `write: ${string}`
 	| `session write: ${string}`;
 
@@ -72,7 +74,7 @@ export function withCache(cache: CacheName, answer: Answer): Response {
 
 /** A route that checks no token, or checks its own credentials (`password`, a form's `viewer`): its policy and its handler. */
 export function route(
-	policy: { auth: "none" | "capability" | "password" | "viewer"; cache: CacheName },
+	policy: { auth: "none" | "capability" | "password" | "viewer" | "idToken"; cache: CacheName },
 	handle: (request: RouteRequest, env: Env, ctx: ExecutionContext) => Answer | Promise<Answer>,
 ): Handler {
 	return declare(async (request, env, ctx) => withCache(policy.cache, await handle(request, env, ctx)), policy);

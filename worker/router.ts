@@ -28,7 +28,7 @@ import { serveLoader } from "./loader/route";
 import { getVisibility, listCollaborators, listScopePackages, listUserPackages, setAccess } from "./npm/access";
 import { deleteDistTag, listDistTags, setDistTag } from "./npm/dist-tags";
 import { listSigningKeys } from "./npm/keys";
-import { putPackage } from "./npm/publish";
+import { putPackage, stagePackage } from "./npm/publish";
 import { getPackument, getTarball, getVersion, ping } from "./npm/reads";
 import { createNpmToken, listNpmTokens, revokeNpmToken } from "./npm/tokens";
 import { deleteTarball, unpublishPackage } from "./npm/unpublish";
@@ -42,6 +42,9 @@ import { deleteVersion, getVersionInfo, listVersions } from "./packages/versions
 import { refused } from "./refusals";
 import { route } from "./route-policy";
 import { search } from "./search/search";
+import { approveStaged, downloadStaged, listStaged, rejectStaged, viewStaged } from "./stage/routes";
+import { addTrust, listTrust, revokeTrust } from "./trust/configurations";
+import { exchangeIdToken } from "./trust/exchange";
 import { claimName } from "./upstream/claims";
 import { upstreamStatus } from "./upstream/status";
 import { serveScript, serveStylesheet } from "./web/assets";
@@ -56,6 +59,7 @@ import { dashboardPage } from "./web/dashboard";
 import { homePage, searchPage } from "./web/listing-pages";
 import { packagePage } from "./web/package-page";
 import { signIn, signInPage, signOut } from "./web/signin";
+import { approveFromPage, rejectFromPage } from "./web/stage-forms";
 
 // The routing table. Scoped names have their own routes (`/@:scope/:pkg…`) registered before the
 // unscoped ones, because `/@scope/name` would otherwise read as `/{name}/{version}`; encoded
@@ -176,7 +180,12 @@ api
 	.get("/-/admin/backups/:id/blob", backupBlob)
 	.post("/-/admin/claims", claimName)
 	.get("/-/admin/upstream", upstreamStatus)
-	.get("/-/v1/search", search);
+	.get("/-/v1/search", search)
+	.get("/-/stage", listStaged)
+	.get("/-/stage/:id", viewStaged)
+	.get("/-/stage/:id/tarball", downloadStaged)
+	.post("/-/stage/:id/approve", approveStaged)
+	.delete("/-/stage/:id", rejectStaged);
 
 for (const scoped of ["/@:scope/:pkg", "/:pkg"]) {
 	api
@@ -191,7 +200,12 @@ for (const scoped of ["/@:scope/:pkg", "/:pkg"]) {
 		.get(`/-/package${scoped}/collaborators`, listCollaborators)
 		.get(`/-/downloads/point/:period${scoped}`, pointDownloads)
 		.get(`/-/downloads/range/:period${scoped}`, rangeDownloads)
-		.get(`/-/downloads/versions${scoped}/:period`, versionDownloads);
+		.get(`/-/downloads/versions${scoped}/:period`, versionDownloads)
+		.get(`/-/package${scoped}/trust`, listTrust)
+		.post(`/-/package${scoped}/trust`, addTrust)
+		.delete(`/-/package${scoped}/trust/:id`, revokeTrust)
+		.post(`/-/npm/v1/oidc/token/exchange/package${scoped}`, exchangeIdToken)
+		.post(`/-/stage/package${scoped}`, stagePackage);
 }
 
 // Web-component loaders: channels, versions, uploads, immutable files, the loader module.
@@ -236,7 +250,9 @@ for (const name of ["/package/@:scope/:pkg", "/package/:pkg"]) {
 		.post(`${name}/channels/:channel/rollout`, rolloutFromPage)
 		.post(`${name}/channels/:channel/rollout/complete`, completeRolloutFromPage)
 		.post(`${name}/channels/:channel/rollout/revert`, revertRolloutFromPage)
-		.post(`${name}/promote`, promoteFromPage);
+		.post(`${name}/promote`, promoteFromPage)
+		.post(`${name}/stage/:id/approve`, approveFromPage)
+		.post(`${name}/stage/:id/reject`, rejectFromPage);
 }
 
 // A publish to one of the registry's own names is refused as npm would refuse a bad name (400).

@@ -23,6 +23,7 @@ import { config } from "../../schema/config";
 import { ok, type Result } from "../../schema/errors";
 import { refusals } from "../../schema/refusals";
 import type { Grant } from "../../schema/requests/admin";
+import type { NewTrust, StagedVersion, TrustedPublisher } from "../../schema/trust/contract";
 import type { UpstreamActivity } from "../../schema/upstream";
 import { queryAudit, recordAudit } from "../audit";
 import { applyMigrations } from "../migrations";
@@ -35,6 +36,7 @@ import { Policies } from "./policies";
 import { isSealed, seal, unseal } from "./sealing";
 import { TokenPushes } from "./token-pushes";
 import { Tokens } from "./tokens";
+import { StagedIndex, TrustedPublishers } from "./trusted-publishers";
 import { UpstreamFigureSums } from "./upstream-figures";
 import { newTotpSeed, Users } from "./users";
 
@@ -58,6 +60,7 @@ type Change<T> = {
 };
 
 const PUSH_RETRY_MS = 5_000;
+const MAX_TRUST_PER_PACKAGE = 20;
 
 export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract {
 	private readonly sql: SqlStorage;
@@ -69,6 +72,8 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 	private readonly failures: CredentialFailures;
 	private readonly policies: Policies;
 	private readonly upstreamSums: UpstreamFigureSums;
+	private readonly trust: TrustedPublishers;
+	private readonly staged: StagedIndex;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -81,6 +86,8 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 		this.failures = new CredentialFailures(this.sql);
 		this.policies = new Policies(this.sql);
 		this.upstreamSums = new UpstreamFigureSums(this.sql);
+		this.trust = new TrustedPublishers(this.sql);
+		this.staged = new StagedIndex(this.sql);
 		ctx.blockConcurrencyWhile(async () => {
 			applyMigrations(ctx.storage, authStoreMigrations);
 			if (this.pushes.pending) await ctx.storage.setAlarm(Date.now());
@@ -370,6 +377,82 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 		return fallback === null ? { days: null, source: "none" } : { days: fallback, source: "registry" };
 	}
 
+	// ── trusted publishing ─────────────────────────────────────────────────────────────────────
+
+	trustConfigurations(pkg: string) {
+		return this.trust.of(pkg);
+	}
+
+	addTrust(pkg: string, configs: NewTrust[], actor: Actor) {
+		return this.change(actor, (now) => {
+			if (this.trust.count(pkg) + configs.length > MAX_TRUST_PER_PACKAGE) {
+				return refusals.tooManyTrustConfigurations(MAX_TRUST_PER_PACKAGE);
+			}
+			const ids = configs.map((config) => this.trust.add(pkg, config, actor.label, now));
+			const added = this.trust.of(pkg).filter((config) => ids.includes(config.id));
+			return ok({
+				value: { configurations: added },
+				action: "trust.add",
+				target: pkg,
+				detail: {
+					configurations: added.map(({ id, type, claims, permissions }) => ({ id, type, claims, permissions })),
+				},
+			});
+		});
+	}
+
+	removeTrust(pkg: string, id: string, actor: Actor) {
+		return this.change(actor, () => {
+			const removed = this.trust.remove(pkg, id);
+			if (!removed) return refusals.trustNotFound(id);
+			return ok({
+				value: { id },
+				action: "trust.revoke",
+				target: pkg,
+				detail: { id, type: removed.type, claims: removed.claims },
+			});
+		});
+	}
+
+	/**
+	 * A short-lived token for a trusted publisher, in exchange for an ID token that was never
+	 * exchanged before (`replay.key`, remembered until `replay.expires`, in epoch seconds).
+	 */
+	exchangeIdToken(replay: { key: string; expires: number }, input: NewToken, actor: Actor) {
+		return this.change(actor, (now) => {
+			if (!this.trust.rememberExchange(replay.key, replay.expires, Math.floor(Date.parse(now) / 1000))) {
+				return refusals.idTokenReplayed();
+			}
+			this.tokens.retireExpiredTrusted(now);
+			const row = this.tokens.insert(input, now);
+			this.grants.replace("token", row.id, input.grants);
+			return ok({
+				value: { token: this.tokens.listing(row) },
+				action: "oidc.exchange",
+				target: input.trustedPublisher?.package ?? null,
+				detail: { prefix: input.prefix, expiresAt: input.expiresAt, ...input.trustedPublisher },
+				tokens: [row.id],
+			});
+		});
+	}
+
+	indexStaged(item: StagedVersion): void {
+		this.staged.add(item);
+	}
+
+	stagedVersion(id: string) {
+		const item = this.staged.get(id, new Date().toISOString());
+		return item ? ok(item) : refusals.stagedNotFound(id);
+	}
+
+	stagedVersions(pkg: string | null, limit: number) {
+		return this.staged.list(pkg, new Date().toISOString(), limit);
+	}
+
+	unindexStaged(ids: string[]): void {
+		this.staged.remove(ids);
+	}
+
 	// ── audit ──────────────────────────────────────────────────────────────────────────────────
 
 	audit(actor: Actor, action: string, target: string | null, detail: Record<string, unknown> | null): void {
@@ -460,6 +543,7 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 			readonly: row.readonly === 1 || row.kind === "customer",
 			restricted: restriction !== null,
 			createdAt: row.created_at,
+			trustedPublisher: row.trusted_publisher === null ? null : (JSON.parse(row.trusted_publisher) as TrustedPublisher),
 		};
 	}
 

@@ -15,8 +15,8 @@ export class Tokens {
 		return this.sql
 			.exec<TokenRow>(
 				`INSERT INTO tokens (id, hash, prefix, kind, name, user_name, customer, origin, created_at, expires_at, cidr,
-					readonly, restrict_to, bypass_two_factor)
-				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+					readonly, restrict_to, bypass_two_factor, trusted_publisher)
+				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
 				crypto.randomUUID(),
 				input.hash,
 				input.prefix,
@@ -31,6 +31,7 @@ export class Tokens {
 				input.readonly ? 1 : 0,
 				input.restrictTo ? JSON.stringify(input.restrictTo) : null,
 				input.bypassTwoFactor ? 1 : 0,
+				input.trustedPublisher ? JSON.stringify(input.trustedPublisher) : null,
 			)
 			.one();
 	}
@@ -76,6 +77,22 @@ export class Tokens {
 		return this.sql
 			.exec<{ n: number }>(`SELECT count(*) AS n FROM tokens WHERE customer = ? AND revoked_at IS NULL`, customer)
 			.one().n;
+	}
+
+	/**
+	 * Retires trusted publishers' tokens a day past their expiry (they stopped working at it), so
+	 * that the one a CI gets for every publish does not pile up in listings; answers their ids.
+	 */
+	retireExpiredTrusted(now: string): string[] {
+		const dayAgo = new Date(Date.parse(now) - 86_400_000).toISOString();
+		return this.sql
+			.exec<{ id: string }>(
+				`UPDATE tokens SET revoked_at = ? WHERE origin = 'oidc' AND revoked_at IS NULL AND expires_at < ? RETURNING id`,
+				now,
+				dayAgo,
+			)
+			.toArray()
+			.map((row) => row.id);
 	}
 
 	revoke(id: string, now: string): void {

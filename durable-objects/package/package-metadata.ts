@@ -28,6 +28,7 @@ import { packageMetadataMigrations } from "../../schema/package/migrations";
 import type { PackageRow, VersionRow } from "../../schema/package/rows";
 import { refusals } from "../../schema/refusals";
 import { RECENT_DOWNLOAD_DAYS } from "../../schema/search/contract";
+import type { Provenance, StagedVersion } from "../../schema/trust/contract";
 import { upstreamMayServe } from "../../schema/upstream";
 import { queryAudit, recordAudit } from "../audit";
 import { Schema } from "../migrations";
@@ -48,6 +49,7 @@ import { Rollouts } from "./rollouts";
 import { searchDocument } from "./search-document";
 import { SearchOutbox } from "./search-outbox";
 import { signaturesForUnsigned } from "./signature-backfill";
+import { StagedVersions } from "./staged";
 import { UpstreamMirror } from "./upstream";
 import { Versions } from "./versions";
 
@@ -86,6 +88,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	private readonly retention: Retention;
 	private readonly claims: Claim;
 	private readonly upstream: UpstreamMirror;
+	private readonly stagedRows: StagedVersions;
 	private readonly schema: Schema;
 	/** When this object's alarm is due, as far as this instance has set it (null: not known to be set). */
 	private alarmAt: number | null = null;
@@ -103,6 +106,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		this.rollouts = new Rollouts(this.sql);
 		this.retention = new Retention(this.sql, this.channelRows, this.rollouts);
 		this.claims = new Claim(this.sql);
+		this.stagedRows = new StagedVersions(this.sql);
 		this.upstream = new UpstreamMirror(this.sql, env, {
 			schemaReady: () => this.schema.ready,
 			ownsName: (name) => this.ownsName(name),
@@ -320,7 +324,10 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 
 	blobKeys(): string[] {
 		if (!this.schema.ready) return [];
-		return this.versionRows.all().flatMap((row) => [row.tarball_key, row.files_key]);
+		return [
+			...this.versionRows.all().flatMap((row) => [row.tarball_key, row.files_key]),
+			...this.stagedRows.blobKeys(),
+		];
 	}
 
 	firstFreeVersion(candidates: string[]): string | null {
@@ -417,7 +424,8 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 				input.files.index,
 			);
 			if (input.readmeHtml !== null) this.readmes.put(input.version, input.readmeHtml);
-			this.versionRows.addMaintainer(person(input.actor));
+			// A CI publishing as a trusted publisher is no maintainer of the package.
+			if (!input.actor.trustedPublisher) this.versionRows.addMaintainer(person(input.actor));
 			for (const tag of input.tags) this.channelRows.move(tag, input.version, input.actor.label, now);
 			return ok({
 				value: { versionId, packageId: pkg.package_id },
@@ -428,6 +436,9 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 					tags: input.tags,
 					integrity: input.tarball.integrity,
 					...(input.manifestOverrides?.length ? { manifestFromTarball: input.manifestOverrides } : {}),
+					...(input.actor.trustedPublisher
+						? { trustedPublisher: auditedProvenance(input.actor.trustedPublisher) }
+						: {}),
 				},
 			});
 		});
@@ -448,6 +459,63 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	private importParts(): ImportParts {
 		const { sql, versionRows: versions, channelRows: channels, readmes, rollouts } = this;
 		return { sql, versions, channels, readmes, rollouts };
+	}
+
+	// ── staged versions (npm stage; the rules are in staged.ts) ──────────────────────────────────
+
+	stage(item: StagedVersion, input: PublishInput) {
+		this.schema.ensure();
+		if (this.versionRows.isTaken(input.version)) return refusals.stagedVersionTaken(input.version);
+		this.ctx.storage.transactionSync(() => this.stagedRows.put(item, input));
+		this.scheduleAlarm(Date.parse(item.expiresAt));
+		return ok(item);
+	}
+
+	stagedVersion(id: string) {
+		const staged = this.schema.ready ? this.stagedRows.get(id, new Date().toISOString()) : null;
+		return staged ? ok({ item: staged.item, tarballKey: staged.input.tarball.key }) : refusals.stagedNotFound(id);
+	}
+
+	stagedVersions() {
+		return this.schema.ready ? this.stagedRows.list(new Date().toISOString()) : [];
+	}
+
+	approveStaged(id: string, actor: Actor) {
+		const staged = this.schema.ready ? this.stagedRows.get(id, new Date().toISOString()) : null;
+		if (!staged) return refusals.stagedNotFound(id);
+		// One transaction: the publish (as it was staged, checked as a publish is now) and the end of the staging.
+		return transact(this.ctx.storage, () => {
+			const published = this.publish(staged.input);
+			if (!published.ok) return published;
+			this.stagedRows.remove(id);
+			recordAudit(this.sql, actor, "stage.approve", staged.input.version, {
+				stageId: id,
+				stagedBy: staged.input.actor.label,
+			});
+			return published;
+		});
+	}
+
+	rejectStaged(id: string, actor: Actor) {
+		const staged = this.schema.ready ? this.stagedRows.get(id, new Date().toISOString()) : null;
+		if (!staged) return refusals.stagedNotFound(id);
+		const removedKeys = this.ctx.storage.transactionSync(() => {
+			if (this.record.get()) recordAudit(this.sql, actor, "stage.reject", staged.input.version, { stageId: id });
+			return this.stagedRows.remove(id);
+		});
+		return ok({ removedKeys });
+	}
+
+	/** Drops expired staged versions with their bytes, and forgets them in the registry's index. */
+	private async expireStaged(now: number): Promise<void> {
+		const ids = this.stagedRows.expired(new Date(now).toISOString());
+		if (ids.length > 0) {
+			const keys = this.ctx.storage.transactionSync(() => ids.flatMap((id) => this.stagedRows.remove(id)));
+			await this.env.BLOBS.delete(keys);
+			await authStoreObject(this.env).unindexStaged(ids);
+		}
+		const next = this.stagedRows.nextExpiry();
+		if (next !== null) this.scheduleAlarm(next);
 	}
 
 	/**
@@ -732,6 +800,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		if (this.upstream.hasActivity) this.scheduleAlarm(now + config(this.env).downloadFlushMs);
 		if (!this.schema.ready) return;
 		if (this.downloads.pending) this.ctx.storage.transactionSync(() => this.downloads.flush());
+		await this.expireStaged(now);
 		await this.signUnsignedVersions();
 		await this.applyRetention(now);
 		const pkg = this.record.get();
@@ -1004,6 +1073,17 @@ function refName(ref: VersionRef): string {
 	return "versionId" in ref ? ref.versionId : ref.version;
 }
 
+/** Where a trusted publisher's publish came from, as its audit row names it. */
+function auditedProvenance(from: Provenance) {
+	const { provider, repository, workflow, ref, commit, run, environment } = from;
+	return { provider, repository, workflow, ref, commit, run, environment };
+}
+
 function person(actor: Actor): Person {
-	return actor.email ? { name: actor.name, email: actor.email } : { name: actor.name };
+	const trusted = actor.trustedPublisher;
+	return {
+		name: actor.name,
+		...(actor.email ? { email: actor.email } : {}),
+		...(trusted ? { trustedPublisher: { id: trusted.provider, oidcConfigId: trusted.configId, ...trusted } } : {}),
+	};
 }

@@ -1,6 +1,7 @@
 import type { Actor, AuditEntry, AuditFilter } from "../audit";
 import type { Result } from "../errors";
 import type { Grant, TokenKind } from "../requests/admin";
+import type { NewTrust, StagedVersion, TrustConfiguration, TrustedPublisher } from "../trust/contract";
 import type { UpstreamActivity } from "../upstream";
 
 // The RPC contracts of the access-control objects: the AuthStoreDO (one for the registry: users,
@@ -35,6 +36,8 @@ export type TokenRecord = {
 	readonly: boolean;
 	restricted: boolean;
 	createdAt: string;
+	/** Exchanged for a CI's ID token (trusted publishing): one package, publish and/or stage only. */
+	trustedPublisher?: TrustedPublisher | null;
 };
 
 /** A token as the admin API and `npm token list` show it: never the secret or its hash. */
@@ -54,8 +57,8 @@ export type TokenListing = {
 	lastUsedAt: string | null;
 };
 
-/** Where a token came from: the admin API, `npm login`, or `npm token create`. */
-export type TokenOrigin = "admin" | "login" | "npm";
+/** Where a token came from: the admin API, `npm login`, `npm token create`, or an exchanged ID token. */
+export type TokenOrigin = "admin" | "login" | "npm" | "oidc";
 
 export type NewToken = {
 	hash: string;
@@ -71,6 +74,7 @@ export type NewToken = {
 	readonly?: boolean;
 	restrictTo?: Restriction;
 	bypassTwoFactor?: boolean;
+	trustedPublisher?: TrustedPublisher;
 };
 
 export type UserView = { name: string; email: string | null; grants: Grant[]; twoFactor: boolean; createdAt: string };
@@ -164,6 +168,26 @@ export interface AuthStoreContract {
 	retentionSettings(): { prereleaseRetentionDays: number | null; scopes: ScopePolicy[] };
 	/** The retention a package of this scope (null: unscoped) is under. */
 	retentionPolicy(scope: string | null): RetentionPolicy;
+
+	/** npm trust list: the package's trust configurations. */
+	trustConfigurations(pkg: string): TrustConfiguration[];
+	addTrust(
+		pkg: string,
+		configs: NewTrust[],
+		actor: Actor,
+	): Promise<Result<TokenChange<{ configurations: TrustConfiguration[] }>>>;
+	removeTrust(pkg: string, id: string, actor: Actor): Promise<Result<TokenChange<{ id: string }>>>;
+	/** Creates a trusted publisher's token unless this ID token was exchanged before. */
+	exchangeIdToken(
+		replay: { key: string; expires: number },
+		input: NewToken,
+		actor: Actor,
+	): Promise<Result<TokenChange<{ token: TokenListing }>>>;
+	/** The index of staged versions by id (the versions are in their package objects). */
+	indexStaged(item: StagedVersion): void;
+	stagedVersion(id: string): Result<StagedVersion>;
+	stagedVersions(pkg: string | null, limit: number): StagedVersion[];
+	unindexStaged(ids: string[]): void;
 
 	/** Registry-level events the Worker observes, such as failed authentications on writes. */
 	audit(actor: Actor, action: string, target: string | null, detail: Record<string, unknown> | null): void;

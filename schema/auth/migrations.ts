@@ -154,4 +154,42 @@ export const authStoreMigrations: readonly Migration[] = [
 			) WITHOUT ROWID;
 		`,
 	},
+	{
+		version: 6,
+		name: "trusted publishers, exchanged ID tokens, tokens of trusted publishers, the index of staged versions",
+		sql: `
+			-- npm trust: which CI workflows may publish (or stage) a package; claims and permissions are JSON.
+			CREATE TABLE trusted_publishers (
+				id TEXT PRIMARY KEY,
+				package TEXT NOT NULL,
+				type TEXT NOT NULL,
+				claims TEXT NOT NULL,
+				permissions TEXT NOT NULL,
+				created_at TEXT NOT NULL,
+				created_by TEXT NOT NULL
+			);
+			CREATE INDEX trusted_publishers_by_package ON trusted_publishers (package);
+
+			-- ID tokens already exchanged (their jti, or their hash), kept until they expire: each is exchanged once.
+			CREATE TABLE exchanged_id_tokens (
+				key TEXT PRIMARY KEY,
+				expires INTEGER NOT NULL
+			) WITHOUT ROWID;
+
+			-- A token exchanged for an ID token: what it may do and where it came from (JSON TrustedPublisher).
+			ALTER TABLE tokens ADD COLUMN trusted_publisher TEXT;
+
+			-- Staged versions by id, for npm stage list/view/approve, which name no package: the versions
+			-- themselves (manifest, bytes) are in their package's object; this is only where to find them.
+			CREATE TABLE staged_versions (
+				id TEXT PRIMARY KEY,
+				package TEXT NOT NULL,
+				version TEXT NOT NULL,
+				item TEXT NOT NULL,
+				created_at TEXT NOT NULL,
+				expires_at TEXT NOT NULL
+			);
+			CREATE INDEX staged_versions_by_package ON staged_versions (package, created_at);
+		`,
+	},
 ];

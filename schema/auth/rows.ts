@@ -21,6 +21,8 @@ export type TokenRow = {
 	restrict_to: string | null;
 	bypass_two_factor: number;
 	version: number;
+	/** JSON TrustedPublisher: the token was exchanged for a CI's ID token. */
+	trusted_publisher: string | null;
 };
 
 export type UserRow = {

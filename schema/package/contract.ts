@@ -2,6 +2,7 @@ import type { Actor, AuditEntry, AuditFilter } from "../audit";
 import type { Result } from "../errors";
 import type { SearchDocument } from "../search/contract";
 import type { RegistrySignature } from "../signatures";
+import type { Provenance, StagedVersion } from "../trust/contract";
 import type { HistoryEvent } from "./rows";
 
 // The RPC contract of a PackageMetadataDO (one object per package name): what the Worker may ask
@@ -11,7 +12,12 @@ import type { HistoryEvent } from "./rows";
 export type Access = "public" | "restricted";
 
 /** An npm person, as maintainers and `_npmUser` show them. */
-export type Person = { name: string; email?: string };
+export type Person = {
+	name: string;
+	email?: string;
+	/** A version published by a trusted publisher (a CI's ID token), as the public registry marks it, with where it came from. */
+	trustedPublisher?: { id: Provenance["provider"]; oidcConfigId: string } & Provenance;
+};
 
 /**
  * A read's answer carries the package's access, so the Worker can decide who may see it, and its
@@ -340,6 +346,14 @@ export interface PackageMetadataContract {
 	importVersion(input: ImportVersionInput): Result<ImportedVersion>;
 	/** An imported package's dist-tags, times, maintainers and unpublished numbers. */
 	importMetadata(input: ImportMetadataInput): Result<ImportedMetadata>;
+	/** npm stage publish: the checked publish kept aside, invisible, until approved (or it expires). */
+	stage(item: StagedVersion, input: PublishInput): Result<StagedVersion>;
+	stagedVersion(id: string): Result<{ item: StagedVersion; tarballKey: string }>;
+	stagedVersions(): StagedVersion[];
+	/** Publishes a staged version as it was staged, with the checks of a publish now; it is no longer staged. */
+	approveStaged(id: string, actor: Actor): Result<Published>;
+	/** Drops a staged version; answers its bytes' keys for the Worker to delete. */
+	rejectStaged(id: string, actor: Actor): Result<{ removedKeys: string[] }>;
 	/** npm deprecate, and npm unpublish of one version (a document without it). */
 	update(input: PackageUpdate): Result<Removed>;
 	/** Refused while a channel other than `latest` exists, unless forced. */

@@ -245,4 +245,27 @@ export const packageMetadataMigrations: readonly Migration[] = [
 			INSERT INTO retention_checks (singleton, checked_at) VALUES (1, 0);
 		`,
 	},
+	{
+		version: 7,
+		name: "staged versions (npm stage publish)",
+		sql: `
+			-- A version kept aside until approved (durable-objects/package/staged.ts): item is the JSON
+			-- StagedVersion npm stage list shows; the publish input is in staged_parts, in order.
+			CREATE TABLE staged (
+				id TEXT PRIMARY KEY,
+				version TEXT NOT NULL,
+				item TEXT NOT NULL,
+				created_at TEXT NOT NULL,
+				expires_at TEXT NOT NULL,
+				tarball_key TEXT NOT NULL,
+				files_key TEXT NOT NULL
+			);
+			CREATE TABLE staged_parts (
+				id TEXT NOT NULL,
+				part INTEGER NOT NULL,
+				body TEXT NOT NULL,
+				PRIMARY KEY (id, part)
+			) WITHOUT ROWID;
+		`,
+	},
 ];

@@ -86,7 +86,7 @@ export const importVersion = admin({ auth: "admin", cache: "none" }, async ({ re
 			}
 			const info = await stub.info();
 			if (!info.ok) await assertMayCreate(env, pkg, stub);
-			const { input } = await prepareVersion(env, pkg, {
+			const input = await prepareVersion(env, pkg, {
 				version: plan.version,
 				manifest: plan.manifest,
 				packageJson,

@@ -3,6 +3,7 @@ import type { PackageName } from "../../schema/names";
 import type { Access } from "../../schema/package/contract";
 import type { Grant, Permission } from "../../schema/requests/admin";
 import { refused } from "../refusals";
+import { PUBLISHER_NAMES } from "../trust/trusted-token";
 import type { Principal } from "./principal";
 
 // What a principal may do with a package, and how refusals look: a restricted package that the
@@ -68,11 +69,14 @@ export function assertAdmin(principal: Principal): asserts principal is Extract<
 export function actorOf(principal: Principal): Actor {
 	if (principal.kind === "anonymous") return { name: "anonymous", prefix: null, ip: principal.ip, label: "anonymous" };
 	const label = principal.prefix ? `${principal.name} (${principal.prefix})` : principal.name;
+	const trusted = principal.kind === "developer" ? principal.trustedPublisher : null;
+	const email = trusted ? PUBLISHER_NAMES[trusted.provenance.provider].email : principal.email;
 	return {
 		name: principal.name,
-		...(principal.email ? { email: principal.email } : {}),
+		...(email ? { email } : {}),
 		prefix: principal.prefix,
 		ip: principal.ip,
 		label,
+		...(trusted ? { trustedPublisher: trusted.provenance } : {}),
 	};
 }

@@ -3,6 +3,7 @@ import type { TokenRecord } from "../../schema/auth/contract";
 import { config } from "../../schema/config";
 import { randomHex, sha256Hex } from "../../schema/hashing";
 import type { Grant, TokenKind } from "../../schema/requests/admin";
+import type { TrustedPublisher } from "../../schema/trust/contract";
 import type { HttpError } from "../errors";
 import { urlOf } from "../http";
 import { refused } from "../refusals";
@@ -39,6 +40,8 @@ export type Principal =
 			/** The token may only read, or only touch some of its user's packages (npm granular tokens). */
 			readonly: boolean;
 			restricted: boolean;
+			/** A token exchanged for a CI's ID token: it may only publish or stage its one package. */
+			trustedPublisher?: TrustedPublisher | null;
 	  } & Identity);
 
 /** A developer token or customer key (not anonymous, not admin). */
@@ -123,6 +126,7 @@ async function principalOf(env: Env, record: TokenRecord, ip: string | null): Pr
 		// Records pushed before these fields existed are read as limited until they are pushed again.
 		readonly: record.readonly ?? true,
 		restricted: record.restricted ?? true,
+		trustedPublisher: record.trustedPublisher ?? null,
 	};
 }
 

@@ -21,6 +21,8 @@ export async function assertSecondFactor(
 	packageRequires: boolean,
 ): Promise<void> {
 	if (principal.kind !== "developer") return; // admins are trusted; customers cannot write
+	// A trusted publisher proved itself with its CI's ID token; a person proves presence at approval (npm stage).
+	if (principal.trustedPublisher) return;
 	const policy = packageRequires || (pkg.scope !== null && (await scopeRequiresTwoFactor(env, pkg.scope)));
 	if (!policy && !principal.totp) return;
 	// Whatever a token says, a write that needs two-factor needs a user who has it.

@@ -2,11 +2,11 @@ import type { Actor } from "../../schema/audit";
 import { config } from "../../schema/config";
 import { LIMITS } from "../../schema/limits";
 import type { PackageName } from "../../schema/names";
-import type { Access } from "../../schema/package/contract";
+import type { Access, PackageInfo } from "../../schema/package/contract";
 import { type PackageDocument, PackageDocumentSchema } from "../../schema/requests/npm";
 import { assertCan } from "../auth/permissions";
 import { unwrap } from "../errors";
-import { packageWrite } from "../guards";
+import { packageWrite, type WriteContext } from "../guards";
 import { decodeParam, json, queryFlag, type RouteRequest, validate } from "../http";
 import { channelName, versionNumber } from "../params";
 import { attempting, type PublishAttempt } from "../publishing/attempt";
@@ -15,6 +15,8 @@ import { requirePackageJson } from "../publishing/tarball";
 import { TarballWriter } from "../publishing/tarball-writer";
 import { Unpacking } from "../publishing/unpacking";
 import { refused } from "../refusals";
+import { stageVersion } from "../stage/stage-version";
+import { isTrustedPublisher } from "../trust/trusted-token";
 import { assertMayCreate } from "../upstream/ownership";
 import { IncomingAttachment } from "./attachment";
 import { changeOwners } from "./owners";
@@ -28,10 +30,28 @@ import { readPublishBody } from "./publish-body";
 // only the document is kept. Memory holds the document, two parts of each R2 upload and the file
 // index, never the package.
 
-const publishPolicy = { auth: "write", need: ["publish"], mustExist: false, cache: "none" } as const;
+const publishPolicy = {
+	auth: "write",
+	need: ["publish"],
+	mustExist: false,
+	cache: "none",
+	trusted: "publish",
+} as const;
 
 // Every form of this request changes published state: refused before a large body is read.
-export const putPackage = packageWrite(publishPolicy, async (context) => {
+export const putPackage = packageWrite(publishPolicy, (context) => receivePublish(context, "publish"));
+
+/**
+ * POST /-/stage/package/{name} (npm stage publish): the same body, read and checked the same way,
+ * but the version is kept aside until someone who may publish approves it (worker/stage/).
+ */
+export const stagePackage = packageWrite({ ...publishPolicy, trusted: "stage", defersSecondFactor: true }, (context) =>
+	receivePublish(context, "stage"),
+);
+
+type PublishMode = "publish" | "stage";
+
+async function receivePublish(context: WriteContext<PackageInfo | null>, mode: PublishMode): Promise<Response> {
 	const { request, env, pkg, principal, actor, stub, info } = context;
 	const rev = request.params.rev === undefined ? null : decodeParam(request.params.rev);
 	return attempting(env, pkg.name, async (attempt) => {
@@ -60,7 +80,12 @@ export const putPackage = packageWrite(publishPolicy, async (context) => {
 				},
 				attachment: receive,
 			});
-			if (isOwnersDocument(data)) return await changeOwners(context, data, rev);
+			// A trusted publisher's token, and a staged publish, only ever add a version with its tarball.
+			const onlyAdds = mode === "stage" || isTrustedPublisher(principal);
+			if (isOwnersDocument(data)) {
+				if (onlyAdds) throw mode === "stage" ? refused.stageNeedsTarball() : refused.trustedPublisherOnly(pkg.name);
+				return await changeOwners(context, data, rev);
+			}
 			const doc = documentFor(pkg, data);
 
 			const attachments = Object.entries(doc._attachments ?? {});
@@ -81,8 +106,10 @@ export const putPackage = packageWrite(publishPolicy, async (context) => {
 				return await publish(env, pkg, attempt, checked, received, attachment.length, {
 					access: doc.access ?? config(env).defaultAccess,
 					actor,
+					mode,
 				});
 			}
+			if (onlyAdds) throw mode === "stage" ? refused.stageNeedsTarball() : refused.trustedPublisherOnly(pkg.name);
 			const result = unwrap(
 				await stub.update({
 					rev,
@@ -104,7 +131,7 @@ export const putPackage = packageWrite(publishPolicy, async (context) => {
 			await incoming?.abandon(new Error("the publish is over"));
 		}
 	});
-});
+}
 
 /** The document, validated, for this package. */
 function documentFor(pkg: PackageName, data: unknown): PackageDocument {
@@ -160,7 +187,7 @@ async function publish(
 	plan: PublishPlan,
 	received: IncomingAttachment,
 	declaredLength: number | undefined,
-	options: { access: Access; actor: Actor },
+	options: { access: Access; actor: Actor; mode: PublishMode },
 ): Promise<Response> {
 	const { version, manifest } = plan;
 	const tgz = received.tarball;
@@ -179,7 +206,7 @@ async function publish(
 			`${pkg.name}@${version}`,
 		);
 	}
-	const { rev } = await storeVersion(env, pkg, attempt, {
+	const next = {
 		version,
 		manifest,
 		packageJson,
@@ -188,7 +215,12 @@ async function publish(
 		tags: plan.tags,
 		access: options.access,
 		actor: options.actor,
-	});
+	};
+	if (options.mode === "stage") {
+		const { id } = await stageVersion(env, pkg, attempt, next);
+		return json({ ok: true, id: pkg.name, stageId: id }, { status: 201 });
+	}
+	const { rev } = await storeVersion(env, pkg, attempt, next);
 	return json({ ok: true, id: pkg.name, rev, success: true }, { status: 201 });
 }
 

@@ -52,19 +52,12 @@ export async function unpackToBundle(
 	return bundle;
 }
 
-export async function storeVersion(env: Env, pkg: PackageName, attempt: PublishAttempt, next: VersionToStore) {
-	const { input, entryPath, entryIntegrity } = await prepareVersion(env, pkg, next);
-	const result = await packageStub(env, pkg.name).publish(input);
-	attempt.committed = result.ok;
-	return { ...unwrap(result), entryPath, entryIntegrity };
-}
-
 /**
- * Everything the package object needs to commit a version, worked out outside its single thread:
- * the stored manifest (the manifest rule), the entry file, the README (rendered), the signature.
- * The admin import (worker/admin/import.ts) commits the same input its own way.
+ * Everything the package object needs to commit a version, made before the commit and outside the
+ * object's single thread: the registry's manifest, the entry file's integrity, the README (rendered
+ * once per version), the registry's signature. A staged version (npm stage) is kept as this.
  */
-export async function prepareVersion(env: Env, pkg: PackageName, next: VersionToStore) {
+export async function prepareVersion(env: Env, pkg: PackageName, next: VersionToStore): Promise<PublishInput> {
 	const { manifest, overridden } = registryManifest(
 		next.manifest,
 		next.packageJson,
@@ -81,7 +74,7 @@ export async function prepareVersion(env: Env, pkg: PackageName, next: VersionTo
 	]);
 	// Rendered here, before the commit and outside the object's single thread, once per version.
 	const readmeHtml = readme === null ? null : (await import("../web/markdown")).renderReadme(readme.readme);
-	const input: PublishInput = {
+	return {
 		name: pkg.name,
 		version: next.version,
 		manifest,
@@ -101,7 +94,13 @@ export async function prepareVersion(env: Env, pkg: PackageName, next: VersionTo
 		...(signatures ? { signatures } : {}),
 		actor: next.actor,
 	};
-	return { input, entryPath: entry, entryIntegrity: integrity };
+}
+
+export async function storeVersion(env: Env, pkg: PackageName, attempt: PublishAttempt, next: VersionToStore) {
+	const input = await prepareVersion(env, pkg, next);
+	const result = await packageStub(env, pkg.name).publish(input);
+	attempt.committed = result.ok;
+	return { ...unwrap(result), entryPath: input.files.entryPath, entryIntegrity: input.files.entryIntegrity };
 }
 
 /** The registry's signature of a version, made before the commit so it is stored in the same transaction. */

@@ -86,7 +86,7 @@ export const revertRolloutFromPage = pageForm(
  * one-time code field handed on as npm's `npm-otp` header (the guard's second-factor check reads
  * it there), and every refusal answered as a page.
  */
-function pageForm(handler: Handler): Handler {
+export function pageForm(handler: Handler): Handler {
 	const policy = policyOf(handler) as RoutePolicy;
 	return declare(async (request, env, ctx) => {
 		try {

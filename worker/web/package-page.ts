@@ -17,6 +17,8 @@ import { barChart, weeklyBars } from "./charts";
 import { type Html, html, trusted } from "./html";
 import { VERSION_FILES } from "./markdown";
 import { layout, pageHeaders, pageResponse, webPage } from "./page";
+import { provenanceLine } from "./provenance";
+import { stagedSection } from "./staged-section";
 import { renderUpstreamPage, type UpstreamPackument } from "./upstream-page";
 
 // GET /package/{name} and /package/{name}/v/{version}: a package as people read it. The page is
@@ -88,6 +90,7 @@ async function renderPage(
 	const weekly = weeklyBars(page.downloads, WEEKS_CHARTED, new Date().toISOString().slice(0, 10));
 	const lastWeek = weekly.at(-1)?.value ?? 0;
 	const publisher = can(principal, pkg, "publish");
+	const staged = publisher ? await packageStub(env, pkg.name).stagedVersions() : [];
 	const body = html`<article class="package" aria-labelledby="package-name">
 <header class="package-head">
 <h1 id="package-name">${pkg.name}</h1>
@@ -105,6 +108,7 @@ ${v.keywords.length > 0 ? html`<ul class="keywords" aria-label="Keywords">${v.ke
 ${readmeHtml === null ? html`<p class="empty">This version has no README.</p>` : html`<div class="readme">${trusted(readmeHtml.replaceAll(VERSION_FILES, literal(`${baseUri}/`)))}</div>`}
 </section>
 ${channelsSection(pkg, page.channels, page.versions, publisher, principal)}
+${stagedSection(packagePath(pkg.name), pkg, staged, principal)}
 ${versionsSection(pkg, page)}
 ${dependencySection("Dependencies", "dependencies", v.dependencies, known)}
 ${dependencySection("Peer dependencies", "peer-dependencies", v.peerDependencies, known)}
@@ -127,7 +131,7 @@ ${barChart({ id: "weekly-downloads", title: `Weekly downloads, last ${WEEKS_CHAR
 <dt>Unpacked size</dt><dd>${size(v.unpackedSize)}</dd>
 <dt>Files</dt><dd>${v.fileCount.toLocaleString("en-US")} (<a href="${baseUri}/package.json">package.json</a>)</dd>
 ${Object.entries(v.links).map(([kind, link]) => html`<dt>${LINK_NAMES[kind] ?? kind}</dt><dd>${/^https?:\/\//i.test(link) ? html`<a href="${link}" rel="nofollow ugc noopener">${link}</a>` : link}</dd>`)}
-<dt>Published by</dt><dd>${v.publishedBy.name}</dd>
+<dt>Published by</dt><dd>${v.publishedBy.name}${provenanceLine(v.publishedBy)}</dd>
 <dt>Maintainers</dt><dd><ul class="plain">${page.maintainers.map((m) => html`<li>${m.name}</li>`)}</ul></dd>
 <dt>Integrity</dt><dd class="hash">${v.integrity}</dd>
 </dl>
