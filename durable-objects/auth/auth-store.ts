@@ -17,6 +17,7 @@ import type {
 	UserView,
 } from "../../schema/auth/contract";
 import { authStoreMigrations } from "../../schema/auth/migrations";
+import type { OrgCaller, OrgRole, OrgSettings, TeamPermission } from "../../schema/auth/orgs";
 import type { UserRow } from "../../schema/auth/rows";
 import { config } from "../../schema/config";
 import { ok, type Result } from "../../schema/errors";
@@ -26,9 +27,11 @@ import type { UpstreamActivity } from "../../schema/upstream";
 import { queryAudit, recordAudit } from "../audit";
 import { applyMigrations } from "../migrations";
 import { transact } from "../transaction";
+import type { Change } from "./change";
 import { CredentialFailures } from "./credential-failures";
 import { Customers } from "./customers";
 import { effectiveGrants, Grants } from "./grants";
+import { Orgs } from "./orgs";
 import { Policies } from "./policies";
 import { isSealed, seal, unseal } from "./sealing";
 import { TokenPushes } from "./token-pushes";
@@ -43,18 +46,6 @@ import { newTotpSeed, Users } from "./users";
 // change is acknowledged, retried on the alarm if a push fails), and requests read those.
 // Each change goes through `change`: one transaction, one audit row, the pushes it implies.
 
-/** What a change did: its answer, its audit row, and the tokens whose records it changed. */
-type Change<T> = {
-	value: T;
-	action: string;
-	target: string | null;
-	detail?: Record<string, unknown> | null;
-	/** Ids of tokens whose records must be pushed again. */
-	tokens?: string[];
-	/** Hashes that no longer name a token (a rotated secret): their TokenDOs learn it is gone. */
-	retiredHashes?: string[];
-};
-
 const PUSH_RETRY_MS = 5_000;
 
 export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract {
@@ -67,6 +58,7 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 	private readonly failures: CredentialFailures;
 	private readonly policies: Policies;
 	private readonly upstreamSums: UpstreamFigureSums;
+	private readonly orgs: Orgs;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -79,6 +71,11 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 		this.failures = new CredentialFailures(this.sql);
 		this.policies = new Policies(this.sql);
 		this.upstreamSums = new UpstreamFigureSums(this.sql);
+		this.orgs = new Orgs(
+			this.sql,
+			(name) => this.users.get(name) !== null,
+			(user) => this.tokens.idsOf({ user }),
+		);
 		ctx.blockConcurrencyWhile(async () => {
 			applyMigrations(ctx.storage, authStoreMigrations);
 			if (this.pushes.pending) await ctx.storage.setAlarm(Date.now());
@@ -368,6 +365,63 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 		return fallback === null ? { days: null, source: "none" } : { days: fallback, source: "registry" };
 	}
 
+	// ── orgs and teams (durable-objects/auth/orgs.ts) ─────────────────────────────────────────
+
+	setOrgMember(org: string, user: string, role: OrgRole, caller: OrgCaller, actor: Actor) {
+		return this.change(actor, (now) => this.orgs.setMember(org, user, role, caller, now));
+	}
+
+	removeOrgMember(org: string, user: string, caller: OrgCaller, actor: Actor) {
+		return this.change(actor, () => this.orgs.removeMember(org, user, caller));
+	}
+
+	setOrgSettings(org: string, settings: OrgSettings, caller: OrgCaller, actor: Actor) {
+		return this.change(actor, () => this.orgs.setSettings(org, settings, caller));
+	}
+
+	createTeam(org: string, team: string, description: string | null, caller: OrgCaller, actor: Actor) {
+		return this.change(actor, (now) => this.orgs.createTeam(org, team, description, caller, now));
+	}
+
+	destroyTeam(org: string, team: string, caller: OrgCaller, actor: Actor) {
+		return this.change(actor, () => this.orgs.destroyTeam(org, team, caller));
+	}
+
+	addTeamMember(org: string, team: string, user: string, caller: OrgCaller, actor: Actor) {
+		return this.change(actor, () => this.orgs.addTeamMember(org, team, user, caller));
+	}
+
+	removeTeamMember(org: string, team: string, user: string, caller: OrgCaller, actor: Actor) {
+		return this.change(actor, () => this.orgs.removeTeamMember(org, team, user, caller));
+	}
+
+	grantTeam(
+		org: string,
+		team: string,
+		subject: GrantSubject,
+		permission: TeamPermission,
+		caller: OrgCaller,
+		actor: Actor,
+	) {
+		return this.change(actor, () => this.orgs.grant(org, team, subject, permission, caller));
+	}
+
+	revokeTeam(org: string, team: string, subject: GrantSubject, caller: OrgCaller, actor: Actor) {
+		return this.change(actor, () => this.orgs.revoke(org, team, subject, caller));
+	}
+
+	org(org: string, caller: OrgCaller) {
+		return this.orgs.view(org, caller);
+	}
+
+	orgsOf(user: string) {
+		return this.orgs.orgsOf(user);
+	}
+
+	listOrgs() {
+		return this.orgs.names();
+	}
+
 	// ── audit ──────────────────────────────────────────────────────────────────────────────────
 
 	audit(actor: Actor, action: string, target: string | null, detail: Record<string, unknown> | null): void {
@@ -422,7 +476,10 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 		if (!row || row.hash !== hash || row.revoked_at !== null) return null;
 		if (row.customer !== null && this.customers.get(row.customer)?.active !== 1) return null;
 		const user = row.user_name === null ? null : this.users.get(row.user_name);
-		const all = [...this.grants.of("token", id), ...(user ? this.grants.of("user", user.name) : [])];
+		const all = [
+			...this.grants.of("token", id),
+			...(user ? [...this.grants.of("user", user.name), ...this.orgs.grantsOf(user.name)] : []),
+		];
 		const restriction = row.restrict_to === null ? null : (JSON.parse(row.restrict_to) as Restriction);
 		return {
 			id: row.id,
