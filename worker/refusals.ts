@@ -26,6 +26,7 @@ const LOG_IN = {
 	listCollaborators: "log in to list collaborators",
 	manageTokens: "log in to manage your tokens",
 	readAudit: "log in to read the audit trail",
+	manageOrgs: "log in to see or manage orgs and teams",
 } as const;
 export type LogInReason = keyof typeof LOG_IN;
 
@@ -122,6 +123,10 @@ export const refused = {
 		http("forbidden", "only a user with two-factor authentication turned on can create a token that skips it"),
 	publicUploadNeedsPublish: () =>
 		http("forbidden", "making a new package public needs publish permission; upload it without access=public"),
+
+	// orgs and teams (worker/orgs/)
+	limitedTokenCannotManageOrgs: () =>
+		http("forbidden", "this token is read-only or limited to some packages: manage orgs with your npm login token"),
 
 	// the admin API, npm access and owners
 	customerOnlyForCustomerKeys: () => http("unprocessable", "only customer keys belong to a customer"),
