@@ -242,7 +242,7 @@ describe("orgs: what members may do (#20)", () => {
 		const res = await call(`/-/admin/audit?limit=100`, { token: ADMIN });
 		const { entries } = (await res.json()) as { entries: { action: string; target: string | null }[] };
 		const actions = entries
-			.filter((e) => e.target === scope || e.target === `${scope}:web`)
+			.filter((e) => e.target === scope)
 			.map((e) => e.action)
 			.sort();
 		expect(actions).toEqual(

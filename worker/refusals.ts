@@ -125,6 +125,7 @@ export const refused = {
 		http("forbidden", "making a new package public needs publish permission; upload it without access=public"),
 
 	// orgs and teams (worker/orgs/)
+	unknownOrgForm: () => http("badRequest", "unknown form: op must name an org or team change"),
 	limitedTokenCannotManageOrgs: () =>
 		http("forbidden", "this token is read-only or limited to some packages: manage orgs with your npm login token"),
 

@@ -62,6 +62,7 @@ import {
 } from "./web/channel-forms";
 import { dashboardPage } from "./web/dashboard";
 import { homePage, searchPage } from "./web/listing-pages";
+import { orgForm, orgPage } from "./web/org-page";
 import { packagePage } from "./web/package-page";
 import { signIn, signInPage, signOut } from "./web/signin";
 
@@ -242,6 +243,8 @@ api
 	.post("/-/signin", signIn)
 	.post("/-/signout", signOut)
 	.get("/-/dashboard", dashboardPage)
+	.get("/-/orgs/:org", orgPage)
+	.post("/-/orgs/:org", orgForm)
 	.get("/-/web/site.css", serveStylesheet)
 	.get("/-/web/site.js", serveScript);
 for (const name of ["/package/@:scope/:pkg", "/package/:pkg"]) {

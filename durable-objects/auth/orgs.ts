@@ -156,8 +156,8 @@ export class Orgs {
 		return ok({
 			value: { name: `${org}:${team}`, description },
 			action: "team.create",
-			target: `@${org}:${team}`,
-			detail: description === null ? null : { description },
+			target: `@${org}`,
+			detail: { team, ...(description === null ? {} : { description }) },
 		});
 	}
 
@@ -169,7 +169,13 @@ export class Orgs {
 			this.sql.exec(`DELETE FROM ${table} WHERE org = ? AND team = ?`, org, team);
 		}
 		this.sql.exec(`DELETE FROM teams WHERE org = ? AND name = ?`, org, team);
-		return ok({ value: { name: `${org}:${team}` }, action: "team.destroy", target: `@${org}:${team}`, tokens });
+		return ok({
+			value: { name: `${org}:${team}` },
+			action: "team.destroy",
+			target: `@${org}`,
+			detail: { team },
+			tokens,
+		});
 	}
 
 	addTeamMember(org: string, team: string, user: string, caller: OrgCaller): Result<Change<{ user: string }>> {
@@ -180,8 +186,8 @@ export class Orgs {
 		return ok({
 			value: { user },
 			action: "team.member.add",
-			target: `@${org}:${team}`,
-			detail: { user },
+			target: `@${org}`,
+			detail: { team, user },
 			tokens: this.tokensOf(user),
 		});
 	}
@@ -196,8 +202,8 @@ export class Orgs {
 		return ok({
 			value: { user },
 			action: "team.member.remove",
-			target: `@${org}:${team}`,
-			detail: { user },
+			target: `@${org}`,
+			detail: { team, user },
 			tokens: this.tokensOf(user),
 		});
 	}
@@ -227,8 +233,8 @@ export class Orgs {
 		return ok({
 			value: { grant },
 			action: "team.grant",
-			target: `@${org}:${team}`,
-			detail: { grant },
+			target: `@${org}`,
+			detail: { team, grant },
 			tokens: this.teamTokens(org, team),
 		});
 	}
@@ -250,8 +256,8 @@ export class Orgs {
 		return ok({
 			value: {},
 			action: "team.revoke",
-			target: `@${org}:${team}`,
-			detail: { subject },
+			target: `@${org}`,
+			detail: { team, subject },
 			tokens: this.teamTokens(org, team),
 		});
 	}
