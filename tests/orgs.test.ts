@@ -164,6 +164,12 @@ describe("orgs: what members may do (#20)", () => {
 		});
 		expect(outside.status).toBe(422);
 
+		// npm access list collaborators names them by their role and their teams.
+		const collaborators = await call(`/-/package/${scope}/ui/collaborators`, { token: dev.token });
+		expect(await collaborators.json()).toEqual({ [owner.name]: "read-write", [dev.name]: "read-write" });
+		const api = await call(`/-/package/${scope}/api/collaborators`, { token: dev.token });
+		expect(await api.json()).toEqual({ [owner.name]: "read-write", [dev.name]: "read-only" });
+
 		await runPackageAlarm(`${scope}/ui`);
 		expect(await (await call(`/-/team/${org}/web/package`, { token: dev.token })).json()).toEqual({
 			[`${scope}/ui`]: "read-write",

@@ -285,6 +285,9 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 		for (const [user, permissions] of this.grants.usersCovering(name, scope)) {
 			result[user] = permissions.some((p) => p !== "read") ? "read-write" : "read-only";
 		}
+		for (const [user, permission] of this.orgs.usersCovering(name, scope)) {
+			if (result[user] !== "read-write") result[user] = permission;
+		}
 		return result;
 	}
 

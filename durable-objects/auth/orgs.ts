@@ -63,6 +63,36 @@ export class Orgs {
 		return grants;
 	}
 
+	/** Users whose role or teams cover a package of an org's scope (npm access list collaborators). */
+	usersCovering(name: string, scope: string | null): Map<string, TeamPermission> {
+		const users = new Map<string, TeamPermission>();
+		if (scope === null) return users;
+		const add = (user: string, permission: TeamPermission) => {
+			if (users.get(user) !== "read-write") users.set(user, permission);
+		};
+		const members = this.sql
+			.exec<OrgMemberRow & { members_read: number }>(
+				`SELECT m.*, o.members_read FROM org_members m JOIN orgs o ON o.name = m.org WHERE m.org = ?`,
+				scope.slice(1),
+			)
+			.toArray();
+		for (const m of members) {
+			if (m.role !== "developer") add(m.user_name, "read-write");
+			else if (m.members_read === 1) add(m.user_name, "read-only");
+		}
+		const covering = this.sql
+			.exec<{ user_name: string; permissions: TeamPermission }>(
+				`SELECT t.user_name, g.permissions FROM team_grants g JOIN team_members t ON t.org = g.org AND t.team = g.team
+				 WHERE g.org = ? AND ((g.subject_kind = 'package' AND g.subject = ?) OR (g.subject_kind = 'scope' AND g.subject = ?))`,
+				scope.slice(1),
+				name,
+				scope,
+			)
+			.toArray();
+		for (const row of covering) add(row.user_name, row.permissions);
+		return users;
+	}
+
 	// ── membership ─────────────────────────────────────────────────────────────────────────────
 
 	setMember(org: string, user: string, role: OrgRole, caller: OrgCaller, now: string): Result<Change<Membership>> {
