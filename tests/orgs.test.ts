@@ -1,4 +1,5 @@
 import { env } from "cloudflare:test";
+import * as OTPAuth from "otpauth";
 import { describe, expect, it } from "vitest";
 import type { TokenRecord } from "../schema/auth/contract";
 import type { Result } from "../schema/errors";
@@ -264,6 +265,38 @@ describe("orgs: what members may do (#20)", () => {
 				"team.revoke",
 			].sort(),
 		);
+	});
+});
+
+describe("orgs: second factor and limited tokens (#20)", () => {
+	it("an owner with TOTP confirms org changes with a one-time code; read-only tokens change nothing", async () => {
+		const { org, owner, members } = await orgWith("developer");
+		const [dev] = members as [User];
+		const enabled = await send(ADMIN, "POST", `/-/admin/users/${owner.name}/totp`);
+		const { otpauth } = (await enabled.json()) as { otpauth: string };
+		const totp = OTPAuth.URI.parse(otpauth) as OTPAuth.TOTP;
+		const create = (otp?: string) =>
+			call(`/-/org/${org}/team`, {
+				method: "PUT",
+				token: owner.token,
+				body: json({ name: "web" }),
+				headers: otp ? { "npm-otp": otp } : {},
+			});
+		const prompted = await create();
+		expect(prompted.status).toBe(401);
+		expect(prompted.headers.get("www-authenticate")).toBe("OTP");
+		expect((await create(totp.generate())).status).toBe(201);
+		// Reading needs no code.
+		expect((await call(`/-/org/${org}/team`, { token: owner.token })).status).toBe(200);
+
+		const readonly = await send(dev.token, "POST", "/-/npm/v1/tokens", {
+			password: dev.password,
+			readonly: true,
+		});
+		expect(readonly.status).toBe(201);
+		const { token } = (await readonly.json()) as { token: string };
+		expect((await send(token, "DELETE", `/-/org/${org}/user`, { user: dev.name })).status).toBe(403);
+		expect((await call(`/-/org/${org}/user`, { token })).status).toBe(200);
 	});
 });
 

@@ -1,6 +1,8 @@
 import type { OrgCaller } from "../../schema/auth/orgs";
 import { OrgNameSchema } from "../../schema/requests/orgs";
+import { actorOf } from "../auth/permissions";
 import type { Principal } from "../auth/principal";
+import { verifyOtp } from "../auth/two-factor";
 import { decodeParam, validate } from "../http";
 import { refused } from "../refusals";
 
@@ -17,4 +19,20 @@ export function orgCaller(principal: Exclude<Principal, { kind: "anonymous" }>, 
 /** `/-/org/{org}/…` and `/-/team/{scope}/…`: the org, with or without its @. */
 export function orgParam(raw: string | undefined): string {
 	return validate(OrgNameSchema, decodeParam(raw).replace(/^@/, ""));
+}
+
+/**
+ * The caller of an org change. A user who turned TOTP on confirms every change of membership, teams
+ * or grants with a one-time code, as a publish (npm org, npm team and npm access prompt for it).
+ */
+export async function orgChanger(
+	request: Request,
+	env: Env,
+	principal: Exclude<Principal, { kind: "anonymous" }>,
+): Promise<OrgCaller> {
+	const caller = orgCaller(principal, true);
+	if (principal.kind === "developer" && principal.totp && !principal.bypassTwoFactor && principal.account !== null) {
+		await verifyOtp(request, env, principal.account, actorOf(principal));
+	}
+	return caller;
 }

@@ -3,7 +3,7 @@ import { authStore } from "../auth/auth-store";
 import { unwrap } from "../errors";
 import { signedIn } from "../guards";
 import { json, publicBaseUrl, readJson } from "../http";
-import { orgCaller, orgParam } from "./caller";
+import { orgCaller, orgChanger, orgParam } from "./caller";
 import { clientSetup } from "./setup";
 
 // npm org set/rm/ls (libnpmorg), the org's settings and its client set-up. The auth store decides
@@ -13,7 +13,7 @@ import { clientSetup } from "./setup";
 export const setOrgMember = signedIn({ auth: "signedIn", cache: "none" }, "manageOrgs", async (c) => {
 	const org = orgParam(c.request.params.org);
 	const body = await readJson(c.request, OrgMemberSchema);
-	const caller = orgCaller(c.principal, true);
+	const caller = await orgChanger(c.request, c.env, c.principal);
 	const { changedTokens: _, ...membership } = unwrap(
 		await authStore(c.env).setOrgMember(org, body.user, body.role ?? "developer", caller, c.actor),
 	);
@@ -24,7 +24,9 @@ export const setOrgMember = signedIn({ auth: "signedIn", cache: "none" }, "manag
 export const removeOrgMember = signedIn({ auth: "signedIn", cache: "none" }, "manageOrgs", async (c) => {
 	const org = orgParam(c.request.params.org);
 	const body = await readJson(c.request, UserBodySchema);
-	unwrap(await authStore(c.env).removeOrgMember(org, body.user, orgCaller(c.principal, true), c.actor));
+	unwrap(
+		await authStore(c.env).removeOrgMember(org, body.user, await orgChanger(c.request, c.env, c.principal), c.actor),
+	);
 	return new Response(null, { status: 204 });
 });
 
@@ -44,7 +46,7 @@ export const setOrgSettings = signedIn({ auth: "signedIn", cache: "none" }, "man
 	const org = orgParam(c.request.params.org);
 	const body = await readJson(c.request, OrgSettingsSchema);
 	const { changedTokens: _, ...settings } = unwrap(
-		await authStore(c.env).setOrgSettings(org, body, orgCaller(c.principal, true), c.actor),
+		await authStore(c.env).setOrgSettings(org, body, await orgChanger(c.request, c.env, c.principal), c.actor),
 	);
 	return json(settings);
 });

@@ -13,7 +13,7 @@ import { unwrap } from "../errors";
 import { type SignedInContext, signedIn } from "../guards";
 import { decodeParam, json, readJson, validate } from "../http";
 import { searchIndexStub } from "../objects";
-import { orgCaller, orgParam } from "./caller";
+import { orgCaller, orgChanger, orgParam } from "./caller";
 
 // npm team create/destroy/add/rm/ls (libnpmteam) and npm access grant/revoke/list packages for a
 // team (libnpmaccess). Owners and admins of the org change teams; every member may list them.
@@ -38,7 +38,13 @@ export const createTeam = signedIn(policy, "manageOrgs", async (c) => {
 	const org = orgParam(c.request.params.scope);
 	const body = await readJson(c.request, TeamCreateSchema);
 	const { changedTokens: _, ...team } = unwrap(
-		await authStore(c.env).createTeam(org, body.name, body.description ?? null, orgCaller(c.principal, true), c.actor),
+		await authStore(c.env).createTeam(
+			org,
+			body.name,
+			body.description ?? null,
+			await orgChanger(c.request, c.env, c.principal),
+			c.actor,
+		),
 	);
 	return json(team, { status: 201 });
 });
@@ -53,7 +59,7 @@ export const listTeams = signedIn(policy, "manageOrgs", async (c) => {
 /** DELETE /-/team/{scope}/{team} (npm team destroy): its members lose its grants at once. */
 export const destroyTeam = signedIn(policy, "manageOrgs", async (c) => {
 	const { org, team } = teamOf(c);
-	unwrap(await authStore(c.env).destroyTeam(org, team, orgCaller(c.principal, true), c.actor));
+	unwrap(await authStore(c.env).destroyTeam(org, team, await orgChanger(c.request, c.env, c.principal), c.actor));
 	return new Response(null, { status: 204 });
 });
 
@@ -61,7 +67,9 @@ export const destroyTeam = signedIn(policy, "manageOrgs", async (c) => {
 export const addTeamMember = signedIn(policy, "manageOrgs", async (c) => {
 	const { org, team } = teamOf(c);
 	const { user } = await readJson(c.request, UserBodySchema);
-	unwrap(await authStore(c.env).addTeamMember(org, team, user, orgCaller(c.principal, true), c.actor));
+	unwrap(
+		await authStore(c.env).addTeamMember(org, team, user, await orgChanger(c.request, c.env, c.principal), c.actor),
+	);
 	return json({}, { status: 201 });
 });
 
@@ -69,7 +77,9 @@ export const addTeamMember = signedIn(policy, "manageOrgs", async (c) => {
 export const removeTeamMember = signedIn(policy, "manageOrgs", async (c) => {
 	const { org, team } = teamOf(c);
 	const { user } = await readJson(c.request, UserBodySchema);
-	unwrap(await authStore(c.env).removeTeamMember(org, team, user, orgCaller(c.principal, true), c.actor));
+	unwrap(
+		await authStore(c.env).removeTeamMember(org, team, user, await orgChanger(c.request, c.env, c.principal), c.actor),
+	);
 	return new Response(null, { status: 204 });
 });
 
@@ -81,7 +91,7 @@ export const grantTeamPackage = signedIn(policy, "manageOrgs", async (c) => {
 	const { org, team } = teamOf(c);
 	const body = await readJson(c.request, TeamGrantSchema);
 	const subject: GrantSubject = "package" in body ? { package: body.package } : { scope: body.scope };
-	const caller = orgCaller(c.principal, true);
+	const caller = await orgChanger(c.request, c.env, c.principal);
 	unwrap(await authStore(c.env).grantTeam(org, team, subject, body.permissions, caller, c.actor));
 	return json({}, { status: 201 });
 });
@@ -91,7 +101,9 @@ export const revokeTeamPackage = signedIn(policy, "manageOrgs", async (c) => {
 	const { org, team } = teamOf(c);
 	const body = await readJson(c.request, TeamRevokeSchema);
 	const subject: GrantSubject = "package" in body ? { package: body.package } : { scope: body.scope };
-	unwrap(await authStore(c.env).revokeTeam(org, team, subject, orgCaller(c.principal, true), c.actor));
+	unwrap(
+		await authStore(c.env).revokeTeam(org, team, subject, await orgChanger(c.request, c.env, c.principal), c.actor),
+	);
 	return new Response(null, { status: 204 });
 });
 

@@ -8,7 +8,7 @@ import type { Principal } from "../auth/principal";
 import { HttpError, unwrap } from "../errors";
 import { publicBaseUrl, readBodyBytes } from "../http";
 import { packageStub, searchIndexStub } from "../objects";
-import { orgCaller, orgParam } from "../orgs/caller";
+import { orgCaller, orgChanger, orgParam } from "../orgs/caller";
 import { clientSetup } from "../orgs/setup";
 import { refused } from "../refusals";
 import { route } from "../route-policy";
@@ -52,12 +52,13 @@ export const orgPage = webPage({ auth: "viewer", cache: "personal" }, async ({ r
 	const activity = [...changes, ...moves.flat()].sort((a, b) => b.at.localeCompare(a.at)).slice(0, 20);
 	const account = principal.kind === "developer" ? principal.account : null;
 	const manager = principal.kind === "admin" || ["owner", "admin"].includes(view.members[account ?? ""] ?? "");
+	const forms = manager ? { otp: otpField(principal) } : null;
 	const body = html`<h1>@${org}</h1>
 <p class="note">${Object.keys(view.members).length} members · ${view.teams.length} teams · ${packages.length} packages${view.membersRead ? "" : " · members read only what their teams are granted"}</p>
 ${packagesSection(packages)}
 <div class="columns even">
-${teamsSection(org, view, manager)}
-${membersSection(org, view, manager)}
+${teamsSection(org, view, forms)}
+${membersSection(org, view, forms)}
 </div>
 ${activitySection(activity)}
 ${setupSection(org, publicBaseUrl(request, env))}`;
@@ -71,7 +72,11 @@ export const orgForm = route({ auth: "viewer", cache: "form" }, async (request, 
 		const org = orgParam(request.params.org);
 		const form = new URLSearchParams(new TextDecoder().decode(await readBodyBytes(request, 16 * 1024)));
 		const principal = signedIn((await viewer(request, env)).principal);
-		const caller = orgCaller(principal, true);
+		// A one-time code typed into the form is handed on as npm's header, where the check reads it.
+		const headers = new Headers(request.headers);
+		const otp = form.get("otp");
+		if (otp) headers.set("npm-otp", otp);
+		const caller = await orgChanger(new Request(request.url, { headers }), env, principal);
 		const actor = actorOf(principal);
 		const store = authStore(env);
 		const field = (name: string) => form.get(name)?.trim() ?? "";
@@ -116,6 +121,14 @@ export const orgForm = route({ auth: "viewer", cache: "form" }, async (request, 
 	}
 });
 
+type Forms = { otp: Html | "" } | null;
+
+/** A user with TOTP confirms each change with a code (as npm prompts for one). */
+function otpField(principal: Principal): Html | "" {
+	if (principal.kind !== "developer" || !principal.totp || principal.bypassTwoFactor) return "";
+	return html`<label>One-time code <input name="otp" inputmode="numeric" autocomplete="one-time-code" required></label>`;
+}
+
 function signedIn(principal: Principal): Exclude<Principal, { kind: "anonymous" }> {
 	if (principal.kind === "anonymous") throw refused.logIn("manageOrgs");
 	return principal;
@@ -140,41 +153,42 @@ ${
 </section>`;
 }
 
-function teamsSection(org: string, view: OrgView, manager: boolean): Html {
+/** `forms`: null for a viewer who changes nothing, else the forms' one-time-code field ("" when none is needed). */
+function teamsSection(org: string, view: OrgView, forms: Forms): Html {
 	return html`<section id="teams" aria-labelledby="teams-title">
 <h2 id="teams-title">Teams</h2>
-${view.teams.length === 0 ? html`<p class="empty">No teams yet.</p>` : view.teams.map((team) => teamBlock(org, team, manager))}
+${view.teams.length === 0 ? html`<p class="empty">No teams yet.</p>` : view.teams.map((team) => teamBlock(org, team, forms))}
 ${
-	manager
+	forms
 		? html`<form method="post" action="${orgPath(org)}" class="inline">
 <input type="hidden" name="op" value="create-team">
 <label>New team <input name="team" required pattern="[a-z0-9][a-z0-9._~\\-]*"></label>
-<button type="submit">Create team</button>
+${forms.otp}<button type="submit">Create team</button>
 </form>`
 		: ""
 }
 </section>`;
 }
 
-function teamBlock(org: string, team: TeamView, manager: boolean): Html {
+function teamBlock(org: string, team: TeamView, forms: Forms): Html {
 	const form = (op: string, fields: Html | string, label: string) =>
-		html`<form method="post" action="${orgPath(org)}" class="inline"><input type="hidden" name="op" value="${op}"><input type="hidden" name="team" value="${team.name}">${fields}<button type="submit">${label}</button></form>`;
+		html`<form method="post" action="${orgPath(org)}" class="inline"><input type="hidden" name="op" value="${op}"><input type="hidden" name="team" value="${team.name}">${fields}${forms?.otp ?? ""}<button type="submit">${label}</button></form>`;
 	return html`<article class="team" aria-labelledby="team-${team.name}">
 <h3 id="team-${team.name}">@${org}:${team.name}</h3>
 ${team.description ? html`<p>${team.description}</p>` : ""}
 <p>Members: ${team.members.length === 0 ? "none" : ""}</p>
 <ul>${team.members.map(
 		(user) =>
-			html`<li>${user} ${manager ? form("remove-from-team", html`<input type="hidden" name="user" value="${user}">`, "Remove") : ""}</li>`,
+			html`<li>${user} ${forms ? form("remove-from-team", html`<input type="hidden" name="user" value="${user}">`, "Remove") : ""}</li>`,
 	)}</ul>
 <p>Grants: ${team.grants.length === 0 ? "none" : ""}</p>
 <ul>${team.grants.map((grant) => {
 		const subject = "package" in grant ? grant.package : `${grant.scope} (every package)`;
 		const value = "package" in grant ? grant.package : grant.scope;
-		return html`<li>${subject}: ${grant.permission} ${manager ? form("revoke", html`<input type="hidden" name="package" value="${value}">`, "Revoke") : ""}</li>`;
+		return html`<li>${subject}: ${grant.permission} ${forms ? form("revoke", html`<input type="hidden" name="package" value="${value}">`, "Revoke") : ""}</li>`;
 	})}</ul>
 ${
-	manager
+	forms
 		? html`${form("add-to-team", html`<label>Member <input name="user" required></label>`, "Add to team")}
 ${form(
 	"grant",
@@ -188,28 +202,28 @@ ${form("destroy-team", "", "Destroy team")}`
 </article>`;
 }
 
-function membersSection(org: string, view: OrgView, manager: boolean): Html {
+function membersSection(org: string, view: OrgView, forms: Forms): Html {
 	const roleSelect = html`<select name="role">${ORG_ROLES.map((r) => html`<option value="${r}"${r === "developer" ? " selected" : ""}>${r}</option>`)}</select>`;
 	return html`<section id="members" aria-labelledby="members-title">
 <h2 id="members-title">Members</h2>
 <div class="scroll"><table>
-<thead><tr><th scope="col">User</th><th scope="col">Role</th>${manager ? html`<th scope="col">Change</th>` : ""}</tr></thead>
+<thead><tr><th scope="col">User</th><th scope="col">Role</th>${forms ? html`<th scope="col">Change</th>` : ""}</tr></thead>
 <tbody>${Object.entries(view.members).map(
 		([user, role]) =>
 			html`<tr><th scope="row">${user}</th><td>${role}</td>${
-				manager
-					? html`<td><form method="post" action="${orgPath(org)}" class="inline"><input type="hidden" name="op" value="remove-member"><input type="hidden" name="user" value="${user}"><button type="submit">Remove</button></form></td>`
+				forms
+					? html`<td><form method="post" action="${orgPath(org)}" class="inline"><input type="hidden" name="op" value="remove-member"><input type="hidden" name="user" value="${user}">${forms.otp}<button type="submit">Remove</button></form></td>`
 					: ""
 			}</tr>`,
 	)}</tbody>
 </table></div>
 ${
-	manager
+	forms
 		? html`<form method="post" action="${orgPath(org)}" class="inline">
 <input type="hidden" name="op" value="set-member">
 <label>User <input name="user" required></label>
 <label>Role ${roleSelect}</label>
-<button type="submit">Add or change member</button>
+${forms.otp}<button type="submit">Add or change member</button>
 </form>`
 		: ""
 }
