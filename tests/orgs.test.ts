@@ -1,9 +1,10 @@
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import * as OTPAuth from "otpauth";
 import { describe, expect, it } from "vitest";
+import { PUSH_BATCH, TokenPushes } from "../durable-objects/auth/token-pushes";
 import type { TokenRecord } from "../schema/auth/contract";
 import type { Result } from "../schema/errors";
-import { sha256Hex } from "../schema/hashing";
+import { randomHex, sha256Hex } from "../schema/hashing";
 import { runPackageAlarm } from "./helpers/package-object";
 import { ADMIN, ALL, call, publish, uniqueName, userWithToken } from "./helpers/registry";
 
@@ -297,6 +298,53 @@ describe("orgs: second factor and limited tokens (#20)", () => {
 		const { token } = (await readonly.json()) as { token: string };
 		expect((await send(token, "DELETE", `/-/org/${org}/user`, { user: dev.name })).status).toBe(403);
 		expect((await call(`/-/org/${org}/user`, { token })).status).toBe(200);
+	});
+});
+
+describe("orgs: changes that touch many tokens (#20)", () => {
+	it("pushes at most a batch of token records per drain and asks for the next drain at once (1,000 subrequests)", async () => {
+		expect(PUSH_BATCH).toBeLessThanOrEqual(500);
+		const { org, scope, owner, members } = await orgWith("developer");
+		const [dev] = members as [User];
+		const store = env.AUTH.get(env.AUTH.idFromName("auth"));
+		await send(owner.token, "PUT", `/-/org/${org}/team`, { name: "web" });
+		await send(owner.token, "PUT", `/-/team/${org}/web/package`, { scope, permissions: "read-write" });
+		const hashes = Array.from({ length: 5 }, () => randomHex(32));
+		// Five more tokens of the developer's, queued as a change would queue them, drained in batches of two.
+		const drains = await runInDurableObject(store, async (_instance, state) => {
+			const sql = state.storage.sql;
+			const now = new Date().toISOString();
+			for (const hash of hashes) {
+				const id = crypto.randomUUID();
+				sql.exec(
+					`INSERT INTO tokens (id, hash, prefix, kind, name, user_name, created_at, origin) VALUES (?, ?, ?, 'developer', 'ci', ?, ?, 'npm')`,
+					id,
+					hash,
+					`dev_${hash.slice(0, 8)}`,
+					dev.name,
+					now,
+				);
+			}
+			sql.exec(`INSERT INTO team_members (org, team, user_name) VALUES (?, 'web', ?)`, org, dev.name);
+			const ids = sql
+				.exec<{ id: string; hash: string }>(`SELECT id, hash FROM tokens WHERE user_name = ?`, dev.name)
+				.toArray();
+			const pushes = new TokenPushes(
+				sql,
+				env,
+				(id, hash) =>
+					(_instance as unknown as { recordFor(id: string, hash: string): TokenRecord | null }).recordFor(id, hash),
+				2,
+			);
+			for (const { id, hash } of ids) pushes.queue(hash, id, 100);
+			const answers: (number | null)[] = [];
+			for (let i = 0; i < 3; i++) answers.push(await pushes.drain());
+			return { answers, left: sql.exec<{ n: number }>(`SELECT count(*) AS n FROM token_pushes`).one().n };
+		});
+		// Six tokens (the login token and five): two, two, then the last two and an empty queue.
+		expect(drains).toEqual({ answers: [0, 0, null], left: 0 });
+		const record: Result<TokenRecord> = await env.TOKENS.get(env.TOKENS.idFromName(hashes[4] as string)).get();
+		expect(record.ok && record.value.grants).toContainEqual({ scope, permissions: ALL });
 	});
 });
 

@@ -46,8 +46,6 @@ import { newTotpSeed, Users } from "./users";
 // change is acknowledged, retried on the alarm if a push fails), and requests read those.
 // Each change goes through `change`: one transaction, one audit row, the pushes it implies.
 
-const PUSH_RETRY_MS = 5_000;
-
 export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract {
 	private readonly sql: SqlStorage;
 	private readonly grants: Grants;
@@ -447,9 +445,14 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 
 	// ── the write path ─────────────────────────────────────────────────────────────────────────
 
-	/** Retries pushes that failed when their change was made. */
+	/** Retries pushes that failed when their change was made, and pushes the rest of a long queue. */
 	override async alarm(): Promise<void> {
-		if (!(await this.pushes.drain())) await this.ctx.storage.setAlarm(Date.now() + PUSH_RETRY_MS);
+		await this.drainPushes();
+	}
+
+	private async drainPushes(): Promise<void> {
+		const next = await this.pushes.drain();
+		if (next !== null) await this.ctx.storage.setAlarm(Date.now() + next);
 	}
 
 	/**
@@ -469,7 +472,7 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 			recordAudit(this.sql, actor, action, target, detail ?? null);
 			return ok({ ...value, changedTokens });
 		});
-		if (result.ok && !(await this.pushes.drain())) await this.ctx.storage.setAlarm(Date.now() + PUSH_RETRY_MS);
+		if (result.ok) await this.drainPushes();
 		return result;
 	}
 
