@@ -173,7 +173,15 @@ describe("orgs: what members may do (#20)", () => {
 		expect(await api.json()).toEqual({ [owner.name]: "read-write", [dev.name]: "read-only" });
 
 		await runPackageAlarm(`${scope}/ui`);
+		await runPackageAlarm(`${scope}/api`);
+		await runPackageAlarm(`${other}/own`);
 		expect(await (await call(`/-/team/${org}/web/package`, { token: dev.token })).json()).toEqual({
+			[`${scope}/ui`]: "read-write",
+		});
+		// npm access list packages {user}: their own grants, their role's and their teams'.
+		expect(await (await call(`/-/user/${dev.name}/package`, { token: dev.token })).json()).toEqual({
+			[`${other}/own`]: "read-write",
+			[`${scope}/api`]: "read-only",
 			[`${scope}/ui`]: "read-write",
 		});
 	});

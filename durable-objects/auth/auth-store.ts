@@ -415,6 +415,10 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 		return this.orgs.view(org, caller);
 	}
 
+	orgGrantsOf(user: string) {
+		return this.orgs.grantsOf(user);
+	}
+
 	orgsOf(user: string) {
 		return this.orgs.orgsOf(user);
 	}

@@ -1,5 +1,6 @@
 import type { Actor } from "../audit";
 import type { Result } from "../errors";
+import type { Grant } from "../requests/admin";
 import type { GrantSubject, TokenChange } from "./contract";
 
 // Organisations as npm has them (npm org, npm team, npm access grant): an org owns a scope (acme
@@ -60,6 +61,8 @@ export interface OrgsContract {
 	revokeTeam(org: string, team: string, subject: GrantSubject, caller: OrgCaller, actor: Actor): Changed<object>;
 	/** The org as its members (and the registry's admin) see it; anyone else: the 404 of a missing org. */
 	org(org: string, caller: OrgCaller): Result<OrgView>;
+	/** What a user's roles and teams give them (npm access list packages {user}). */
+	orgGrantsOf(user: string): Grant[];
 	/** The orgs a user belongs to, with their role (pages). */
 	orgsOf(user: string): { org: string; role: OrgRole }[];
 	/** Every org's name (the admin dashboard). */
