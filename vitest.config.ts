@@ -48,6 +48,7 @@ const ratelimits = {
 const unitTests = [
 	"tests/architecture.test.ts",
 	"tests/base64-stream.test.ts",
+	"tests/export-coverage.test.ts",
 	"tests/grants.test.ts",
 	"tests/names.test.ts",
 	"tests/packument-documents.test.ts",

@@ -115,4 +115,22 @@ export const refusals = {
 	stagedNotFound: (id: string): Refusal => refuse("notFound", `staged version ${id} does not exist or has expired`),
 	stagedVersionTaken: (version: string): Refusal =>
 		refuse("versionExists", `You cannot stage over the previously published versions: ${version}.`),
+	// organisations and teams (schema/auth/orgs.ts)
+	/** Deliberately vague: an org the caller is no member of does not exist for it. */
+	orgNotFound: (org: string): Refusal => refuse("notFound", `org ${org} not found`),
+	orgStartsWithOwner: (org: string): Refusal =>
+		refuse("unprocessable", `org ${org} does not exist yet: the registry's admin creates it by naming its first owner`),
+	orgRoleNeeded: (org: string, roles: string): Refusal => refuse("forbidden", `only ${roles} of ${org} may do this`),
+	adminsManageDevelopers: (org: string): Refusal =>
+		refuse("forbidden", `admins of ${org} add and remove developers only: owners and admins are managed by its owners`),
+	lastOwner: (org: string): Refusal =>
+		refuse("conflict", `an org keeps at least one owner: make another owner of ${org} first`),
+	notAMember: (org: string, user: string): Refusal => refuse("notFound", `${user} is not a member of ${org}`),
+	notInTeam: (team: string, user: string): Refusal => refuse("notFound", `${user} is not in team ${team}`),
+	teamNotFound: (team: string): Refusal => refuse("notFound", `team ${team} not found`),
+	teamExists: (team: string): Refusal => refuse("conflict", `team ${team} already exists`),
+	grantOutsideOrg: (org: string, subject: string): Refusal =>
+		refuse("unprocessable", `${subject} is not in @${org}: a team is granted packages of its own org only`),
+	noTeamGrant: (team: string, subject: string): Refusal =>
+		refuse("notFound", `team ${team} has no grant on ${subject}`),
 } as const;

@@ -27,6 +27,7 @@ const LOG_IN = {
 	manageTokens: "log in to manage your tokens",
 	readAudit: "log in to read the audit trail",
 	stage: "log in to see and approve staged versions",
+	manageOrgs: "log in to see or manage orgs and teams",
 } as const;
 export type LogInReason = keyof typeof LOG_IN;
 
@@ -123,6 +124,11 @@ export const refused = {
 		http("forbidden", "only a user with two-factor authentication turned on can create a token that skips it"),
 	publicUploadNeedsPublish: () =>
 		http("forbidden", "making a new package public needs publish permission; upload it without access=public"),
+
+	// orgs and teams (worker/orgs/)
+	unknownOrgForm: () => http("badRequest", "unknown form: op must name an org or team change"),
+	limitedTokenCannotManageOrgs: () =>
+		http("forbidden", "this token is read-only or limited to some packages: manage orgs with your npm login token"),
 
 	// the admin API, npm access and owners
 	customerOnlyForCustomerKeys: () => http("unprocessable", "only customer keys belong to a customer"),

@@ -33,6 +33,18 @@ import { getPackument, getTarball, getVersion, ping } from "./npm/reads";
 import { createNpmToken, listNpmTokens, revokeNpmToken } from "./npm/tokens";
 import { deleteTarball, unpublishPackage } from "./npm/unpublish";
 import { getUserDocument, health, login, logout, noAdvisories, noWebLogin, whoami } from "./npm/users";
+import { getOrg, listOrgMembers, orgSetup, removeOrgMember, setOrgMember, setOrgSettings } from "./orgs/org-routes";
+import {
+	addTeamMember,
+	createTeam,
+	destroyTeam,
+	grantTeamPackage,
+	listTeamMembers,
+	listTeamPackages,
+	listTeams,
+	removeTeamMember,
+	revokeTeamPackage,
+} from "./orgs/team-routes";
 import { getChannel, getImportMap } from "./packages/channel-lookup";
 import { promoteChannel, publishToChannel, removeChannel, rollbackChannel } from "./packages/channel-moves";
 import { getChannelHistory, listChannels } from "./packages/channels";
@@ -57,6 +69,7 @@ import {
 } from "./web/channel-forms";
 import { dashboardPage } from "./web/dashboard";
 import { homePage, searchPage } from "./web/listing-pages";
+import { orgForm, orgPage } from "./web/org-page";
 import { packagePage } from "./web/package-page";
 import { signIn, signInPage, signOut } from "./web/signin";
 import { approveFromPage, rejectFromPage } from "./web/stage-forms";
@@ -187,6 +200,24 @@ api
 	.post("/-/stage/:id/approve", approveStaged)
 	.delete("/-/stage/:id", rejectStaged);
 
+// Orgs and teams (npm org, npm team, npm access grant/revoke; worker/orgs/).
+api
+	.get("/-/org/:org", getOrg)
+	.patch("/-/org/:org", setOrgSettings)
+	.get("/-/org/:org/setup", orgSetup)
+	.put("/-/org/:org/user", setOrgMember)
+	.delete("/-/org/:org/user", removeOrgMember)
+	.get("/-/org/:org/user", listOrgMembers)
+	.put("/-/org/:scope/team", createTeam)
+	.get("/-/org/:scope/team", listTeams)
+	.delete("/-/team/:scope/:team", destroyTeam)
+	.put("/-/team/:scope/:team/user", addTeamMember)
+	.delete("/-/team/:scope/:team/user", removeTeamMember)
+	.get("/-/team/:scope/:team/user", listTeamMembers)
+	.put("/-/team/:scope/:team/package", grantTeamPackage)
+	.delete("/-/team/:scope/:team/package", revokeTeamPackage)
+	.get("/-/team/:scope/:team/package", listTeamPackages);
+
 for (const scoped of ["/@:scope/:pkg", "/:pkg"]) {
 	api
 		.put(`/-/admin/import${scoped}`, importVersion)
@@ -240,6 +271,8 @@ api
 	.post("/-/signin", signIn)
 	.post("/-/signout", signOut)
 	.get("/-/dashboard", dashboardPage)
+	.get("/-/orgs/:org", orgPage)
+	.post("/-/orgs/:org", orgForm)
 	.get("/-/web/site.css", serveStylesheet)
 	.get("/-/web/site.js", serveScript);
 for (const name of ["/package/@:scope/:pkg", "/package/:pkg"]) {

@@ -17,6 +17,7 @@ import type {
 	UserView,
 } from "../../schema/auth/contract";
 import { authStoreMigrations } from "../../schema/auth/migrations";
+import type { OrgCaller, OrgRole, OrgSettings, TeamPermission } from "../../schema/auth/orgs";
 import type { UserRow } from "../../schema/auth/rows";
 import type { AuthRows, DumpCursor } from "../../schema/backup/contract";
 import { config } from "../../schema/config";
@@ -28,10 +29,12 @@ import type { UpstreamActivity } from "../../schema/upstream";
 import { queryAudit, recordAudit } from "../audit";
 import { applyMigrations } from "../migrations";
 import { transact } from "../transaction";
+import type { Change } from "./change";
 import { CredentialFailures } from "./credential-failures";
 import { Customers } from "./customers";
 import { exportAuth, restoreAuth } from "./export";
 import { effectiveGrants, Grants } from "./grants";
+import { Orgs } from "./orgs";
 import { Policies } from "./policies";
 import { isSealed, seal, unseal } from "./sealing";
 import { TokenPushes } from "./token-pushes";
@@ -47,19 +50,6 @@ import { newTotpSeed, Users } from "./users";
 // change is acknowledged, retried on the alarm if a push fails), and requests read those.
 // Each change goes through `change`: one transaction, one audit row, the pushes it implies.
 
-/** What a change did: its answer, its audit row, and the tokens whose records it changed. */
-type Change<T> = {
-	value: T;
-	action: string;
-	target: string | null;
-	detail?: Record<string, unknown> | null;
-	/** Ids of tokens whose records must be pushed again. */
-	tokens?: string[];
-	/** Hashes that no longer name a token (a rotated secret): their TokenDOs learn it is gone. */
-	retiredHashes?: string[];
-};
-
-const PUSH_RETRY_MS = 5_000;
 const MAX_TRUST_PER_PACKAGE = 20;
 
 export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract {
@@ -74,6 +64,7 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 	private readonly upstreamSums: UpstreamFigureSums;
 	private readonly trust: TrustedPublishers;
 	private readonly staged: StagedIndex;
+	private readonly orgs: Orgs;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -88,6 +79,11 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 		this.upstreamSums = new UpstreamFigureSums(this.sql);
 		this.trust = new TrustedPublishers(this.sql);
 		this.staged = new StagedIndex(this.sql);
+		this.orgs = new Orgs(
+			this.sql,
+			(name) => this.users.get(name) !== null,
+			(user) => this.tokens.idsOf({ user }),
+		);
 		ctx.blockConcurrencyWhile(async () => {
 			applyMigrations(ctx.storage, authStoreMigrations);
 			if (this.pushes.pending) await ctx.storage.setAlarm(Date.now());
@@ -297,6 +293,9 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 		for (const [user, permissions] of this.grants.usersCovering(name, scope)) {
 			result[user] = permissions.some((p) => p !== "read") ? "read-write" : "read-only";
 		}
+		for (const [user, permission] of this.orgs.usersCovering(name, scope)) {
+			if (result[user] !== "read-write") result[user] = permission;
+		}
 		return result;
 	}
 
@@ -453,6 +452,67 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 		this.staged.remove(ids);
 	}
 
+	// ── orgs and teams (durable-objects/auth/orgs.ts) ─────────────────────────────────────────
+
+	setOrgMember(org: string, user: string, role: OrgRole, caller: OrgCaller, actor: Actor) {
+		return this.change(actor, (now) => this.orgs.setMember(org, user, role, caller, now));
+	}
+
+	removeOrgMember(org: string, user: string, caller: OrgCaller, actor: Actor) {
+		return this.change(actor, () => this.orgs.removeMember(org, user, caller));
+	}
+
+	setOrgSettings(org: string, settings: OrgSettings, caller: OrgCaller, actor: Actor) {
+		return this.change(actor, () => this.orgs.setSettings(org, settings, caller));
+	}
+
+	createTeam(org: string, team: string, description: string | null, caller: OrgCaller, actor: Actor) {
+		return this.change(actor, (now) => this.orgs.createTeam(org, team, description, caller, now));
+	}
+
+	destroyTeam(org: string, team: string, caller: OrgCaller, actor: Actor) {
+		return this.change(actor, () => this.orgs.destroyTeam(org, team, caller));
+	}
+
+	addTeamMember(org: string, team: string, user: string, caller: OrgCaller, actor: Actor) {
+		return this.change(actor, () => this.orgs.addTeamMember(org, team, user, caller));
+	}
+
+	removeTeamMember(org: string, team: string, user: string, caller: OrgCaller, actor: Actor) {
+		return this.change(actor, () => this.orgs.removeTeamMember(org, team, user, caller));
+	}
+
+	grantTeam(
+		org: string,
+		team: string,
+		subject: GrantSubject,
+		permission: TeamPermission,
+		caller: OrgCaller,
+		actor: Actor,
+	) {
+		return this.change(actor, () => this.orgs.grant(org, team, subject, permission, caller));
+	}
+
+	revokeTeam(org: string, team: string, subject: GrantSubject, caller: OrgCaller, actor: Actor) {
+		return this.change(actor, () => this.orgs.revoke(org, team, subject, caller));
+	}
+
+	org(org: string, caller: OrgCaller) {
+		return this.orgs.view(org, caller);
+	}
+
+	orgGrantsOf(user: string) {
+		return this.orgs.grantsOf(user);
+	}
+
+	orgsOf(user: string) {
+		return this.orgs.orgsOf(user);
+	}
+
+	listOrgs() {
+		return this.orgs.names();
+	}
+
 	// ── audit ──────────────────────────────────────────────────────────────────────────────────
 
 	audit(actor: Actor, action: string, target: string | null, detail: Record<string, unknown> | null): void {
@@ -475,7 +535,6 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 
 	// ── the write path ─────────────────────────────────────────────────────────────────────────
 
-	/** Retries pushes that failed when their change was made. */
 	// ── export and restore (export.ts) ──────────────────────────────────────────────────────────
 
 	exportRows(cursor: DumpCursor) {
@@ -490,12 +549,18 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 				for (const token of restored.value.tokens) this.pushes.queue(token.hash, token.id, token.version);
 			return restored;
 		});
-		if (result.ok && !(await this.pushes.drain())) await this.ctx.storage.setAlarm(Date.now() + PUSH_RETRY_MS);
+		if (result.ok) await this.drainPushes();
 		return result.ok ? ok(result.value.restored) : result;
 	}
 
+	/** Retries pushes that failed when their change was made, and pushes the rest of a long queue. */
 	override async alarm(): Promise<void> {
-		if (!(await this.pushes.drain())) await this.ctx.storage.setAlarm(Date.now() + PUSH_RETRY_MS);
+		await this.drainPushes();
+	}
+
+	private async drainPushes(): Promise<void> {
+		const next = await this.pushes.drain();
+		if (next !== null) await this.ctx.storage.setAlarm(Date.now() + next);
 	}
 
 	/**
@@ -515,7 +580,7 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 			recordAudit(this.sql, actor, action, target, detail ?? null);
 			return ok({ ...value, changedTokens });
 		});
-		if (result.ok && !(await this.pushes.drain())) await this.ctx.storage.setAlarm(Date.now() + PUSH_RETRY_MS);
+		if (result.ok) await this.drainPushes();
 		return result;
 	}
 
@@ -525,7 +590,10 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 		if (!row || row.hash !== hash || row.revoked_at !== null) return null;
 		if (row.customer !== null && this.customers.get(row.customer)?.active !== 1) return null;
 		const user = row.user_name === null ? null : this.users.get(row.user_name);
-		const all = [...this.grants.of("token", id), ...(user ? this.grants.of("user", user.name) : [])];
+		const all = [
+			...this.grants.of("token", id),
+			...(user ? [...this.grants.of("user", user.name), ...this.orgs.grantsOf(user.name)] : []),
+		];
 		const restriction = row.restrict_to === null ? null : (JSON.parse(row.restrict_to) as Restriction);
 		return {
 			id: row.id,

@@ -25,10 +25,29 @@ export const AUTH_TABLES: readonly TableSpec[] = [
 	{ name: "grants", order: "holder_kind, holder, subject_kind, subject" },
 	{ name: "scopes", order: "scope" },
 	{ name: "settings", order: "name" },
+	// Orgs after the users their members are, teams after their org (schema/auth/migrations.ts 7).
+	{ name: "orgs", order: "name" },
+	{ name: "org_members", order: "org, user_name" },
+	{ name: "teams", order: "org, name" },
+	{ name: "team_members", order: "org, team, user_name" },
+	{ name: "team_grants", order: "org, team, subject_kind, subject" },
+	{ name: "trusted_publishers", order: "id" },
 	// Each restored token is pushed to its TokenDO: a page's pushes stay far below 1,000 subrequests.
 	{ name: "tokens", order: "id", pageRows: 400 },
 	{ name: "audit", order: "id" },
 ];
+
+/**
+ * The auth store's tables that stay behind, and why (tests/export-coverage.test.ts holds every
+ * table of the schema to being exported or named here).
+ */
+export const AUTH_TABLES_KEPT_BACK: Readonly<Record<string, string>> = {
+	token_pushes: "pending pushes to TokenDOs: a restore pushes every restored token itself",
+	credential_failures: "failed-credential windows: minutes of rate-limit bookkeeping",
+	upstream_figures: "counters of the upstream proxy: figures of this instance",
+	exchanged_id_tokens: "CI ID tokens already exchanged: each expires within minutes",
+	staged_versions: "the index of staged versions: their bytes are not exported, they expire in STAGE_TTL_DAYS",
+};
 
 const TABLE_NAMES = AUTH_TABLES.map((t) => t.name);
 

@@ -7,12 +7,17 @@ import { tokenObject } from "../stubs";
 // before the change is acknowledged, and what fails stays queued for the alarm to retry. A TokenDO
 // keeps the newest version it was given, so retries and reordering are harmless.
 
+/** Pushes one drain makes: well under the 1,000 subrequests of one request. */
+export const PUSH_BATCH = 500;
+const PUSH_RETRY_MS = 5_000;
+
 export class TokenPushes {
 	constructor(
 		private readonly sql: SqlStorage,
 		private readonly env: Env,
 		/** What the TokenDO of `hash` should hold now: null unless it is the token's live hash. */
 		private readonly recordFor: (id: string, hash: string) => TokenRecord | null,
+		private readonly batch = PUSH_BATCH,
 	) {}
 
 	queue(hash: string, id: string, version: number): void {
@@ -29,9 +34,14 @@ export class TokenPushes {
 		return this.sql.exec(`SELECT 1 FROM token_pushes LIMIT 1`).toArray().length > 0;
 	}
 
-	/** Pushes every queued record; answers false when some failed (they stay queued). */
-	async drain(): Promise<boolean> {
-		const queued = this.sql.exec<TokenPushRow>(`SELECT * FROM token_pushes`).toArray();
+	/**
+	 * Pushes queued records, at most `batch` (PUSH_BATCH) per call: one call stays within a request's
+	 * subrequests however many tokens a change touched (a team of hundreds). Answers when the alarm
+	 * should go on (ms from now): at once for the rest of a long queue, after PUSH_RETRY_MS when some
+	 * pushes failed (they stay queued); null when the queue is empty.
+	 */
+	async drain(): Promise<number | null> {
+		const queued = this.sql.exec<TokenPushRow>(`SELECT * FROM token_pushes LIMIT ?`, this.batch).toArray();
 		const outcomes = await Promise.allSettled(
 			queued.map(async (push) => {
 				await tokenObject(this.env, push.hash).put(this.recordFor(push.token_id, push.hash), push.version);
@@ -39,7 +49,10 @@ export class TokenPushes {
 			}),
 		);
 		const failed = outcomes.filter((o) => o.status === "rejected");
-		if (failed.length > 0) console.error(`${failed.length} token pushes failed; retrying`, failed[0]);
-		return failed.length === 0;
+		if (failed.length > 0) {
+			console.error(`${failed.length} token pushes failed; retrying`, failed[0]);
+			return PUSH_RETRY_MS;
+		}
+		return this.pending ? 0 : null;
 	}
 }

@@ -3,6 +3,7 @@ import type { Result } from "../errors";
 import type { Grant, TokenKind } from "../requests/admin";
 import type { NewTrust, StagedVersion, TrustConfiguration, TrustedPublisher } from "../trust/contract";
 import type { UpstreamActivity } from "../upstream";
+import type { OrgsContract } from "./orgs";
 
 // The RPC contracts of the access-control objects: the AuthStoreDO (one for the registry: users,
 // tokens, grants, customers, two-factor, the registry audit log) and the TokenDOs (one per token
@@ -23,7 +24,7 @@ export type TokenRecord = {
 	user: string | null;
 	email: string | null;
 	customer: string | null;
-	/** Effective grants: the token's own and its user's, narrowed by its restrictions. */
+	/** Effective grants: the token's own, its user's and those of its user's orgs and teams, narrowed by its restrictions. */
 	grants: Grant[];
 	expiresAt: string | null;
 	/** CIDR ranges the token may be used from; null: anywhere. */
@@ -110,7 +111,7 @@ export type CredentialKind = "login" | "password" | "otp";
  */
 export type TokenChange<T> = T & { changedTokens: string[] };
 
-export interface AuthStoreContract {
+export interface AuthStoreContract extends OrgsContract {
 	createToken(input: NewToken, actor: Actor): Promise<Result<TokenChange<{ token: TokenListing }>>>;
 	getToken(id: string): Result<TokenListing>;
 	listTokens(filter: { user?: string; customer?: string }): TokenListing[];

@@ -192,4 +192,52 @@ export const authStoreMigrations: readonly Migration[] = [
 			CREATE INDEX staged_versions_by_package ON staged_versions (package, created_at);
 		`,
 	},
+	{
+		version: 7,
+		name: "organisations: members with roles, teams, team grants",
+		sql: `
+			-- An org owns a scope (acme owns @acme/*). members_read: every member may read its packages.
+			CREATE TABLE orgs (
+				name TEXT PRIMARY KEY,
+				members_read INTEGER NOT NULL DEFAULT 1,
+				created_at TEXT NOT NULL
+			);
+
+			CREATE TABLE org_members (
+				org TEXT NOT NULL REFERENCES orgs(name),
+				user_name TEXT NOT NULL REFERENCES users(name),
+				role TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'developer')),
+				added_at TEXT NOT NULL,
+				PRIMARY KEY (org, user_name)
+			) WITHOUT ROWID;
+			CREATE INDEX org_members_by_user ON org_members (user_name);
+
+			CREATE TABLE teams (
+				org TEXT NOT NULL REFERENCES orgs(name),
+				name TEXT NOT NULL,
+				description TEXT,
+				created_at TEXT NOT NULL,
+				PRIMARY KEY (org, name)
+			) WITHOUT ROWID;
+
+			-- Team members are members of the team's org: leaving the org leaves its teams.
+			CREATE TABLE team_members (
+				org TEXT NOT NULL,
+				team TEXT NOT NULL,
+				user_name TEXT NOT NULL,
+				PRIMARY KEY (org, team, user_name)
+			) WITHOUT ROWID;
+			CREATE INDEX team_members_by_user ON team_members (user_name);
+
+			-- A team's grant on one package of its org's scope, or on the whole scope.
+			CREATE TABLE team_grants (
+				org TEXT NOT NULL,
+				team TEXT NOT NULL,
+				subject_kind TEXT NOT NULL CHECK (subject_kind IN ('package', 'scope')),
+				subject TEXT NOT NULL,
+				permissions TEXT NOT NULL,
+				PRIMARY KEY (org, team, subject_kind, subject)
+			) WITHOUT ROWID;
+		`,
+	},
 ];

@@ -57,3 +57,14 @@ export type UpstreamFiguresRow = {
 	tarballs: number;
 	tarball_bytes: number;
 };
+
+export type OrgRow = { name: string; members_read: number; created_at: string };
+export type OrgMemberRow = { org: string; user_name: string; role: "owner" | "admin" | "developer"; added_at: string };
+export type TeamRow = { org: string; name: string; description: string | null; created_at: string };
+export type TeamGrantRow = {
+	org: string;
+	team: string;
+	subject_kind: "package" | "scope";
+	subject: string;
+	permissions: "read-only" | "read-write";
+};

@@ -57,7 +57,7 @@ export const listScopePackages = caller({ auth: "caller", cache: "none" }, async
 	return json(Object.fromEntries(visible.map((p) => [p.name, permissionOf(principal, packageName(p.name))])));
 });
 
-/** GET /-/user/{user}/package (npm access list packages [user]): packages a user's grants cover. */
+/** GET /-/user/{user}/package (npm access list packages [user]): packages a user's grants, roles and teams cover. */
 export const listUserPackages = signedIn(
 	{ auth: "signedIn", cache: "none" },
 	"listPackages",
@@ -66,10 +66,10 @@ export const listUserPackages = signedIn(
 		if (principal.kind !== "admin" && !(principal.kind === "developer" && principal.account === name)) {
 			throw refused.ownPackagesOnly();
 		}
-		const user = await authStore(env).getUser(name);
+		const [user, fromOrgs] = await Promise.all([authStore(env).getUser(name), authStore(env).orgGrantsOf(name)]);
 		if (!user.ok) throw refused.userHidden();
 		const result: Record<string, string> = {};
-		for (const grant of user.value.grants) {
+		for (const grant of [...user.value.grants, ...fromOrgs]) {
 			const permission = grant.permissions.some((p) => p !== "read") ? "read-write" : "read-only";
 			const names =
 				"package" in grant

@@ -8,6 +8,7 @@ import { metricsSnapshot } from "../read-tier/metrics";
 import { backupSummary } from "./backup-summary";
 import { barChart, dailyBars } from "./charts";
 import { type Html, html } from "./html";
+import { orgPath } from "./org-page";
 import { date, packagePath } from "./package-page";
 import { layout, pageResponse, webPage } from "./page";
 
@@ -16,8 +17,8 @@ import { layout, pageResponse, webPage } from "./page";
 // package's recent daily downloads with its weekly total (so they are as fresh as search's
 // popularity, within SEARCH_DOWNLOADS_PUSH_SECONDS); failed authentications and refused writes
 // from the AuthStoreDO's registry audit log; the read tier's figures from this isolate's
-// counters; the last backup from the BackupDO. Nothing here is on the path of an install: four
-// calls, for admins only, never cached.
+// counters; the last backup from the BackupDO; the orgs, each linking to its page (the per-org view).
+// Nothing here is on the path of an install: five calls, for admins only, never cached.
 
 const FAILED_AUTHENTICATIONS = ["auth.failed", "login.failed", "password.failed", "otp.failed"];
 
@@ -25,11 +26,12 @@ export const dashboardPage = webPage({ auth: "viewer", cache: "personal" }, asyn
 	assertAdmin(who.principal);
 	const today = new Date().toISOString().slice(0, 10);
 	const store = authStore(env);
-	const [overview, failures, refusals, backups] = await Promise.all([
+	const [overview, failures, refusals, backups, orgs] = await Promise.all([
 		searchIndexStub(env).overview(today),
 		store.auditLog({ actions: FAILED_AUTHENTICATIONS, limit: 20 }),
 		store.auditLog({ actions: ["write.refused"], limit: 20 }),
 		backupObject(env).list(),
+		store.listOrgs(),
 	]);
 	const metrics = metricsSnapshot();
 	let served = 0;
@@ -70,6 +72,10 @@ ${Object.entries(metrics.objectCalls).map(([kind, calls]) => html`<div><dt>Calls
 </table></div>
 </section>
 ${backupSummary(backups)}
+<section aria-labelledby="orgs-title">
+<h2 id="orgs-title">Orgs</h2>
+${orgs.length === 0 ? html`<p class="empty">None yet.</p>` : html`<ul class="orgs">${orgs.map((org) => html`<li><a href="${orgPath(org)}">@${org}</a></li>`)}</ul>`}
+</section>
 ${auditTable("failures", "Recent failed authentications", failures)}
 ${auditTable("refusals", "Recent refused writes", refusals)}`;
 	return pageResponse(request, who, layout({ title: "Dashboard", body }));
