@@ -67,6 +67,11 @@ export class UpstreamMirror {
 	private lastRefresh: Promise<unknown> = Promise.resolve();
 	/** Tarball fetches in flight, by version: they settle once the bytes are stored (or not). */
 	private readonly fetches = new Map<string, Promise<Result<TarballLocation>>>();
+	/**
+	 * Upstream's 404 for a name this object has no storage for, kept in memory only: a read of a
+	 * made-up name must not create a database (the 404 of a name with storage is a row).
+	 */
+	private absent: { upstream: string; at: number } | null = null;
 
 	constructor(
 		sql: SqlStorage,
@@ -187,8 +192,11 @@ export class UpstreamMirror {
 			this.wake();
 			return ok({ row, note: { outcome: fresh ? "hit" : "stale", warning: fresh ? null : staleWarning(row) } });
 		}
-		if (row?.status === 404 && now - row.fetched_at < upstreamNotFoundMs) {
-			if (count) this.count(row.upstream, "documentHits");
+		// A 404 kept in memory is not counted in the figures: sending them needs the alarm, and an
+		// alarm is storage, which a made-up name must not get.
+		const absent = this.absentSince(row);
+		if (absent && now - absent.at < upstreamNotFoundMs) {
+			if (count && row) this.count(absent.upstream, "documentHits");
 			this.wake();
 			return refusals.packageNotFound();
 		}
@@ -199,6 +207,12 @@ export class UpstreamMirror {
 		this.wake();
 		if (next?.status !== 200) return refusals.packageNotFound();
 		return ok({ row: next, note: { outcome: "miss", warning: null } });
+	}
+
+	/** When upstream last said it has no such name (a stored 404, or one kept in memory), if it did. */
+	private absentSince(row: UpstreamDocumentRow | null): { upstream: string; at: number } | null {
+		if (row) return row.status === 404 ? { upstream: row.upstream, at: row.fetched_at } : null;
+		return this.absent;
 	}
 
 	private refreshInBackground(name: string, form: UpstreamForm, row: UpstreamDocumentRow, now: number): void {
@@ -256,6 +270,11 @@ export class UpstreamMirror {
 			return failure ?? refusals.upstreamFailed(`packument of ${name}`, message);
 		}
 		const { value } = answer;
+		if (value.kind === "notFound" && !this.host.schemaReady()) {
+			this.absent = { upstream: value.upstream.url, at: now };
+			return ok(null);
+		}
+		this.absent = null;
 		this.host.ensureSchema();
 		if (value.kind === "notModified") {
 			this.documents.confirm(form, now);
@@ -429,8 +448,8 @@ export class UpstreamMirror {
 	async admit(name: string): Promise<Result<{ admitted: true }>> {
 		if (this.documents.hasCopy()) return refusals.upstreamName(name);
 		const { upstreamNotFoundMs, publishWhenUpstreamDown } = config(this.env);
-		const row = this.documents.get("abbreviated");
-		const knownAbsent = row?.status === 404 && Date.now() - row.fetched_at < upstreamNotFoundMs;
+		const absent = this.absentSince(this.documents.get("abbreviated"));
+		const knownAbsent = absent !== null && Date.now() - absent.at < upstreamNotFoundMs;
 		const asked = knownAbsent ? ok(null) : await this.refresh(name, "abbreviated");
 		if (this.host.ownsName(name)) return ok({ admitted: true });
 		if (this.documents.hasCopy()) return refusals.upstreamName(name);

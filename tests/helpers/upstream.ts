@@ -88,12 +88,17 @@ export function packageObject(name: string) {
  * passed. White-box on purpose: freshness is a matter of minutes, and tests do not wait.
  */
 export async function ageCopies(name: string, ms: number): Promise<void> {
-	await runInDurableObject(packageObject(name), (_instance, state) => {
-		state.storage.sql.exec(
-			"UPDATE upstream_documents SET fetched_at = fetched_at - ?, failed_at = failed_at - ?",
-			ms,
-			ms,
-		);
+	await runInDurableObject(packageObject(name), (instance, state) => {
+		// A 404 for a name with no storage is kept in the object's memory (#22.2).
+		const mirror = (instance as unknown as { upstream: { absent: { at: number } | null } }).upstream;
+		if (mirror.absent) mirror.absent.at -= ms;
+		if (tableNames(state).includes("upstream_documents")) {
+			state.storage.sql.exec(
+				"UPDATE upstream_documents SET fetched_at = fetched_at - ?, failed_at = failed_at - ?",
+				ms,
+				ms,
+			);
+		}
 	});
 }
 
@@ -106,4 +111,17 @@ export async function backgroundSettled(name: string): Promise<void> {
 		const mirror = (instance as unknown as { upstream: { refreshes: Map<string, Promise<unknown>> } }).upstream;
 		await Promise.all([...mirror.refreshes.values()]);
 	});
+}
+
+/** The tables of an object's database (none for an object that never stored anything). */
+export function tableNames(state: DurableObjectState): string[] {
+	return state.storage.sql
+		.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
+		.toArray()
+		.map((row) => row.name);
+}
+
+/** The tables a package object's database has: none for a name that was only ever read. */
+export async function packageTables(name: string): Promise<string[]> {
+	return runInDurableObject(packageObject(name), (_instance, state) => tableNames(state));
 }
