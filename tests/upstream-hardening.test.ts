@@ -1,7 +1,20 @@
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { DEFAULTS } from "../schema/config";
 import { call, uniqueName } from "./helpers/registry";
-import { ABBREVIATED, ageCopies, packageTables, upstreamRequests } from "./helpers/upstream";
+import { checksums } from "./helpers/tarball";
+import {
+	ABBREVIATED,
+	ageCopies,
+	packageTables,
+	publishUpstream,
+	slow,
+	stall,
+	tamper,
+	tarballFetchesSettled,
+	untamper,
+	upstreamRequests,
+} from "./helpers/upstream";
 
 // Issue #22's items about the upstream proxy, each through the HTTP surface with a hostile
 // upstream in the test network (tests/helpers/upstream-network.js).
@@ -30,5 +43,102 @@ describe("a name no upstream has", () => {
 		for (const read of reads) expect((await read()).status).toBe(404);
 		expect(await asked()).toBe(2);
 		expect(await packageTables(name)).toEqual([]);
+	});
+});
+
+const tarballPath = (name: string, version: string) => `/${name}/-/${name}-${version}.tgz`;
+
+/** Bytes random enough that gzip keeps them large: a tarball over one 5 MiB part. */
+function incompressible(size: number): Uint8Array {
+	const bytes = new Uint8Array(size);
+	for (let at = 0; at < size; at += 65_536) crypto.getRandomValues(bytes.subarray(at, at + 65_536));
+	return bytes;
+}
+
+/** Fetches a tarball through the object (no read tier): the first request streams, the others wait. */
+async function firstInstalls(path: string, count: number): Promise<{ started: Response[]; refused: Response[] }> {
+	const responses = await Promise.all(Array.from({ length: count }, () => call(path, { headers: fresh })));
+	return {
+		started: responses.filter((res) => res.status === 200),
+		refused: responses.filter((res) => res.status !== 200),
+	};
+}
+
+describe("a slow upstream tarball", () => {
+	it("#22.3 that trickles in is given up on after UPSTREAM_DOWNLOAD_SECONDS, every waiting client answered, nothing stored", async () => {
+		const name = uniqueName("up-trickle");
+		await publishUpstream(name, "1.0.0");
+		expect((await call(`/${name}`, { headers: { accept: ABBREVIATED } })).status).toBe(200);
+		await slow(tarballPath(name, "1.0.0"));
+		const began = Date.now();
+		const { started, refused } = await firstInstalls(tarballPath(name, "1.0.0"), 4);
+		expect(started).toHaveLength(1);
+		await expect(started[0]?.arrayBuffer()).rejects.toThrow();
+		for (const res of refused) {
+			expect(res.status).toBe(504);
+			expect(await res.json()).toEqual({
+				code: "upstreamTimeout",
+				error: `upstream tarball of ${name}@1.0.0: not received in full within 5 s`,
+			});
+		}
+		// UPSTREAM_DOWNLOAD_SECONDS is 5 in the tests.
+		expect(Date.now() - began).toBeLessThan(9_000);
+		expect((await env.BLOBS.list({ prefix: `upstream/${name}/` })).objects).toEqual([]);
+	});
+
+	it("#22.3 that stops halfway is given up on after UPSTREAM_TIMEOUT_SECONDS without a byte, every waiting client answered", async () => {
+		const name = uniqueName("up-stalled");
+		await publishUpstream(name, "1.0.0");
+		expect((await call(`/${name}`, { headers: { accept: ABBREVIATED } })).status).toBe(200);
+		await stall(tarballPath(name, "1.0.0"));
+		const began = Date.now();
+		const { started, refused } = await firstInstalls(tarballPath(name, "1.0.0"), 4);
+		expect(started).toHaveLength(1);
+		await expect(started[0]?.arrayBuffer()).rejects.toThrow();
+		for (const res of refused) {
+			expect(res.status).toBe(504);
+			expect(await res.json()).toEqual({
+				code: "upstreamTimeout",
+				error: `upstream tarball of ${name}@1.0.0: no byte within 3 s`,
+			});
+		}
+		expect(Date.now() - began).toBeLessThan(7_000);
+		expect((await env.BLOBS.list({ prefix: `upstream/${name}/` })).objects).toEqual([]);
+	});
+});
+
+describe("an upstream tarball that fails its integrity check", () => {
+	it("#22.5 leaves nothing in R2, for a tarball of one part and one of several, and is stored whole once upstream is right", async () => {
+		const name = uniqueName("up-failed-bytes");
+		const small = await publishUpstream(name, "1.0.0");
+		const large = await publishUpstream(name, "2.0.0", { files: { "blob.bin": incompressible(6 * 1024 * 1024) } });
+		expect(large.tgz.byteLength).toBeGreaterThan(5 * 1024 * 1024);
+		expect((await call(`/${name}`, { headers: { accept: ABBREVIATED } })).status).toBe(200);
+		for (const [version, published] of [
+			["1.0.0", small],
+			["2.0.0", large],
+		] as const) {
+			const path = tarballPath(name, version);
+			await tamper(path);
+			try {
+				const first = await call(path, { headers: fresh });
+				expect(first.status).toBe(200);
+				await expect(first.arrayBuffer()).rejects.toThrow();
+				// The client's download fails first; the object's cleanup of R2 ends after.
+				await tarballFetchesSettled(name);
+				expect((await env.BLOBS.list({ prefix: `upstream/${name}/${version}/` })).objects).toEqual([]);
+			} finally {
+				await untamper(path);
+			}
+			const good = await call(path, { headers: fresh });
+			// Compared by digest: a failing deep comparison of megabytes would print them all.
+			expect(await checksums(new Uint8Array(await good.arrayBuffer()))).toEqual({
+				integrity: published.integrity,
+				shasum: published.shasum,
+			});
+			await tarballFetchesSettled(name);
+			const stored = (await env.BLOBS.list({ prefix: `upstream/${name}/${version}/` })).objects;
+			expect(stored.map((object) => object.size)).toEqual([published.tgz.byteLength]);
+		}
 	});
 });

@@ -1,5 +1,4 @@
 import semver from "semver";
-import { readAtMost } from "../../schema/bytes";
 import { config } from "../../schema/config";
 import { ok, type Refusal, type Result } from "../../schema/errors";
 import { etagMatches } from "../../schema/etag";
@@ -15,6 +14,7 @@ import type {
 import type { UpstreamDocumentRow, UpstreamVersionRow } from "../../schema/package/rows";
 import { refusals } from "../../schema/refusals";
 import { checkedIntegrity, expectedDigest, type UpstreamActivity, upstreamOfUrl } from "../../schema/upstream";
+import { BlobWriter } from "../blob-writer";
 import { UpstreamActivityLog } from "./upstream-activity";
 import { fetchUpstreamDocument, fetchUpstreamTarball } from "./upstream-client";
 import { UpstreamDocuments, type UpstreamForm } from "./upstream-documents";
@@ -319,7 +319,11 @@ export class UpstreamMirror {
 		if (storedMeanwhile) return ok({ stored: storedMeanwhile });
 		const fetching = this.fetches.get(version);
 		if (fetching) {
-			const done = await fetching;
+			// The fetch fails by itself when upstream stalls; this bound holds whatever else hangs.
+			const { upstreamTimeoutMs, upstreamDownloadMs } = config(this.env);
+			const done = await settledWithin(fetching, upstreamTimeoutMs * 2 + upstreamDownloadMs, () =>
+				refusals.upstreamSlow(`tarball of ${name}@${version}`, "the fetch this request waited for did not end"),
+			);
 			// It waited for upstream: a miss, though the fetch was another request's.
 			const upstream = this.documents.version(version)?.upstream;
 			if (upstream) this.count(upstream, "tarballMisses");
@@ -400,43 +404,54 @@ export class UpstreamMirror {
 				this.wake();
 				settle(ok({ key, size: stored, integrity, upstream: true }));
 			},
-			async (error: unknown) => {
+			(error: unknown) => {
+				const why = error instanceof Error ? error.message : String(error);
 				const refusal = check.mismatched()
 					? refusals.upstreamIntegrity(what)
-					: refusals.upstreamFailed(what, error instanceof Error ? error.message : String(error));
+					: error instanceof Error && error.name === "TimeoutError"
+						? refusals.upstreamSlow(what, why)
+						: refusals.upstreamFailed(what, why);
 				this.failed(upstream.url, refusal.message, name);
 				settle(refusal);
-				// Nothing should be there (the upload failed), but nothing must be: make sure.
-				await this.env.BLOBS.delete(key);
 			},
 		);
 		this.host.waitUntil(storing);
 		return ok({ streaming: { body: client, size, integrity } });
 	}
 
-	/** Writes the checked bytes to R2 as they arrive; answers their size once R2 has them all. */
+	/**
+	 * Writes the checked bytes to R2 as they arrive (holding one part at most: a small tarball is one
+	 * put once its digest matched, a large one a multipart upload completed then); answers their
+	 * size. Bytes that fail (a mismatch, upstream stalling, a body longer or shorter than announced)
+	 * leave nothing, locally or on Cloudflare: the upload is aborted, never a streaming put cut short.
+	 */
 	private async storeBytes(
 		key: string,
 		bytes: ReadableStream<Uint8Array>,
 		size: number | null,
 		integrity: string,
 	): Promise<number> {
-		const options = {
+		const writer = new BlobWriter(this.env.BLOBS, {
+			key: () => key,
 			httpMetadata: { contentType: "application/octet-stream" },
 			customMetadata: { integrity, startedAt: new Date().toISOString() },
-		};
-		if (size !== null) {
-			// R2 takes a stream only with its length known up front.
-			const sized = new FixedLengthStream(size);
-			const [object] = await Promise.all([
-				this.env.BLOBS.put(key, sized.readable, options),
-				bytes.pipeTo(sized.writable),
-			]);
-			return object.size;
+		});
+		const limit = size ?? LIMITS.upstreamUnsizedTarballBytes;
+		try {
+			for await (const chunk of bytes) {
+				if (writer.size + chunk.byteLength > limit) {
+					throw new Error(
+						size === null ? `larger than ${limit} bytes without a Content-Length` : "longer than its Content-Length",
+					);
+				}
+				await writer.write(chunk);
+			}
+			if (writer.size !== limit && size !== null) throw new Error(`${writer.size} of the ${size} bytes announced`);
+			return (await writer.close()).size;
+		} catch (error) {
+			await writer.abort();
+			throw error;
 		}
-		const whole = await collect(bytes, LIMITS.upstreamUnsizedTarballBytes);
-		const object = await this.env.BLOBS.put(key, whole, options);
-		return object.size;
 	}
 
 	// ── ownership ──────────────────────────────────────────────────────────────────────────────
@@ -536,7 +551,15 @@ function originOf(url: string): string {
 	}
 }
 
-/** A stream's bytes in one buffer; refuses (throws) past `limit`. */
-function collect(stream: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array<ArrayBuffer>> {
-	return readAtMost(stream, limit, () => new Error(`larger than ${limit} bytes without a Content-Length`));
+/** The promise's result, or `late()` when it has not settled within `ms`. */
+async function settledWithin<T>(promise: Promise<T>, ms: number, late: () => T): Promise<T> {
+	let timer: ReturnType<typeof setTimeout> | undefined;
+	const deadline = new Promise<T>((resolve) => {
+		timer = setTimeout(() => resolve(late()), ms);
+	});
+	try {
+		return await Promise.race([promise, deadline]);
+	} finally {
+		if (timer !== undefined) clearTimeout(timer);
+	}
 }

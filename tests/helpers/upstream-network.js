@@ -17,6 +17,10 @@ const tampered = new Set();
 const unsized = new Set();
 /** @type {Set<string>} */
 const hung = new Set();
+/** Paths whose bytes trickle: one byte every 500 ms (#22.3). @type {Set<string>} */
+const slow = new Set();
+/** Paths whose bytes stop halfway, the connection left open (#22.3). @type {Set<string>} */
+const stalled = new Set();
 
 export default {
 	/** @param {Request} request @param {Record<string, Fetcher>} env */
@@ -44,6 +48,9 @@ export default {
 		inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
 		const response = await upstream.fetch(request).finally(() => inFlight.set(key, (inFlight.get(key) ?? 1) - 1));
 		entry.status = response.status;
+		if (response.status === 200 && (slow.has(entry.path) || stalled.has(entry.path))) {
+			return new Response(hostileBody(new Uint8Array(await response.arrayBuffer()), slow.has(entry.path)), response);
+		}
 		// Streamed on through a TransformStream, the body goes out without a Content-Length.
 		if (unsized.has(entry.path)) return new Response(response.body?.pipeThrough(new TransformStream()), response);
 		if (!tampered.has(entry.path) || response.status !== 200) return response;
@@ -57,7 +64,8 @@ export default {
 /**
  * GET /log: every request so far. /cut?host= and /restore?host= take a host off the network and
  * back; /tamper?path= and /untamper?path= start and stop altering the bytes answered for a path;
- * /unsized?path= sends them without a Content-Length; /hang?path= never answers for a path.
+ * /unsized?path= sends them without a Content-Length; /hang?path= never answers for a path;
+ * /slow?path= sends its bytes one every 500 ms; /stall?path= sends half of them, then nothing.
  * @param {URL} url
  */
 function control(url) {
@@ -70,6 +78,34 @@ function control(url) {
 	else if (url.pathname === "/untamper") tampered.delete(path);
 	else if (url.pathname === "/unsized") unsized.add(path);
 	else if (url.pathname === "/hang") hung.add(path);
+	else if (url.pathname === "/slow") slow.add(path);
+	else if (url.pathname === "/stall") stalled.add(path);
 	else return new Response("unknown control", { status: 404 });
 	return Response.json({ cut: [...cut], tampered: [...tampered] });
+}
+
+/**
+ * The bytes as a hostile upstream sends them: `trickle`, one every 500 ms; otherwise the first half
+ * at once and then nothing more, the body never ending. Both keep the Content-Length of the whole.
+ * @param {Uint8Array} bytes @param {boolean} trickle
+ */
+function hostileBody(bytes, trickle) {
+	const { readable, writable } = new FixedLengthStream(bytes.byteLength);
+	const writer = writable.getWriter();
+	const send = async () => {
+		if (!trickle) {
+			await writer.write(bytes.slice(0, bytes.byteLength >> 1));
+			// Waiting on a timer, not on nothing: workerd cancels a Worker that waits on nothing.
+			await new Promise((resolve) => setTimeout(resolve, 60_000));
+			return;
+		}
+		for (let i = 0; i < bytes.byteLength; i++) {
+			await writer.write(bytes.slice(i, i + 1));
+			await new Promise((resolve) => setTimeout(resolve, 500));
+		}
+		await writer.close();
+	};
+	// The reader going away ends the sending; that is no failure of the network.
+	send().catch(() => {});
+	return readable;
 }

@@ -79,6 +79,16 @@ export async function hang(path: string): Promise<void> {
 	await fetch(`http://network.control/hang?path=${encodeURIComponent(path)}`);
 }
 
+/** Has upstream send a path's bytes one every 500 ms (#22.3). */
+export async function slow(path: string): Promise<void> {
+	await fetch(`http://network.control/slow?path=${encodeURIComponent(path)}`);
+}
+
+/** Has upstream send half of a path's bytes and then nothing, the body never ending (#22.3). */
+export async function stall(path: string): Promise<void> {
+	await fetch(`http://network.control/stall?path=${encodeURIComponent(path)}`);
+}
+
 export function packageObject(name: string) {
 	return env.PACKAGES.get(env.PACKAGES.idFromName(name));
 }
@@ -124,4 +134,15 @@ export function tableNames(state: DurableObjectState): string[] {
 /** The tables a package object's database has: none for a name that was only ever read. */
 export async function packageTables(name: string): Promise<string[]> {
 	return runInDurableObject(packageObject(name), (_instance, state) => tableNames(state));
+}
+
+/**
+ * Waits for the object's tarball fetches in flight to end (stored, or failed and cleaned up).
+ * White-box: a client's download fails before the object has aborted its upload to R2.
+ */
+export async function tarballFetchesSettled(name: string): Promise<void> {
+	await runInDurableObject(packageObject(name), async (instance) => {
+		const mirror = (instance as unknown as { upstream: { fetches: Map<string, Promise<unknown>> } }).upstream;
+		await Promise.all([...mirror.fetches.values()]);
+	});
 }

@@ -1,4 +1,4 @@
-import { BlobWriter } from "./blob-writer";
+import { BlobWriter } from "../../durable-objects/blob-writer";
 
 // One attempt at storing a version (npm publish or bundle upload): its R2 objects live under keys
 // unique to it (two concurrent publishes of one version never write the same object), and an
