@@ -1,11 +1,14 @@
-import { env } from "cloudflare:test";
+import { createExecutionContext, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { DEFAULTS } from "../schema/config";
+import { router } from "../worker/router";
 import { call, uniqueName } from "./helpers/registry";
+import type { ListedKey } from "./helpers/signatures";
 import { checksums } from "./helpers/tarball";
 import {
 	ABBREVIATED,
 	ageCopies,
+	failPath,
 	packageTables,
 	publishUpstream,
 	slow,
@@ -140,5 +143,29 @@ describe("an upstream tarball that fails its integrity check", () => {
 			const stored = (await env.BLOBS.list({ prefix: `upstream/${name}/${version}/` })).objects;
 			expect(stored.map((object) => object.size)).toEqual([published.tgz.byteLength]);
 		}
+	});
+});
+
+describe("GET /-/npm/v1/keys", () => {
+	it("#22.11 remembers that an upstream's keys fail: one upstream call for twenty requests, each answered with this registry's key", async () => {
+		// An upstream of its own (a path on the test upstream's host), so no other test shares its cache.
+		const prefix = uniqueName("keys-down");
+		await failPath(`/${prefix}/-/npm/v1/keys`);
+		const keys = () =>
+			router.fetch(
+				new Request("http://registry.test/-/npm/v1/keys"),
+				{ ...env, UPSTREAM_URL: `http://upstream.test/${prefix}` },
+				createExecutionContext(),
+			);
+		const answers = [...(await Promise.all(Array.from({ length: 10 }, keys)))];
+		for (let i = 0; i < 10; i++) answers.push(await keys());
+		for (const res of answers) {
+			expect(res.status).toBe(200);
+			const listed = ((await res.json()) as { keys: ListedKey[] }).keys;
+			expect(listed).toHaveLength(1);
+			expect(listed[0]?.expires).toBeNull();
+		}
+		const asked = await upstreamRequests(prefix);
+		expect(asked.map((r) => [r.path, r.status])).toEqual([[`/${prefix}/-/npm/v1/keys`, 503]]);
 	});
 });

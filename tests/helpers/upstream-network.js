@@ -17,6 +17,8 @@ const tampered = new Set();
 const unsized = new Set();
 /** @type {Set<string>} */
 const hung = new Set();
+/** Paths upstream answers with a 503 (#22.11). @type {Set<string>} */
+const failing = new Set();
 /** Paths whose bytes trickle: one byte every 500 ms (#22.3). @type {Set<string>} */
 const slow = new Set();
 /** Paths whose bytes stop halfway, the connection left open (#22.3). @type {Set<string>} */
@@ -43,6 +45,11 @@ export default {
 		};
 		log.push(entry);
 		if (cut.has(url.hostname)) throw new Error(`connect ECONNREFUSED ${url.hostname}`);
+		// An upstream that fails for a path: 503, as an overloaded server would (#22.11).
+		if (failing.has(entry.path)) {
+			entry.status = 503;
+			return new Response("service unavailable", { status: 503 });
+		}
 		// An upstream that takes the request and never answers: until the caller gives up.
 		if (hung.has(entry.path)) await new Promise((resolve) => setTimeout(resolve, 60_000));
 		inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
@@ -65,7 +72,7 @@ export default {
  * GET /log: every request so far. /cut?host= and /restore?host= take a host off the network and
  * back; /tamper?path= and /untamper?path= start and stop altering the bytes answered for a path;
  * /unsized?path= sends them without a Content-Length; /hang?path= never answers for a path;
- * /slow?path= sends its bytes one every 500 ms; /stall?path= sends half of them, then nothing.
+ * /fail?path= answers 503 for a path; /slow?path= sends its bytes one every 500 ms; /stall?path= sends half of them, then nothing.
  * @param {URL} url
  */
 function control(url) {
@@ -79,6 +86,7 @@ function control(url) {
 	else if (url.pathname === "/unsized") unsized.add(path);
 	else if (url.pathname === "/hang") hung.add(path);
 	else if (url.pathname === "/slow") slow.add(path);
+	else if (url.pathname === "/fail") failing.add(path);
 	else if (url.pathname === "/stall") stalled.add(path);
 	else return new Response("unknown control", { status: 404 });
 	return Response.json({ cut: [...cut], tampered: [...tampered] });

@@ -79,6 +79,11 @@ export async function hang(path: string): Promise<void> {
 	await fetch(`http://network.control/hang?path=${encodeURIComponent(path)}`);
 }
 
+/** Has upstream answer 503 for a path (#22.11). */
+export async function failPath(path: string): Promise<void> {
+	await fetch(`http://network.control/fail?path=${encodeURIComponent(path)}`);
+}
+
 /** Has upstream send a path's bytes one every 500 ms (#22.3). */
 export async function slow(path: string): Promise<void> {
 	await fetch(`http://network.control/slow?path=${encodeURIComponent(path)}`);
