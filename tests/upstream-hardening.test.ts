@@ -2,19 +2,22 @@ import { createExecutionContext, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { DEFAULTS } from "../schema/config";
 import { router } from "../worker/router";
-import { call, uniqueName } from "./helpers/registry";
+import { ADMIN, call, type Packument, uniqueName } from "./helpers/registry";
 import type { ListedKey } from "./helpers/signatures";
 import { checksums } from "./helpers/tarball";
 import {
 	ABBREVIATED,
 	ageCopies,
+	backgroundSettled,
 	failPath,
 	packageTables,
 	publishUpstream,
 	slow,
 	stall,
+	substitute,
 	tamper,
 	tarballFetchesSettled,
+	UPSTREAM,
 	untamper,
 	upstreamRequests,
 } from "./helpers/upstream";
@@ -23,6 +26,7 @@ import {
 // upstream in the test network (tests/helpers/upstream-network.js).
 
 const NOT_FOUND = DEFAULTS.upstreamNotFoundSeconds * 1000;
+const MAX_AGE = DEFAULTS.upstreamMaxAgeSeconds * 1000;
 /** Requests that skip the Worker's read tier: what the package's object makes of them. */
 const fresh = { "cache-control": "no-cache" };
 
@@ -167,5 +171,80 @@ describe("GET /-/npm/v1/keys", () => {
 		}
 		const asked = await upstreamRequests(prefix);
 		expect(asked.map((r) => [r.path, r.status])).toEqual([[`/${prefix}/-/npm/v1/keys`, 503]]);
+	});
+});
+
+describe("an upstream that changes a published version's bytes", () => {
+	type Dist = { integrity: string; shasum: string; tarball: string; signatures?: unknown[] };
+	const distOf = async (name: string, accept?: string) => {
+		const res = await call(`/${name}`, { headers: { ...fresh, ...(accept ? { accept } : {}) } });
+		expect(res.status).toBe(200);
+		const doc = (await res.json()) as Packument & { description?: string };
+		return { description: doc.description, dist: doc.versions["1.0.0"]?.dist as Dist };
+	};
+	/** Has the object's copies go stale and refresh them from upstream (the refresh runs in the background). */
+	const refresh = async (name: string) => {
+		await ageCopies(name, MAX_AGE + 1000);
+		for (const accept of [undefined, ABBREVIATED]) {
+			await call(`/${name}`, { headers: { ...fresh, ...(accept ? { accept } : {}) } });
+			await backgroundSettled(name);
+		}
+	};
+
+	it("#22.10 keeps serving the integrity, shasum and bytes first seen, and records the change in the audit trail once", async () => {
+		const name = uniqueName("up-changed");
+		const first = await publishUpstream(name, "1.0.0");
+		const otherName = uniqueName("up-changed-other");
+		const other = await publishUpstream(otherName, "1.0.0", {
+			files: { "index.js": "export const evil = true;\n" },
+		});
+		const before = await distOf(name);
+		expect(before.dist.integrity).toBe(first.integrity);
+		expect((await distOf(name, ABBREVIATED)).dist.integrity).toBe(first.integrity);
+
+		// Upstream now says 1.0.0 is other bytes, at another URL on its origin.
+		const upstreamDoc = (await (await fetch(`${UPSTREAM}/${name}`)).json()) as Packument & { description: string };
+		const otherDoc = (await (await fetch(`${UPSTREAM}/${otherName}`)).json()) as Packument;
+		const changed = {
+			...upstreamDoc,
+			description: "changed upstream",
+			versions: { "1.0.0": { ...upstreamDoc.versions["1.0.0"], dist: otherDoc.versions["1.0.0"]?.dist } },
+		};
+		await substitute(`/${name}`, changed);
+		await refresh(name);
+
+		for (const accept of [undefined, ABBREVIATED]) {
+			const after = await distOf(name, accept);
+			if (!accept) expect(after.description).toBe("changed upstream");
+			expect(after.dist.integrity).toBe(first.integrity);
+			expect(after.dist.shasum).toBe(first.shasum);
+			expect(after.dist.tarball).toBe(before.dist.tarball);
+			expect(after.dist.signatures).toBeUndefined();
+		}
+		const tarball = await call(`/${name}/-/${name}-1.0.0.tgz`, { headers: fresh });
+		expect(new Uint8Array(await tarball.arrayBuffer())).toEqual(first.tgz);
+		expect((await upstreamRequests(otherName)).filter((r) => r.path.endsWith(".tgz"))).toEqual([]);
+
+		// Refreshed again, the same change is not recorded twice.
+		await refresh(name);
+		const audit = await call(`/-/admin/audit?package=${name}`, { token: ADMIN });
+		expect(audit.status).toBe(200);
+		const { entries } = (await audit.json()) as {
+			entries: { action: string; actor: string; target: string; detail: unknown }[];
+		};
+		expect(entries).toMatchObject([
+			{
+				action: "upstreamChanged",
+				actor: "upstream",
+				target: `${name}@1.0.0`,
+				detail: {
+					upstream: UPSTREAM,
+					pinnedIntegrity: first.integrity,
+					pinnedShasum: first.shasum,
+					upstreamIntegrity: other.integrity,
+					upstreamShasum: other.shasum,
+				},
+			},
+		]);
 	});
 });

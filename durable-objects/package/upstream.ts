@@ -1,4 +1,5 @@
 import semver from "semver";
+import type { Actor } from "../../schema/audit";
 import { config } from "../../schema/config";
 import { ok, type Refusal, type Result } from "../../schema/errors";
 import { etagMatches } from "../../schema/etag";
@@ -14,12 +15,13 @@ import type {
 import type { UpstreamDocumentRow, UpstreamVersionRow } from "../../schema/package/rows";
 import { refusals } from "../../schema/refusals";
 import { checkedIntegrity, expectedDigest, type UpstreamActivity, upstreamOfUrl } from "../../schema/upstream";
+import { recordAudit } from "../audit";
 import { BlobWriter } from "../blob-writer";
 import { UpstreamActivityLog } from "./upstream-activity";
 import { fetchUpstreamDocument, fetchUpstreamTarball } from "./upstream-client";
 import { UpstreamDocuments, type UpstreamForm } from "./upstream-documents";
 import { integrityCheck } from "./upstream-integrity";
-import { rewriteUpstreamPackument, type UpstreamVersion } from "./upstream-packument";
+import { type ChangedVersion, rewriteUpstreamPackument, type UpstreamVersion } from "./upstream-packument";
 import { UpstreamTarballs } from "./upstream-tarballs";
 
 // The upstream registry's side of a package object whose name is not this registry's. The object
@@ -50,6 +52,9 @@ export type MirrorHost = {
 	waitUntil(promise: Promise<unknown>): void;
 };
 
+/** Who the audit trail names for what upstream did. */
+const UPSTREAM_ACTOR: Actor = { name: "upstream", prefix: null, ip: null, label: "upstream" };
+
 /** After a failed refresh, a stale copy is served without asking upstream again for this long. */
 const RETRY_AFTER_FAILURE_MS = 5_000;
 /** A version missing from a copy at least this old sends a request to upstream: it may be new. */
@@ -74,7 +79,7 @@ export class UpstreamMirror {
 	private absent: { upstream: string; at: number } | null = null;
 
 	constructor(
-		sql: SqlStorage,
+		private readonly sql: SqlStorage,
 		private readonly env: Env,
 		private readonly host: MirrorHost,
 	) {
@@ -243,12 +248,14 @@ export class UpstreamMirror {
 				: null;
 		const answer = await fetchUpstreamDocument(config(this.env), name, form, conditional);
 		let rewritten: { body: string; etag: string; modified: string; versions: UpstreamVersion[] } | null = null;
+		let changed: ChangedVersion[] = [];
 		const placeholder = current?.placeholder || `registry-base-${randomHex(16)}`;
 		let failure = answer.ok ? null : answer.refusal;
 		if (answer.ok && answer.value.kind === "found") {
-			const result = rewriteUpstreamPackument(name, answer.value.text, placeholder);
+			const result = rewriteUpstreamPackument(name, answer.value.text, placeholder, this.documents.pinnedVersions());
 			if (result.ok) {
 				const { body, versions, modified } = result.value;
+				changed = result.value.changed;
 				rewritten = {
 					body,
 					etag: `"u${(await sha256Hex(body)).slice(0, 32)}-${form === "full" ? "f" : "a"}"`,
@@ -286,6 +293,7 @@ export class UpstreamMirror {
 			if (found)
 				this.documents.storeFound(form, { name, upstream: value.upstream.url, size, ...found }, placeholder, now);
 			else this.documents.storeNotFound(form, name, value.upstream.url, now);
+			this.recordChanges(name, value.upstream.url, changed);
 		});
 		if (current) this.uncount(current);
 		if (found) {
@@ -294,6 +302,35 @@ export class UpstreamMirror {
 		}
 		this.wake();
 		return ok(null);
+	}
+
+	/**
+	 * A version upstream now publishes with other bytes keeps the ones first seen (see
+	 * upstream-packument.ts); the change is recorded in the package's audit trail, once per new digest.
+	 */
+	private recordChanges(name: string, upstream: string, changed: ChangedVersion[]): void {
+		for (const { version, pinned, upstream: now } of changed) {
+			const target = `${name}@${version}`;
+			const seen = this.sql
+				.exec(
+					`SELECT 1 FROM audit WHERE action = 'upstreamChanged' AND target = ?
+					   AND json_extract(detail, '$.upstreamIntegrity') IS ? AND json_extract(detail, '$.upstreamShasum') IS ?`,
+					target,
+					now.integrity,
+					now.shasum,
+				)
+				.toArray();
+			if (seen.length > 0) continue;
+			console.warn(`upstream ${upstream} changed the bytes of ${target}; the ones first seen are kept`);
+			recordAudit(this.sql, UPSTREAM_ACTOR, "upstreamChanged", target, {
+				upstream,
+				pinnedIntegrity: pinned.integrity,
+				pinnedShasum: pinned.shasum,
+				upstreamIntegrity: now.integrity,
+				upstreamShasum: now.shasum,
+				upstreamTarball: now.url,
+			});
+		}
 	}
 
 	// ── tarballs ───────────────────────────────────────────────────────────────────────────────

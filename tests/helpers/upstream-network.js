@@ -17,6 +17,8 @@ const tampered = new Set();
 const unsized = new Set();
 /** @type {Set<string>} */
 const hung = new Set();
+/** Paths upstream answers with the test's own document instead of its own (#22.10). @type {Map<string, string>} */
+const substituted = new Map();
 /** Paths upstream answers with a 503 (#22.11). @type {Set<string>} */
 const failing = new Set();
 /** Paths whose bytes trickle: one byte every 500 ms (#22.3). @type {Set<string>} */
@@ -28,6 +30,10 @@ export default {
 	/** @param {Request} request @param {Record<string, Fetcher>} env */
 	async fetch(request, env) {
 		const url = new URL(request.url);
+		if (url.hostname === "network.control" && url.pathname === "/substitute") {
+			substituted.set(url.searchParams.get("path") ?? "", await request.text());
+			return Response.json({ substituted: [...substituted.keys()] });
+		}
 		if (url.hostname === "network.control") return control(url);
 		const upstream = env[`HOST_${url.hostname.replaceAll(/[^a-z0-9]/gi, "_").toUpperCase()}`];
 		if (!upstream) throw new Error(`getaddrinfo ENOTFOUND ${url.hostname}`);
@@ -45,6 +51,12 @@ export default {
 		};
 		log.push(entry);
 		if (cut.has(url.hostname)) throw new Error(`connect ECONNREFUSED ${url.hostname}`);
+		// An upstream that answers a path with a document of the test's making (#22.10).
+		const substitute = substituted.get(entry.path);
+		if (substitute !== undefined) {
+			entry.status = 200;
+			return new Response(substitute, { headers: { "content-type": "application/json" } });
+		}
 		// An upstream that fails for a path: 503, as an overloaded server would (#22.11).
 		if (failing.has(entry.path)) {
 			entry.status = 503;
@@ -72,6 +84,7 @@ export default {
  * GET /log: every request so far. /cut?host= and /restore?host= take a host off the network and
  * back; /tamper?path= and /untamper?path= start and stop altering the bytes answered for a path;
  * /unsized?path= sends them without a Content-Length; /hang?path= never answers for a path;
+ * POST /substitute?path= answers a path with the request's body from then on (a JSON document);
  * /fail?path= answers 503 for a path; /slow?path= sends its bytes one every 500 ms; /stall?path= sends half of them, then nothing.
  * @param {URL} url
  */

@@ -79,6 +79,14 @@ export async function hang(path: string): Promise<void> {
 	await fetch(`http://network.control/hang?path=${encodeURIComponent(path)}`);
 }
 
+/** Has upstream answer a path with `doc` instead of its own answer (#22.10). */
+export async function substitute(path: string, doc: unknown): Promise<void> {
+	await fetch(`http://network.control/substitute?path=${encodeURIComponent(path)}`, {
+		method: "POST",
+		body: JSON.stringify(doc),
+	});
+}
+
 /** Has upstream answer 503 for a path (#22.11). */
 export async function failPath(path: string): Promise<void> {
 	await fetch(`http://network.control/fail?path=${encodeURIComponent(path)}`);
