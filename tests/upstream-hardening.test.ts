@@ -18,6 +18,7 @@ import {
 	tamper,
 	tarballFetchesSettled,
 	UPSTREAM,
+	unsized,
 	untamper,
 	upstreamRequests,
 } from "./helpers/upstream";
@@ -246,5 +247,34 @@ describe("an upstream that changes a published version's bytes", () => {
 				},
 			},
 		]);
+	});
+});
+
+describe("the log", () => {
+	it("#22.13 has no uncaught exception when an upstream tarball fails its integrity check, sized or not", async () => {
+		const name = uniqueName("up-quiet");
+		await publishUpstream(name, "1.0.0");
+		await publishUpstream(name, "1.1.0");
+		expect((await call(`/${name}`, { headers: { accept: ABBREVIATED } })).status).toBe(200);
+		const uncaught: unknown[] = [];
+		const listener = (event: PromiseRejectionEvent) => uncaught.push(event.reason);
+		addEventListener("unhandledrejection", listener);
+		try {
+			await unsized(tarballPath(name, "1.1.0"));
+			for (const version of ["1.0.0", "1.1.0"]) {
+				const path = tarballPath(name, version);
+				await tamper(path);
+				const res = await call(path, { headers: fresh });
+				expect(res.status).toBe(200);
+				await expect(res.arrayBuffer()).rejects.toThrow();
+				await tarballFetchesSettled(name);
+				await untamper(path);
+			}
+			// Whatever was left unobserved is reported once the microtasks have run.
+			await new Promise((resolve) => setTimeout(resolve, 50));
+		} finally {
+			removeEventListener("unhandledrejection", listener);
+		}
+		expect(uncaught.map(String)).toEqual([]);
 	});
 });

@@ -15,6 +15,7 @@ import { readMetrics } from "./admin/metrics";
 import { reindexStatus, startReindex } from "./admin/reindex";
 import { createToken, grantToken, listTokens, revokeToken, rotateToken, ungrantToken } from "./admin/tokens";
 import { createUser, disableTotp, enableTotp, getUser, grantUser, listUsers, ungrantUser } from "./admin/users";
+import { clientGone, clientWentAway } from "./client-gone";
 import { isBrowserFacing, preflight, withCors } from "./cors";
 import { pointDownloads, rangeDownloads, versionDownloads } from "./downloads/routes";
 import { HttpError, notFound } from "./errors";
@@ -64,6 +65,7 @@ const options = {
 	before: [refuseWhileMisconfigured],
 	catch: (error: unknown) => {
 		if (error instanceof HttpError) return error.toResponse();
+		if (clientWentAway(error)) return clientGone().toResponse();
 		console.error("unhandled error", error);
 		return new HttpError("internal", "internal server error").toResponse();
 	},

@@ -71,12 +71,15 @@ export default {
 			return new Response(hostileBody(new Uint8Array(await response.arrayBuffer()), slow.has(entry.path)), response);
 		}
 		// Streamed on through a TransformStream, the body goes out without a Content-Length.
-		if (unsized.has(entry.path)) return new Response(response.body?.pipeThrough(new TransformStream()), response);
-		if (!tampered.has(entry.path) || response.status !== 200) return response;
+		const withoutLength = (/** @type {ReadableStream | null} */ body) =>
+			new Response(body?.pipeThrough(new TransformStream()), response);
+		if (!tampered.has(entry.path) || response.status !== 200) {
+			return unsized.has(entry.path) ? withoutLength(response.body) : response;
+		}
 		// One byte flipped in the middle: same length, different digest.
 		const bytes = new Uint8Array(await response.arrayBuffer());
 		bytes[bytes.length >> 1] ^= 0xff;
-		return new Response(bytes, response);
+		return unsized.has(entry.path) ? withoutLength(new Response(bytes).body) : new Response(bytes, response);
 	},
 };
 

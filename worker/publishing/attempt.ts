@@ -1,4 +1,5 @@
-import { BlobWriter } from "../../durable-objects/blob-writer";
+import { BlobWriter, partBudgetExhausted } from "../../durable-objects/blob-writer";
+import { HttpError } from "../errors";
 
 // One attempt at storing a version (npm publish or bundle upload): its R2 objects live under keys
 // unique to it (two concurrent publishes of one version never write the same object), and an
@@ -57,6 +58,13 @@ export async function attempting<T>(
 	packageName: string,
 	run: (attempt: PublishAttempt) => Promise<T>,
 ): Promise<T> {
+	// The isolate's part buffers are all taken by publishes under way: this one would take the
+	// isolate past its memory; asked again in a few seconds, it finds room (#22.4).
+	if (partBudgetExhausted()) {
+		throw new HttpError("unavailable", "too many publishes under way here; try again in a few seconds", {
+			"retry-after": "5",
+		});
+	}
 	const attempt = new PublishAttempt(env, packageName);
 	try {
 		return await run(attempt);
