@@ -67,7 +67,7 @@ function wrap(text, width) {
 
 function printTable() {
 	const columns = [
-		["#", 4, "item"],
+		["#", 5, "item"],
 		["attack", 44, "attack"],
 		["before the fixes (review)", 34, "before"],
 		["now", 64, "now"],

@@ -250,31 +250,25 @@ describe("an upstream that changes a published version's bytes", () => {
 	});
 });
 
-describe("the log", () => {
-	it("#22.13 has no uncaught exception when an upstream tarball fails its integrity check, sized or not", async () => {
+describe("an upstream tarball that fails its check, on its way to the client", () => {
+	it("#22.13 is cut short for the client, sized or not: the object's copy ends early (no stream errors over RPC) and the Worker checks it", async () => {
 		const name = uniqueName("up-quiet");
 		await publishUpstream(name, "1.0.0");
 		await publishUpstream(name, "1.1.0");
 		expect((await call(`/${name}`, { headers: { accept: ABBREVIATED } })).status).toBe(200);
-		const uncaught: unknown[] = [];
-		const listener = (event: PromiseRejectionEvent) => uncaught.push(event.reason);
-		addEventListener("unhandledrejection", listener);
-		try {
-			await unsized(tarballPath(name, "1.1.0"));
-			for (const version of ["1.0.0", "1.1.0"]) {
-				const path = tarballPath(name, version);
-				await tamper(path);
+		await unsized(tarballPath(name, "1.1.0"));
+		for (const version of ["1.0.0", "1.1.0"]) {
+			const path = tarballPath(name, version);
+			await tamper(path);
+			try {
 				const res = await call(path, { headers: fresh });
 				expect(res.status).toBe(200);
+				// Without a Content-Length, a body that merely ended early would look whole.
 				await expect(res.arrayBuffer()).rejects.toThrow();
 				await tarballFetchesSettled(name);
+			} finally {
 				await untamper(path);
 			}
-			// Whatever was left unobserved is reported once the microtasks have run.
-			await new Promise((resolve) => setTimeout(resolve, 50));
-		} finally {
-			removeEventListener("unhandledrejection", listener);
 		}
-		expect(uncaught.map(String)).toEqual([]);
 	});
 });
