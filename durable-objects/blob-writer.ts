@@ -6,12 +6,15 @@
 // Memory (#22.4): every writer of the isolate counts its part buffers in one budget. A writer
 // always has its one part (so it can go on); a second buffer, which lets the next part fill while
 // the last travels, only while the isolate holds less than PART_BUDGET_BYTES. Beyond it writers
-// send one part at a time, and new publishes are turned away (`partBudgetExhausted`, 503).
+// send one part at a time, and new large publishes are turned away (`partBudgetExhausted`, 503).
 
 export const PART_BYTES = 5 * 1024 * 1024;
 
-/** Part buffers the isolate's writers may hold before they stop overlapping uploads: 12 parts. */
-export const PART_BUDGET_BYTES = 12 * PART_BYTES;
+/**
+ * Part buffers the isolate's writers may hold before they stop overlapping uploads: 8 parts, the
+ * two of each of the four large publishes an isolate takes at once (worker/publishing/admission.ts).
+ */
+export const PART_BUDGET_BYTES = 8 * PART_BYTES;
 
 /** Bytes of part buffers held by every writer in this isolate. */
 let heldBytes = 0;

@@ -1,5 +1,5 @@
-import { BlobWriter, partBudgetExhausted } from "../../durable-objects/blob-writer";
-import { HttpError } from "../errors";
+import { BlobWriter } from "../../durable-objects/blob-writer";
+import { admitPublish } from "./admission";
 
 // One attempt at storing a version (npm publish or bundle upload): its R2 objects live under keys
 // unique to it (two concurrent publishes of one version never write the same object), and an
@@ -52,23 +52,22 @@ export class PublishAttempt {
 	}
 }
 
-/** Runs an attempt; unless it committed, whatever it wrote is removed before the answer goes out. */
+/**
+ * Runs an attempt; unless it committed, whatever it wrote is removed before the answer goes out.
+ * A large one waits its turn in the isolate (admission.ts): 503 with Retry-After when it is full.
+ */
 export async function attempting<T>(
 	env: Env,
 	packageName: string,
 	run: (attempt: PublishAttempt) => Promise<T>,
+	request: Request,
 ): Promise<T> {
-	// The isolate's part buffers are all taken by publishes under way: this one would take the
-	// isolate past its memory; asked again in a few seconds, it finds room (#22.4).
-	if (partBudgetExhausted()) {
-		throw new HttpError("unavailable", "too many publishes under way here; try again in a few seconds", {
-			"retry-after": "5",
-		});
-	}
+	const done = admitPublish(request);
 	const attempt = new PublishAttempt(env, packageName);
 	try {
 		return await run(attempt);
 	} finally {
 		if (!attempt.committed) await attempt.forget();
+		done();
 	}
 }
