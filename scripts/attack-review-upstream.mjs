@@ -325,25 +325,30 @@ export async function upstreamReview({ start, stop, report, largeBody }) {
 			const bodies = [];
 			for (let i = 0; i < 6; i++) bodies.push(await largeBody(`ar22-parallel-${run}-${i}`, 15));
 			const t0 = performance.now();
+			let waited = 0;
+			// As npm does: a 503 is asked again after its Retry-After.
 			const statuses = await Promise.all(
 				bodies.map(async (body, i) => {
-					const res = await fetch(`${registry.url}/ar22-parallel-${run}-${i}`, {
-						method: "PUT",
-						headers: { authorization: `Bearer ${registry.admin}`, "content-type": "application/json" },
-						body,
-					});
-					await res.arrayBuffer();
-					return res.status;
+					for (;;) {
+						const res = await fetch(`${registry.url}/ar22-parallel-${run}-${i}`, {
+							method: "PUT",
+							headers: { authorization: `Bearer ${registry.admin}`, "content-type": "application/json" },
+							body,
+						});
+						await res.arrayBuffer();
+						if (res.status !== 503) return res.status;
+						waited += 1;
+						await sleep(Number(res.headers.get("retry-after") ?? 5) * 1000);
+					}
 				}),
 			);
 			const stored = statuses.filter((s) => s === 201).length;
-			const waited = statuses.filter((s) => s === 503).length;
 			report(
 				"22.4",
 				"six parallel publishes of 15 MB tarballs into one isolate",
 				"peak 145 MB (132 MB ArrayBuffers): each publish held ~20 MB of part buffers",
-				`${stored}×201, ${waited}×503 (Retry-After) in ${ms(performance.now() - t0)}; isolate peak: see npm run bench (BENCH_ONLY=parallel-publishes)`,
-				statuses.every((s) => s === 201 || s === 503) && stored >= 1,
+				`${stored}×201 in ${ms(performance.now() - t0)}, after ${waited}×503 + Retry-After (4 at once per isolate); isolate peak: npm run bench, BENCH_ONLY=parallel-publishes`,
+				stored === 6,
 			);
 		} finally {
 			await stop(registry.child);
