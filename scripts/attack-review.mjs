@@ -1159,17 +1159,19 @@ const ITEMS = [
 	item13,
 ];
 
-// ATTACK_REVIEW_ONLY=22-upstream runs issue #22's upstream and publishing items alone.
+// ATTACK_REVIEW_ONLY=22-upstream runs issue #22's upstream and publishing items alone
+// (22-parallel: only the parallel publishes of #22.4).
 const ONLY = process.env.ATTACK_REVIEW_ONLY ?? "";
 let registry = null;
 try {
-	if (ONLY === "" || ONLY === "22-upstream") {
+	if (ONLY === "" || ONLY === "22-upstream" || ONLY === "22-parallel") {
 		const t0 = performance.now();
 		try {
 			await upstreamReview({
 				start: startRegistry,
 				stop: stopRegistry,
 				report,
+				only: ONLY === "22-parallel" ? "parallel" : "",
 				largeBody: async (name, megabytes) => {
 					const tgz = await tarball({
 						"package.json": JSON.stringify({ name, version: "1.0.0", main: "index.js" }),
@@ -1185,7 +1187,7 @@ try {
 		}
 		process.stderr.write(`#22 upstream items done in ${ms(performance.now() - t0)}\n`);
 	}
-	if (ONLY === "22-upstream") throw new Finished();
+	if (ONLY === "22-upstream" || ONLY === "22-parallel") throw new Finished();
 	registry = await startRegistry();
 	R = registry.url;
 	ADMIN = registry.admin;
