@@ -5,7 +5,9 @@ import { HttpError } from "../errors";
 // 5 MiB parts (its tarball's R2 upload and its file bundle's), besides what streams through it;
 // six at once took an isolate to 125-145 MB of its 128. One past the limit is answered 503 with
 // Retry-After before its body is read: npm tries again, and the isolate never holds more than
-// LARGE_PUBLISHES × two parts. A body small enough to fit in one part is always taken.
+// LARGE_PUBLISHES × two parts. A body small enough to fit in one part is always taken. The refused
+// body is read and dropped before the answer (`drain`): a client still sending when the answer
+// comes may see its connection closed instead of the 503 it could retry on.
 
 export const LARGE_PUBLISHES = 4;
 
@@ -32,4 +34,21 @@ export function admitPublish(request: Request): () => void {
 		ended = true;
 		running -= 1;
 	};
+}
+
+/** Reads the request's body and drops it, up to `limit` bytes (then stops reading): holds nothing. */
+export async function drain(request: Request, limit: number): Promise<void> {
+	if (!request.body) return;
+	const reader = request.body.getReader();
+	let read = 0;
+	try {
+		while (read <= limit) {
+			const next = await reader.read();
+			if (next.done) return;
+			read += next.value.byteLength;
+		}
+		await reader.cancel();
+	} catch {
+		// A client gone while it was refused: nothing left to answer.
+	}
 }

@@ -1,5 +1,6 @@
 import { BlobWriter } from "../../durable-objects/blob-writer";
-import { admitPublish } from "./admission";
+import { config } from "../../schema/config";
+import { admitPublish, drain } from "./admission";
 
 // One attempt at storing a version (npm publish or bundle upload): its R2 objects live under keys
 // unique to it (two concurrent publishes of one version never write the same object), and an
@@ -62,7 +63,13 @@ export async function attempting<T>(
 	run: (attempt: PublishAttempt) => Promise<T>,
 	request: Request,
 ): Promise<T> {
-	const done = admitPublish(request);
+	let done: () => void;
+	try {
+		done = admitPublish(request);
+	} catch (refusal) {
+		await drain(request, config(env).maxBodySize);
+		throw refusal;
+	}
 	const attempt = new PublishAttempt(env, packageName);
 	try {
 		return await run(attempt);
