@@ -31,81 +31,76 @@ import { readPublishBody } from "./publish-body";
 export const putPackage = packageWrite({ need: ["publish"], mustExist: false }, async (context) => {
 	const { request, env, pkg, principal, actor, stub, info } = context;
 	const rev = request.params.rev === undefined ? null : decodeParam(request.params.rev);
-	return attempting(
-		env,
-		pkg.name,
-		async (attempt) => {
-			let plan: PublishPlan | null = null;
-			let incoming = null as IncomingAttachment | null;
-			const version = () => plan?.version ?? null;
-			const receive = (name: string) => {
-				assertCan(principal, pkg, ["upload", "publish"], info?.access ?? null);
-				if (incoming) throw oneAttachment();
-				// An unknown name ("", a key the scanner could not read) is checked with the whole document.
-				if (plan && name !== "") checkAttachmentName(name, plan.version);
-				incoming = new IncomingAttachment(
-					name,
-					new TarballWriter(attempt.tarball(version)),
-					new Unpacking((tarball) => unpackToBundle(env, attempt, version, tarball)),
-				);
-				return incoming;
-			};
-			try {
-				const data = await readPublishBody(request, config(env).maxBodySize, {
-					// npm sends the document first: a publish that will be refused is refused before its tarball is read.
-					beforeAttachments: (head) => {
-						if ("name" in head && "versions" in head && !isOwnersDocument(head)) {
-							plan = planPublish(pkg, documentFor(pkg, head), []);
-						}
-					},
-					attachment: receive,
-				});
-				if (isOwnersDocument(data)) return await changeOwners(context, data, rev);
-				const doc = documentFor(pkg, data);
-
-				const attachments = Object.entries(doc._attachments ?? {});
-				if (attachments.length > 0) {
-					assertCan(principal, pkg, ["upload", "publish"], info?.access ?? null);
-					// The first publish of a name upstream may have (the publish transaction checks again).
-					if (info === null) await assertMayCreate(env, pkg, stub);
-					const checked = planPublish(pkg, doc, attachments);
-					plan = checked;
-					const [name, attachment] = checked.attachment;
-					// A `data` the scanner did not stream (a key written with escapes) is in the document, bounded by its limit.
-					let received = incoming;
-					if (received === null) {
-						received = receive(name);
-						await received.write(new TextEncoder().encode(attachment.data));
-						await received.end();
+	return attempting(env, pkg.name, request, async (attempt) => {
+		let plan: PublishPlan | null = null;
+		let incoming = null as IncomingAttachment | null;
+		const version = () => plan?.version ?? null;
+		const receive = (name: string) => {
+			assertCan(principal, pkg, ["upload", "publish"], info?.access ?? null);
+			if (incoming) throw oneAttachment();
+			// An unknown name ("", a key the scanner could not read) is checked with the whole document.
+			if (plan && name !== "") checkAttachmentName(name, plan.version);
+			incoming = new IncomingAttachment(
+				name,
+				new TarballWriter(attempt.tarball(version)),
+				new Unpacking((tarball) => unpackToBundle(env, attempt, version, tarball)),
+			);
+			return incoming;
+		};
+		try {
+			const data = await readPublishBody(request, config(env).maxBodySize, {
+				// npm sends the document first: a publish that will be refused is refused before its tarball is read.
+				beforeAttachments: (head) => {
+					if ("name" in head && "versions" in head && !isOwnersDocument(head)) {
+						plan = planPublish(pkg, documentFor(pkg, head), []);
 					}
-					return await publish(env, pkg, attempt, checked, received, attachment.length, {
-						access: doc.access ?? config(env).defaultAccess,
-						actor,
-					});
+				},
+				attachment: receive,
+			});
+			if (isOwnersDocument(data)) return await changeOwners(context, data, rev);
+			const doc = documentFor(pkg, data);
+
+			const attachments = Object.entries(doc._attachments ?? {});
+			if (attachments.length > 0) {
+				assertCan(principal, pkg, ["upload", "publish"], info?.access ?? null);
+				// The first publish of a name upstream may have (the publish transaction checks again).
+				if (info === null) await assertMayCreate(env, pkg, stub);
+				const checked = planPublish(pkg, doc, attachments);
+				plan = checked;
+				const [name, attachment] = checked.attachment;
+				// A `data` the scanner did not stream (a key written with escapes) is in the document, bounded by its limit.
+				let received = incoming;
+				if (received === null) {
+					received = receive(name);
+					await received.write(new TextEncoder().encode(attachment.data));
+					await received.end();
 				}
-				const result = unwrap(
-					await stub.update({
-						rev,
-						versions: Object.fromEntries(
-							Object.entries(doc.versions).map(([v, m]) => [
-								v,
-								m.deprecated === undefined ? {} : { deprecated: m.deprecated },
-							]),
-						),
-						removeMissing: rev !== null,
-						force: forceRequested(request),
-						actor,
-					}),
-				);
-				await deleteBlobs(env, result.removedKeys);
-				return json({ ok: true, id: pkg.name, rev: result.rev });
-			} finally {
-				// Whatever the outcome, the tarball's reader lets go before the attempt's bytes are removed.
-				await incoming?.abandon(new Error("the publish is over"));
+				return await publish(env, pkg, attempt, checked, received, attachment.length, {
+					access: doc.access ?? config(env).defaultAccess,
+					actor,
+				});
 			}
-		},
-		request,
-	);
+			const result = unwrap(
+				await stub.update({
+					rev,
+					versions: Object.fromEntries(
+						Object.entries(doc.versions).map(([v, m]) => [
+							v,
+							m.deprecated === undefined ? {} : { deprecated: m.deprecated },
+						]),
+					),
+					removeMissing: rev !== null,
+					force: forceRequested(request),
+					actor,
+				}),
+			);
+			await deleteBlobs(env, result.removedKeys);
+			return json({ ok: true, id: pkg.name, rev: result.rev });
+		} finally {
+			// Whatever the outcome, the tarball's reader lets go before the attempt's bytes are removed.
+			await incoming?.abandon(new Error("the publish is over"));
+		}
+	});
 });
 
 /** The document, validated, for this package. */

@@ -28,57 +28,50 @@ export const uploadBundle = packageWrite({ need: ["upload"], mustExist: false },
 		throw forbidden("making a new package public needs publish permission; upload it without access=public");
 	}
 	if (info === null) await assertMayCreate(env, pkg, stub);
-	return attempting(
-		env,
-		pkg.name,
-		async (attempt) => {
-			// One pass over the body as it arrives: each file into the bundle, nothing held whole.
-			let version: string | null = null;
-			const { body, crossed } = limitedBody(request, maxBodySize);
-			const bundle = await unpackToBundle(env, attempt, () => version, body, {
-				sourceError: () => (crossed() ? tooLarge(maxBodySize) : null),
-			});
-			if (!bundle.paths("auto").includes("index.js")) throw unprocessable("the bundle has no index.js at its root");
-			const bundled = bundle.packageJson("auto") ?? {};
-			if (bundled.name !== undefined && bundled.name !== pkg.name) {
-				throw new HttpError(
-					"manifestMismatch",
-					`the bundle's package.json names ${String(bundled.name)}, not ${pkg.name}`,
-				);
-			}
-			const chosen = await chooseVersion(stub, bundled.version, request.query.version);
-			version = chosen;
+	return attempting(env, pkg.name, request, async (attempt) => {
+		// One pass over the body as it arrives: each file into the bundle, nothing held whole.
+		let version: string | null = null;
+		const { body, crossed } = limitedBody(request, maxBodySize);
+		const bundle = await unpackToBundle(env, attempt, () => version, body, {
+			sourceError: () => (crossed() ? tooLarge(maxBodySize) : null),
+		});
+		if (!bundle.paths("auto").includes("index.js")) throw unprocessable("the bundle has no index.js at its root");
+		const bundled = bundle.packageJson("auto") ?? {};
+		if (bundled.name !== undefined && bundled.name !== pkg.name) {
+			throw new HttpError(
+				"manifestMismatch",
+				`the bundle's package.json names ${String(bundled.name)}, not ${pkg.name}`,
+			);
+		}
+		const chosen = await chooseVersion(stub, bundled.version, request.query.version);
+		version = chosen;
 
-			const manifest = { ...bundled, name: pkg.name, version: chosen };
-			const packageJson = new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`);
-			await bundle.append("package.json", packageJson);
-			const files = await bundle.close("auto");
-			const tgz = new TarballWriter(attempt.tarball(() => chosen));
-			await packBundle(env, files, { path: "package.json", bytes: packageJson }, tgz);
-			const access =
-				request.query.access === "public" || request.query.access === "restricted"
-					? request.query.access
-					: defaultAccess;
-			const stored = await storeVersion(env, pkg, attempt, {
-				version: chosen,
-				manifest,
-				packageJson: manifest,
-				tarball: await tgz.close(),
-				files,
-				tags: [],
-				access,
-				actor,
-			});
-			const { versionId, packageId } = stored;
-			const links = await versionLinks(request, env, pkg.name, info?.access ?? access, {
-				version: chosen,
-				entryPath: stored.entryPath,
-				entryIntegrity: stored.entryIntegrity,
-			});
-			return json({ packageId, versionId, version: chosen, ...links }, { status: 201 });
-		},
-		request,
-	);
+		const manifest = { ...bundled, name: pkg.name, version: chosen };
+		const packageJson = new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`);
+		await bundle.append("package.json", packageJson);
+		const files = await bundle.close("auto");
+		const tgz = new TarballWriter(attempt.tarball(() => chosen));
+		await packBundle(env, files, { path: "package.json", bytes: packageJson }, tgz);
+		const access =
+			request.query.access === "public" || request.query.access === "restricted" ? request.query.access : defaultAccess;
+		const stored = await storeVersion(env, pkg, attempt, {
+			version: chosen,
+			manifest,
+			packageJson: manifest,
+			tarball: await tgz.close(),
+			files,
+			tags: [],
+			access,
+			actor,
+		});
+		const { versionId, packageId } = stored;
+		const links = await versionLinks(request, env, pkg.name, info?.access ?? access, {
+			version: chosen,
+			entryPath: stored.entryPath,
+			entryIntegrity: stored.entryIntegrity,
+		});
+		return json({ packageId, versionId, version: chosen, ...links }, { status: 201 });
+	});
 });
 
 /**

@@ -60,8 +60,8 @@ export class PublishAttempt {
 export async function attempting<T>(
 	env: Env,
 	packageName: string,
-	run: (attempt: PublishAttempt) => Promise<T>,
 	request: Request,
+	run: (attempt: PublishAttempt) => Promise<T>,
 ): Promise<T> {
 	let done: () => void;
 	try {
