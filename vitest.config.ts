@@ -90,6 +90,8 @@ export default defineConfig({
 								OWNED_SCOPES: "@owned",
 								// Short, so the test of an upstream that never answers ends soon.
 								UPSTREAM_TIMEOUT_SECONDS: "3",
+								// Short, so the test of a tarball that trickles in ends soon (#22.3).
+								UPSTREAM_DOWNLOAD_SECONDS: "5",
 							},
 							ratelimits,
 							outboundService: "upstream-network",

@@ -31,6 +31,8 @@ export type Config = {
 	/** Scopes this registry owns (`@acc`, lowercase): their names are never asked upstream. */
 	ownedScopes: string[];
 	upstreamTimeoutMs: number;
+	/** How long an upstream tarball may take to arrive in full (between two bytes: upstreamTimeoutMs). */
+	upstreamDownloadMs: number;
 	/** How long an upstream document is served without asking upstream again. */
 	upstreamMaxAgeMs: number;
 	/** How long past its max age a document is still served while upstream fails. */
@@ -77,6 +79,7 @@ export const DEFAULTS = {
 	downloadFlushSeconds: 5,
 	searchDownloadsPushSeconds: 300,
 	upstreamTimeoutSeconds: 10,
+	upstreamDownloadSeconds: 300,
 	upstreamMaxAgeSeconds: 120,
 	upstreamStaleIfErrorSeconds: 86_400,
 	upstreamNotFoundSeconds: 30,
@@ -137,6 +140,7 @@ export function parseConfig(env: ConfigSource): Config {
 		upstreams: upstreams(env.UPSTREAM_URL, env.UPSTREAM_TOKEN),
 		ownedScopes: list(env.OWNED_SCOPES).map((scope) => `@${scope.replace(/^@/, "").toLowerCase()}`),
 		upstreamTimeoutMs: positiveSeconds(env.UPSTREAM_TIMEOUT_SECONDS, DEFAULTS.upstreamTimeoutSeconds) * 1000,
+		upstreamDownloadMs: positiveSeconds(env.UPSTREAM_DOWNLOAD_SECONDS, DEFAULTS.upstreamDownloadSeconds) * 1000,
 		upstreamMaxAgeMs: seconds(env.UPSTREAM_MAX_AGE_SECONDS, DEFAULTS.upstreamMaxAgeSeconds) * 1000,
 		upstreamStaleIfErrorMs: seconds(env.UPSTREAM_STALE_IF_ERROR_SECONDS, DEFAULTS.upstreamStaleIfErrorSeconds) * 1000,
 		upstreamNotFoundMs: seconds(env.UPSTREAM_NOT_FOUND_SECONDS, DEFAULTS.upstreamNotFoundSeconds) * 1000,

@@ -78,6 +78,8 @@ export const refusals = {
 	upstreamFailed: (what: string, why: string): Refusal => refuse("upstreamFailed", `upstream ${what}: ${why}`),
 	upstreamTimeout: (what: string, seconds: number): Refusal =>
 		refuse("upstreamTimeout", `upstream ${what}: no answer within ${seconds} s`),
+	/** Upstream began to answer but did not finish in time (UPSTREAM_TIMEOUT_SECONDS, UPSTREAM_DOWNLOAD_SECONDS). */
+	upstreamSlow: (what: string, why: string): Refusal => refuse("upstreamTimeout", `upstream ${what}: ${why}`),
 	upstreamIntegrity: (what: string): Refusal =>
 		refuse(
 			"upstreamIntegrity",

@@ -25,6 +25,7 @@ import { buffer } from "node:stream/consumers";
 import { createGzip, gzipSync } from "node:zlib";
 import { createTarPacker, packTar } from "modern-tar";
 import { Agent } from "undici";
+import { upstreamReview } from "./attack-review-upstream.mjs";
 import { SECRETS } from "./dev-vars.mjs";
 
 const root = resolve(import.meta.dirname, "..");
@@ -66,7 +67,7 @@ function wrap(text, width) {
 
 function printTable() {
 	const columns = [
-		["#", 4, "item"],
+		["#", 5, "item"],
 		["attack", 44, "attack"],
 		["before the fixes (review)", 34, "before"],
 		["now", 64, "now"],
@@ -1303,8 +1304,11 @@ function freePort() {
 	});
 }
 
-async function startRegistry() {
+/** `extra`: vars for this registry; `label`: a state and secrets of its own (a second registry). */
+async function startRegistry(extra = {}, label = null) {
 	const port = await freePort();
+	const state = label ? join(temp, `state-${label}`) : statePath;
+	const secretsFile = label ? join(temp, `dev-${label}.vars`) : devVars;
 	// The registry makes its own secrets in the temp DEV_VARS file and runs with wrangler.jsonc's
 	// vars (PUBLIC_URL unset, for item 12): none of them may come from this shell's environment.
 	const config = readFileSync(join(root, "wrangler.jsonc"), "utf8");
@@ -1319,8 +1323,9 @@ async function startRegistry() {
 			PATH: `${join(root, "node_modules", ".bin")}:${process.env.PATH}`,
 			PORT: String(port),
 			HOST: "0.0.0.0",
-			PERSIST_TO: statePath,
-			DEV_VARS: devVars,
+			PERSIST_TO: state,
+			DEV_VARS: secretsFile,
+			...extra,
 		},
 		stdio: ["ignore", "pipe", "pipe"],
 		detached: true,
@@ -1341,9 +1346,9 @@ async function startRegistry() {
 	for (let i = 0; i < 480; i++) {
 		if (child.exitCode !== null) throw new Error(`npm start exited:\n${output}`);
 		if (await answers()) {
-			const admin = /^ADMIN_TOKEN=(\S+)$/m.exec(readFileSync(devVars, "utf8"))?.[1];
-			if (!admin) throw new Error(`npm start wrote no ADMIN_TOKEN to ${devVars}`);
-			return { url, admin, child };
+			const admin = /^ADMIN_TOKEN=(\S+)$/m.exec(readFileSync(secretsFile, "utf8"))?.[1];
+			if (!admin) throw new Error(`npm start wrote no ADMIN_TOKEN to ${secretsFile}`);
+			return { url, admin, child, output: () => output, statePath: state };
 		}
 		await sleep(250);
 	}
@@ -1357,6 +1362,9 @@ async function stopRegistry(child) {
 	await Promise.race([exited, sleep(10_000)]);
 	if (child.exitCode === null) process.kill(-child.pid, "SIGKILL");
 }
+
+/** Thrown to end the run early when only some items were asked for. */
+class Finished extends Error {}
 
 const ITEMS = [
 	item1,
@@ -1377,8 +1385,35 @@ const ITEMS = [
 	item13,
 ];
 
+// ATTACK_REVIEW_ONLY=22-upstream runs issue #22's upstream and publishing items alone
+// (22-parallel: only the parallel publishes of #22.4).
+const ONLY = process.env.ATTACK_REVIEW_ONLY ?? "";
 let registry = null;
 try {
+	if (ONLY === "" || ONLY === "22-upstream" || ONLY === "22-parallel") {
+		const t0 = performance.now();
+		try {
+			await upstreamReview({
+				start: startRegistry,
+				stop: stopRegistry,
+				report,
+				only: ONLY === "22-parallel" ? "parallel" : "",
+				largeBody: async (name, megabytes) => {
+					const tgz = await tarball({
+						"package.json": JSON.stringify({ name, version: "1.0.0", main: "index.js" }),
+						"index.js": "module.exports = 1;\n",
+						"blob.bin": randomBytes(megabytes * 1024 * 1024),
+					});
+					return JSON.stringify(publishDocument(name, "1.0.0", tgz, { access: "public" }));
+				},
+			});
+		} catch (error) {
+			process.stderr.write(`#22 upstream items: ${error.stack ?? error}\n`);
+			report("22", "(the script failed)", "", `error: ${error.message ?? error}`, false);
+		}
+		process.stderr.write(`#22 upstream items done in ${ms(performance.now() - t0)}\n`);
+	}
+	if (ONLY === "22-upstream" || ONLY === "22-parallel") throw new Finished();
 	registry = await startRegistry();
 	R = registry.url;
 	ADMIN = registry.admin;
@@ -1396,6 +1431,8 @@ try {
 		}
 		process.stderr.write(`${item.name} done in ${ms(performance.now() - t0)}\n`);
 	}
+} catch (error) {
+	if (!(error instanceof Finished)) throw error;
 } finally {
 	if (registry) await stopRegistry(registry.child);
 	for (const agent of agents.values()) await agent.close();

@@ -23,6 +23,11 @@
 //    128 MB limit is about: the peak of the registry isolate's own memory (V8 heap in use plus
 //    ArrayBuffer backing stores, which hold the bytes), sampled through wrangler dev's inspector.
 //    BENCH_ONLY=large-publishes runs this section alone (BENCH_ONLY=reads the others).
+// 7b. Parallel publishes (#22.4): BENCH_PARALLEL_PUBLISHES (default 6) publishes of
+//    BENCH_PARALLEL_PUBLISH_MB (default 15) MB each at once through `wrangler dev`, after a warm-up:
+//    how many were turned away (503) and asked again after Retry-After as npm does, the time until
+//    all were stored, and the registry isolate's peak.
+//    BENCH_ONLY=parallel-publishes runs this section alone.
 // 8. Upstream: `npm install` of the app needing all BENCH_PACKAGES from the registry of step 2
 //    directly (twice), then through a second registry (fresh state) that has it as its upstream:
 //    cold (every packument and tarball fetched from upstream on the way), then warm (all cached),
@@ -65,6 +70,8 @@ const LARGE_PUBLISH_MB = (process.env.BENCH_LARGE_PUBLISH ?? "1,10,25,60,95")
 	.map(Number);
 const ONLY = process.env.BENCH_ONLY ?? "";
 const MIGRATE_VERSIONS = Number(process.env.BENCH_MIGRATE_VERSIONS ?? 765);
+const PARALLEL_PUBLISHES = Number(process.env.BENCH_PARALLEL_PUBLISHES ?? 6);
+const PARALLEL_PUBLISH_MB = Number(process.env.BENCH_PARALLEL_PUBLISH_MB ?? 15);
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 const SIGNING = randomBytes(16).toString("hex");
 const ENCRYPTION = randomBytes(16).toString("hex");
@@ -771,6 +778,64 @@ function asNpmSendsIt(body, url) {
 	};
 }
 
+/**
+ * #22.4: PARALLEL_PUBLISHES publishes of PARALLEL_PUBLISH_MB each, all at once, into one isolate:
+ * the isolate's peak (the platform's limit is 128 MB), and what became of each (201, or 503 with
+ * Retry-After when the isolate's part budget was taken).
+ */
+async function parallelPublishes() {
+	log(`${PARALLEL_PUBLISHES} parallel publishes of ${PARALLEL_PUBLISH_MB} MB…`);
+	const bodies = [];
+	for (let i = 0; i < PARALLEL_PUBLISHES; i++) {
+		bodies.push(await largePublishBody(`bench-parallel-${i}`, PARALLEL_PUBLISH_MB));
+	}
+	const inspectorPort = await freePort();
+	const started = await startServer("wrangler dev", { MAX_BODY_SIZE: String(512 * 1024 * 1024) }, scratch("parallel"), {
+		inspectorPort,
+	});
+	try {
+		const warmUp = await largePublishBody("bench-parallel-warm-up", 0.05);
+		const put = (name, body) =>
+			fetch(`${started.url}/${name}`, {
+				method: "PUT",
+				headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+				body,
+			});
+		const warm = await put("bench-parallel-warm-up", warmUp.body);
+		if (warm.status !== 201) throw new Error(`warm-up publish: ${warm.status} ${await warm.text()}`);
+		await sleep(2_000);
+		const t0 = performance.now();
+		let turnedAway = 0;
+		// As npm does: a 503 is asked again after its Retry-After.
+		const publish = async (name, body) => {
+			for (;;) {
+				const res = await put(name, body);
+				await res.text();
+				if (res.status !== 503) return res.status;
+				turnedAway += 1;
+				await sleep(Number(res.headers.get("retry-after") ?? 5) * 1000);
+			}
+		};
+		const isolate = await isolatePeak(inspectorPort, () =>
+			Promise.all(bodies.map(({ body }, i) => publish(`bench-parallel-${i}`, body))),
+		);
+		const statuses = isolate.result;
+		const unexpected = statuses.filter((s) => s !== 201);
+		if (unexpected.length > 0) throw new Error(`parallel publishes answered ${unexpected.join(", ")}`);
+		figures["parallel publishes (wrangler dev)"] = {
+			publishes: PARALLEL_PUBLISHES,
+			megabytesEach: PARALLEL_PUBLISH_MB,
+			stored: statuses.length,
+			turnedAway503ThenRetried: turnedAway,
+			seconds: +((performance.now() - t0) / 1000).toFixed(2),
+			isolatePeakMB: +(isolate.peak / 1024 / 1024).toFixed(0),
+			isolateGrowthMB: +((isolate.peak - isolate.baseline) / 1024 / 1024).toFixed(0),
+		};
+	} finally {
+		await started.stop();
+	}
+}
+
 /** A developer token with no grants: it reads public packages without the anonymous rate limit. */
 async function readerToken(url) {
 	const created = await fetch(`${url}/-/admin/tokens`, {
@@ -1040,6 +1105,7 @@ if (ONLY === "" || ONLY === "reads") {
 if (ONLY === "" || ONLY === "large-publishes") await largePublishes();
 if (ONLY === "" || ONLY === "migrate") await migration();
 if (ONLY === "" || ONLY === "backup") await backupBench();
+if (ONLY === "" || ONLY === "parallel-publishes") await parallelPublishes();
 
 console.log("");
 for (const note of notes) console.log(note);
@@ -1108,5 +1174,10 @@ if (large) {
 if (figures.migration) {
 	console.log("\nmigration from a local Verdaccio into npm start (npm run migrate -- --all --concurrency 8):");
 	for (const [what, value] of Object.entries(figures.migration)) console.log(`  ${what.padEnd(60)} ${value}`);
+}
+const parallel = figures["parallel publishes (wrangler dev)"];
+if (parallel) {
+	console.log("\nparallel publishes into one isolate through wrangler dev (#22.4; the platform's limit: 128 MB):");
+	for (const [what, value] of Object.entries(parallel)) console.log(`  ${what.padEnd(20)} ${value}`);
 }
 if (process.argv.includes("--json")) console.log(JSON.stringify({ notes, figures }, null, 2));

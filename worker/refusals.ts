@@ -166,6 +166,13 @@ export const refused = {
 		http("manifestMismatch", `the bundle's package.json names ${found}, not ${name}`),
 	bundleWithoutIndex: () => http("unprocessable", "the bundle has no index.js at its root"),
 
+	// a client that left, an isolate at its publish budget (worker/client-gone.ts, publishing/admission.ts)
+	clientGone: () => http("badRequest", "the connection closed before the request body ended: nothing was stored"),
+	tooManyLargePublishes: (seconds: number) =>
+		http("unavailable", "too many large publishes under way here; try again in a few seconds", {
+			"retry-after": String(seconds),
+		}),
+
 	// the admin import API (worker/admin/import.ts)
 	importOneVersion: () => http("badRequest", "an import carries exactly one version and its tarball"),
 	importForOtherPackage: (document: string, name: string) =>

@@ -19,6 +19,7 @@ import { reindexStatus, startReindex } from "./admin/reindex";
 import { restoreBlob, restoreItem } from "./admin/restore";
 import { createToken, grantToken, listTokens, revokeToken, rotateToken, ungrantToken } from "./admin/tokens";
 import { createUser, disableTotp, enableTotp, getUser, grantUser, listUsers, ungrantUser } from "./admin/users";
+import { clientGone, clientWentAway } from "./client-gone";
 import { isBrowserFacing, preflight, withCors } from "./cors";
 import { pointDownloads, rangeDownloads, versionDownloads } from "./downloads/routes";
 import { HttpError } from "./errors";
@@ -87,6 +88,7 @@ const options = {
 	before: [refuseWhileMisconfigured],
 	catch: (error: unknown) => {
 		if (error instanceof HttpError) return error.toResponse();
+		if (clientWentAway(error)) return clientGone().toResponse();
 		console.error("unhandled error", error);
 		return refused.internal().toResponse();
 	},

@@ -309,7 +309,8 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		const pkg = this.schema.ready ? this.record.get() : null;
 		// A claimed name has a trail (the claim) before anything is published under it.
 		const claim = this.schema.ready ? this.claims.get() : null;
-		if (!pkg && !claim) return refusals.packageNotFound();
+		// An upstream package's trail: what upstream changed (#22.10).
+		if (!pkg && !claim && this.upstreamPackage() === null) return refusals.packageNotFound();
 		const live = pkg?.unpublished_at === null;
 		const access = pkg?.access ?? "restricted";
 		return ok({ entries: queryAudit(this.sql, filter), live, access, rev: pkg ? revision(pkg) : "0-claimed" });

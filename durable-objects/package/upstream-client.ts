@@ -75,16 +75,20 @@ export async function fetchUpstreamDocument(
 	return { ok: true, value: { kind: "notFound", upstream: last } };
 }
 
+/** An upstream tarball's answer: its body errors (a TimeoutError) once it stalls or takes too long. */
+export type TarballAnswer = { headers: Headers; body: ReadableStream<Uint8Array> };
+
 /**
- * Asks `upstream` for a tarball at `url` (on its origin). Only the wait for the answer to begin
- * is bounded: the body streams for as long as it takes.
+ * Asks `upstream` for a tarball at `url` (on its origin). The answer must begin within
+ * UPSTREAM_TIMEOUT_SECONDS; its body must then go on arriving (no pause that long) and be whole
+ * within UPSTREAM_DOWNLOAD_SECONDS, or it fails: a slow upstream cannot hold the clients waiting.
  */
 export async function fetchUpstreamTarball(
 	config: Config,
 	upstream: Upstream,
 	url: string,
 	what: string,
-): Promise<{ ok: true; value: Response & { body: ReadableStream<Uint8Array> } } | UpstreamFailure> {
+): Promise<{ ok: true; value: TarballAnswer } | UpstreamFailure> {
 	const headers = new Headers({ accept: "application/octet-stream" });
 	if (upstream.token) headers.set("authorization", `Bearer ${upstream.token}`);
 	const controller = new AbortController();
@@ -95,7 +99,8 @@ export async function fetchUpstreamTarball(
 	try {
 		const response = await fetch(url, { headers, signal: controller.signal, redirect: "manual" });
 		if (response.status === 200 && response.body) {
-			return { ok: true, value: response as Response & { body: ReadableStream<Uint8Array> } };
+			const body = boundedBody(response.body, config.upstreamTimeoutMs, config.upstreamDownloadMs);
+			return { ok: true, value: { headers: response.headers, body } };
 		}
 		await response.body?.cancel();
 		const refusal =
@@ -106,7 +111,7 @@ export async function fetchUpstreamTarball(
 	} catch (error) {
 		return { ok: false, upstream, refusal: failure(config, what, error) };
 	} finally {
-		clearTimeout(timer);
+		if (timer !== undefined) clearTimeout(timer);
 	}
 }
 
@@ -138,4 +143,51 @@ async function boundedText(response: Response, limit: number): Promise<string | 
 		text += decoder.decode(chunk, { stream: true });
 	}
 	return text + decoder.decode();
+}
+
+/**
+ * The body, failing with a TimeoutError when no byte comes for `idleMs` or the whole has not come
+ * within `totalMs`. Only time spent waiting on upstream counts as a pause: a reader that is slow
+ * to ask for more (backpressure) is not upstream's fault.
+ */
+export function boundedBody(
+	body: ReadableStream<Uint8Array>,
+	idleMs: number,
+	totalMs: number,
+): ReadableStream<Uint8Array> {
+	const reader = body.getReader();
+	const deadline = Date.now() + totalMs;
+	return new ReadableStream<Uint8Array>({
+		async pull(controller) {
+			const left = deadline - Date.now();
+			const stalled = idleMs < left;
+			let timer: ReturnType<typeof setTimeout> | undefined;
+			const timeout = new Promise<never>((_, reject) => {
+				timer = setTimeout(
+					() =>
+						reject(
+							new DOMException(
+								stalled ? `no byte within ${idleMs / 1000} s` : `not received in full within ${totalMs / 1000} s`,
+								"TimeoutError",
+							),
+						),
+					Math.max(0, Math.min(idleMs, left)),
+				);
+			});
+			try {
+				const next = await Promise.race([reader.read(), timeout]);
+				if (next.done) controller.close();
+				else controller.enqueue(next.value);
+			} catch (error) {
+				controller.error(error);
+				// Upstream's connection goes too; its own failure to close is no news.
+				reader.cancel(error).catch(() => {});
+			} finally {
+				if (timer !== undefined) clearTimeout(timer);
+			}
+		},
+		cancel(reason) {
+			return reader.cancel(reason);
+		},
+	});
 }

@@ -126,6 +126,20 @@ export class UpstreamDocuments {
 		this.sql.exec(`UPDATE upstream_documents SET failed_at = ?, last_error = ? WHERE form = ?`, now, error, form);
 	}
 
+	/** Every version seen, with the digest first seen for it (pinned: a published version never changes). */
+	pinnedVersions(): Map<string, UpstreamVersion> {
+		if (!this.ready()) return new Map();
+		const rows = this.sql
+			.exec<UpstreamVersionRow>(`SELECT version, url, integrity, shasum FROM upstream_versions`)
+			.toArray();
+		return new Map(
+			rows.map((row) => [
+				row.version,
+				{ version: row.version, url: row.url, integrity: row.integrity, shasum: row.shasum },
+			]),
+		);
+	}
+
 	version(version: string): UpstreamVersionRow | null {
 		if (!this.ready()) return null;
 		return (

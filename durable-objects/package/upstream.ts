@@ -1,5 +1,5 @@
 import semver from "semver";
-import { readAtMost } from "../../schema/bytes";
+import type { Actor } from "../../schema/audit";
 import { config } from "../../schema/config";
 import { ok, type Refusal, type Result } from "../../schema/errors";
 import { etagMatches } from "../../schema/etag";
@@ -15,11 +15,13 @@ import type {
 import type { UpstreamDocumentRow, UpstreamVersionRow } from "../../schema/package/rows";
 import { refusals } from "../../schema/refusals";
 import { checkedIntegrity, expectedDigest, type UpstreamActivity, upstreamOfUrl } from "../../schema/upstream";
+import { recordAudit } from "../audit";
+import { BlobWriter } from "../blob-writer";
 import { UpstreamActivityLog } from "./upstream-activity";
 import { fetchUpstreamDocument, fetchUpstreamTarball } from "./upstream-client";
 import { UpstreamDocuments, type UpstreamForm } from "./upstream-documents";
 import { integrityCheck } from "./upstream-integrity";
-import { rewriteUpstreamPackument, type UpstreamVersion } from "./upstream-packument";
+import { type ChangedVersion, rewriteUpstreamPackument, type UpstreamVersion } from "./upstream-packument";
 import { UpstreamTarballs } from "./upstream-tarballs";
 
 // The upstream registry's side of a package object whose name is not this registry's. The object
@@ -50,6 +52,9 @@ export type MirrorHost = {
 	waitUntil(promise: Promise<unknown>): void;
 };
 
+/** Who the audit trail names for what upstream did. */
+const UPSTREAM_ACTOR: Actor = { name: "upstream", prefix: null, ip: null, label: "upstream" };
+
 /** After a failed refresh, a stale copy is served without asking upstream again for this long. */
 const RETRY_AFTER_FAILURE_MS = 5_000;
 /** A version missing from a copy at least this old sends a request to upstream: it may be new. */
@@ -67,9 +72,14 @@ export class UpstreamMirror {
 	private lastRefresh: Promise<unknown> = Promise.resolve();
 	/** Tarball fetches in flight, by version: they settle once the bytes are stored (or not). */
 	private readonly fetches = new Map<string, Promise<Result<TarballLocation>>>();
+	/**
+	 * Upstream's 404 for a name this object has no storage for, kept in memory only: a read of a
+	 * made-up name must not create a database (the 404 of a name with storage is a row).
+	 */
+	private absent: { upstream: string; at: number } | null = null;
 
 	constructor(
-		sql: SqlStorage,
+		private readonly sql: SqlStorage,
 		private readonly env: Env,
 		private readonly host: MirrorHost,
 	) {
@@ -187,8 +197,11 @@ export class UpstreamMirror {
 			this.wake();
 			return ok({ row, note: { outcome: fresh ? "hit" : "stale", warning: fresh ? null : staleWarning(row) } });
 		}
-		if (row?.status === 404 && now - row.fetched_at < upstreamNotFoundMs) {
-			if (count) this.count(row.upstream, "documentHits");
+		// A 404 kept in memory is not counted in the figures: sending them needs the alarm, and an
+		// alarm is storage, which a made-up name must not get.
+		const absent = this.absentSince(row);
+		if (absent && now - absent.at < upstreamNotFoundMs) {
+			if (count && row) this.count(absent.upstream, "documentHits");
 			this.wake();
 			return refusals.packageNotFound();
 		}
@@ -199,6 +212,12 @@ export class UpstreamMirror {
 		this.wake();
 		if (next?.status !== 200) return refusals.packageNotFound();
 		return ok({ row: next, note: { outcome: "miss", warning: null } });
+	}
+
+	/** When upstream last said it has no such name (a stored 404, or one kept in memory), if it did. */
+	private absentSince(row: UpstreamDocumentRow | null): { upstream: string; at: number } | null {
+		if (row) return row.status === 404 ? { upstream: row.upstream, at: row.fetched_at } : null;
+		return this.absent;
 	}
 
 	private refreshInBackground(name: string, form: UpstreamForm, row: UpstreamDocumentRow, now: number): void {
@@ -229,12 +248,14 @@ export class UpstreamMirror {
 				: null;
 		const answer = await fetchUpstreamDocument(config(this.env), name, form, conditional);
 		let rewritten: { body: string; etag: string; modified: string; versions: UpstreamVersion[] } | null = null;
+		let changed: ChangedVersion[] = [];
 		const placeholder = current?.placeholder || `registry-base-${randomHex(16)}`;
 		let failure = answer.ok ? null : answer.refusal;
 		if (answer.ok && answer.value.kind === "found") {
-			const result = rewriteUpstreamPackument(name, answer.value.text, placeholder);
+			const result = rewriteUpstreamPackument(name, answer.value.text, placeholder, this.documents.pinnedVersions());
 			if (result.ok) {
 				const { body, versions, modified } = result.value;
+				changed = result.value.changed;
 				rewritten = {
 					body,
 					etag: `"u${(await sha256Hex(body)).slice(0, 32)}-${form === "full" ? "f" : "a"}"`,
@@ -256,6 +277,11 @@ export class UpstreamMirror {
 			return failure ?? refusals.upstreamFailed(`packument of ${name}`, message);
 		}
 		const { value } = answer;
+		if (value.kind === "notFound" && !this.host.schemaReady()) {
+			this.absent = { upstream: value.upstream.url, at: now };
+			return ok(null);
+		}
+		this.absent = null;
 		this.host.ensureSchema();
 		if (value.kind === "notModified") {
 			this.documents.confirm(form, now);
@@ -267,6 +293,7 @@ export class UpstreamMirror {
 			if (found)
 				this.documents.storeFound(form, { name, upstream: value.upstream.url, size, ...found }, placeholder, now);
 			else this.documents.storeNotFound(form, name, value.upstream.url, now);
+			this.recordChanges(name, value.upstream.url, changed);
 		});
 		if (current) this.uncount(current);
 		if (found) {
@@ -275,6 +302,35 @@ export class UpstreamMirror {
 		}
 		this.wake();
 		return ok(null);
+	}
+
+	/**
+	 * A version upstream now publishes with other bytes keeps the ones first seen (see
+	 * upstream-packument.ts); the change is recorded in the package's audit trail, once per new digest.
+	 */
+	private recordChanges(name: string, upstream: string, changed: ChangedVersion[]): void {
+		for (const { version, pinned, upstream: now } of changed) {
+			const target = `${name}@${version}`;
+			const seen = this.sql
+				.exec(
+					`SELECT 1 FROM audit WHERE action = 'upstreamChanged' AND target = ?
+					   AND json_extract(detail, '$.upstreamIntegrity') IS ? AND json_extract(detail, '$.upstreamShasum') IS ?`,
+					target,
+					now.integrity,
+					now.shasum,
+				)
+				.toArray();
+			if (seen.length > 0) continue;
+			console.warn(`upstream ${upstream} changed the bytes of ${target}; the ones first seen are kept`);
+			recordAudit(this.sql, UPSTREAM_ACTOR, "upstreamChanged", target, {
+				upstream,
+				pinnedIntegrity: pinned.integrity,
+				pinnedShasum: pinned.shasum,
+				upstreamIntegrity: now.integrity,
+				upstreamShasum: now.shasum,
+				upstreamTarball: now.url,
+			});
+		}
 	}
 
 	// ── tarballs ───────────────────────────────────────────────────────────────────────────────
@@ -300,7 +356,11 @@ export class UpstreamMirror {
 		if (storedMeanwhile) return ok({ stored: storedMeanwhile });
 		const fetching = this.fetches.get(version);
 		if (fetching) {
-			const done = await fetching;
+			// The fetch fails by itself when upstream stalls; this bound holds whatever else hangs.
+			const { upstreamTimeoutMs, upstreamDownloadMs } = config(this.env);
+			const done = await settledWithin(fetching, upstreamTimeoutMs * 2 + upstreamDownloadMs, () =>
+				refusals.upstreamSlow(`tarball of ${name}@${version}`, "the fetch this request waited for did not end"),
+			);
 			// It waited for upstream: a miss, though the fetch was another request's.
 			const upstream = this.documents.version(version)?.upstream;
 			if (upstream) this.count(upstream, "tarballMisses");
@@ -381,48 +441,54 @@ export class UpstreamMirror {
 				this.wake();
 				settle(ok({ key, size: stored, integrity, upstream: true }));
 			},
-			async (error: unknown) => {
+			(error: unknown) => {
+				const why = error instanceof Error ? error.message : String(error);
 				const refusal = check.mismatched()
 					? refusals.upstreamIntegrity(what)
-					: refusals.upstreamFailed(what, error instanceof Error ? error.message : String(error));
+					: error instanceof Error && error.name === "TimeoutError"
+						? refusals.upstreamSlow(what, why)
+						: refusals.upstreamFailed(what, why);
 				this.failed(upstream.url, refusal.message, name);
 				settle(refusal);
-				// Nothing should be there (the upload failed), but nothing must be: make sure.
-				await this.env.BLOBS.delete(key);
 			},
 		);
 		this.host.waitUntil(storing);
-		// The client's copy crosses RPC through a native stream this object pipes into, so a failure
-		// (a mismatch) rejects a pipe observed here: the tee branch itself, sent over RPC, failed a
-		// promise nobody held, logged as uncaught twice per mismatch (#23.6).
-		const relay = new IdentityTransformStream();
-		this.host.waitUntil(client.pipeTo(relay.writable).catch(() => {}));
-		return ok({ streaming: { body: relay.readable, size, integrity } });
+		return ok({ streaming: { body: endingEarly(client), size, integrity } });
 	}
 
-	/** Writes the checked bytes to R2 as they arrive; answers their size once R2 has them all. */
+	/**
+	 * Writes the checked bytes to R2 as they arrive (holding one part at most: a small tarball is one
+	 * put once its digest matched, a large one a multipart upload completed then); answers their
+	 * size. Bytes that fail (a mismatch, upstream stalling, a body longer or shorter than announced)
+	 * leave nothing, locally or on Cloudflare: the upload is aborted, never a streaming put cut short.
+	 */
 	private async storeBytes(
 		key: string,
 		bytes: ReadableStream<Uint8Array>,
 		size: number | null,
 		integrity: string,
 	): Promise<number> {
-		const options = {
+		const writer = new BlobWriter(this.env.BLOBS, {
+			key: () => key,
 			httpMetadata: { contentType: "application/octet-stream" },
 			customMetadata: { integrity, startedAt: new Date().toISOString() },
-		};
-		if (size !== null) {
-			// R2 takes a stream only with its length known up front.
-			const sized = new FixedLengthStream(size);
-			const [object] = await Promise.all([
-				this.env.BLOBS.put(key, sized.readable, options),
-				bytes.pipeTo(sized.writable),
-			]);
-			return object.size;
+		});
+		const limit = size ?? LIMITS.upstreamUnsizedTarballBytes;
+		try {
+			for await (const chunk of bytes) {
+				if (writer.size + chunk.byteLength > limit) {
+					throw new Error(
+						size === null ? `larger than ${limit} bytes without a Content-Length` : "longer than its Content-Length",
+					);
+				}
+				await writer.write(chunk);
+			}
+			if (writer.size !== limit && size !== null) throw new Error(`${writer.size} of the ${size} bytes announced`);
+			return (await writer.close()).size;
+		} catch (error) {
+			await writer.abort();
+			throw error;
 		}
-		const whole = await collect(bytes, LIMITS.upstreamUnsizedTarballBytes);
-		const object = await this.env.BLOBS.put(key, whole, options);
-		return object.size;
 	}
 
 	// ── ownership ──────────────────────────────────────────────────────────────────────────────
@@ -434,8 +500,8 @@ export class UpstreamMirror {
 	async admit(name: string): Promise<Result<{ admitted: true }>> {
 		if (this.documents.hasCopy()) return refusals.upstreamName(name);
 		const { upstreamNotFoundMs, publishWhenUpstreamDown } = config(this.env);
-		const row = this.documents.get("abbreviated");
-		const knownAbsent = row?.status === 404 && Date.now() - row.fetched_at < upstreamNotFoundMs;
+		const absent = this.absentSince(this.documents.get("abbreviated"));
+		const knownAbsent = absent !== null && Date.now() - absent.at < upstreamNotFoundMs;
 		const asked = knownAbsent ? ok(null) : await this.refresh(name, "abbreviated");
 		if (this.host.ownsName(name)) return ok({ admitted: true });
 		if (this.documents.hasCopy()) return refusals.upstreamName(name);
@@ -522,7 +588,40 @@ function originOf(url: string): string {
 	}
 }
 
-/** A stream's bytes in one buffer; refuses (throws) past `limit`. */
-function collect(stream: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array<ArrayBuffer>> {
-	return readAtMost(stream, limit, () => new Error(`larger than ${limit} bytes without a Content-Length`));
+/**
+ * The client's copy of the bytes, ending early where they fail instead of failing: a stream that
+ * errors on its way over RPC is logged by the runtime as an uncaught exception on both sides
+ * (#22.13). The Worker tells a short body from a whole one by its length, or by its own check of
+ * the digest when upstream sent none (worker/upstream/tarballs.ts).
+ */
+function endingEarly(stream: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+	const reader = stream.getReader();
+	return new ReadableStream<Uint8Array>({
+		async pull(controller) {
+			try {
+				const next = await reader.read();
+				if (next.done) controller.close();
+				else controller.enqueue(next.value);
+			} catch {
+				// Why it failed is the mirror's to log; the Worker sees a body cut short.
+				controller.close();
+			}
+		},
+		cancel(reason) {
+			return reader.cancel(reason);
+		},
+	});
+}
+
+/** The promise's result, or `late()` when it has not settled within `ms`. */
+async function settledWithin<T>(promise: Promise<T>, ms: number, late: () => T): Promise<T> {
+	let timer: ReturnType<typeof setTimeout> | undefined;
+	const deadline = new Promise<T>((resolve) => {
+		timer = setTimeout(() => resolve(late()), ms);
+	});
+	try {
+		return await Promise.race([promise, deadline]);
+	} finally {
+		if (timer !== undefined) clearTimeout(timer);
+	}
 }

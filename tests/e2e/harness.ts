@@ -130,6 +130,11 @@ export class RegistryServer {
 		return `http://127.0.0.1:${this.port}`;
 	}
 
+	/** What `wrangler dev` printed so far (its log, for tests of what gets logged). */
+	get output(): string {
+		return this.log;
+	}
+
 	/** Starts `wrangler dev` on a free port with a fresh --persist-to directory. */
 	static async start(vars: Record<string, string> = {}, secretsOf?: RegistryServer): Promise<RegistryServer> {
 		const server = new RegistryServer(await freePort(), tempDir("state"), vars, secretsOf);

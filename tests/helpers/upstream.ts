@@ -79,6 +79,29 @@ export async function hang(path: string): Promise<void> {
 	await fetch(`http://network.control/hang?path=${encodeURIComponent(path)}`);
 }
 
+/** Has upstream answer a path with `doc` instead of its own answer (#22.10). */
+export async function substitute(path: string, doc: unknown): Promise<void> {
+	await fetch(`http://network.control/substitute?path=${encodeURIComponent(path)}`, {
+		method: "POST",
+		body: JSON.stringify(doc),
+	});
+}
+
+/** Has upstream answer 503 for a path (#22.11). */
+export async function failPath(path: string): Promise<void> {
+	await fetch(`http://network.control/fail?path=${encodeURIComponent(path)}`);
+}
+
+/** Has upstream send a path's bytes one every 500 ms (#22.3). */
+export async function slow(path: string): Promise<void> {
+	await fetch(`http://network.control/slow?path=${encodeURIComponent(path)}`);
+}
+
+/** Has upstream send half of a path's bytes and then nothing, the body never ending (#22.3). */
+export async function stall(path: string): Promise<void> {
+	await fetch(`http://network.control/stall?path=${encodeURIComponent(path)}`);
+}
+
 export function packageObject(name: string) {
 	return env.PACKAGES.get(env.PACKAGES.idFromName(name));
 }
@@ -88,12 +111,17 @@ export function packageObject(name: string) {
  * passed. White-box on purpose: freshness is a matter of minutes, and tests do not wait.
  */
 export async function ageCopies(name: string, ms: number): Promise<void> {
-	await runInDurableObject(packageObject(name), (_instance, state) => {
-		state.storage.sql.exec(
-			"UPDATE upstream_documents SET fetched_at = fetched_at - ?, failed_at = failed_at - ?",
-			ms,
-			ms,
-		);
+	await runInDurableObject(packageObject(name), (instance, state) => {
+		// A 404 for a name with no storage is kept in the object's memory (#22.2).
+		const mirror = (instance as unknown as { upstream: { absent: { at: number } | null } }).upstream;
+		if (mirror.absent) mirror.absent.at -= ms;
+		if (tableNames(state).includes("upstream_documents")) {
+			state.storage.sql.exec(
+				"UPDATE upstream_documents SET fetched_at = fetched_at - ?, failed_at = failed_at - ?",
+				ms,
+				ms,
+			);
+		}
 	});
 }
 
@@ -105,5 +133,29 @@ export async function backgroundSettled(name: string): Promise<void> {
 	await runInDurableObject(packageObject(name), async (instance) => {
 		const mirror = (instance as unknown as { upstream: { refreshes: Map<string, Promise<unknown>> } }).upstream;
 		await Promise.all([...mirror.refreshes.values()]);
+	});
+}
+
+/** The tables of an object's database (none for an object that never stored anything). */
+export function tableNames(state: DurableObjectState): string[] {
+	return state.storage.sql
+		.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
+		.toArray()
+		.map((row) => row.name);
+}
+
+/** The tables a package object's database has: none for a name that was only ever read. */
+export async function packageTables(name: string): Promise<string[]> {
+	return runInDurableObject(packageObject(name), (_instance, state) => tableNames(state));
+}
+
+/**
+ * Waits for the object's tarball fetches in flight to end (stored, or failed and cleaned up).
+ * White-box: a client's download fails before the object has aborted its upload to R2.
+ */
+export async function tarballFetchesSettled(name: string): Promise<void> {
+	await runInDurableObject(packageObject(name), async (instance) => {
+		const mirror = (instance as unknown as { upstream: { fetches: Map<string, Promise<unknown>> } }).upstream;
+		await Promise.all([...mirror.fetches.values()]);
 	});
 }

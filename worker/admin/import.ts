@@ -44,7 +44,7 @@ import { assertMayCreate } from "../upstream/ownership";
 export const importVersion = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) => {
 	const pkg = packageNameFromParams(request.params);
 	const stub = packageStub(env, pkg.name);
-	return attempting(env, pkg.name, async (attempt) => {
+	return attempting(env, pkg.name, request, async (attempt) => {
 		let version: string | null = null;
 		let incoming = null as IncomingAttachment | null;
 		const receive = (name: string) => {

@@ -32,15 +32,33 @@ function listing(keyid: string, key: string, expires: string | null): PublicKeyL
 
 /** How long an upstream's keys are kept in this isolate before they are asked for again. */
 const UPSTREAM_KEYS_MS = 5 * 60_000;
-const upstreamKeyCache = new Map<string, { at: number; keys: PublicKeyListing[] }>();
+/** How long a failure to list them is believed: no request waits on a failing upstream meanwhile (#22.11). */
+const UPSTREAM_KEYS_FAILURE_MS = 60_000;
+const upstreamKeyCache = new Map<string, { at: number; keys: PublicKeyListing[]; failed: boolean }>();
+/** Lists being asked for right now: concurrent requests share one. */
+const asking = new Map<string, Promise<PublicKeyListing[]>>();
 
 /**
  * An upstream's keys, kept per isolate for five minutes; while upstream cannot be asked, the keys
- * it listed last (keys only ever gain an `expires`), or none.
+ * it listed last (keys only ever gain an `expires`), or none, for a minute before it is asked again.
  */
-async function upstreamKeys(upstream: Upstream, timeoutMs: number): Promise<PublicKeyListing[]> {
+function upstreamKeys(upstream: Upstream, timeoutMs: number): Promise<PublicKeyListing[]> {
 	const cached = upstreamKeyCache.get(upstream.url);
-	if (cached && Date.now() - cached.at < UPSTREAM_KEYS_MS) return cached.keys;
+	const keptFor = cached?.failed ? UPSTREAM_KEYS_FAILURE_MS : UPSTREAM_KEYS_MS;
+	if (cached && Date.now() - cached.at < keptFor) return Promise.resolve(cached.keys);
+	let pending = asking.get(upstream.url);
+	if (!pending) {
+		pending = askUpstreamKeys(upstream, timeoutMs, cached?.keys ?? []).finally(() => asking.delete(upstream.url));
+		asking.set(upstream.url, pending);
+	}
+	return pending;
+}
+
+async function askUpstreamKeys(
+	upstream: Upstream,
+	timeoutMs: number,
+	lastListed: PublicKeyListing[],
+): Promise<PublicKeyListing[]> {
 	try {
 		const headers = new Headers({ accept: "application/json" });
 		if (upstream.token) headers.set("authorization", `Bearer ${upstream.token}`);
@@ -51,16 +69,17 @@ async function upstreamKeys(upstream: Upstream, timeoutMs: number): Promise<Publ
 		});
 		if (res.status === 404) {
 			// An upstream that signs nothing.
-			upstreamKeyCache.set(upstream.url, { at: Date.now(), keys: [] });
+			upstreamKeyCache.set(upstream.url, { at: Date.now(), keys: [], failed: false });
 			return [];
 		}
 		if (!res.ok) throw new Error(`upstream answered ${res.status}`);
 		const keys = upstreamListings(await res.json());
-		upstreamKeyCache.set(upstream.url, { at: Date.now(), keys });
+		upstreamKeyCache.set(upstream.url, { at: Date.now(), keys, failed: false });
 		return keys;
 	} catch (error) {
-		console.warn(`could not list the signing keys of ${upstream.url}`, error);
-		return cached?.keys ?? [];
+		console.warn(`could not list the signing keys of ${upstream.url}; asking again in a minute`, error);
+		upstreamKeyCache.set(upstream.url, { at: Date.now(), keys: lastListed, failed: true });
+		return lastListed;
 	}
 }
 

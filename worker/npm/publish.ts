@@ -54,7 +54,7 @@ type PublishMode = "publish" | "stage";
 async function receivePublish(context: WriteContext<PackageInfo | null>, mode: PublishMode): Promise<Response> {
 	const { request, env, pkg, principal, actor, stub, info } = context;
 	const rev = request.params.rev === undefined ? null : decodeParam(request.params.rev);
-	return attempting(env, pkg.name, async (attempt) => {
+	return attempting(env, pkg.name, request, async (attempt) => {
 		let plan: PublishPlan | null = null;
 		let incoming = null as IncomingAttachment | null;
 		const version = () => plan?.version ?? null;

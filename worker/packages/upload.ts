@@ -31,7 +31,7 @@ export const uploadBundle = packageWrite(upload, async (context) => {
 		throw refused.publicUploadNeedsPublish();
 	}
 	if (info === null) await assertMayCreate(env, pkg, stub);
-	return attempting(env, pkg.name, async (attempt) => {
+	return attempting(env, pkg.name, request, async (attempt) => {
 		// One pass over the body as it arrives: each file into the bundle, nothing held whole.
 		let version: string | null = null;
 		const { body, crossed } = limitedBody(request, maxBodySize);

@@ -1,4 +1,6 @@
-import { BlobWriter } from "./blob-writer";
+import { BlobWriter } from "../../durable-objects/blob-writer";
+import { config } from "../../schema/config";
+import { admitPublish, drain } from "./admission";
 
 // One attempt at storing a version (npm publish or bundle upload): its R2 objects live under keys
 // unique to it (two concurrent publishes of one version never write the same object), and an
@@ -51,16 +53,28 @@ export class PublishAttempt {
 	}
 }
 
-/** Runs an attempt; unless it committed, whatever it wrote is removed before the answer goes out. */
+/**
+ * Runs an attempt; unless it committed, whatever it wrote is removed before the answer goes out.
+ * A large one waits its turn in the isolate (admission.ts): 503 with Retry-After when it is full.
+ */
 export async function attempting<T>(
 	env: Env,
 	packageName: string,
+	request: Request,
 	run: (attempt: PublishAttempt) => Promise<T>,
 ): Promise<T> {
+	let done: () => void;
+	try {
+		done = admitPublish(request);
+	} catch (refusal) {
+		await drain(request, config(env).maxBodySize);
+		throw refusal;
+	}
 	const attempt = new PublishAttempt(env, packageName);
 	try {
 		return await run(attempt);
 	} finally {
 		if (!attempt.committed) await attempt.forget();
+		done();
 	}
 }

@@ -1,7 +1,7 @@
+import type { BlobWriter } from "../../durable-objects/blob-writer";
 import { concatBytes } from "../../schema/bytes";
 import { LIMITS } from "../../schema/limits";
 import type { BundledFile } from "../../schema/package/contract";
-import type { BlobWriter } from "./blob-writer";
 import { sriSha384 } from "./checksums";
 import {
 	type ArchivedFile,

@@ -1,4 +1,4 @@
-import type { BlobWriter } from "./blob-writer";
+import type { BlobWriter } from "../../durable-objects/blob-writer";
 import { type TarballChecksums, TarballHasher } from "./checksums";
 
 // A tarball on its way to R2: hashed as it is written, so its integrity is known the moment its

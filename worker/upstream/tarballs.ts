@@ -1,4 +1,6 @@
+import { integrityCheck } from "../../durable-objects/package/upstream-integrity";
 import type { PackageName } from "../../schema/names";
+import { expectedDigest } from "../../schema/upstream";
 import { unwrap } from "../errors";
 import type { RouteRequest } from "../http";
 import { packageStub } from "../objects";
@@ -37,10 +39,17 @@ export async function serveUpstreamTarball(
 		await body.cancel();
 		return new Response(null, { headers: headers(integrity) });
 	}
-	if (size === null) return new Response(body, { headers: headers(integrity) });
-	// With its length known the response says it, so a body that fails at the end arrives short.
+	// The object's copy ends early where the bytes fail (an erroring stream over RPC is logged as
+	// uncaught): checked here too, a body cut short fails instead of looking whole, and the failure
+	// is this Worker's own, observed below (#22.13).
+	const expected = expectedDigest({ integrity });
+	if (!expected) throw new Error(`the object answered an unusable integrity for ${pkg.name}@${version}`);
+	const check = integrityCheck(expected);
+	ctx.waitUntil(body.pipeTo(check.stream.writable).catch(() => {}));
+	if (size === null) return new Response(check.stream.readable, { headers: headers(integrity) });
+	// With its length known the response says it, so a body that fails at the end arrives short
+	// (aborted, never closed short: a FixedLengthStream closed short throws where nobody sees it).
 	const sized = new FixedLengthStream(size);
-	// A failure shows where it matters: in the response, cut short (the object logs why).
-	ctx.waitUntil(body.pipeTo(sized.writable).catch(() => {}));
+	ctx.waitUntil(check.stream.readable.pipeTo(sized.writable).catch(() => {}));
 	return new Response(sized.readable, { headers: headers(integrity) });
 }

@@ -2,8 +2,32 @@
 // object smaller than a part is one put at the end; a larger one is a multipart upload of parts of
 // PART_BYTES (R2 wants every part but the last of one size, and at least 5 MiB). A writer that is
 // aborted leaves nothing: the multipart upload is aborted, or the finished object deleted.
+//
+// Memory (#22.4): every writer of the isolate counts its part buffers in one budget. A writer
+// always has its one part (so it can go on); a second buffer, which lets the next part fill while
+// the last travels, only while the isolate holds less than PART_BUDGET_BYTES. Beyond it writers
+// send one part at a time, and new large publishes are turned away (`partBudgetExhausted`, 503).
 
 export const PART_BYTES = 5 * 1024 * 1024;
+
+/**
+ * Part buffers the isolate's writers may hold before they stop overlapping uploads: 8 parts, the
+ * two of each of the four large publishes an isolate takes at once (worker/publishing/admission.ts).
+ */
+export const PART_BUDGET_BYTES = 8 * PART_BYTES;
+
+/** Bytes of part buffers held by every writer in this isolate. */
+let heldBytes = 0;
+
+/** Whether the isolate's writers hold their whole budget (a new publish should wait). */
+export function partBudgetExhausted(): boolean {
+	return heldBytes >= PART_BUDGET_BYTES;
+}
+
+/** The part buffers held in this isolate now, in bytes (for the bench and tests). */
+export function partBytesHeld(): number {
+	return heldBytes;
+}
 
 export type BlobWriterOptions = {
 	/** The key, asked for when the object is first written (a publish may learn its version late). */
@@ -25,6 +49,8 @@ export class BlobWriter {
 	private written: string | null = null;
 	private closed = false;
 	private total = 0;
+	/** This writer's share of `heldBytes`. */
+	private held = 0;
 
 	constructor(
 		private readonly bucket: R2Bucket,
@@ -74,16 +100,14 @@ export class BlobWriter {
 			this.written = upload.key;
 			this.upload = null;
 		}
-		this.part = new Uint8Array(0);
-		this.spare = null;
+		this.release();
 		return { key: this.written, size: this.total };
 	}
 
 	/** Leaves nothing behind; a failure to clean up is logged (the reindex sweeps finished objects). */
 	async abort(): Promise<void> {
 		this.closed = true;
-		this.part = new Uint8Array(0);
-		this.spare = null;
+		this.release();
 		try {
 			await this.inFlight;
 			if (this.upload !== null) await this.upload.abort();
@@ -95,13 +119,15 @@ export class BlobWriter {
 
 	/**
 	 * Sends the filled part and goes on filling the other buffer while it travels: one part in
-	 * flight at a time, so a writer holds at most two parts.
+	 * flight at a time, so a writer holds at most two parts. Without room in the isolate's budget
+	 * for a second buffer, it waits for the part to arrive and fills the same buffer again.
 	 */
 	private async sendPart(): Promise<void> {
 		await this.settle();
 		this.upload ??= await this.bucket.createMultipartUpload(this.options.key(), this.metadata());
 		const upload = this.upload;
-		const bytes = this.part.subarray(0, this.filled);
+		const sent = this.part;
+		const bytes = sent.subarray(0, this.filled);
 		const number = this.parts.length + 1;
 		this.inFlight = upload.uploadPart(number, bytes).then(
 			(part) => {
@@ -112,10 +138,27 @@ export class BlobWriter {
 			},
 		);
 		this.parts.length = number;
-		const sent = this.part;
+		this.filled = 0;
+		if (this.spare === null && heldBytes + PART_BYTES > PART_BUDGET_BYTES) {
+			await this.settle();
+			return;
+		}
+		if (this.spare === null) this.take(PART_BYTES);
 		this.part = this.spare ?? new Uint8Array(PART_BYTES);
 		this.spare = sent;
-		this.filled = 0;
+	}
+
+	private take(bytes: number): void {
+		this.held += bytes;
+		heldBytes += bytes;
+	}
+
+	/** Gives the buffers back (to the collector, and to the isolate's budget). */
+	private release(): void {
+		heldBytes -= this.held;
+		this.held = 0;
+		this.part = new Uint8Array(0);
+		this.spare = null;
 	}
 
 	/** Waits for the part in flight; its failure is this writer's. */
@@ -129,6 +172,7 @@ export class BlobWriter {
 	private reserve(size: number): void {
 		if (size <= this.part.byteLength) return;
 		const grown = new Uint8Array(Math.min(PART_BYTES, Math.max(size, this.part.byteLength * 2, 64 * 1024)));
+		this.take(grown.byteLength - this.part.byteLength);
 		grown.set(this.part.subarray(0, this.filled));
 		this.part = grown;
 	}

@@ -1,0 +1,85 @@
+import { createExecutionContext, env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { BlobWriter, PART_BUDGET_BYTES, PART_BYTES, partBytesHeld } from "../durable-objects/blob-writer";
+import { LARGE_PUBLISHES, largePublishesRunning } from "../worker/publishing/admission";
+import { router } from "../worker/router";
+import { ADMIN, publishBody, uniqueName } from "./helpers/registry";
+
+// #22.4: concurrent publishes share the isolate's 128 MB. An isolate takes four large publishes at
+// once (a fifth is answered 503 with Retry-After), and every R2 writer counts its part buffers in
+// one budget: past it, writers send one part at a time.
+
+const MiB = 1024 * 1024;
+
+function writer(prefix: string, i: number): BlobWriter {
+	return new BlobWriter(env.BLOBS, { key: () => `${prefix}/${i}.bin` });
+}
+
+describe("the isolate's publish memory", () => {
+	// 154 MiB through local R2: give it time on a loaded machine (the assertions are about memory, not speed).
+	it("#22.4 keeps concurrent writers to one part each once their buffers reach the budget", async () => {
+		const prefix = `budget-${uniqueName()}`;
+		const writers = Array.from({ length: 14 }, (_, i) => writer(prefix, i));
+		const chunk = new Uint8Array(MiB).fill(7);
+		let most = 0;
+		await Promise.all(
+			writers.map(async (w) => {
+				for (let i = 0; i < 11; i++) {
+					await w.write(chunk);
+					most = Math.max(most, partBytesHeld());
+				}
+				await w.close();
+			}),
+		);
+		// Fourteen writers hold fourteen parts, being past the budget (without it: two each, 140 MiB).
+		expect(PART_BUDGET_BYTES).toBeLessThan(14 * PART_BYTES);
+		expect(most).toBeLessThanOrEqual(14 * PART_BYTES);
+		expect(partBytesHeld()).toBe(0);
+		const stored = (await env.BLOBS.list({ prefix })).objects;
+		expect(stored.map((o) => o.size)).toEqual(Array(14).fill(11 * MiB));
+	});
+
+	it("#22.4 takes four large publishes at once, turns a fifth away with 503 and Retry-After, and takes it once one ends", async () => {
+		const name = uniqueName("budget-pkg");
+		const { body } = await publishBody(name, "1.0.0");
+		const text = JSON.stringify(body);
+		/** A PUT whose body comes as a stream (no Content-Length: it may be large). */
+		const put = (stream: ReadableStream<Uint8Array>) =>
+			router.fetch(
+				new Request(`http://registry.test/${name}`, {
+					method: "PUT",
+					headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+					body: stream,
+				}),
+				env,
+				createExecutionContext(),
+			);
+		const whole = () => new Blob([text]).stream();
+		// Four publishes whose bodies begin and then wait: they hold their turns.
+		const holders: ReadableStreamDefaultController<Uint8Array>[] = [];
+		const held = Array.from({ length: LARGE_PUBLISHES }, () =>
+			put(
+				new ReadableStream<Uint8Array>({
+					start(controller) {
+						holders.push(controller);
+						controller.enqueue(new TextEncoder().encode(text.slice(0, 40)));
+					},
+				}),
+			),
+		);
+		for (let i = 0; i < 200 && largePublishesRunning() < LARGE_PUBLISHES; i++) await scheduler.wait(10);
+		expect(largePublishesRunning()).toBe(LARGE_PUBLISHES);
+
+		const refused = await put(whole());
+		expect(refused.status).toBe(503);
+		expect(refused.headers.get("retry-after")).toBe("5");
+		expect(((await refused.json()) as { code: string }).code).toBe("unavailable");
+
+		// The held publishes' clients go away (the runtime's error for a connection closed under a
+		// body, #22.13): quiet 400s, and their turns go back.
+		for (const controller of holders) controller.error(new Error("Network connection lost."));
+		for (const res of await Promise.all(held)) expect(res.status).toBe(400);
+		expect(largePublishesRunning()).toBe(0);
+		expect((await put(whole())).status).toBe(201);
+	});
+});
