@@ -37,7 +37,7 @@ describe("the isolate's publish memory", () => {
 		expect(partBytesHeld()).toBe(0);
 		const stored = (await env.BLOBS.list({ prefix })).objects;
 		expect(stored.map((o) => o.size)).toEqual(Array(14).fill(11 * MiB));
-}, 60_000);
+	}, 60_000);
 
 	it("#22.4 takes four large publishes at once, turns a fifth away with 503 and Retry-After, and takes it once one ends", async () => {
 		const name = uniqueName("budget-pkg");
