@@ -1,32 +1,94 @@
 import type { Person } from "../../schema/package/contract";
 import type { PackageRow, VersionRow } from "../../schema/package/rows";
 import { revision } from "./package-record";
-import { abbreviatedPackument, fullPackument } from "./packument";
+import {
+	type AbbreviatedPiece,
+	assembleAbbreviated,
+	assembleFull,
+	type FullPiece,
+	versionPieces,
+} from "./packument-pieces";
 
-// The packuments (full and abbreviated), rebuilt inside every write transaction and stored, so a
-// read is one row and never a rebuild. The ETag names the revision and the form.
+// The packuments (full and abbreviated), stored in pieces: each version's part of both forms is a
+// row of `version_documents` (packument-pieces.ts), written when the version is published or
+// changed, so a write stores what changed and no value grows with the number of versions. A read
+// joins the pieces, and the object keeps the last text of each form it joined until the revision
+// moves. The ETag names the revision and the form.
 
 export type PackumentForm = "full" | "abbreviated";
 
+/** Everything in the packument besides the versions' own pieces, as the read sees it now. */
+export type PackumentFrame = {
+	distTags: Record<string, string>;
+	maintainers: Person[];
+	/** The version whose manifest gives the top-level fields: `latest`, or else the last published. */
+	latest: () => VersionRow | null;
+};
+
 export class Documents {
+	/** The last text joined of each form, by its ETag (a revision's is never reused). */
+	private readonly joined = new Map<PackumentForm, { etag: string; body: string }>();
+
 	constructor(private readonly sql: SqlStorage) {}
 
-	get(form: PackumentForm): { body: string; etag: string } {
-		return this.sql.exec<{ body: string; etag: string }>(`SELECT body, etag FROM documents WHERE kind = ?`, form).one();
+	etag(pkg: PackageRow, form: PackumentForm): string {
+		return `"${revision(pkg)}-${form === "full" ? "f" : "a"}"`;
 	}
 
-	rebuild(pkg: PackageRow, versions: VersionRow[], tags: Record<string, string>, maintainers: Person[]): void {
-		const documents: Record<PackumentForm, unknown> = {
-			full: fullPackument(pkg, versions, tags, maintainers),
-			abbreviated: abbreviatedPackument(pkg, versions, tags, maintainers),
-		};
-		for (const [kind, doc] of Object.entries(documents)) {
+	/** The form's text at the package's current revision. */
+	body(pkg: PackageRow, form: PackumentForm, frame: () => PackumentFrame): string {
+		const etag = this.etag(pkg, form);
+		const kept = this.joined.get(form);
+		if (kept?.etag === etag) return kept.body;
+		this.store(pkg);
+		const { distTags, maintainers, latest } = frame();
+		const body =
+			form === "full"
+				? assembleFull(
+						pkg,
+						this.sql
+							.exec<FullPiece>(
+								`SELECT v.version, v.published_at, d.full_head, d.full_tail
+								 FROM versions v JOIN version_documents d ON d.version = v.version ORDER BY v.published_at, v.rowid`,
+							)
+							.toArray(),
+						latest(),
+						distTags,
+						maintainers,
+					)
+				: assembleAbbreviated(
+						pkg,
+						this.sql
+							.exec<AbbreviatedPiece>(
+								`SELECT v.version, d.abbreviated
+								 FROM versions v JOIN version_documents d ON d.version = v.version ORDER BY v.published_at, v.rowid`,
+							)
+							.toArray(),
+						distTags,
+					);
+		this.joined.set(form, { etag, body });
+		return body;
+	}
+
+	/**
+	 * Builds the pieces of the versions that have none: those published or changed since (a change
+	 * to a version drops its pieces, see versions.ts), or every version of a package stored before
+	 * pieces existed. Run by every write, and by a read that finds some missing.
+	 */
+	store(pkg: PackageRow): void {
+		const missing = this.sql
+			.exec<VersionRow>(
+				`SELECT v.* FROM versions v WHERE NOT EXISTS (SELECT 1 FROM version_documents d WHERE d.version = v.version)`,
+			)
+			.toArray();
+		for (const row of missing) {
+			const pieces = versionPieces(pkg, row);
 			this.sql.exec(
-				`INSERT INTO documents (kind, body, etag) VALUES (?, ?, ?)
-				 ON CONFLICT (kind) DO UPDATE SET body = excluded.body, etag = excluded.etag`,
-				kind,
-				JSON.stringify(doc),
-				`"${revision(pkg)}-${kind === "full" ? "f" : "a"}"`,
+				`INSERT INTO version_documents (version, full_head, full_tail, abbreviated) VALUES (?, ?, ?, ?)`,
+				row.version,
+				pieces.fullHead,
+				pieces.fullTail,
+				pieces.abbreviated,
 			);
 		}
 	}

@@ -22,7 +22,7 @@ export type AlarmHost = {
 	schemaReady(): boolean;
 	/** The upstream side's activity figures, sent by the alarm. */
 	upstream: { readonly hasActivity: boolean; sendActivity(): Promise<unknown> };
-	/** A change through the object's write path (audit row, new revision, rebuilt documents). */
+	/** A change through the object's write path (audit row, new revision, the packuments' new pieces). */
 	write<T>(actor: Actor, change: (pkg: PackageRow, now: string) => Result<Change<T>>): Result<Written<T>>;
 	searchDocument(pkg: PackageRow): SearchDocument | null;
 };

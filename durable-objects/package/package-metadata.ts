@@ -44,7 +44,7 @@ import { historyEntries, refName, versionView } from "./views";
 // about the package (a version exists once, a tag points at a real version, a channel's history
 // is a chain) is checked here. Each public method is the contract (schema/package/contract.ts):
 // a read goes through `read`, a change through `write`, which runs it as one SQLite transaction,
-// records it in the audit trail, bumps the revision, rebuilds the stored packuments and wakes the
+// records it in the audit trail, bumps the revision, stores the packuments' new pieces and wakes the
 // alarm (download counts, the search index). The changes themselves are in version-changes.ts and
 // channel-changes.ts, the alarm's jobs in package-alarm.ts, the views in views.ts. A name that is
 // not this registry's (none published or claimed here, outside the owned scopes) is served from
@@ -103,14 +103,16 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 
 	packument(form: PackumentForm, ifNoneMatch: string | null) {
 		return this.read((pkg) => {
-			const doc = this.rows.documents.get(form);
-			const fresh = etagMatches(ifNoneMatch, doc.etag);
-			return ok({
-				etag: doc.etag,
-				modified: pkg.modified_at,
-				body: fresh ? null : doc.body,
-				placeholder: pkg.base_placeholder,
-			});
+			const { documents, versions, channels } = this.rows;
+			const etag = documents.etag(pkg, form);
+			const body = etagMatches(ifNoneMatch, etag)
+				? null
+				: documents.body(pkg, form, () => {
+						const distTags = channels.distTags();
+						const latest = () => versions.get(distTags.latest ?? "") ?? versions.lastPublished();
+						return { distTags, maintainers: versions.maintainers(), latest };
+					});
+			return ok({ etag, modified: pkg.modified_at, body, placeholder: pkg.base_placeholder });
 		});
 	}
 
@@ -437,7 +439,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 
 	/**
 	 * A change, as one transaction: the live package (or, for `creates`, the one a publish claims),
-	 * the change itself, then the commit (audit row, new revision, rebuilt packuments). A refusal
+	 * the change itself, then the commit (audit row, new revision, the packuments' new pieces). A refusal
 	 * rolls back everything; a committed change wakes the alarm, which tells the search index. A
 	 * change that finds nothing to do answers `skip` and commits nothing.
 	 */
@@ -465,12 +467,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			const { value, action, target, detail } = changed.value;
 			recordAudit(this.sql, actor, action, target, detail ?? null);
 			const committed = this.rows.record.bumpRevision(now);
-			this.rows.documents.rebuild(
-				committed,
-				this.rows.versions.all(),
-				this.rows.channels.distTags(),
-				this.rows.versions.maintainers(),
-			);
+			this.rows.documents.store(committed);
 			return ok({ ...value, rev: revision(committed) });
 		});
 		if (result.ok) this.jobs.schedule(Date.now());

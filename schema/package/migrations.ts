@@ -245,4 +245,24 @@ export const packageMetadataMigrations: readonly Migration[] = [
 			INSERT INTO retention_checks (singleton, checked_at) VALUES (1, 0);
 		`,
 	},
+	{
+		version: 7,
+		name: "packuments stored in pieces, one row per version",
+		sql: `
+			-- Each version's part of the packuments (durable-objects/package/packument-pieces.ts): the
+			-- full form's version document as the text before and after its maintainers (which change
+			-- without the version changing), and the abbreviated form's. A publish writes one row, not
+			-- the whole document; a read joins them. A row is dropped when its version changes and
+			-- built again by the write; versions stored before this step get theirs on first use.
+			CREATE TABLE version_documents (
+				version TEXT PRIMARY KEY,
+				full_head TEXT NOT NULL,
+				full_tail TEXT NOT NULL,
+				abbreviated TEXT NOT NULL
+			);
+
+			-- The whole documents, one value each, grew past what one SQLite value may hold (2 MB).
+			DROP TABLE documents;
+		`,
+	},
 ];
