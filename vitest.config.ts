@@ -37,13 +37,21 @@ const ratelimits = {
 	AUTH_FAILURE_RATE_LIMIT: { namespace_id: "4103", simple: { limit: 3, period: 60 } },
 };
 
+// After each file, every object's SQLite is checked for a value over Cloudflare's 2 MB (#25).
+const VALUE_LIMIT = "./tests/helpers/sqlite-value-limit.ts";
+
 export default defineConfig({
 	test: {
 		testTimeout: 20_000,
 		projects: [
 			{
 				plugins: [cloudflareTest({ wrangler: { configPath }, miniflare: { bindings, ratelimits } })],
-				test: { name: "registry", include: ["tests/*.test.ts"], exclude: ["tests/upstream-*.test.ts"] },
+				test: {
+					name: "registry",
+					include: ["tests/*.test.ts"],
+					exclude: ["tests/upstream-*.test.ts"],
+					setupFiles: [VALUE_LIMIT],
+				},
 			},
 			{
 				// The same registry with upstream registries behind it: real instances of this registry
@@ -69,7 +77,12 @@ export default defineConfig({
 					})),
 				],
 				// One file at a time: tests cut upstream hosts off the network every file shares.
-				test: { name: "upstream", include: ["tests/upstream-*.test.ts"], fileParallelism: false },
+				test: {
+					name: "upstream",
+					include: ["tests/upstream-*.test.ts"],
+					fileParallelism: false,
+					setupFiles: [VALUE_LIMIT],
+				},
 			},
 		],
 	},
