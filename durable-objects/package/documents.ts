@@ -12,10 +12,17 @@ import {
 // The packuments (full and abbreviated), stored in pieces: each version's part of both forms is a
 // row of `version_documents` (packument-pieces.ts), written when the version is published or
 // changed, so a write stores what changed and no value grows with the number of versions. A read
-// joins the pieces, and the object keeps the last text of each form it joined until the revision
-// moves. The ETag names the revision and the form.
+// joins the pieces, and the object keeps the last text of each form it joined (up to 2 M
+// characters) until the revision moves. The ETag names the revision and the form.
 
 export type PackumentForm = "full" | "abbreviated";
+
+/**
+ * The longest text kept joined in memory (characters): most packuments. Larger ones are joined
+ * again on each read the read tier does not answer, so that many objects of large packages in
+ * one isolate cannot fill its 128 MB.
+ */
+const KEEP_JOINED_CHARS = 2 * 1024 * 1024;
 
 /** Everything in the packument besides the versions' own pieces, as the read sees it now. */
 export type PackumentFrame = {
@@ -66,7 +73,8 @@ export class Documents {
 							.toArray(),
 						distTags,
 					);
-		this.joined.set(form, { etag, body });
+		if (body.length <= KEEP_JOINED_CHARS) this.joined.set(form, { etag, body });
+		else this.joined.delete(form);
 		return body;
 	}
 
@@ -76,12 +84,14 @@ export class Documents {
 	 * pieces existed. Run by every write, and by a read that finds some missing.
 	 */
 	store(pkg: PackageRow): void {
+		// The numbers first (an index holds them), then only the rows that need pieces.
 		const missing = this.sql
-			.exec<VersionRow>(
-				`SELECT v.* FROM versions v WHERE NOT EXISTS (SELECT 1 FROM version_documents d WHERE d.version = v.version)`,
+			.exec<{ version: string }>(
+				`SELECT version FROM versions v WHERE NOT EXISTS (SELECT 1 FROM version_documents d WHERE d.version = v.version)`,
 			)
 			.toArray();
-		for (const row of missing) {
+		for (const { version } of missing) {
+			const row = this.sql.exec<VersionRow>(`SELECT * FROM versions WHERE version = ?`, version).one();
 			const pieces = versionPieces(pkg, row);
 			this.sql.exec(
 				`INSERT INTO version_documents (version, full_head, full_tail, abbreviated) VALUES (?, ?, ?, ?)`,

@@ -1,4 +1,3 @@
-import semver from "semver";
 import type { Actor } from "../../schema/audit";
 import { config } from "../../schema/config";
 import { ok, type Result } from "../../schema/errors";
@@ -150,6 +149,6 @@ export class PackageAlarm {
 	}
 
 	private hasPrereleases(): boolean {
-		return this.rows.versions.all().some((v) => semver.prerelease(v.version) !== null);
+		return this.rows.versions.hasPrerelease();
 	}
 }

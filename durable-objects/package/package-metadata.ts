@@ -33,7 +33,7 @@ import { revision } from "./package-record";
 import { type Change, type PackageRows, packageRows, type Skip, type Written } from "./package-rows";
 import { versionDocument } from "./packument";
 import { packagePage } from "./page";
-import { searchDocument } from "./search-document";
+import { searchDocumentOf } from "./search-document";
 import { UpstreamMirror } from "./upstream";
 import * as versionChanges from "./version-changes";
 import { versionByRef } from "./version-changes";
@@ -121,7 +121,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			const resolved = resolveVersionSpec(spec, {
 				has: (version) => this.rows.versions.get(version) !== null,
 				tagged: (tag) => this.rows.channels.get(tag)?.version ?? null,
-				numbers: () => this.rows.versions.all().map((v) => v.version),
+				numbers: () => this.rows.versions.numbers(),
 			});
 			if (!resolved.ok) return resolved;
 			const row = this.rows.versions.get(resolved.value) as VersionRow;
@@ -506,14 +506,16 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		return name === null ? refusals.packageNotFound() : refusals.upstreamReadOnly(name);
 	}
 
+	/** Read after every write (the alarm tells the index): reads no version but the latest. */
 	private buildSearchDocument(pkg: PackageRow) {
-		return searchDocument(
+		const { versions, channels, downloads } = this.rows;
+		const latest = versions.get(channels.get("latest")?.version ?? "") ?? versions.lastPublished();
+		return searchDocumentOf(
 			pkg,
-			this.rows.versions.all(),
-			this.rows.channels.distTags(),
-			this.rows.versions.maintainers(),
-			this.rows.downloads.weeklyTotal(),
-			this.rows.downloads.lastDays(RECENT_DOWNLOAD_DAYS),
+			{ latest, ...versions.summary() },
+			versions.maintainers(),
+			downloads.weeklyTotal(),
+			downloads.lastDays(RECENT_DOWNLOAD_DAYS),
 		);
 	}
 }

@@ -1,3 +1,4 @@
+import semver from "semver";
 import type { BundledFile, Person } from "../../schema/package/contract";
 import type { VersionInsert, VersionRow } from "../../schema/package/rows";
 
@@ -11,6 +12,30 @@ export class Versions {
 
 	all(): VersionRow[] {
 		return this.sql.exec<VersionRow>(`SELECT * FROM versions ORDER BY published_at, rowid`).toArray();
+	}
+
+	/** Every version number, in publish order: what needs only the numbers reads no manifest. */
+	numbers(): string[] {
+		return this.sql
+			.exec<{ version: string }>(`SELECT version FROM versions ORDER BY published_at, rowid`)
+			.toArray()
+			.map((r) => r.version);
+	}
+
+	/** Whether any version is a pre-release (has a `-` before any build metadata). */
+	hasPrerelease(): boolean {
+		return this.sql
+			.exec<{ version: string }>(`SELECT version FROM versions WHERE version LIKE '%-%'`)
+			.toArray()
+			.some((r) => semver.prerelease(r.version) !== null);
+	}
+
+	/** How many versions there are, and when the last was published. */
+	summary(): { count: number; lastPublishedAt: string } {
+		const row = this.sql
+			.exec<{ count: number; last: string | null }>(`SELECT count(*) AS count, max(published_at) AS last FROM versions`)
+			.one();
+		return { count: row.count, lastPublishedAt: row.last ?? "" };
 	}
 
 	/** The version published last (by time, then insertion). */

@@ -247,7 +247,7 @@ export const packageMetadataMigrations: readonly Migration[] = [
 	},
 	{
 		version: 7,
-		name: "packuments stored in pieces, one row per version",
+		name: "packuments stored in pieces, one row per version; versions indexed by publish time",
 		sql: `
 			-- Each version's part of the packuments (durable-objects/package/packument-pieces.ts): the
 			-- full form's version document as the text before and after its maintainers (which change
@@ -263,6 +263,11 @@ export const packageMetadataMigrations: readonly Migration[] = [
 
 			-- The whole documents, one value each, grew past what one SQLite value may hold (2 MB).
 			DROP TABLE documents;
+
+			-- What every write and its alarm look up (the last published version, unsigned versions) is
+			-- found without reading every version's row: a write's cost stays flat in the version count.
+			CREATE INDEX versions_published ON versions (published_at);
+			CREATE INDEX versions_unsigned ON versions (published_at) WHERE signatures IS NULL;
 		`,
 	},
 ];
