@@ -333,7 +333,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		return result;
 	}
 
-	// ── writes ─────────────────────────────────────────────────────────────────────────────────
+	// ── writes: each a change of version-changes.ts or channel-changes.ts, through `write` ──────
 
 	publish(input: PublishInput) {
 		return this.write(input.actor, { creates: { name: input.name, access: input.access } }, (pkg, now) =>
