@@ -250,15 +250,19 @@ export const packageMetadataMigrations: readonly Migration[] = [
 		name: "packuments stored in pieces, one row per version; versions indexed by publish time",
 		sql: `
 			-- Each version's part of the packuments (durable-objects/package/packument-pieces.ts): the
-			-- full form's version document as the text before and after its maintainers (which change
-			-- without the version changing), and the abbreviated form's. A publish writes one row, not
-			-- the whole document; a read joins them. A row is dropped when its version changes and
-			-- built again by the write; versions stored before this step get theirs on first use.
+			-- abbreviated form's, and the full form's version document as the text before and after
+			-- its maintainers (which change without the version changing). A publish writes one row, not
+			-- the whole document; a read scans the table once and orders the rows as the versions are
+			-- ordered (published_at, then the version row's rowid, kept as seq). A row is dropped when
+			-- its version changes and built again by the write; versions stored before this step get
+			-- theirs on first use.
 			CREATE TABLE version_documents (
 				version TEXT PRIMARY KEY,
+				published_at TEXT NOT NULL,
+				seq INTEGER NOT NULL,
+				abbreviated TEXT NOT NULL,
 				full_head TEXT NOT NULL,
-				full_tail TEXT NOT NULL,
-				abbreviated TEXT NOT NULL
+				full_tail TEXT NOT NULL
 			);
 
 			-- The whole documents, one value each, grew past what one SQLite value may hold (2 MB).
