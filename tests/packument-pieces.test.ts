@@ -194,6 +194,22 @@ describe("a package object's stored packuments (#25 packuments that scale)", () 
 		expect(pieces).toBe(2);
 	});
 
+	it("never shows pieces whose version is gone", async () => {
+		const name = uniqueName("orphan");
+		const stub = packageStub(name);
+		await stub.publish(publishInput(name, "1.0.0"));
+		await runInDurableObject(stub, (_i, state) => {
+			state.storage.sql.exec(
+				`INSERT INTO version_documents (version, published_at, seq, abbreviated, full_head, full_tail)
+				 SELECT '9.9.9', published_at, seq + 1, abbreviated, full_head, full_tail FROM version_documents`,
+			);
+		});
+		await stub.setAccess({ access: "public" }, actorNamed());
+		const abbreviated = await stub.packument("abbreviated", null);
+		if (!abbreviated.ok) throw new Error("packument refused");
+		expect(Object.keys(JSON.parse(abbreviated.value.body ?? "{}").versions)).toEqual(["1.0.0"]);
+	});
+
 	it("the limit check finds a value over 2 MB in any table", async () => {
 		const stub = packageStub(uniqueName("limit"));
 		const found = await runInDurableObject(stub, (_i, state) => {

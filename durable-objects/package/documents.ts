@@ -84,9 +84,11 @@ export class Documents {
 	/**
 	 * Builds the pieces of the versions that have none: those published or changed since (a change
 	 * to a version drops its pieces, see versions.ts), or every version of a package stored before
-	 * pieces existed. Run by every write, and by a read that finds some missing.
+	 * pieces existed. Run by every write, and by every read that joins the pieces.
 	 */
 	store(pkg: PackageRow): void {
+		// A version's pieces go with it (versions.ts); any left without one would be read as a version.
+		this.sql.exec(`DELETE FROM version_documents WHERE version NOT IN (SELECT version FROM versions)`);
 		// The numbers first (an index holds them), then only the rows that need pieces.
 		const missing = this.sql
 			.exec<{ version: string }>(
