@@ -88,7 +88,13 @@ export class Documents {
 	 */
 	store(pkg: PackageRow): void {
 		// A version's pieces go with it (versions.ts); any left without one would be read as a version.
-		this.sql.exec(`DELETE FROM version_documents WHERE version NOT IN (SELECT version FROM versions)`);
+		// Found through the indexes of both tables (a DELETE … NOT IN would read every piece).
+		const orphans = this.sql
+			.exec<{ version: string }>(
+				`SELECT version FROM version_documents d WHERE NOT EXISTS (SELECT 1 FROM versions v WHERE v.version = d.version)`,
+			)
+			.toArray();
+		for (const { version } of orphans) this.sql.exec(`DELETE FROM version_documents WHERE version = ?`, version);
 		// The numbers first (an index holds them), then only the rows that need pieces.
 		const missing = this.sql
 			.exec<{ version: string }>(
