@@ -58,6 +58,9 @@ const unitTests = [
 	"tests/upstream-rules.test.ts",
 ];
 
+// After each file, every object's SQLite is checked for a value over Cloudflare's 2 MB (#25).
+const VALUE_LIMIT = "./tests/helpers/sqlite-value-limit.ts";
+
 export default defineConfig({
 	test: {
 		testTimeout: 20_000,
@@ -72,6 +75,7 @@ export default defineConfig({
 					name: "registry",
 					include: ["tests/*.test.ts"],
 					exclude: ["tests/upstream-*.test.ts", "tests/trust-*.test.ts", ...unitTests],
+					setupFiles: [VALUE_LIMIT],
 				},
 			},
 			{
@@ -100,7 +104,13 @@ export default defineConfig({
 					})),
 				],
 				// One file at a time: tests cut upstream hosts off the network every file shares.
-				test: { name: "upstream", include: ["tests/upstream-*.test.ts"], exclude: unitTests, fileParallelism: false },
+				test: {
+					name: "upstream",
+					include: ["tests/upstream-*.test.ts"],
+					exclude: unitTests,
+					fileParallelism: false,
+					setupFiles: [VALUE_LIMIT],
+				},
 			},
 			{
 				// Trusted publishing (#19): the registry's outbound requests reach a test OpenID Connect
@@ -115,7 +125,7 @@ export default defineConfig({
 						},
 					}),
 				],
-				test: { name: "trust", include: ["tests/trust-*.test.ts"] },
+				test: { name: "trust", include: ["tests/trust-*.test.ts"], setupFiles: [VALUE_LIMIT] },
 			},
 		],
 	},

@@ -42,6 +42,12 @@
 //    each, and versions per second. Then a registry holding one 60 MB package (wrangler dev):
 //    the peak of the registry isolate (as for large publishes) and of the exporting command's
 //    resident memory while the export streams it.
+// 11. Publish cost (#25): one package taken to 5,010 versions with about 3 KB of fields each, on a
+//     fresh `npm start`: the p50 of 20 publishes one at a time when the package holds
+//     BENCH_PUBLISH_AT versions (default 50,1000,5000; the versions between are published 4 at a
+//     time), the full packument's size and first read after, and the largest SQLite value in the
+//     state directory once the server has stopped (read with node:sqlite).
+//     BENCH_ONLY=publish-cost runs this section alone.
 //
 // Figures go to stdout as a table, and as JSON with --json.
 
@@ -72,6 +78,10 @@ const ONLY = process.env.BENCH_ONLY ?? "";
 const MIGRATE_VERSIONS = Number(process.env.BENCH_MIGRATE_VERSIONS ?? 765);
 const PARALLEL_PUBLISHES = Number(process.env.BENCH_PARALLEL_PUBLISHES ?? 6);
 const PARALLEL_PUBLISH_MB = Number(process.env.BENCH_PARALLEL_PUBLISH_MB ?? 15);
+const PUBLISH_AT = (process.env.BENCH_PUBLISH_AT ?? "50,1000,5000")
+	.split(",")
+	.filter((s) => s.trim() !== "")
+	.map(Number);
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 const SIGNING = randomBytes(16).toString("hex");
 const ENCRYPTION = randomBytes(16).toString("hex");
@@ -972,6 +982,99 @@ async function backupBench() {
 	figures.backup = rows;
 }
 
+// ── publish cost ───────────────────────────────────────────────────────────────────────────────
+
+/** Version i of the publish-cost package: about 3 KB of fields, as a package that publishes per commit. */
+function costManifest(i) {
+	return {
+		name: "bench-many-versions",
+		version: `1.0.${i}`,
+		description: pick(i, 150).join(" "),
+		keywords: pick(i + 7, 12),
+		main: "index.js",
+		license: "MIT",
+		scripts: { build: "tsc -p .", test: "vitest run", lint: "biome check .", prepublishOnly: "npm run build" },
+		dependencies: Object.fromEntries(pick(i + 3, 40).map((w, k) => [`${w}-${k}-helper`, `^${k}.0.0`])),
+		repository: { type: "git", url: "git+https://example.test/bench/many-versions.git" },
+	};
+}
+
+/** The largest value in any table of the SQLite files under a directory (the objects' storage). */
+async function largestSqliteValue(dir) {
+	const { DatabaseSync } = await import("node:sqlite");
+	const files = readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith(".sqlite"));
+	let largest = { bytes: 0, where: "" };
+	for (const file of files) {
+		const db = new DatabaseSync(join(dir, String(file)), { readOnly: true });
+		try {
+			const tables = db
+				.prepare(
+					`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'
+					 AND sql NOT LIKE 'CREATE VIRTUAL%'`,
+				)
+				.all();
+			for (const { name } of tables) {
+				for (const { name: column } of db.prepare(`SELECT name FROM pragma_table_info(?)`).all(name)) {
+					const { bytes } = db.prepare(`SELECT max(length(CAST("${column}" AS BLOB))) AS bytes FROM "${name}"`).get();
+					if ((bytes ?? 0) > largest.bytes) largest = { bytes, where: `${name}.${column}` };
+				}
+			}
+		} finally {
+			db.close();
+		}
+	}
+	return largest;
+}
+
+async function publishCost() {
+	const costState = scratch("publish-cost-state");
+	const server = await startServer("npm start", {}, costState);
+	const rows = [];
+	let packumentBytes = 0;
+	let firstReadMs = 0;
+	try {
+		let published = 0;
+		for (const at of PUBLISH_AT) {
+			const fill = Array.from({ length: Math.max(0, at - 10 - published) }, (_, k) => costManifest(published + k));
+			if (fill.length > 0) {
+				log(`publish cost: publishing versions ${published + 1}-${published + fill.length}…`);
+				await publishMany(server.url, fill, 4);
+				published += fill.length;
+			}
+			const times = [];
+			for (let k = 0; k < 20; k++) {
+				const body = JSON.stringify(await publishBody(costManifest(published)));
+				const started = performance.now();
+				const put = await fetch(`${server.url}/bench-many-versions`, {
+					method: "PUT",
+					headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+					body,
+				});
+				times.push(performance.now() - started);
+				if (put.status !== 201) throw new Error(`publish cost: ${put.status} ${await put.text()}`);
+				await put.arrayBuffer();
+				published++;
+			}
+			times.sort((a, b) => a - b);
+			rows.push({ versions: at, p50: +times[10].toFixed(1), p90: +times[18].toFixed(1) });
+			log(`publish cost: p50 ${times[10].toFixed(1)} ms around ${at} versions`);
+		}
+		const started = performance.now();
+		const full = await fetch(`${server.url}/bench-many-versions`, { headers: { authorization: `Bearer ${ADMIN}` } });
+		packumentBytes = (await full.arrayBuffer()).byteLength;
+		firstReadMs = +(performance.now() - started).toFixed(1);
+	} finally {
+		await server.stop();
+	}
+	const largest = await largestSqliteValue(costState);
+	figures["publish cost"] = {
+		rows,
+		fullPackumentBytes: packumentBytes,
+		firstFullReadMs: firstReadMs,
+		largestSqliteValue: largest,
+	};
+}
+
 // ── run ────────────────────────────────────────────────────────────────────────────────────────
 
 let reader = null;
@@ -1106,6 +1209,7 @@ if (ONLY === "" || ONLY === "large-publishes") await largePublishes();
 if (ONLY === "" || ONLY === "migrate") await migration();
 if (ONLY === "" || ONLY === "backup") await backupBench();
 if (ONLY === "" || ONLY === "parallel-publishes") await parallelPublishes();
+if (ONLY === "" || ONLY === "publish-cost") await publishCost();
 
 console.log("");
 for (const note of notes) console.log(note);
@@ -1179,5 +1283,15 @@ const parallel = figures["parallel publishes (wrangler dev)"];
 if (parallel) {
 	console.log("\nparallel publishes into one isolate through wrangler dev (#22.4; the platform's limit: 128 MB):");
 	for (const [what, value] of Object.entries(parallel)) console.log(`  ${what.padEnd(20)} ${value}`);
+}
+const cost = figures["publish cost"];
+if (cost) {
+	console.log("\npublish cost: one package, ~3 KB of fields per version, publishes one at a time (npm start)");
+	console.log("versions".padEnd(10), "p50 ms".padStart(8), "p90 ms".padStart(8));
+	for (const row of cost.rows) {
+		console.log(String(row.versions).padEnd(10), String(row.p50).padStart(8), String(row.p90).padStart(8));
+	}
+	console.log(`full packument after: ${cost.fullPackumentBytes} bytes, first read ${cost.firstFullReadMs} ms`);
+	console.log(`largest SQLite value: ${cost.largestSqliteValue.bytes} bytes (${cost.largestSqliteValue.where})`);
 }
 if (process.argv.includes("--json")) console.log(JSON.stringify({ notes, figures }, null, 2));

@@ -1,9 +1,15 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { applyMigrations } from "../durable-objects/migrations";
+import { Channels } from "../durable-objects/package/channels";
+import { Documents } from "../durable-objects/package/documents";
+import { PackageRecord } from "../durable-objects/package/package-record";
+import { fullPackument } from "../durable-objects/package/packument";
+import { Versions } from "../durable-objects/package/versions";
 import { authStoreMigrations } from "../schema/auth/migrations";
 import type { Migration } from "../schema/migrations";
 import { packageMetadataMigrations } from "../schema/package/migrations";
+import { versionRow } from "./helpers/package-rows";
 import { publish, publisherFor, uniqueName } from "./helpers/registry";
 
 // Schema migrations run once per object, in order, in one transaction, and are recorded inside it.
@@ -79,5 +85,57 @@ describe("Durable Object migrations", () => {
 		expect(outcome.error).toMatch(/missing/);
 		expect(outcome.tables).toEqual(["a"]);
 		expect(outcome.max).toBe(201);
+	});
+
+	it("takes a package stored as whole documents (step 6) to pieces (step 7): the documents go, the same packument is joined (#25)", async () => {
+		const name = uniqueName("older");
+		const stub = env.PACKAGES.get(env.PACKAGES.idFromName(name));
+		const outcome = await runInDurableObject(stub, (_i, state) => {
+			const sql = state.storage.sql;
+			applyMigrations(
+				state.storage,
+				packageMetadataMigrations.filter((m) => m.version <= 6),
+			);
+			const now = "2026-01-02T00:00:00.000Z";
+			new PackageRecord(sql).claim(name, "public", now);
+			const versions = new Versions(sql);
+			for (const [i, version] of ["1.0.0", "1.1.0"].entries()) {
+				versions.insert(
+					{
+						...versionRow(version, { name, version, description: `v${i}` }),
+						published_at: `2026-01-0${i + 2}T00:00:00.000Z`,
+					},
+					[],
+				);
+			}
+			versions.addMaintainer({ name: "alice" });
+			new Channels(sql).move("latest", "1.1.0", "alice", now);
+			const pkg = new PackageRecord(sql).bumpRevision(now);
+			const rows = versions.all();
+			const tags = { latest: "1.1.0" };
+			const whole = JSON.stringify(fullPackument(pkg, rows, tags, [{ name: "alice" }]));
+			sql.exec(`INSERT INTO documents (kind, body, etag) VALUES ('full', ?, '"x"')`, whole);
+
+			const migrated = applyMigrations(state.storage, packageMetadataMigrations);
+			const tables = sql
+				.exec<{ name: string }>(
+					`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('documents', 'version_documents')`,
+				)
+				.toArray()
+				.map((t) => t.name);
+			const joined = new Documents(sql).body(pkg, "full", () => ({
+				distTags: tags,
+				maintainers: versions.maintainers(),
+				latest: () => versions.get("1.1.0"),
+			}));
+			const pieces = sql.exec<{ n: number }>(`SELECT count(*) AS n FROM version_documents`).one().n;
+			return { migrated, tables, same: joined === whole, pieces };
+		});
+		expect(outcome).toEqual({
+			migrated: Math.max(...packageMetadataMigrations.map((m) => m.version)),
+			tables: ["version_documents"],
+			same: true,
+			pieces: 2,
+		});
 	});
 });

@@ -188,7 +188,7 @@ describe("abbreviated packument", () => {
 		_nodeVersion: "24.0.0",
 	};
 	const row = versionRow("1.0.0", { ...installFields, ...otherFields }, { deprecated: "use 2" });
-	const doc = abbreviatedPackument(pkg, [row], { latest: "1.0.0" }, maintainers);
+	const doc = abbreviatedPackument(pkg, [row], { latest: "1.0.0" });
 	const version = (doc.versions as Record<string, Record<string, unknown>>)["1.0.0"] ?? {};
 
 	it("has only the name, modification time, tags and versions", () => {

@@ -42,7 +42,7 @@ export const PACKAGE_TABLES: readonly TableSpec[] = [
  * table of the schema to being exported or named here).
  */
 export const PACKAGE_TABLES_KEPT_BACK: Readonly<Record<string, string>> = {
-	documents: "stored packuments: rebuilt from the rows when the package row is restored",
+	version_documents: "each version's pieces of the packuments: built again from the version rows on first use",
 	index_outbox: "what the search index last heard: the alarm tells it again",
 	retention_checks: "when retention last looked: it looks again",
 	upstream_documents: "copies of an upstream's packuments: fetched again on demand",

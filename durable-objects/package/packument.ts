@@ -67,7 +67,23 @@ export function fullPackument(
 	distTags: Record<string, string>,
 	maintainers: Person[],
 ): Record<string, unknown> {
-	const latestRow = versions.find((v) => v.version === distTags.latest) ?? versions.at(-1);
+	const latest = versions.find((v) => v.version === distTags.latest) ?? versions.at(-1) ?? null;
+	const documents = Object.fromEntries(versions.map((row) => [row.version, versionDocument(pkg, row, maintainers)]));
+	return fullPackumentFrame(pkg, versions, latest, distTags, maintainers, documents);
+}
+
+/**
+ * The full packument around its `versions`, which the caller gives (the documents, or a marker the
+ * stored pieces replace): only the publish times of the versions are needed here.
+ */
+export function fullPackumentFrame(
+	pkg: PackageRow,
+	times: Pick<VersionRow, "version" | "published_at">[],
+	latestRow: VersionRow | null,
+	distTags: Record<string, string>,
+	maintainers: Person[],
+	versions: unknown,
+): Record<string, unknown> {
 	const latest = latestRow ? (JSON.parse(latestRow.manifest) as Record<string, unknown>) : {};
 	const top: Record<string, unknown> = {};
 	for (const field of LATEST_FIELDS) if (latest[field] !== undefined) top[field] = latest[field];
@@ -77,11 +93,11 @@ export function fullPackument(
 		name: pkg.name,
 		...top,
 		"dist-tags": distTags,
-		versions: Object.fromEntries(versions.map((row) => [row.version, versionDocument(pkg, row, maintainers)])),
+		versions,
 		time: {
 			created: pkg.created_at,
 			modified: pkg.modified_at,
-			...Object.fromEntries(versions.map((row) => [row.version, row.published_at])),
+			...Object.fromEntries(times.map((row) => [row.version, row.published_at])),
 		},
 		maintainers,
 		readme: latestRow?.readme ?? "",
@@ -90,20 +106,29 @@ export function fullPackument(
 	};
 }
 
+/** One version as the abbreviated packument shows it: the fields installers need. */
+export function abbreviatedVersion(pkg: PackageRow, row: VersionRow): Record<string, unknown> {
+	const doc = versionDocument(pkg, row, []);
+	return Object.fromEntries(INSTALL_FIELDS.filter((f) => doc[f] !== undefined).map((f) => [f, doc[f]]));
+}
+
 export function abbreviatedPackument(
 	pkg: PackageRow,
 	versions: VersionRow[],
 	distTags: Record<string, string>,
-	maintainers: Person[],
 ): Record<string, unknown> {
-	const abbreviated = (row: VersionRow) => {
-		const doc = versionDocument(pkg, row, maintainers);
-		return Object.fromEntries(INSTALL_FIELDS.filter((f) => doc[f] !== undefined).map((f) => [f, doc[f]]));
-	};
-	return {
-		name: pkg.name,
-		modified: pkg.modified_at,
-		"dist-tags": distTags,
-		versions: Object.fromEntries(versions.map((row) => [row.version, abbreviated(row)])),
-	};
+	return abbreviatedPackumentFrame(
+		pkg,
+		distTags,
+		Object.fromEntries(versions.map((row) => [row.version, abbreviatedVersion(pkg, row)])),
+	);
+}
+
+/** The abbreviated packument around its `versions` (the documents, or a marker). */
+export function abbreviatedPackumentFrame(
+	pkg: PackageRow,
+	distTags: Record<string, string>,
+	versions: unknown,
+): Record<string, unknown> {
+	return { name: pkg.name, modified: pkg.modified_at, "dist-tags": distTags, versions };
 }

@@ -15,7 +15,34 @@ export function searchDocument(
 	weeklyDownloads: number,
 	dailyDownloads: DayCount[] = [],
 ): SearchDocument | null {
-	const latest = versions.find((v) => v.version === distTags.latest) ?? versions.at(-1);
+	const summary: VersionSummary = {
+		latest: versions.find((v) => v.version === distTags.latest) ?? versions.at(-1) ?? null,
+		count: versions.length,
+		lastPublishedAt:
+			versions
+				.map((v) => v.published_at)
+				.sort()
+				.at(-1) ?? "",
+	};
+	return searchDocumentOf(pkg, summary, maintainers, weeklyDownloads, dailyDownloads);
+}
+
+/** What the document needs of the versions: the object reads it without reading every version. */
+export type VersionSummary = {
+	/** The version `latest` names, or else the last published. */
+	latest: VersionRow | null;
+	count: number;
+	lastPublishedAt: string;
+};
+
+export function searchDocumentOf(
+	pkg: PackageRow,
+	versions: VersionSummary,
+	maintainers: Person[],
+	weeklyDownloads: number,
+	dailyDownloads: DayCount[] = [],
+): SearchDocument | null {
+	const { latest } = versions;
 	if (!latest) return null;
 	const manifest = JSON.parse(latest.manifest) as Record<string, unknown>;
 	const publisher = JSON.parse(latest.published_by) as Person;
@@ -37,12 +64,8 @@ export function searchDocument(
 		deprecated: latest.deprecated,
 		weeklyDownloads,
 		dailyDownloads: dailyDownloads.filter((d) => d.downloads > 0),
-		versionCount: versions.length,
-		publishedAt:
-			versions
-				.map((v) => v.published_at)
-				.sort()
-				.at(-1) ?? "",
+		versionCount: versions.count,
+		publishedAt: versions.lastPublishedAt,
 		rev: pkg.rev,
 	};
 }

@@ -1,4 +1,3 @@
-import semver from "semver";
 import type { Actor } from "../../schema/audit";
 import { config } from "../../schema/config";
 import { ok, type Refusal, type Result } from "../../schema/errors";
@@ -23,6 +22,7 @@ import { UpstreamDocuments, type UpstreamForm } from "./upstream-documents";
 import { integrityCheck } from "./upstream-integrity";
 import { type ChangedVersion, rewriteUpstreamPackument, type UpstreamVersion } from "./upstream-packument";
 import { UpstreamTarballs } from "./upstream-tarballs";
+import { resolveVersionSpec } from "./version-spec";
 
 // The upstream registry's side of a package object whose name is not this registry's. The object
 // is the one place per name, so it is where "once" holds: one refresh of the name's documents at a
@@ -123,18 +123,14 @@ export class UpstreamMirror {
 		const versions = doc.versions ?? {};
 		const tags = doc["dist-tags"] ?? {};
 		// Own keys only: a spec such as "constructor" names nothing.
-		const tagged = Object.hasOwn(tags, spec) ? tags[spec] : undefined;
-		const version = Object.hasOwn(versions, spec)
-			? spec
-			: typeof tagged === "string"
-				? tagged
-				: semver.validRange(spec) === null
-					? null
-					: semver.maxSatisfying(Object.keys(versions), spec);
-		const manifest = version !== null && Object.hasOwn(versions, version) ? versions[version] : undefined;
-		if (manifest === undefined) return heardByAnyone(refusals.versionNotFound(spec));
+		const resolved = resolveVersionSpec(spec, {
+			has: (version) => Object.hasOwn(versions, version),
+			tagged: (tag) => (Object.hasOwn(tags, tag) && typeof tags[tag] === "string" ? tags[tag] : null),
+			numbers: () => Object.keys(versions),
+		});
+		if (!resolved.ok) return heardByAnyone(resolved);
 		return ok({
-			body: JSON.stringify(manifest),
+			body: JSON.stringify(versions[resolved.value]),
 			placeholder: row.placeholder,
 			upstream: note,
 			access: "public",

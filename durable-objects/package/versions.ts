@@ -1,14 +1,49 @@
+import semver from "semver";
 import type { BundledFile, Person } from "../../schema/package/contract";
 import type { VersionInsert, VersionRow } from "../../schema/package/rows";
 
 // Versions of one package and the index of their files. Rows are immutable once inserted, except
-// for the deprecation message; a removed version leaves its number behind so it is never reused.
+// for the deprecation message and the signatures; a removed version leaves its number behind so it
+// is never reused. A change to a version drops its stored packument pieces (documents.ts), which
+// the write then builds again.
 
 export class Versions {
 	constructor(private readonly sql: SqlStorage) {}
 
 	all(): VersionRow[] {
 		return this.sql.exec<VersionRow>(`SELECT * FROM versions ORDER BY published_at, rowid`).toArray();
+	}
+
+	/** Every version number, in publish order: what needs only the numbers reads no manifest. */
+	numbers(): string[] {
+		return this.sql
+			.exec<{ version: string }>(`SELECT version FROM versions ORDER BY published_at, rowid`)
+			.toArray()
+			.map((r) => r.version);
+	}
+
+	/** Whether any version is a pre-release (has a `-` before any build metadata). */
+	hasPrerelease(): boolean {
+		return this.sql
+			.exec<{ version: string }>(`SELECT version FROM versions WHERE version LIKE '%-%'`)
+			.toArray()
+			.some((r) => semver.prerelease(r.version) !== null);
+	}
+
+	/** How many versions there are, and when the last was published. */
+	summary(): { count: number; lastPublishedAt: string } {
+		const row = this.sql
+			.exec<{ count: number; last: string | null }>(`SELECT count(*) AS count, max(published_at) AS last FROM versions`)
+			.one();
+		return { count: row.count, lastPublishedAt: row.last ?? "" };
+	}
+
+	/** The version published last (by time, then insertion). */
+	lastPublished(): VersionRow | null {
+		return (
+			this.sql.exec<VersionRow>(`SELECT * FROM versions ORDER BY published_at DESC, rowid DESC LIMIT 1`).toArray()[0] ??
+			null
+		);
 	}
 
 	get(version: string): VersionRow | null {
@@ -81,10 +116,12 @@ export class Versions {
 
 	setSignatures(version: string, signatures: string): void {
 		this.sql.exec(`UPDATE versions SET signatures = ? WHERE version = ?`, signatures, version);
+		this.dropPieces(version);
 	}
 
 	setDeprecated(version: string, message: string | null): void {
 		this.sql.exec(`UPDATE versions SET deprecated = ? WHERE version = ?`, message, version);
+		this.dropPieces(version);
 	}
 
 	/** Deletes a version and its file index, keeping its number; returns the R2 keys of its bytes. */
@@ -93,6 +130,7 @@ export class Versions {
 		if (!row) return [];
 		this.sql.exec(`DELETE FROM files WHERE version = ?`, version);
 		this.sql.exec(`DELETE FROM versions WHERE version = ?`, version);
+		this.dropPieces(version);
 		this.sql.exec(
 			`INSERT INTO removed_versions (version, removed_at, removed_by) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
 			version,
@@ -100,6 +138,10 @@ export class Versions {
 			by,
 		);
 		return [row.tarball_key, row.files_key];
+	}
+
+	private dropPieces(version: string): void {
+		this.sql.exec(`DELETE FROM version_documents WHERE version = ?`, version);
 	}
 
 	file(version: string, path: string): BundledFile | null {

@@ -268,4 +268,33 @@ export const packageMetadataMigrations: readonly Migration[] = [
 			) WITHOUT ROWID;
 		`,
 	},
+	{
+		version: 8,
+		name: "packuments stored in pieces, one row per version; versions indexed by publish time",
+		sql: `
+			-- Each version's part of the packuments (durable-objects/package/packument-pieces.ts): the
+			-- abbreviated form's, and the full form's version document as the text before and after
+			-- its maintainers (which change without the version changing). A publish writes one row, not
+			-- the whole document; a read scans the table once and orders the rows as the versions are
+			-- ordered (published_at, then the version row's rowid, kept as seq). A row is dropped when
+			-- its version changes and built again by the write; versions stored before this step get
+			-- theirs on first use.
+			CREATE TABLE version_documents (
+				version TEXT PRIMARY KEY,
+				published_at TEXT NOT NULL,
+				seq INTEGER NOT NULL,
+				abbreviated TEXT NOT NULL,
+				full_head TEXT NOT NULL,
+				full_tail TEXT NOT NULL
+			);
+
+			-- The whole documents, one value each, grew past what one SQLite value may hold (2 MB).
+			DROP TABLE documents;
+
+			-- What every write and its alarm look up (the last published version, unsigned versions) is
+			-- found without reading every version's row: a write's cost stays flat in the version count.
+			CREATE INDEX versions_published ON versions (published_at);
+			CREATE INDEX versions_unsigned ON versions (published_at) WHERE signatures IS NULL;
+		`,
+	},
 ];

@@ -1,0 +1,226 @@
+import { runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { abbreviatedPackument, fullPackument } from "../durable-objects/package/packument";
+import { assembleAbbreviated, assembleFull, versionPieces } from "../durable-objects/package/packument-pieces";
+import type { Person } from "../schema/package/contract";
+import type { PackageRow, VersionRow } from "../schema/package/rows";
+import { actorNamed, packageStub, publishInput } from "./helpers/package-object";
+import { packageRow, versionRow } from "./helpers/package-rows";
+import { ADMIN, packument, uniqueName } from "./helpers/registry";
+import { largestValue, largestValueIn, MAX_SQLITE_VALUE_BYTES } from "./helpers/sqlite-values";
+
+// Packuments stored in pieces, one row per version (#25 "packuments that scale"): the joined
+// pieces are the bytes the pure builder (packument.ts) makes, a publish writes its own version's
+// pieces only, and no SQLite value grows with the package: a package whose packument is over 5 MB
+// is stored and served with every value under Cloudflare's 2 MB.
+
+const maintainers: Person[] = [{ name: "alice", email: "alice@example.com" }, { name: "bob" }];
+
+/** The text of both forms joined from pieces, as the object stores and joins them. */
+function joined(pkg: PackageRow, rows: VersionRow[], tags: Record<string, string>, people: Person[]) {
+	const pieces = rows.map((row) => ({ row, ...versionPieces(pkg, row) }));
+	const latest = rows.find((r) => r.version === tags.latest) ?? rows.at(-1) ?? null;
+	return {
+		full: assembleFull(
+			pkg,
+			pieces.map((p) => ({
+				version: p.row.version,
+				published_at: p.row.published_at,
+				full_head: p.fullHead,
+				full_tail: p.fullTail,
+			})),
+			latest,
+			tags,
+			people,
+		),
+		abbreviated: assembleAbbreviated(
+			pkg,
+			pieces.map((p) => ({ version: p.row.version, abbreviated: p.abbreviated })),
+			tags,
+		),
+	};
+}
+
+describe("packument pieces (#25 packuments that scale)", () => {
+	const rows = [
+		versionRow(
+			"1.0.0",
+			{
+				description: 'first ✓ \u0000 "quoted" </script>',
+				maintainers: [{ name: "mallory" }],
+				dist: { tarball: "http://elsewhere.test/x.tgz" },
+				dependencies: { a: "^1.0.0" },
+				bin: { w: "bin.js" },
+			},
+			{ published_at: "2026-01-02T00:00:00.000Z", readme: "# one", readme_filename: "README.md" },
+		),
+		versionRow(
+			"2.0.0-beta.1",
+			{ description: "beta", keywords: ["ui"], engines: { node: ">=20" } },
+			{
+				published_at: "2026-01-03T00:00:00.000Z",
+				deprecated: "use 2",
+				signatures: JSON.stringify([{ keyid: "k", sig: "s" }]),
+			},
+		),
+		versionRow(
+			"1.1.0",
+			{ description: "the latest", author: "Ada", license: "MIT", _npmUser: { name: "mallory" } },
+			{ published_at: "2026-01-04T00:00:00.000Z", readme: "# latest", readme_filename: "readme.md" },
+		),
+	];
+
+	it.each<[string, PackageRow, VersionRow[], Record<string, string>, Person[]]>([
+		[
+			"several versions, latest not the last",
+			packageRow(),
+			rows,
+			{ latest: "1.1.0", next: "2.0.0-beta.1" },
+			maintainers,
+		],
+		["a scoped name, no latest tag", packageRow({ name: "@acme/widget" }), rows, { next: "1.0.0" }, maintainers],
+		["no maintainers", packageRow(), rows.slice(0, 1), { latest: "1.0.0" }, []],
+		["no versions", packageRow(), [], {}, maintainers],
+	])("join into exactly the bytes the whole-document builder makes: %s", (_case, pkg, versions, tags, people) => {
+		const text = joined(pkg, versions, tags, people);
+		expect(text.full).toBe(JSON.stringify(fullPackument(pkg, versions, tags, people)));
+		expect(text.abbreviated).toBe(JSON.stringify(abbreviatedPackument(pkg, versions, tags)));
+	});
+
+	it("keep a version's maintainers out of its stored piece, so a change of maintainers rewrites no piece", () => {
+		const pieces = versionPieces(packageRow(), rows[0] as VersionRow);
+		expect(pieces.fullHead + pieces.fullTail).not.toContain("bob");
+		expect(pieces.fullHead.endsWith('"maintainers":')).toBe(true);
+	});
+});
+
+describe("a package object's stored packuments (#25 packuments that scale)", () => {
+	it("serves a package whose packument is over 5 MB with every stored value under 2 MB", async () => {
+		const name = uniqueName("big");
+		const stub = packageStub(name);
+		const versions = ["1.0.0", "1.0.1", "1.0.2", "1.0.3", "1.0.4", "1.0.5", "1.0.6"];
+		for (const version of versions) {
+			const manifest = {
+				name,
+				version,
+				// 800 KB of each version's document; half of it (dependencies) is in the abbreviated form too.
+				description: "d".repeat(400_000),
+				dependencies: Object.fromEntries(Array.from({ length: 8_000 }, (_, i) => [`dep-${i}-${"x".repeat(30)}`, "1"])),
+			};
+			const published = await stub.publish(publishInput(name, version, { manifest }));
+			expect(published.ok).toBe(true);
+		}
+		const full = await stub.packument("full", null);
+		const abbreviated = await stub.packument("abbreviated", null);
+		if (!full.ok || !abbreviated.ok) throw new Error("packument refused");
+		expect(full.value.body?.length).toBeGreaterThan(5 * 1024 * 1024);
+		expect(abbreviated.value.body?.length).toBeGreaterThan(2 * 1024 * 1024);
+		const doc = JSON.parse(full.value.body ?? "{}") as { versions: Record<string, { description: string }> };
+		expect(Object.keys(doc.versions)).toEqual(versions);
+		expect(doc.versions["1.0.6"]?.description).toHaveLength(400_000);
+
+		const largest = await largestValueIn(stub);
+		expect(largest?.bytes).toBeLessThan(MAX_SQLITE_VALUE_BYTES);
+		expect(largest?.bytes).toBeGreaterThan(400_000);
+
+		// Through the Worker and its read tier: the same document and ETag.
+		const res = await packument(name, ADMIN);
+		expect(res.status).toBe(200);
+		expect(res.headers.get("etag")).toBe(full.value.etag);
+		const served = (await res.json()) as { versions: Record<string, unknown> };
+		expect(Object.keys(served.versions)).toEqual(versions);
+	});
+
+	it("writes only the new version's pieces on a publish, and only the changed version's on a deprecation", async () => {
+		const name = uniqueName("pieces");
+		const stub = packageStub(name);
+		for (const version of ["1.0.0", "1.1.0", "1.2.0"]) await stub.publish(publishInput(name, version));
+		const pieceRows = () =>
+			runInDurableObject(stub, (_i, state) =>
+				Object.fromEntries(
+					state.storage.sql
+						.exec<{ version: string; rowid: number }>(`SELECT version, rowid FROM version_documents`)
+						.toArray()
+						.map((r) => [r.version, r.rowid]),
+				),
+			);
+		const before = await pieceRows();
+		await stub.publish(publishInput(name, "2.0.0", { actor: actorNamed("carol") }));
+		const afterPublish = await pieceRows();
+		expect(afterPublish).toMatchObject(before);
+		expect(Object.keys(afterPublish)).toHaveLength(4);
+
+		await stub.update({
+			actor: actorNamed(),
+			rev: "",
+			removeMissing: false,
+			force: false,
+			versions: { "1.1.0": { deprecated: "old" } },
+		});
+		const afterDeprecate = await pieceRows();
+		expect(afterDeprecate["1.0.0"]).toBe(before["1.0.0"]);
+		expect(afterDeprecate["1.2.0"]).toBe(before["1.2.0"]);
+		expect(afterDeprecate["1.1.0"]).not.toBe(before["1.1.0"]);
+
+		// Every version shows the new publisher among the maintainers, and the deprecation.
+		const full = await stub.packument("full", null);
+		if (!full.ok) throw new Error("packument refused");
+		const doc = JSON.parse(full.value.body ?? "{}") as {
+			versions: Record<string, { maintainers: Person[]; deprecated?: string }>;
+		};
+		for (const version of ["1.0.0", "1.1.0", "1.2.0", "2.0.0"]) {
+			expect(doc.versions[version]?.maintainers.map((m) => m.name)).toEqual(["alice", "carol"]);
+		}
+		expect(doc.versions["1.1.0"]?.deprecated).toBe("old");
+	});
+
+	it("builds the pieces of versions stored before pieces existed on first read, the same bytes", async () => {
+		const name = uniqueName("older");
+		const stub = packageStub(name);
+		for (const version of ["1.0.0", "1.1.0"]) await stub.publish(publishInput(name, version));
+		const { expected, pieces } = await runInDurableObject(stub, (instance, state) => {
+			const sql = state.storage.sql;
+			sql.exec(`DELETE FROM version_documents`);
+			const pkg = sql.exec<PackageRow>(`SELECT * FROM package`).one();
+			const versions = sql.exec<VersionRow>(`SELECT * FROM versions ORDER BY published_at, rowid`).toArray();
+			const read = instance.packument("abbreviated", null);
+			if (!read.ok) throw new Error("packument refused");
+			return {
+				expected: read.value.body === JSON.stringify(abbreviatedPackument(pkg, versions, { latest: "1.1.0" })),
+				pieces: sql.exec<{ n: number }>(`SELECT count(*) AS n FROM version_documents`).one().n,
+			};
+		});
+		expect(expected).toBe(true);
+		expect(pieces).toBe(2);
+	});
+
+	it("never shows pieces whose version is gone", async () => {
+		const name = uniqueName("orphan");
+		const stub = packageStub(name);
+		await stub.publish(publishInput(name, "1.0.0"));
+		await runInDurableObject(stub, (_i, state) => {
+			state.storage.sql.exec(
+				`INSERT INTO version_documents (version, published_at, seq, abbreviated, full_head, full_tail)
+				 SELECT '9.9.9', published_at, seq + 1, abbreviated, full_head, full_tail FROM version_documents`,
+			);
+		});
+		await stub.setAccess({ access: "public" }, actorNamed());
+		const abbreviated = await stub.packument("abbreviated", null);
+		if (!abbreviated.ok) throw new Error("packument refused");
+		expect(Object.keys(JSON.parse(abbreviated.value.body ?? "{}").versions)).toEqual(["1.0.0"]);
+	});
+
+	it("the limit check finds a value over 2 MB in any table", async () => {
+		const stub = packageStub(uniqueName("limit"));
+		const found = await runInDurableObject(stub, (_i, state) => {
+			const sql = state.storage.sql;
+			sql.exec(`CREATE TABLE scratch (id INTEGER PRIMARY KEY, small TEXT, big BLOB)`);
+			sql.exec(`INSERT INTO scratch (small, big) VALUES ('é', zeroblob(?))`, MAX_SQLITE_VALUE_BYTES + 1);
+			const largest = largestValue(sql);
+			// Left behind, it would fail this file's check of every object (sqlite-value-limit.ts).
+			sql.exec(`DROP TABLE scratch`);
+			return largest;
+		});
+		expect(found).toEqual({ table: "scratch", column: "big", bytes: MAX_SQLITE_VALUE_BYTES + 1 });
+	});
+});
