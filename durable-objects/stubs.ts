@@ -17,3 +17,8 @@ export function searchIndex(env: Env) {
 export function tokenObject(env: Env, hash: string) {
 	return env.TOKENS.get(env.TOKENS.idFromName(hash));
 }
+
+/** The one HooksDO: package hook definitions and their delivery status. */
+export function hooksObject(env: Env) {
+	return env.HOOKS.get(env.HOOKS.idFromName("hooks"));
+}

@@ -45,6 +45,8 @@ export type Config = {
 	 * (always on Cloudflare): the client's address is the CF-Connecting-IP its edge sets.
 	 */
 	localClientAddress: "127.0.0.1" | "::1" | null;
+	/** The first retry of a failed hook delivery; each later one waits twice as long (at most an hour). */
+	hookRetryMs: number;
 };
 
 /** One registry behind this one. */
@@ -70,6 +72,7 @@ export const DEFAULTS = {
 	upstreamMaxAgeSeconds: 120,
 	upstreamStaleIfErrorSeconds: 86_400,
 	upstreamNotFoundSeconds: 30,
+	hookRetrySeconds: 60,
 } as const;
 
 /**
@@ -126,6 +129,7 @@ export function parseConfig(env: ConfigSource): Config {
 		upstreamNotFoundMs: seconds(env.UPSTREAM_NOT_FOUND_SECONDS, DEFAULTS.upstreamNotFoundSeconds) * 1000,
 		publishWhenUpstreamDown: text(env.ALLOW_PUBLISH_WHEN_UPSTREAM_DOWN) === "true",
 		localClientAddress: loopbackAddress(env.LOCAL_CLIENT_ADDRESS),
+		hookRetryMs: seconds(env.HOOK_RETRY_SECONDS, DEFAULTS.hookRetrySeconds) * 1000,
 	};
 }
 

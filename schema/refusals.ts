@@ -92,4 +92,8 @@ export const refusals = {
 	customerExists: (name: string): Refusal => refuse("conflict", `customer ${name} already exists`),
 	customerKeysReadOnly: (): Refusal => refuse("unprocessable", "customer keys are read-only: grant them read only"),
 	noSuchGrant: (holder: "token" | "user"): Refusal => refuse("notFound", `the ${holder} has no such grant`),
+
+	// package hooks
+	hookNotFound: (id: string): Refusal => refuse("notFound", `hook ${id} does not exist`),
+	tooManyHooks: (limit: number): Refusal => refuse("conflict", `a user has at most ${limit} hooks; remove one first`),
 } as const;

@@ -24,6 +24,7 @@ import { type RouteRequest, urlOf } from "./http";
 import { serveLoader } from "./loader/route";
 import { getVisibility, listCollaborators, listScopePackages, listUserPackages, setAccess } from "./npm/access";
 import { deleteDistTag, listDistTags, setDistTag } from "./npm/dist-tags";
+import { addHook, getHook, listHooks, removeHook, updateHook } from "./npm/hooks";
 import { listSigningKeys } from "./npm/keys";
 import { putPackage } from "./npm/publish";
 import { getPackument, getTarball, getVersion, ping } from "./npm/reads";
@@ -138,6 +139,11 @@ api
 	.post("/-/npm/v1/tokens", createNpmToken)
 	.delete("/-/npm/v1/tokens/token/:key", revokeNpmToken)
 	.post("/-/npm/v1/security/advisories/bulk", noAdvisories)
+	.post("/-/npm/v1/hooks/hook", addHook)
+	.get("/-/npm/v1/hooks", listHooks)
+	.get("/-/npm/v1/hooks/hook/:id", getHook)
+	.put("/-/npm/v1/hooks/hook/:id", updateHook)
+	.delete("/-/npm/v1/hooks/hook/:id", removeHook)
 	.get("/-/npm/v1/keys", listSigningKeys)
 	.post("/-/admin/tokens", createToken)
 	.get("/-/admin/tokens", listTokens)

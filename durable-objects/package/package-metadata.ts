@@ -36,6 +36,7 @@ import { type ChannelState, Channels } from "./channels";
 import { Claim } from "./claim";
 import { Documents, type PackumentForm } from "./documents";
 import { Downloads } from "./downloads";
+import { HookOutbox } from "./hook-outbox";
 import { type ImportParts, importMetadata, importVersion } from "./import";
 import { PackageRecord, revision } from "./package-record";
 import { versionDocument } from "./packument";
@@ -80,6 +81,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	private readonly readmes: Readmes;
 	private readonly downloads: Downloads;
 	private readonly outbox: SearchOutbox;
+	private readonly hooks: HookOutbox;
 	private readonly rollouts: Rollouts;
 	private readonly retention: Retention;
 	private readonly claims: Claim;
@@ -98,6 +100,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		this.readmes = new Readmes(this.sql);
 		this.downloads = new Downloads(this.sql);
 		this.outbox = new SearchOutbox(this.sql, env);
+		this.hooks = new HookOutbox(this.sql, env);
 		this.rollouts = new Rollouts(this.sql);
 		this.retention = new Retention(this.sql, this.channelRows, this.rollouts);
 		this.claims = new Claim(this.sql);
@@ -712,7 +715,15 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			);
 			if (next !== null) this.scheduleAlarm(next);
 		}
+		const hooksNext = await this.hooks.deliver(() => this.hookSubject(), now, config(this.env).hookRetryMs);
+		if (hooksNext !== null) this.scheduleAlarm(hooksNext);
 		if (this.downloads.pending) this.scheduleAlarm(now + config(this.env).downloadFlushMs);
+	}
+
+	/** Who package hooks match this package by: its name, its scope, its maintainers. */
+	private hookSubject() {
+		const name = this.record.get()?.name ?? "";
+		return { name, scope: splitName(name).scope, maintainers: this.versionRows.maintainers().map((m) => m.name) };
 	}
 
 	/** Signs a batch of versions published before signing existed; the next alarm takes the rest. */
@@ -812,6 +823,15 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			const { value, action, target, detail, modifiedAt } = changed.value;
 			recordAudit(this.sql, actor, action, target, detail ?? null);
 			const committed = this.record.bumpRevision(modifiedAt ?? now);
+			this.hooks.record(
+				{ action, target, detail: detail ?? null },
+				{
+					name: committed.name,
+					distTags: this.channelRows.distTags(),
+					modified: committed.modified_at,
+					now: Date.now(),
+				},
+			);
 			this.documents.rebuild(
 				committed,
 				this.versionRows.all(),
