@@ -26,6 +26,14 @@ interface __BaseEnv_Env {
 	UPSTREAM_NOT_FOUND_SECONDS: string;
 	ALLOW_PUBLISH_WHEN_UPSTREAM_DOWN: string;
 	HOOK_RETRY_SECONDS: string;
+	COLLECT_METRICS: string;
+	METRICS_FLUSH_SECONDS: string;
+	ALERT_INTERVAL_SECONDS: string;
+	ALERT_P95_MS: string;
+	ALERT_HIT_RATE: string;
+	ALERT_PUBLISH_FAILURE_RATE: string;
+	ALERT_DOWNLOAD_SPIKE: string;
+	ALERT_WEBHOOK_URL: string;
 	ADMIN_TOKEN: string;
 	URL_SIGNING_SECRET: string;
 	ENCRYPTION_KEY: string;
@@ -35,11 +43,12 @@ interface __BaseEnv_Env {
 	TOKENS: DurableObjectNamespace<import("./worker/index").TokenDO>;
 	INDEX: DurableObjectNamespace<import("./worker/index").RegistryIndexDO>;
 	HOOKS: DurableObjectNamespace<import("./worker/index").HooksDO>;
+	METRICS: DurableObjectNamespace<import("./worker/index").MetricsDO>;
 }
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("./worker/index");
-		durableNamespaces: "PackageMetadataDO" | "AuthStoreDO" | "RegistryIndexDO" | "TokenDO" | "HooksDO";
+		durableNamespaces: "PackageMetadataDO" | "AuthStoreDO" | "RegistryIndexDO" | "TokenDO" | "HooksDO" | "MetricsDO";
 	}
 	interface Env extends __BaseEnv_Env {}
 }
@@ -48,7 +57,7 @@ type StringifyValues<EnvType extends Record<string, unknown>> = {
 	[Binding in keyof EnvType]: EnvType[Binding] extends string ? EnvType[Binding] : string;
 };
 declare namespace NodeJS {
-	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "PUBLIC_URL" | "DEFAULT_ACCESS" | "ALLOW_SIGNUP" | "MAX_BODY_SIZE" | "MAX_UNPACKED_SIZE" | "MAX_TARBALL_ENTRIES" | "READ_CACHE_SECONDS" | "COUNT_DOWNLOADS" | "DOWNLOAD_FLUSH_SECONDS" | "REGISTRY_SIGNING_KEYS_RETIRED" | "SEARCH_DOWNLOADS_PUSH_SECONDS" | "UPSTREAM_URL" | "OWNED_SCOPES" | "UPSTREAM_TIMEOUT_SECONDS" | "UPSTREAM_MAX_AGE_SECONDS" | "UPSTREAM_STALE_IF_ERROR_SECONDS" | "UPSTREAM_NOT_FOUND_SECONDS" | "ALLOW_PUBLISH_WHEN_UPSTREAM_DOWN" | "HOOK_RETRY_SECONDS" | "ADMIN_TOKEN" | "URL_SIGNING_SECRET" | "ENCRYPTION_KEY" | "REGISTRY_SIGNING_KEY">> {}
+	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "PUBLIC_URL" | "DEFAULT_ACCESS" | "ALLOW_SIGNUP" | "MAX_BODY_SIZE" | "MAX_UNPACKED_SIZE" | "MAX_TARBALL_ENTRIES" | "READ_CACHE_SECONDS" | "COUNT_DOWNLOADS" | "DOWNLOAD_FLUSH_SECONDS" | "REGISTRY_SIGNING_KEYS_RETIRED" | "SEARCH_DOWNLOADS_PUSH_SECONDS" | "UPSTREAM_URL" | "OWNED_SCOPES" | "UPSTREAM_TIMEOUT_SECONDS" | "UPSTREAM_MAX_AGE_SECONDS" | "UPSTREAM_STALE_IF_ERROR_SECONDS" | "UPSTREAM_NOT_FOUND_SECONDS" | "ALLOW_PUBLISH_WHEN_UPSTREAM_DOWN" | "HOOK_RETRY_SECONDS" | "COLLECT_METRICS" | "METRICS_FLUSH_SECONDS" | "ALERT_INTERVAL_SECONDS" | "ALERT_P95_MS" | "ALERT_HIT_RATE" | "ALERT_PUBLISH_FAILURE_RATE" | "ALERT_DOWNLOAD_SPIKE" | "ALERT_WEBHOOK_URL" | "ADMIN_TOKEN" | "URL_SIGNING_SECRET" | "ENCRYPTION_KEY" | "REGISTRY_SIGNING_KEY">> {}
 }
 declare module "*.browser.js" {
 	const value: string;

@@ -47,6 +47,19 @@ export type Config = {
 	localClientAddress: "127.0.0.1" | "::1" | null;
 	/** The first retry of a failed hook delivery; each later one waits twice as long (at most an hour). */
 	hookRetryMs: number;
+	/** Whether each isolate counts requests for the registry-wide figures (the benchmark turns it off). */
+	collectMetrics: boolean;
+	/** How long an isolate's counts wait before they are sent to the MetricsDO in one call. */
+	metricsFlushMs: number;
+	alertIntervalMs: number;
+	alertP95Ms: number;
+	alertHitRate: number;
+	alertPublishFailureRate: number;
+	alertDownloadSpike: number;
+	/** Where alert notices are posted; null: alerts are only listed. */
+	alertWebhookUrl: string | null;
+	/** Signs alert notices (x-registry-signature); an optional secret. */
+	alertWebhookSecret: string | null;
 };
 
 /** One registry behind this one. */
@@ -73,6 +86,12 @@ export const DEFAULTS = {
 	upstreamStaleIfErrorSeconds: 86_400,
 	upstreamNotFoundSeconds: 30,
 	hookRetrySeconds: 60,
+	metricsFlushSeconds: 10,
+	alertIntervalSeconds: 60,
+	alertP95Ms: 500,
+	alertHitRate: 0.9,
+	alertPublishFailureRate: 0.05,
+	alertDownloadSpike: 10,
 } as const;
 
 /**
@@ -80,7 +99,9 @@ export const DEFAULTS = {
  * UPSTREAM_TOKEN is an optional secret, which wrangler.jsonc cannot declare (see there);
  * LOCAL_CLIENT_ADDRESS is set by `npm start` (scripts/start.mjs), never in wrangler.jsonc.
  */
-export type ConfigSource = Partial<Record<keyof Env | "UPSTREAM_TOKEN" | "LOCAL_CLIENT_ADDRESS", unknown>>;
+export type ConfigSource = Partial<
+	Record<keyof Env | "UPSTREAM_TOKEN" | "LOCAL_CLIENT_ADDRESS" | "ALERT_WEBHOOK_SECRET", unknown>
+>;
 
 const parsed = new WeakMap<object, Config>();
 
@@ -130,6 +151,15 @@ export function parseConfig(env: ConfigSource): Config {
 		publishWhenUpstreamDown: text(env.ALLOW_PUBLISH_WHEN_UPSTREAM_DOWN) === "true",
 		localClientAddress: loopbackAddress(env.LOCAL_CLIENT_ADDRESS),
 		hookRetryMs: seconds(env.HOOK_RETRY_SECONDS, DEFAULTS.hookRetrySeconds) * 1000,
+		collectMetrics: text(env.COLLECT_METRICS) !== "false",
+		metricsFlushMs: seconds(env.METRICS_FLUSH_SECONDS, DEFAULTS.metricsFlushSeconds) * 1000,
+		alertIntervalMs: positiveSeconds(env.ALERT_INTERVAL_SECONDS, DEFAULTS.alertIntervalSeconds) * 1000,
+		alertP95Ms: positiveInteger(env.ALERT_P95_MS, DEFAULTS.alertP95Ms),
+		alertHitRate: fraction(env.ALERT_HIT_RATE, DEFAULTS.alertHitRate),
+		alertPublishFailureRate: fraction(env.ALERT_PUBLISH_FAILURE_RATE, DEFAULTS.alertPublishFailureRate),
+		alertDownloadSpike: positiveSeconds(env.ALERT_DOWNLOAD_SPIKE, DEFAULTS.alertDownloadSpike),
+		alertWebhookUrl: webhookUrl(env.ALERT_WEBHOOK_URL),
+		alertWebhookSecret: secret(env.ALERT_WEBHOOK_SECRET),
 	};
 }
 
@@ -174,6 +204,23 @@ function upstreams(urls: unknown, tokens: unknown): Upstream[] {
 		const token = secrets[i]?.trim() ?? "";
 		return [{ url: `${url.origin}${url.pathname}`.replace(/\/+$/, ""), origin: url.origin, token: token || null }];
 	});
+}
+
+/** A number from 0 to 1. */
+function fraction(value: unknown, fallback: number): number {
+	const raw = text(value);
+	const parsedValue = Number(raw);
+	return raw !== "" && Number.isFinite(parsedValue) && parsedValue >= 0 && parsedValue <= 1 ? parsedValue : fallback;
+}
+
+/** An http(s) URL, or null. */
+function webhookUrl(value: unknown): string | null {
+	try {
+		const url = new URL(text(value));
+		return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
+	} catch {
+		return null;
+	}
 }
 
 function list(value: unknown): string[] {

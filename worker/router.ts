@@ -22,6 +22,7 @@ import { HttpError } from "./errors";
 import { serveFile } from "./files/serve";
 import { type RouteRequest, urlOf } from "./http";
 import { serveLoader } from "./loader/route";
+import { noteRefusal, recordRequest } from "./metrics/isolate";
 import { getVisibility, listCollaborators, listScopePackages, listUserPackages, setAccess } from "./npm/access";
 import { deleteDistTag, listDistTags, setDistTag } from "./npm/dist-tags";
 import { addHook, getHook, listHooks, removeHook, updateHook } from "./npm/hooks";
@@ -67,7 +68,11 @@ import { signIn, signInPage, signOut } from "./web/signin";
 const options = {
 	before: [refuseWhileMisconfigured],
 	catch: (error: unknown) => {
-		if (error instanceof HttpError) return error.toResponse();
+		if (error instanceof HttpError) {
+			const response = error.toResponse();
+			noteRefusal(response, error.code);
+			return response;
+		}
 		console.error("unhandled error", error);
 		return refused.internal().toResponse();
 	},
@@ -93,6 +98,7 @@ const router = {
 	 * URL on the request for every handler.
 	 */
 	async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+		const started = Date.now();
 		const url = new URL(request.url);
 		const pathname = normalizeScopedPath(url.pathname);
 		const head = request.method === "HEAD";
@@ -106,9 +112,16 @@ const router = {
 		// itty-router fills in `params` and `query` as it routes.
 		const routeRequest = Object.assign(routed, { head, parsed: url }) as unknown as RouteRequest;
 		const response = await (OWN_SEGMENTS.has(segment) ? api : packages).fetch(routeRequest, env, ctx);
+		recordRequest(env, ctx, routeKey(routeRequest), response, started);
 		return head ? new Response(null, response) : response;
 	},
 };
+
+/** The route a request matched, as the metrics name it: `GET /{name}/-/{file}` (scoped or not). */
+function routeKey(request: RouteRequest): string {
+	const pattern = (request as unknown as { route?: string }).route ?? "*";
+	return `${request.method} ${pattern.replace(/@:scope\/:pkg|:pkg/g, "{name}").replace(/:(\w+)\+?/g, "{$1}")}`;
+}
 
 /**
  * A registry without its secrets cannot authenticate anyone or sign URLs: every route but /health

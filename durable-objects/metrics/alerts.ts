@@ -1,0 +1,201 @@
+import type { Config } from "../../schema/config";
+import { hookSignature } from "../../schema/hooks/contract";
+import { addRouteCounts, emptyRouteCounts, summarise } from "../../schema/metrics/contract";
+import type { Send } from "../package/hook-outbox";
+import { type Figures, isPublishRoute, TARBALL_ROUTE } from "./figures";
+
+// The alerts the MetricsDO's alarm evaluates every ALERT_INTERVAL_SECONDS over the last 5 minutes
+// (downloads: the last hour). An alert fires once when its condition starts and resolves once when
+// it ends: each change is a row of `alerts` and, when ALERT_WEBHOOK_URL is set, a notice in
+// `alert_outbox` written in the same transaction, posted as JSON with a Slack-compatible `text`,
+// signed (x-registry-signature: sha256=<hex HMAC-SHA256 of the body>) with ALERT_WEBHOOK_SECRET
+// when set, and retried as hook deliveries are.
+
+export type AlertName = "latency" | "hitRate" | "publishFailures" | "downloadSpike";
+
+/** Fewer requests than this in the window say nothing about a rate or a percentile. */
+export const ALERT_MIN_REQUESTS = 20;
+/** Fewer publishes than this say nothing about their failure rate. */
+export const ALERT_MIN_PUBLISHES = 3;
+const GIVE_UP_MS = 86_400_000;
+const MAX_BACKOFF_MS = 3_600_000;
+
+type Condition = { name: AlertName; active: boolean; value: number | null; threshold: number; text: string };
+export type AlertRow = {
+	id: number;
+	name: AlertName;
+	started_at: number;
+	resolved_at: number | null;
+	value: number | null;
+	threshold: number;
+	text: string;
+};
+
+/** Each alert's condition now. */
+export function conditions(figures: Figures, cfg: Config, now: number): Condition[] {
+	const { routes } = figures.window(now, 5);
+	const all = emptyRouteCounts();
+	const publishes = emptyRouteCounts();
+	for (const [route, counts] of routes) {
+		addRouteCounts(all, counts);
+		if (isPublishRoute(route)) addRouteCounts(publishes, counts);
+	}
+	const summary = summarise(all);
+	const tiered = all.hit + all.miss + all.revalidated;
+	const failed = publishes.s4xx + publishes.s5xx;
+	const failureRate = publishes.requests === 0 ? null : failed / publishes.requests;
+	const lastHour = figures.window(now, 60).routes.get(TARBALL_ROUTE)?.requests ?? 0;
+	const average = figures.dailyDownloadAverage(now);
+	const pct = (n: number | null) => (n === null ? "n/a" : `${(n * 100).toFixed(1)} %`);
+	return [
+		{
+			name: "latency",
+			active: all.requests >= ALERT_MIN_REQUESTS && (summary.p95 ?? 0) > cfg.alertP95Ms,
+			value: summary.p95,
+			threshold: cfg.alertP95Ms,
+			text: `p95 latency over the last 5 minutes is ${summary.p95 ?? "n/a"} ms (threshold ${cfg.alertP95Ms} ms)`,
+		},
+		{
+			name: "hitRate",
+			active: tiered >= ALERT_MIN_REQUESTS && (summary.hitRate ?? 1) < cfg.alertHitRate,
+			value: summary.hitRate,
+			threshold: cfg.alertHitRate,
+			text: `read-tier hit rate over the last 5 minutes is ${pct(summary.hitRate)} (threshold ${pct(cfg.alertHitRate)})`,
+		},
+		{
+			name: "publishFailures",
+			active: publishes.requests >= ALERT_MIN_PUBLISHES && (failureRate ?? 0) > cfg.alertPublishFailureRate,
+			value: failureRate,
+			threshold: cfg.alertPublishFailureRate,
+			text: `${failed} of ${publishes.requests} publishes failed over the last 5 minutes (${pct(failureRate)}, threshold ${pct(cfg.alertPublishFailureRate)})`,
+		},
+		{
+			name: "downloadSpike",
+			active: average !== null && average > 0 && lastHour * 24 > cfg.alertDownloadSpike * average,
+			value: average === null || average === 0 ? null : (lastHour * 24) / average,
+			threshold: cfg.alertDownloadSpike,
+			text: `tarball downloads in the last hour run at ${lastHour * 24} a day, ${average === null ? "n/a" : average > 0 ? ((lastHour * 24) / average).toFixed(1) : "n/a"}x the 30-day daily average (threshold ${cfg.alertDownloadSpike}x)`,
+		},
+	];
+}
+
+export class Alerts {
+	constructor(
+		private readonly sql: SqlStorage,
+		private readonly send: Send = (url, init) => fetch(url, init),
+	) {}
+
+	/** Opens an alert whose condition started, resolves one whose condition ended (call inside a transaction). */
+	apply(current: Condition[], now: number, webhook: string | null): void {
+		for (const condition of current) {
+			const open = this.sql
+				.exec<AlertRow>(`SELECT * FROM alerts WHERE name = ? AND resolved_at IS NULL`, condition.name)
+				.toArray()[0];
+			if (condition.active && !open) {
+				const id = this.sql
+					.exec<{ id: number }>(
+						`INSERT INTO alerts (name, started_at, value, threshold, text) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+						condition.name,
+						now,
+						condition.value,
+						condition.threshold,
+						condition.text,
+					)
+					.one().id;
+				if (webhook) this.notice(now, { id, status: "firing", condition, startedAt: now, resolvedAt: null });
+			} else if (!condition.active && open) {
+				this.sql.exec(`UPDATE alerts SET resolved_at = ? WHERE id = ?`, now, open.id);
+				if (webhook) {
+					this.notice(now, { id: open.id, status: "resolved", condition, startedAt: open.started_at, resolvedAt: now });
+				}
+			}
+		}
+	}
+
+	/** Firing alerts and the last `limit` resolved ones, newest first. */
+	list(limit = 50): AlertRow[] {
+		return this.sql
+			.exec<AlertRow>(`SELECT * FROM alerts ORDER BY resolved_at IS NOT NULL, id DESC LIMIT ?`, limit)
+			.toArray();
+	}
+
+	private notice(
+		now: number,
+		n: {
+			id: number;
+			status: "firing" | "resolved";
+			condition: Condition;
+			startedAt: number;
+			resolvedAt: number | null;
+		},
+	): void {
+		const mark = n.status === "firing" ? "[FIRING]" : "[RESOLVED]";
+		const body = {
+			text: `${mark} registry alert ${n.condition.name}: ${n.condition.text}`,
+			alert: n.condition.name,
+			id: n.id,
+			status: n.status,
+			value: n.condition.value,
+			threshold: n.condition.threshold,
+			startedAt: new Date(n.startedAt).toISOString(),
+			resolvedAt: n.resolvedAt === null ? null : new Date(n.resolvedAt).toISOString(),
+		};
+		this.sql.exec(
+			`INSERT INTO alert_outbox (body, created_at, next_at) VALUES (?, ?, ?)`,
+			JSON.stringify(body),
+			now,
+			now,
+		);
+	}
+
+	/** Posts the due notices; answers when the next one is due (null: none waits). */
+	async deliver(
+		webhook: { url: string | null; secret: string | null },
+		now: number,
+		retryBaseMs: number,
+	): Promise<number | null> {
+		const due = this.sql
+			.exec<{ id: number; body: string; created_at: number; attempts: number }>(
+				`SELECT id, body, created_at, attempts FROM alert_outbox WHERE next_at <= ? ORDER BY id LIMIT 20`,
+				now,
+			)
+			.toArray();
+		for (const notice of due) {
+			const delivered = webhook.url !== null && (await this.post(webhook.url, webhook.secret, notice.body));
+			const attempts = notice.attempts + 1;
+			if (delivered || webhook.url === null || now - notice.created_at >= GIVE_UP_MS) {
+				this.sql.exec(`DELETE FROM alert_outbox WHERE id = ?`, notice.id);
+				continue;
+			}
+			const backoff = Math.min(MAX_BACKOFF_MS, Math.max(retryBaseMs, 1000) * 2 ** (attempts - 1));
+			this.sql.exec(
+				`UPDATE alert_outbox SET attempts = ?, next_at = ? WHERE id = ?`,
+				attempts,
+				now + backoff,
+				notice.id,
+			);
+		}
+		return this.sql.exec<{ at: number | null }>(`SELECT min(next_at) AS at FROM alert_outbox`).one().at;
+	}
+
+	private async post(url: string, secret: string | null, body: string): Promise<boolean> {
+		const headers: Record<string, string> = {
+			"content-type": "application/json",
+			"user-agent": "workers-registry alerts",
+		};
+		if (secret !== null) headers["x-registry-signature"] = `sha256=${await hookSignature(secret, body)}`;
+		try {
+			const response = await this.send(url, {
+				method: "POST",
+				headers,
+				body,
+				redirect: "manual",
+				signal: AbortSignal.timeout(10_000),
+			});
+			await response.body?.cancel();
+			return response.status >= 200 && response.status < 300;
+		} catch {
+			return false;
+		}
+	}
+}

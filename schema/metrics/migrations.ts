@@ -1,0 +1,60 @@
+import type { Migration } from "../migrations";
+
+// SQLite schema of the MetricsDO (one for the registry). Append only.
+
+export const metricsMigrations: readonly Migration[] = [
+	{
+		version: 1,
+		name: "figures per minute and per hour; alerts and their outbox",
+		sql: `
+			-- A route's counts (JSON RouteCounts, schema/metrics/contract.ts) per minute since the epoch,
+			-- summed over every batch of every isolate; kept a day, then rolled up into route_hours.
+			CREATE TABLE route_minutes (
+				minute INTEGER NOT NULL,
+				route TEXT NOT NULL,
+				counts TEXT NOT NULL,
+				PRIMARY KEY (minute, route)
+			) WITHOUT ROWID;
+			CREATE TABLE counter_minutes (
+				minute INTEGER NOT NULL,
+				name TEXT NOT NULL,
+				value INTEGER NOT NULL,
+				PRIMARY KEY (minute, name)
+			) WITHOUT ROWID;
+			-- The same per hour since the epoch, kept 30 days.
+			CREATE TABLE route_hours (
+				hour INTEGER NOT NULL,
+				route TEXT NOT NULL,
+				counts TEXT NOT NULL,
+				PRIMARY KEY (hour, route)
+			) WITHOUT ROWID;
+			CREATE TABLE counter_hours (
+				hour INTEGER NOT NULL,
+				name TEXT NOT NULL,
+				value INTEGER NOT NULL,
+				PRIMARY KEY (hour, name)
+			) WITHOUT ROWID;
+
+			-- One row per alert from when its condition started; resolved_at set when it ended.
+			CREATE TABLE alerts (
+				id INTEGER PRIMARY KEY AUTOINCREMENT,
+				name TEXT NOT NULL,
+				started_at INTEGER NOT NULL,
+				resolved_at INTEGER,
+				value REAL,
+				threshold REAL NOT NULL,
+				text TEXT NOT NULL
+			);
+			CREATE INDEX alerts_open ON alerts (name, resolved_at);
+
+			-- Notices for ALERT_WEBHOOK_URL, written with the alert's change, delivered from the alarm.
+			CREATE TABLE alert_outbox (
+				id INTEGER PRIMARY KEY AUTOINCREMENT,
+				body TEXT NOT NULL,
+				created_at INTEGER NOT NULL,
+				attempts INTEGER NOT NULL DEFAULT 0,
+				next_at INTEGER NOT NULL
+			);
+		`,
+	},
+];

@@ -1,0 +1,108 @@
+import { metricsObject } from "../../durable-objects/stubs";
+import { config } from "../../schema/config";
+import type { ErrorCode } from "../../schema/errors";
+import {
+	addRouteCounts,
+	emptyRouteCounts,
+	latencyBucket,
+	type MetricsBatch,
+	type RouteCounts,
+} from "../../schema/metrics/contract";
+import { metricsSnapshot } from "../read-tier/metrics";
+
+// This isolate's share of the registry-wide figures: per route, requests by cache outcome and
+// status class, a latency histogram and refusals by code; authentication failures; object calls.
+// Counters only on the request's path (a Map lookup and a few increments). They travel the way
+// download counts do (worker/read-tier/downloads.ts): the first request after a batch went starts
+// a timer (METRICS_FLUSH_SECONDS, through waitUntil, off the response path), and when it ends the
+// counts go to the MetricsDO in one call. An isolate that dies loses at most one interval of its
+// own counts.
+
+let routes = new Map<string, RouteCounts>();
+let counters = new Map<string, number>();
+let sending: Promise<void> | null = null;
+/** Object calls already sent (read-tier/metrics.ts counts them since the isolate started). */
+let sentObjectCalls: Record<string, number> = {};
+
+/** The refusal code a response was made from (the router notes it when it turns an HttpError into one). */
+const refusalCodes = new WeakMap<Response, ErrorCode>();
+
+export function noteRefusal(response: Response, code: ErrorCode): void {
+	refusalCodes.set(response, code);
+}
+
+/** One request's figures, once its response is ready. */
+export function recordRequest(
+	env: Env,
+	ctx: ExecutionContext,
+	route: string,
+	response: Response,
+	started: number,
+): void {
+	if (!config(env).collectMetrics) return;
+	let counts = routes.get(route);
+	if (!counts) {
+		counts = emptyRouteCounts();
+		routes.set(route, counts);
+	}
+	counts.requests += 1;
+	const status = response.status;
+	if (status < 300) counts.s2xx += 1;
+	else if (status < 400) counts.s3xx += 1;
+	else if (status < 500) counts.s4xx += 1;
+	else counts.s5xx += 1;
+	const outcome = response.headers.get("x-registry-cache");
+	if (outcome === "hit" || outcome === "miss" || outcome === "revalidated" || outcome === "bypass")
+		counts[outcome] += 1;
+	const bucket = latencyBucket(Date.now() - started);
+	counts.histogram[bucket] = (counts.histogram[bucket] ?? 0) + 1;
+	if (status >= 400) {
+		const code = refusalCodes.get(response) ?? String(status);
+		counts.refused[code] = (counts.refused[code] ?? 0) + 1;
+	}
+	schedule(env, ctx);
+}
+
+/** A registry-level event: `auth.failed`, `auth.failed.<code>`… */
+export function countEvent(name: string, n = 1): void {
+	counters.set(name, (counters.get(name) ?? 0) + n);
+}
+
+function schedule(env: Env, ctx: ExecutionContext): void {
+	if (sending) return;
+	const wait = config(env).metricsFlushMs;
+	sending = new Promise<void>((resolve) => setTimeout(resolve, wait)).then(() => sendMetrics(env));
+	ctx.waitUntil(sending);
+}
+
+/** The counts since the last batch, taken (the next batch starts from zero). */
+export function takeBatch(now = Date.now()): MetricsBatch | null {
+	const calls = metricsSnapshot().objectCalls as Record<string, number>;
+	for (const [kind, total] of Object.entries(calls)) {
+		const delta = total - (sentObjectCalls[kind] ?? 0);
+		if (delta > 0) counters.set(`object.${kind}`, (counters.get(`object.${kind}`) ?? 0) + delta);
+	}
+	sentObjectCalls = { ...calls };
+	if (routes.size === 0 && counters.size === 0) return null;
+	const batch: MetricsBatch = { at: now, routes: Object.fromEntries(routes), counters: Object.fromEntries(counters) };
+	routes = new Map();
+	counters = new Map();
+	return batch;
+}
+
+/** Sends the pending counts now (the timer does this; tests call it so as not to wait). */
+export async function sendMetrics(env: Env): Promise<void> {
+	sending = null;
+	const batch = takeBatch();
+	if (!batch) return;
+	try {
+		await metricsObject(env).ingest(batch);
+	} catch (error) {
+		// Put back: the next batch carries them.
+		for (const [route, counts] of Object.entries(batch.routes)) {
+			routes.set(route, addRouteCounts(routes.get(route) ?? emptyRouteCounts(), counts));
+		}
+		for (const [name, n] of Object.entries(batch.counters)) countEvent(name, n);
+		console.error("could not send metrics", error);
+	}
+}
