@@ -56,6 +56,8 @@ export type Config = {
 	alertHitRate: number;
 	alertPublishFailureRate: number;
 	alertDownloadSpike: number;
+	/** The R2 capacity the storage alert watches (it fires at 80 %); 0: off. */
+	alertStorageBytes: number;
 	/** Where alert notices are posted; null: alerts are only listed. */
 	alertWebhookUrl: string | null;
 	/** Signs alert notices (x-registry-signature); an optional secret. */
@@ -92,6 +94,7 @@ export const DEFAULTS = {
 	alertHitRate: 0.9,
 	alertPublishFailureRate: 0.05,
 	alertDownloadSpike: 10,
+	alertStorageBytes: 0,
 } as const;
 
 /**
@@ -158,6 +161,7 @@ export function parseConfig(env: ConfigSource): Config {
 		alertHitRate: fraction(env.ALERT_HIT_RATE, DEFAULTS.alertHitRate),
 		alertPublishFailureRate: fraction(env.ALERT_PUBLISH_FAILURE_RATE, DEFAULTS.alertPublishFailureRate),
 		alertDownloadSpike: positiveSeconds(env.ALERT_DOWNLOAD_SPIKE, DEFAULTS.alertDownloadSpike),
+		alertStorageBytes: wholeNumber(env.ALERT_STORAGE_BYTES, DEFAULTS.alertStorageBytes),
 		alertWebhookUrl: webhookUrl(env.ALERT_WEBHOOK_URL),
 		alertWebhookSecret: secret(env.ALERT_WEBHOOK_SECRET),
 	};
@@ -204,6 +208,13 @@ function upstreams(urls: unknown, tokens: unknown): Upstream[] {
 		const token = secrets[i]?.trim() ?? "";
 		return [{ url: `${url.origin}${url.pathname}`.replace(/\/+$/, ""), origin: url.origin, token: token || null }];
 	});
+}
+
+/** An integer of 0 or more. */
+function wholeNumber(value: unknown, fallback: number): number {
+	const raw = text(value);
+	const parsedValue = Number(raw);
+	return raw !== "" && Number.isInteger(parsedValue) && parsedValue >= 0 ? parsedValue : fallback;
 }
 
 /** A number from 0 to 1. */

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { Alerts, conditions } from "../durable-objects/metrics/alerts";
 import { Figures } from "../durable-objects/metrics/figures";
 import type { Send } from "../durable-objects/package/hook-outbox";
+import { metricsObject } from "../durable-objects/stubs";
 import { config } from "../schema/config";
 import {
 	emptyRouteCounts,
@@ -159,6 +160,34 @@ describe("registry-wide metrics (#21)", () => {
 		const hex = (delivered?.signature ?? "").replace(/^sha256=/, "");
 		const mac = new Uint8Array(hex.match(/../g)?.map((h) => Number.parseInt(h, 16)) ?? []);
 		expect(await crypto.subtle.verify("HMAC", key, mac, new TextEncoder().encode(delivered?.body ?? ""))).toBe(true);
+	});
+
+	it("raises the storage alert at 80 % of ALERT_STORAGE_BYTES, from the bytes package objects report", async () => {
+		const metrics = freshMetrics();
+		await metrics.reportStorage("a", 500);
+		await metrics.reportStorage("b", 300);
+		await metrics.reportStorage("a", 400);
+		const storage = (cfgBytes: number) =>
+			runInDurableObject(metrics, (_instance, state) =>
+				conditions(new Figures(state.storage.sql), { ...config(env), alertStorageBytes: cfgBytes }, Date.now()).find(
+					(c) => c.name === "storage",
+				),
+			);
+		expect(await storage(1000)).toMatchObject({ active: false, value: 0.7 });
+		expect(await storage(800)).toMatchObject({ active: true, value: 700 / 800 });
+		expect(await storage(0)).toMatchObject({ active: false, value: null });
+	});
+
+	it("hears each package's tarball bytes from its object's alarm", async () => {
+		const name = uniqueName("stored");
+		const token = await publisherFor(name);
+		expect((await publish(name, "1.0.0", token)).status).toBe(201);
+		const stored = () =>
+			runInDurableObject(metricsObject(env), (_instance, state) =>
+				state.storage.sql.exec<{ bytes: number }>(`SELECT bytes FROM package_storage WHERE name = ?`, name).toArray(),
+			);
+		for (let i = 0; i < 200 && (await stored()).length === 0; i++) await scheduler.wait(25);
+		expect((await stored())[0]?.bytes).toBeGreaterThan(0);
 	});
 
 	it("counts real requests by route, status and refusal, and sends them in one batch", async () => {

@@ -11,7 +11,10 @@ import { type Figures, isPublishRoute, TARBALL_ROUTE } from "./figures";
 // signed (x-registry-signature: sha256=<hex HMAC-SHA256 of the body>) with ALERT_WEBHOOK_SECRET
 // when set, and retried as hook deliveries are.
 
-export type AlertName = "latency" | "hitRate" | "publishFailures" | "downloadSpike";
+export type AlertName = "latency" | "hitRate" | "publishFailures" | "downloadSpike" | "storage";
+
+/** The storage alert fires at this share of ALERT_STORAGE_BYTES. */
+export const STORAGE_ALERT_SHARE = 0.8;
 
 /** Fewer requests than this in the window say nothing about a rate or a percentile. */
 export const ALERT_MIN_REQUESTS = 20;
@@ -46,6 +49,8 @@ export function conditions(figures: Figures, cfg: Config, now: number): Conditio
 	const failureRate = publishes.requests === 0 ? null : failed / publishes.requests;
 	const lastHour = figures.window(now, 60).routes.get(TARBALL_ROUTE)?.requests ?? 0;
 	const average = figures.dailyDownloadAverage(now);
+	const stored = figures.storageBytes();
+	const capacity = cfg.alertStorageBytes;
 	const pct = (n: number | null) => (n === null ? "n/a" : `${(n * 100).toFixed(1)} %`);
 	return [
 		{
@@ -75,6 +80,13 @@ export function conditions(figures: Figures, cfg: Config, now: number): Conditio
 			value: average === null || average === 0 ? null : (lastHour * 24) / average,
 			threshold: cfg.alertDownloadSpike,
 			text: `tarball downloads in the last hour run at ${lastHour * 24} a day, ${average === null ? "n/a" : average > 0 ? ((lastHour * 24) / average).toFixed(1) : "n/a"}x the 30-day daily average (threshold ${cfg.alertDownloadSpike}x)`,
+		},
+		{
+			name: "storage",
+			active: capacity > 0 && stored > STORAGE_ALERT_SHARE * capacity,
+			value: capacity > 0 ? stored / capacity : null,
+			threshold: STORAGE_ALERT_SHARE,
+			text: `tarballs take ${stored} bytes of R2, ${capacity > 0 ? pct(stored / capacity) : "n/a"} of ALERT_STORAGE_BYTES (${capacity}; threshold ${pct(STORAGE_ALERT_SHARE)})`,
 		},
 	];
 }

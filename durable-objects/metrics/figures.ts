@@ -178,6 +178,11 @@ export class Figures {
 		return points;
 	}
 
+	/** The R2 bytes every package's tarballs take, as their objects reported them. */
+	storageBytes(): number {
+		return this.sql.exec<{ bytes: number }>(`SELECT coalesce(sum(bytes), 0) AS bytes FROM package_storage`).one().bytes;
+	}
+
 	/** Tarball downloads per day over the hours kept (30 days), for the download spike alert. */
 	dailyDownloadAverage(now: number): number | null {
 		const row = this.sql

@@ -29,12 +29,22 @@ export class MetricsDO extends DurableObject<Env> {
 		}
 	}
 
+	/** A package's tarball bytes now (its object's alarm reports them after each change). */
+	reportStorage(name: string, bytes: number): void {
+		this.ctx.storage.sql.exec(
+			`INSERT INTO package_storage (name, bytes) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET bytes = excluded.bytes`,
+			name,
+			bytes,
+		);
+	}
+
 	/** GET /-/admin/metrics: every window's figures, the alerts firing and recent. */
 	summary(now = Date.now()) {
 		const windows = Object.fromEntries(
 			(Object.keys(WINDOWS) as WindowName[]).map((w) => [w, this.figuresTable.figures(now, w)]),
 		) as Record<WindowName, ReturnType<Figures["figures"]>>;
-		return { at: new Date(now).toISOString(), windows, alerts: this.alertList() };
+		const storage = { bytes: this.figuresTable.storageBytes(), capacity: config(this.env).alertStorageBytes || null };
+		return { at: new Date(now).toISOString(), windows, storage, alerts: this.alertList() };
 	}
 
 	/** The dashboard's charts: the last `minutes` minutes, per minute. */

@@ -47,6 +47,7 @@ import { Rollouts } from "./rollouts";
 import { searchDocument } from "./search-document";
 import { SearchOutbox } from "./search-outbox";
 import { signaturesForUnsigned } from "./signature-backfill";
+import { StorageReport } from "./storage-report";
 import { UpstreamMirror } from "./upstream";
 import { Versions } from "./versions";
 
@@ -82,6 +83,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	private readonly downloads: Downloads;
 	private readonly outbox: SearchOutbox;
 	private readonly hooks: HookOutbox;
+	private readonly storageReport: StorageReport;
 	private readonly rollouts: Rollouts;
 	private readonly retention: Retention;
 	private readonly claims: Claim;
@@ -101,6 +103,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		this.downloads = new Downloads(this.sql);
 		this.outbox = new SearchOutbox(this.sql, env);
 		this.hooks = new HookOutbox(this.sql, env);
+		this.storageReport = new StorageReport(this.sql, env);
 		this.rollouts = new Rollouts(this.sql);
 		this.retention = new Retention(this.sql, this.channelRows, this.rollouts);
 		this.claims = new Claim(this.sql);
@@ -714,6 +717,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 				config(this.env).searchDownloadsPushMs,
 			);
 			if (next !== null) this.scheduleAlarm(next);
+			await this.storageReport.deliver(pkg);
 		}
 		const hooksNext = await this.hooks.deliver(() => this.hookSubject(), now, config(this.env).hookRetryMs);
 		if (hooksNext !== null) this.scheduleAlarm(hooksNext);

@@ -47,6 +47,12 @@ export const metricsMigrations: readonly Migration[] = [
 			);
 			CREATE INDEX alerts_open ON alerts (name, resolved_at);
 
+			-- The R2 bytes of each package's tarballs, as its object last reported them (storage alert).
+			CREATE TABLE package_storage (
+				name TEXT PRIMARY KEY,
+				bytes INTEGER NOT NULL
+			) WITHOUT ROWID;
+
 			-- Notices for ALERT_WEBHOOK_URL, written with the alert's change, delivered from the alarm.
 			CREATE TABLE alert_outbox (
 				id INTEGER PRIMARY KEY AUTOINCREMENT,
