@@ -214,4 +214,26 @@ describe("registry-wide metrics (#21)", () => {
 		expect(window.routes["GET /{name}"]?.requests).toBeGreaterThanOrEqual(1);
 		expect(window.counters["auth.failed"]).toBeGreaterThanOrEqual(1);
 	});
+
+	it("shows performance, security and alerts on the operations dashboard, to admins only", async () => {
+		await call("/-/whoami", { token: "dev_wrong" });
+		await sendMetrics(env);
+		const res = await call("/-/dashboard/operations", { token: ADMIN });
+		expect(res.status).toBe(200);
+		const text = await res.text();
+		for (const heading of [
+			"Alerts",
+			"Performance",
+			"Security",
+			"p50 / p95 / p99",
+			"Failed authentications per minute",
+		]) {
+			expect(text).toContain(heading);
+		}
+		expect(text).toContain("<svg");
+		expect(text).toMatch(/GET \/-\/whoami/);
+		expect((await call("/-/dashboard/operations")).status).toBe(401);
+		const developer = await publisherFor(uniqueName());
+		expect((await call("/-/dashboard/operations", { token: developer })).status).toBe(403);
+	});
 });

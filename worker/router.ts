@@ -53,6 +53,7 @@ import {
 } from "./web/channel-forms";
 import { dashboardPage } from "./web/dashboard";
 import { homePage, searchPage } from "./web/listing-pages";
+import { operationsPage } from "./web/operations-page";
 import { packagePage } from "./web/package-page";
 import { signIn, signInPage, signOut } from "./web/signin";
 
@@ -234,6 +235,7 @@ api
 	.post("/-/signin", signIn)
 	.post("/-/signout", signOut)
 	.get("/-/dashboard", dashboardPage)
+	.get("/-/dashboard/operations", operationsPage)
 	.get("/-/web/site.css", serveStylesheet)
 	.get("/-/web/site.js", serveScript);
 for (const name of ["/package/@:scope/:pkg", "/package/:pkg"]) {
