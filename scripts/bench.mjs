@@ -32,6 +32,12 @@
 //    fresh `npm start`: wall time and versions per second, and the time of a second run that finds
 //    everything present. BENCH_ONLY=migrate runs this section alone.
 //
+// 10. Metrics (#21): hot reads (the full packument and the tarball of one package) on fresh starts
+//    of the same state with COLLECT_METRICS=true and =false, alternated BENCH_METRICS_ROUNDS times
+//    (default 2; medians), and the calls the isolates made to the MetricsDO per 1,000 reads (its
+//    `metrics.batches` counter after the last batch arrived). BENCH_ONLY=metrics runs this section
+//    alone.
+//
 // Figures go to stdout as a table, and as JSON with --json.
 
 import { spawn, spawnSync } from "node:child_process";
@@ -765,6 +771,65 @@ function asNpmSendsIt(body, url) {
 	};
 }
 
+/**
+ * What the registry-wide figures cost a hot read: COLLECT_METRICS on and off, alternated on fresh
+ * starts of one state, and the MetricsDO calls per 1,000 reads with them on.
+ */
+async function metricsCost() {
+	const rounds = Number(process.env.BENCH_METRICS_ROUNDS ?? 2);
+	const metricsState = scratch("metrics-state");
+	const name = "bench-metrics-pkg";
+	let server = await startServer("npm start", {}, metricsState);
+	try {
+		await publishMany(server.url, [{ name, version: "1.0.0", main: "index.js", license: "MIT" }], 1);
+		reader = await readerToken(server.url);
+	} finally {
+		await server.stop();
+	}
+	const paths = { "full packument": `/${name}`, tarball: `/${name}/-/${name}-1.0.0.tgz` };
+	const runs = { true: { "full packument": [], tarball: [] }, false: { "full packument": [], tarball: [] } };
+	let perThousand = null;
+	for (let round = 0; round < rounds; round++) {
+		for (const collect of ["true", "false"]) {
+			log(`hot reads with COLLECT_METRICS=${collect} (round ${round + 1} of ${rounds})…`);
+			// Batches every second: the most calls the MetricsDO would see from one isolate.
+			server = await startServer("npm start", { COLLECT_METRICS: collect, METRICS_FLUSH_SECONDS: "1" }, metricsState);
+			try {
+				const batchesBefore = collect === "true" ? await metricsBatches(server.url) : 0;
+				let reads = 0;
+				for (const [endpoint, path] of Object.entries(paths)) {
+					const result = await load(`metrics ${collect} ${endpoint}`, `${server.url}${path}`);
+					runs[collect][endpoint].push(result.rps);
+					reads += result.total;
+				}
+				if (collect === "true" && perThousand === null) {
+					await sleep(3000);
+					perThousand = +((((await metricsBatches(server.url)) - batchesBefore) / reads) * 1000).toFixed(3);
+				}
+			} finally {
+				await server.stop();
+			}
+		}
+	}
+	const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+	figures.metrics = {};
+	for (const endpoint of Object.keys(paths)) {
+		const on = median(runs.true[endpoint]);
+		const off = median(runs.false[endpoint]);
+		figures.metrics[`${endpoint}: req/s with metrics on`] = on;
+		figures.metrics[`${endpoint}: req/s with metrics off`] = off;
+		figures.metrics[`${endpoint}: on / off`] = +(on / off).toFixed(3);
+	}
+	figures.metrics["calls to the MetricsDO per 1,000 reads"] = perThousand;
+}
+
+/** Batches the MetricsDO has taken in over the last day (its own counter). */
+async function metricsBatches(url) {
+	const res = await fetch(`${url}/-/admin/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } });
+	const { registry } = await res.json();
+	return registry.windows["1d"].counters["metrics.batches"] ?? 0;
+}
+
 /** A developer token with no grants: it reads public packages without the anonymous rate limit. */
 async function readerToken(url) {
 	const created = await fetch(`${url}/-/admin/tokens`, {
@@ -907,6 +972,7 @@ if (ONLY === "" || ONLY === "reads") {
 
 if (ONLY === "" || ONLY === "large-publishes") await largePublishes();
 if (ONLY === "" || ONLY === "migrate") await migration();
+if (ONLY === "" || ONLY === "metrics") await metricsCost();
 
 console.log("");
 for (const note of notes) console.log(note);
@@ -971,5 +1037,11 @@ if (large) {
 if (figures.migration) {
 	console.log("\nmigration from a local Verdaccio into npm start (npm run migrate -- --all --concurrency 8):");
 	for (const [what, value] of Object.entries(figures.migration)) console.log(`  ${what.padEnd(60)} ${value}`);
+}
+if (figures.metrics) {
+	console.log(
+		`\nregistry-wide metrics on and off (npm start, ${CONNECTIONS} connections, ${DURATION} s each, medians):`,
+	);
+	for (const [what, value] of Object.entries(figures.metrics)) console.log(`  ${what.padEnd(60)} ${value}`);
 }
 if (process.argv.includes("--json")) console.log(JSON.stringify({ notes, figures }, null, 2));

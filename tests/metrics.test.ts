@@ -68,7 +68,7 @@ describe("registry-wide metrics (#21)", () => {
 			refused: { versionExists: 2 },
 		});
 		expect(window.all.requests).toBe(6);
-		expect(window.counters).toEqual({ "auth.failed": 3, "object.package": 1 });
+		expect(window.counters).toEqual({ "auth.failed": 3, "object.package": 1, "metrics.batches": 2 });
 		expect(window.objectCallsPer1000Reads).toBe(250);
 		// The hour and day windows hold them too; a window that ended before holds nothing.
 		expect(summary.windows["1d"].all.requests).toBe(6);

@@ -34,6 +34,12 @@ export class Figures {
 	/** Adds one isolate's batch to the minute it was sent in (call inside a transaction). */
 	ingest(batch: MetricsBatch): void {
 		const minute = Math.floor(batch.at / MINUTE_MS);
+		// The batches themselves: calls to this object, for the benchmark and the dashboard.
+		this.sql.exec(
+			`INSERT INTO counter_minutes (minute, name, value) VALUES (?, 'metrics.batches', 1)
+			 ON CONFLICT (minute, name) DO UPDATE SET value = value + 1`,
+			minute,
+		);
 		for (const [route, counts] of Object.entries(batch.routes)) {
 			const row = this.sql
 				.exec<{ counts: string }>(`SELECT counts FROM route_minutes WHERE minute = ? AND route = ?`, minute, route)
