@@ -12,7 +12,7 @@ import {
 	type MetricsBatch,
 	type RouteCounts,
 } from "../schema/metrics/contract";
-import { sendMetrics } from "../worker/metrics/isolate";
+import { addressRange, sendMetrics } from "../worker/metrics/isolate";
 import { ADMIN, call, publish, publisherFor, uniqueName } from "./helpers/registry";
 
 // Registry-wide figures and alerts (#21): batches from isolates summed per minute by the MetricsDO,
@@ -213,6 +213,21 @@ describe("registry-wide metrics (#21)", () => {
 		expect(window.routes["PUT /{name}"]?.refused.versionExists).toBeGreaterThanOrEqual(1);
 		expect(window.routes["GET /{name}"]?.requests).toBeGreaterThanOrEqual(1);
 		expect(window.counters["auth.failed"]).toBeGreaterThanOrEqual(1);
+	});
+
+	it("groups failed authentications by the client's /24 or /48, and by the user name tried", async () => {
+		expect(
+			[null, "bogus", "203.0.113.7", "::ffff:203.0.113.7", "2001:db8:1:2::1"].map((ip) => addressRange(ip)),
+		).toEqual(["unknown", "unknown", "203.0.113.0/24", "203.0.113.0/24", "2001:db8:1::/48"]);
+		const res = await call("/-/whoami", { token: "dev_wrong", headers: { "cf-connecting-ip": "198.51.100.23" } });
+		expect(res.status).toBe(401);
+		await sendMetrics(env);
+		const summary = (await (await call("/-/admin/metrics", { token: ADMIN })).json()) as {
+			registry: { windows: { "5m": { counters: Record<string, number> } } };
+		};
+		const counters = summary.registry.windows["5m"].counters;
+		expect(counters["auth.failed.from.198.51.100.0/24"]).toBeGreaterThanOrEqual(1);
+		expect(counters["auth.failed.kind.unauthorized"]).toBeGreaterThanOrEqual(1);
 	});
 
 	it("shows performance, security and alerts on the operations dashboard, to admins only", async () => {

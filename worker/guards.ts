@@ -10,6 +10,7 @@ import { assertSecondFactor } from "./auth/two-factor";
 import type { CacheName } from "./cache-control";
 import { HttpError } from "./errors";
 import { publicBaseUrl, type RouteRequest, urlOf } from "./http";
+import { countEvent } from "./metrics/isolate";
 import { packageRevision, packageStub } from "./objects";
 import { packageNameFromParams } from "./params";
 import { forgetPackage, throughReadTier } from "./read-tier/tier";
@@ -163,6 +164,7 @@ export function packageWrite<MustExist extends boolean>(
 		} catch (error) {
 			// Anonymous attempts are not recorded: anyone could fill the log with them.
 			if (principal.kind !== "anonymous" && error instanceof HttpError && error.status < 500 && error.status !== 429) {
+				countEvent(`write.refused.by.${principal.name.slice(0, 64)}`);
 				ctx.waitUntil(auditRefusal(request, env, principal, pkg, error));
 			}
 			throw error;

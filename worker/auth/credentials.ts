@@ -1,6 +1,6 @@
 import type { Actor } from "../../schema/audit";
 import type { CredentialKind } from "../../schema/auth/contract";
-import { countEvent } from "../metrics/isolate";
+import { countAuthFailure } from "../metrics/isolate";
 import { refused } from "../refusals";
 import { authStore } from "./auth-store";
 import { clientIp } from "./principal";
@@ -30,8 +30,7 @@ export async function recordFailure(
 	kind: CredentialKind,
 	actor: Actor,
 ): Promise<void> {
-	countEvent("auth.failed");
-	countEvent(`auth.failed.${kind}`);
+	countAuthFailure(kind, clientIp(request, env), user);
 	const wait = await authStore(env).credentialFailed(user, clientIp(request, env), kind, actor);
 	if (wait > 0) throw lockedOut(wait);
 }

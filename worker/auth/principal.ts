@@ -5,7 +5,7 @@ import { randomHex, sha256Hex } from "../../schema/hashing";
 import type { Grant, TokenKind } from "../../schema/requests/admin";
 import type { HttpError } from "../errors";
 import { urlOf } from "../http";
-import { countEvent } from "../metrics/isolate";
+import { countAuthFailure } from "../metrics/isolate";
 import { refused } from "../refusals";
 import { authStore } from "./auth-store";
 import { limitAnonymous, limitCustomer, limitFailedAuthentication } from "./rate-limits";
@@ -151,8 +151,7 @@ async function failed(
 	prefix: string | null,
 	refusal: HttpError,
 ): Promise<never> {
-	countEvent("auth.failed");
-	countEvent(`auth.failed.${refusal.code}`);
+	countAuthFailure(refusal.code, ip);
 	await limitFailedAuthentication(env, ip);
 	if (request.method !== "GET" && request.method !== "HEAD") {
 		await authStore(env).audit(

@@ -1,3 +1,4 @@
+import ipaddr from "ipaddr.js";
 import { metricsObject } from "../../durable-objects/stubs";
 import { config } from "../../schema/config";
 import type { ErrorCode } from "../../schema/errors";
@@ -63,9 +64,35 @@ export function recordRequest(
 	schedule(env, ctx);
 }
 
-/** A registry-level event: `auth.failed`, `auth.failed.<code>`… */
+/** Most distinct counter names one batch carries: events named by address or user cannot grow it without bound. */
+const MAX_COUNTERS = 500;
+
+/** A registry-level event: `auth.failed`, `auth.failed.kind.<code>`, `auth.failed.from.<range>`… */
 export function countEvent(name: string, n = 1): void {
-	counters.set(name, (counters.get(name) ?? 0) + n);
+	const current = counters.get(name);
+	if (current === undefined && counters.size >= MAX_COUNTERS) {
+		counters.set("counters.dropped", (counters.get("counters.dropped") ?? 0) + n);
+		return;
+	}
+	counters.set(name, (current ?? 0) + n);
+}
+
+/** A failed authentication: counted, by kind, by the client's address range (/24, /48), and by the name it tried. */
+export function countAuthFailure(kind: string, ip: string | null, user: string | null = null): void {
+	countEvent("auth.failed");
+	countEvent(`auth.failed.kind.${kind}`);
+	countEvent(`auth.failed.from.${addressRange(ip)}`);
+	if (user !== null) countEvent(`auth.failed.user.${user.slice(0, 64)}`);
+}
+
+/** The /24 (IPv4) or /48 (IPv6) an address belongs to: how the dashboard groups where refusals come from. */
+export function addressRange(ip: string | null): string {
+	if (ip === null || !ipaddr.isValid(ip)) return "unknown";
+	const address = ipaddr.process(ip);
+	const bits = address.kind() === "ipv4" ? 24 : 48;
+	const bytes = address.toByteArray();
+	const kept = bytes.map((b, i) => (i * 8 < bits ? b : 0));
+	return `${ipaddr.fromByteArray(kept).toString()}/${bits}`;
 }
 
 function schedule(env: Env, ctx: ExecutionContext): void {

@@ -50,7 +50,10 @@ ${routeTable("routes-day", "Routes, last day", day)}
 <h2 id="security-title">Security</h2>
 ${chart("auth-failed", "Failed authentications per minute, last hour", series, (p) => p.authFailed, "failures")}
 ${chart("publish-refused", "Refused publishes and uploads per minute, last hour", series, (p) => p.publishRefused, "refusals")}
-${counterTable("auth", "Failed authentications by kind, last day", day.counters, "auth.failed.")}
+${counterTable("auth", "Failed authentications by kind, last day", day.counters, "auth.failed.kind.")}
+${counterTable("auth-ranges", "Failed authentications by address range, last day", day.counters, "auth.failed.from.")}
+${counterTable("auth-users", "Failed sign-ins by user name, last day", day.counters, "auth.failed.user.")}
+${counterTable("refused-writers", "Refused writes by token or user, last day", day.counters, "write.refused.by.")}
 ${refusalTable(day)}
 </section>`;
 	return pageResponse(request, who, layout({ title: "Operations", body }));
@@ -90,7 +93,10 @@ function routeTable(id: string, title: string, window: WindowFigures): Html {
 }
 
 function counterTable(id: string, title: string, counters: Record<string, number>, prefix: string): Html {
-	const rows = Object.entries(counters).filter(([name]) => name.startsWith(prefix));
+	const rows = Object.entries(counters)
+		.filter(([name]) => name.startsWith(prefix))
+		.sort((a, b) => b[1] - a[1])
+		.slice(0, 20);
 	return html`<div class="scroll"><table id="${id}">
 <caption>${title}</caption>
 <thead><tr><th scope="col">Kind</th><th scope="col">Count</th></tr></thead>
