@@ -2,7 +2,9 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { Alerts, conditions } from "../durable-objects/metrics/alerts";
 import { Figures } from "../durable-objects/metrics/figures";
+import { Downloads } from "../durable-objects/package/downloads";
 import type { Send } from "../durable-objects/package/hook-outbox";
+import { downloadSpike } from "../durable-objects/package/metrics-report";
 import { metricsObject } from "../durable-objects/stubs";
 import { config } from "../schema/config";
 import {
@@ -13,6 +15,7 @@ import {
 	type RouteCounts,
 } from "../schema/metrics/contract";
 import { addressRange, sendMetrics } from "../worker/metrics/isolate";
+import { packageStub } from "./helpers/package-object";
 import { ADMIN, call, publish, publisherFor, uniqueName } from "./helpers/registry";
 
 // Registry-wide figures and alerts (#21): batches from isolates summed per minute by the MetricsDO,
@@ -176,6 +179,37 @@ describe("registry-wide metrics (#21)", () => {
 		expect(await storage(1000)).toMatchObject({ active: false, value: 0.7 });
 		expect(await storage(800)).toMatchObject({ active: true, value: 700 / 800 });
 		expect(await storage(0)).toMatchObject({ active: false, value: null });
+	});
+
+	it("sees a package's downloads spike over its daily average, and alerts naming it", async () => {
+		const name = uniqueName("spiky");
+		const token = await publisherFor(name);
+		await publish(name, "1.0.0", token);
+		const now = new Date(Date.UTC(2030, 5, 30, 18));
+		const spikes = await runInDurableObject(packageStub(name), (_instance, state) => {
+			const downloads = new Downloads(state.storage.sql);
+			// Ten days of 10 a day, then 90 today: 9x the average, not over 10x.
+			for (let d = 1; d <= 10; d++) downloads.count("1.0.0", 10, new Date(now.getTime() - d * 86_400_000));
+			downloads.count("1.0.0", 90, now);
+			const calm = downloadSpike(downloads, 10, now);
+			downloads.count("1.0.0", 20, now);
+			return {
+				calm,
+				spiking: downloadSpike(downloads, 10, now),
+				fresh: downloadSpike(new Downloads(state.storage.sql), 10, new Date(Date.UTC(2031, 0, 1))),
+			};
+		});
+		expect(spikes).toEqual({ calm: null, spiking: { day: "2030-06-30", today: 110, average: 10 }, fresh: null });
+
+		const metrics = freshMetrics();
+		await metrics.reportDownloadSpike(name, spikes.spiking);
+		await metrics.check(now.getTime());
+		const [alert] = await metrics.alertList();
+		expect(alert).toMatchObject({ name: "downloadSpike", status: "firing", value: 11 });
+		expect(alert?.text).toContain(name);
+		// The next day the row no longer counts; a report of calm removes it.
+		await metrics.check(now.getTime() + 86_400_000);
+		expect((await metrics.alertList())[0]?.status).toBe("resolved");
 	});
 
 	it("hears each package's tarball bytes from its object's alarm", async () => {

@@ -2,7 +2,7 @@ import type { Config } from "../../schema/config";
 import { hookSignature } from "../../schema/hooks/contract";
 import { addRouteCounts, emptyRouteCounts, summarise } from "../../schema/metrics/contract";
 import type { Send } from "../package/hook-outbox";
-import { type Figures, isPublishRoute, TARBALL_ROUTE } from "./figures";
+import { type Figures, isPublishRoute } from "./figures";
 
 // The alerts the MetricsDO's alarm evaluates every ALERT_INTERVAL_SECONDS over the last 5 minutes
 // (downloads: the last hour). An alert fires once when its condition starts and resolves once when
@@ -47,8 +47,8 @@ export function conditions(figures: Figures, cfg: Config, now: number): Conditio
 	const tiered = all.hit + all.miss + all.revalidated;
 	const failed = publishes.s4xx + publishes.s5xx;
 	const failureRate = publishes.requests === 0 ? null : failed / publishes.requests;
-	const lastHour = figures.window(now, 60).routes.get(TARBALL_ROUTE)?.requests ?? 0;
-	const average = figures.dailyDownloadAverage(now);
+	const spikes = figures.downloadSpikes(now);
+	const top = spikes[0];
 	const stored = figures.storageBytes();
 	const capacity = cfg.alertStorageBytes;
 	const pct = (n: number | null) => (n === null ? "n/a" : `${(n * 100).toFixed(1)} %`);
@@ -76,10 +76,12 @@ export function conditions(figures: Figures, cfg: Config, now: number): Conditio
 		},
 		{
 			name: "downloadSpike",
-			active: average !== null && average > 0 && lastHour * 24 > cfg.alertDownloadSpike * average,
-			value: average === null || average === 0 ? null : (lastHour * 24) / average,
+			active: top !== undefined,
+			value: top ? top.today / Math.max(top.average, 1e-9) : null,
 			threshold: cfg.alertDownloadSpike,
-			text: `tarball downloads in the last hour run at ${lastHour * 24} a day, ${average === null ? "n/a" : average > 0 ? ((lastHour * 24) / average).toFixed(1) : "n/a"}x the 30-day daily average (threshold ${cfg.alertDownloadSpike}x)`,
+			text: top
+				? `downloads today over ${cfg.alertDownloadSpike}x their daily average: ${spikes.map((s) => `${s.name} ${s.today} (average ${s.average.toFixed(1)})`).join(", ")}`
+				: "no package's downloads today run over its daily average",
 		},
 		{
 			name: "storage",

@@ -189,18 +189,13 @@ export class Figures {
 		return this.sql.exec<{ bytes: number }>(`SELECT coalesce(sum(bytes), 0) AS bytes FROM package_storage`).one().bytes;
 	}
 
-	/** Tarball downloads per day over the hours kept (30 days), for the download spike alert. */
-	dailyDownloadAverage(now: number): number | null {
-		const row = this.sql
-			.exec<{ total: number | null; first: number | null }>(
-				`SELECT sum(json_extract(counts, '$.requests')) AS total, min(hour) AS first FROM route_hours WHERE route = ?`,
-				TARBALL_ROUTE,
+	/** Packages whose downloads spike today (UTC), most over their average first. */
+	downloadSpikes(now: number): { name: string; today: number; average: number }[] {
+		return this.sql
+			.exec<{ name: string; today: number; average: number }>(
+				`SELECT name, today, average FROM download_spikes WHERE day = ? ORDER BY today / max(average, 1e-9) DESC LIMIT 10`,
+				new Date(now).toISOString().slice(0, 10),
 			)
-			.one();
-		if (row.total === null || row.first === null) return null;
-		const days = Math.max(1, (now - row.first * HOUR_MS) / 86_400_000);
-		return row.total / days;
+			.toArray();
 	}
 }
-
-export const TARBALL_ROUTE = "GET /{name}/-/{file}";

@@ -38,6 +38,21 @@ export class MetricsDO extends DurableObject<Env> {
 		);
 	}
 
+	/** A package whose downloads today spike over its daily average (null: no longer). */
+	reportDownloadSpike(name: string, spike: { day: string; today: number; average: number } | null): void {
+		if (spike === null) {
+			this.ctx.storage.sql.exec(`DELETE FROM download_spikes WHERE name = ?`, name);
+			return;
+		}
+		this.ctx.storage.sql.exec(
+			`INSERT OR REPLACE INTO download_spikes (name, day, today, average) VALUES (?, ?, ?, ?)`,
+			name,
+			spike.day,
+			spike.today,
+			spike.average,
+		);
+	}
+
 	/** GET /-/admin/metrics: every window's figures, the alerts firing and recent. */
 	summary(now = Date.now()) {
 		const windows = Object.fromEntries(

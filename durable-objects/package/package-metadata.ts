@@ -38,6 +38,7 @@ import { Documents, type PackumentForm } from "./documents";
 import { Downloads } from "./downloads";
 import { HookOutbox } from "./hook-outbox";
 import { type ImportParts, importMetadata, importVersion } from "./import";
+import { MetricsReport } from "./metrics-report";
 import { PackageRecord, revision } from "./package-record";
 import { versionDocument } from "./packument";
 import { packagePage } from "./page";
@@ -47,7 +48,6 @@ import { Rollouts } from "./rollouts";
 import { searchDocument } from "./search-document";
 import { SearchOutbox } from "./search-outbox";
 import { signaturesForUnsigned } from "./signature-backfill";
-import { StorageReport } from "./storage-report";
 import { UpstreamMirror } from "./upstream";
 import { Versions } from "./versions";
 
@@ -83,7 +83,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	private readonly downloads: Downloads;
 	private readonly outbox: SearchOutbox;
 	private readonly hooks: HookOutbox;
-	private readonly storageReport: StorageReport;
+	private readonly metricsReport: MetricsReport;
 	private readonly rollouts: Rollouts;
 	private readonly retention: Retention;
 	private readonly claims: Claim;
@@ -103,7 +103,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		this.downloads = new Downloads(this.sql);
 		this.outbox = new SearchOutbox(this.sql, env);
 		this.hooks = new HookOutbox(this.sql, env);
-		this.storageReport = new StorageReport(this.sql, env);
+		this.metricsReport = new MetricsReport(this.sql, env);
 		this.rollouts = new Rollouts(this.sql);
 		this.retention = new Retention(this.sql, this.channelRows, this.rollouts);
 		this.claims = new Claim(this.sql);
@@ -717,7 +717,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 				config(this.env).searchDownloadsPushMs,
 			);
 			if (next !== null) this.scheduleAlarm(next);
-			await this.storageReport.deliver(pkg);
+			await this.metricsReport.deliver(pkg, this.downloads);
 		}
 		const hooksNext = await this.hooks.deliver(() => this.hookSubject(), now, config(this.env).hookRetryMs);
 		if (hooksNext !== null) this.scheduleAlarm(hooksNext);

@@ -53,6 +53,15 @@ export const metricsMigrations: readonly Migration[] = [
 				bytes INTEGER NOT NULL
 			) WITHOUT ROWID;
 
+			-- Packages whose downloads today run over ALERT_DOWNLOAD_SPIKE times their daily average, as
+			-- their objects reported it (download spike alert); a row from an earlier day no longer counts.
+			CREATE TABLE download_spikes (
+				name TEXT PRIMARY KEY,
+				day TEXT NOT NULL,
+				today INTEGER NOT NULL,
+				average REAL NOT NULL
+			) WITHOUT ROWID;
+
 			-- Notices for ALERT_WEBHOOK_URL, written with the alert's change, delivered from the alarm.
 			CREATE TABLE alert_outbox (
 				id INTEGER PRIMARY KEY AUTOINCREMENT,
