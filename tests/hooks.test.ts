@@ -75,6 +75,10 @@ describe("package hooks (#21)", () => {
 		const created = (await added.json()) as HookView;
 		expect(created).toMatchObject({ type: "package", name, endpoint: DEAD, failures: 0, delivered: false });
 		expect(created).not.toHaveProperty("secret");
+		const stored = await runInDurableObject(env.HOOKS.get(env.HOOKS.idFromName("hooks")), (_instance, state) =>
+			state.storage.sql.exec<{ secret: string }>(`SELECT secret FROM hooks WHERE id = ?`, created.id).one(),
+		);
+		expect(stored.secret).toMatch(/^sealed:v1:/);
 
 		await publish(name, "1.0.0", token);
 		await failuresReach(created.id, token, 1);

@@ -1,8 +1,10 @@
 import { DurableObject } from "cloudflare:workers";
+import { config } from "../../schema/config";
 import { ok, type Result } from "../../schema/errors";
 import type { DeliveryReport, HookSubject, HookTarget, HookType, HookView } from "../../schema/hooks/contract";
 import { hooksMigrations } from "../../schema/hooks/migrations";
 import { refusals } from "../../schema/refusals";
+import { seal, unseal } from "../auth/sealing";
 import { applyMigrations } from "../migrations";
 
 // The registry's package hooks (npm's hook API): one object for the registry, asked when a hook
@@ -36,19 +38,20 @@ export class HooksDO extends DurableObject<Env> {
 		applyMigrations(ctx.storage, hooksMigrations);
 	}
 
-	create(input: {
+	async create(input: {
 		username: string;
 		type: HookType;
 		name: string;
 		endpoint: string;
 		secret: string;
-	}): Result<HookView> {
+	}): Promise<Result<HookView>> {
 		const held = this.sql
 			.exec<{ n: number }>(`SELECT count(*) AS n FROM hooks WHERE username = ?`, input.username)
 			.one();
 		if (held.n >= HOOKS_PER_USER) return refusals.tooManyHooks(HOOKS_PER_USER);
 		const now = new Date().toISOString();
 		const id = crypto.randomUUID();
+		const secret = await this.sealed(input.secret);
 		this.sql.exec(
 			`INSERT INTO hooks (id, username, type, name, endpoint, secret, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			id,
@@ -56,7 +59,7 @@ export class HooksDO extends DurableObject<Env> {
 			input.type,
 			input.name,
 			input.endpoint,
-			input.secret,
+			secret,
 			now,
 			now,
 		);
@@ -80,12 +83,13 @@ export class HooksDO extends DurableObject<Env> {
 		return row ? ok(present(row)) : refusals.hookNotFound(id);
 	}
 
-	update(id: string, change: { endpoint: string; secret: string }): Result<HookView> {
+	async update(id: string, change: { endpoint: string; secret: string }): Promise<Result<HookView>> {
 		if (!this.row(id)) return refusals.hookNotFound(id);
+		const secret = await this.sealed(change.secret);
 		this.sql.exec(
 			`UPDATE hooks SET endpoint = ?, secret = ?, updated_at = ? WHERE id = ?`,
 			change.endpoint,
-			change.secret,
+			secret,
 			new Date().toISOString(),
 			id,
 		);
@@ -100,7 +104,7 @@ export class HooksDO extends DurableObject<Env> {
 	}
 
 	/** The hooks a package's events go to now: on its name, on its scope, on one of its maintainers. */
-	matching(subject: HookSubject): HookTarget[] {
+	async matching(subject: HookSubject): Promise<HookTarget[]> {
 		const owners = subject.maintainers.slice(0, 100);
 		const rows = this.sql
 			.exec<HookRow>(
@@ -111,7 +115,14 @@ export class HooksDO extends DurableObject<Env> {
 				JSON.stringify(owners),
 			)
 			.toArray();
-		return rows.map((r) => ({ id: r.id, username: r.username, endpoint: r.endpoint, secret: r.secret }));
+		return Promise.all(
+			rows.map(async (r) => ({
+				id: r.id,
+				username: r.username,
+				endpoint: r.endpoint,
+				secret: await this.opened(r.secret),
+			})),
+		);
 	}
 
 	/** How delivery attempts ended: each hook shows its last status and the failures since its last success. */
@@ -135,6 +146,17 @@ export class HooksDO extends DurableObject<Env> {
 				}
 			}
 		});
+	}
+
+	/** Secrets are kept sealed under ENCRYPTION_KEY (as TOTP seeds are): a copy of the database reveals none. */
+	private async sealed(secret: string): Promise<string> {
+		const key = config(this.env).encryptionKey;
+		return key === null ? secret : seal(key, secret);
+	}
+
+	private async opened(stored: string): Promise<string> {
+		const key = config(this.env).encryptionKey;
+		return key === null ? stored : unseal(key, stored);
 	}
 
 	private row(id: string): HookRow | null {

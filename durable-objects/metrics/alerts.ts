@@ -1,7 +1,7 @@
 import type { Config } from "../../schema/config";
 import { hookSignature } from "../../schema/hooks/contract";
 import { addRouteCounts, emptyRouteCounts, summarise } from "../../schema/metrics/contract";
-import type { Send } from "../package/hook-outbox";
+import { postJson, type Send } from "../webhook";
 import { type Figures, isPublishRoute } from "./figures";
 
 // The alerts the MetricsDO's alarm evaluates every ALERT_INTERVAL_SECONDS over the last 5 minutes
@@ -193,23 +193,9 @@ export class Alerts {
 	}
 
 	private async post(url: string, secret: string | null, body: string): Promise<boolean> {
-		const headers: Record<string, string> = {
-			"content-type": "application/json",
-			"user-agent": "workers-registry alerts",
-		};
+		const headers: Record<string, string> = { "user-agent": "workers-registry alerts" };
 		if (secret !== null) headers["x-registry-signature"] = `sha256=${await hookSignature(secret, body)}`;
-		try {
-			const response = await this.send(url, {
-				method: "POST",
-				headers,
-				body,
-				redirect: "manual",
-				signal: AbortSignal.timeout(10_000),
-			});
-			await response.body?.cancel();
-			return response.status >= 200 && response.status < 300;
-		} catch {
-			return false;
-		}
+		const status = await postJson(this.send, url, body, headers);
+		return status !== null && status >= 200 && status < 300;
 	}
 }

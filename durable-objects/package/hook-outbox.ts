@@ -1,6 +1,7 @@
 import type { DeliveryReport, HookEvent, HookEventName, HookSubject, HookTarget } from "../../schema/hooks/contract";
 import { hookSignature } from "../../schema/hooks/contract";
 import { hooksObject } from "../stubs";
+import { postJson, type Send } from "../webhook";
 
 // Package hook events (npm's hook API). `record` runs inside the write's transaction, so an event
 // exists exactly when its change does (DESIGN.md invariant 12); one of the alarm's jobs, `deliver`,
@@ -14,9 +15,8 @@ const BATCH = 50;
 /** A delivery still failing a day after its event is given up. */
 export const HOOK_GIVE_UP_MS = 86_400_000;
 const MAX_BACKOFF_MS = 3_600_000;
-const DELIVERY_TIMEOUT_MS = 10_000;
 
-export type Send = (url: string, init: RequestInit) => Promise<Response>;
+export type { Send };
 
 type Change = { action: string; target: string | null; detail: Record<string, unknown> | null };
 type Context = { name: string; distTags: Record<string, string>; modified: string; now: number };
@@ -185,23 +185,10 @@ export class HookOutbox {
 	private async post(target: HookTarget, stored: string): Promise<number | null> {
 		const event = JSON.parse(stored) as HookEvent;
 		const body = JSON.stringify({ ...event, hookOwner: { username: target.username } });
-		try {
-			const response = await this.send(target.endpoint, {
-				method: "POST",
-				headers: {
-					"content-type": "application/json",
-					"x-npm-signature": `sha256=${await hookSignature(target.secret, body)}`,
-					"user-agent": "workers-registry hooks",
-				},
-				body,
-				redirect: "manual",
-				signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
-			});
-			await response.body?.cancel();
-			return response.status;
-		} catch {
-			return null;
-		}
+		return postJson(this.send, target.endpoint, body, {
+			"x-npm-signature": `sha256=${await hookSignature(target.secret, body)}`,
+			"user-agent": "workers-registry hooks",
+		});
 	}
 
 	private dropDelivery(row: { event_id: number; hook_id: string }): void {

@@ -7,8 +7,9 @@ export const hooksMigrations: readonly Migration[] = [
 		version: 1,
 		name: "hook definitions and their delivery status",
 		sql: `
-			-- One row per hook. The secret signs every delivery, so it is kept as it was given (the
-			-- package objects read it at delivery time and never store it).
+			-- One row per hook. The secret signs every delivery, so it must be read back: it is kept
+			-- sealed under ENCRYPTION_KEY (durable-objects/auth/sealing.ts); the package objects read it
+			-- at delivery time and never store it.
 			CREATE TABLE hooks (
 				id TEXT PRIMARY KEY,
 				username TEXT NOT NULL,
