@@ -14,7 +14,7 @@ import {
 	type MetricsBatch,
 	type RouteCounts,
 } from "../schema/metrics/contract";
-import { addressRange, sendMetrics } from "../worker/metrics/isolate";
+import { addressRange, metricsRouteName, sendMetrics } from "../worker/metrics/isolate";
 import { packageStub } from "./helpers/package-object";
 import { ADMIN, call, publish, publisherFor, uniqueName } from "./helpers/registry";
 
@@ -247,6 +247,23 @@ describe("registry-wide metrics (#21)", () => {
 		expect(window.routes["PUT /{name}"]?.refused.versionExists).toBeGreaterThanOrEqual(1);
 		expect(window.routes["GET /{name}"]?.requests).toBeGreaterThanOrEqual(1);
 		expect(window.counters["auth.failed"]).toBeGreaterThanOrEqual(1);
+	});
+
+	it("names routes by method and pattern, scoped and unscoped names alike", () => {
+		const cases: [string, string, string][] = [
+			["GET", "/@:scope/:pkg/-/:file", "GET /{name}/-/{file}"],
+			["GET", "/:pkg/-/:file", "GET /{name}/-/{file}"],
+			["PUT", "/:pkg", "PUT /{name}"],
+			["GET", "/files/:path+", "GET /files/{path}"],
+			[
+				"POST",
+				"/packages/@:scope/:pkg/channels/:channel/rollback",
+				"POST /packages/{name}/channels/{channel}/rollback",
+			],
+			["GET", "*", "GET *"],
+		];
+		for (const [method, pattern, name] of cases) expect(metricsRouteName(method, pattern)).toBe(name);
+		expect(metricsRouteName("PUT", "/:pkg")).toBe(metricsRouteName("PUT", "/:pkg"));
 	});
 
 	it("groups failed authentications by the client's /24 or /48, and by the user name tried", async () => {

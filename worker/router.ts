@@ -22,7 +22,7 @@ import { HttpError } from "./errors";
 import { serveFile } from "./files/serve";
 import { type RouteRequest, urlOf } from "./http";
 import { serveLoader } from "./loader/route";
-import { noteRefusal, recordRequest } from "./metrics/isolate";
+import { metricsRouteName, noteRefusal, recordRequest } from "./metrics/isolate";
 import { getVisibility, listCollaborators, listScopePackages, listUserPackages, setAccess } from "./npm/access";
 import { deleteDistTag, listDistTags, setDistTag } from "./npm/dist-tags";
 import { addHook, getHook, listHooks, removeHook, updateHook } from "./npm/hooks";
@@ -120,8 +120,7 @@ const router = {
 
 /** The route a request matched, as the metrics name it: `GET /{name}/-/{file}` (scoped or not). */
 function routeKey(request: RouteRequest): string {
-	const pattern = (request as unknown as { route?: string }).route ?? "*";
-	return `${request.method} ${pattern.replace(/@:scope\/:pkg|:pkg/g, "{name}").replace(/:(\w+)\+?/g, "{$1}")}`;
+	return metricsRouteName(request.method, (request as unknown as { route?: string }).route ?? "*");
 }
 
 /**

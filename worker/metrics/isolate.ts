@@ -25,6 +25,24 @@ let sending: Promise<void> | null = null;
 /** Object calls already sent (read-tier/metrics.ts counts them since the isolate started). */
 let sentObjectCalls: Record<string, number> = {};
 
+/** Route names by pattern and method, built once each: naming a request allocates nothing. */
+const routeNames = new Map<string, Map<string, string>>();
+
+/** `GET` and `/@:scope/:pkg/-/:file` → `GET /{name}/-/{file}`. */
+export function metricsRouteName(method: string, pattern: string): string {
+	let byMethod = routeNames.get(pattern);
+	if (!byMethod) {
+		byMethod = new Map();
+		routeNames.set(pattern, byMethod);
+	}
+	let name = byMethod.get(method);
+	if (name === undefined) {
+		name = `${method} ${pattern.replace(/@:scope\/:pkg|:pkg/g, "{name}").replace(/:(\w+)\+?/g, "{$1}")}`;
+		byMethod.set(method, name);
+	}
+	return name;
+}
+
 /** The refusal code a response was made from (the router notes it when it turns an HttpError into one). */
 const refusalCodes = new WeakMap<Response, ErrorCode>();
 
