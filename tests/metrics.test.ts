@@ -16,7 +16,7 @@ import {
 } from "../schema/metrics/contract";
 import { addressRange, metricsRouteName, sendMetrics } from "../worker/metrics/isolate";
 import { packageStub } from "./helpers/package-object";
-import { ADMIN, call, publish, publisherFor, uniqueName } from "./helpers/registry";
+import { ADMIN, call, createToken, publish, publishBody, publisherFor, uniqueName } from "./helpers/registry";
 
 // Registry-wide figures and alerts (#21): batches from isolates summed per minute by the MetricsDO,
 // windows with percentiles, alerts that fire once and resolve once. Each test uses a MetricsDO of
@@ -247,6 +247,40 @@ describe("registry-wide metrics (#21)", () => {
 		expect(window.routes["PUT /{name}"]?.refused.versionExists).toBeGreaterThanOrEqual(1);
 		expect(window.routes["GET /{name}"]?.requests).toBeGreaterThanOrEqual(1);
 		expect(window.counters["auth.failed"]).toBeGreaterThanOrEqual(1);
+	});
+
+	it("notes a token writing from an address range it had never written from", async () => {
+		const metrics = freshMetrics();
+		const at = Date.UTC(2030, 0, 6, 12, 0, 0);
+		const wrote = (prefix: string, range: string, when: number) =>
+			metrics.ingest({ at: when, routes: {}, counters: { [`token.write.${prefix} ${range}`]: 1 } });
+		await wrote("dev_aaaa1111", "203.0.113.0/24", at);
+		await wrote("dev_aaaa1111", "203.0.113.0/24", at + MINUTE);
+		await wrote("dev_bbbb2222", "198.51.100.0/24", at + MINUTE);
+		expect((await metrics.summary(at)).security.newTokenRanges).toEqual([]);
+		await wrote("dev_aaaa1111", "198.51.100.0/24", at + 2 * MINUTE);
+		expect((await metrics.summary(at)).security.newTokenRanges).toEqual([
+			{ prefix: "dev_aaaa1111", range: "198.51.100.0/24", at: new Date(at + 2 * MINUTE).toISOString() },
+		]);
+		// Kept apart from the counters.
+		expect((await metrics.summary(at + 2 * MINUTE)).windows["5m"].counters).toEqual({ "metrics.batches": 4 });
+	});
+
+	it("counts a token's write from its address for that check", async () => {
+		const name = uniqueName("ranged");
+		const { token, prefix } = await createToken([{ package: name, permissions: ["read", "upload", "publish"] }]);
+		const res = await call(`/${name}`, {
+			method: "PUT",
+			token,
+			headers: { "cf-connecting-ip": "192.0.2.77" },
+			body: JSON.stringify((await publishBody(name, "1.0.0")).body),
+		});
+		expect(res.status).toBe(201);
+		await sendMetrics(env);
+		const ranges = await runInDurableObject(metricsObject(env), (_instance, state) =>
+			state.storage.sql.exec<{ range: string }>(`SELECT range FROM token_ranges WHERE prefix = ?`, prefix).toArray(),
+		);
+		expect(ranges).toEqual([{ range: "192.0.2.0/24" }]);
 	});
 
 	it("names routes by method and pattern, scoped and unscoped names alike", () => {

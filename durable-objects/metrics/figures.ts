@@ -14,6 +14,8 @@ import {
 // up per hour, hours older than 30 days dropped; windows summed back for the metrics endpoint.
 
 export const MINUTE_MS = 60_000;
+/** Counters `token.write.<prefix> <range>`: a token wrote from an address range (worker/metrics/isolate.ts). */
+export const TOKEN_WRITE = "token.write.";
 const HOUR_MS = 3_600_000;
 const KEEP_MINUTES_MS = 86_400_000;
 const KEEP_HOURS_MS = 30 * 86_400_000;
@@ -53,6 +55,10 @@ export class Figures {
 			);
 		}
 		for (const [name, value] of Object.entries(batch.counters)) {
+			if (name.startsWith(TOKEN_WRITE)) {
+				this.tokenRange(name.slice(TOKEN_WRITE.length), batch.at);
+				continue;
+			}
 			this.sql.exec(
 				`INSERT INTO counter_minutes (minute, name, value) VALUES (?, ?, ?)
 				 ON CONFLICT (minute, name) DO UPDATE SET value = value + excluded.value`,
@@ -61,6 +67,31 @@ export class Figures {
 				value,
 			);
 		}
+	}
+
+	/** A token (prefix) wrote from a range: remembered, and noted when the token had written only from others. */
+	private tokenRange(key: string, at: number): void {
+		const [prefix = "", range = ""] = key.split(" ");
+		const known = this.sql
+			.exec<{ range: string }>(`SELECT range FROM token_ranges WHERE prefix = ?`, prefix)
+			.toArray()
+			.map((r) => r.range);
+		if (known.includes(range)) return;
+		this.sql.exec(`INSERT INTO token_ranges (prefix, range, first_seen) VALUES (?, ?, ?)`, prefix, range, at);
+		if (known.length > 0) {
+			this.sql.exec(`INSERT INTO token_new_ranges (prefix, range, at) VALUES (?, ?, ?)`, prefix, range, at);
+		}
+	}
+
+	/** Tokens that wrote from an address range they had never written from, newest first. */
+	newTokenRanges(limit = 50): { prefix: string; range: string; at: string }[] {
+		return this.sql
+			.exec<{ prefix: string; range: string; at: number }>(
+				`SELECT prefix, range, at FROM token_new_ranges ORDER BY id DESC LIMIT ?`,
+				limit,
+			)
+			.toArray()
+			.map((r) => ({ prefix: r.prefix, range: r.range, at: new Date(r.at).toISOString() }));
 	}
 
 	/** Minutes older than a day become hours; hours older than 30 days go (call inside a transaction). */

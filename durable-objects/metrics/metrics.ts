@@ -59,7 +59,8 @@ export class MetricsDO extends DurableObject<Env> {
 			(Object.keys(WINDOWS) as WindowName[]).map((w) => [w, this.figuresTable.figures(now, w)]),
 		) as Record<WindowName, ReturnType<Figures["figures"]>>;
 		const storage = { bytes: this.figuresTable.storageBytes(), capacity: config(this.env).alertStorageBytes || null };
-		return { at: new Date(now).toISOString(), windows, storage, alerts: this.alertList() };
+		const security = { newTokenRanges: this.figuresTable.newTokenRanges() };
+		return { at: new Date(now).toISOString(), windows, storage, security, alerts: this.alertList() };
 	}
 
 	/** The dashboard's charts: the last `minutes` minutes, per minute. */

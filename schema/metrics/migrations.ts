@@ -62,6 +62,21 @@ export const metricsMigrations: readonly Migration[] = [
 				average REAL NOT NULL
 			) WITHOUT ROWID;
 
+			-- The address ranges (/24, /48) each token (by prefix) has written from, and the times a token
+			-- wrote from a range it had never written from before (the Security dashboard lists them).
+			CREATE TABLE token_ranges (
+				prefix TEXT NOT NULL,
+				range TEXT NOT NULL,
+				first_seen INTEGER NOT NULL,
+				PRIMARY KEY (prefix, range)
+			) WITHOUT ROWID;
+			CREATE TABLE token_new_ranges (
+				id INTEGER PRIMARY KEY AUTOINCREMENT,
+				prefix TEXT NOT NULL,
+				range TEXT NOT NULL,
+				at INTEGER NOT NULL
+			);
+
 			-- Notices for ALERT_WEBHOOK_URL, written with the alert's change, delivered from the alarm.
 			CREATE TABLE alert_outbox (
 				id INTEGER PRIMARY KEY AUTOINCREMENT,

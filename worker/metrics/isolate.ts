@@ -103,6 +103,11 @@ export function countAuthFailure(kind: string, ip: string | null, user: string |
 	if (user !== null) countEvent(`auth.failed.user.${user.slice(0, 64)}`);
 }
 
+/** A token wrote (publish, tag, channel move…) from an address: the MetricsDO notes ranges new to it. */
+export function countTokenWrite(prefix: string, ip: string | null): void {
+	countEvent(`token.write.${prefix} ${addressRange(ip)}`);
+}
+
 /** The /24 (IPv4) or /48 (IPv6) an address belongs to: how the dashboard groups where refusals come from. */
 export function addressRange(ip: string | null): string {
 	if (ip === null || !ipaddr.isValid(ip)) return "unknown";

@@ -55,6 +55,18 @@ ${counterTable("auth-ranges", "Failed authentications by address range, last day
 ${counterTable("auth-users", "Failed sign-ins by user name, last day", day.counters, "auth.failed.user.")}
 ${counterTable("refused-writers", "Refused writes by token or user, last day", day.counters, "write.refused.by.")}
 ${refusalTable(day)}
+<div class="scroll"><table id="new-ranges">
+<caption>Tokens that wrote from an address range they had never written from</caption>
+<thead><tr><th scope="col">When</th><th scope="col">Token</th><th scope="col">Range</th></tr></thead>
+<tbody>${
+		summary.security.newTokenRanges.length === 0
+			? html`<tr><td colspan="3">None.</td></tr>`
+			: summary.security.newTokenRanges.map(
+					(r) =>
+						html`<tr><td>${r.at.slice(0, 19).replace("T", " ")}</td><th scope="row">${r.prefix}</th><td>${r.range}</td></tr>`,
+				)
+	}</tbody>
+</table></div>
 </section>`;
 	return pageResponse(request, who, layout({ title: "Operations", body }));
 });
