@@ -21,3 +21,13 @@ export function tokenObject(env: Env, hash: string) {
 export function backupObject(env: Env) {
 	return env.BACKUPS.get(env.BACKUPS.idFromName("backups"));
 }
+
+/** The one HooksDO: package hook definitions and their delivery status. */
+export function hooksObject(env: Env) {
+	return env.HOOKS.get(env.HOOKS.idFromName("hooks"));
+}
+
+/** The one MetricsDO: the registry-wide figures every isolate sends, and the alerts drawn from them. */
+export function metricsObject(env: Env) {
+	return env.METRICS.get(env.METRICS.idFromName("metrics"));
+}

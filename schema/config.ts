@@ -53,6 +53,23 @@ export type Config = {
 	oidcIssuers: OidcIssuer[];
 	/** How long a staged version waits for approval before it and its bytes are dropped. */
 	stageTtlMs: number;
+	/** The first retry of a failed hook delivery; each later one waits twice as long (at most an hour). */
+	hookRetryMs: number;
+	/** Whether each isolate counts requests for the registry-wide figures (the benchmark turns it off). */
+	collectMetrics: boolean;
+	/** How long an isolate's counts wait before they are sent to the MetricsDO in one call. */
+	metricsFlushMs: number;
+	alertIntervalMs: number;
+	alertP95Ms: number;
+	alertHitRate: number;
+	alertPublishFailureRate: number;
+	alertDownloadSpike: number;
+	/** The R2 capacity the storage alert watches (it fires at 80 %); 0: off. */
+	alertStorageBytes: number;
+	/** Where alert notices are posted; null: alerts are only listed. */
+	alertWebhookUrl: string | null;
+	/** Signs alert notices (x-registry-signature); an optional secret. */
+	alertWebhookSecret: string | null;
 };
 
 /** Trusted publishers' OpenID Connect issuers, by the provider name `npm trust` uses. */
@@ -89,6 +106,14 @@ export const DEFAULTS = {
 	oidcIssuers:
 		'{"github":"https://token.actions.githubusercontent.com","gitlab":"https://gitlab.com","circleci":"https://oidc.circleci.com/org"}',
 	stageTtlDays: 7,
+	hookRetrySeconds: 60,
+	metricsFlushSeconds: 10,
+	alertIntervalSeconds: 60,
+	alertP95Ms: 500,
+	alertHitRate: 0.9,
+	alertPublishFailureRate: 0.05,
+	alertDownloadSpike: 10,
+	alertStorageBytes: 0,
 } as const;
 
 /**
@@ -96,7 +121,9 @@ export const DEFAULTS = {
  * UPSTREAM_TOKEN is an optional secret, which wrangler.jsonc cannot declare (see there);
  * LOCAL_CLIENT_ADDRESS is set by `npm start` (scripts/start.mjs), never in wrangler.jsonc.
  */
-export type ConfigSource = Partial<Record<keyof Env | "UPSTREAM_TOKEN" | "LOCAL_CLIENT_ADDRESS", unknown>>;
+export type ConfigSource = Partial<
+	Record<keyof Env | "UPSTREAM_TOKEN" | "LOCAL_CLIENT_ADDRESS" | "ALERT_WEBHOOK_SECRET", unknown>
+>;
 
 const parsed = new WeakMap<object, Config>();
 
@@ -149,6 +176,17 @@ export function parseConfig(env: ConfigSource): Config {
 		localClientAddress: loopbackAddress(env.LOCAL_CLIENT_ADDRESS),
 		oidcIssuers: oidcIssuers(env.OIDC_ISSUERS),
 		stageTtlMs: positiveSeconds(env.STAGE_TTL_DAYS, DEFAULTS.stageTtlDays) * 86_400_000,
+		hookRetryMs: seconds(env.HOOK_RETRY_SECONDS, DEFAULTS.hookRetrySeconds) * 1000,
+		collectMetrics: text(env.COLLECT_METRICS) !== "false",
+		metricsFlushMs: seconds(env.METRICS_FLUSH_SECONDS, DEFAULTS.metricsFlushSeconds) * 1000,
+		alertIntervalMs: positiveSeconds(env.ALERT_INTERVAL_SECONDS, DEFAULTS.alertIntervalSeconds) * 1000,
+		alertP95Ms: positiveInteger(env.ALERT_P95_MS, DEFAULTS.alertP95Ms),
+		alertHitRate: fraction(env.ALERT_HIT_RATE, DEFAULTS.alertHitRate),
+		alertPublishFailureRate: fraction(env.ALERT_PUBLISH_FAILURE_RATE, DEFAULTS.alertPublishFailureRate),
+		alertDownloadSpike: positiveSeconds(env.ALERT_DOWNLOAD_SPIKE, DEFAULTS.alertDownloadSpike),
+		alertStorageBytes: wholeNumber(env.ALERT_STORAGE_BYTES, DEFAULTS.alertStorageBytes),
+		alertWebhookUrl: webhookUrl(env.ALERT_WEBHOOK_URL),
+		alertWebhookSecret: secret(env.ALERT_WEBHOOK_SECRET),
 	};
 }
 
@@ -225,6 +263,30 @@ function upstreams(urls: unknown, tokens: unknown): Upstream[] {
 		const token = secrets[i]?.trim() ?? "";
 		return [{ url: `${url.origin}${url.pathname}`.replace(/\/+$/, ""), origin: url.origin, token: token || null }];
 	});
+}
+
+/** An integer of 0 or more. */
+function wholeNumber(value: unknown, fallback: number): number {
+	const raw = text(value);
+	const parsedValue = Number(raw);
+	return raw !== "" && Number.isInteger(parsedValue) && parsedValue >= 0 ? parsedValue : fallback;
+}
+
+/** A number from 0 to 1. */
+function fraction(value: unknown, fallback: number): number {
+	const raw = text(value);
+	const parsedValue = Number(raw);
+	return raw !== "" && Number.isFinite(parsedValue) && parsedValue >= 0 && parsedValue <= 1 ? parsedValue : fallback;
+}
+
+/** An http(s) URL, or null. */
+function webhookUrl(value: unknown): string | null {
+	try {
+		const url = new URL(text(value));
+		return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
+	} catch {
+		return null;
+	}
 }
 
 function list(value: unknown): string[] {

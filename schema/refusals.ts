@@ -135,4 +135,7 @@ export const refusals = {
 		refuse("unprocessable", `${subject} is not in @${org}: a team is granted packages of its own org only`),
 	noTeamGrant: (team: string, subject: string): Refusal =>
 		refuse("notFound", `team ${team} has no grant on ${subject}`),
+	// package hooks
+	hookNotFound: (id: string): Refusal => refuse("notFound", `hook ${id} does not exist`),
+	tooManyHooks: (limit: number): Refusal => refuse("conflict", `a user has at most ${limit} hooks; remove one first`),
 } as const;

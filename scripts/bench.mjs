@@ -49,6 +49,12 @@
 //     state directory once the server has stopped (read with node:sqlite).
 //     BENCH_ONLY=publish-cost runs this section alone.
 //
+// 12. Metrics (#21): hot reads (the full packument and the tarball of one package) on fresh starts
+//    of the same state with COLLECT_METRICS=true and =false, alternated BENCH_METRICS_ROUNDS times
+//    (default 2; medians), and the calls the isolates made to the MetricsDO per 1,000 reads (its
+//    `metrics.batches` counter after the last batch arrived). BENCH_ONLY=metrics runs this section
+//    alone.
+//
 // Figures go to stdout as a table, and as JSON with --json.
 
 import { spawn, spawnSync } from "node:child_process";
@@ -846,6 +852,68 @@ async function parallelPublishes() {
 	}
 }
 
+/**
+ * What the registry-wide figures cost a hot read: COLLECT_METRICS on and off, alternated on fresh
+ * starts of one state, and the MetricsDO calls per 1,000 reads with them on.
+ */
+async function metricsCost() {
+	const rounds = Number(process.env.BENCH_METRICS_ROUNDS ?? 2);
+	const metricsState = scratch("metrics-state");
+	const name = "bench-metrics-pkg";
+	let server = await startServer("npm start", {}, metricsState);
+	try {
+		await publishMany(server.url, [{ name, version: "1.0.0", main: "index.js", license: "MIT" }], 1);
+		reader = await readerToken(server.url);
+	} finally {
+		await server.stop();
+	}
+	const paths = { "full packument": `/${name}`, tarball: `/${name}/-/${name}-1.0.0.tgz` };
+	const runs = { true: { "full packument": [], tarball: [] }, false: { "full packument": [], tarball: [] } };
+	let perThousand = null;
+	for (let round = 0; round < rounds; round++) {
+		// Each round in the other order: whatever warms up or slows down over a run falls on both.
+		for (const collect of round % 2 === 0 ? ["true", "false"] : ["false", "true"]) {
+			log(`hot reads with COLLECT_METRICS=${collect} (round ${round + 1} of ${rounds})…`);
+			server = await startServer("npm start", { COLLECT_METRICS: collect }, metricsState);
+			try {
+				const batchesBefore = collect === "true" ? await metricsBatches(server.url) : 0;
+				let reads = 0;
+				for (const [endpoint, path] of Object.entries(paths)) {
+					const result = await load(`metrics ${collect} ${endpoint}`, `${server.url}${path}`);
+					runs[collect][endpoint].push(result.rps);
+					reads += result.total;
+				}
+				if (collect === "true" && perThousand === null) {
+					// The last batch leaves METRICS_FLUSH_SECONDS (10) after the first read it holds.
+					await sleep(12_000);
+					perThousand = +((((await metricsBatches(server.url)) - batchesBefore) / reads) * 1000).toFixed(3);
+				}
+			} finally {
+				await server.stop();
+			}
+		}
+	}
+	const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+	figures.metrics = {};
+	for (const endpoint of Object.keys(paths)) {
+		const on = median(runs.true[endpoint]);
+		const off = median(runs.false[endpoint]);
+		figures.metrics[`${endpoint}: req/s with metrics on`] = on;
+		figures.metrics[`${endpoint}: req/s with metrics off`] = off;
+		figures.metrics[`${endpoint}: on / off`] = +(on / off).toFixed(3);
+		figures.metrics[`${endpoint}: every run, on | off`] =
+			`${runs.true[endpoint].join(" ")} | ${runs.false[endpoint].join(" ")}`;
+	}
+	figures.metrics["calls to the MetricsDO per 1,000 reads"] = perThousand;
+}
+
+/** Batches the MetricsDO has taken in over the last day (its own counter). */
+async function metricsBatches(url) {
+	const res = await fetch(`${url}/-/admin/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } });
+	const { registry } = await res.json();
+	return registry.windows["1d"].counters["metrics.batches"] ?? 0;
+}
+
 /** A developer token with no grants: it reads public packages without the anonymous rate limit. */
 async function readerToken(url) {
 	const created = await fetch(`${url}/-/admin/tokens`, {
@@ -1210,6 +1278,7 @@ if (ONLY === "" || ONLY === "migrate") await migration();
 if (ONLY === "" || ONLY === "backup") await backupBench();
 if (ONLY === "" || ONLY === "parallel-publishes") await parallelPublishes();
 if (ONLY === "" || ONLY === "publish-cost") await publishCost();
+if (ONLY === "" || ONLY === "metrics") await metricsCost();
 
 console.log("");
 for (const note of notes) console.log(note);
@@ -1293,5 +1362,11 @@ if (cost) {
 	}
 	console.log(`full packument after: ${cost.fullPackumentBytes} bytes, first read ${cost.firstFullReadMs} ms`);
 	console.log(`largest SQLite value: ${cost.largestSqliteValue.bytes} bytes (${cost.largestSqliteValue.where})`);
+}
+if (figures.metrics) {
+	console.log(
+		`\nregistry-wide metrics on and off (npm start, ${CONNECTIONS} connections, ${DURATION} s each, medians):`,
+	);
+	for (const [what, value] of Object.entries(figures.metrics)) console.log(`  ${what.padEnd(60)} ${value}`);
 }
 if (process.argv.includes("--json")) console.log(JSON.stringify({ notes, figures }, null, 2));

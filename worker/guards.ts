@@ -10,6 +10,7 @@ import { assertSecondFactor } from "./auth/two-factor";
 import type { CacheName } from "./cache-control";
 import { HttpError } from "./errors";
 import { publicBaseUrl, type RouteRequest, urlOf } from "./http";
+import { countEvent, countTokenWrite } from "./metrics/isolate";
 import { packageRevision, packageStub } from "./objects";
 import { packageNameFromParams } from "./params";
 import { forgetPackage, throughReadTier } from "./read-tier/tier";
@@ -167,10 +168,14 @@ export function packageWrite<MustExist extends boolean>(
 			const response = await handle(context as WriteContext<MustExist extends true ? PackageInfo : PackageInfo | null>);
 			// The writer's next read, and any read in this colo, sees the change (a page's form answers 303).
 			if (response.status < 400) await forgetPackage(pkg.name);
+			if (response.status < 400 && principal.kind !== "anonymous" && principal.prefix !== null) {
+				countTokenWrite(principal.prefix, principal.ip);
+			}
 			return withCache(options.cache, response);
 		} catch (error) {
 			// Anonymous attempts are not recorded: anyone could fill the log with them.
 			if (principal.kind !== "anonymous" && error instanceof HttpError && error.status < 500 && error.status !== 429) {
+				countEvent(`write.refused.by.${principal.name.slice(0, 64)}`);
 				ctx.waitUntil(auditRefusal(request, env, principal, pkg, error));
 			}
 			throw error;

@@ -4,6 +4,8 @@ import { router } from "./router";
 export { AuthStoreDO } from "../durable-objects/auth/auth-store";
 export { TokenDO } from "../durable-objects/auth/token";
 export { BackupDO } from "../durable-objects/backup/backup-store";
+export { HooksDO } from "../durable-objects/hooks/hooks";
+export { MetricsDO } from "../durable-objects/metrics/metrics";
 export { PackageMetadataDO } from "../durable-objects/package/package-metadata";
 export { RegistryIndexDO } from "../durable-objects/search/registry-index";
 

@@ -28,6 +28,7 @@ const LOG_IN = {
 	readAudit: "log in to read the audit trail",
 	stage: "log in to see and approve staged versions",
 	manageOrgs: "log in to see or manage orgs and teams",
+	manageHooks: "log in to manage hooks",
 } as const;
 export type LogInReason = keyof typeof LOG_IN;
 
@@ -41,6 +42,8 @@ export const refused = {
 	/** npm's user lookups: whether a name is taken is not told to those who may not look users up. */
 	userHidden: () => http("notFound", "user not found"),
 	userNotFound: (name: string) => fromCatalogue(refusals.userNotFound(name)),
+	/** Another user's hook is the same 404 as one that does not exist. */
+	hookNotFound: (id: string) => fromCatalogue(refusals.hookNotFound(id)),
 	tokenNotFound: () => http("notFound", "token not found"),
 	noScopePackages: (scope: string) => http("notFound", `no packages in ${scope}`),
 	staleRevision: (rev: string | null) => fromCatalogue(refusals.staleRevision(rev)),
@@ -122,6 +125,10 @@ export const refused = {
 		http("forbidden", "this token is read-only or limited to some packages: create tokens with your npm login token"),
 	bypassNeedsTwoFactor: () =>
 		http("forbidden", "only a user with two-factor authentication turned on can create a token that skips it"),
+	cannotHook: (what: string) => http("forbidden", `hooking ${what} needs publish permission on it`),
+	ownHooksOnly: () => http("forbidden", "an owner hook watches your own packages: name yourself"),
+	badHookEndpoint: () =>
+		http("badRequest", "endpoint must be an https URL (http only to a loopback address on a local run)"),
 	publicUploadNeedsPublish: () =>
 		http("forbidden", "making a new package public needs publish permission; upload it without access=public"),
 

@@ -26,8 +26,10 @@ import { HttpError } from "./errors";
 import { serveFile } from "./files/serve";
 import { type RouteRequest, urlOf } from "./http";
 import { serveLoader } from "./loader/route";
+import { metricsRouteName, noteRefusal, recordRequest } from "./metrics/isolate";
 import { getVisibility, listCollaborators, listScopePackages, listUserPackages, setAccess } from "./npm/access";
 import { deleteDistTag, listDistTags, setDistTag } from "./npm/dist-tags";
+import { addHook, getHook, listHooks, removeHook, updateHook } from "./npm/hooks";
 import { listSigningKeys } from "./npm/keys";
 import { putPackage, stagePackage } from "./npm/publish";
 import { getPackument, getTarball, getVersion, ping } from "./npm/reads";
@@ -70,6 +72,7 @@ import {
 } from "./web/channel-forms";
 import { dashboardPage } from "./web/dashboard";
 import { homePage, searchPage } from "./web/listing-pages";
+import { operationsPage } from "./web/operations-page";
 import { orgForm, orgPage } from "./web/org-page";
 import { packagePage } from "./web/package-page";
 import { signIn, signInPage, signOut } from "./web/signin";
@@ -87,7 +90,11 @@ import { approveFromPage, rejectFromPage } from "./web/stage-forms";
 const options = {
 	before: [refuseWhileMisconfigured],
 	catch: (error: unknown) => {
-		if (error instanceof HttpError) return error.toResponse();
+		if (error instanceof HttpError) {
+			const response = error.toResponse();
+			noteRefusal(response, error.code);
+			return response;
+		}
 		if (clientWentAway(error)) return clientGone().toResponse();
 		console.error("unhandled error", error);
 		return refused.internal().toResponse();
@@ -114,6 +121,7 @@ const router = {
 	 * URL on the request for every handler.
 	 */
 	async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+		const started = Date.now();
 		const url = new URL(request.url);
 		const pathname = normalizeScopedPath(url.pathname);
 		const head = request.method === "HEAD";
@@ -127,9 +135,15 @@ const router = {
 		// itty-router fills in `params` and `query` as it routes.
 		const routeRequest = Object.assign(routed, { head, parsed: url }) as unknown as RouteRequest;
 		const response = await (OWN_SEGMENTS.has(segment) ? api : packages).fetch(routeRequest, env, ctx);
+		recordRequest(env, ctx, routeKey(routeRequest), response, started);
 		return head ? new Response(null, response) : response;
 	},
 };
+
+/** The route a request matched, as the metrics name it: `GET /{name}/-/{file}` (scoped or not). */
+function routeKey(request: RouteRequest): string {
+	return metricsRouteName(request.method, (request as unknown as { route?: string }).route ?? "*");
+}
 
 /**
  * A registry without its secrets cannot authenticate anyone or sign URLs: every route but /health
@@ -160,6 +174,11 @@ api
 	.post("/-/npm/v1/tokens", createNpmToken)
 	.delete("/-/npm/v1/tokens/token/:key", revokeNpmToken)
 	.post("/-/npm/v1/security/advisories/bulk", noAdvisories)
+	.post("/-/npm/v1/hooks/hook", addHook)
+	.get("/-/npm/v1/hooks", listHooks)
+	.get("/-/npm/v1/hooks/hook/:id", getHook)
+	.put("/-/npm/v1/hooks/hook/:id", updateHook)
+	.delete("/-/npm/v1/hooks/hook/:id", removeHook)
 	.get("/-/npm/v1/keys", listSigningKeys)
 	.post("/-/admin/tokens", createToken)
 	.get("/-/admin/tokens", listTokens)
@@ -275,6 +294,7 @@ api
 	.get("/-/dashboard", dashboardPage)
 	.get("/-/orgs/:org", orgPage)
 	.post("/-/orgs/:org", orgForm)
+	.get("/-/dashboard/operations", operationsPage)
 	.get("/-/web/site.css", serveStylesheet)
 	.get("/-/web/site.js", serveScript);
 for (const name of ["/package/@:scope/:pkg", "/package/:pkg"]) {

@@ -49,6 +49,8 @@ export const PACKAGE_TABLES_KEPT_BACK: Readonly<Record<string, string>> = {
 	upstream_document_chunks: "copies of an upstream's packuments: fetched again on demand",
 	upstream_versions: "copies of an upstream's versions: fetched again on demand",
 	upstream_tarballs: "copies of an upstream's tarballs: fetched again on demand",
+	hook_outbox: "package hook events not yet delivered: pending work of this instance, like its alarm's",
+	hook_deliveries: "package hook deliveries not yet made: pending work of this instance, like its alarm's",
 	staged: "staged versions (npm stage): their bytes are not exported, they expire in STAGE_TTL_DAYS",
 	staged_parts: "staged versions (npm stage): their bytes are not exported, they expire in STAGE_TTL_DAYS",
 };

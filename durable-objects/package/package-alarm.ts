@@ -88,8 +88,17 @@ export class PackageAlarm {
 				config(this.env).searchDownloadsPushMs,
 			);
 			if (next !== null) this.schedule(next);
+			await this.rows.metricsReport.deliver(pkg, downloads);
 		}
+		const hooksNext = await this.rows.hooks.deliver(() => this.hookSubject(), now, config(this.env).hookRetryMs);
+		if (hooksNext !== null) this.schedule(hooksNext);
 		if (downloads.pending) this.schedule(now + config(this.env).downloadFlushMs);
+	}
+
+	/** Who package hooks match this package by: its name, its scope, its maintainers. */
+	private hookSubject() {
+		const name = this.rows.record.get()?.name ?? "";
+		return { name, scope: splitName(name).scope, maintainers: this.rows.versions.maintainers().map((m) => m.name) };
 	}
 
 	/** Drops expired staged versions (npm stage) with their bytes, and forgets them in the registry's index. */

@@ -564,6 +564,16 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			const { value, action, target, detail, modifiedAt } = changed.value;
 			recordAudit(this.sql, actor, action, target, detail ?? null);
 			const committed = this.rows.record.bumpRevision(modifiedAt ?? now);
+			// Package hooks' events, written with the change they report (DESIGN invariant 12).
+			this.rows.hooks.record(
+				{ action, target, detail: detail ?? null },
+				{
+					name: committed.name,
+					distTags: this.rows.channels.distTags(),
+					modified: committed.modified_at,
+					now: Date.now(),
+				},
+			);
 			this.rows.documents.store(committed);
 			return ok({ ...value, rev: revision(committed) });
 		});

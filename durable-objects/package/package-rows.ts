@@ -2,6 +2,8 @@ import { Channels } from "./channels";
 import { Claim } from "./claim";
 import { Documents } from "./documents";
 import { Downloads } from "./downloads";
+import { HookOutbox } from "./hook-outbox";
+import { MetricsReport } from "./metrics-report";
 import { PackageRecord } from "./package-record";
 import { Readmes } from "./readmes";
 import { Retention } from "./retention";
@@ -22,6 +24,10 @@ export type PackageRows = {
 	readonly readmes: Readmes;
 	readonly downloads: Downloads;
 	readonly outbox: SearchOutbox;
+	/** Package hook events and their deliveries (hook-outbox.ts). */
+	readonly hooks: HookOutbox;
+	/** What the package reports to the registry-wide figures (metrics-report.ts). */
+	readonly metricsReport: MetricsReport;
 	readonly rollouts: Rollouts;
 	readonly retention: Retention;
 	readonly claims: Claim;
@@ -40,6 +46,8 @@ export function packageRows(sql: SqlStorage, env: Env): PackageRows {
 		readmes: new Readmes(sql),
 		downloads: new Downloads(sql),
 		outbox: new SearchOutbox(sql, env),
+		hooks: new HookOutbox(sql, env),
+		metricsReport: new MetricsReport(sql, env),
 		rollouts,
 		retention: new Retention(sql, channels, rollouts),
 		claims: new Claim(sql),

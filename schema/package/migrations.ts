@@ -297,4 +297,27 @@ export const packageMetadataMigrations: readonly Migration[] = [
 			CREATE INDEX versions_unsigned ON versions (published_at) WHERE signatures IS NULL;
 		`,
 	},
+	{
+		version: 9,
+		name: "package hook events, written with the change they report, and their deliveries",
+		sql: `
+			-- One row per event (JSON body without the hook owner), written in the change's transaction.
+			-- 'expanded' is set once the alarm has read which hooks the event goes to.
+			CREATE TABLE hook_outbox (
+				id INTEGER PRIMARY KEY AUTOINCREMENT,
+				body TEXT NOT NULL,
+				created_at INTEGER NOT NULL,
+				expanded INTEGER NOT NULL DEFAULT 0
+			);
+
+			-- One row per event and hook still to be delivered; gone once delivered or given up.
+			CREATE TABLE hook_deliveries (
+				event_id INTEGER NOT NULL,
+				hook_id TEXT NOT NULL,
+				attempts INTEGER NOT NULL DEFAULT 0,
+				next_at INTEGER NOT NULL,
+				PRIMARY KEY (event_id, hook_id)
+			) WITHOUT ROWID;
+		`,
+	},
 ];

@@ -1,9 +1,15 @@
+import { metricsObject } from "../../durable-objects/stubs";
 import { admin } from "../guards";
 import { json } from "../http";
 import { memoryStats } from "../read-tier/memory";
 import { metricsSnapshot } from "../read-tier/metrics";
 
-/** GET /-/admin/metrics: this isolate's reads by route and cache outcome, object calls, download batches. */
-export const readMetrics = admin({ auth: "admin", cache: "none" }, async () =>
-	json({ ...metricsSnapshot(), memory: memoryStats() }),
+/**
+ * GET /-/admin/metrics: the registry-wide figures (`registry`: per window of 5 minutes, an hour and
+ * a day, per route and for every route together: counts, hit rate, error rates, p50/p95/p99
+ * latency; the registry's counters; the alerts firing and recent), summed from every isolate's
+ * batches by the MetricsDO; and, as before, this isolate's own read-tier counters.
+ */
+export const readMetrics = admin({ auth: "admin", cache: "none" }, async ({ env }) =>
+	json({ ...metricsSnapshot(), memory: memoryStats(), registry: await metricsObject(env).summary() }),
 );

@@ -1,5 +1,6 @@
 import type { Actor } from "../../schema/audit";
 import type { CredentialKind } from "../../schema/auth/contract";
+import { countAuthFailure } from "../metrics/isolate";
 import { refused } from "../refusals";
 import { authStore } from "./auth-store";
 import { clientIp } from "./principal";
@@ -29,6 +30,7 @@ export async function recordFailure(
 	kind: CredentialKind,
 	actor: Actor,
 ): Promise<void> {
+	countAuthFailure(kind, clientIp(request, env), user);
 	const wait = await authStore(env).credentialFailed(user, clientIp(request, env), kind, actor);
 	if (wait > 0) throw lockedOut(wait);
 }

@@ -6,6 +6,7 @@ import type { Grant, TokenKind } from "../../schema/requests/admin";
 import type { TrustedPublisher } from "../../schema/trust/contract";
 import type { HttpError } from "../errors";
 import { urlOf } from "../http";
+import { countAuthFailure } from "../metrics/isolate";
 import { refused } from "../refusals";
 import { authStore } from "./auth-store";
 import { limitAnonymous, limitCustomer, limitFailedAuthentication } from "./rate-limits";
@@ -154,6 +155,7 @@ async function failed(
 	prefix: string | null,
 	refusal: HttpError,
 ): Promise<never> {
+	countAuthFailure(refusal.code, ip);
 	await limitFailedAuthentication(env, ip);
 	if (request.method !== "GET" && request.method !== "HEAD") {
 		await authStore(env).audit(

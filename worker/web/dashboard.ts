@@ -41,6 +41,7 @@ export const dashboardPage = webPage({ auth: "viewer", cache: "personal" }, asyn
 		fromTier += counts.hit + counts.revalidated;
 	}
 	const body = html`<h1>Dashboard</h1>
+<p><a href="/-/dashboard/operations">Operations: registry-wide performance, security and alerts</a></p>
 <section aria-labelledby="totals-title">
 <h2 id="totals-title">Totals</h2>
 <dl class="totals">
