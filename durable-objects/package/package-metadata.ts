@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import semver from "semver";
 import type { Actor, AuditFilter } from "../../schema/audit";
-import type { DumpCursor, PackageHead, PackageRows } from "../../schema/backup/contract";
+import type { DumpCursor, PackageHead, PackageRows, RestoredRows } from "../../schema/backup/contract";
 import { config } from "../../schema/config";
 import { ok, type Refusal, type Result } from "../../schema/errors";
 import { etagMatches } from "../../schema/etag";
@@ -38,7 +38,7 @@ import { type ChannelState, Channels } from "./channels";
 import { Claim } from "./claim";
 import { Documents, type PackumentForm } from "./documents";
 import { Downloads } from "./downloads";
-import { beginRestore, exportHead, exportRows, restoreRows } from "./export";
+import { beginRestore, exportHead, exportRevision, exportRows, restoreKeys, restoreRows } from "./export";
 import { type ImportParts, importMetadata, importVersion } from "./import";
 import { PackageRecord, revision } from "./package-record";
 import { versionDocument } from "./packument";
@@ -758,30 +758,53 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 
 	exportHead(): Result<PackageHead> {
 		const pkg = this.schema.ready ? this.record.get() : null;
-		return pkg ? ok(exportHead(this.sql, pkg, this.versionRows.all())) : refusals.packageNotFound();
+		const claim = this.schema.ready ? this.claims.get() : null;
+		const rev = exportRevision(pkg, claim !== null);
+		if (rev === null) return refusals.packageNotFound();
+		return ok(exportHead(this.sql, pkg?.name ?? claim?.name ?? "", rev, this.versionRows.all()));
 	}
 
 	exportRows(rev: string, cursor: DumpCursor) {
 		const pkg = this.schema.ready ? this.record.get() : null;
-		return pkg ? exportRows(this.sql, pkg, rev, cursor) : refusals.packageNotFound();
+		const claim = this.schema.ready ? this.claims.get() : null;
+		const current = exportRevision(pkg, claim !== null);
+		if (current === null) return refusals.packageNotFound();
+		return exportRows(this.sql, pkg?.name ?? claim?.name ?? "", current, rev, cursor);
 	}
 
 	beginRestore(head: PackageHead) {
 		this.schema.ensure();
-		return transact(this.ctx.storage, () => beginRestore(this.sql, head, this.record.get()));
+		return transact(this.ctx.storage, () => beginRestore(this.sql, this.ctx.storage.kv, head, this.record.get()));
 	}
 
-	/** The last page brings the package row: the packuments are built and the alarm tells search. */
-	restoreRows(item: PackageRows) {
+	/**
+	 * A page of rows, once the bytes its versions name are in R2. The last page of a package not
+	 * here brings its package row; the last of a merge commits a new revision: either way the
+	 * packuments are built and the alarm tells search.
+	 */
+	async restoreRows(item: PackageRows): Promise<Result<RestoredRows>> {
 		this.schema.ensure();
+		const keys = restoreKeys(this.ctx.storage.kv, item, this.record.get());
+		const found = await Promise.all(keys.map((key) => this.env.BLOBS.head(key)));
+		const missing = keys.find((_key, i) => found[i] === null);
+		if (missing !== undefined) return refusals.blobMissing(missing);
 		const result = transact(this.ctx.storage, () => {
-			const restored = restoreRows(this.sql, item, this.record.get());
-			const pkg = restored.ok && item.final ? this.record.get() : null;
+			const restored = restoreRows(this.sql, this.ctx.storage.kv, item, this.record.get());
+			if (!restored.ok || !item.final) return restored;
+			const { merged, ...counts } = restored.value;
+			let pkg = this.record.get();
+			if (pkg && merged) {
+				recordAudit(this.sql, REGISTRY, "restore.merge", pkg.name, {
+					versions: merged.copy,
+					channels: merged.channelsAdded,
+				});
+				pkg = this.record.bumpRevision(new Date().toISOString());
+			}
 			if (pkg) {
 				const tags = this.channelRows.distTags();
 				this.documents.rebuild(pkg, this.versionRows.all(), tags, this.versionRows.maintainers());
 			}
-			return restored;
+			return ok(counts);
 		});
 		if (result.ok && item.final) this.scheduleAlarm(Date.now());
 		return result;

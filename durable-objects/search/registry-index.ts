@@ -59,6 +59,17 @@ export class RegistryIndexDO extends DurableObject<Env> implements RegistryIndex
 		});
 	}
 
+	/** Names a name only claimed (POST /-/admin/claims): not in search, but in the export. */
+	claimed(name: string): void {
+		const slash = name.indexOf("/");
+		this.sql.exec(
+			`INSERT OR IGNORE INTO departed (name, scope) SELECT ?, ? WHERE NOT EXISTS (SELECT 1 FROM packages WHERE name = ?)`,
+			name,
+			slash === -1 ? null : name.slice(0, slash),
+			name,
+		);
+	}
+
 	search(query: SearchQuery): { hits: SearchHit[]; total: number } {
 		const params: (string | number)[] = [];
 		const filters = this.filters(query, params);

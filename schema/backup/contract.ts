@@ -43,10 +43,15 @@ export type AuthRows = { kind: "auth"; schema: number; tables: TableRows; final:
 
 export type ExportItem = PackageHead | PackageRows | AuthRows;
 
-/** How restore found a package: not here (restored), identical (present), or here with other bytes. */
+/**
+ * How restore found a package: not here (restored), identical (present), here lacking versions the
+ * archive has (merge: `copy` is added, `conflicts` stay as they are here), or nothing to add but
+ * versions here with other bytes or removed here since (conflict).
+ */
 export type RestoreVerdict =
 	| { state: "fresh" }
 	| { state: "present" }
+	| { state: "merge"; copy: string[]; conflicts: { version: string; reason: string }[] }
 	| { state: "conflict"; conflicts: { version: string; reason: string }[] };
 
 /** What restoring one page of rows did. */
