@@ -6,6 +6,7 @@ import {
 	waitOnExecutionContext,
 } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { BACKUP_STEP_TRIES, type BackupDO } from "../durable-objects/backup/backup-store";
 import { backupObject } from "../durable-objects/stubs";
 import { backupBlobKey, backupManifestKey, type ExportItem, type PackageHead } from "../schema/backup/contract";
 import worker from "../worker/index";
@@ -26,6 +27,57 @@ async function runBackupSteps(): Promise<number> {
 		if (!more) return steps;
 	}
 	throw new Error("the backup did not finish in 1,000 steps");
+}
+
+/**
+ * `env` whose object namespaces and R2 bucket count what a request would: each call of a method of
+ * an object's stub, and each R2 call (DESIGN invariant 11: at most 1,000 subrequests a request).
+ */
+function countingEnv(): { env: Env; count: () => number } {
+	let calls = 0;
+	const counted = <T extends object>(target: T): T =>
+		new Proxy(target, {
+			get(t, key) {
+				const value = Reflect.get(t, key);
+				if (typeof value !== "function") return value;
+				return (...args: unknown[]) => {
+					calls += 1;
+					return Reflect.apply(value, t, args);
+				};
+			},
+		});
+	const namespace = (ns: DurableObjectNamespace) =>
+		new Proxy(ns, {
+			get(t, key) {
+				const value = Reflect.get(t, key);
+				if (key === "get") return (id: DurableObjectId) => counted(t.get(id));
+				return typeof value === "function" ? value.bind(t) : value;
+			},
+		});
+	const wrapped = {
+		...env,
+		PACKAGES: namespace(env.PACKAGES as unknown as DurableObjectNamespace),
+		INDEX: namespace(env.INDEX as unknown as DurableObjectNamespace),
+		AUTH: namespace(env.AUTH as unknown as DurableObjectNamespace),
+		BLOBS: counted(env.BLOBS),
+	} as unknown as Env;
+	return { env: wrapped, count: () => calls };
+}
+
+/** One step of the backup object with its bindings counted: whether more is left, and its subrequests. */
+async function countedStep(): Promise<{ more: boolean; subrequests: number }> {
+	return runInDurableObject(backupObject(env), async (instance: BackupDO) => {
+		const { env: counting, count } = countingEnv();
+		const own = Object.getOwnPropertyDescriptor(instance, "env");
+		Object.defineProperty(instance, "env", { value: counting, configurable: true, writable: true });
+		try {
+			const more = await instance.step(Date.now());
+			return { more, subrequests: count() };
+		} finally {
+			if (own) Object.defineProperty(instance, "env", own);
+			else Reflect.deleteProperty(instance, "env");
+		}
+	});
 }
 
 async function scheduled(): Promise<void> {
@@ -96,5 +148,81 @@ describe("scheduled backups (#18)", () => {
 		expect(dashboard).toContain("Last backup");
 		expect(dashboard).toContain(`datetime="${latest?.finishedAt}"`);
 		expect(dashboard).toMatch(/Its size<\/dt><dd>[\d.]+ (kB|MB)</);
+	});
+	it("keeps every step of a scheduled backup far inside 1,000 subrequests, counted at its bindings (invariant 11)", async () => {
+		const scope = `@${uniqueName("schedcount")}`;
+		const token = (await createToken([{ scope, permissions: ALL }])).token;
+		for (let i = 0; i < 8; i += 1) {
+			const name = `${scope}/p${i}`;
+			expect((await publish(name, "1.0.0", token)).status).toBe(201);
+			expect((await publish(name, "1.0.1", token)).status).toBe(201);
+			await runPackageAlarm(name);
+		}
+		await backupObject(env).start(Date.now());
+		let most = 0;
+		let steps = 0;
+		for (let more = true; more; steps += 1) {
+			if (steps > 1_000) throw new Error("the backup did not finish in 1,000 steps");
+			const step = await countedStep();
+			more = step.more;
+			most = Math.max(most, step.subrequests);
+		}
+		// Pages of at most 40 object calls and one write; copies of at most 100 blobs (a read and a write each).
+		expect(most).toBeGreaterThan(16);
+		expect(most).toBeLessThanOrEqual(200);
+		const latest = (await backupObject(env).list())[0];
+		expect(latest?.state).toBe("done");
+		expect(latest?.failed).toEqual([]);
+	});
+
+	it(`leaves out a package whose object keeps failing after ${BACKUP_STEP_TRIES} tries, names it in the manifest, and finishes`, async () => {
+		const scope = `@${uniqueName("schedfail")}`;
+		const token = (await createToken([{ scope, permissions: ALL }])).token;
+		const [broken, kept] = [`${scope}/broken`, `${scope}/kept`];
+		for (const name of [broken, kept]) {
+			expect((await publish(name, "1.0.0", token)).status).toBe(201);
+			await runPackageAlarm(name);
+		}
+		// Its object cannot answer an export any more (what a corrupt or overloaded object does).
+		await runInDurableObject(packageStub(broken), (_instance, state) => {
+			state.storage.sql.exec("DROP TABLE version_readmes");
+			state.storage.sql.exec("DROP TABLE files");
+			state.storage.sql.exec("ALTER TABLE versions RENAME TO versions_gone");
+		});
+		const started = await backupObject(env).start(Date.now());
+		let failures = 0;
+		for (let steps = 0; ; steps += 1) {
+			if (steps > 1_000) throw new Error("the backup did not finish in 1,000 steps");
+			const backup = await backupObject(env).get(started.id);
+			if (backup?.state === "done") break;
+			// What the alarm does, and what it does when the step throws: counted, tried again.
+			await runInDurableObject(backupObject(env), async (instance: BackupDO) => {
+				try {
+					await instance.step(Date.now());
+				} catch {
+					failures += 1;
+				}
+			});
+		}
+		// The last try leaves the package out instead of failing again.
+		expect(failures).toBe(BACKUP_STEP_TRIES - 1);
+		const done = await backupObject(env).get(started.id);
+		expect(done?.failed.map((f) => f.name)).toEqual([broken]);
+		const manifest = await env.BLOBS.get(backupManifestKey(started.id));
+		const written = (await manifest?.json()) as { failed: { name: string; reason: string }[] };
+		expect(written.failed.map((f) => f.name)).toEqual([broken]);
+		// The rest is in it.
+		const items: ExportItem[] = [];
+		let cursor: string | null = "1";
+		while (cursor !== null) {
+			const page = (await (
+				await call(`/-/admin/backups/${started.id}/export?cursor=${cursor}`, { token: ADMIN })
+			).json()) as { items: ExportItem[]; next: string | null };
+			items.push(...page.items);
+			cursor = page.next;
+		}
+		const heads = items.filter((i): i is PackageHead => i.kind === "package").map((i) => i.name);
+		expect(heads).toContain(kept);
+		expect(heads).not.toContain(broken);
 	});
 });

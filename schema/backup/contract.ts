@@ -90,6 +90,8 @@ export type BackupView = {
 	packages: number;
 	versions: number;
 	bytes: number;
+	/** Packages left out because reading them kept failing (BACKUP_STEP_TRIES times in a row). */
+	failed: { name: string; reason: string }[];
 };
 
 /** Where a backup's parts lie in R2: its pages and manifest under its id, bytes shared by all. */

@@ -11,7 +11,7 @@ import { refused } from "../refusals";
 // and GET /-/admin/export/blob: the bytes of one R2 key the pages name. scripts/migrate-archive.mjs
 // follows the pages and writes them, with the bytes, into an archive.
 
-/** GET /-/admin/export[?scope=@s][&cursor=…] → { format, items, next, calls } */
+/** GET /-/admin/export[?scope=@s][&cursor=…] → { format, items, next, calls[, totals: { packages, versions } on the first page] } */
 export const exportRegistry = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) => {
 	const params = urlOf(request).searchParams;
 	const raw = params.get("cursor");
@@ -30,7 +30,14 @@ export const exportRegistry = admin({ auth: "admin", cache: "none" }, async ({ r
 		},
 		start,
 	);
-	return json({ ...page, format: ARCHIVE_FORMAT, next: page.next === null ? null : encodeCursor(page.next) });
+	// The first page says how much there is, for the command's time left (what the index knows).
+	const totals = raw === null ? { totals: await searchIndexStub(env).exportTotals(start.scope) } : {};
+	return json({
+		...page,
+		...totals,
+		format: ARCHIVE_FORMAT,
+		next: page.next === null ? null : encodeCursor(page.next),
+	});
 });
 
 /** GET /-/admin/export/blob?key=… → the bytes, streamed from R2 */
