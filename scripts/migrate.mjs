@@ -333,6 +333,8 @@ async function migratePackage(name, options, report, progress) {
 		if (outcome.kind === "copied" || outcome.kind === "present") landed++;
 	}
 	if (dryRun || landed === 0) return;
+	// Another instance of this registry names its removed numbers only to its admins.
+	const removedThere = fromToken ? await removedAtSource(from, fromToken, name) : [];
 	const metadata = {
 		"dist-tags": packument["dist-tags"] && typeof packument["dist-tags"] === "object" ? packument["dist-tags"] : {},
 		...(typeof time.created === "string" ? { created: time.created } : {}),
@@ -340,7 +342,9 @@ async function migratePackage(name, options, report, progress) {
 		...(Array.isArray(packument.maintainers)
 			? { maintainers: packument.maintainers.filter((m) => typeof m?.name === "string") }
 			: {}),
-		unpublished: unpublishedAtSource(packument),
+		unpublished: [...new Set([...unpublishedAtSource(packument), ...removedThere])].filter(
+			(version) => !(version in packument.versions),
+		),
 		// Deprecations made at the source after an earlier run reach the versions already here.
 		deprecated: Object.fromEntries(
 			Object.entries(packument.versions).map(([version, m]) => [
@@ -374,6 +378,23 @@ async function migratePackage(name, options, report, progress) {
 		}
 	} catch (error) {
 		fail(`dist-tags and package metadata: ${error.message}`);
+	}
+}
+
+/**
+ * The numbers removed at a source that is another instance of this registry (its packument, unlike
+ * npmjs's, keeps no `time` of removed versions): `GET /-/admin/export/unpublished`, which answers
+ * its admins. Any other source, or token, answers nothing here.
+ */
+async function removedAtSource(from, token, name) {
+	try {
+		const answer = await getJson(`${from}/-/admin/export/unpublished?package=${encodeURIComponent(name)}`, token, {
+			retries: 0,
+		});
+		const listed = answer?.body?.unpublished;
+		return Array.isArray(listed) ? listed.map((u) => u?.version).filter((v) => typeof v === "string") : [];
+	} catch {
+		return [];
 	}
 }
 

@@ -577,4 +577,22 @@ describe("restore (#18)", () => {
 		expect(packageItems((await exportAll(scope)).items, copy).length).toBeGreaterThan(0);
 		expect(await restoreAll(renamed(mine, copy))).toEqual([{ state: "fresh" }, expect.anything()]);
 	});
+	it("names the numbers removed here to admins, which a packument does not (migration from this registry, #18)", async () => {
+		const scope = `@${uniqueName("bkrm")}`;
+		const { name } = await richPackage(scope);
+		const token = (await createToken([{ scope, permissions: ALL }])).token;
+		expect((await publish(name, "1.2.0", token, { tag: "next" })).status).toBe(201);
+		const removed = await call(`/packages/${name}/versions/1.2.0?force=true`, { method: "DELETE", token: ADMIN });
+		expect(removed.status).toBe(200);
+		expect(Object.keys((await readPackument(name)).time)).not.toContain("1.2.0");
+		const path = `/-/admin/export/unpublished?package=${encodeURIComponent(name)}`;
+		const answer = await call(path, { token: ADMIN });
+		expect(answer.status).toBe(200);
+		const body = (await answer.json()) as { name: string; unpublished: { version: string; removedAt: string }[] };
+		expect(body.unpublished.map((u) => u.version)).toEqual(["1.2.0"]);
+		expect((await call(path, { token })).status).toBe(403);
+		expect((await call(path)).status).toBe(401);
+		const unknown = `/-/admin/export/unpublished?package=${encodeURIComponent(`${scope}/none`)}`;
+		expect((await call(unknown, { token: ADMIN })).status).toBe(404);
+	});
 });

@@ -134,10 +134,7 @@ export class BackupDO extends DurableObject<Env> {
 		let reading: string | null = null;
 		let page: ExportPage;
 		try {
-			const sources = this.sources(
-				new Set(failed.map((f) => f.name)),
-				(name) => (reading = name),
-			);
+			const sources = this.sources(new Set(failed.map((f) => f.name)), (name) => (reading = name));
 			page = await exportPage(sources, cursor, { calls: BACKUP_PAGE_CALLS, bytes: EXPORT_PAGE_BYTES });
 		} catch (error) {
 			const tries = backup.tries + 1;

@@ -157,3 +157,11 @@ export function restoreRows(
 		return refusals.restoreInvalid(`the last page of ${item.name} has no package row`);
 	return insertRows(sql, TABLE_NAMES, item.tables);
 }
+
+/** The numbers removed here (unpublished, or by retention), for a migration that copies this package elsewhere. */
+export function removedVersions(sql: SqlStorage): { version: string; removedAt: string }[] {
+	return sql
+		.exec<{ version: string; removed_at: string }>(`SELECT version, removed_at FROM removed_versions ORDER BY version`)
+		.toArray()
+		.map((r) => ({ version: r.version, removedAt: r.removed_at }));
+}

@@ -38,7 +38,15 @@ import { type ChannelState, Channels } from "./channels";
 import { Claim } from "./claim";
 import { Documents, type PackumentForm } from "./documents";
 import { Downloads } from "./downloads";
-import { beginRestore, exportHead, exportRevision, exportRows, restoreKeys, restoreRows } from "./export";
+import {
+	beginRestore,
+	exportHead,
+	exportRevision,
+	exportRows,
+	removedVersions,
+	restoreKeys,
+	restoreRows,
+} from "./export";
 import { type ImportParts, importMetadata, importVersion } from "./import";
 import { PackageRecord, revision } from "./package-record";
 import { versionDocument } from "./packument";
@@ -770,6 +778,12 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		const current = exportRevision(pkg, claim !== null);
 		if (current === null) return refusals.packageNotFound();
 		return exportRows(this.sql, pkg?.name ?? claim?.name ?? "", current, rev, cursor);
+	}
+
+	/** The numbers removed here: `npm run migrate` from this registry keeps them taken where it copies to. */
+	removedVersions() {
+		const known = this.schema.ready && (this.record.get() !== null || this.claims.get() !== null);
+		return known ? ok(removedVersions(this.sql)) : refusals.packageNotFound();
 	}
 
 	beginRestore(head: PackageHead) {

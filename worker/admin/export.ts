@@ -2,9 +2,11 @@ import type * as v from "valibot";
 import { exportPage, firstCursor } from "../../durable-objects/backup/export-pager";
 import { ARCHIVE_FORMAT, type ExportCursor } from "../../schema/backup/contract";
 import { BLOB_KEY, ExportCursorSchema, ScopeParamSchema } from "../../schema/backup/requests";
+import { unwrap } from "../errors";
 import { admin } from "../guards";
 import { json, urlOf, validate } from "../http";
 import { authStoreStub, packageStub, searchIndexStub } from "../objects";
+import { packageName } from "../params";
 import { refused } from "../refusals";
 
 // GET /-/admin/export: the registry's state, a page at a time (durable-objects/backup/export-pager.ts),
@@ -48,6 +50,16 @@ export const exportBlob = admin({ auth: "admin", cache: "none" }, async ({ reque
 	return new Response(object.body, {
 		headers: { "content-type": "application/octet-stream", "content-length": String(object.size) },
 	});
+});
+
+/**
+ * GET /-/admin/export/unpublished?package=<name> → { name, unpublished: [{ version, removedAt }] }:
+ * the numbers removed here, which a packument does not name; `npm run migrate` from this registry
+ * asks for them so they stay taken where it copies the package to.
+ */
+export const exportUnpublished = admin({ auth: "admin", cache: "none" }, async ({ request, env }) => {
+	const name = packageName(urlOf(request).searchParams.get("package") ?? "").name;
+	return json({ name, unpublished: unwrap(await packageStub(env, name).removedVersions()) });
 });
 
 export function blobKey(raw: string | null): string {
