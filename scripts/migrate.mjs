@@ -102,7 +102,14 @@ export async function request(url, init, read, { retries = RETRIES, timeoutMs = 
 	for (let attempt = 0; attempt <= retries; attempt++) {
 		if (attempt > 0) await sleep(lastError?.retryAfterMs ?? 500 * 2 ** (attempt - 1));
 		try {
-			const response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+			// A body given as a function is made again for each attempt (a stream is read once).
+			const body = typeof init.body === "function" ? init.body() : init.body;
+			const response = await fetch(url, {
+				...init,
+				body,
+				...(body instanceof ReadableStream ? { duplex: "half" } : {}),
+				signal: AbortSignal.timeout(timeoutMs),
+			});
 			if (response.status >= 500 || response.status === 429) {
 				const text = await response.text().catch(() => "");
 				lastError = new RequestFailed(`${response.status} ${errorText(text)}`.trim(), response.status);
@@ -465,18 +472,23 @@ async function migrateVersion(name, version, manifest, packument, hereDist, opti
 	}
 	const problem = integrityProblem(dist, checksumsOf(bytes));
 	if (problem) return { kind: "failed", reason: `${problem}: not imported`, bytes: 0 };
-	const body = JSON.stringify({
+	const document = {
 		name,
 		versions: { [version]: manifest },
 		time: { [version]: time },
 		// Who may read a package created here: --access, else the registry's DEFAULT_ACCESS.
 		...(options.access ? { access: options.access } : {}),
-		_attachments: { [`${basename}-${version}.tgz`]: { data: bytes.toString("base64"), length: bytes.length } },
-	});
+		_attachments: { [`${basename}-${version}.tgz`]: { data: DATA_MARK, length: bytes.length } },
+	};
+	const { body, length } = importBody(document, bytes);
 	try {
 		return await request(
 			`${to}/-/admin/import/${encodeName(name)}`,
-			{ method: "PUT", headers: { "content-type": "application/json", ...authorization(toToken) }, body },
+			{
+				method: "PUT",
+				headers: { "content-type": "application/json", "content-length": String(length), ...authorization(toToken) },
+				body,
+			},
 			async (response) => {
 				const text = await response.text();
 				assertTokenTaken(response.status, text);
@@ -491,6 +503,45 @@ async function migrateVersion(name, version, manifest, packument, hereDist, opti
 		if (error instanceof TokenRefused) throw error;
 		return { kind: "failed", reason: `import: ${error.message}` };
 	}
+}
+
+/** Stands in the document for the tarball's base64, which importBody streams in its place. */
+const DATA_MARK = "\u0000tarball\u0000";
+/** Bytes base64-encoded at a time: a multiple of 3, so the pieces join into one base64 text. */
+const BASE64_PIECE = 3 * 64 * 1024;
+
+/**
+ * The import request's body as a stream made afresh for each attempt, and its length: the JSON
+ * document with the tarball's base64 written piece by piece where DATA_MARK stands. Only the
+ * tarball's bytes are held (they were checked whole), never a base64 copy of them nor a JSON string
+ * of that copy: a 60 MB tarball costs about 60 MB, not 220 MB, times --concurrency.
+ */
+export function importBody(document, bytes) {
+	const parts = JSON.stringify(document).split(JSON.stringify(DATA_MARK));
+	if (parts.length !== 2) throw new Error("the source's document holds this tool's placeholder: not imported");
+	const [before, after] = parts;
+	const head = Buffer.from(`${before}"`);
+	const tail = Buffer.from(`"${after}`);
+	const length = head.length + 4 * Math.ceil(bytes.length / 3) + tail.length;
+	const body = () => {
+		let offset = -1;
+		return new ReadableStream({
+			pull(controller) {
+				if (offset === -1) {
+					controller.enqueue(head);
+					offset = 0;
+				} else if (offset < bytes.length) {
+					const piece = bytes.subarray(offset, offset + BASE64_PIECE);
+					controller.enqueue(Buffer.from(piece.toString("base64")));
+					offset += piece.length;
+				} else {
+					controller.enqueue(tail);
+					controller.close();
+				}
+			},
+		});
+	};
+	return { body, length };
 }
 
 // ── progress and summary ──────────────────────────────────────────────────────────────────────
