@@ -385,7 +385,7 @@ describe("npm run migrate from another instance of this registry (#18)", () => {
 			"index.js": "module.exports = 'gone';\n",
 		});
 		await ok("npm", ["publish", "--access", "restricted", "--tag", "old"], { cwd: gone });
-		await ok("npm", ["unpublish", "@inhouse/lib@0.9.0"], { cwd: gone });
+		await source.admin("DELETE", "/packages/@inhouse/lib/versions/0.9.0?force=true");
 
 		const result = await run(
 			"npm",
