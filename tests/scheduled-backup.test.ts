@@ -5,7 +5,7 @@ import {
 	runInDurableObject,
 	waitOnExecutionContext,
 } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { BACKUP_STEP_TRIES, type BackupDO } from "../durable-objects/backup/backup-store";
 import { backupObject } from "../durable-objects/stubs";
 import { backupBlobKey, backupManifestKey, type ExportItem, type PackageHead } from "../schema/backup/contract";
@@ -32,28 +32,36 @@ async function runBackupSteps(): Promise<number> {
 /**
  * `env` whose object namespaces and R2 bucket count what a request would: each call of a method of
  * an object's stub, and each R2 call (DESIGN invariant 11: at most 1,000 subrequests a request).
+ * The package object of `failing`, if named, throws on every call, as an object that keeps failing.
  */
-function countingEnv(): { env: Env; count: () => number } {
+function countingEnv(failing: string | null = null): { env: Env; count: () => number; failed: () => number } {
 	let calls = 0;
-	const counted = <T extends object>(target: T): T =>
+	let failed = 0;
+	const counted = <T extends object>(target: T, fails = false): T =>
 		new Proxy(target, {
 			get(t, key) {
 				const value = Reflect.get(t, key);
 				if (typeof value !== "function") return value;
 				return (...args: unknown[]) => {
 					calls += 1;
+					if (fails) {
+						failed += 1;
+						return Promise.reject(new Error("the package object keeps failing"));
+					}
 					return Reflect.apply(value, t, args);
 				};
 			},
 		});
-	const namespace = (ns: DurableObjectNamespace) =>
-		new Proxy(ns, {
+	const namespace = (ns: DurableObjectNamespace) => {
+		const failingId = failing === null ? null : ns.idFromName(failing);
+		return new Proxy(ns, {
 			get(t, key) {
 				const value = Reflect.get(t, key);
-				if (key === "get") return (id: DurableObjectId) => counted(t.get(id));
+				if (key === "get") return (id: DurableObjectId) => counted(t.get(id), failingId?.equals(id) ?? false);
 				return typeof value === "function" ? value.bind(t) : value;
 			},
 		});
+	};
 	const wrapped = {
 		...env,
 		PACKAGES: namespace(env.PACKAGES as unknown as DurableObjectNamespace),
@@ -61,23 +69,28 @@ function countingEnv(): { env: Env; count: () => number } {
 		AUTH: namespace(env.AUTH as unknown as DurableObjectNamespace),
 		BLOBS: counted(env.BLOBS),
 	} as unknown as Env;
-	return { env: wrapped, count: () => calls };
+	return { env: wrapped, count: () => calls, failed: () => failed };
 }
 
-/** One step of the backup object with its bindings counted: whether more is left, and its subrequests. */
-async function countedStep(): Promise<{ more: boolean; subrequests: number }> {
-	return runInDurableObject(backupObject(env), async (instance: BackupDO) => {
-		const { env: counting, count } = countingEnv();
+/** Runs `work` in the backup object with its bindings replaced by `bindings` meanwhile. */
+async function withBindings<T>(bindings: Env, work: (instance: BackupDO, state: DurableObjectState) => Promise<T>) {
+	return runInDurableObject(backupObject(env), async (instance: BackupDO, state) => {
 		const own = Object.getOwnPropertyDescriptor(instance, "env");
-		Object.defineProperty(instance, "env", { value: counting, configurable: true, writable: true });
+		Object.defineProperty(instance, "env", { value: bindings, configurable: true, writable: true });
 		try {
-			const more = await instance.step(Date.now());
-			return { more, subrequests: count() };
+			return await work(instance, state);
 		} finally {
 			if (own) Object.defineProperty(instance, "env", own);
 			else Reflect.deleteProperty(instance, "env");
 		}
 	});
+}
+
+/** One step of the backup object with its bindings counted: whether more is left, and its subrequests. */
+async function countedStep(): Promise<{ more: boolean; subrequests: number }> {
+	const { env: counting, count } = countingEnv();
+	const more = await withBindings(counting, (instance) => instance.step(Date.now()));
+	return { more, subrequests: count() };
 }
 
 async function scheduled(): Promise<void> {
@@ -158,7 +171,11 @@ describe("scheduled backups (#18)", () => {
 			expect((await publish(name, "1.0.1", token)).status).toBe(201);
 			await runPackageAlarm(name);
 		}
-		await backupObject(env).start(Date.now());
+		// Started with no alarm of its own: every step is taken, and counted, here.
+		await runInDurableObject(backupObject(env), async (instance: BackupDO, state) => {
+			await instance.start(Date.now());
+			await state.storage.deleteAlarm();
+		});
 		let most = 0;
 		let steps = 0;
 		for (let more = true; more; steps += 1) {
@@ -183,20 +200,30 @@ describe("scheduled backups (#18)", () => {
 			expect((await publish(name, "1.0.0", token)).status).toBe(201);
 			await runPackageAlarm(name);
 		}
-		// Its object cannot answer an export any more (what a corrupt or overloaded object does).
-		await runInDurableObject(packageStub(broken), (_instance, state) => {
-			state.storage.sql.exec("DROP TABLE version_readmes");
-			state.storage.sql.exec("DROP TABLE files");
-			state.storage.sql.exec("ALTER TABLE versions RENAME TO versions_gone");
+		const failing = countingEnv(broken);
+		// Started with no alarm of its own: this test takes each step, with the failing bindings.
+		const started = await withBindings(failing.env, async (instance, state) => {
+			const backup = await instance.start(Date.now());
+			await state.storage.deleteAlarm();
+			return backup;
 		});
-		const started = await backupObject(env).start(Date.now());
-		let failures = 0;
+		// The alarm does not throw a failed step back to the runtime: it tries again later, by itself.
+		const before = Date.now();
+		const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+		await withBindings(failing.env, async (instance, state) => {
+			await instance.alarm();
+			expect(logged).toHaveBeenCalledWith("backup step failed", expect.any(Error));
+			logged.mockRestore();
+			expect(await state.storage.getAlarm()).toBeGreaterThan(before);
+			await state.storage.deleteAlarm();
+		});
+		expect(failing.failed()).toBe(1);
+		let failures = 1;
 		for (let steps = 0; ; steps += 1) {
 			if (steps > 1_000) throw new Error("the backup did not finish in 1,000 steps");
 			const backup = await backupObject(env).get(started.id);
 			if (backup?.state === "done") break;
-			// What the alarm does, and what it does when the step throws: counted, tried again.
-			await runInDurableObject(backupObject(env), async (instance: BackupDO) => {
+			await withBindings(failing.env, async (instance) => {
 				try {
 					await instance.step(Date.now());
 				} catch {
@@ -204,6 +231,7 @@ describe("scheduled backups (#18)", () => {
 				}
 			});
 		}
+		expect(failing.failed()).toBe(BACKUP_STEP_TRIES);
 		// The last try leaves the package out instead of failing again.
 		expect(failures).toBe(BACKUP_STEP_TRIES - 1);
 		const done = await backupObject(env).get(started.id);
