@@ -595,4 +595,32 @@ describe("restore (#18)", () => {
 		const unknown = `/-/admin/export/unpublished?package=${encodeURIComponent(`${scope}/none`)}`;
 		expect((await call(unknown, { token: ADMIN })).status).toBe(404);
 	});
+	it("restores a package onto a name only claimed here: the claim stays, and both trails are kept whole", async () => {
+		const scope = `@${uniqueName("bkonclaim")}`;
+		const { name } = await richPackage(scope);
+		const { items } = await exportAll(scope);
+		const copy = `${scope}/onclaim`;
+		const claimed = await call("/-/admin/claims", {
+			method: "POST",
+			token: ADMIN,
+			body: JSON.stringify({ name: copy }),
+		});
+		expect(claimed.status).toBe(201);
+		const trailOf = async (pkg: string) => {
+			const res = await call(`/packages/${pkg}/audit?limit=1000`, { token: ADMIN });
+			return ((await res.json()) as { entries: { action: string; at: string }[] }).entries;
+		};
+		const original = await trailOf(name);
+		const [head, ...rows] = renamed(packageItems(items, name), copy) as [PackageHead, ...PackageRows[]];
+		// Cut short first (every page but the package row), then run again whole: nothing doubles.
+		const cut = rows.map((r) => ({ ...r, final: false, tables: r.tables.filter((t) => t.table !== "package") }));
+		expect(await restoreAll([head, ...cut])).toContainEqual({ state: "fresh" });
+		const answers = await restoreAll([head, ...rows]);
+		expect(answers[0]).toEqual({ state: "fresh" });
+		const actions = (await trailOf(copy)).map((e) => e.action).sort();
+		expect(actions).toEqual([...original.map((e) => e.action), "claim"].sort());
+		expect(Object.keys((await readPackument(copy)).versions)).toEqual(["1.0.0", "1.1.0"]);
+		const again = await call("/-/admin/claims", { method: "POST", token: ADMIN, body: JSON.stringify({ name: copy }) });
+		expect(((await again.json()) as { claimedBy: string }).claimedBy).not.toBe("published here");
+	});
 });

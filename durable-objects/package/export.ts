@@ -6,6 +6,7 @@ import {
 	type PackageRows,
 	type RestoredRows,
 	type RestoreVerdict,
+	type Row,
 } from "../../schema/backup/contract";
 import { ok, type Result } from "../../schema/errors";
 import type { PackageRow, VersionRow } from "../../schema/package/rows";
@@ -155,7 +156,39 @@ export function restoreRows(
 	const claimed = item.tables.find((t) => t.table === "claim")?.rows[0]?.name;
 	if (item.final && named === undefined && claimed === undefined)
 		return refusals.restoreInvalid(`the last page of ${item.name} has no package row`);
-	return insertRows(sql, TABLE_NAMES, item.tables);
+	const trail = item.tables.find((t) => t.table === "audit");
+	const restored = insertRows(
+		sql,
+		TABLE_NAMES,
+		item.tables.filter((t) => t !== trail),
+	);
+	if (!restored.ok || trail === undefined) return restored;
+	return appendTrail(sql, trail.rows, restored.value);
+}
+
+/**
+ * The archive's audit rows, where a claim made here already started the trail: a row whose id is
+ * taken by another entry is appended after the trail here (unless the same entry is already here),
+ * so neither trail loses an entry and a restore run again doubles none.
+ */
+function appendTrail(sql: SqlStorage, rows: Row[], outcome: RestoredRows): Result<RestoredRows> {
+	const inserted = insertRows(sql, TABLE_NAMES, [{ table: "audit", rows }]);
+	if (!inserted.ok) return inserted;
+	const total = { ...outcome, inserted: outcome.inserted + inserted.value.inserted, present: outcome.present };
+	total.present += inserted.value.present;
+	if (inserted.value.differing === 0) return ok(total);
+	for (const row of rows) {
+		const { id: _id, ...entry } = row;
+		const names = Object.keys(entry);
+		const same = `SELECT 1 FROM audit WHERE ${names.map((n) => `${n} IS ?`).join(" AND ")} LIMIT 1`;
+		if (sql.exec(same, ...Object.values(entry)).toArray().length > 0) continue;
+		sql.exec(
+			`INSERT INTO audit (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")})`,
+			...Object.values(entry),
+		);
+		total.inserted += 1;
+	}
+	return ok(total);
 }
 
 /** The numbers removed here (unpublished, or by retention), for a migration that copies this package elsewhere. */
