@@ -252,5 +252,8 @@ describe("scheduled backups (#18)", () => {
 		const heads = items.filter((i): i is PackageHead => i.kind === "package").map((i) => i.name);
 		expect(heads).toContain(kept);
 		expect(heads).not.toContain(broken);
+		// The dashboard says what the last backup left out.
+		const dashboard = await (await call("/-/dashboard", { token: ADMIN })).text();
+		expect(dashboard).toContain(`Left out</dt><dd>${broken}: reading them kept failing`);
 	});
 });
