@@ -511,6 +511,16 @@ describe("restore (#18)", () => {
 		const tarball = await call(`/${copy}/-/merged-1.1.0.tgz`, { token: ADMIN });
 		const bytes = await call(`/${name}/-/rich-1.1.0.tgz`, { token: ADMIN });
 		expect(new Uint8Array(await tarball.arrayBuffer())).toEqual(new Uint8Array(await bytes.arrayBuffer()));
+		// Its file index came with it: the same rows as where it was exported from.
+		const filesOf = (pkg: string) =>
+			runInDurableObject(packageStub(pkg), (_instance, state) =>
+				state.storage.sql
+					.exec(`SELECT path, offset, size, sha256 FROM files WHERE version = '1.1.0' ORDER BY path`)
+					.toArray(),
+			);
+		const files = await filesOf(copy);
+		expect(files.length).toBeGreaterThan(1);
+		expect(files).toEqual(await filesOf(name));
 		// Its trail is kept and says what the restore added.
 		const trail = await call(`/packages/${copy}/audit`, { token: ADMIN });
 		const { entries } = (await trail.json()) as { entries: { action: string; detail: unknown }[] };

@@ -20,6 +20,8 @@ const KEY = "restore-merge";
 export type MergePlan = {
 	rev: string;
 	copy: string[];
+	/** The integrity of each version copied: a version published here meanwhile takes none of its rows. */
+	integrity: Record<string, string>;
 	/** Channels here when the merge began: theirs stay, and the archive's history of them is not added. */
 	channelsHere: string[];
 	/** channel_history ids: the archive's → here's. */
@@ -62,7 +64,10 @@ export function beginMerge(sql: SqlStorage, kv: SyncKvStorage, head: PackageHead
 		.exec<{ name: string }>(`SELECT name FROM channels`)
 		.toArray()
 		.map((c) => c.name);
-	const plan: MergePlan = { rev: head.rev, copy, channelsHere, ids: {}, channelsAdded: [] };
+	const integrity = Object.fromEntries(
+		head.versions.filter((v) => copy.includes(v.version)).map((v) => [v.version, v.integrity]),
+	);
+	const plan: MergePlan = { rev: head.rev, copy, integrity, channelsHere, ids: {}, channelsAdded: [] };
 	kv.put(KEY, plan);
 	return { state: "merge", copy, conflicts };
 }
@@ -93,15 +98,33 @@ export function mergeRows(
 	const copy = new Set(plan.copy);
 	const channelsHere = new Set(plan.channelsHere);
 	const restored: RestoredRows = { inserted: 0, present: 0, differing: 0 };
+	// A version row is taken when its number is free here; its other rows when the version here is the archive's.
+	const ours = (version: unknown) =>
+		copy.has(String(version)) &&
+		sql
+			.exec(
+				`SELECT 1 FROM versions WHERE version = ? AND integrity = ?`,
+				String(version),
+				plan.integrity[String(version)] ?? "",
+			)
+			.toArray().length > 0;
+	const versionRows = item.tables.flatMap(({ table, rows }) =>
+		table === "versions" ? [{ table, rows: rows.filter((r) => copy.has(String(r.version))) }] : [],
+	);
+	const versions = insertRows(sql, tables, versionRows);
+	if (!versions.ok) return versions;
+	// Then, the versions of this page being in, the rows that belong to them.
 	const plain = item.tables.flatMap(({ table, rows }) => {
-		if (PER_VERSION.has(table)) return [{ table, rows: rows.filter((r) => copy.has(String(r.version))) }];
+		if (table !== "versions" && PER_VERSION.has(table)) return [{ table, rows: rows.filter((r) => ours(r.version)) }];
 		// Numbers taken at the source stay taken here, unless a version of that number is here.
 		if (table === "removed_versions") return [{ table, rows: rows.filter((r) => !versionHere(sql, r.version)) }];
 		return [];
 	});
 	const inserted = insertRows(sql, tables, plain);
 	if (!inserted.ok) return inserted;
-	Object.assign(restored, inserted.value);
+	for (const key of ["inserted", "present", "differing"] as const) {
+		restored[key] += versions.value[key] + inserted.value[key];
+	}
 	const known = new Set(
 		sql
 			.exec<{ name: string }>(`SELECT name FROM pragma_table_info('channel_history')`)
