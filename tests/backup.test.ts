@@ -585,6 +585,15 @@ describe("restore (#18)", () => {
 		expect(again.status).toBe(200);
 		// Exported again from where it was restored: the index knows the restored claim too.
 		expect(packageItems((await exportAll(scope)).items, copy).length).toBeGreaterThan(0);
+		// A name claimed before the index kept claims: claimed again, it is exported.
+		const index = env.INDEX.get(env.INDEX.idFromName("index"));
+		await runInDurableObject(index, (_instance, state) => {
+			state.storage.sql.exec("DELETE FROM departed WHERE name = ?", name);
+		});
+		expect(packageItems((await exportAll(scope)).items, name)).toEqual([]);
+		const reclaimed = await call("/-/admin/claims", { method: "POST", token: ADMIN, body: JSON.stringify({ name }) });
+		expect(reclaimed.status).toBe(200);
+		expect(packageItems((await exportAll(scope)).items, name).length).toBeGreaterThan(0);
 		expect(await restoreAll(renamed(mine, copy))).toEqual([{ state: "fresh" }, expect.anything()]);
 	});
 	it("names the numbers removed here to admins, which a packument does not (migration from this registry, #18)", async () => {

@@ -19,8 +19,9 @@ export const claimName = admin({ auth: "admin", cache: "none" }, async ({ reques
 	const claimed = unwrap(await packageStub(env, pkg.name).claim(pkg.name, actor));
 	const { name, claimedAt, claimedBy, created } = claimed;
 	await deleteBlobs(env, claimed.removedKeys);
-	// The export walks the index's names: a name only claimed is in it too (issue #18).
-	if (created) await searchIndexStub(env).claimed(pkg.name);
+	// The export walks the index's names: a name only claimed is in it too (issue #18); claiming
+	// again adds one claimed before the index kept claims.
+	await searchIndexStub(env).claimed(pkg.name);
 	// Whatever this isolate and colo cached of upstream's answers under the name goes too.
 	await forgetPackage(pkg.name);
 	return json({ name, claimedAt, claimedBy }, { status: created ? 201 : 200 });
