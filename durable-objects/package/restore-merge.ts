@@ -11,8 +11,8 @@ import { insertRows } from "../table-dump";
 // the package lacks here comes with its whole history, renumbered after the history here; a
 // channel both have keeps its history here. The trail here is kept and says what was added; the
 // maintainers and access here stay. The plan is made at the head and kept in the object's
-// key-value storage (in the same transactions as the rows) until the last page, so a merge cut
-// short is begun again by the next restore, which finds the versions already copied present.
+// key-value storage (in the same transactions as the rows) until the last page; a merge of the
+// same export cut short goes on from it at its next head, taking no row twice.
 
 const KEY = "restore-merge";
 
@@ -20,6 +20,8 @@ const KEY = "restore-merge";
 export type MergePlan = {
 	rev: string;
 	copy: string[];
+	/** Versions here with other bytes, or removed here: none of their rows is taken. */
+	conflicts: string[];
 	/** The integrity of each version copied: a version published here meanwhile takes none of its rows. */
 	integrity: Record<string, string>;
 	/** Channels here when the merge began: theirs stay, and the archive's history of them is not added. */
@@ -56,20 +58,27 @@ export function beginMerge(sql: SqlStorage, kv: SyncKvStorage, head: PackageHead
 			conflicts.push({ version: v.version, reason: "removed here since: a restore does not undo a removal made here" });
 		else copy.push(v.version);
 	}
-	if (copy.length === 0) {
+	// A merge of the same export cut short goes on where it stopped: its plan knows what it copied.
+	const previous = kv.get<MergePlan>(KEY);
+	const resumed = previous?.rev === head.rev ? previous : null;
+	const all = [...new Set([...(resumed?.copy ?? []), ...copy])];
+	if (all.length === 0) {
 		kv.delete(KEY);
 		return conflicts.length === 0 ? { state: "present" } : { state: "conflict", conflicts };
 	}
+	const integrity = Object.fromEntries(
+		head.versions.filter((v) => all.includes(v.version)).map((v) => [v.version, v.integrity]),
+	);
 	const channelsHere = sql
 		.exec<{ name: string }>(`SELECT name FROM channels`)
 		.toArray()
 		.map((c) => c.name);
-	const integrity = Object.fromEntries(
-		head.versions.filter((v) => copy.includes(v.version)).map((v) => [v.version, v.integrity]),
-	);
-	const plan: MergePlan = { rev: head.rev, copy, integrity, channelsHere, ids: {}, channelsAdded: [] };
+	const conflicted = conflicts.map((c) => c.version);
+	const plan: MergePlan = resumed
+		? { ...resumed, copy: all, integrity, conflicts: conflicted }
+		: { rev: head.rev, copy: all, integrity, conflicts: conflicted, channelsHere, ids: {}, channelsAdded: [] };
 	kv.put(KEY, plan);
-	return { state: "merge", copy, conflicts };
+	return { state: "merge", copy: all, conflicts };
 }
 
 /** The R2 keys a page of rows will point at, for the caller to check they are here first. */
@@ -98,16 +107,17 @@ export function mergeRows(
 	const copy = new Set(plan.copy);
 	const channelsHere = new Set(plan.channelsHere);
 	const restored: RestoredRows = { inserted: 0, present: 0, differing: 0 };
-	// A version row is taken when its number is free here; its other rows when the version here is the archive's.
-	const ours = (version: unknown) =>
-		copy.has(String(version)) &&
-		sql
-			.exec(
-				`SELECT 1 FROM versions WHERE version = ? AND integrity = ?`,
-				String(version),
-				plan.integrity[String(version)] ?? "",
-			)
-			.toArray().length > 0;
+	const conflicted = new Set(plan.conflicts);
+	// A version row is taken when its number is free here. The rows that belong to a version are
+	// taken when the version here is the archive's: one it copies (the same integrity, so not one
+	// published here meanwhile), or one here with the same bytes (rows a merge cut short did not
+	// bring yet; the rest are here already and stay). Download counts only for versions it copies.
+	const ours = (version: unknown) => {
+		const v = String(version);
+		if (conflicted.has(v)) return false;
+		const here = sql.exec<{ integrity: string }>(`SELECT integrity FROM versions WHERE version = ?`, v).toArray()[0];
+		return here !== undefined && (plan.integrity[v] === undefined || plan.integrity[v] === here.integrity);
+	};
 	const versionRows = item.tables.flatMap(({ table, rows }) =>
 		table === "versions" ? [{ table, rows: rows.filter((r) => copy.has(String(r.version))) }] : [],
 	);
@@ -115,6 +125,8 @@ export function mergeRows(
 	if (!versions.ok) return versions;
 	// Then, the versions of this page being in, the rows that belong to them.
 	const plain = item.tables.flatMap(({ table, rows }) => {
+		if (table === "downloads")
+			return [{ table, rows: rows.filter((r) => copy.has(String(r.version)) && ours(r.version)) }];
 		if (table !== "versions" && PER_VERSION.has(table)) return [{ table, rows: rows.filter((r) => ours(r.version)) }];
 		// Numbers taken at the source stay taken here, unless a version of that number is here.
 		if (table === "removed_versions") return [{ table, rows: rows.filter((r) => !versionHere(sql, r.version)) }];
@@ -136,7 +148,8 @@ export function mergeRows(
 			const unknown = rows.flatMap((row) => Object.keys(row)).find((column) => !known.has(column));
 			if (unknown !== undefined) return refusals.restoreInvalid(`table channel_history has no column ${unknown}`);
 			for (const row of rows) {
-				if (channelsHere.has(String(row.channel))) continue;
+				// Its channel is here, or this row came with a merge cut short.
+				if (channelsHere.has(String(row.channel)) || plan.ids[String(row.id)] !== undefined) continue;
 				const { id, previous_history_id: previous, ...rest } = row;
 				const values: Row = {
 					...rest,
@@ -155,7 +168,7 @@ export function mergeRows(
 		} else if (table === "channels") {
 			for (const row of rows) {
 				const name = String(row.name);
-				if (channelsHere.has(name)) continue;
+				if (channelsHere.has(name) || plan.channelsAdded.includes(name)) continue;
 				const id = plan.ids[String(row.current_history_id)];
 				const version = sql
 					.exec<{ version: string }>(`SELECT version FROM channel_history WHERE id = ?`, id ?? -1)
