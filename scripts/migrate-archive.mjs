@@ -25,7 +25,7 @@ const RETRIES = 3;
 /**
  * Writes the registry at `from` (or one backup of it) into `file`.
  * @param {{ from: string, fromToken: string, file: string, scopes?: string[], backup?: string,
- *   onProgress?: (p: { packages: number, versions: number, bytes: number }) => void }} options
+ *   onProgress?: (p: { packages: number, versions: number, bytes: number, totalPackages?: number, totalVersions?: number }) => void }} options
  * @returns {Promise<{ copied: number, present: number, failed: { name: string, version?: string, reason: string }[] }>}
  */
 export async function exportToArchive({ from, fromToken, file, scopes = [], backup, onProgress = () => {} }) {
@@ -52,6 +52,15 @@ export async function exportToArchive({ from, fromToken, file, scopes = [], back
 	});
 	const blobsWritten = new Set();
 	let authDone = false;
+	// How much there is, for the progress bar's time left: a backup's manifest says; a live export's
+	// first page says what the registry's index knows.
+	const totals = { totalPackages: 0, totalVersions: 0 };
+	if (backup) {
+		const listed = await (await request(`${base}/-/admin/backups`, { token: fromToken })).json();
+		const found = listed.backups?.find((b) => b.id === backup);
+		if (found)
+			onProgress({ packages: 0, versions: 0, bytes: 0, totalPackages: found.packages, totalVersions: found.versions });
+	}
 	for (const scope of scopes.length > 0 ? scopes : [null]) {
 		let cursor = null;
 		let first = true;
@@ -63,6 +72,11 @@ export async function exportToArchive({ from, fromToken, file, scopes = [], back
 			const path = backup ? `/-/admin/backups/${encodeURIComponent(backup)}/export` : "/-/admin/export";
 			const page = await (await request(`${base}${path}?${query}`, { token: fromToken })).json();
 			if (page.format > ARCHIVE_FORMAT) throw new Error(`the registry exports format ${page.format}; update this tool`);
+			if (page.totals) {
+				totals.totalPackages += page.totals.packages;
+				totals.totalVersions += page.totals.versions;
+				onProgress({ packages: 0, versions: 0, bytes: 0, ...totals });
+			}
 			for (const item of page.items) {
 				// With several scopes the auth store comes with each; the archive takes it once.
 				if (item.kind === "auth" && authDone) continue;
@@ -115,7 +129,7 @@ export async function exportToArchive({ from, fromToken, file, scopes = [], back
  * Restores `file` into the registry at `to`: packages that are not there are restored (bytes, then
  * rows), identical ones are present, ones there with other bytes are failed as conflicts.
  * @param {{ file: string, to: string, toToken: string,
- *   onProgress?: (p: { packages: number, versions: number, bytes: number }) => void }} options
+ *   onProgress?: (p: { packages: number, versions: number, bytes: number, totalPackages?: number, totalVersions?: number }) => void }} options
  * @returns {Promise<{ copied: number, present: number, failed: { name: string, version?: string, reason: string }[] }>}
  */
 export async function restoreFromArchive({ file, to, toToken, onProgress = () => {} }) {
@@ -149,6 +163,8 @@ export async function restoreFromArchive({ file, to, toToken, onProgress = () =>
 		uploads.add(sent);
 		return sent;
 	};
+	const { totalPackages, totalVersions } = await archiveTotals(file);
+	onProgress({ packages: 0, versions: 0, bytes: 0, totalPackages, totalVersions });
 	const entries = Readable.toWeb(createReadStream(file)).pipeThrough(createTarDecoder());
 	for await (const entry of entries) {
 		const name = entry.header.name;
@@ -175,7 +191,17 @@ export async function restoreFromArchive({ file, to, toToken, onProgress = () =>
 						onProgress({ packages: 0, versions: item.versions.length, bytes: 0 });
 					} else if (verdict.state === "conflict") {
 						current.skip = true;
-						for (const c of verdict.conflicts) failed.push({ name: item.name, version: c.version, reason: c.reason });
+						for (const c of verdict.conflicts)
+							failed.push({ name: item.name, version: c.version, reason: conflictReason(c) });
+						onProgress({ packages: 0, versions: item.versions.length, bytes: 0 });
+					} else if (verdict.state === "merge") {
+						// Here already: only the versions it lacks come, with their bytes; the rest is as it is.
+						current.copy = new Set(verdict.copy);
+						for (const c of verdict.conflicts)
+							failed.push({ name: item.name, version: c.version, reason: conflictReason(c) });
+						const settled = item.versions.length - verdict.copy.length;
+						present += settled - verdict.conflicts.length;
+						onProgress({ packages: 0, versions: settled, bytes: 0 });
 					}
 				} catch (error) {
 					current.skip = true;
@@ -187,8 +213,9 @@ export async function restoreFromArchive({ file, to, toToken, onProgress = () =>
 			try {
 				await post(base, toToken, item);
 				if (item.final) {
-					copied += current.head.versions.length;
-					onProgress({ packages: 0, versions: current.head.versions.length, bytes: 0 });
+					const count = current.copy ? current.copy.size : current.head.versions.length;
+					copied += count;
+					onProgress({ packages: 0, versions: count, bytes: 0 });
 					current = null;
 				}
 			} catch (error) {
@@ -197,8 +224,8 @@ export async function restoreFromArchive({ file, to, toToken, onProgress = () =>
 			}
 			continue;
 		}
-		if (name.startsWith("blobs/") && current !== null && !current.skip) {
-			const key = name.slice("blobs/".length);
+		const key = name.slice("blobs/".length);
+		if (name.startsWith("blobs/") && current !== null && !current.skip && wanted(current, key)) {
 			const size = entry.header.size;
 			if (size <= WHOLE) {
 				upload(current, key, new Uint8Array(await new Response(entry.body).arrayBuffer()), size);
@@ -213,6 +240,40 @@ export async function restoreFromArchive({ file, to, toToken, onProgress = () =>
 	}
 	await Promise.all(uploads);
 	return { copied, present, failed };
+}
+
+/**
+ * The packages and versions an archive holds, from its heads: a first pass over the file that
+ * skips the bytes, so the progress bar can say how long is left.
+ */
+export async function archiveTotals(file) {
+	let totalPackages = 0;
+	let totalVersions = 0;
+	const entries = Readable.toWeb(createReadStream(file)).pipeThrough(createTarDecoder());
+	for await (const entry of entries) {
+		if (!entry.header.name.startsWith("items/")) {
+			await entry.body.cancel();
+			continue;
+		}
+		const item = JSON.parse(await new Response(entry.body).text());
+		if (item.kind !== "package") continue;
+		totalPackages += 1;
+		totalVersions += item.versions.length;
+	}
+	return { totalPackages, totalVersions };
+}
+
+/** Whether a restore sends these bytes: all of a package restored whole, those of the versions a merge copies. */
+function wanted(pkg, key) {
+	if (!pkg.copy) return true;
+	return pkg.head.versions.some((v) => pkg.copy.has(v.version) && (v.tarballKey === key || v.filesKey === key));
+}
+
+/** A conflict as the report says it, with what to do. */
+function conflictReason(c) {
+	return c.reason === "different bytes here"
+		? "conflict: this registry has this version with other bytes (left as it is)"
+		: `conflict: ${c.reason}`;
 }
 
 /** Bytes up to this size are fetched whole ahead of their turn; larger ones stream when it comes. */

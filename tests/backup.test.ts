@@ -51,6 +51,26 @@ function renamed(items: ExportItem[], to: string): ExportItem[] {
 	});
 }
 
+/** The items as an export made before `version` and `channel` existed: the state an older backup holds. */
+function without(items: ExportItem[], version: string, channel: string): ExportItem[] {
+	const perVersion = ["versions", "version_readmes", "files", "downloads"];
+	return items.map((item) => {
+		if (item.kind === "auth") return item;
+		if (item.kind === "package") return { ...item, versions: item.versions.filter((v) => v.version !== version) };
+		const history = item.tables.find((t) => t.table === "channel_history")?.rows ?? [];
+		const kept = history.filter((r) => r.channel !== channel && r.version !== version);
+		const tables = item.tables.map(({ table, rows }) => {
+			if (perVersion.includes(table)) return { table, rows: rows.filter((r) => r.version !== version) };
+			if (table === "channel_history") return { table, rows: kept };
+			if (table !== "channels") return { table, rows };
+			const last = (name: unknown) => Math.max(...kept.filter((r) => r.channel === name).map((r) => Number(r.id)));
+			const channels = rows.filter((r) => r.name !== channel);
+			return { table, rows: channels.map((r) => ({ ...r, current_history_id: last(r.name) })) };
+		});
+		return { ...item, tables };
+	});
+}
+
 async function restore(item: ExportItem) {
 	return call("/-/admin/restore", { method: "POST", token: ADMIN, body: JSON.stringify(item) });
 }
@@ -457,5 +477,182 @@ describe("restore (#18)", () => {
 		const again = await publish(copy, "1.0.0", token);
 		expect(again.status).toBe((await publish(name, "1.0.0", token)).status);
 		expect(again.status).not.toBe(201);
+	});
+	it("restores into a package that is here: copies the versions and channels it lacks with their history, keeps what is here (#18 fresh or not)", async () => {
+		const scope = `@${uniqueName("bkmerge")}`;
+		const { name } = await richPackage(scope);
+		const { items } = await exportAll(scope);
+		const copy = `${scope}/merged`;
+		const full = renamed(packageItems(items, name), copy);
+		// An older backup restored first: 1.0.0 only, no stable channel.
+		await restoreAll(without(full, "1.1.0", "stable"));
+		const older = await readPackument(copy);
+		expect(Object.keys(older.versions)).toEqual(["1.0.0"]);
+		expect(older["dist-tags"]).toEqual({ latest: "1.0.0" });
+		const trailBefore = await call(`/packages/${copy}/audit`, { token: ADMIN });
+		const before = ((await trailBefore.json()) as { entries: unknown[] }).entries.length;
+
+		// Cut short first: the versions' rows in, nothing after them (the file index, the channels).
+		const [head, ...pages] = full as [PackageHead, ...PackageRows[]];
+		const versionsOnly = pages.map((p) => ({
+			...p,
+			final: false,
+			tables: p.tables.filter((t) => t.table === "versions"),
+		}));
+		expect(await restoreAll([head, ...versionsOnly])).toContainEqual({
+			state: "merge",
+			copy: ["1.1.0"],
+			conflicts: [],
+		});
+		// Run again, it goes on: 1.1.0 is here now, and still the merge's to finish.
+		const answers = await restoreAll(full);
+		expect(answers[0]).toEqual({ state: "merge", copy: ["1.1.0"], conflicts: [] });
+		const merged = await readPackument(copy);
+		const original = await readPackument(name);
+		expect(Object.keys(merged.versions).sort()).toEqual(["1.0.0", "1.1.0"]);
+		expect(merged.versions["1.1.0"]?.dist.integrity).toBe(original.versions["1.1.0"]?.dist.integrity);
+		expect(merged.time["1.1.0"]).toBe(original.time["1.1.0"]);
+		// The channel it lacked comes with its whole history; the one it has keeps its own.
+		expect(merged["dist-tags"]).toEqual({ latest: "1.0.0", stable: "1.1.0" });
+		// Renumbered after the history here, linked as it was.
+		const renumbered = (entries: Record<string, unknown>[]) =>
+			entries.map(({ id: _id, previousHistoryId: _p, ...rest }) => rest);
+		const added = await history(copy, "stable");
+		expect(renumbered(added)).toEqual(renumbered(await history(name, "stable")));
+		expect(added[0]?.previousHistoryId).toBe(added[1]?.id);
+		expect(merged._rev).not.toBe(older._rev);
+		const tarball = await call(`/${copy}/-/merged-1.1.0.tgz`, { token: ADMIN });
+		const bytes = await call(`/${name}/-/rich-1.1.0.tgz`, { token: ADMIN });
+		expect(new Uint8Array(await tarball.arrayBuffer())).toEqual(new Uint8Array(await bytes.arrayBuffer()));
+		// Its file index came with it: the same rows as where it was exported from.
+		const filesOf = (pkg: string) =>
+			runInDurableObject(packageStub(pkg), (_instance, state) =>
+				state.storage.sql
+					.exec(`SELECT path, offset, size, sha256 FROM files WHERE version = '1.1.0' ORDER BY path`)
+					.toArray(),
+			);
+		const files = await filesOf(copy);
+		expect(files.length).toBeGreaterThan(1);
+		expect(files).toEqual(await filesOf(name));
+		// Its trail is kept and says what the restore added.
+		const trail = await call(`/packages/${copy}/audit`, { token: ADMIN });
+		const { entries } = (await trail.json()) as { entries: { action: string; detail: unknown }[] };
+		expect(entries.length).toBe(before + 1);
+		expect(entries.find((e) => e.action === "restore.merge")?.detail).toEqual({
+			versions: ["1.1.0"],
+			channels: ["stable"],
+		});
+
+		// Idempotent: the same archive again is present and writes nothing.
+		expect(await (await restore(full[0] as PackageHead)).json()).toEqual({ state: "present" });
+		expect((await readPackument(copy))._rev).toBe(merged._rev);
+	});
+
+	it("merges around conflicts: a version here with other bytes, or removed here, stays as it is and is reported", async () => {
+		const scope = `@${uniqueName("bkmconf")}`;
+		const { name } = await richPackage(scope);
+		const { items } = await exportAll(scope);
+		const copy = `${scope}/mconf`;
+		const full = renamed(packageItems(items, name), copy);
+		await restoreAll(without(full, "1.1.0", "stable"));
+		const head = full[0] as PackageHead;
+		const tampered: PackageHead = {
+			...head,
+			versions: head.versions.map((v) => (v.version === "1.0.0" ? { ...v, integrity: "sha512-other" } : v)),
+		};
+		const verdict = await (await restore(tampered)).json();
+		expect(verdict).toEqual({
+			state: "merge",
+			copy: ["1.1.0"],
+			conflicts: [{ version: "1.0.0", reason: "different bytes here" }],
+		});
+		// Rows before a head are refused: a merge is only ever begun by its head.
+		const rows = full.slice(1) as PackageRows[];
+		for (const item of rows) expect((await restore(item)).status).toBe(200);
+		expect(Object.keys((await readPackument(copy)).versions).sort()).toEqual(["1.0.0", "1.1.0"]);
+		expect((await restore(rows[0] as PackageRows)).status).toBe(409);
+
+		// A version removed here since is not brought back by a restore.
+		const removed = await call(`/packages/${copy}/versions/1.1.0?force=true`, { method: "DELETE", token: ADMIN });
+		expect(removed.status).toBe(200);
+		expect(await (await restore(head)).json()).toEqual({
+			state: "conflict",
+			conflicts: [{ version: "1.1.0", reason: "removed here since: a restore does not undo a removal made here" }],
+		});
+	});
+
+	it("exports a name only claimed, and restores its claim (#18)", async () => {
+		const scope = `@${uniqueName("bkclaim")}`;
+		const name = `${scope}/claimed`;
+		const claimed = await call("/-/admin/claims", { method: "POST", token: ADMIN, body: JSON.stringify({ name }) });
+		expect(claimed.status).toBe(201);
+		const { items } = await exportAll(scope);
+		const mine = packageItems(items, name);
+		expect((mine[0] as PackageHead).versions).toEqual([]);
+		const tables = mine.flatMap((i) => (i.kind === "rows" ? i.tables.map((t) => t.table) : []));
+		expect(tables).toContain("claim");
+		const copy = `${scope}/claimed-copy`;
+		const answers = await restoreAll(renamed(mine, copy));
+		expect(answers[0]).toEqual({ state: "fresh" });
+		const again = await call("/-/admin/claims", { method: "POST", token: ADMIN, body: JSON.stringify({ name: copy }) });
+		expect(again.status).toBe(200);
+		// Exported again from where it was restored: the index knows the restored claim too.
+		expect(packageItems((await exportAll(scope)).items, copy).length).toBeGreaterThan(0);
+		// A name claimed before the index kept claims: claimed again, it is exported.
+		const index = env.INDEX.get(env.INDEX.idFromName("index"));
+		await runInDurableObject(index, (_instance, state) => {
+			state.storage.sql.exec("DELETE FROM departed WHERE name = ?", name);
+		});
+		expect(packageItems((await exportAll(scope)).items, name)).toEqual([]);
+		const reclaimed = await call("/-/admin/claims", { method: "POST", token: ADMIN, body: JSON.stringify({ name }) });
+		expect(reclaimed.status).toBe(200);
+		expect(packageItems((await exportAll(scope)).items, name).length).toBeGreaterThan(0);
+		expect(await restoreAll(renamed(mine, copy))).toEqual([{ state: "fresh" }, expect.anything()]);
+	});
+	it("names the numbers removed here to admins, which a packument does not (migration from this registry, #18)", async () => {
+		const scope = `@${uniqueName("bkrm")}`;
+		const { name } = await richPackage(scope);
+		const token = (await createToken([{ scope, permissions: ALL }])).token;
+		expect((await publish(name, "1.2.0", token, { tag: "next" })).status).toBe(201);
+		const removed = await call(`/packages/${name}/versions/1.2.0?force=true`, { method: "DELETE", token: ADMIN });
+		expect(removed.status).toBe(200);
+		expect(Object.keys((await readPackument(name)).time)).not.toContain("1.2.0");
+		const path = `/-/admin/export/unpublished?package=${encodeURIComponent(name)}`;
+		const answer = await call(path, { token: ADMIN });
+		expect(answer.status).toBe(200);
+		const body = (await answer.json()) as { name: string; unpublished: { version: string; removedAt: string }[] };
+		expect(body.unpublished.map((u) => u.version)).toEqual(["1.2.0"]);
+		expect((await call(path, { token })).status).toBe(403);
+		expect((await call(path)).status).toBe(401);
+		const unknown = `/-/admin/export/unpublished?package=${encodeURIComponent(`${scope}/none`)}`;
+		expect((await call(unknown, { token: ADMIN })).status).toBe(404);
+	});
+	it("restores a package onto a name only claimed here: the claim stays, and both trails are kept whole", async () => {
+		const scope = `@${uniqueName("bkonclaim")}`;
+		const { name } = await richPackage(scope);
+		const { items } = await exportAll(scope);
+		const copy = `${scope}/onclaim`;
+		const claimed = await call("/-/admin/claims", {
+			method: "POST",
+			token: ADMIN,
+			body: JSON.stringify({ name: copy }),
+		});
+		expect(claimed.status).toBe(201);
+		const trailOf = async (pkg: string) => {
+			const res = await call(`/packages/${pkg}/audit?limit=1000`, { token: ADMIN });
+			return ((await res.json()) as { entries: { action: string; at: string }[] }).entries;
+		};
+		const original = await trailOf(name);
+		const [head, ...rows] = renamed(packageItems(items, name), copy) as [PackageHead, ...PackageRows[]];
+		// Cut short first (every page but the package row), then run again whole: nothing doubles.
+		const cut = rows.map((r) => ({ ...r, final: false, tables: r.tables.filter((t) => t.table !== "package") }));
+		expect(await restoreAll([head, ...cut])).toContainEqual({ state: "fresh" });
+		const answers = await restoreAll([head, ...rows]);
+		expect(answers[0]).toEqual({ state: "fresh" });
+		const actions = (await trailOf(copy)).map((e) => e.action).sort();
+		expect(actions).toEqual([...original.map((e) => e.action), "claim"].sort());
+		expect(Object.keys((await readPackument(copy)).versions)).toEqual(["1.0.0", "1.1.0"]);
+		const again = await call("/-/admin/claims", { method: "POST", token: ADMIN, body: JSON.stringify({ name: copy }) });
+		expect(((await again.json()) as { claimedBy: string }).claimedBy).not.toBe("published here");
 	});
 });

@@ -12,7 +12,7 @@ import {
 	setScopePolicy,
 	updateCustomer,
 } from "./admin/customers";
-import { exportBlob, exportRegistry } from "./admin/export";
+import { exportBlob, exportRegistry, exportUnpublished } from "./admin/export";
 import { importMetadata, importVersion } from "./admin/import";
 import { readMetrics } from "./admin/metrics";
 import { reindexStatus, startReindex } from "./admin/reindex";
@@ -206,6 +206,7 @@ api
 	.get("/-/admin/reindex", reindexStatus)
 	.get("/-/admin/export", exportRegistry)
 	.get("/-/admin/export/blob", exportBlob)
+	.get("/-/admin/export/unpublished", exportUnpublished)
 	.post("/-/admin/restore", restoreItem)
 	.put("/-/admin/restore/blob", restoreBlob)
 	.get("/-/admin/backups", listBackups)

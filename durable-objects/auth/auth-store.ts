@@ -39,6 +39,7 @@ import { Policies } from "./policies";
 import { isSealed, seal, unseal } from "./sealing";
 import { TokenPushes } from "./token-pushes";
 import { Tokens } from "./tokens";
+import * as trustChanges from "./trust-changes";
 import { StagedIndex, TrustedPublishers } from "./trusted-publishers";
 import { UpstreamFigureSums } from "./upstream-figures";
 import { newTotpSeed, Users } from "./users";
@@ -49,8 +50,6 @@ import { newTotpSeed, Users } from "./users";
 // every change to what a token may do is pushed to that token's own TokenDO (drained before the
 // change is acknowledged, retried on the alarm if a push fails), and requests read those.
 // Each change goes through `change`: one transaction, one audit row, the pushes it implies.
-
-const MAX_TRUST_PER_PACKAGE = 20;
 
 export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract {
 	private readonly sql: SqlStorage;
@@ -383,56 +382,17 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 	}
 
 	addTrust(pkg: string, configs: NewTrust[], actor: Actor) {
-		return this.change(actor, (now) => {
-			if (this.trust.count(pkg) + configs.length > MAX_TRUST_PER_PACKAGE) {
-				return refusals.tooManyTrustConfigurations(MAX_TRUST_PER_PACKAGE);
-			}
-			const ids = configs.map((config) => this.trust.add(pkg, config, actor.label, now));
-			const added = this.trust.of(pkg).filter((config) => ids.includes(config.id));
-			return ok({
-				value: { configurations: added },
-				action: "trust.add",
-				target: pkg,
-				detail: {
-					configurations: added.map(({ id, type, claims, permissions }) => ({ id, type, claims, permissions })),
-				},
-			});
-		});
+		return this.change(actor, (now) => trustChanges.addTrust(this.trust, pkg, configs, actor, now));
 	}
 
 	removeTrust(pkg: string, id: string, actor: Actor) {
-		return this.change(actor, () => {
-			const removed = this.trust.remove(pkg, id);
-			if (!removed) return refusals.trustNotFound(id);
-			return ok({
-				value: { id },
-				action: "trust.revoke",
-				target: pkg,
-				detail: { id, type: removed.type, claims: removed.claims },
-			});
-		});
+		return this.change(actor, () => trustChanges.removeTrust(this.trust, pkg, id));
 	}
 
-	/**
-	 * A short-lived token for a trusted publisher, in exchange for an ID token that was never
-	 * exchanged before (`replay.key`, remembered until `replay.expires`, in epoch seconds).
-	 */
+	/** A short-lived token for a trusted publisher, for an ID token never exchanged before (trust-changes.ts). */
 	exchangeIdToken(replay: { key: string; expires: number }, input: NewToken, actor: Actor) {
-		return this.change(actor, (now) => {
-			if (!this.trust.rememberExchange(replay.key, replay.expires, Math.floor(Date.parse(now) / 1000))) {
-				return refusals.idTokenReplayed();
-			}
-			this.tokens.retireExpiredTrusted(now);
-			const row = this.tokens.insert(input, now);
-			this.grants.replace("token", row.id, input.grants);
-			return ok({
-				value: { token: this.tokens.listing(row) },
-				action: "oidc.exchange",
-				target: input.trustedPublisher?.package ?? null,
-				detail: { prefix: input.prefix, expiresAt: input.expiresAt, ...input.trustedPublisher },
-				tokens: [row.id],
-			});
-		});
+		const { trust, tokens, grants } = this;
+		return this.change(actor, (now) => trustChanges.exchangeIdToken({ trust, tokens, grants }, replay, input, now));
 	}
 
 	indexStaged(item: StagedVersion): void {
@@ -533,8 +493,6 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 		return this.upstreamSums.all();
 	}
 
-	// ── the write path ─────────────────────────────────────────────────────────────────────────
-
 	// ── export and restore (export.ts) ──────────────────────────────────────────────────────────
 
 	exportRows(cursor: DumpCursor) {
@@ -554,6 +512,8 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 	}
 
 	/** Retries pushes that failed when their change was made, and pushes the rest of a long queue. */
+	// ── the write path ─────────────────────────────────────────────────────────────────────────
+
 	override async alarm(): Promise<void> {
 		await this.drainPushes();
 	}
@@ -623,14 +583,9 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 	}
 
 	private userView(name: string): UserView {
-		const row = this.users.get(name) as UserRow;
-		return {
-			name: row.name,
-			email: row.email,
-			grants: this.grants.of("user", row.name),
-			twoFactor: row.totp_secret !== null,
-			createdAt: row.created_at,
-		};
+		const { email, totp_secret, created_at } = this.users.get(name) as UserRow;
+		const grants = this.grants.of("user", name);
+		return { name, email, grants, twoFactor: totp_secret !== null, createdAt: created_at };
 	}
 
 	private customerView(name: string): CustomerView {

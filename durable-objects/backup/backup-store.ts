@@ -7,9 +7,11 @@ import {
 	backupPageKey,
 	EXPORT_PAGE_BYTES,
 	type ExportCursor,
+	type ExportPage,
 } from "../../schema/backup/contract";
 import { backupMigrations } from "../../schema/backup/migrations";
 import { config } from "../../schema/config";
+import { refusals } from "../../schema/refusals";
 import { applyMigrations } from "../migrations";
 import { authStoreObject, packageObject, searchIndex } from "../stubs";
 import { type ExportSources, exportPage, firstCursor } from "./export-pager";
@@ -26,6 +28,12 @@ import { type ExportSources, exportPage, firstCursor } from "./export-pager";
 //   backups/blobs/{key}                the tarballs and file bundles, copied once (keys are immutable)
 
 const BACKUP_PAGE_CALLS = 40;
+/**
+ * How many times in a row a step may fail before the package it was reading is left out of the
+ * backup (named in its manifest as failed) and the backup goes on; a failure that names no package
+ * (the index, the auth store, R2) is retried with backoff, at most once an hour.
+ */
+export const BACKUP_STEP_TRIES = 5;
 const BLOBS_PER_STEP = 100;
 const PRUNE_BATCH = 1_000;
 
@@ -39,6 +47,8 @@ type BackupRow = {
 	packages: number;
 	versions: number;
 	bytes: number;
+	tries: number;
+	failed: string;
 };
 
 export class BackupDO extends DurableObject<Env> {
@@ -82,7 +92,16 @@ export class BackupDO extends DurableObject<Env> {
 	}
 
 	override async alarm(): Promise<void> {
-		if (await this.step(Date.now())) await this.ctx.storage.setAlarm(Date.now());
+		const now = Date.now();
+		try {
+			if (await this.step(now)) await this.ctx.storage.setAlarm(Date.now());
+		} catch (error) {
+			// Not thrown back to the runtime (whose retries give up after a few): counted, and tried
+			// again later by this object, until the step is skipped (writePage) or succeeds.
+			console.error("backup step failed", error);
+			const tries = this.sql.exec<{ tries: number }>(`SELECT tries FROM backups WHERE state = 'running'`).toArray()[0];
+			await this.ctx.storage.setAlarm(now + Math.min(3_600, 2 ** (tries?.tries ?? 0)) * 1000);
+		}
 	}
 
 	/** One bounded step of the work there is; answers whether more is left. */
@@ -111,7 +130,24 @@ export class BackupDO extends DurableObject<Env> {
 	}
 
 	private async writePage(backup: BackupRow, cursor: ExportCursor): Promise<void> {
-		const page = await exportPage(this.sources(), cursor, { calls: BACKUP_PAGE_CALLS, bytes: EXPORT_PAGE_BYTES });
+		const failed: { name: string; reason: string }[] = JSON.parse(backup.failed);
+		let reading: string | null = null;
+		let page: ExportPage;
+		try {
+			const sources = this.sources(new Set(failed.map((f) => f.name)), (name) => (reading = name));
+			page = await exportPage(sources, cursor, { calls: BACKUP_PAGE_CALLS, bytes: EXPORT_PAGE_BYTES });
+		} catch (error) {
+			const tries = backup.tries + 1;
+			const name = reading as string | null;
+			if (name === null || tries < BACKUP_STEP_TRIES) {
+				this.sql.exec(`UPDATE backups SET tries = ? WHERE id = ?`, tries, backup.id);
+				throw error;
+			}
+			// The package keeps failing: the backup goes on without it (the next step passes it by), and says so.
+			failed.push({ name, reason: String(error) });
+			this.sql.exec(`UPDATE backups SET tries = 0, failed = ? WHERE id = ?`, JSON.stringify(failed), backup.id);
+			return;
+		}
 		const body = JSON.stringify(page);
 		const number = backup.pages + 1;
 		if (page.items.length > 0) await this.env.BLOBS.put(backupPageKey(backup.id, number), body);
@@ -139,7 +175,7 @@ export class BackupDO extends DurableObject<Env> {
 			}
 			this.sql.exec(
 				`UPDATE backups SET cursor = ?, pages = pages + ?, packages = packages + ?, versions = versions + ?,
-				 bytes = bytes + ? WHERE id = ?`,
+				 bytes = bytes + ?, tries = 0 WHERE id = ?`,
 				page.next === null ? null : JSON.stringify(page.next),
 				page.items.length > 0 ? 1 : 0,
 				heads.length,
@@ -226,12 +262,28 @@ export class BackupDO extends DurableObject<Env> {
 		return true;
 	}
 
-	private sources(): ExportSources {
+	/**
+	 * The objects a page reads; `reading` hears which package each call is about (null: none), and
+	 * the packages left out as failed answer "not found", which the pager passes by.
+	 */
+	private sources(leftOut: ReadonlySet<string>, reading: (name: string | null) => void): ExportSources {
 		return {
-			packageNames: (after, limit, scope) => searchIndex(this.env).packageNames(after, limit, scope),
-			exportHead: (name) => packageObject(this.env, name).exportHead(),
-			exportRows: (name, rev, cursor) => packageObject(this.env, name).exportRows(rev, cursor),
-			exportAuth: (cursor) => authStoreObject(this.env).exportRows(cursor),
+			packageNames: (after, limit, scope) => {
+				reading(null);
+				return searchIndex(this.env).packageNames(after, limit, scope);
+			},
+			exportHead: async (name) => {
+				reading(name);
+				return leftOut.has(name) ? refusals.packageNotFound() : packageObject(this.env, name).exportHead();
+			},
+			exportRows: async (name, rev, cursor) => {
+				reading(name);
+				return leftOut.has(name) ? refusals.packageNotFound() : packageObject(this.env, name).exportRows(rev, cursor);
+			},
+			exportAuth: (cursor) => {
+				reading(null);
+				return authStoreObject(this.env).exportRows(cursor);
+			},
 		};
 	}
 
@@ -250,5 +302,6 @@ function view(row: BackupRow): BackupView {
 		packages: row.packages,
 		versions: row.versions,
 		bytes: row.bytes,
+		failed: JSON.parse(row.failed),
 	};
 }

@@ -6,6 +6,7 @@ import {
 	type PackageRows,
 	type RestoredRows,
 	type RestoreVerdict,
+	type Row,
 } from "../../schema/backup/contract";
 import { ok, type Result } from "../../schema/errors";
 import type { PackageRow, VersionRow } from "../../schema/package/rows";
@@ -13,6 +14,7 @@ import { refusals } from "../../schema/refusals";
 import { schemaVersion } from "../schema-version";
 import { dumpTables, insertRows, type TableSpec } from "../table-dump";
 import { revision } from "./package-record";
+import { beginMerge, type MergePlan, mergeKeys, mergeRows } from "./restore-merge";
 
 // A package's state for the export archive, and its restore (schema/backup/contract.ts). What is
 // exported is the package's own rows; stored packuments, the search outbox, retention checks and
@@ -57,12 +59,20 @@ export const PACKAGE_TABLES_KEPT_BACK: Readonly<Record<string, string>> = {
 
 const TABLE_NAMES = PACKAGE_TABLES.map((t) => t.name);
 
+/** The revision of a name only claimed (no package row): its claim and trail are exported all the same. */
+export const CLAIMED_REV = "0-claimed";
+
+/** The package's revision, or CLAIMED_REV for a name only claimed; null when neither. */
+export function exportRevision(pkg: PackageRow | null, claimed: boolean): string | null {
+	return pkg ? revision(pkg) : claimed ? CLAIMED_REV : null;
+}
+
 /** The head of a package's export: its revision and its versions with their bytes' keys. */
-export function exportHead(sql: SqlStorage, pkg: PackageRow, versions: VersionRow[]): PackageHead {
+export function exportHead(sql: SqlStorage, name: string, rev: string, versions: VersionRow[]): PackageHead {
 	return {
 		kind: "package",
-		name: pkg.name,
-		rev: revision(pkg),
+		name,
+		rev,
 		schema: schemaVersion(sql),
 		versions: versions.map((v) => ({
 			version: v.version,
@@ -78,15 +88,16 @@ export function exportHead(sql: SqlStorage, pkg: PackageRow, versions: VersionRo
 /** One page of the package's rows from `cursor`; refused once the package moved past `rev`. */
 export function exportRows(
 	sql: SqlStorage,
-	pkg: PackageRow,
+	name: string,
+	current: string,
 	rev: string,
 	cursor: DumpCursor,
 ): Result<{ item: PackageRows; next: DumpCursor | null }> {
-	if (revision(pkg) !== rev) return refusals.exportChanged(pkg.name);
+	if (current !== rev) return refusals.exportChanged(name);
 	const page = dumpTables(sql, PACKAGE_TABLES, cursor, { bytes: DUMP_PAGE_BYTES, rows: DUMP_PAGE_ROWS });
 	const item: PackageRows = {
 		kind: "rows",
-		name: pkg.name,
+		name,
 		rev,
 		schema: schemaVersion(sql),
 		tables: page.tables,
@@ -97,43 +108,95 @@ export function exportRows(
 
 /**
  * How a restore finds the package here: not here (what an earlier restore cut short left is
- * cleared), every exported version here with the same bytes (present), or versions missing or
- * with other bytes (a conflict: nothing is changed, a package here is never overwritten).
+ * cleared), every exported version here with the same bytes (present), or here lacking versions
+ * the archive has (merge: restore-merge.ts adds them; versions here with other bytes are conflicts).
  */
-export function beginRestore(sql: SqlStorage, head: PackageHead, existing: PackageRow | null): Result<RestoreVerdict> {
+export function beginRestore(
+	sql: SqlStorage,
+	kv: SyncKvStorage,
+	head: PackageHead,
+	existing: PackageRow | null,
+): Result<RestoreVerdict> {
 	const here = schemaVersion(sql);
 	if (head.schema > here) return refusals.restoreNewerSchema(head.name, head.schema, here);
 	if (existing === null) {
-		// In reverse: a channel goes before the history rows it points into.
-		for (const table of [...TABLE_NAMES].reverse()) sql.exec(`DELETE FROM ${table}`);
+		// In reverse: a channel goes before the history rows it points into. A claim made here stays.
+		for (const table of [...TABLE_NAMES].reverse())
+			if (table !== "claim" && table !== "audit") sql.exec(`DELETE FROM ${table}`);
+		if (sql.exec(`SELECT 1 FROM claim`).toArray().length === 0) sql.exec(`DELETE FROM audit`);
 		return ok({ state: "fresh" });
 	}
-	const stored = new Map(
-		sql
-			.exec<{ version: string; integrity: string }>(`SELECT version, integrity FROM versions`)
-			.toArray()
-			.map((v) => [v.version, v.integrity]),
-	);
-	const conflicts = head.versions.flatMap((v) => {
-		const integrity = stored.get(v.version);
-		if (integrity === v.integrity) return [];
-		const reason =
-			integrity === undefined
-				? "the package is here without this version: a restore never merges into a package that exists"
-				: "different bytes here";
-		return [{ version: v.version, reason }];
-	});
-	return ok(conflicts.length === 0 ? { state: "present" } : { state: "conflict", conflicts });
+	return ok(beginMerge(sql, kv, head));
 }
 
-/** Writes a page of a restore begun here; refused when the package already exists (restored or not). */
-export function restoreRows(sql: SqlStorage, item: PackageRows, existing: PackageRow | null): Result<RestoredRows> {
+/** The R2 keys a page of rows will point at: they must be here before the rows are written. */
+export function restoreKeys(kv: SyncKvStorage, item: PackageRows, existing: PackageRow | null): string[] {
+	if (existing !== null) return mergeKeys(kv, item);
+	const versions = item.tables.find((t) => t.table === "versions")?.rows ?? [];
+	return versions.flatMap((row) => [String(row.tarball_key), String(row.files_key)]);
+}
+
+/**
+ * Writes a page of a restore begun here: into a package not here, every row (its package row
+ * last); into one here, what its merge takes (`merged` once the last page is in).
+ */
+export function restoreRows(
+	sql: SqlStorage,
+	kv: SyncKvStorage,
+	item: PackageRows,
+	existing: PackageRow | null,
+): Result<RestoredRows & { merged?: MergePlan }> {
 	const here = schemaVersion(sql);
 	if (item.schema > here) return refusals.restoreNewerSchema(item.name, item.schema, here);
-	if (existing !== null) return refusals.restoreOutOfOrder(item.name);
 	const named = item.tables.find((t) => t.table === "package")?.rows[0]?.name;
 	if (named !== undefined && named !== item.name) return refusals.restoreInvalid(`the package row names ${named}`);
-	if (item.final && named === undefined)
+	if (existing !== null) {
+		const merged = mergeRows(sql, kv, TABLE_NAMES, item);
+		if (!merged.ok) return merged;
+		return ok({ ...merged.value.restored, ...(merged.value.done ? { merged: merged.value.done } : {}) });
+	}
+	const claimed = item.tables.find((t) => t.table === "claim")?.rows[0]?.name;
+	if (item.final && named === undefined && claimed === undefined)
 		return refusals.restoreInvalid(`the last page of ${item.name} has no package row`);
-	return insertRows(sql, TABLE_NAMES, item.tables);
+	const trail = item.tables.find((t) => t.table === "audit");
+	const restored = insertRows(
+		sql,
+		TABLE_NAMES,
+		item.tables.filter((t) => t !== trail),
+	);
+	if (!restored.ok || trail === undefined) return restored;
+	return appendTrail(sql, trail.rows, restored.value);
+}
+
+/**
+ * The archive's audit rows, where a claim made here already started the trail: a row whose id is
+ * taken by another entry is appended after the trail here (unless the same entry is already here),
+ * so neither trail loses an entry and a restore run again doubles none.
+ */
+function appendTrail(sql: SqlStorage, rows: Row[], outcome: RestoredRows): Result<RestoredRows> {
+	const inserted = insertRows(sql, TABLE_NAMES, [{ table: "audit", rows }]);
+	if (!inserted.ok) return inserted;
+	const total = { ...outcome, inserted: outcome.inserted + inserted.value.inserted, present: outcome.present };
+	total.present += inserted.value.present;
+	if (inserted.value.differing === 0) return ok(total);
+	for (const row of rows) {
+		const { id: _id, ...entry } = row;
+		const names = Object.keys(entry);
+		const same = `SELECT 1 FROM audit WHERE ${names.map((n) => `${n} IS ?`).join(" AND ")} LIMIT 1`;
+		if (sql.exec(same, ...Object.values(entry)).toArray().length > 0) continue;
+		sql.exec(
+			`INSERT INTO audit (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")})`,
+			...Object.values(entry),
+		);
+		total.inserted += 1;
+	}
+	return ok(total);
+}
+
+/** The numbers removed here (unpublished, or by retention), for a migration that copies this package elsewhere. */
+export function removedVersions(sql: SqlStorage): { version: string; removedAt: string }[] {
+	return sql
+		.exec<{ version: string; removed_at: string }>(`SELECT version, removed_at FROM removed_versions ORDER BY version`)
+		.toArray()
+		.map((r) => ({ version: r.version, removedAt: r.removed_at }));
 }

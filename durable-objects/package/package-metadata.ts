@@ -5,20 +5,19 @@ import { config } from "../../schema/config";
 import { ok, type Refusal, type Result } from "../../schema/errors";
 import { etagMatches } from "../../schema/etag";
 import { splitName } from "../../schema/names";
-import {
-	type AccessChange,
-	type ImportMetadataInput,
-	type ImportVersionInput,
-	PAGE_DOWNLOAD_DAYS,
-	type PackageMetadataContract,
-	type PackageUpdate,
-	type Person,
-	type PublishInput,
-	type Readable,
-	type ServedDocument,
-	type TarballLocation,
-	type UpstreamNote,
-	type VersionRef,
+import type {
+	AccessChange,
+	ImportMetadataInput,
+	ImportVersionInput,
+	PackageMetadataContract,
+	PackageUpdate,
+	Person,
+	PublishInput,
+	Readable,
+	ServedDocument,
+	TarballLocation,
+	UpstreamNote,
+	VersionRef,
 } from "../../schema/package/contract";
 import { packageMetadataMigrations } from "../../schema/package/migrations";
 import type { PackageRow, VersionRow } from "../../schema/package/rows";
@@ -29,17 +28,18 @@ import { upstreamMayServe } from "../../schema/upstream";
 import { queryAudit, recordAudit } from "../audit";
 import { Schema } from "../migrations";
 import { transact } from "../transaction";
+import { BackupSide } from "./backup-side";
 import * as channelChanges from "./channel-changes";
 import { readChannelView } from "./channel-changes";
 import type { PackumentForm } from "./documents";
-import { beginRestore, exportHead, exportRows, restoreRows } from "./export";
 import { importMetadata, importVersion } from "./import";
 import { PackageAlarm } from "./package-alarm";
 import { revision } from "./package-record";
 import { type Change, type PackageRows, packageRows, type Skip, type Written } from "./package-rows";
 import { versionDocument } from "./packument";
-import { packagePage } from "./page";
+import { pageOf } from "./page";
 import { searchDocumentOf } from "./search-document";
+import { StagedSide } from "./staged-side";
 import { UpstreamMirror } from "./upstream";
 import * as versionChanges from "./version-changes";
 import { versionByRef } from "./version-changes";
@@ -62,6 +62,8 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	private readonly rows: PackageRows;
 	private readonly upstream: UpstreamMirror;
 	private readonly jobs: PackageAlarm;
+	private readonly backup: BackupSide;
+	private readonly staged: StagedSide;
 	private readonly schema: Schema;
 
 	constructor(ctx: DurableObjectState, env: Env) {
@@ -81,6 +83,17 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			upstream: this.upstream,
 			write: (actor, change) => this.write(actor, {}, change),
 			searchDocument: (pkg) => this.buildSearchDocument(pkg),
+		});
+		this.backup = new BackupSide(ctx.storage, env, this.rows, {
+			schemaReady: () => this.schema.ready,
+			ensureSchema: () => this.schema.ensure(),
+			wake: (at) => this.jobs.schedule(at),
+		});
+		this.staged = new StagedSide(ctx.storage, this.rows, {
+			schemaReady: () => this.schema.ready,
+			ensureSchema: () => this.schema.ensure(),
+			wake: (at) => this.jobs.schedule(at),
+			publish: (input) => this.publish(input),
 		});
 		// A name that was only ever read has no storage: nothing to migrate, no alarm to know of.
 		this.schema = new Schema(ctx.storage, packageMetadataMigrations);
@@ -221,35 +234,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	}
 
 	page(spec: string | null) {
-		return this.read((pkg) => {
-			const distTags = this.rows.channels.distTags();
-			const versions = this.rows.versions.all();
-			const selected =
-				spec === null
-					? (versions.find((v) => v.version === distTags.latest) ?? versions.at(-1))
-					: (this.rows.versions.get(spec) ?? this.rows.versions.get(distTags[spec] ?? ""));
-			if (!selected) return refusals.versionNotFound(spec ?? "latest");
-			const channels = this.rows.channels.list().map((state) => ({
-				channel: state.channel,
-				historyId: state.historyId,
-				version: state.version,
-				history: this.rows.channels.history(state.channel) ?? [],
-				targets: this.rows.channels.rollbackTargets(state.channel),
-				rollout: this.rows.rollouts.get(state.channel),
-			}));
-			return ok(
-				packagePage({
-					pkg,
-					versions,
-					selected,
-					readmeHtml: this.rows.readmes.get(selected.version),
-					distTags,
-					maintainers: this.rows.versions.maintainers(),
-					channels,
-					downloads: this.rows.downloads.lastDays(PAGE_DOWNLOAD_DAYS),
-				}),
-			);
-		});
+		return this.read((pkg) => pageOf(this.rows, pkg, spec));
 	}
 
 	/** The audit trail outlives a full unpublish, so it reads the package row whatever its state. */
@@ -441,79 +426,48 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		});
 	}
 
-	// ── staged versions (npm stage; the rules are in staged.ts) ──────────────────────────────────
+	// ── staged versions (npm stage: staged-side.ts) ─────────────────────────────────────────────
 
 	stage(item: StagedVersion, input: PublishInput) {
-		this.schema.ensure();
-		if (this.rows.versions.isTaken(input.version)) return refusals.stagedVersionTaken(input.version);
-		this.ctx.storage.transactionSync(() => this.rows.staged.put(item, input));
-		this.jobs.schedule(Date.parse(item.expiresAt));
-		return ok(item);
+		return this.staged.stage(item, input);
 	}
 
 	stagedVersion(id: string) {
-		const staged = this.schema.ready ? this.rows.staged.get(id, new Date().toISOString()) : null;
-		return staged ? ok({ item: staged.item, tarballKey: staged.input.tarball.key }) : refusals.stagedNotFound(id);
+		return this.staged.get(id);
 	}
 
 	stagedVersions() {
-		return this.schema.ready ? this.rows.staged.list(new Date().toISOString()) : [];
+		return this.staged.list();
 	}
 
 	approveStaged(id: string, actor: Actor) {
-		const staged = this.schema.ready ? this.rows.staged.get(id, new Date().toISOString()) : null;
-		if (!staged) return refusals.stagedNotFound(id);
-		// One transaction: the publish (as it was staged, checked as a publish is now) and the end of the staging.
-		return transact(this.ctx.storage, () => {
-			const published = this.publish(staged.input);
-			if (!published.ok) return published;
-			this.rows.staged.remove(id);
-			recordAudit(this.sql, actor, "stage.approve", staged.input.version, {
-				stageId: id,
-				stagedBy: staged.input.actor.label,
-			});
-			return published;
-		});
+		return this.staged.approve(id, actor);
 	}
 
 	rejectStaged(id: string, actor: Actor) {
-		const staged = this.schema.ready ? this.rows.staged.get(id, new Date().toISOString()) : null;
-		if (!staged) return refusals.stagedNotFound(id);
-		const removedKeys = this.ctx.storage.transactionSync(() => {
-			if (this.rows.record.get()) recordAudit(this.sql, actor, "stage.reject", staged.input.version, { stageId: id });
-			return this.rows.staged.remove(id);
-		});
-		return ok({ removedKeys });
+		return this.staged.reject(id, actor);
 	}
 
-	// ── export and restore (export.ts): the package's own rows, the package row last ────────────
+	// ── export and restore (backup-side.ts) ─────────────────────────────────────────────────────
 
-	exportHead(): Result<PackageHead> {
-		const pkg = this.schema.ready ? this.rows.record.get() : null;
-		return pkg ? ok(exportHead(this.sql, pkg, this.rows.versions.all())) : refusals.packageNotFound();
+	exportHead() {
+		return this.backup.head();
 	}
 
 	exportRows(rev: string, cursor: DumpCursor) {
-		const pkg = this.schema.ready ? this.rows.record.get() : null;
-		return pkg ? exportRows(this.sql, pkg, rev, cursor) : refusals.packageNotFound();
+		return this.backup.page(rev, cursor);
+	}
+
+	removedVersions() {
+		return this.backup.removedVersions();
 	}
 
 	beginRestore(head: PackageHead) {
-		this.schema.ensure();
-		return transact(this.ctx.storage, () => beginRestore(this.sql, head, this.rows.record.get()));
+		return this.backup.begin(head);
 	}
 
-	/** The last page brings the package row: the packuments' pieces are built and the alarm tells search. */
 	restoreRows(item: ExportedRows) {
-		this.schema.ensure();
-		const result = transact(this.ctx.storage, () => {
-			const restored = restoreRows(this.sql, item, this.rows.record.get());
-			const pkg = restored.ok && item.final ? this.rows.record.get() : null;
-			if (pkg) this.rows.documents.store(pkg);
-			return restored;
-		});
-		if (result.ok && item.final) this.jobs.schedule(Date.now());
-		return result;
+		return this.backup.restore(item);
 	}
 
 	// ── background work: one alarm runs every deferred job (package-alarm.ts) ───────────────────

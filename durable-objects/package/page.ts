@@ -1,5 +1,7 @@
+import { ok, type Result } from "../../schema/errors";
 import {
 	type DayCount,
+	PAGE_DOWNLOAD_DAYS,
 	PAGE_HISTORY_ENTRIES,
 	type PackagePage,
 	type PageChannel,
@@ -7,6 +9,8 @@ import {
 	type RolloutEventDetail,
 } from "../../schema/package/contract";
 import type { HistoryRow, PackageRow, RolloutRow, VersionRow } from "../../schema/package/rows";
+import { refusals } from "../../schema/refusals";
+import type { PackageRows } from "./package-rows";
 import { keywords, license, links } from "./search-document";
 
 // What a package page shows (worker/web/package-page.ts), built from the object's rows in one
@@ -30,6 +34,37 @@ export type PageRows = {
 	}[];
 	downloads: DayCount[];
 };
+
+/** The page of `spec` (a version or a tag; null: latest), read from the package's rows. */
+export function pageOf(rows: PackageRows, pkg: PackageRow, spec: string | null): Result<PackagePage> {
+	const distTags = rows.channels.distTags();
+	const versions = rows.versions.all();
+	const selected =
+		spec === null
+			? (versions.find((v) => v.version === distTags.latest) ?? versions.at(-1))
+			: (rows.versions.get(spec) ?? rows.versions.get(distTags[spec] ?? ""));
+	if (!selected) return refusals.versionNotFound(spec ?? "latest");
+	const channels = rows.channels.list().map((state) => ({
+		channel: state.channel,
+		historyId: state.historyId,
+		version: state.version,
+		history: rows.channels.history(state.channel) ?? [],
+		targets: rows.channels.rollbackTargets(state.channel),
+		rollout: rows.rollouts.get(state.channel),
+	}));
+	return ok(
+		packagePage({
+			pkg,
+			versions,
+			selected,
+			readmeHtml: rows.readmes.get(selected.version),
+			distTags,
+			maintainers: rows.versions.maintainers(),
+			channels,
+			downloads: rows.downloads.lastDays(PAGE_DOWNLOAD_DAYS),
+		}),
+	);
+}
 
 export function packagePage(rows: PageRows): PackagePage {
 	const { pkg, selected } = rows;

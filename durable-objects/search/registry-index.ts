@@ -59,6 +59,31 @@ export class RegistryIndexDO extends DurableObject<Env> implements RegistryIndex
 		});
 	}
 
+	/** How many packages (and their versions) an export of the registry or one scope walks: for its progress. */
+	exportTotals(scope: string | null): { packages: number; versions: number } {
+		const inScope = scope === null ? "" : "WHERE scope = ?";
+		const params = scope === null ? [] : [scope];
+		const live = this.sql
+			.exec<{ packages: number; versions: number | null }>(
+				`SELECT count(*) AS packages, sum(version_count) AS versions FROM packages ${inScope}`,
+				...params,
+			)
+			.one();
+		const departed = this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM departed ${inScope}`, ...params).one().n;
+		return { packages: live.packages + departed, versions: live.versions ?? 0 };
+	}
+
+	/** Names a name only claimed (POST /-/admin/claims): not in search, but in the export. */
+	claimed(name: string): void {
+		const slash = name.indexOf("/");
+		this.sql.exec(
+			`INSERT OR IGNORE INTO departed (name, scope) SELECT ?, ? WHERE NOT EXISTS (SELECT 1 FROM packages WHERE name = ?)`,
+			name,
+			slash === -1 ? null : name.slice(0, slash),
+			name,
+		);
+	}
+
 	search(query: SearchQuery): { hits: SearchHit[]; total: number } {
 		const params: (string | number)[] = [];
 		const filters = this.filters(query, params);

@@ -43,10 +43,15 @@ export type AuthRows = { kind: "auth"; schema: number; tables: TableRows; final:
 
 export type ExportItem = PackageHead | PackageRows | AuthRows;
 
-/** How restore found a package: not here (restored), identical (present), or here with other bytes. */
+/**
+ * How restore found a package: not here (restored), identical (present), here lacking versions the
+ * archive has (merge: `copy` is added, `conflicts` stay as they are here), or nothing to add but
+ * versions here with other bytes or removed here since (conflict).
+ */
 export type RestoreVerdict =
 	| { state: "fresh" }
 	| { state: "present" }
+	| { state: "merge"; copy: string[]; conflicts: { version: string; reason: string }[] }
 	| { state: "conflict"; conflicts: { version: string; reason: string }[] };
 
 /** What restoring one page of rows did. */
@@ -85,6 +90,8 @@ export type BackupView = {
 	packages: number;
 	versions: number;
 	bytes: number;
+	/** Packages left out because reading them kept failing (BACKUP_STEP_TRIES times in a row). */
+	failed: { name: string; reason: string }[];
 };
 
 /** Where a backup's parts lie in R2: its pages and manifest under its id, bytes shared by all. */

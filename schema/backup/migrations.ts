@@ -40,4 +40,14 @@ export const backupMigrations: readonly Migration[] = [
 			CREATE INDEX copied_blobs_by_backup ON copied_blobs (last_backup_id);
 		`,
 	},
+	{
+		version: 2,
+		name: "a step that keeps failing is retried a bounded number of times",
+		sql: `
+			-- Failures in a row of the step under way; reset by a step that succeeds.
+			ALTER TABLE backups ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;
+			-- JSON [{ name, reason }]: packages left out after BACKUP_STEP_TRIES failures, named in its manifest.
+			ALTER TABLE backups ADD COLUMN failed TEXT NOT NULL DEFAULT '[]';
+		`,
+	},
 ];

@@ -102,6 +102,10 @@ export interface RegistryIndexContract {
 	upsert(doc: SearchDocument): boolean;
 	/** Forgets a package that was unpublished entirely. */
 	remove(name: string, rev: number): boolean;
+	/** How many packages (and their versions) an export of the registry or one scope walks. */
+	exportTotals(scope: string | null): { packages: number; versions: number };
+	/** Names a name only claimed, so the export walks it (the departed table holds such names too). */
+	claimed(name: string): void;
 	search(query: SearchQuery): { hits: SearchHit[]; total: number };
 	/** The packages of a scope the index knows (npm access list packages). */
 	packagesInScope(scope: string): { name: string; access: Access }[];

@@ -1,6 +1,7 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Progress } from "../../scripts/migrate.mjs";
 import { exportToArchive, restoreFromArchive } from "../../scripts/migrate-archive.mjs";
 import { npmProject, ok, packageJson, RegistryServer, ROOT, tempDir } from "./harness";
 
@@ -81,6 +82,9 @@ describe("export and restore with the archive (#18)", () => {
 
 		const file = join(tempDir("archive"), "registry.tar");
 		const progress = { packages: 0, versions: 0, bytes: 0 };
+		// The bar on a terminal: with the totals the export gives, it says how long is left.
+		const terminal = { isTTY: true, written: [] as string[], write: (t: string) => terminal.written.push(t) };
+		const bar = new Progress(terminal);
 		const exported = await exportToArchive({
 			from: source.url,
 			fromToken: source.adminToken,
@@ -89,16 +93,31 @@ describe("export and restore with the archive (#18)", () => {
 				progress.packages += p.packages;
 				progress.versions += p.versions;
 				progress.bytes += p.bytes;
+				bar.add(p);
+				if (p.versions > 0) bar.draw();
 			},
 		});
+		bar.stop();
 		expect(exported.failed).toEqual([]);
 		expect(progress.packages).toBe(2);
 		expect(progress.versions).toBe(3);
 		expect(statSync(file).size).toBeGreaterThan(progress.bytes);
+		const drawn = terminal.written.join("");
+		expect(drawn).toMatch(/packages 1\/2 · versions 1\/3 · .* \d+ s left/);
+		expect(drawn).toContain("packages 2/2 · versions 3/3");
 
 		target = await RegistryServer.start({}, source);
-		const restored = await restoreFromArchive({ file, to: target.url, toToken: target.adminToken });
+		const totals: { totalPackages?: number; totalVersions?: number } = {};
+		const restored = await restoreFromArchive({
+			file,
+			to: target.url,
+			toToken: target.adminToken,
+			onProgress: (p) => {
+				if (p.totalPackages !== undefined) Object.assign(totals, p);
+			},
+		});
 		expect(restored).toEqual({ copied: 3, present: 0, failed: [] });
+		expect(totals).toMatchObject({ totalPackages: 2, totalVersions: 3 });
 
 		for (const name of ["@acme/widget", "@acme/secret"]) {
 			expect(await packumentOf(target, name)).toEqual(await packumentOf(source, name));
@@ -142,6 +161,25 @@ describe("export and restore with the archive (#18)", () => {
 			{ cwd: ROOT },
 		);
 		expect(again.stdout).toContain("copied 0, already present 3, failed 0");
+
+		// Restored into an instance that is not fresh: what it lacks comes, what it has stays.
+		await ok("npm", ["publish", "--access", "public"], { cwd: publishDir(source, publisher, "@acme/widget", "1.2.0") });
+		await source.admin("POST", "/packages/@acme/widget/channels/beta", { version: "1.2.0" });
+		const newer = join(tempDir("archive"), "newer.tar");
+		expect((await exportToArchive({ from: source.url, fromToken: source.adminToken, file: newer })).failed).toEqual([]);
+		const merged = await restoreFromArchive({ file: newer, to: target.url, toToken: target.adminToken });
+		expect(merged).toEqual({ copied: 1, present: 3, failed: [] });
+		const widgetHere = (await packumentOf(target, "@acme/widget")) as { "dist-tags": Record<string, string> };
+		expect(Object.keys((widgetHere as unknown as { versions: object }).versions).sort()).toEqual([
+			"1.0.0",
+			"1.1.0",
+			"1.2.0",
+		]);
+		// The channel it lacked came; the one it had (latest) keeps its history here.
+		expect(widgetHere["dist-tags"]).toEqual({ latest: "1.1.0", stable: "1.0.0", beta: "1.2.0" });
+		const tarball = "/@acme/widget/-/widget-1.2.0.tgz";
+		const [a, b] = await Promise.all([get(source, tarball), get(target, tarball)]);
+		expect(Buffer.from(await b.arrayBuffer())).toEqual(Buffer.from(await a.arrayBuffer()));
 	});
 
 	it("takes a backup on demand, lists it, and downloads it as the same archive, which restores", async () => {
@@ -161,8 +199,26 @@ describe("export and restore with the archive (#18)", () => {
 		expect(listed.bytes).toBeGreaterThan(0);
 
 		const file = join(tempDir("archive"), "backup.tar");
-		const exported = await exportToArchive({ from: source.url, fromToken: source.adminToken, file, backup: backup.id });
-		expect(exported.failed).toEqual([]);
+		// Through the one command, as README says: npm run migrate hands --backup/--to-archive on.
+		const exported = await ok(
+			"npm",
+			[
+				"run",
+				"--silent",
+				"migrate",
+				"--",
+				"--from",
+				source.url,
+				"--from-token",
+				source.adminToken,
+				"--backup",
+				backup.id,
+				"--to-archive",
+				file,
+			],
+			{ cwd: ROOT },
+		);
+		expect(exported.stdout).toMatch(/copied \d+, already present 0, failed 0/);
 		fromBackup = await RegistryServer.start({}, source);
 		const restored = await restoreFromArchive({ file, to: fromBackup.url, toToken: fromBackup.adminToken });
 		expect(restored.failed).toEqual([]);

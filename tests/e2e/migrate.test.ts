@@ -379,6 +379,13 @@ describe("npm run migrate from another instance of this registry (#18)", () => {
 		});
 		await ok("npm", ["publish", "--access", "public"], { cwd: open });
 		await source.admin("POST", "/packages/@inhouse/lib/channels/stable", { version: "1.0.0" });
+		// A number removed at the source: its packument no longer names it, its admins still see it.
+		const gone = npmProject(source, token, {
+			"package.json": packageJson({ name: "@inhouse/lib", version: "0.9.0", main: "index.js" }),
+			"index.js": "module.exports = 'gone';\n",
+		});
+		await ok("npm", ["publish", "--access", "restricted", "--tag", "old"], { cwd: gone });
+		await source.admin("DELETE", "/packages/@inhouse/lib/versions/0.9.0?force=true");
 
 		const result = await run(
 			"npm",
@@ -421,5 +428,13 @@ describe("npm run migrate from another instance of this registry (#18)", () => {
 		// Each package keeps the access the source gives it (npm access get status), not DEFAULT_ACCESS.
 		expect((await fetch(`${server.url}/@inhouse%2flib`)).status).toBe(404);
 		expect((await fetch(`${server.url}/@inhouse%2fopen`)).status).toBe(200);
+		// The number removed at the source stays taken here: npm never gives it to other bytes.
+		const again = npmProject(server, await server.developerToken(["@inhouse"]), {
+			"package.json": packageJson({ name: "@inhouse/lib", version: "0.9.0", main: "index.js" }),
+			"index.js": "module.exports = 'other bytes';\n",
+		});
+		const reused = await run("npm", ["publish", "--tag", "old"], { cwd: again });
+		expect(reused.code).not.toBe(0);
+		expect(after.versions["0.9.0"]).toBeUndefined();
 	});
 });

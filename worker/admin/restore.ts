@@ -1,18 +1,19 @@
 import { DUMP_PAGE_BYTES } from "../../schema/backup/contract";
 import { ExportItemSchema } from "../../schema/backup/requests";
 import { parsePackageName } from "../../schema/names";
-import { refusals } from "../../schema/refusals";
-import { HttpError, unwrap } from "../errors";
+import { unwrap } from "../errors";
 import { admin } from "../guards";
 import { assertDeclaredSize, json, readJson, urlOf } from "../http";
-import { authStoreStub, packageStub } from "../objects";
+import { authStoreStub, packageStub, searchIndexStub } from "../objects";
+import { forgetPackage } from "../read-tier/tier";
 import { refused } from "../refusals";
 import { blobKey } from "./export";
 
 // POST /-/admin/restore: one item of an export archive (schema/backup/contract.ts) into this
-// registry; PUT /-/admin/restore/blob: the bytes of one R2 key. A package is restored only where
-// it is not (its head answers fresh, present or conflict), its bytes before its rows, its rows
-// before its package row: what is here is never overwritten, and nothing is served half restored.
+// registry; PUT /-/admin/restore/blob: the bytes of one R2 key. A package not here is restored
+// whole, its bytes before its rows, its rows before its package row, so nothing is served half
+// restored; into a package here, what it lacks is added (durable-objects/package/restore-merge.ts)
+// and nothing here is overwritten. Its head answers fresh, present, merge or conflict.
 
 /** Items are pages of at most DUMP_PAGE_BYTES of rows; a head lists versions. Room for JSON's overhead. */
 const ITEM_LIMIT = 4 * DUMP_PAGE_BYTES;
@@ -34,15 +35,15 @@ export const restoreItem = admin({ auth: "admin", cache: "none" }, async ({ requ
 		await authStoreStub(env).audit(actor, "restore.package", name, detail);
 		return json(verdict);
 	}
-	// No version without its bytes: every version of the page has its tarball and bundle here.
-	const versions = item.tables.find((t) => t.table === "versions")?.rows ?? [];
-	const keys = versions.flatMap((row) => [row.tarball_key, row.files_key].map((k) => String(k)));
-	if (keys.length > 0) {
-		const found = await Promise.all(keys.map((key) => env.BLOBS.head(key)));
-		const missing = keys.find((_key, i) => found[i] === null);
-		if (missing !== undefined) throw HttpError.from(refusals.blobMissing(missing));
-	}
-	return json(unwrap(await stub.restoreRows({ ...item, name })));
+	// No version without its bytes: the object checks that every version the page adds has its
+	// tarball and bundle here before it writes the page.
+	const restored = unwrap(await stub.restoreRows({ ...item, name }));
+	// A name only claimed: the export walks the index's names, so the index hears of it.
+	const tables = new Set(item.tables.map((t) => t.table));
+	if (item.final && tables.has("claim") && !tables.has("package")) await searchIndexStub(env).claimed(name);
+	// A merge changes a package that may have been read (and cached) here: its entries go.
+	if (item.final) await forgetPackage(name);
+	return json(restored);
 });
 
 /**

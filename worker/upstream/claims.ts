@@ -2,7 +2,7 @@ import { ClaimSchema } from "../../schema/requests/admin";
 import { unwrap } from "../errors";
 import { admin } from "../guards";
 import { json, readJson } from "../http";
-import { packageStub } from "../objects";
+import { packageStub, searchIndexStub } from "../objects";
 import { packageName } from "../params";
 import { deleteBlobs } from "../publishing/store-version";
 import { forgetPackage } from "../read-tier/tier";
@@ -17,9 +17,12 @@ import { forgetPackage } from "../read-tier/tier";
 export const claimName = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) => {
 	const pkg = packageName((await readJson(request, ClaimSchema)).name);
 	const claimed = unwrap(await packageStub(env, pkg.name).claim(pkg.name, actor));
+	const { name, claimedAt, claimedBy, created } = claimed;
 	await deleteBlobs(env, claimed.removedKeys);
+	// The export walks the index's names: a name only claimed is in it too (issue #18); claiming
+	// again adds one claimed before the index kept claims.
+	await searchIndexStub(env).claimed(pkg.name);
 	// Whatever this isolate and colo cached of upstream's answers under the name goes too.
 	await forgetPackage(pkg.name);
-	const { name, claimedAt, claimedBy, created } = claimed;
 	return json({ name, claimedAt, claimedBy }, { status: created ? 201 : 200 });
 });

@@ -2,7 +2,8 @@ import type { BackupView } from "../../schema/backup/contract";
 import { type Html, html } from "./html";
 
 // The dashboard's line about backups: the newest finished one, its size and when it ran, and one
-// under way if there is (GET /-/admin/backups lists them all).
+// under way if there is, and the packages it left out because reading them kept failing
+// (GET /-/admin/backups lists them all).
 
 export function backupSummary(backups: BackupView[]): Html {
 	const last = backups.find((b) => b.state === "done");
@@ -13,6 +14,7 @@ export function backupSummary(backups: BackupView[]): Html {
 <div><dt>Last backup</dt><dd>${last ? html`<time datetime="${last.finishedAt ?? last.startedAt}">${(last.finishedAt ?? last.startedAt).slice(0, 16).replace("T", " ")}</time>` : "none yet"}</dd></div>
 <div><dt>Its size</dt><dd>${last ? megabytes(last.bytes) : "–"}</dd></div>
 <div><dt>Packages in it</dt><dd>${last ? last.packages.toLocaleString("en-US") : "–"}</dd></div>
+${last && last.failed.length > 0 ? html`<div><dt>Left out</dt><dd>${last.failed.map((f) => f.name).join(", ")}: reading them kept failing (GET /-/admin/backups says why)</dd></div>` : ""}
 ${running ? html`<div><dt>Under way</dt><dd>since ${running.startedAt.slice(0, 16).replace("T", " ")}, ${running.packages.toLocaleString("en-US")} packages so far</dd></div>` : ""}
 </dl>
 </section>`;
