@@ -150,7 +150,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		return pkg ? revision(pkg) : null;
 	}
 
-	packument(form: PackumentForm, ifNoneMatch: string | null) {
+	packument(form: PackumentForm, ifNoneMatch: string | null, mayReadRestricted = true) {
 		return this.read((pkg) => {
 			const doc = this.documents.get(form);
 			const fresh = etagMatches(ifNoneMatch, doc.etag);
@@ -160,10 +160,10 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 				body: fresh ? null : doc.body,
 				placeholder: pkg.base_placeholder,
 			});
-		});
+		}, mayReadRestricted);
 	}
 
-	versionDocument(spec: string) {
+	versionDocument(spec: string, mayReadRestricted = true) {
 		return this.read((pkg) => {
 			// Ranges are matched against every version: their size bounds the work of one request.
 			if (spec.length > LIMITS.rangeLength || spec.split("||").length > LIMITS.rangeAlternatives) {
@@ -173,7 +173,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			if (!row) return refusals.versionNotFound(spec);
 			const body = JSON.stringify(versionDocument(pkg, row, this.versionRows.maintainers()));
 			return ok({ body, placeholder: pkg.base_placeholder });
-		});
+		}, mayReadRestricted);
 	}
 
 	tarball(version: string, options: { count: boolean; mayReadRestricted: boolean }): Result<Readable<TarballLocation>> {
@@ -272,7 +272,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		});
 	}
 
-	page(spec: string | null) {
+	page(spec: string | null, mayReadRestricted = true) {
 		return this.read((pkg) => {
 			const distTags = this.channelRows.distTags();
 			const versions = this.versionRows.all();
@@ -301,7 +301,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 					downloads: this.downloads.lastDays(PAGE_DOWNLOAD_DAYS),
 				}),
 			);
-		});
+		}, mayReadRestricted);
 	}
 
 	/** The audit trail outlives a full unpublish, so it reads the package row whatever its state. */
@@ -341,15 +341,17 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		name: string,
 		form: PackumentForm,
 		ifNoneMatch: string | null,
+		mayReadRestricted = true,
 	): Promise<Result<Readable<ServedDocument>>> {
 		if (!this.ownsName(name)) return this.upstream.packument(name, form, ifNoneMatch);
-		const local = this.packument(form, ifNoneMatch);
+		const local = this.packument(form, ifNoneMatch, mayReadRestricted);
 		return local.ok ? ok({ ...local.value, upstream: null }) : local;
 	}
 
 	async servedVersionDocument(
 		name: string,
 		spec: string,
+		mayReadRestricted = true,
 	): Promise<Result<Readable<{ body: string; placeholder: string; upstream: UpstreamNote | null }>>> {
 		if (!this.ownsName(name)) {
 			if (spec.length > LIMITS.rangeLength || spec.split("||").length > LIMITS.rangeAlternatives) {
@@ -357,7 +359,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			}
 			return this.upstream.versionDocument(name, spec);
 		}
-		const local = this.versionDocument(spec);
+		const local = this.versionDocument(spec, mayReadRestricted);
 		return local.ok ? ok({ ...local.value, upstream: null }) : local;
 	}
 
@@ -876,10 +878,13 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 
 	// ── the read and write paths ───────────────────────────────────────────────────────────────
 
-	/** A read of the live package; its refusals carry the access, so only readers see them. */
-	private read<T extends object>(body: (pkg: PackageRow) => Result<T>): Result<Readable<T>> {
+	/**
+	 * A read of the live package; its refusals carry the access, so only readers see them. A caller
+	 * who may not read it restricted is refused a restricted one as a missing one, unbuilt (#22.9).
+	 */
+	private read<T extends object>(body: (pkg: PackageRow) => Result<T>, mayReadRestricted = true): Result<Readable<T>> {
 		const pkg = this.schema.ready ? this.record.live() : null;
-		if (!pkg) return refusals.packageNotFound();
+		if (!pkg || (!mayReadRestricted && pkg.access !== "public")) return refusals.packageNotFound();
 		const result = body(pkg);
 		return result.ok
 			? ok({ ...result.value, access: pkg.access, rev: revision(pkg) })
