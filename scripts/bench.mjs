@@ -37,6 +37,13 @@
 //    each, and versions per second. Then a registry holding one 60 MB package (wrangler dev):
 //    the peak of the registry isolate (as for large publishes) and of the exporting command's
 //    resident memory while the export streams it.
+// 11. Hot path (#25; BENCH_ONLY=hot runs it alone): a fresh `npm start` without its per-IP rate
+//    limits (NO_RATE_LIMITS=true: one load generator on one address would meet the anonymous one),
+//    a public package with a channel and a restricted one. Authenticated `/-/ping` (the Worker's
+//    floor: no token check, no object), then with the same token the hot abbreviated and full
+//    packument, tarball and channel lookup, and without a token the restricted package's packument
+//    (a 404), each as a share of ping's req/s (ping is loaded before and after; the mean is the
+//    reference), with the package-object calls per 1,000 reads.
 //
 // Figures go to stdout as a table, and as JSON with --json.
 
@@ -907,6 +914,74 @@ async function backupBench() {
 	figures.backup = rows;
 }
 
+// ── hot path ───────────────────────────────────────────────────────────────────────────────────
+
+/** Loads a URL with exactly these headers; every answer must have `status`. */
+async function loadExpecting(label, url, headers, status) {
+	const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, headers });
+	const answered = result.statusCodeStats?.[status]?.count ?? 0;
+	if (answered === 0 || answered < result.requests.total - result.errors - result.timeouts) {
+		throw new Error(`${label}: expected ${status}, got ${JSON.stringify(result.statusCodeStats)}`);
+	}
+	return {
+		rps: Math.round(result.requests.average),
+		p50: result.latency.p50,
+		p99: result.latency.p99,
+		errors: result.errors + result.timeouts,
+		total: result.requests.total,
+	};
+}
+
+async function hotPath() {
+	const server = await startServer("npm start", { NO_RATE_LIMITS: "true" }, scratch("hot"));
+	try {
+		const url = server.url;
+		const token = await readerToken(url);
+		const name = "bench-hot";
+		const hidden = "bench-hot-restricted";
+		const manifest = (n) => ({ name: n, version: "1.0.0", description: "hot path", main: "index.js", license: "MIT" });
+		await publishMany(url, [manifest(name)], 1);
+		const put = await fetch(`${url}/${hidden}`, {
+			method: "PUT",
+			headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+			body: JSON.stringify({ ...(await publishBody(manifest(hidden))), access: "restricted" }),
+		});
+		if (put.status !== 201) throw new Error(`publish ${hidden}: ${put.status} ${await put.text()}`);
+		const channel = await fetch(`${url}/packages/${name}/channels/stable`, {
+			method: "POST",
+			headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+			body: JSON.stringify({ version: "1.0.0" }),
+		});
+		if (channel.status !== 201) throw new Error(`channel: ${channel.status} ${await channel.text()}`);
+		await sleep(3_000); // the package objects' alarms (search index deliveries) settle first
+
+		const authed = { authorization: `Bearer ${token}` };
+		const reads = [
+			["abbreviated packument", `/${name}`, { ...authed, ...ABBREVIATED }, 200],
+			["full packument", `/${name}`, authed, 200],
+			["tarball", `/${name}/-/${name}-1.0.0.tgz`, authed, 200],
+			["channel lookup", `/packages/${name}/channels/stable`, authed, 200],
+			["anonymous 404 (restricted)", `/${hidden}`, {}, 404],
+		];
+		const rows = {};
+		rows["authenticated /-/ping"] = await loadExpecting("ping", `${url}/-/ping`, authed, 200);
+		for (const [label, path, headers, status] of reads) {
+			await fetch(`${url}${path}`, { headers }).then((r) => r.arrayBuffer());
+			const before = await objectCalls(url);
+			const result = await loadExpecting(label, `${url}${path}`, headers, status);
+			const calls = (await objectCalls(url)) - before;
+			rows[label] = { ...result, perThousand: +((calls / result.total) * 1000).toFixed(2) };
+		}
+		const after = await loadExpecting("ping again", `${url}/-/ping`, authed, 200);
+		rows["authenticated /-/ping, again"] = after;
+		const reference = (rows["authenticated /-/ping"].rps + after.rps) / 2;
+		for (const [label, row] of Object.entries(rows)) row.share = Math.round((row.rps / reference) * 100);
+		figures.hot = rows;
+	} finally {
+		await server.stop();
+	}
+}
+
 // ── run ────────────────────────────────────────────────────────────────────────────────────────
 
 let reader = null;
@@ -1054,7 +1129,7 @@ if (ONLY === "" || ONLY === "reads") {
 		"calls/1000".padStart(11),
 	);
 	for (const [name, rows] of Object.entries(figures)) {
-		if (Array.isArray(rows) || name === "upstream" || name === "backup") continue;
+		if (Array.isArray(rows) || name === "upstream" || name === "backup" || name === "hot") continue;
 		for (const [endpoint, f] of Object.entries(rows)) {
 			console.log(
 				name.padEnd(34),
@@ -1065,6 +1140,17 @@ if (ONLY === "" || ONLY === "reads") {
 				String(f.perThousand ?? "").padStart(11),
 			);
 		}
+	}
+}
+if (figures.hot) {
+	console.log(`\nhot path (npm start, autocannon, ${CONNECTIONS} connections, ${DURATION} s each; share of /-/ping):`);
+	console.log(
+		"endpoint".padEnd(30),
+		...["req/s", "p50 ms", "p99 ms", "share %", "calls/1000"].map((h) => h.padStart(9)),
+	);
+	for (const [endpoint, f] of Object.entries(figures.hot)) {
+		const cells = [f.rps, f.p50, f.p99, f.share, f.perThousand ?? ""].map((v) => String(v).padStart(9));
+		console.log(endpoint.padEnd(30), ...cells);
 	}
 }
 if (figures.backup) {
