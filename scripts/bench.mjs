@@ -1115,6 +1115,7 @@ if (ONLY === "" || ONLY === "reads") {
 if (ONLY === "" || ONLY === "large-publishes") await largePublishes();
 if (ONLY === "" || ONLY === "migrate") await migration();
 if (ONLY === "" || ONLY === "backup") await backupBench();
+if (ONLY === "" || ONLY === "hot") await hotPath();
 
 console.log("");
 for (const note of notes) console.log(note);
