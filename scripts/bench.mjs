@@ -975,7 +975,7 @@ async function hotPath() {
 		const after = await loadExpecting("ping again", `${url}/-/ping`, authed, 200);
 		rows["authenticated /-/ping, again"] = after;
 		const reference = (rows["authenticated /-/ping"].rps + after.rps) / 2;
-		for (const [label, row] of Object.entries(rows)) row.share = Math.round((row.rps / reference) * 100);
+		for (const row of Object.values(rows)) row.share = Math.round((row.rps / reference) * 100);
 		figures.hot = rows;
 	} finally {
 		await server.stop();

@@ -9,7 +9,7 @@ import { urlOf } from "../http";
 import { refused } from "../refusals";
 import { authStore } from "./auth-store";
 import { limitAnonymous, limitCustomer, limitFailedAuthentication } from "./rate-limits";
-import { lookupToken } from "./token-cache";
+import { lookupToken, tokenHash } from "./token-cache";
 
 // Who is asking. A token is looked up by its SHA-256 in its own TokenDO (never a registry-wide
 // object) through this isolate's token cache (token-cache.ts): usually a Map lookup.
@@ -72,9 +72,9 @@ export async function authenticate(request: Request, env: Env): Promise<Principa
 	const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
 	if (!token) return failed(request, env, ip, null, refused.notBearer());
 
-	// One SHA-256 per request: it names the token's object, and compares with the admin token's
-	// (in constant time, as equal-length digests).
-	const hash = await sha256Hex(token);
+	// The token's SHA-256 (remembered a while, token-cache.ts): it names the token's object, and
+	// compares with the admin token's (in constant time, as equal-length digests).
+	const hash = await tokenHash(token);
 	const admin = await adminTokenHash(env);
 	if (admin !== null && timingSafeEqualHex(hash, admin)) {
 		return { kind: "admin", ip, name: "admin", tokenId: null, prefix: null, email: null };

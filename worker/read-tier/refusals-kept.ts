@@ -43,7 +43,7 @@ function refusalKey(caller: string, key: string): string {
 /** Throws the kept refusal when there is a fresh one for this caller class and key. */
 export function throwKeptRefusal(caller: string, key: string, keepMs: number): void {
 	const kept = memoryGet(refusalKey(caller, key));
-	if (kept && Date.now() - kept.storedAt < keepMs) throw refused.hidden();
+	if (kept && Date.now() - kept.storedAt < keepMs) throw HIDDEN;
 }
 
 /** Keeps the refusal when it is the one a missing package gets (anything else is not kept). */
@@ -53,6 +53,7 @@ export function keepRefusal(caller: string, key: string, owner: string | null, e
 	memoryPut(refusalKey(caller, key), owner, entry);
 }
 
+/** The refusal a missing package gets, made once (the router answers each throw with a new response). */
 const HIDDEN = refused.hidden();
 
 function isHidden(error: unknown): boolean {
