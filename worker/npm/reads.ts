@@ -127,17 +127,35 @@ export const getTarball = caller({ auth: "caller", cache: "immutable" }, async (
 	if (count && !countedByObject && !tarball.upstream) countDownload(env, ctx, pkg.name, version);
 	const body = await readBytes(env, ctx, tarball.key, tarball.size, { shared: tarball.access === "public" });
 	if (!body) throw refused.hidden();
-	const response = new Response(body, {
-		headers: {
-			"content-type": "application/octet-stream",
-			"content-length": String(tarball.size),
-			etag: `"${tarball.integrity}"`,
-			"x-registry-cache": outcome,
-			...(tarball.upstream ? { "x-registry-upstream": "hit" } : {}),
-		},
-	});
+	const response = new Response(body, { headers: tarballHeaders(tarball, outcome) });
 	return { response, access: tarball.access };
 });
+
+/**
+ * A tarball's headers, made once per location the read tier keeps (a hit shares its parsed value)
+ * and outcome, not once per download.
+ */
+const madeHeaders = new WeakMap<object, Map<string, [string, string][]>>();
+
+function tarballHeaders(tarball: TarballLocation & { access: Access }, outcome: string): [string, string][] {
+	let byOutcome = madeHeaders.get(tarball);
+	if (!byOutcome) {
+		byOutcome = new Map();
+		madeHeaders.set(tarball, byOutcome);
+	}
+	let headers = byOutcome.get(outcome);
+	if (!headers) {
+		headers = [
+			["content-type", "application/octet-stream"],
+			["content-length", String(tarball.size)],
+			["etag", `"${tarball.integrity}"`],
+			["x-registry-cache", outcome],
+			...(tarball.upstream ? ([["x-registry-upstream", "hit"]] as [string, string][]) : []),
+		];
+		byOutcome.set(outcome, headers);
+	}
+	return headers;
+}
 
 /** The object has no tarball of that version: upstream may (thrown out of the read tier, which keeps nothing). */
 class NotStoredYet extends Error {}
