@@ -1,7 +1,9 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { packageObject } from "../durable-objects/stubs";
-import { memoryStats } from "../worker/read-tier/memory";
+import { memoryForgetPackage, memoryGet, memoryPut, memoryRefusalBytes, memoryStats } from "../worker/read-tier/memory";
+import { keepRefusal } from "../worker/read-tier/refusals-kept";
+import { refused } from "../worker/refusals";
 import { ADMIN, call, createToken, publish, publisherFor, uniqueName } from "./helpers/registry";
 
 // Negative answers in the read tier (#25): the 404 of a missing package, or of a restricted one the
@@ -82,6 +84,20 @@ describe("#25 anonymous 404s are kept by the read tier", () => {
 		const after = memoryStats();
 		expect(after.entries - before.entries).toBe(20);
 		expect(after.bytes - before.bytes).toBeGreaterThan(20 * 256);
+	});
+
+	it("#25 keeps refusals within a megabyte of the budget: made-up names never push out real packages' entries", () => {
+		const owner = uniqueName("real");
+		const entry = { status: 200, headers: [] as [string, string][], body: "{}", access: null, rev: null };
+		memoryPut(`real:${owner}`, owner, { ...entry, storedAt: Date.now() });
+		for (let i = 0; i < 2_000; i++) {
+			const name = uniqueName("made-up");
+			keepRefusal("anonymous", `${name}:${"k".repeat(1_000)}`, name, refused.hidden());
+		}
+		expect(memoryRefusalBytes()).toBeGreaterThan(512 * 1024);
+		expect(memoryRefusalBytes()).toBeLessThanOrEqual(1024 * 1024);
+		expect(memoryGet(`real:${owner}`)).not.toBeNull();
+		memoryForgetPackage(owner);
 	});
 });
 

@@ -29,10 +29,18 @@ export type KeptEntry = Omit<CachedEntry, "body"> & {
 
 const MAX_BYTES = 16 * 1024 * 1024;
 const MAX_ENTRY_BYTES = 2 * 1024 * 1024;
+/**
+ * Of the budget, what kept refusals (read-tier/refusals-kept.ts) may hold: names anyone can make
+ * up must not push out the entries of real packages.
+ */
+const MAX_REFUSAL_BYTES = 1024 * 1024;
 
-const entries = new Map<string, { entry: KeptEntry; size: number; owner: string | null }>();
+const entries = new Map<string, { entry: KeptEntry; size: number; owner: string | null; refusal: boolean }>();
 const byPackage = new Map<string, Set<string>>();
+/** The keys of kept refusals, oldest first. */
+const refusals = new Set<string>();
 let bytes = 0;
+let refusalBytes = 0;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -45,14 +53,28 @@ export function memoryGet(key: string): KeptEntry | null {
 	return found.entry;
 }
 
-/** Keeps an entry (ready to answer from), and answers it as kept. */
-export function memoryPut(key: string, owner: string | null, entry: CachedEntry | KeptEntry): KeptEntry {
+/** Keeps an entry (ready to answer from), and answers it as kept. `refusal`: a kept refusal's. */
+export function memoryPut(
+	key: string,
+	owner: string | null,
+	entry: CachedEntry | KeptEntry,
+	options: { refusal?: boolean } = {},
+): KeptEntry {
 	const kept = keep(entry);
 	const size = entrySize(key, kept);
 	if (size > MAX_ENTRY_BYTES) return kept;
 	memoryDelete(key);
-	entries.set(key, { entry: kept, size, owner });
+	const refusal = options.refusal === true;
+	entries.set(key, { entry: kept, size, owner, refusal });
 	bytes += size;
+	if (refusal) {
+		refusals.add(key);
+		refusalBytes += size;
+		for (const oldest of refusals) {
+			if (refusalBytes <= MAX_REFUSAL_BYTES) break;
+			memoryDelete(oldest);
+		}
+	}
 	if (owner !== null) {
 		const keys = byPackage.get(owner) ?? new Set<string>();
 		keys.add(key);
@@ -120,10 +142,19 @@ export function memoryStats(): { entries: number; bytes: number } {
 	return { entries: entries.size, bytes };
 }
 
+/** What kept refusals hold of the budget (at most MAX_REFUSAL_BYTES). */
+export function memoryRefusalBytes(): number {
+	return refusalBytes;
+}
+
 function memoryDelete(key: string): void {
 	const found = entries.get(key);
 	if (!found) return;
 	entries.delete(key);
 	bytes -= found.size;
+	if (found.refusal) {
+		refusals.delete(key);
+		refusalBytes -= found.size;
+	}
 	if (found.owner !== null) byPackage.get(found.owner)?.delete(key);
 }

@@ -50,7 +50,7 @@ export function throwKeptRefusal(caller: string, key: string, keepMs: number): v
 export function keepRefusal(caller: string, key: string, owner: string | null, error: unknown): void {
 	if (!isHidden(error)) return;
 	const entry: CachedEntry = { status: 404, headers: [], body: "", access: null, rev: null, storedAt: Date.now() };
-	memoryPut(refusalKey(caller, key), owner, entry);
+	memoryPut(refusalKey(caller, key), owner, entry, { refusal: true });
 }
 
 /** The refusal a missing package gets, made once (the router answers each throw with a new response). */
