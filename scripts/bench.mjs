@@ -919,13 +919,15 @@ async function backupBench() {
 
 // ── hot path ───────────────────────────────────────────────────────────────────────────────────
 
-/** Loads a URL with exactly these headers; every answer must have `status`. */
+/** Loads a URL with exactly these headers, expecting `status` (answers of another are noted). */
 async function loadExpecting(label, url, headers, status, duration = DURATION) {
 	const result = await autocannon({ url, connections: CONNECTIONS, duration, headers });
 	const answered = result.statusCodeStats?.[status]?.count ?? 0;
-	if (answered === 0 || answered < result.requests.total - result.errors - result.timeouts) {
-		throw new Error(`${label}: expected ${status}, got ${JSON.stringify(result.statusCodeStats)}`);
-	}
+	if (answered === 0) throw new Error(`${label}: expected ${status}, got ${JSON.stringify(result.statusCodeStats)}`);
+	// Said, not thrown: a build that fails under load (the object overloaded, say) is a figure too.
+	const others = result.requests.total - result.errors - result.timeouts - answered;
+	if (others > 0)
+		notes.push(`${label}: ${others} answers were not ${status}: ${JSON.stringify(result.statusCodeStats)}`);
 	return {
 		rps: Math.round(result.requests.average),
 		p50: result.latency.p50,
