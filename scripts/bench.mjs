@@ -54,6 +54,14 @@
 //    (default 2; medians), and the calls the isolates made to the MetricsDO per 1,000 reads (its
 //    `metrics.batches` counter after the last batch arrived). BENCH_ONLY=metrics runs this section
 //    alone.
+// 13. Hot path (#25; BENCH_ONLY=hot runs it alone): a fresh `npm start` without its per-IP rate
+//    limits (NO_RATE_LIMITS=true: one load generator on one address would meet the anonymous one),
+//    a public package with a channel and a restricted one. With a token, the hot abbreviated and
+//    full packument, tarball and channel lookup, and without one the restricted package's
+//    packument (a 404), each as a share of authenticated `/-/ping` (the Worker's floor: no token
+//    check, no object): BENCH_HOT_ROUNDS (default 5) rounds of BENCH_HOT_SECONDS (default 3) of
+//    ping then the read, the share being the median of the rounds' ratios (a loaded machine moves
+//    both sides of a round alike), with the package-object calls per 1,000 reads.
 //
 // Figures go to stdout as a table, and as JSON with --json.
 
@@ -81,6 +89,8 @@ const LARGE_PUBLISH_MB = (process.env.BENCH_LARGE_PUBLISH ?? "1,10,25,60,95")
 	.filter((s) => s.trim() !== "")
 	.map(Number);
 const ONLY = process.env.BENCH_ONLY ?? "";
+const HOT_ROUNDS = Number(process.env.BENCH_HOT_ROUNDS ?? 5);
+const HOT_SECONDS = Number(process.env.BENCH_HOT_SECONDS ?? 3);
 const MIGRATE_VERSIONS = Number(process.env.BENCH_MIGRATE_VERSIONS ?? 765);
 const PARALLEL_PUBLISHES = Number(process.env.BENCH_PARALLEL_PUBLISHES ?? 6);
 const PARALLEL_PUBLISH_MB = Number(process.env.BENCH_PARALLEL_PUBLISH_MB ?? 15);
@@ -1143,6 +1153,89 @@ async function publishCost() {
 	};
 }
 
+// ── hot path ───────────────────────────────────────────────────────────────────────────────────
+
+/** Loads a URL with exactly these headers, expecting `status` (answers of another are noted). */
+async function loadExpecting(label, url, headers, status, duration = DURATION) {
+	const result = await autocannon({ url, connections: CONNECTIONS, duration, headers });
+	const answered = result.statusCodeStats?.[status]?.count ?? 0;
+	if (answered === 0) throw new Error(`${label}: expected ${status}, got ${JSON.stringify(result.statusCodeStats)}`);
+	// Said, not thrown: a build that fails under load (the object overloaded, say) is a figure too.
+	const others = result.requests.total - result.errors - result.timeouts - answered;
+	if (others > 0)
+		notes.push(`${label}: ${others} answers were not ${status}: ${JSON.stringify(result.statusCodeStats)}`);
+	return {
+		rps: Math.round(result.requests.average),
+		p50: result.latency.p50,
+		p99: result.latency.p99,
+		errors: result.errors + result.timeouts,
+		total: result.requests.total,
+	};
+}
+
+async function hotPath() {
+	const server = await startServer("npm start", { NO_RATE_LIMITS: "true" }, scratch("hot"));
+	try {
+		const url = server.url;
+		const token = await readerToken(url);
+		const name = "bench-hot";
+		const hidden = "bench-hot-restricted";
+		const manifest = (n) => ({ name: n, version: "1.0.0", description: "hot path", main: "index.js", license: "MIT" });
+		await publishMany(url, [manifest(name)], 1);
+		const put = await fetch(`${url}/${hidden}`, {
+			method: "PUT",
+			headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+			body: JSON.stringify({ ...(await publishBody(manifest(hidden))), access: "restricted" }),
+		});
+		if (put.status !== 201) throw new Error(`publish ${hidden}: ${put.status} ${await put.text()}`);
+		const channel = await fetch(`${url}/packages/${name}/channels/stable`, {
+			method: "POST",
+			headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+			body: JSON.stringify({ version: "1.0.0" }),
+		});
+		if (channel.status !== 201) throw new Error(`channel: ${channel.status} ${await channel.text()}`);
+		await sleep(3_000); // the package objects' alarms (search index deliveries) settle first
+
+		const authed = { authorization: `Bearer ${token}` };
+		const reads = [
+			["abbreviated packument", `/${name}`, { ...authed, ...ABBREVIATED }, 200],
+			["full packument", `/${name}`, authed, 200],
+			["tarball", `/${name}/-/${name}-1.0.0.tgz`, authed, 200],
+			["channel lookup", `/packages/${name}/channels/stable`, authed, 200],
+			["anonymous 404 (restricted)", `/${hidden}`, {}, 404],
+		];
+		// The machine is shared and loaded: each read alternates with ping in short rounds, and its
+		// share is the median of the rounds' ratios, so a burst of other load moves both sides.
+		const rows = {};
+		const ping = () => loadExpecting("ping", `${url}/-/ping`, authed, 200, HOT_SECONDS);
+		for (const [label, path, headers, status] of reads) {
+			await fetch(`${url}${path}`, { headers }).then((r) => r.arrayBuffer());
+			const before = await objectCalls(url);
+			const rounds = [];
+			for (let round = 0; round < HOT_ROUNDS; round++) {
+				const reference = await ping();
+				const result = await loadExpecting(label, `${url}${path}`, headers, status, HOT_SECONDS);
+				rounds.push({ reference, result });
+			}
+			const calls = (await objectCalls(url)) - before;
+			const total = rounds.reduce((sum, r) => sum + r.result.total, 0);
+			const shares = rounds.map((r) => r.result.rps / r.reference.rps).sort((a, b) => a - b);
+			const median = (values) => values[Math.floor(values.length / 2)];
+			rows[label] = {
+				rps: median(rounds.map((r) => r.result.rps).sort((a, b) => a - b)),
+				ping: median(rounds.map((r) => r.reference.rps).sort((a, b) => a - b)),
+				p50: median(rounds.map((r) => r.result.p50).sort((a, b) => a - b)),
+				p99: median(rounds.map((r) => r.result.p99).sort((a, b) => a - b)),
+				share: Math.round(median(shares) * 100),
+				perThousand: +((calls / total) * 1000).toFixed(2),
+			};
+		}
+		figures.hot = rows;
+	} finally {
+		await server.stop();
+	}
+}
+
 // ── run ────────────────────────────────────────────────────────────────────────────────────────
 
 let reader = null;
@@ -1279,6 +1372,7 @@ if (ONLY === "" || ONLY === "backup") await backupBench();
 if (ONLY === "" || ONLY === "parallel-publishes") await parallelPublishes();
 if (ONLY === "" || ONLY === "publish-cost") await publishCost();
 if (ONLY === "" || ONLY === "metrics") await metricsCost();
+if (ONLY === "" || ONLY === "hot") await hotPath();
 
 console.log("");
 for (const note of notes) console.log(note);
@@ -1293,7 +1387,7 @@ if (ONLY === "" || ONLY === "reads") {
 		"calls/1000".padStart(11),
 	);
 	for (const [name, rows] of Object.entries(figures)) {
-		if (Array.isArray(rows) || name === "upstream" || name === "backup") continue;
+		if (Array.isArray(rows) || name === "upstream" || name === "backup" || name === "hot") continue;
 		for (const [endpoint, f] of Object.entries(rows)) {
 			console.log(
 				name.padEnd(34),
@@ -1304,6 +1398,18 @@ if (ONLY === "" || ONLY === "reads") {
 				String(f.perThousand ?? "").padStart(11),
 			);
 		}
+	}
+}
+if (figures.hot) {
+	console.log(
+		`\nhot path (npm start, autocannon, ${CONNECTIONS} connections; ${HOT_ROUNDS} rounds of ${HOT_SECONDS} s of`,
+		"authenticated /-/ping then the read; medians; share: the median of the rounds' read/ping ratios):",
+	);
+	const columns = ["req/s", "ping req/s", "p50 ms", "p99 ms", "share %", "calls/1000"];
+	console.log("endpoint".padEnd(30), ...columns.map((h) => h.padStart(11)));
+	for (const [endpoint, f] of Object.entries(figures.hot)) {
+		const cells = [f.rps, f.ping, f.p50, f.p99, f.share, f.perThousand].map((v) => String(v).padStart(11));
+		console.log(endpoint.padEnd(30), ...cells);
 	}
 }
 if (figures.backup) {

@@ -47,6 +47,8 @@ const { modulesRules: _rules, ...workerOptions } = unstable_getMiniflareWorkerOp
 for (const name of [...SECRETS, "UPSTREAM_TOKEN", ...Object.keys(config.vars)]) {
 	if (process.env[name]) workerOptions.bindings = { ...workerOptions.bindings, [name]: process.env[name] };
 }
+// NO_RATE_LIMITS=true (benchmarks only): no per-IP limits, which a load generator on one address meets.
+if (process.env.NO_RATE_LIMITS === "true") delete workerOptions.ratelimits;
 const loopback = host === "127.0.0.1" || host === "::1";
 workerOptions.bindings = { ...workerOptions.bindings, LOCAL_CLIENT_ADDRESS: loopback ? host : "" };
 

@@ -4,7 +4,7 @@ import type { PackageName } from "../schema/names";
 import type { PackageInfo, Readable } from "../schema/package/contract";
 import type { Permission } from "../schema/requests/admin";
 import { authStore } from "./auth/auth-store";
-import { actorOf, assertAdmin, assertCan, assertCanRead, mayRead } from "./auth/permissions";
+import { actorOf, assertAdmin, assertCan, assertCanRead, can, mayRead } from "./auth/permissions";
 import { authenticate, type Principal } from "./auth/principal";
 import { assertSecondFactor } from "./auth/two-factor";
 import type { CacheName } from "./cache-control";
@@ -13,6 +13,7 @@ import { publicBaseUrl, type RouteRequest, urlOf } from "./http";
 import { countEvent, countTokenWrite } from "./metrics/isolate";
 import { packageRevision, packageStub } from "./objects";
 import { packageNameFromParams } from "./params";
+import { callerClass } from "./read-tier/refusals-kept";
 import { forgetPackage, throughReadTier } from "./read-tier/tier";
 import { type LogInReason, refused } from "./refusals";
 import { type Answer, declare, type Handler, withCache } from "./route-policy";
@@ -58,17 +59,28 @@ export type TierPolicy = {
  */
 export function packageRead<T>(
 	policy: { auth: "read"; cache: CacheName; tier?: TierPolicy },
-	read: (stub: PackageStub, request: RouteRequest, pkg: PackageName) => Promise<Result<Readable<T>>>,
+	/**
+	 * `mayReadRestricted`: whether the caller may read the package were it restricted (known before
+	 * the object is asked on the read tier's path), so the object refuses a caller it hides from
+	 * before it builds anything, as for a missing package (#22.9). True where it is not known yet.
+	 */
+	read: (
+		stub: PackageStub,
+		request: RouteRequest,
+		pkg: PackageName,
+		mayReadRestricted: boolean,
+	) => Promise<Result<Readable<T>>>,
 	handle: (context: ReadContext<T>) => Promise<Response> | Response,
 ): Handler {
 	const tier = policy.tier;
 	return declare(async (request, env, ctx) => {
 		const pkg = packageNameFromParams(request.params);
 		const principal = authenticate(request, env);
-		const produce = async (asked: RouteRequest) => {
+		const produce = async (asked: RouteRequest, known?: Principal) => {
 			// Made here, not up front: a read the tier answers never needs the object.
 			const stub = packageStub(env, pkg.name);
-			const [who, result] = await Promise.all([principal, read(stub, asked, pkg)]);
+			const mayReadRestricted = known === undefined || can(known, pkg, "read");
+			const [who, result] = await Promise.all([principal, read(stub, asked, pkg, mayReadRestricted)]);
 			const value = settleRead(who, pkg, result);
 			const answer = await handle({ request: asked, env, ctx, pkg, principal: who, stub, value });
 			const response = withCache(policy.cache, { response: answer, access: value.access });
@@ -84,11 +96,12 @@ export function packageRead<T>(
 			route: tier.route,
 			owner: pkg.name,
 			key: `${publicBaseUrl(request, env)}${urlOf(request).pathname}#${tier.variant?.(request) ?? ""}`,
+			caller: callerClass(who),
 			shareable: (access) => access === "public",
 			authorize: async (access) => assertCanRead(who, pkg, access ?? "restricted"),
 			...(tier.revalidateByRevision ? { revision: () => packageRevision(env, pkg.name) } : {}),
 			// The object is asked without the client's conditional headers: the tier answers those.
-			produce: () => produce(unconditional(request)),
+			produce: () => produce(unconditional(request), who),
 		});
 	}, policy);
 }

@@ -120,7 +120,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		return pkg ? revision(pkg) : null;
 	}
 
-	packument(form: PackumentForm, ifNoneMatch: string | null) {
+	packument(form: PackumentForm, ifNoneMatch: string | null, mayReadRestricted = true) {
 		return this.read((pkg) => {
 			const { documents, versions, channels } = this.rows;
 			const etag = documents.etag(pkg, form);
@@ -132,10 +132,10 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 						return { distTags, maintainers: versions.maintainers(), latest };
 					});
 			return ok({ etag, modified: pkg.modified_at, body, placeholder: pkg.base_placeholder });
-		});
+		}, mayReadRestricted);
 	}
 
-	versionDocument(spec: string) {
+	versionDocument(spec: string, mayReadRestricted = true) {
 		return this.read((pkg) => {
 			const resolved = resolveVersionSpec(spec, {
 				has: (version) => this.rows.versions.get(version) !== null,
@@ -146,7 +146,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			const row = this.rows.versions.get(resolved.value) as VersionRow;
 			const body = JSON.stringify(versionDocument(pkg, row, this.rows.versions.maintainers()));
 			return ok({ body, placeholder: pkg.base_placeholder });
-		});
+		}, mayReadRestricted);
 	}
 
 	tarball(version: string, options: { count: boolean; mayReadRestricted: boolean }): Result<Readable<TarballLocation>> {
@@ -233,8 +233,8 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		});
 	}
 
-	page(spec: string | null) {
-		return this.read((pkg) => pageOf(this.rows, pkg, spec));
+	page(spec: string | null, mayReadRestricted = true) {
+		return this.read((pkg) => pageOf(this.rows, pkg, spec), mayReadRestricted);
 	}
 
 	/** The audit trail outlives a full unpublish, so it reads the package row whatever its state. */
@@ -275,15 +275,17 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		name: string,
 		form: PackumentForm,
 		ifNoneMatch: string | null,
+		mayReadRestricted = true,
 	): Promise<Result<Readable<ServedDocument>>> {
 		if (!this.ownsName(name)) return this.upstream.packument(name, form, ifNoneMatch);
-		const local = this.packument(form, ifNoneMatch);
+		const local = this.packument(form, ifNoneMatch, mayReadRestricted);
 		return local.ok ? ok({ ...local.value, upstream: null }) : local;
 	}
 
 	async servedVersionDocument(
 		name: string,
 		spec: string,
+		mayReadRestricted = true,
 	): Promise<Result<Readable<{ body: string; placeholder: string; upstream: UpstreamNote | null }>>> {
 		if (!this.ownsName(name)) {
 			// Checked before upstream is asked: a range is matched against every version.
@@ -291,7 +293,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			if (tooComplex) return tooComplex;
 			return this.upstream.versionDocument(name, spec);
 		}
-		const local = this.versionDocument(spec);
+		const local = this.versionDocument(spec, mayReadRestricted);
 		return local.ok ? ok({ ...local.value, upstream: null }) : local;
 	}
 
@@ -478,10 +480,13 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 
 	// ── the read and write paths ───────────────────────────────────────────────────────────────
 
-	/** A read of the live package; its refusals carry the access, so only readers see them. */
-	private read<T extends object>(body: (pkg: PackageRow) => Result<T>): Result<Readable<T>> {
+	/**
+	 * A read of the live package; its refusals carry the access, so only readers see them. A caller
+	 * who may not read it restricted is refused a restricted one as a missing one, unbuilt (#22.9).
+	 */
+	private read<T extends object>(body: (pkg: PackageRow) => Result<T>, mayReadRestricted = true): Result<Readable<T>> {
 		const pkg = this.schema.ready ? this.rows.record.live() : null;
-		if (!pkg) return refusals.packageNotFound();
+		if (!pkg || (!mayReadRestricted && pkg.access !== "public")) return refusals.packageNotFound();
 		const result = body(pkg);
 		return result.ok
 			? ok({ ...result.value, access: pkg.access, rev: revision(pkg) })

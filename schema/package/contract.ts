@@ -306,7 +306,8 @@ export interface PackageMetadataContract {
 	versions(): Result<Readable<{ packageId: string; versions: VersionView[] }>>;
 	version(ref: VersionRef): Result<Readable<VersionView>>;
 	/** A package page: the version given by number or tag, else the latest. */
-	page(spec: string | null): Result<Readable<PackagePage>>;
+	/** `mayReadRestricted` false: a restricted package is refused like a missing one, unbuilt (#22.9). */
+	page(spec: string | null, mayReadRestricted?: boolean): Result<Readable<PackagePage>>;
 	/** The trail outlives a full unpublish: `live` is false once every version is gone. */
 	auditLog(filter: AuditFilter): Result<Readable<{ entries: AuditEntry[]; live: boolean }>>;
 	/** The package as the search index sees it. */
@@ -322,10 +323,12 @@ export interface PackageMetadataContract {
 		name: string,
 		form: "full" | "abbreviated",
 		ifNoneMatch: string | null,
+		mayReadRestricted?: boolean,
 	): Promise<Result<Readable<ServedDocument>>>;
 	servedVersionDocument(
 		name: string,
 		spec: string,
+		mayReadRestricted?: boolean,
 	): Promise<Result<Readable<{ body: string; placeholder: string; upstream: UpstreamNote | null }>>>;
 	/**
 	 * An upstream tarball that `tarball()` found no stored copy of: fetched once however many ask

@@ -73,8 +73,8 @@ export async function authenticate(request: Request, env: Env): Promise<Principa
 	const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
 	if (!token) return failed(request, env, ip, null, refused.notBearer());
 
-	// One SHA-256 per request: it names the token's object, and compares with the admin token's
-	// (in constant time, as equal-length digests).
+	// The token's SHA-256 (remembered a while, token-cache.ts): it names the token's object, and
+	// compares with the admin token's (in constant time, as equal-length digests).
 	const hash = await sha256Hex(token);
 	const admin = await adminTokenHash(env);
 	if (admin !== null && timingSafeEqualHex(hash, admin)) {

@@ -10,6 +10,7 @@ import { packageRevision, packageStub } from "../objects";
 import { packageNameFromParams, versionNumber } from "../params";
 import { readBytes } from "../read-tier/bytes";
 import { countDownload } from "../read-tier/downloads";
+import { callerClass } from "../read-tier/refusals-kept";
 import { lookupThroughReadTier } from "../read-tier/tier";
 import { refused } from "../refusals";
 import { route } from "../route-policy";
@@ -41,11 +42,12 @@ export const getPackument = packageRead(
 			revalidateByRevision: true,
 		},
 	},
-	async (stub, request, pkg) =>
+	async (stub, request, pkg, mayReadRestricted) =>
 		stub.servedPackument(
 			pkg.name,
 			wantsAbbreviated(request) ? "abbreviated" : "full",
 			request.headers.get("if-none-match"),
+			mayReadRestricted,
 		),
 	({ request, env, value: doc }) => {
 		const abbreviated = wantsAbbreviated(request);
@@ -68,7 +70,8 @@ export const getPackument = packageRead(
 /** GET /{name}/{version-or-tag}: one version document. */
 export const getVersion = packageRead(
 	{ auth: "read", cache: "revalidate", tier: { route: "version", revalidateByRevision: true } },
-	async (stub, request, pkg) => stub.servedVersionDocument(pkg.name, decodeParam(request.params.version)),
+	async (stub, request, pkg, mayReadRestricted) =>
+		stub.servedVersionDocument(pkg.name, decodeParam(request.params.version), mayReadRestricted),
 	({ request, env, value: doc }) =>
 		new Response(doc.body.replaceAll(doc.placeholder, literal(publicBaseUrl(request, env))), {
 			headers: {
@@ -100,6 +103,7 @@ export const getTarball = caller({ auth: "caller", cache: "immutable" }, async (
 		route: "tarball",
 		owner: pkg.name,
 		key: `tarball:${pkg.name}@${version}`,
+		caller: callerClass(principal),
 		shareable: (access) => access === "public",
 		// Any refusal is the same bare 404: the URL names nothing else the caller could learn about.
 		authorize: async (access) => {
@@ -123,17 +127,35 @@ export const getTarball = caller({ auth: "caller", cache: "immutable" }, async (
 	if (count && !countedByObject && !tarball.upstream) countDownload(env, ctx, pkg.name, version);
 	const body = await readBytes(env, ctx, tarball.key, tarball.size, { shared: tarball.access === "public" });
 	if (!body) throw refused.hidden();
-	const response = new Response(body, {
-		headers: {
-			"content-type": "application/octet-stream",
-			"content-length": String(tarball.size),
-			etag: `"${tarball.integrity}"`,
-			"x-registry-cache": outcome,
-			...(tarball.upstream ? { "x-registry-upstream": "hit" } : {}),
-		},
-	});
+	const response = new Response(body, { headers: tarballHeaders(tarball, outcome) });
 	return { response, access: tarball.access };
 });
+
+/**
+ * A tarball's headers, made once per location the read tier keeps (a hit shares its parsed value)
+ * and outcome, not once per download.
+ */
+const madeHeaders = new WeakMap<object, Map<string, [string, string][]>>();
+
+function tarballHeaders(tarball: TarballLocation & { access: Access }, outcome: string): [string, string][] {
+	let byOutcome = madeHeaders.get(tarball);
+	if (!byOutcome) {
+		byOutcome = new Map();
+		madeHeaders.set(tarball, byOutcome);
+	}
+	let headers = byOutcome.get(outcome);
+	if (!headers) {
+		headers = [
+			["content-type", "application/octet-stream"],
+			["content-length", String(tarball.size)],
+			["etag", `"${tarball.integrity}"`],
+			["x-registry-cache", outcome],
+			...(tarball.upstream ? ([["x-registry-upstream", "hit"]] as [string, string][]) : []),
+		];
+		byOutcome.set(outcome, headers);
+	}
+	return headers;
+}
 
 /** The object has no tarball of that version: upstream may (thrown out of the read tier, which keeps nothing). */
 class NotStoredYet extends Error {}

@@ -8,6 +8,7 @@ import { caller, settleRead } from "../guards";
 import { publicBaseUrl, urlOf } from "../http";
 import { packageRevision, packageStub } from "../objects";
 import { channelParam, packageNameFromParams } from "../params";
+import { callerClass } from "../read-tier/refusals-kept";
 import { lookupThroughReadTier } from "../read-tier/tier";
 import { channelBody } from "./views";
 
@@ -45,6 +46,7 @@ function channelLookup(
 			route,
 			owner: pkg.name,
 			key,
+			caller: callerClass(principal),
 			shareable: (access) => access === "public",
 			authorize: async (access) => assertCanRead(principal, pkg, access ?? "restricted"),
 			revision: () => packageRevision(env, pkg.name),

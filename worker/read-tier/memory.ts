@@ -2,7 +2,9 @@ import type { Access } from "../../schema/package/contract";
 
 // The first level of the read tier: this isolate's memory, least recently used first out, bounded
 // by bytes. Entries of restricted packages may live here (never in the shared Cache API), because
-// every request is authorised before anything cached is served.
+// every request is authorised before anything cached is served. An entry is kept ready to answer:
+// its body encoded once, its header lists (one per cache outcome) and its ETag made once, so a hit
+// only copies them into a Response.
 
 export type CachedEntry = {
 	status: number;
@@ -15,14 +17,34 @@ export type CachedEntry = {
 	storedAt: number;
 };
 
+/** An entry as this isolate keeps it: its body as bytes, and what answering from it needs, made once. */
+export type KeptEntry = Omit<CachedEntry, "body"> & {
+	bytes: Uint8Array<ArrayBuffer>;
+	etag: string | null;
+	/** The entry's headers with `x-registry-cache` set, by outcome (made when first asked for). */
+	headersFor: Map<string, [string, string][]>;
+	/** The body parsed (lookups), made when first asked for. */
+	parsed?: unknown;
+};
+
 const MAX_BYTES = 16 * 1024 * 1024;
 const MAX_ENTRY_BYTES = 2 * 1024 * 1024;
+/**
+ * Of the budget, what kept refusals (read-tier/refusals-kept.ts) may hold: names anyone can make
+ * up must not push out the entries of real packages.
+ */
+const MAX_REFUSAL_BYTES = 1024 * 1024;
 
-const entries = new Map<string, { entry: CachedEntry; size: number; owner: string | null }>();
+const entries = new Map<string, { entry: KeptEntry; size: number; owner: string | null; refusal: boolean }>();
 const byPackage = new Map<string, Set<string>>();
+/** The keys of kept refusals, oldest first. */
+const refusals = new Set<string>();
 let bytes = 0;
+let refusalBytes = 0;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
-export function memoryGet(key: string): CachedEntry | null {
+export function memoryGet(key: string): KeptEntry | null {
 	const found = entries.get(key);
 	if (!found) return null;
 	// Map order is insertion order: re-inserting marks the entry most recently used.
@@ -31,12 +53,28 @@ export function memoryGet(key: string): CachedEntry | null {
 	return found.entry;
 }
 
-export function memoryPut(key: string, owner: string | null, entry: CachedEntry): void {
-	const size = entrySize(key, entry);
-	if (size > MAX_ENTRY_BYTES) return;
+/** Keeps an entry (ready to answer from), and answers it as kept. `refusal`: a kept refusal's. */
+export function memoryPut(
+	key: string,
+	owner: string | null,
+	entry: CachedEntry | KeptEntry,
+	options: { refusal?: boolean } = {},
+): KeptEntry {
+	const kept = keep(entry);
+	const size = entrySize(key, kept);
+	if (size > MAX_ENTRY_BYTES) return kept;
 	memoryDelete(key);
-	entries.set(key, { entry, size, owner });
+	const refusal = options.refusal === true;
+	entries.set(key, { entry: kept, size, owner, refusal });
 	bytes += size;
+	if (refusal) {
+		refusals.add(key);
+		refusalBytes += size;
+		for (const oldest of refusals) {
+			if (refusalBytes <= MAX_REFUSAL_BYTES) break;
+			memoryDelete(oldest);
+		}
+	}
 	if (owner !== null) {
 		const keys = byPackage.get(owner) ?? new Set<string>();
 		keys.add(key);
@@ -46,17 +84,52 @@ export function memoryPut(key: string, owner: string | null, entry: CachedEntry)
 		if (bytes <= MAX_BYTES) break;
 		memoryDelete(oldest);
 	}
+	return kept;
+}
+
+/** The entry ready to answer from (an entry already kept keeps its bytes and header lists). */
+export function keep(entry: CachedEntry | KeptEntry): KeptEntry {
+	if ("bytes" in entry) return entry;
+	const { body, ...rest } = entry;
+	const etag = entry.headers.find(([name]) => name.toLowerCase() === "etag")?.[1] ?? null;
+	return { ...rest, bytes: encoder.encode(body) as Uint8Array<ArrayBuffer>, etag, headersFor: new Map() };
+}
+
+/** The entry as the colo's cache stores it (its body as text again: rare, on a store). */
+export function unkept(entry: KeptEntry): CachedEntry {
+	const { bytes, etag: _, headersFor: __, parsed: ___, ...rest } = entry;
+	return { ...rest, body: decoder.decode(bytes) };
+}
+
+/** The body parsed as JSON (lookups), once per entry. */
+export function parsedBody(entry: KeptEntry): unknown {
+	if (!("parsed" in entry)) entry.parsed = JSON.parse(decoder.decode(entry.bytes));
+	return entry.parsed;
+}
+
+/** The entry's headers with `x-registry-cache: outcome`, made once per entry and outcome. */
+export function headersWithOutcome(entry: KeptEntry, outcome: string): [string, string][] {
+	let headers = entry.headersFor.get(outcome);
+	if (!headers) {
+		headers = [
+			...entry.headers.filter(([name]) => name.toLowerCase() !== "x-registry-cache"),
+			["x-registry-cache", outcome],
+		];
+		entry.headersFor.set(outcome, headers);
+	}
+	return headers;
 }
 
 /**
  * What an entry holds in memory, roughly: its key (once in the map, once in its package's set:
- * the same string), its headers and its body, as UTF-16, and the objects around them. Keys and
- * headers count as much as bodies: a key holding whatever a client sent must not outgrow the budget.
+ * the same string), its headers (as UTF-16, and again in the lists made per outcome) and its
+ * body's bytes, and the objects around them. Keys and headers count as much as bodies: a key holding whatever a client sent must not
+ * outgrow the budget.
  */
-function entrySize(key: string, entry: CachedEntry): number {
+function entrySize(key: string, entry: KeptEntry): number {
 	let headers = 0;
 	for (const [name, value] of entry.headers) headers += name.length + value.length + 32;
-	return (key.length + headers + entry.body.length) * 2 + 256;
+	return (key.length + headers * 2) * 2 + entry.bytes.byteLength + 256;
 }
 
 /** Forgets every entry about a package (after a write to it in this isolate). */
@@ -69,10 +142,19 @@ export function memoryStats(): { entries: number; bytes: number } {
 	return { entries: entries.size, bytes };
 }
 
+/** What kept refusals hold of the budget (at most MAX_REFUSAL_BYTES). */
+export function memoryRefusalBytes(): number {
+	return refusalBytes;
+}
+
 function memoryDelete(key: string): void {
 	const found = entries.get(key);
 	if (!found) return;
 	entries.delete(key);
 	bytes -= found.size;
+	if (found.refusal) {
+		refusals.delete(key);
+		refusalBytes -= found.size;
+	}
 	if (found.owner !== null) byPackage.get(found.owner)?.delete(key);
 }

@@ -12,9 +12,12 @@ const objectCalls: Record<ObjectKind, number> = { package: 0, token: 0, auth: 0,
 let downloadBatches = 0;
 
 export function recordRead(env: Env, route: string, outcome: CacheOutcome, started: number): void {
-	const counts = reads.get(route) ?? { hit: 0, miss: 0, revalidated: 0, bypass: 0 };
+	let counts = reads.get(route);
+	if (!counts) {
+		counts = { hit: 0, miss: 0, revalidated: 0, bypass: 0 };
+		reads.set(route, counts);
+	}
 	counts[outcome] += 1;
-	reads.set(route, counts);
 	env.READ_METRICS?.writeDataPoint({ indexes: [route], blobs: [route, outcome], doubles: [Date.now() - started] });
 }
 

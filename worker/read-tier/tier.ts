@@ -3,8 +3,19 @@ import { etagMatches } from "../../schema/etag";
 import type { Access } from "../../schema/package/contract";
 import { HttpError } from "../errors";
 import { type EdgeSlot, edgeForgetPackage, edgeSlot } from "./edge";
-import { type CachedEntry, memoryForgetPackage, memoryGet, memoryPut } from "./memory";
+import {
+	type CachedEntry,
+	headersWithOutcome,
+	type KeptEntry,
+	keep,
+	memoryForgetPackage,
+	memoryGet,
+	memoryPut,
+	parsedBody,
+	unkept,
+} from "./memory";
 import { type CacheOutcome, recordRead } from "./metrics";
+import { keepRefusal, REFUSAL_KEEP_MS, throwKeptRefusal } from "./refusals-kept";
 
 // The read tier: hot reads answered without asking the package object. Two levels, this isolate's
 // memory and the colo's Cache API; an entry is fresh for READ_CACHE_SECONDS, then revalidated by
@@ -27,6 +38,11 @@ export type TierRead = {
 	key: string;
 	/** Whether the entry may be shared through the colo's cache (never restricted content). */
 	shareable: (access: Access | null) => boolean;
+	/**
+	 * The caller's class (read-tier/refusals-kept.ts): the 404 of a missing package (or of one the
+	 * caller may not read) is kept for it a few seconds. Absent: refusals are not kept.
+	 */
+	caller?: string;
 	/** Throws (the same 404 as for a missing package) when the caller may not read the entry. */
 	authorize: (access: Access | null) => Promise<void>;
 	/** The package's revision now, to revalidate an expired entry; absent: expired entries are read again. */
@@ -54,12 +70,13 @@ export async function lookupThroughReadTier<V>(
 		},
 	});
 	recordRead(read.env, read.route, resolved.outcome, started);
-	const body = resolved.entry ? resolved.entry.body : await resolved.response.text();
-	return { value: JSON.parse(body) as V, outcome: resolved.outcome };
+	// A kept entry's value is parsed once and shared by every request: callers only read it.
+	const value = resolved.entry ? parsedBody(resolved.entry) : await resolved.response.json();
+	return { value: value as V, outcome: resolved.outcome };
 }
 
 /** An entry to answer from, or (for answers that are not kept: errors, 304s) the object's own response. */
-type Resolved = { outcome: CacheOutcome } & ({ entry: CachedEntry } | { entry: null; response: Response });
+type Resolved = { outcome: CacheOutcome } & ({ entry: KeptEntry } | { entry: null; response: Response });
 
 async function resolve(read: TierRead): Promise<Resolved> {
 	const ttl = config(read.env).readCacheMs;
@@ -69,24 +86,28 @@ async function resolve(read: TierRead): Promise<Resolved> {
 		return settle(read, await read.produce(), slot, "bypass");
 	}
 	const started = Date.now();
+	const refusalMs = Math.min(ttl, REFUSAL_KEEP_MS);
+	// A refusal kept for this caller class is answered first, the same whatever it refused.
+	if (read.caller !== undefined) throwKeptRefusal(read.caller, read.key, refusalMs);
 	let entry = memoryGet(read.key);
+	// A caller the entry refuses goes the way of a key nothing is cached for here, a missing
+	// package's: the colo's cache is looked at, the object is asked and refuses. Answered from
+	// memory, a refusal would tell by its speed (or by the object calls it makes) that a restricted
+	// package exists.
+	if (entry && !(await mayServe(read, entry))) entry = null;
 	// Looked up only when this isolate has nothing: a memory hit never touches the colo's cache.
 	let slot: EdgeSlot | null = null;
 	if (!entry) {
 		slot = await edgeSlot(read.owner, read.key);
-		entry = await slot.get();
-		if (entry) memoryPut(read.key, read.owner, entry);
+		const shared = await slot.get();
+		if (shared) entry = memoryPut(read.key, read.owner, shared);
+		if (entry && !(await mayServe(read, entry))) entry = null;
 	}
-	// A caller the entry refuses goes the way of a key nothing is cached for, a missing package's:
-	// the object is asked and refuses. Answered from memory, a refusal would tell by its speed (or by
-	// the object calls it makes) that a restricted package exists.
-	if (entry && !(await mayServe(read, entry))) entry = null;
 	if (entry) {
 		if (started - entry.storedAt < ttl) return { entry, outcome: "hit" };
 		// A stale entry served to someone it admitted: its access holds while the package's revision does.
 		if (read.revision && entry.rev !== null && (await revisionOnce(read.key, read.revision)) === entry.rev) {
-			const renewed = { ...entry, storedAt: Date.now() };
-			store(read, renewed, slot ?? (await edgeSlot(read.owner, read.key)));
+			const renewed = store(read, { ...entry, storedAt: Date.now() }, slot ?? (await edgeSlot(read.owner, read.key)));
 			return { entry: renewed, outcome: "revalidated" };
 		}
 	}
@@ -94,6 +115,7 @@ async function resolve(read: TierRead): Promise<Resolved> {
 	const filling = fills.get(read.key);
 	if (filling) {
 		await filling;
+		if (read.caller !== undefined) throwKeptRefusal(read.caller, read.key, refusalMs);
 		const filled = memoryGet(read.key);
 		if (filled && Date.now() - filled.storedAt < ttl && (await mayServe(read, filled))) {
 			return { entry: filled, outcome: "hit" };
@@ -104,6 +126,9 @@ async function resolve(read: TierRead): Promise<Resolved> {
 	try {
 		slot ??= await edgeSlot(read.owner, read.key);
 		return await settle(read, await read.produce(), slot, "miss");
+	} catch (error) {
+		if (read.caller !== undefined && refusalMs > 0) keepRefusal(read.caller, read.key, read.owner, error);
+		throw error;
 	} finally {
 		fills.delete(read.key);
 		filled();
@@ -111,7 +136,7 @@ async function resolve(read: TierRead): Promise<Resolved> {
 }
 
 /** Whether the caller may be served the entry; its refusal (a 404) is left for the object's answer to make. */
-async function mayServe(read: TierRead, entry: CachedEntry): Promise<boolean> {
+async function mayServe(read: TierRead, entry: KeptEntry): Promise<boolean> {
 	try {
 		await read.authorize(entry.access);
 		return true;
@@ -173,7 +198,7 @@ async function remember(
 	read: TierRead,
 	produced: { response: Response; access: Access | null; rev: string | null },
 	slot: EdgeSlot | null,
-): Promise<CachedEntry | null> {
+): Promise<KeptEntry | null> {
 	if (produced.response.status !== 200) return null;
 	const entry: CachedEntry = {
 		status: 200,
@@ -183,31 +208,31 @@ async function remember(
 		rev: produced.rev,
 		storedAt: Date.now(),
 	};
-	if (slot) store(read, entry, slot);
-	return entry;
+	return slot ? store(read, entry, slot) : keep(entry);
 }
 
 /** Into this isolate's memory at once; into the colo's cache after the answer, when anyone may read it. */
-function store(read: TierRead, entry: CachedEntry, slot: EdgeSlot): void {
-	memoryPut(read.key, read.owner, entry);
+function store(read: TierRead, entry: CachedEntry | KeptEntry, slot: EdgeSlot): KeptEntry {
+	const kept = memoryPut(read.key, read.owner, entry);
 	if (read.shareable(entry.access)) {
-		read.ctx.waitUntil(slot.put(entry).catch((error) => console.error("read tier: colo cache put failed", error)));
+		const shared = "bytes" in entry ? unkept(entry) : entry;
+		read.ctx.waitUntil(slot.put(shared).catch((error) => console.error("read tier: colo cache put failed", error)));
 	}
+	return kept;
 }
 
-function answer(read: TierRead, entry: CachedEntry | Response, outcome: CacheOutcome, started: number): Response {
+function answer(read: TierRead, entry: KeptEntry | Response, outcome: CacheOutcome, started: number): Response {
 	recordRead(read.env, read.route, outcome, started);
 	if (entry instanceof Response) {
 		const response = new Response(entry.body, entry);
 		response.headers.set("x-registry-cache", outcome);
 		return response;
 	}
-	const headers = new Headers(entry.headers);
-	headers.set("x-registry-cache", outcome);
-	const etag = headers.get("etag");
-	if (etag !== null && etagMatches(read.request.headers.get("if-none-match"), etag)) {
+	// The common path: the entry's bytes and its header list for this outcome, both made once.
+	if (entry.etag !== null && etagMatches(read.request.headers.get("if-none-match"), entry.etag)) {
+		const headers = new Headers(headersWithOutcome(entry, outcome));
 		headers.delete("content-type");
 		return new Response(null, { status: 304, headers });
 	}
-	return new Response(entry.body, { status: entry.status, headers });
+	return new Response(entry.bytes, { status: entry.status, headers: headersWithOutcome(entry, outcome) });
 }

@@ -10,6 +10,7 @@ import { decodeParam, publicBaseUrl, urlOf } from "../http";
 import { literal } from "../literal";
 import { packageStub, searchIndexStub } from "../objects";
 import { packageNameFromParams } from "../params";
+import { callerClass } from "../read-tier/refusals-kept";
 import { throughReadTier } from "../read-tier/tier";
 import { readable } from "../search/query";
 import { sees } from "../search/search";
@@ -44,13 +45,16 @@ export const packagePage = webPage({ auth: "viewer", cache: "personal" }, async 
 		route: "package page",
 		owner: pkg.name,
 		key: `${base}${url.pathname}#page:${view}`,
+		caller: callerClass(principal),
 		shareable: (access) => access === "public" && view === "public",
 		authorize: async (access) => assertCanRead(principal, pkg, access ?? "restricted"),
 		produce: async () => {
 			const stub = packageStub(env, pkg.name);
-			const found = await stub.page(spec);
+			// What the caller may read goes with the question: a hidden package is refused unbuilt (#22.9).
+			const mayReadRestricted = can(principal, pkg, "read");
+			const found = await stub.page(spec, mayReadRestricted);
 			if (!found.ok && found.code === "notFound" && upstreamMayServe(config(env), pkg.scope)) {
-				const upstream = await upstreamPackagePage(request, env, stub, pkg, spec);
+				const upstream = await upstreamPackagePage(request, env, stub, pkg, spec, mayReadRestricted);
 				if (upstream) return upstream;
 			}
 			const value = settleRead(principal, pkg, found);
@@ -148,8 +152,9 @@ async function upstreamPackagePage(
 	stub: ReturnType<typeof packageStub>,
 	pkg: PackageName,
 	spec: string | null,
+	mayReadRestricted: boolean,
 ): Promise<{ response: Response; access: "public"; rev: null } | null> {
-	const served = await stub.servedPackument(pkg.name, "full", null);
+	const served = await stub.servedPackument(pkg.name, "full", null, mayReadRestricted);
 	if (!served.ok || served.value.upstream === null || served.value.body === null) return null;
 	const packument = JSON.parse(served.value.body) as UpstreamPackument;
 	const body = await renderUpstreamPage(request, env, pkg, packument, spec, served.value.upstream.warning);
