@@ -37,6 +37,7 @@ describe("publish", () => {
 		expect(first).toEqual({
 			versionId: expect.stringMatching(UUID),
 			packageId: expect.stringMatching(UUID),
+			channelsMoved: ["latest"],
 			rev: expect.stringMatching(/^1-[0-9a-f]{32}$/),
 		});
 		const second = value(await stub.publish(publishInput(name, "2.0.0", { access: "public" })));
@@ -457,7 +458,7 @@ describe("deleting a version (channels API)", () => {
 		],
 		[
 			"the highest remaining version when its history had only that version",
-			[{ version: "1.0.0", tags: [] }, { version: "3.0.0", tags: ["next"] }, { version: "2.0.0" }],
+			[{ version: "1.0.0", tags: ["old"] }, { version: "3.0.0", tags: ["next"] }, { version: "2.0.0" }],
 			"2.0.0",
 			"3.0.0",
 		],

@@ -25,6 +25,17 @@ export class Channels {
 		return row ? toState(row) : null;
 	}
 
+	/** What put the channel where it is: a publisher's move, an upload's, a rollout's completion. */
+	currentEvent(channel: string): HistoryEvent | null {
+		const row = this.sql
+			.exec<{ event: HistoryEvent }>(
+				`SELECT h.event FROM channels c JOIN channel_history h ON h.id = c.current_history_id WHERE c.name = ?`,
+				channel,
+			)
+			.toArray()[0];
+		return row?.event ?? null;
+	}
+
 	list(): ChannelState[] {
 		return this.sql
 			.exec<HistoryRow>(

@@ -40,6 +40,7 @@ import { Documents, type PackumentForm } from "./documents";
 import { Downloads } from "./downloads";
 import { beginRestore, exportHead, exportRows, restoreRows } from "./export";
 import { type ImportParts, importMetadata, importVersion } from "./import";
+import { followLatest } from "./latest-follows";
 import { PackageRecord, revision } from "./package-record";
 import { versionDocument } from "./packument";
 import { packagePage } from "./page";
@@ -427,13 +428,24 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			// A CI publishing as a trusted publisher is no maintainer of the package.
 			if (!input.actor.trustedPublisher) this.versionRows.addMaintainer(person(input.actor));
 			for (const tag of input.tags) this.channelRows.move(tag, input.version, input.actor.label, now);
+			// An upload names no channel; `latest` follows it until a publisher moves it (latest-follows.ts).
+			const followed =
+				input.tags.length === 0
+					? followLatest(
+							this.channelRows,
+							this.versionRows.all().map((v) => v.version),
+							input.actor.label,
+							now,
+						)
+					: null;
+			const channelsMoved = followed ? [followed.channel] : input.tags;
 			return ok({
-				value: { versionId, packageId: pkg.package_id },
+				value: { versionId, packageId: pkg.package_id, channelsMoved },
 				action: input.tags.length > 0 ? "publish" : "upload",
 				target: input.version,
 				detail: {
 					versionId,
-					tags: input.tags,
+					tags: channelsMoved,
 					integrity: input.tarball.integrity,
 					...(input.manifestOverrides?.length ? { manifestFromTarball: input.manifestOverrides } : {}),
 					...(input.actor.trustedPublisher

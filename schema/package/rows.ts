@@ -38,7 +38,14 @@ export type VersionRow = {
 /** A version as it is inserted: everything but the deprecation, which only a later write sets. */
 export type VersionInsert = Omit<VersionRow, "deprecated">;
 
-export type HistoryEvent = "move" | "rollout.start" | "rollout.change" | "rollout.complete" | "rollout.revert";
+/** `upload`: `latest` moved by an upload on its own (latest-follows.ts), not by a publisher. */
+export type HistoryEvent =
+	| "move"
+	| "upload"
+	| "rollout.start"
+	| "rollout.change"
+	| "rollout.complete"
+	| "rollout.revert";
 
 export type HistoryRow = {
 	id: number;

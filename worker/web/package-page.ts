@@ -321,6 +321,8 @@ function historyEvent(entry: PageChannel["history"][number]): Html | string {
 	switch (entry.event) {
 		case "move":
 			return "";
+		case "upload":
+			return html` <span class="event">followed an upload</span>`;
 		case "rollout.start":
 			return html` <span class="event">rollout started at ${percent}</span>`;
 		case "rollout.change":
