@@ -32,6 +32,8 @@ function api(name: string, token: string | null) {
 			}),
 		promote: (to: string, from: string) =>
 			call(`${base}/channels/${to}/promote`, { method: "POST", token, body: json({ from }) }),
+		promoteWith: (to: string, body: unknown) =>
+			call(`${base}/channels/${to}/promote`, { method: "POST", token, body: json(body) }),
 		get: (channel: string, headers: Record<string, string> = {}) =>
 			call(`${base}/channels/${channel}`, { token, headers }),
 		history: async (channel: string) =>
@@ -197,6 +199,46 @@ describe("channel history", () => {
 			["latest", "2.0.0"],
 			["stable", "1.0.0"],
 		]);
+	});
+});
+
+describe("channel name typos (#24.5)", () => {
+	it("refuses creating a channel a slip away from an existing one, saying which, unless create is true", async () => {
+		const { name, channels } = await packageWithVersions(2);
+		expect((await channels.move("stable", { version: "1.0.0" })).status).toBe(201);
+		const typo = await channels.move("stabel", { version: "2.0.0" });
+		expect(typo.status).toBe(409);
+		const body = (await typo.json()) as { error: string; code: string };
+		expect(body.error).toContain("did you mean stable?");
+		expect(body.error).toContain('{"create": true}');
+		// Nothing was created, and stable did not move.
+		expect((await channels.get("stabel")).status).toBe(404);
+		expect((await channels.state("stable")).version).toBe("1.0.0");
+		expect((await channels.move("Stable", { version: "2.0.0" })).status).toBe(409);
+		expect((await channels.promote("stabe", "latest")).status).toBe(409);
+
+		expect((await channels.move("stabel", { version: "2.0.0", create: true })).status).toBe(201);
+		expect((await readPackument(name))["dist-tags"]).toEqual({ latest: "2.0.0", stable: "1.0.0", stabel: "2.0.0" });
+		// Once it exists, writes to it are ordinary moves.
+		expect((await channels.move("stabel", { version: "1.0.0" })).status).toBe(201);
+	});
+
+	it("lets numbered and extended names, distant names and existing channels through", async () => {
+		const { channels } = await packageWithVersions(2);
+		for (const channel of ["v1", "v2", "beta1", "beta2", "beta", "beta-next", "canary", "stable"]) {
+			expect((await channels.move(channel, { version: "1.0.0" })).status, channel).toBe(201);
+		}
+		expect((await channels.move("stable", { version: "2.0.0" })).status).toBe(201);
+		expect((await channels.promoteWith("stabel", { from: "stable", create: true })).status).toBe(201);
+	});
+
+	it("leaves npm dist-tags and lookups as they were", async () => {
+		const { name, token, channels } = await packageWithVersions(2);
+		await channels.move("stable", { version: "1.0.0" });
+		const tag = await call(`/-/package/${name}/dist-tags/stabel`, { method: "PUT", token, body: json("2.0.0") });
+		expect(tag.status).toBe(201);
+		expect((await channels.state("stabel")).version).toBe("2.0.0");
+		expect((await channels.get("stabe")).status).toBe(404);
 	});
 });
 

@@ -74,6 +74,13 @@ export const refused = {
 	periodReversed: (raw: string) => http("badRequest", `invalid period "${raw}": the start is after the end`),
 	periodTooLong: (raw: string, days: number) => http("badRequest", `invalid period "${raw}": at most ${days} days`),
 
+	// channels
+	channelNameTypo: (channel: string, near: string) =>
+		http(
+			"conflict",
+			`channel "${channel}" does not exist; did you mean ${near}? To create "${channel}" beside "${near}", send {"create": true} with the version`,
+		),
+
 	// pages and their forms
 	crossOriginForm: () => http("forbidden", "this form must be sent from the registry's own pages"),
 	signInNeedsCredentials: () => http("badRequest", "paste a token, or give your user name and password"),
