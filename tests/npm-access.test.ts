@@ -93,7 +93,7 @@ describe("npm owner", () => {
 				body: json({ _id: name, _rev, maintainers: maintainers.map((n) => ({ name: n, email: `${n}@example.com` })) }),
 			});
 		};
-		expect((await change(bob.token, [alice.name, bob.name])).status).toBe(404);
+		expect((await change(bob.token, [alice.name, bob.name])).status).toBe(403);
 		expect((await change(alice.token, [alice.name, bob.name])).status).toBe(200);
 		const doc = await readPackument(name, alice.token);
 		expect(doc.maintainers.map((m) => m.name)).toEqual([alice.name, bob.name]);
@@ -101,7 +101,7 @@ describe("npm owner", () => {
 
 		expect((await change(alice.token, [alice.name])).status).toBe(200);
 		expect((await readPackument(name, alice.token)).maintainers.map((m) => m.name)).toEqual([alice.name]);
-		expect((await publish(name, "1.0.2", bob.token)).status).toBe(404);
+		expect((await publish(name, "1.0.2", bob.token)).status).toBe(403);
 		expect((await change(alice.token, [])).status).toBe(422);
 		expect((await change(alice.token, [alice.name, "no-such-user"])).status).toBe(404);
 		const stale = await call(`/${name}/-rev/1-stale`, {

@@ -419,8 +419,8 @@ describe("deleting a version (channels API)", () => {
 		});
 	});
 
-	it("refuses a version in a channel's last 10 entries unless forced, naming the channels", async () => {
-		const { stub } = await packageWith(["1.0.0", "2.0.0"]);
+	it("refuses a version in a channel's last 10 entries unless forced, naming the channels and the package (#24.6)", async () => {
+		const { name, stub } = await packageWith(["1.0.0", "2.0.0"]);
 		await stub.moveChannel("stable", { version: "1.0.0" }, alice);
 		await stub.moveChannel("beta", { version: "1.0.0" }, alice);
 		await stub.moveChannel("beta", { version: "2.0.0" }, alice);
@@ -429,7 +429,9 @@ describe("deleting a version (channels API)", () => {
 			ok: false,
 			code: "protectedVersion",
 			message:
-				'version 1.0.0 is protected: channel "beta", "stable" points at it or may roll back to it; move or roll those channels to another version first, or delete it anyway with DELETE /packages/{name}/versions/1.0.0?force=true',
+				'version 1.0.0 is protected: channels "beta" and "stable" point at it or may roll back to it; move or roll them to another version first, or delete the version anyway with DELETE /packages/' +
+				name +
+				"/versions/1.0.0?force=true",
 		});
 		expect(await rev(stub)).toBe(before);
 		value(await stub.deleteVersion({ version: "1.0.0" }, true, alice));

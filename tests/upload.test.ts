@@ -122,7 +122,7 @@ describe("bundle upload", () => {
 		const publisherOnly = (await createToken([{ package: name, permissions: ["read", "publish"] }])).token;
 		expect((await upload(name, publisherOnly, bundle)).status).toBe(403);
 		const elsewhere = (await createToken([{ package: "other", permissions: ["upload"] }])).token;
-		expect((await upload(name, elsewhere, bundle)).status).toBe(404);
+		expect((await upload(name, elsewhere, bundle)).status).toBe(403);
 		const uploader = (await createToken([{ package: name, permissions: ["upload"] }])).token;
 		expect((await upload(name, uploader, bundle)).status).toBe(201);
 		expect((await upload(name, ADMIN, bundle)).status).toBe(201);

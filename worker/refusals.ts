@@ -113,8 +113,15 @@ export const refused = {
 	customerReadOnly: () => http("forbidden", "customer keys are read-only"),
 	lacksPermission: (missing: string[], name: string) =>
 		http("forbidden", `this token lacks ${missing.join(" and ")} permission on ${name}`),
-	/** A write to a package the token has no grant on: it is not told whether the package exists. */
-	noGrant: (name: string) => http("notFound", `${name} not found, or this token has no grant on it`),
+	/**
+	 * A write to a package the token has no grant on: the same 403 whether the package is
+	 * restricted or does not exist yet, so it tells nothing the token could not see (#24.6).
+	 */
+	noGrant: (missing: string[], name: string, scope: string | null) =>
+		http(
+			"forbidden",
+			`this token has no grant on ${name}: it needs ${missing.join(" and ")} permission on ${name}${scope ? ` or on the scope ${scope}` : ""}`,
+		),
 	needsTwoFactorUser: (name: string) =>
 		http(
 			"forbidden",

@@ -985,7 +985,9 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	private removeVersions(versions: string[], force: boolean, actor: Actor, now: string): Result<string[]> | Refusal {
 		for (const version of versions) {
 			const protecting = this.channelRows.protectingChannels(version);
-			if (protecting.length > 0 && !force) return refusals.protectedVersion(version, protecting);
+			if (protecting.length > 0 && !force) {
+				return refusals.protectedVersion(this.record.get()?.name ?? "", version, protecting);
+			}
 		}
 		const keys: string[] = [];
 		for (const version of versions) {
