@@ -247,6 +247,12 @@ describe("sessions", () => {
 		expect(wrong.status).toBe(401);
 		expect(wrong.headers.get("set-cookie")).toBeNull();
 		expect(await wrong.text()).toContain("invalid, expired or revoked token");
+		// The prefix a token is listed by, pasted for the token, is said to be that (#24.6).
+		const partial = await post("/-/signin", { token: "dev_a3f8e2c1" });
+		expect(partial.status).toBe(401);
+		const partialText = await partial.text();
+		expect(partialText).toContain("only the start of a token");
+		expect(partialText).not.toContain("tokens start with");
 
 		const { token } = await createToken([]);
 		const cookie = await signIn(token);

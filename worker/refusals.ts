@@ -90,6 +90,13 @@ export const refused = {
 	notBearer: () => http("unauthorized", "authorization must be a Bearer token", BEARER),
 	badTokenPrefix: () => http("unauthorized", "invalid token: tokens start with dev_, blk_ or adm_", BEARER),
 	invalidToken: () => http("unauthorized", "invalid, expired or revoked token", BEARER),
+	/** Too short to be a token: most often the prefix a token is listed by. */
+	partialToken: () =>
+		http(
+			"unauthorized",
+			"invalid token: this is only the start of a token (lists show tokens by their first characters); paste the whole token",
+			BEARER,
+		),
 	/** A pasted token that does not work (the sign-in page). */
 	tokenRejected: () => http("unauthorized", "invalid token", BEARER),
 	/** A wrong password and an unknown name are the same answer (see auth/credentials.ts). */
