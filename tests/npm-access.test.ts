@@ -70,6 +70,19 @@ describe("npm access", () => {
 });
 
 describe("npm owner", () => {
+	it("gives a token publisher, which has no email, an empty one, so npm prints no <undefined> (#24.6)", async () => {
+		const name = uniqueName("own");
+		const ci = (await createToken([{ package: name, permissions: ALL }], "developer", "ci")).token;
+		expect((await publish(name, "1.0.0", ci)).status).toBe(201);
+		const doc = (await (await call(`/${name}`, { token: ci })).json()) as {
+			maintainers: { name: string; email?: string }[];
+			versions: Record<string, { _npmUser: { email?: string }; maintainers: { email?: string }[] }>;
+		};
+		expect(doc.maintainers).toEqual([{ name: "ci", email: "" }]);
+		expect(doc.versions["1.0.0"]?._npmUser.email).toBe("");
+		expect(doc.versions["1.0.0"]?.maintainers).toEqual([{ name: "ci", email: "" }]);
+	});
+
 	it("adds and removes owners: maintainers and publish grants follow", async () => {
 		const name = uniqueName("own");
 		const alice = await userWithToken([{ package: name, permissions: ALL }]);

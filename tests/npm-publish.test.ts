@@ -61,8 +61,8 @@ describe("npm publish", () => {
 			// The registry's signature (#13): tests/signatures.test.ts verifies it.
 			signatures: [{ keyid: expect.stringMatching(/^SHA256:/), sig: expect.any(String) }],
 		});
-		expect(version?._npmUser).toEqual({ name: "test" });
-		expect(doc.maintainers).toEqual([{ name: "test" }]);
+		expect(version?._npmUser).toEqual({ name: "test", email: "" });
+		expect(doc.maintainers).toEqual([{ name: "test", email: "" }]);
 		expect(Object.keys(doc.time)).toEqual(["created", "modified", "1.0.0"]);
 
 		const tarball = await call(`/${name}/-/${name}-1.0.0.tgz`, { token });

@@ -48,8 +48,8 @@ export function versionDocument(pkg: PackageRow, row: VersionRow, maintainers: P
 		version: row.version,
 		_id: `${pkg.name}@${row.version}`,
 		...(row.deprecated ? { deprecated: row.deprecated } : {}),
-		_npmUser: JSON.parse(row.published_by) as Person,
-		maintainers,
+		_npmUser: withEmail(JSON.parse(row.published_by) as Person),
+		maintainers: maintainers.map(withEmail),
 		dist: {
 			integrity: row.integrity,
 			shasum: row.shasum,
@@ -83,7 +83,7 @@ export function fullPackument(
 			modified: pkg.modified_at,
 			...Object.fromEntries(versions.map((row) => [row.version, row.published_at])),
 		},
-		maintainers,
+		maintainers: maintainers.map(withEmail),
 		readme: latestRow?.readme ?? "",
 		readmeFilename: latestRow?.readme_filename ?? "",
 		users: {},
@@ -106,4 +106,12 @@ export function abbreviatedPackument(
 		"dist-tags": distTags,
 		versions: Object.fromEntries(versions.map((row) => [row.version, abbreviated(row)])),
 	};
+}
+
+/**
+ * npm prints people as `name <email>`: a publisher that is a token, not a user, has no email, and
+ * `npm owner ls` would print `ci <undefined>`. An empty one prints `ci <>` (#24.6).
+ */
+function withEmail(person: Person): Person & { email: string } {
+	return { ...person, email: person.email ?? "" };
 }
