@@ -54,6 +54,12 @@ export const refused = {
 
 	// request bodies and paths
 	bodyTooLarge: (limit: number) => http("payloadTooLarge", `request body is larger than the ${limit}-byte limit`),
+	/** npm sends the tarball base64-encoded inside JSON: a third larger than the tarball itself (#24.6). */
+	publishTooLarge: (limit: number) =>
+		http(
+			"payloadTooLarge",
+			`request body is larger than the ${limit}-byte limit (MAX_BODY_SIZE); npm sends the tarball base64-encoded, so the largest tarball npm can publish is about 3/4 of it, ${((limit * 3) / 4 / 1048576).toFixed(1)} MiB`,
+		),
 	malformedJson: () => http("malformedJson", "request body is not valid JSON"),
 	tooDeep: () => http("badRequest", `request body nests deeper than ${LIMITS.jsonDepth} levels`),
 	/** A valibot schema's first issue, with the path to the member it is about. */
