@@ -39,6 +39,41 @@ function page(path: string, cookie?: string) {
 	return SELF.fetch(`${BASE}${path}`, { headers: cookie ? { cookie } : {} });
 }
 
+describe("install lines (#24.2)", () => {
+	it("give a restricted scoped package its scope's set-up with the token from NPM_TOKEN, and the loader with its channel and key", async () => {
+		const scope = `@${uniqueName("inst").replaceAll("-", "")}`;
+		const name = `${scope}/widget`;
+		const token = await publisherFor(scope);
+		expect((await publish(name, "1.0.0", token, { access: "restricted" })).status).toBe(201);
+		expect(
+			(await call(`/packages/${name}/channels/stable`, { method: "POST", token, body: '{"version":"1.0.0"}' })).status,
+		).toBe(201);
+		const cookie = await signIn(token);
+		const body = await (await page(`/package/${name}`, cookie)).text();
+		const lines = (role: string) =>
+			new RegExp(`<pre data-lines="${role}"><code>([^<]*)</code></pre>`).exec(body)?.[1]?.replaceAll("&quot;", '"');
+		expect(lines("npm-setup")).toBe(`${scope}:registry=${BASE}/\n//registry.test/:_authToken=\${NPM_TOKEN}`);
+		expect(lines("npm-install")).toBe(`npm install ${name}`);
+		expect(lines("yarn-setup")).toBe(
+			[
+				"npmScopes:",
+				`  ${scope.slice(1)}:`,
+				`    npmRegistryServer: "${BASE}/"`,
+				`    npmAuthToken: "\${NPM_TOKEN}"`,
+				"    npmAlwaysAuth: true",
+				'unsafeHttpWhitelist: ["registry.test"]',
+				`npmPreapprovedPackages: ["${scope}/*"]`,
+			].join("\n"),
+		);
+		expect(lines("bun-setup")).toBe(`[install.scopes]\n"${scope}" = { url = "${BASE}/", token = "$NPM_TOKEN" }`);
+		expect(body).toContain("set <code>NPM_TOKEN</code> to a token that may read it");
+		const loader = body.match(/<pre data-lines="loader"><code>([\s\S]*?)<\/code><\/pre>/)?.[1] ?? "";
+		expect(loader).toContain(`import { load } from &quot;${BASE}/loader.js&quot;;`);
+		expect(loader).toContain(`load(&quot;${name}&quot;, { channel: &quot;stable&quot;, key: &quot;blk_…&quot; })`);
+		expect(body).toContain("<code>key</code> is a customer key");
+	});
+});
+
 describe("every page", () => {
 	it.each(["/", "/search?q=widget", "/-/signin"])("%s sends a strict CSP, nosniff and landmarks", async (path) => {
 		const res = await page(path);
@@ -102,10 +137,15 @@ describe("the package page", () => {
 		const body = await res.text();
 		expect(body).toContain(`<h1 id="package-name">${name}</h1>`);
 		expect(body).toContain("<h1>Two</h1>");
-		expect(body).toContain(`npm install ${name} --registry ${BASE}/`);
-		expect(body).toContain(`pnpm add ${name} --registry ${BASE}/`);
-		expect(body).toContain(`bun add ${name} --registry ${BASE}/`);
-		expect(body).toContain("yarn add");
+		// Each client's set-up for this registry, then the plain command; no --registry to wrap (#24.2).
+		expect(body).toContain(`<code>registry=${BASE}/</code>`);
+		expect(body).toContain(`<code>npm install ${name}</code>`);
+		expect(body).toContain(`<code>pnpm add ${name}</code>`);
+		expect(body).toContain(`<code>bun add ${name}</code>`);
+		expect(body).toContain(`<code>yarn add ${name}</code>`);
+		expect(body).toContain(`unsafeHttpWhitelist: [&quot;registry.test&quot;]`);
+		expect(body).not.toContain("--registry");
+		expect(body).not.toContain("NPM_TOKEN");
 		expect(body).toMatch(/<svg[^>]*role="img"/);
 		expect(body).toContain("Weekly downloads");
 		expect(body).toContain(`href="/package/${name}/v/1.0.0"`);

@@ -15,6 +15,7 @@ import { readable } from "../search/query";
 import { sees } from "../search/search";
 import { barChart, weeklyBars } from "./charts";
 import { type Html, html, trusted } from "./html";
+import { installSection } from "./install-lines";
 import { VERSION_FILES } from "./markdown";
 import { layout, pageHeaders, pageResponse, webPage } from "./page";
 import { provenanceLine } from "./provenance";
@@ -118,7 +119,13 @@ ${dependencySection("Dev dependencies", "dev-dependencies", v.devDependencies, k
 <aside class="facts" aria-label="About this package">
 <section aria-labelledby="install-title">
 <h2 id="install-title">Install</h2>
-${installCommands(spec, registry)}
+${installSection({
+	name: pkg.name,
+	spec,
+	registry,
+	restricted: page.access === "restricted",
+	channels: page.channels.map((c) => c.channel).filter((c) => c !== "latest"),
+})}
 </section>
 <section aria-labelledby="downloads-title">
 <h2 id="downloads-title">Weekly downloads</h2>
@@ -161,17 +168,10 @@ async function upstreamPackagePage(
 
 const LINK_NAMES: Record<string, string> = { homepage: "Homepage", repository: "Repository", bugs: "Issues" };
 
+/** An upstream package's install lines: the whole client points here (the registry serves every name). */
 export function installCommands(spec: string, registry: string): Html {
-	const commands: [string, string][] = [
-		["npm", `npm install ${spec} --registry ${registry}`],
-		["pnpm", `pnpm add ${spec} --registry ${registry}`],
-		["yarn", `YARN_NPM_REGISTRY_SERVER=${registry} yarn add ${spec}`],
-		["bun", `bun add ${spec} --registry ${registry}`],
-	];
-	return html`<ul class="install plain">${commands.map(
-		([client, command]) =>
-			html`<li><span class="client">${client}</span> <code>${command}</code> <button type="button" class="copy" data-copy="${command}" hidden>Copy</button></li>`,
-	)}</ul>`;
+	const name = spec.lastIndexOf("@") > 0 ? spec.slice(0, spec.lastIndexOf("@")) : spec;
+	return installSection({ name, spec, registry, restricted: false, channels: [], wholeRegistry: true });
 }
 
 function versionsSection(pkg: PackageName, page: PackagePage): Html {
