@@ -1,6 +1,8 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium, npmProject, ok, packageJson, RegistryServer } from "./harness";
+import { launchChromium, npmProject, ok, packageJson, RegistryServer, tempDir, writeFiles } from "./harness";
 
 // The pages for people in a real headless Chromium against `wrangler dev`: search for a package,
 // open it, read its README and chart, sign in with a token, roll a channel back from the page and
@@ -121,6 +123,47 @@ describe("the web interface in Chromium", () => {
 		expect(await tab.textContent("#channel-stable")).toContain("1.0.0");
 		expect(await tab.evaluate("typeof window.__pwned")).toBe("undefined");
 		expect(problems).toEqual([]);
+	});
+});
+
+describe("install lines copied from the page (#24.2)", () => {
+	it("installs with npm and with yarn 4 on this plain-http registry from what the page says, and shows the loader", async () => {
+		browser ??= await launchChromium();
+		const tab = await browser.newPage();
+		await tab.goto(`${server.url}/package/${widget}`);
+		const copied = async (role: string) => {
+			const block = tab.locator(`pre[data-lines="${role}"]`);
+			// One block, shown whole: its lines are the file's lines (nothing wraps inside a flag).
+			expect(await block.evaluate((el) => getComputedStyle(el).whiteSpace)).toBe("pre");
+			return (await block.textContent()) ?? "";
+		};
+		const npmSetup = await copied("npm-setup");
+		expect(npmSetup).toBe(`@web:registry=${server.url}/`);
+		const npmInstall = (await copied("npm-install")).split(" ");
+		expect(npmInstall).toEqual(["npm", "install", widget]);
+
+		const npmApp = tempDir("copied-npm");
+		writeFiles(npmApp, { "package.json": packageJson({ name: "app", version: "1.0.0" }), ".npmrc": `${npmSetup}\n` });
+		await ok(npmInstall[0] ?? "npm", npmInstall.slice(1), { cwd: npmApp });
+		expect(JSON.parse(readFileSync(join(npmApp, "node_modules/@web/widget/package.json"), "utf8")).name).toBe(widget);
+
+		const yarnSetup = await copied("yarn-setup");
+		expect(yarnSetup).toContain(`unsafeHttpWhitelist: ["127.0.0.1"]`);
+		const yarnInstall = (await copied("yarn-install")).split(" ");
+		const yarnApp = tempDir("copied-yarn");
+		writeFiles(yarnApp, {
+			"package.json": packageJson({ name: "app", version: "1.0.0" }),
+			".yarnrc.yml": `${yarnSetup}\nenableTelemetry: false\n`,
+		});
+		await ok(yarnInstall[0] ?? "yarn", yarnInstall.slice(1), {
+			cwd: yarnApp,
+			env: { YARN_ENABLE_IMMUTABLE_INSTALLS: "false" },
+		});
+		expect(readFileSync(join(yarnApp, "yarn.lock"), "utf8")).toContain(`"${widget}@npm:`);
+
+		// The package has a loader channel: the snippet names it.
+		expect(await copied("loader")).toContain(`load("${widget}", { channel: "stable" })`);
+		await tab.close();
 	});
 });
 
