@@ -377,7 +377,10 @@ describe("channel forms on the package page", () => {
 		const cookie = await signIn(token);
 		const res = await post(`/package/${name}/channels/stable/rollback`, {}, { cookie });
 		expect(res.status).toBe(303);
-		expect(res.headers.get("location")).toBe(`/package/${name}#channels`);
+		// The page it sends back to says what was done (#24.4).
+		expect(res.headers.get("location")).toBe(
+			`/package/${name}?done=${encodeURIComponent("stable rolled back to 1.1.0")}#channel-stable`,
+		);
 		expect(await stableVersion(name)).toBe("1.1.0");
 
 		const history = (await (await call(`/packages/${name}/channels/stable/history`, { token })).json()) as {
@@ -415,6 +418,48 @@ describe("channel forms on the package page", () => {
 		const res = await post(`/package/${name}/promote`, { to: "stable", from: "beta" }, { cookie });
 		expect(res.status).toBe(303);
 		expect(await stableVersion(name)).toBe("1.0.0");
+	});
+
+	it("shows rollbacks and promotions in the history with the time of day, and asks before moving stable (#24.4)", async () => {
+		const { name, token } = await released();
+		const cookie = await signIn(token);
+		await call(`/packages/${name}/channels/beta`, {
+			method: "POST",
+			token,
+			body: JSON.stringify({ version: "1.0.0" }),
+		});
+		const before = await (await page(`/package/${name}`, cookie)).text();
+		// Promote defaults to something that moves: stable from beta, not stable onto itself.
+		expect(before).toMatch(/<select id="promote-from" name="to">.*<option selected>stable<\/option>/s);
+		expect(before).toMatch(/<select id="promote-to" name="from">.*<option selected>beta<\/option>/s);
+		expect(before).toContain('data-moves-field="to"');
+		expect(before).toContain('data-moves="stable" data-what="Roll stable back one step"');
+
+		expect((await post(`/package/${name}/channels/stable/rollback`, {}, { cookie })).status).toBe(303);
+		expect((await post(`/package/${name}/promote`, { to: "stable", from: "beta" }, { cookie })).status).toBe(303);
+		const after = await (await page(`/package/${name}`, cookie)).text();
+		const stable = after.slice(after.indexOf('id="channel-stable"'), after.indexOf('id="channel-stable"') + 6000);
+		expect(stable).toContain('<span class="event">promoted from beta</span>');
+		expect(stable).toContain('<span class="event">rolled back from 1.2.0</span>');
+		expect(stable).toMatch(/<time datetime="[^"]+">\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC<\/time>/);
+		const history = (await (await call(`/packages/${name}/channels/stable/history`, { token })).json()) as {
+			history: { version: string; event: string; current: boolean }[];
+		};
+		expect(history.history.slice(0, 2).map((h) => [h.version, h.event, h.current])).toEqual([
+			["1.0.0", "promote", true],
+			["1.1.0", "rollback", false],
+		]);
+	});
+
+	it("offers no rollout on latest of an ordinary package (#24.4)", async () => {
+		const name = uniqueName("web-ordinary");
+		const token = await publisherFor(name);
+		for (const version of ["1.0.0", "1.1.0"]) {
+			expect((await publish(name, version, token, { access: "public" })).status).toBe(201);
+		}
+		const body = await (await page(`/package/${name}`, await signIn(token))).text();
+		expect(body).toContain('id="channel-latest"');
+		expect(body).not.toContain("Start rollout");
 	});
 
 	it("shows and steers a staged rollout: start, widen, revert and complete, as the API does (#13)", async () => {

@@ -13,7 +13,7 @@ export const FOLLOWED = "upload" as const;
 /** Moves `latest` to the highest version if uploads still own it; the new state, or null if it stayed. */
 export function followLatest(channels: Channels, versions: string[], by: string, at: string): ChannelState | null {
 	const current = channels.get("latest");
-	if (current && channels.currentEvent("latest") !== FOLLOWED) return null;
+	if (current && channels.lastEvent("latest") !== FOLLOWED) return null;
 	const target = highestVersion(versions);
 	if (target === null || target === current?.version) return null;
 	if (!channels.hasRoomFor(["latest"])) return null;

@@ -632,10 +632,16 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 
 	/** Moves a channel back one step of its own chain, or to a chosen earlier row of it. */
 	rollbackChannel(channel: string, to: number | undefined, actor: Actor) {
-		return this.write(actor, {}, (pkg) => {
+		return this.write(actor, {}, (pkg, now) => {
 			if (this.rollouts.get(channel)) return refusals.rolloutInProgress(channel);
+			const from = this.channelRows.get(channel);
 			const moved = this.channelRows.rollback(channel, to);
 			if (!moved.ok) return moved;
+			// The history a person reads shows the rollback too, beside the chain (#24.4).
+			this.channelRows.note(channel, moved.value.version, actor.label, now, "rollback", {
+				from: from?.version ?? null,
+				to: moved.value.historyId,
+			});
 			return ok({
 				value: this.channelView(pkg, moved.value),
 				action: "channel.rollback",
@@ -652,7 +658,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			if (!source) return refusals.channelNotFound(from);
 			if (this.rollouts.get(to)) return refusals.rolloutInProgress(to);
 			if (!this.channelRows.hasRoomFor([to])) return refusals.tooManyChannels();
-			const state = this.channelRows.move(to, source.version, actor.label, now);
+			const state = this.channelRows.move(to, source.version, actor.label, now, "promote", { from });
 			return ok({
 				value: this.channelView(pkg, state),
 				action: "channel.promote",

@@ -160,7 +160,11 @@ export type ChannelView = {
 	rollout: RolloutView | null;
 };
 
-export type RolloutEventDetail = { percent: number; from?: number };
+/**
+ * What a history row beside the moves says: a rollout's percentage (and, for a change, the one
+ * before); a promotion's source channel; a rollback's version before it and the row it went to.
+ */
+export type RolloutEventDetail = { percent?: number; from?: number | string | null; to?: number };
 
 export type RolloutView = {
 	version: string;

@@ -112,10 +112,18 @@ describe("the web interface in Chromium", () => {
 		expect(session?.sameSite).toBe("Strict");
 		expect(session?.value).not.toContain(devToken.slice(4));
 
+		// Moving stable asks first (#24.4); the page it comes back to says what was done.
+		const asked: string[] = [];
+		tab.once("dialog", async (dialog) => {
+			asked.push(dialog.message());
+			await dialog.accept();
+		});
 		await Promise.all([
-			tab.waitForURL(/\/package\/@web\/widget#channels$/),
+			tab.waitForURL(/\/package\/@web\/widget#channel-stable$/),
 			tab.click("text=Roll stable back one step"),
 		]);
+		expect(asked).toEqual(["Pages loading stable get the change at their next load. Roll stable back one step?"]);
+		expect(await tab.textContent('p.done[role="status"]')).toBe("stable rolled back to 1.0.0");
 		const lookup = (await (await fetch(`${server.url}/packages/${widget}/channels/stable`)).json()) as {
 			version: string;
 		};

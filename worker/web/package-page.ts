@@ -217,16 +217,23 @@ function channelsSection(
 			: "";
 	const action = (channel: string, what: string) =>
 		`${packagePath(pkg.name)}/channels/${encodeURIComponent(channel)}/${what}`;
+	// A package that only has `latest` is an ordinary npm package: no rollouts offered on it (#24.4).
+	const loaderPackage = channels.some((c) => c.channel !== "latest");
+	// Promote defaults to a move that does something: into stable (else the first), from another channel.
+	const names = channels.map((c) => c.channel);
+	const promoteTo = names.includes("stable") ? "stable" : names[0];
+	const promoteFrom =
+		PROMOTE_SOURCES.find((c) => c !== promoteTo && names.includes(c)) ?? names.find((c) => c !== promoteTo);
 	return html`<section aria-labelledby="channels-title" id="channels">
 <h2 id="channels-title">Channels</h2>
 ${channels.length === 0 ? html`<p class="empty">No channels.</p>` : ""}
 ${channels.map(
 	(channel) => html`<section class="channel" aria-labelledby="channel-${channel.channel}">
 <h3 id="channel-${channel.channel}">${channel.channel} <span class="arrow" aria-hidden="true">→</span> <a href="${packagePath(pkg.name)}/v/${encodeURIComponent(channel.version)}">${channel.version}</a></h3>
-${rolloutPart(pkg, channel, versions, publisher, otpField, action)}
+${rolloutPart(pkg, channel, versions, publisher && (channel.channel !== "latest" || loaderPackage), otpField, action)}
 ${
 	publisher && channel.history.some((h) => h.rollbackTarget)
-		? html`<form method="post" action="${action(channel.channel, "rollback")}" class="inline">
+		? html`<form method="post" action="${action(channel.channel, "rollback")}" class="inline" data-moves="${channel.channel}" data-what="Roll ${channel.channel} back one step">
 ${otpField(`otp-rollback-${channel.channel}`)}
 <button type="submit">Roll ${channel.channel} back one step</button>
 </form>`
@@ -236,10 +243,10 @@ ${otpField(`otp-rollback-${channel.channel}`)}
 <summary>History (${channel.history.length})</summary>
 <ol class="history">${channel.history.map(
 		(entry) => html`<li${entry.current ? html` aria-current="true"` : ""}>
-<span class="version">${entry.version}</span>${historyEvent(entry)} <time datetime="${entry.at}">${date(entry.at)}</time> <span class="by">by ${publisher ? entry.by : withoutToken(entry.by)}</span>${entry.current ? html` <strong>current</strong>` : ""}
+<span class="version">${entry.version}</span>${historyEvent(entry)} <time datetime="${entry.at}">${dateTime(entry.at)}</time> <span class="by">by ${publisher ? entry.by : withoutToken(entry.by)}</span>${entry.current ? html` <strong>current</strong>` : ""}
 ${
 	publisher && entry.rollbackTarget
-		? html`<form method="post" action="${action(channel.channel, "rollback")}" class="inline">
+		? html`<form method="post" action="${action(channel.channel, "rollback")}" class="inline" data-moves="${channel.channel}" data-what="Roll ${channel.channel} back to ${entry.version}">
 <input type="hidden" name="to" value="${entry.id}">
 ${otpField(`otp-rollback-${channel.channel}-${entry.id}`)}
 <button type="submit">Roll back to ${entry.version}</button>
@@ -253,13 +260,13 @@ ${otpField(`otp-rollback-${channel.channel}-${entry.id}`)}
 )}
 ${
 	publisher && channels.length > 0
-		? html`<form method="post" action="${packagePath(pkg.name)}/promote" class="promote">
+		? html`<form method="post" action="${packagePath(pkg.name)}/promote" class="promote" data-moves-field="to" data-what="Promote">
 <fieldset>
 <legend>Promote a channel</legend>
 <label for="promote-from">Point</label>
-<select id="promote-from" name="to">${channels.map((c) => html`<option>${c.channel}</option>`)}</select>
+<select id="promote-from" name="to">${channels.map((c) => html`<option${c.channel === promoteTo ? html` selected` : ""}>${c.channel}</option>`)}</select>
 <label for="promote-to">at the version of</label>
-<select id="promote-to" name="from">${channels.map((c) => html`<option>${c.channel}</option>`)}</select>
+<select id="promote-to" name="from">${channels.map((c) => html`<option${c.channel === promoteFrom ? html` selected` : ""}>${c.channel}</option>`)}</select>
 ${otpField("otp-promote")}
 <button type="submit">Promote</button>
 </fieldset>
@@ -293,7 +300,7 @@ ${
 ${otpField(id("otp-rollout-change"))}
 <button type="submit">Change</button>
 </form>
-<form method="post" action="${action(channel.channel, "rollout/complete")}" class="inline">
+<form method="post" action="${action(channel.channel, "rollout/complete")}" class="inline" data-moves="${channel.channel}" data-what="Complete the rollout of ${rollout.version}">
 ${otpField(id("otp-rollout-complete"))}
 <button type="submit">Complete: ${rollout.version} for everyone</button>
 </form>
@@ -307,7 +314,7 @@ ${otpField(id("otp-rollout-revert"))}
 	}
 	const candidates = versions.filter((v) => v.version !== channel.version);
 	if (!publisher || candidates.length === 0) return "";
-	return html`<form method="post" action="${action(channel.channel, "rollout")}" class="inline rollout-start">
+	return html`<form method="post" action="${action(channel.channel, "rollout")}" class="inline rollout-start" data-moves="${channel.channel}" data-what="Start a rollout on ${channel.channel}">
 <label for="${id("rollout-version")}">Roll out</label> <select id="${id("rollout-version")}" name="version">${candidates.map((v) => html`<option>${v.version}</option>`)}</select>
 <label for="${id("rollout-percent")}">to (%)</label> <input id="${id("rollout-percent")}" name="percent" type="number" min="0" max="100" step="0.01" value="10" required>
 ${otpField(id("otp-rollout-start"))}
@@ -323,6 +330,10 @@ function historyEvent(entry: PageChannel["history"][number]): Html | string {
 			return "";
 		case "upload":
 			return html` <span class="event">followed an upload</span>`;
+		case "promote":
+			return html` <span class="event">promoted from ${String(entry.detail?.from ?? "?")}</span>`;
+		case "rollback":
+			return html` <span class="event">rolled back${entry.detail?.from ? html` from ${String(entry.detail.from)}` : ""}</span>`;
 		case "rollout.start":
 			return html` <span class="event">rollout started at ${percent}</span>`;
 		case "rollout.change":
@@ -351,6 +362,14 @@ export function packagePath(name: string): string {
 export function date(iso: string): string {
 	return iso.slice(0, 10);
 }
+
+/** `2026-12-02 06:05 UTC`: history entries need the time of day in an incident (#24.4). */
+export function dateTime(iso: string): string {
+	return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+}
+
+/** Where a promotion usually comes from, in order of preference. */
+const PROMOTE_SOURCES = ["beta", "next", "canary", "latest"];
 
 function size(bytes: number): string {
 	if (bytes >= 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
