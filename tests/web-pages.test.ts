@@ -148,6 +148,12 @@ describe("the package page", () => {
 		expect(body).not.toContain("NPM_TOKEN");
 		expect(body).toMatch(/<svg[^>]*role="img"/);
 		expect(body).toContain("Weekly downloads");
+		// The page's figure and the lists' say how fresh each is (#24.7).
+		expect(body).toContain("The last 7 days, counted as they come; lists and search may be a few minutes behind.");
+		await runPackageAlarm(name);
+		const listed = await (await page(`/search?q=${encodeURIComponent(name)}`)).text();
+		expect(listed).toContain(`href="/package/${name}"`);
+		expect(listed).toMatch(/Weekly downloads here are the last 7 days as of up to \d+ minutes? ago/);
 		expect(body).toContain(`href="/package/${name}/v/1.0.0"`);
 		// A dependency in this registry is linked; one that is not, is not.
 		expect(body).toContain(`<a href="/package/${dep}">${dep}</a>`);

@@ -130,6 +130,7 @@ ${installSection({
 <section aria-labelledby="downloads-title">
 <h2 id="downloads-title">Weekly downloads</h2>
 <p class="figure">${lastWeek.toLocaleString("en-US")}</p>
+<p class="note freshness">The last 7 days, counted as they come; lists and search may be a few minutes behind.</p>
 ${barChart({ id: "weekly-downloads", title: `Weekly downloads, last ${WEEKS_CHARTED} weeks`, bars: weekly, unit: "downloads" })}
 </section>
 <dl class="facts-list">
