@@ -581,6 +581,9 @@ describe("the dashboard", () => {
 		expect(body).toContain("Recent failed authentications");
 		expect(body).toContain("auth.failed");
 		expect(body).toContain("Hit rate");
+		// The isolate's counters start at its first request, not at workerd's frozen module-scope clock (#24.9).
+		expect(body).not.toContain("1970-01-01");
+		expect(body).toMatch(/Read tier \(this isolate, since 20\d\d-/);
 
 		expect((await page("/-/dashboard")).status).toBe(401);
 		const developer = await createToken([]);

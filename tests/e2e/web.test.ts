@@ -175,6 +175,24 @@ describe("install lines copied from the page (#24.2)", () => {
 	});
 });
 
+describe("a phone's width (#24.9)", () => {
+	it("keeps the chart's labels at 11 px or more and the page, versions table included, within 390 px", async () => {
+		browser ??= await launchChromium();
+		const tab = await browser.newPage({ viewport: { width: 390, height: 844 } });
+		await tab.goto(`${server.url}/package/${widget}`);
+		const sizes = await tab.$$eval("figure.chart .chart-axis span, figure.chart .chart-scale span", (spans) =>
+			spans.map((s) => Number.parseFloat(getComputedStyle(s).fontSize)),
+		);
+		expect(sizes.length).toBeGreaterThan(0);
+		for (const size of sizes) expect(size).toBeGreaterThanOrEqual(11);
+		expect(await tab.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+		const table = tab.locator("#versions-title + .scroll table");
+		const box = await table.boundingBox();
+		expect(box?.width ?? 0).toBeLessThanOrEqual(390);
+		await tab.close();
+	});
+});
+
 describe("sessions in Chromium (#22.6, #22.7)", () => {
 	it("#22.6 #22.7 a tab in next stays on the registry, and a cookie copied before sign-out is signed out after it", async () => {
 		browser ??= await launchChromium();

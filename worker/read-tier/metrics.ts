@@ -6,12 +6,15 @@
 export type CacheOutcome = "hit" | "miss" | "revalidated" | "bypass";
 export type ObjectKind = "package" | "token" | "auth" | "index";
 
-const startedAt = new Date().toISOString();
+// Not read at module scope: there workerd's clock stands at 1970-01-01 (#24.9). The isolate's
+// first counted event starts the period.
+let startedAt: string | null = null;
 const reads = new Map<string, Record<CacheOutcome, number>>();
 const objectCalls: Record<ObjectKind, number> = { package: 0, token: 0, auth: 0, index: 0 };
 let downloadBatches = 0;
 
 export function recordRead(env: Env, route: string, outcome: CacheOutcome, started: number): void {
+	startedAt ??= new Date().toISOString();
 	const counts = reads.get(route) ?? { hit: 0, miss: 0, revalidated: 0, bypass: 0 };
 	counts[outcome] += 1;
 	reads.set(route, counts);
@@ -19,6 +22,7 @@ export function recordRead(env: Env, route: string, outcome: CacheOutcome, start
 }
 
 export function recordObjectCall(kind: ObjectKind): void {
+	startedAt ??= new Date().toISOString();
 	objectCalls[kind] += 1;
 }
 
@@ -28,7 +32,7 @@ export function recordDownloadBatch(): void {
 
 export function metricsSnapshot() {
 	return {
-		since: startedAt,
+		since: startedAt ?? new Date().toISOString(),
 		reads: Object.fromEntries(reads),
 		objectCalls: { ...objectCalls },
 		downloadBatches,
