@@ -39,6 +39,32 @@ function page(path: string, cookie?: string) {
 	return SELF.fetch(`${BASE}${path}`, { headers: cookie ? { cookie } : {} });
 }
 
+describe("the file browser (#24.9)", () => {
+	it("lists a version's files, escaped, each linked at its immutable URL; restricted ones only for readers", async () => {
+		const name = uniqueName("web-files");
+		const token = await publisherFor(name);
+		await publishPublic(name, token, "1.0.0", { "docs/<b>x</b>.md": "# x", "img/logo.png": "png" });
+		const pkgPage = await (await page(`/package/${name}`)).text();
+		expect(pkgPage).toContain(`href="/package/${name}/v/1.0.0/files"`);
+		const res = await page(`/package/${name}/v/1.0.0/files`);
+		expect(res.status).toBe(200);
+		expect(res.headers.get("content-security-policy")).toBeTruthy();
+		const body = await res.text();
+		expect(body).toContain("&lt;b&gt;x&lt;/b&gt;.md");
+		expect(body).not.toContain("<b>x</b>");
+		expect(body).toContain(`href="${BASE}/files/${name}@1.0.0/docs/%3Cb%3Ex%3C/b%3E.md"`);
+		expect(body).toContain(`href="${BASE}/files/${name}@1.0.0/img/logo.png"`);
+		expect(body).toContain("<td>image/png</td>");
+		expect((await page(`/package/${name}/v/9.9.9/files`)).status).toBe(404);
+
+		const secret = uniqueName("web-files-private");
+		const owner = await publisherFor(secret);
+		expect((await publish(secret, "1.0.0", owner, { access: "restricted" })).status).toBe(201);
+		expect((await page(`/package/${secret}/v/1.0.0/files`)).status).toBe(404);
+		expect((await page(`/package/${secret}/v/1.0.0/files`, await signIn(owner))).status).toBe(200);
+	});
+});
+
 describe("install lines (#24.2)", () => {
 	it("give a restricted scoped package its scope's set-up with the token from NPM_TOKEN, and the loader with its channel and key", async () => {
 		const scope = `@${uniqueName("inst").replaceAll("-", "")}`;

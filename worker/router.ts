@@ -68,6 +68,7 @@ import {
 	rolloutFromPage,
 } from "./web/channel-forms";
 import { dashboardPage } from "./web/dashboard";
+import { filesPage } from "./web/files-page";
 import { homePage, searchPage } from "./web/listing-pages";
 import { orgForm, orgPage } from "./web/org-page";
 import { packagePage } from "./web/package-page";
@@ -279,6 +280,7 @@ for (const name of ["/package/@:scope/:pkg", "/package/:pkg"]) {
 	api
 		.get(name, packagePage)
 		.get(`${name}/v/:version`, packagePage)
+		.get(`${name}/v/:version/files`, filesPage)
 		.post(`${name}/channels/:channel/rollback`, rollbackFromPage)
 		.post(`${name}/channels/:channel/rollout`, rolloutFromPage)
 		.post(`${name}/channels/:channel/rollout/complete`, completeRolloutFromPage)

@@ -209,6 +209,15 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		});
 	}
 
+	/** A version's files for the page's file browser (#24.9): the first `limit` paths, and how many there are. */
+	fileList(version: string, limit: number) {
+		return this.read(() => {
+			const row = this.versionRows.get(version);
+			if (!row) return refusals.versionNotFound(version);
+			return ok({ version: row.version, total: row.file_count, files: this.versionRows.fileList(version, limit) });
+		});
+	}
+
 	downloadCounts(start: string, end: string) {
 		return this.read(() =>
 			ok({ perDay: this.downloads.perDay(start, end), perVersion: this.downloads.perVersion(start, end) }),

@@ -102,6 +102,17 @@ export class Versions {
 		return [row.tarball_key, row.files_key];
 	}
 
+	/** A version's files by path, at most `limit` of them (the page's file browser). */
+	fileList(version: string, limit: number): { path: string; size: number }[] {
+		return this.sql
+			.exec<{ path: string; size: number }>(
+				`SELECT path, size FROM files WHERE version = ? ORDER BY path LIMIT ?`,
+				version,
+				limit,
+			)
+			.toArray();
+	}
+
 	file(version: string, path: string): BundledFile | null {
 		return (
 			this.sql

@@ -301,6 +301,10 @@ export interface PackageMetadataContract {
 	/** Downloads the Worker served from its read tier, in one batch per isolate: `{ version: count }`. */
 	countDownloads(counts: Record<string, number>): void;
 	file(version: string, path: string): Result<Readable<{ key: string; file: BundledFile }>>;
+	fileList(
+		version: string,
+		limit: number,
+	): Result<Readable<{ version: string; total: number; files: { path: string; size: number }[] }>>;
 	downloadCounts(start: string, end: string): Result<Readable<DownloadCounts>>;
 	maintainers(): Result<Readable<{ maintainers: Person[]; rev: string }>>;
 	distTags(): Result<Readable<{ tags: Record<string, string> }>>;

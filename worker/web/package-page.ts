@@ -137,7 +137,7 @@ ${barChart({ id: "weekly-downloads", title: `Weekly downloads, last ${WEEKS_CHAR
 <dt>Version</dt><dd>${v.version}</dd>
 <dt>License</dt><dd>${v.license ?? "none"}</dd>
 <dt>Unpacked size</dt><dd>${size(v.unpackedSize)}</dd>
-<dt>Files</dt><dd>${v.fileCount.toLocaleString("en-US")} (<a href="${baseUri}/package.json">package.json</a>)</dd>
+<dt>Files</dt><dd><a href="${packagePath(pkg.name)}/v/${encodeURIComponent(v.version)}/files">${v.fileCount.toLocaleString("en-US")}</a> (<a href="${baseUri}/package.json">package.json</a>)</dd>
 ${Object.entries(v.links).map(([kind, link]) => html`<dt>${LINK_NAMES[kind] ?? kind}</dt><dd>${/^https?:\/\//i.test(link) ? html`<a href="${link}" rel="nofollow ugc noopener">${link}</a>` : link}</dd>`)}
 <dt>Published by</dt><dd>${v.publishedBy.name}${provenanceLine(v.publishedBy)}</dd>
 <dt>Maintainers</dt><dd><ul class="plain">${page.maintainers.map((m) => html`<li>${m.name}</li>`)}</ul></dd>
@@ -372,7 +372,7 @@ export function dateTime(iso: string): string {
 /** Where a promotion usually comes from, in order of preference. */
 const PROMOTE_SOURCES = ["beta", "next", "canary", "latest"];
 
-function size(bytes: number): string {
+export function size(bytes: number): string {
 	if (bytes >= 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 	if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)} kB`;
 	return `${bytes} B`;
