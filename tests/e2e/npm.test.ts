@@ -172,6 +172,14 @@ describe("npm", () => {
 		expect(republish.output).toContain("You cannot publish over the previously published versions: 1.0.0.");
 	});
 
+	it("lists a token publisher with npm owner ls without <undefined> (#24.6)", async () => {
+		const ci = await server.developerToken(["e2e-by-ci"], "ci");
+		const cwd = npmProject(server, ci, { "package.json": packageJson({ name: "e2e-by-ci", version: "1.0.0" }) });
+		await ok("npm", ["publish", "--access", "public"], { cwd });
+		const owners = await ok("npm", ["owner", "ls", "e2e-by-ci"], { cwd });
+		expect(owners.stdout.trim()).toBe("ci <>");
+	});
+
 	it("logs in with npm login, answers whoami and ping, publishes as that user and logs out", async () => {
 		await server.admin("POST", "/-/admin/users", {
 			name: "bob",
