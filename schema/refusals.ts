@@ -22,15 +22,15 @@ export const refusals = {
 	removesEveryVersion: (): Refusal =>
 		refuse("badRequest", "a document update cannot remove every version; unpublish the package"),
 	onlyVersion: (): Refusal => refuse("conflict", "this is the only version: unpublish the package instead"),
-	protectedVersion: (version: string, channels: string[]): Refusal =>
+	protectedVersion: (name: string, version: string, channels: string[]): Refusal =>
 		refuse(
 			"protectedVersion",
-			`version ${version} is protected: channel ${channels.map((c) => `"${c}"`).join(", ")} points at it or may roll back to it; move or roll those channels to another version first, or delete it anyway with DELETE /packages/{name}/versions/${version}?force=true`,
+			`version ${version} is protected: ${channelList(channels)} ${channels.length === 1 ? "points" : "point"} at it or may roll back to it; move or roll ${channels.length === 1 ? "it" : "them"} to another version first, or delete the version anyway with DELETE /packages/${name}/versions/${version}?force=true`,
 		),
 	channelsInUse: (channels: string[]): Refusal =>
 		refuse(
 			"protectedVersion",
-			`the package is in use through channel ${channels.map((c) => `"${c}"`).join(", ")}: remove those channels first, or unpublish anyway with force=true`,
+			`the package is in use through ${channelList(channels)}: remove ${channels.length === 1 ? "it" : "them"} first, or unpublish anyway with force=true`,
 		),
 	importConflict: (version: string, here: string, source: string): Refusal =>
 		refuse(
@@ -139,3 +139,10 @@ export const refusals = {
 	hookNotFound: (id: string): Refusal => refuse("notFound", `hook ${id} does not exist`),
 	tooManyHooks: (limit: number): Refusal => refuse("conflict", `a user has at most ${limit} hooks; remove one first`),
 } as const;
+
+/** `channel "a"`, `channels "a" and "b"`, `channels "a", "b" and "c"`. */
+function channelList(channels: string[]): string {
+	const quoted = channels.map((c) => `"${c}"`);
+	if (quoted.length <= 1) return `channel ${quoted.join("")}`;
+	return `channels ${quoted.slice(0, -1).join(", ")} and ${quoted.at(-1)}`;
+}

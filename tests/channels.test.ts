@@ -32,6 +32,8 @@ function api(name: string, token: string | null) {
 			}),
 		promote: (to: string, from: string) =>
 			call(`${base}/channels/${to}/promote`, { method: "POST", token, body: json({ from }) }),
+		promoteWith: (to: string, body: unknown) =>
+			call(`${base}/channels/${to}/promote`, { method: "POST", token, body: json(body) }),
 		get: (channel: string, headers: Record<string, string> = {}) =>
 			call(`${base}/channels/${channel}`, { token, headers }),
 		history: async (channel: string) =>
@@ -91,8 +93,9 @@ describe("channel history", () => {
 		expect(past.status).toBe(409);
 		expect(((await past.json()) as { error: string }).error).toMatch(/no earlier entry/);
 		expect((await channels.state("stable")).version).toBe("1.0.0");
+		// Each rollback is an entry beside the chain (#24.4); the refused one left none.
 		const history = await channels.history("stable");
-		expect(history).toHaveLength(rowsBefore);
+		expect(history).toHaveLength(rowsBefore + 2);
 		expect(history.find((h) => h.current)?.version).toBe("1.0.0");
 	});
 
@@ -200,13 +203,60 @@ describe("channel history", () => {
 	});
 });
 
+describe("channel name typos (#24.5)", () => {
+	it("refuses creating a channel a slip away from an existing one, saying which, unless create is true", async () => {
+		const { name, channels } = await packageWithVersions(2);
+		expect((await channels.move("stable", { version: "1.0.0" })).status).toBe(201);
+		const typo = await channels.move("stabel", { version: "2.0.0" });
+		expect(typo.status).toBe(409);
+		const body = (await typo.json()) as { error: string; code: string };
+		expect(body.error).toContain("did you mean stable?");
+		expect(body.error).toContain('{"create": true}');
+		// Nothing was created, and stable did not move.
+		expect((await channels.get("stabel")).status).toBe(404);
+		expect((await channels.state("stable")).version).toBe("1.0.0");
+		expect((await channels.move("Stable", { version: "2.0.0" })).status).toBe(409);
+		expect((await channels.promote("stabe", "latest")).status).toBe(409);
+
+		expect((await channels.move("stabel", { version: "2.0.0", create: true })).status).toBe(201);
+		expect((await readPackument(name))["dist-tags"]).toEqual({ latest: "2.0.0", stable: "1.0.0", stabel: "2.0.0" });
+		// Once it exists, writes to it are ordinary moves.
+		expect((await channels.move("stabel", { version: "1.0.0" })).status).toBe(201);
+	});
+
+	it("lets numbered and extended names, distant names and existing channels through", async () => {
+		const { channels } = await packageWithVersions(2);
+		for (const channel of ["v1", "v2", "beta1", "beta2", "beta", "beta-next", "canary", "stable"]) {
+			expect((await channels.move(channel, { version: "1.0.0" })).status, channel).toBe(201);
+		}
+		expect((await channels.move("stable", { version: "2.0.0" })).status).toBe(201);
+		expect((await channels.promoteWith("stabel", { from: "stable", create: true })).status).toBe(201);
+	});
+
+	it("leaves npm dist-tags and lookups as they were", async () => {
+		const { name, token, channels } = await packageWithVersions(2);
+		await channels.move("stable", { version: "1.0.0" });
+		const tag = await call(`/-/package/${name}/dist-tags/stabel`, { method: "PUT", token, body: json("2.0.0") });
+		expect(tag.status).toBe(201);
+		expect((await channels.state("stabel")).version).toBe("2.0.0");
+		expect((await channels.get("stabe")).status).toBe(404);
+	});
+});
+
 describe("deleting versions", () => {
 	it("protects versions in a loader channel's last 10 entries unless its publisher forces it (#13)", async () => {
-		const { channels } = await packageWithVersions(2);
+		const { name, channels } = await packageWithVersions(2);
 		await channels.move("stable", { version: "1.0.0" });
 		const refused = await channels.deleteVersion("1.0.0");
 		expect(refused.status).toBe(409);
-		expect(((await refused.json()) as { error: string }).error).toMatch(/protected.*"stable".*force=true/);
+		expect(((await refused.json()) as { error: string }).error).toBe(
+			`version 1.0.0 is protected: channel "stable" points at it or may roll back to it; move or roll it to another version first, or delete the version anyway with DELETE /packages/${name}/versions/1.0.0?force=true`,
+		);
+		// Several channels: the message names them all and agrees in number, with the name filled in (#24.6).
+		await channels.move("beta", { version: "1.0.0" });
+		const both = ((await (await channels.deleteVersion("1.0.0")).json()) as { error: string }).error;
+		expect(both).toContain('channels "beta" and "stable" point at it');
+		expect(both).not.toContain("{name}");
 		expect((await channels.state("stable")).version).toBe("1.0.0");
 		// force=true is the publisher's own choice now, audited; no admin needed.
 		expect((await channels.deleteVersion("1.0.0", true)).status).toBe(200);
@@ -338,7 +388,7 @@ describe("channel permissions", () => {
 
 		const stranger = api(name, (await createToken([{ scope: "@other", permissions: ALL }])).token);
 		expect((await stranger.get("stable")).status).toBe(404);
-		expect((await stranger.move("stable", { version: "1.0.0" })).status).toBe(404);
+		expect((await stranger.move("stable", { version: "1.0.0" })).status).toBe(403);
 		expect((await api(name, null).get("stable")).status).toBe(404);
 		expect((await api(name, null).move("stable", { version: "1.0.0" })).status).toBe(401);
 		const uploader = api(name, (await createToken([{ scope, permissions: ["read", "upload"] }])).token);

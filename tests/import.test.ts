@@ -130,7 +130,10 @@ describe("admin import API (#18)", () => {
 		expect(doc["dist-tags"]).toEqual({ latest: "1.0.0", beta: "2.0.0-beta.1" });
 		expect(doc.time.created).toBe("2019-12-31T23:00:00.000Z");
 		expect(doc.time.modified).toBe("2020-03-02T00:00:00.000Z");
-		expect(doc.maintainers).toEqual([{ name: "alice", email: "alice@example.com" }, { name: "bob" }]);
+		expect(doc.maintainers).toEqual([
+			{ name: "alice", email: "alice@example.com" },
+			{ name: "bob", email: "" },
+		]);
 		// `latest` decides the README and the package-level fields npm shows.
 		expect(doc.readme).toBe("# 1.0.0");
 		const history = await call(`/packages/${name}/channels/beta/history`, { token: ADMIN });

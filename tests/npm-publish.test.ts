@@ -61,8 +61,8 @@ describe("npm publish", () => {
 			// The registry's signature (#13): tests/signatures.test.ts verifies it.
 			signatures: [{ keyid: expect.stringMatching(/^SHA256:/), sig: expect.any(String) }],
 		});
-		expect(version?._npmUser).toEqual({ name: "test" });
-		expect(doc.maintainers).toEqual([{ name: "test" }]);
+		expect(version?._npmUser).toEqual({ name: "test", email: "" });
+		expect(doc.maintainers).toEqual([{ name: "test", email: "" }]);
 		expect(Object.keys(doc.time)).toEqual(["created", "modified", "1.0.0"]);
 
 		const tarball = await call(`/${name}/-/${name}-1.0.0.tgz`, { token });
@@ -293,8 +293,13 @@ describe("npm publish refusals", () => {
 		expect((await put("dev_0000000000000000000000000000000000")).status).toBe(401);
 		expect((await put("not-a-registry-token")).status).toBe(401);
 
+		// A new name without a grant: 403 naming the grant it needs, not npm's "not in this registry" 404 (#24.6).
 		const otherScope = (await createToken([{ scope: "@elsewhere", permissions: ALL }])).token;
-		expect((await put(otherScope)).status).toBe(404);
+		const noGrant = await put(otherScope);
+		expect(noGrant.status).toBe(403);
+		expect(((await noGrant.json()) as { error: string }).error).toBe(
+			`this token has no grant on ${name}: it needs publish permission on ${name} or on the scope ${scope}`,
+		);
 		const uploadOnly = (await createToken([{ scope, permissions: ["read", "upload"] }])).token;
 		expect((await put(uploadOnly)).status).toBe(403);
 		const customer = (await createToken([{ scope, permissions: ["read"] }], "customer")).token;
@@ -302,6 +307,13 @@ describe("npm publish refusals", () => {
 		expect((await packument(name, ADMIN)).status).toBe(404);
 
 		expect((await put(await publisherFor(scope))).status).toBe(201);
+		// Once the package exists (restricted), the same token hears the same words: nothing leaks (#24.6).
+		const { body: next } = await publishBody(name, "1.0.1");
+		const again = await call(`/${scope}%2fthing`, { method: "PUT", token: otherScope, body: JSON.stringify(next) });
+		expect(again.status).toBe(403);
+		expect(((await again.json()) as { error: string }).error).toBe(
+			`this token has no grant on ${name}: it needs publish permission on ${name} or on the scope ${scope}`,
+		);
 	});
 
 	it("never accepts a removed version number again", async () => {

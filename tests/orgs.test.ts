@@ -242,7 +242,7 @@ describe("orgs: what members may do (#20)", () => {
 		expect((await send(owner.token, "DELETE", `/-/org/${org}/user`, { user: dev.name })).status).toBe(204);
 		expect(await grants()).toEqual([]);
 		// And the request path agrees at once.
-		expect((await publish(`${scope}/ui`, "1.0.0", dev.token)).status).toBe(404);
+		expect((await publish(`${scope}/ui`, "1.0.0", dev.token)).status).toBe(403);
 	});
 
 	it("every membership, team and grant change is an audit row (#20)", async () => {

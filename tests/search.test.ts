@@ -73,6 +73,13 @@ describe("search ranking", () => {
 		expect(names(result)).toEqual([word, `@${word}/${word}-tools`, `@${word}/other`]);
 		expect(result.objects[0]?.searchScore).toBeGreaterThan(result.objects[1]?.searchScore ?? 0);
 		expect(result.total).toBe(3);
+		// links.npm is the package's page, as npm prints npmjs.com's, never the JSON packument (#24.6).
+		const links = result.objects.map((o) => o.package.links.npm);
+		expect(links).toEqual([
+			`http://registry.test/package/${word}`,
+			`http://registry.test/package/@${word}/${word}-tools`,
+			`http://registry.test/package/@${word}/other`,
+		]);
 
 		// boost-exact:false leaves the order to relevance and popularity alone.
 		const plain = await search(`${word} boost-exact:false`);

@@ -197,7 +197,11 @@ describe("refused while streaming, nothing stored", () => {
 		// Valid JSON padded with whitespace to one byte over the limit, then a long tail that must not be read.
 		const { body, pulled } = streamed([...pieces, " ".repeat(limit + 1 - size), ...Array(64).fill(" ".repeat(MB))]);
 		const res = await put(name, token, body, { MAX_BODY_SIZE: String(limit) });
-		expect(await errorOf(res)).toEqual({ status: 413, error: `request body is larger than the ${limit}-byte limit` });
+		// It says what the limit means for npm, which sends the tarball base64-encoded (#24.6).
+		expect(await errorOf(res)).toEqual({
+			status: 413,
+			error: `request body is larger than the ${limit}-byte limit (MAX_BODY_SIZE); npm sends the tarball base64-encoded, so the largest tarball npm can publish is about 3/4 of it, 9.0 MiB`,
+		});
 		expect(pulled()).toBeLessThan(limit + 4 * MB);
 		await expectNothingStored(name);
 

@@ -101,6 +101,20 @@ describe("admin token lifecycle", () => {
 		);
 	});
 
+	it("answers a customer key's creation and listing as read-only (#24.6)", async () => {
+		const res = await admin("/-/admin/tokens", "POST", {
+			kind: "customer",
+			name: "ro",
+			grants: [{ package: "ro-pkg", permissions: ["read"] }],
+		});
+		expect(res.status).toBe(201);
+		const created = (await res.json()) as { id: string; token: string; readonly: boolean };
+		secrets.push(created.token);
+		expect(created.readonly).toBe(true);
+		const listed = (await (await admin("/-/admin/tokens")).json()) as { tokens: { id: string; readonly: boolean }[] };
+		expect(listed.tokens.find((t) => t.id === created.id)?.readonly).toBe(true);
+	});
+
 	it("enforces a CIDR allow-list from CF-Connecting-IP", async () => {
 		const res = await admin("/-/admin/tokens", "POST", {
 			kind: "developer",

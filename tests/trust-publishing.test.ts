@@ -136,7 +136,8 @@ describe("trust configurations (#19 trusted publishers)", () => {
 			}),
 		]);
 		const other = await publisherFor(uniqueName("other"));
-		expect((await call(`/-/package/${name}/trust`, { token: other })).status).toBe(404);
+		// No grant on the package: 403, the same whether it exists (#24.6).
+		expect((await call(`/-/package/${name}/trust`, { token: other })).status).toBe(403);
 		expect((await call(`/-/package/${name}/trust/${configId}`, { method: "DELETE", token: publisher })).status).toBe(
 			204,
 		);

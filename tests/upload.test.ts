@@ -1,12 +1,20 @@
 import { env } from "cloudflare:test";
 import { createTarDecoder } from "modern-tar";
 import { describe, expect, it } from "vitest";
-import { ADMIN, call, createToken, publisherFor, readPackument, uniqueName } from "./helpers/registry";
+import { ADMIN, call, createToken, publish, publisherFor, readPackument, uniqueName } from "./helpers/registry";
 import { checksums, gzipTar } from "./helpers/tarball";
 
-// POST /packages/{name}/upload: a build becomes a new immutable version without moving channels.
+// POST /packages/{name}/upload: a build becomes a new immutable version without moving the channels
+// a publisher chose; `latest` follows the highest version until a publisher moves it (#24.1).
 
-type Uploaded = { packageId: string; versionId: string; version: string; baseUri: string; index: string };
+type Uploaded = {
+	packageId: string;
+	versionId: string;
+	version: string;
+	baseUri: string;
+	index: string;
+	channelsMoved: string[];
+};
 
 async function upload(name: string, token: string | null, body: BodyInit, query = "") {
 	return call(`/packages/${name}/upload${query}`, {
@@ -25,7 +33,7 @@ async function entries(tgz: Uint8Array<ArrayBuffer>): Promise<Record<string, str
 }
 
 describe("bundle upload", () => {
-	it("creates a version from the bundle's package.json without touching any channel", async () => {
+	it("creates a version from the bundle's package.json, moving only latest (#24.1)", async () => {
 		const name = uniqueName("up");
 		const token = await publisherFor(name);
 		const bundle = await gzipTar({
@@ -41,8 +49,11 @@ describe("bundle upload", () => {
 		expect(body.index).toBe(`http://registry.test/files/${name}@1.2.0/index.js`);
 		expect(await (await call(new URL(body.index).pathname)).text()).toBe("export default 'v1.2.0';\n");
 
-		const channels = (await (await call(`/packages/${name}/channels`, { token })).json()) as { channels: unknown[] };
-		expect(channels.channels).toEqual([]);
+		expect(body.channelsMoved).toEqual(["latest"]);
+		const channels = (await (await call(`/packages/${name}/channels`, { token })).json()) as {
+			channels: { channel: string; version: string }[];
+		};
+		expect(channels.channels.map((c) => [c.channel, c.version])).toEqual([["latest", "1.2.0"]]);
 		const byId = await call(`/packages/${name}/versions/${body.versionId}`, { token });
 		expect(((await byId.json()) as { version: string }).version).toBe("1.2.0");
 	});
@@ -55,7 +66,7 @@ describe("bundle upload", () => {
 		expect(version).toBe("3.1.4");
 		const doc = await readPackument(name, token);
 		const dist = doc.versions["3.1.4"]?.dist;
-		expect(doc["dist-tags"]).toEqual({});
+		expect(doc["dist-tags"]).toEqual({ latest: "3.1.4" });
 		const tgz = new Uint8Array(await (await call(new URL(dist?.tarball ?? "").pathname, { token })).arrayBuffer());
 		expect((await checksums(tgz)).integrity).toBe(dist?.integrity);
 		const unpacked = await entries(tgz);
@@ -111,9 +122,72 @@ describe("bundle upload", () => {
 		const publisherOnly = (await createToken([{ package: name, permissions: ["read", "publish"] }])).token;
 		expect((await upload(name, publisherOnly, bundle)).status).toBe(403);
 		const elsewhere = (await createToken([{ package: "other", permissions: ["upload"] }])).token;
-		expect((await upload(name, elsewhere, bundle)).status).toBe(404);
+		expect((await upload(name, elsewhere, bundle)).status).toBe(403);
 		const uploader = (await createToken([{ package: name, permissions: ["upload"] }])).token;
 		expect((await upload(name, uploader, bundle)).status).toBe(201);
 		expect((await upload(name, ADMIN, bundle)).status).toBe(201);
+	});
+});
+
+describe("latest after uploads (#24.1)", () => {
+	async function uploadVersion(name: string, token: string, version: string): Promise<Uploaded> {
+		const res = await upload(
+			name,
+			token,
+			await gzipTar({ "index.js": `export default "${version}";\n` }),
+			`?version=${version}`,
+		);
+		expect(res.status).toBe(201);
+		return (await res.json()) as Uploaded;
+	}
+
+	it("follows the highest release version: prereleases and lower releases leave it", async () => {
+		const name = uniqueName("up-latest");
+		const token = await publisherFor(name);
+		expect((await uploadVersion(name, token, "1.0.0")).channelsMoved).toEqual(["latest"]);
+		expect((await uploadVersion(name, token, "2.0.0-beta.1")).channelsMoved).toEqual([]);
+		expect((await uploadVersion(name, token, "1.5.0")).channelsMoved).toEqual(["latest"]);
+		expect((await uploadVersion(name, token, "1.2.0")).channelsMoved).toEqual([]);
+		expect((await readPackument(name, token))["dist-tags"]).toEqual({ latest: "1.5.0" });
+		const history = await call(`/packages/${name}/channels/latest/history`, { token });
+		const entries = ((await history.json()) as { history: { version: string; event: string }[] }).history;
+		expect(entries.map((e) => [e.version, e.event])).toEqual([
+			["1.5.0", "upload"],
+			["1.0.0", "upload"],
+		]);
+	});
+
+	it("points at the newest generated prerelease while there is no release, so npm can install it", async () => {
+		const name = uniqueName("up-latest");
+		const token = await publisherFor(name);
+		const first = await upload(name, token, await gzipTar({ "index.js": "1" }));
+		const { version, channelsMoved } = (await first.json()) as Uploaded;
+		expect(channelsMoved).toEqual(["latest"]);
+		expect((await readPackument(name, token))["dist-tags"]).toEqual({ latest: version });
+		const install = await call(`/${name}`, { token, headers: { accept: "application/vnd.npm.install-v1+json" } });
+		expect(((await install.json()) as { "dist-tags": Record<string, string> })["dist-tags"].latest).toBe(version);
+	});
+
+	it("stays where a publisher put it: later uploads move no channel", async () => {
+		const name = uniqueName("up-latest");
+		const token = await publisherFor(name);
+		await uploadVersion(name, token, "1.0.0");
+		await uploadVersion(name, token, "1.1.0");
+		const moved = await call(`/packages/${name}/channels/latest`, {
+			method: "POST",
+			token,
+			body: JSON.stringify({ version: "1.0.0" }),
+		});
+		expect(moved.status).toBe(201);
+		expect((await uploadVersion(name, token, "2.0.0")).channelsMoved).toEqual([]);
+		expect((await readPackument(name, token))["dist-tags"]).toEqual({ latest: "1.0.0" });
+	});
+
+	it("stays where npm publish put it", async () => {
+		const name = uniqueName("up-latest");
+		const token = await publisherFor(name);
+		expect((await publish(name, "1.0.0", token)).status).toBe(201);
+		expect((await uploadVersion(name, token, "1.1.0")).channelsMoved).toEqual([]);
+		expect((await readPackument(name, token))["dist-tags"]).toEqual({ latest: "1.0.0" });
 	});
 });

@@ -401,7 +401,7 @@ describe("the web page of an upstream package", () => {
 		expect(page).toContain('<span class="tag upstream">upstream</span>');
 		expect(page).toContain("This package comes from the upstream registry");
 		expect(page).toMatch(/<th scope="row"><a [^>]*>1\.1\.0<\/a><\/th>\s*<td>.*<\/td>\s*<td>next<\/td>/);
-		expect(page).toContain(`npm install ${name} --registry`);
+		expect(page).toContain(`<code>npm install ${name}</code>`);
 		expect(page).toContain('<div class="readme"><h1>Hello from upstream</h1>');
 		expect(page).not.toContain("<script>window.x");
 		expect(page).not.toContain("/rollback");

@@ -39,6 +39,67 @@ function page(path: string, cookie?: string) {
 	return SELF.fetch(`${BASE}${path}`, { headers: cookie ? { cookie } : {} });
 }
 
+describe("the file browser (#24.9)", () => {
+	it("lists a version's files, escaped, each linked at its immutable URL; restricted ones only for readers", async () => {
+		const name = uniqueName("web-files");
+		const token = await publisherFor(name);
+		await publishPublic(name, token, "1.0.0", { "docs/<b>x</b>.md": "# x", "img/logo.png": "png" });
+		const pkgPage = await (await page(`/package/${name}`)).text();
+		expect(pkgPage).toContain(`href="/package/${name}/v/1.0.0/files"`);
+		const res = await page(`/package/${name}/v/1.0.0/files`);
+		expect(res.status).toBe(200);
+		expect(res.headers.get("content-security-policy")).toBeTruthy();
+		const body = await res.text();
+		expect(body).toContain("&lt;b&gt;x&lt;/b&gt;.md");
+		expect(body).not.toContain("<b>x</b>");
+		expect(body).toContain(`href="${BASE}/files/${name}@1.0.0/docs/%3Cb%3Ex%3C/b%3E.md"`);
+		expect(body).toContain(`href="${BASE}/files/${name}@1.0.0/img/logo.png"`);
+		expect(body).toContain("<td>image/png</td>");
+		expect((await page(`/package/${name}/v/9.9.9/files`)).status).toBe(404);
+
+		const secret = uniqueName("web-files-private");
+		const owner = await publisherFor(secret);
+		expect((await publish(secret, "1.0.0", owner, { access: "restricted" })).status).toBe(201);
+		expect((await page(`/package/${secret}/v/1.0.0/files`)).status).toBe(404);
+		expect((await page(`/package/${secret}/v/1.0.0/files`, await signIn(owner))).status).toBe(200);
+	});
+});
+
+describe("install lines (#24.2)", () => {
+	it("give a restricted scoped package its scope's set-up with the token from NPM_TOKEN, and the loader with its channel and key", async () => {
+		const scope = `@${uniqueName("inst").replaceAll("-", "")}`;
+		const name = `${scope}/widget`;
+		const token = await publisherFor(scope);
+		expect((await publish(name, "1.0.0", token, { access: "restricted" })).status).toBe(201);
+		expect(
+			(await call(`/packages/${name}/channels/stable`, { method: "POST", token, body: '{"version":"1.0.0"}' })).status,
+		).toBe(201);
+		const cookie = await signIn(token);
+		const body = await (await page(`/package/${name}`, cookie)).text();
+		const lines = (role: string) =>
+			new RegExp(`<pre data-lines="${role}"><code>([^<]*)</code></pre>`).exec(body)?.[1]?.replaceAll("&quot;", '"');
+		expect(lines("npm-setup")).toBe(`${scope}:registry=${BASE}/\n//registry.test/:_authToken=\${NPM_TOKEN}`);
+		expect(lines("npm-install")).toBe(`npm install ${name}`);
+		expect(lines("yarn-setup")).toBe(
+			[
+				"npmScopes:",
+				`  ${scope.slice(1)}:`,
+				`    npmRegistryServer: "${BASE}/"`,
+				`    npmAuthToken: "\${NPM_TOKEN}"`,
+				"    npmAlwaysAuth: true",
+				'unsafeHttpWhitelist: ["registry.test"]',
+				`npmPreapprovedPackages: ["${scope}/*"]`,
+			].join("\n"),
+		);
+		expect(lines("bun-setup")).toBe(`[install.scopes]\n"${scope}" = { url = "${BASE}/", token = "$NPM_TOKEN" }`);
+		expect(body).toContain("set <code>NPM_TOKEN</code> to a token that may read it");
+		const loader = body.match(/<pre data-lines="loader"><code>([\s\S]*?)<\/code><\/pre>/)?.[1] ?? "";
+		expect(loader).toContain(`import { load } from &quot;${BASE}/loader.js&quot;;`);
+		expect(loader).toContain(`load(&quot;${name}&quot;, { channel: &quot;stable&quot;, key: &quot;blk_…&quot; })`);
+		expect(body).toContain("<code>key</code> is a customer key");
+	});
+});
+
 describe("every page", () => {
 	it.each(["/", "/search?q=widget", "/-/signin"])("%s sends a strict CSP, nosniff and landmarks", async (path) => {
 		const res = await page(path);
@@ -102,12 +163,23 @@ describe("the package page", () => {
 		const body = await res.text();
 		expect(body).toContain(`<h1 id="package-name">${name}</h1>`);
 		expect(body).toContain("<h1>Two</h1>");
-		expect(body).toContain(`npm install ${name} --registry ${BASE}/`);
-		expect(body).toContain(`pnpm add ${name} --registry ${BASE}/`);
-		expect(body).toContain(`bun add ${name} --registry ${BASE}/`);
-		expect(body).toContain("yarn add");
+		// Each client's set-up for this registry, then the plain command; no --registry to wrap (#24.2).
+		expect(body).toContain(`<code>registry=${BASE}/</code>`);
+		expect(body).toContain(`<code>npm install ${name}</code>`);
+		expect(body).toContain(`<code>pnpm add ${name}</code>`);
+		expect(body).toContain(`<code>bun add ${name}</code>`);
+		expect(body).toContain(`<code>yarn add ${name}</code>`);
+		expect(body).toContain(`unsafeHttpWhitelist: [&quot;registry.test&quot;]`);
+		expect(body).not.toContain("--registry");
+		expect(body).not.toContain("NPM_TOKEN");
 		expect(body).toMatch(/<svg[^>]*role="img"/);
 		expect(body).toContain("Weekly downloads");
+		// The page's figure and the lists' say how fresh each is (#24.7).
+		expect(body).toContain("The last 7 days, counted as they come; lists and search may be a few minutes behind.");
+		await runPackageAlarm(name);
+		const listed = await (await page(`/search?q=${encodeURIComponent(name)}`)).text();
+		expect(listed).toContain(`href="/package/${name}"`);
+		expect(listed).toMatch(/Weekly downloads here are the last 7 days as of up to \d+ minutes? ago/);
 		expect(body).toContain(`href="/package/${name}/v/1.0.0"`);
 		// A dependency in this registry is linked; one that is not, is not.
 		expect(body).toContain(`<a href="/package/${dep}">${dep}</a>`);
@@ -247,6 +319,12 @@ describe("sessions", () => {
 		expect(wrong.status).toBe(401);
 		expect(wrong.headers.get("set-cookie")).toBeNull();
 		expect(await wrong.text()).toContain("invalid, expired or revoked token");
+		// The prefix a token is listed by, pasted for the token, is said to be that (#24.6).
+		const partial = await post("/-/signin", { token: "dev_a3f8e2c1" });
+		expect(partial.status).toBe(401);
+		const partialText = await partial.text();
+		expect(partialText).toContain("only the start of a token");
+		expect(partialText).not.toContain("tokens start with");
 
 		const { token } = await createToken([]);
 		const cookie = await signIn(token);
@@ -331,7 +409,10 @@ describe("channel forms on the package page", () => {
 		const cookie = await signIn(token);
 		const res = await post(`/package/${name}/channels/stable/rollback`, {}, { cookie });
 		expect(res.status).toBe(303);
-		expect(res.headers.get("location")).toBe(`/package/${name}#channels`);
+		// The page it sends back to says what was done (#24.4).
+		expect(res.headers.get("location")).toBe(
+			`/package/${name}?done=${encodeURIComponent("stable rolled back to 1.1.0")}#channel-stable`,
+		);
 		expect(await stableVersion(name)).toBe("1.1.0");
 
 		const history = (await (await call(`/packages/${name}/channels/stable/history`, { token })).json()) as {
@@ -369,6 +450,48 @@ describe("channel forms on the package page", () => {
 		const res = await post(`/package/${name}/promote`, { to: "stable", from: "beta" }, { cookie });
 		expect(res.status).toBe(303);
 		expect(await stableVersion(name)).toBe("1.0.0");
+	});
+
+	it("shows rollbacks and promotions in the history with the time of day, and asks before moving stable (#24.4)", async () => {
+		const { name, token } = await released();
+		const cookie = await signIn(token);
+		await call(`/packages/${name}/channels/beta`, {
+			method: "POST",
+			token,
+			body: JSON.stringify({ version: "1.0.0" }),
+		});
+		const before = await (await page(`/package/${name}`, cookie)).text();
+		// Promote defaults to something that moves: stable from beta, not stable onto itself.
+		expect(before).toMatch(/<select id="promote-from" name="to">.*<option selected>stable<\/option>/s);
+		expect(before).toMatch(/<select id="promote-to" name="from">.*<option selected>beta<\/option>/s);
+		expect(before).toContain('data-moves-field="to"');
+		expect(before).toContain('data-moves="stable" data-what="Roll stable back one step"');
+
+		expect((await post(`/package/${name}/channels/stable/rollback`, {}, { cookie })).status).toBe(303);
+		expect((await post(`/package/${name}/promote`, { to: "stable", from: "beta" }, { cookie })).status).toBe(303);
+		const after = await (await page(`/package/${name}`, cookie)).text();
+		const stable = after.slice(after.indexOf('id="channel-stable"'), after.indexOf('id="channel-stable"') + 6000);
+		expect(stable).toContain('<span class="event">promoted from beta</span>');
+		expect(stable).toContain('<span class="event">rolled back from 1.2.0</span>');
+		expect(stable).toMatch(/<time datetime="[^"]+">\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC<\/time>/);
+		const history = (await (await call(`/packages/${name}/channels/stable/history`, { token })).json()) as {
+			history: { version: string; event: string; current: boolean }[];
+		};
+		expect(history.history.slice(0, 2).map((h) => [h.version, h.event, h.current])).toEqual([
+			["1.0.0", "promote", true],
+			["1.1.0", "rollback", false],
+		]);
+	});
+
+	it("offers no rollout on latest of an ordinary package (#24.4)", async () => {
+		const name = uniqueName("web-ordinary");
+		const token = await publisherFor(name);
+		for (const version of ["1.0.0", "1.1.0"]) {
+			expect((await publish(name, version, token, { access: "public" })).status).toBe(201);
+		}
+		const body = await (await page(`/package/${name}`, await signIn(token))).text();
+		expect(body).toContain('id="channel-latest"');
+		expect(body).not.toContain("Start rollout");
 	});
 
 	it("shows and steers a staged rollout: start, widen, revert and complete, as the API does (#13)", async () => {
@@ -484,6 +607,9 @@ describe("the dashboard", () => {
 		expect(body).toContain("Recent failed authentications");
 		expect(body).toContain("auth.failed");
 		expect(body).toContain("Hit rate");
+		// The isolate's counters start at its first request, not at workerd's frozen module-scope clock (#24.9).
+		expect(body).not.toContain("1970-01-01");
+		expect(body).toMatch(/Read tier \(this isolate, since 20\d\d-/);
 
 		expect((await page("/-/dashboard")).status).toBe(401);
 		const developer = await createToken([]);

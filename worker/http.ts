@@ -33,9 +33,9 @@ export async function readBodyBytes(request: Request, limit: number): Promise<Ui
 export const tooLarge = refused.bodyTooLarge;
 
 /** Refuses (413) a body whose Content-Length says it is over the limit, before reading any of it. */
-export function assertDeclaredSize(request: Request, limit: number): void {
+export function assertDeclaredSize(request: Request, limit: number, refusal = tooLarge): void {
 	const declared = Number(request.headers.get("content-length") ?? "NaN");
-	if (declared > limit) throw tooLarge(limit);
+	if (declared > limit) throw refusal(limit);
 }
 
 /**

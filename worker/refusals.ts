@@ -57,6 +57,12 @@ export const refused = {
 
 	// request bodies and paths
 	bodyTooLarge: (limit: number) => http("payloadTooLarge", `request body is larger than the ${limit}-byte limit`),
+	/** npm sends the tarball base64-encoded inside JSON: a third larger than the tarball itself (#24.6). */
+	publishTooLarge: (limit: number) =>
+		http(
+			"payloadTooLarge",
+			`request body is larger than the ${limit}-byte limit (MAX_BODY_SIZE); npm sends the tarball base64-encoded, so the largest tarball npm can publish is about 3/4 of it, ${((limit * 3) / 4 / 1048576).toFixed(1)} MiB`,
+		),
 	malformedJson: () => http("malformedJson", "request body is not valid JSON"),
 	tooDeep: () => http("badRequest", `request body nests deeper than ${LIMITS.jsonDepth} levels`),
 	/** A valibot schema's first issue, with the path to the member it is about. */
@@ -77,6 +83,13 @@ export const refused = {
 	periodReversed: (raw: string) => http("badRequest", `invalid period "${raw}": the start is after the end`),
 	periodTooLong: (raw: string, days: number) => http("badRequest", `invalid period "${raw}": at most ${days} days`),
 
+	// channels
+	channelNameTypo: (channel: string, near: string) =>
+		http(
+			"conflict",
+			`channel "${channel}" does not exist; did you mean ${near}? To create "${channel}" beside "${near}", send {"create": true} with the version`,
+		),
+
 	// pages and their forms
 	crossOriginForm: () => http("forbidden", "this form must be sent from the registry's own pages"),
 	signInNeedsCredentials: () => http("badRequest", "paste a token, or give your user name and password"),
@@ -86,6 +99,13 @@ export const refused = {
 	notBearer: () => http("unauthorized", "authorization must be a Bearer token", BEARER),
 	badTokenPrefix: () => http("unauthorized", "invalid token: tokens start with dev_, blk_ or adm_", BEARER),
 	invalidToken: () => http("unauthorized", "invalid, expired or revoked token", BEARER),
+	/** Too short to be a token: most often the prefix a token is listed by. */
+	partialToken: () =>
+		http(
+			"unauthorized",
+			"invalid token: this is only the start of a token (lists show tokens by their first characters); paste the whole token",
+			BEARER,
+		),
 	/** A pasted token that does not work (the sign-in page). */
 	tokenRejected: () => http("unauthorized", "invalid token", BEARER),
 	/** A wrong password and an unknown name are the same answer (see auth/credentials.ts). */
@@ -109,8 +129,15 @@ export const refused = {
 	customerReadOnly: () => http("forbidden", "customer keys are read-only"),
 	lacksPermission: (missing: string[], name: string) =>
 		http("forbidden", `this token lacks ${missing.join(" and ")} permission on ${name}`),
-	/** A write to a package the token has no grant on: it is not told whether the package exists. */
-	noGrant: (name: string) => http("notFound", `${name} not found, or this token has no grant on it`),
+	/**
+	 * A write to a package the token has no grant on: the same 403 whether the package is
+	 * restricted or does not exist yet, so it tells nothing the token could not see (#24.6).
+	 */
+	noGrant: (missing: string[], name: string, scope: string | null) =>
+		http(
+			"forbidden",
+			`this token has no grant on ${name}: it needs ${missing.join(" and ")} permission on ${name}${scope ? ` or on the scope ${scope}` : ""}`,
+		),
 	needsTwoFactorUser: (name: string) =>
 		http(
 			"forbidden",

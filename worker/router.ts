@@ -71,6 +71,7 @@ import {
 	rolloutFromPage,
 } from "./web/channel-forms";
 import { dashboardPage } from "./web/dashboard";
+import { filesPage } from "./web/files-page";
 import { homePage, searchPage } from "./web/listing-pages";
 import { operationsPage } from "./web/operations-page";
 import { orgForm, orgPage } from "./web/org-page";
@@ -302,6 +303,7 @@ for (const name of ["/package/@:scope/:pkg", "/package/:pkg"]) {
 	api
 		.get(name, packagePage)
 		.get(`${name}/v/:version`, packagePage)
+		.get(`${name}/v/:version/files`, filesPage)
 		.post(`${name}/channels/:channel/rollback`, rollbackFromPage)
 		.post(`${name}/channels/:channel/rollout`, rolloutFromPage)
 		.post(`${name}/channels/:channel/rollout/complete`, completeRolloutFromPage)

@@ -127,7 +127,8 @@ export class Tokens {
 			customer: row.customer,
 			origin: row.origin,
 			grants: this.grantsOf("token", row.id),
-			readonly: row.readonly === 1,
+			// A customer key only ever reads, whatever it was created with (#24.6).
+			readonly: row.readonly === 1 || row.kind === "customer",
 			cidr: row.cidr === null ? null : (JSON.parse(row.cidr) as string[]),
 			createdAt: row.created_at,
 			expiresAt: row.expires_at,

@@ -40,10 +40,18 @@ export function rollbackChannel(
 	pkg: PackageRow,
 	channel: string,
 	to: number | undefined,
+	now: string,
+	actor: Actor,
 ): Result<Change<ChannelView>> {
 	if (rows.rollouts.get(channel)) return refusals.rolloutInProgress(channel);
+	const from = rows.channels.get(channel);
 	const moved = rows.channels.rollback(channel, to);
 	if (!moved.ok) return moved;
+	// The history a person reads shows the rollback too, beside the chain (#24.4).
+	rows.channels.note(channel, moved.value.version, actor.label, now, "rollback", {
+		from: from?.version ?? null,
+		to: moved.value.historyId,
+	});
 	return ok({
 		value: readChannelView(rows, pkg, moved.value),
 		action: "channel.rollback",
@@ -65,7 +73,7 @@ export function promoteChannel(
 	if (!source) return refusals.channelNotFound(from);
 	if (rows.rollouts.get(to)) return refusals.rolloutInProgress(to);
 	if (!rows.channels.hasRoomFor([to])) return refusals.tooManyChannels();
-	const state = rows.channels.move(to, source.version, actor.label, now);
+	const state = rows.channels.move(to, source.version, actor.label, now, "promote", { from });
 	return ok({
 		value: readChannelView(rows, pkg, state),
 		action: "channel.promote",

@@ -25,6 +25,17 @@ export class Channels {
 		return row ? toState(row) : null;
 	}
 
+	/** The newest event of the channel's history: a publisher's move, promotion or rollback, an upload's move… */
+	lastEvent(channel: string): HistoryEvent | null {
+		const row = this.sql
+			.exec<{ event: HistoryEvent }>(
+				`SELECT event FROM channel_history WHERE channel = ? ORDER BY id DESC LIMIT 1`,
+				channel,
+			)
+			.toArray()[0];
+		return row?.event ?? null;
+	}
+
 	list(): ChannelState[] {
 		return this.sql
 			.exec<HistoryRow>(
@@ -47,8 +58,15 @@ export class Channels {
 	}
 
 	/** Points a channel at a version: one new history row, linked to the channel's current row. */
-	move(channel: string, version: string, by: string, at: string, event: HistoryEvent = "move"): ChannelState {
-		const row = this.append(channel, version, by, at, event, null);
+	move(
+		channel: string,
+		version: string,
+		by: string,
+		at: string,
+		event: HistoryEvent = "move",
+		detail: unknown = null,
+	): ChannelState {
+		const row = this.append(channel, version, by, at, event, detail === null ? null : JSON.stringify(detail));
 		this.sql.exec(
 			`INSERT INTO channels (name, current_history_id) VALUES (?, ?)
 			 ON CONFLICT (name) DO UPDATE SET current_history_id = excluded.current_history_id`,

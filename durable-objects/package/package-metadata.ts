@@ -36,7 +36,7 @@ import { importMetadata, importVersion } from "./import";
 import { PackageAlarm } from "./package-alarm";
 import { revision } from "./package-record";
 import { type Change, type PackageRows, packageRows, type Skip, type Written } from "./package-rows";
-import { versionDocument } from "./packument";
+import { asPeople, versionDocument } from "./packument";
 import { pageOf } from "./page";
 import { searchDocumentOf } from "./search-document";
 import { StagedSide } from "./staged-side";
@@ -144,7 +144,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			});
 			if (!resolved.ok) return resolved;
 			const row = this.rows.versions.get(resolved.value) as VersionRow;
-			const body = JSON.stringify(versionDocument(pkg, row, this.rows.versions.maintainers()));
+			const body = JSON.stringify(versionDocument(pkg, row, asPeople(this.rows.versions.maintainers())));
 			return ok({ body, placeholder: pkg.base_placeholder });
 		}, mayReadRestricted);
 	}
@@ -178,6 +178,15 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			const file = row ? this.rows.versions.file(version, path) : null;
 			if (!row || !file) return refusals.fileNotFound();
 			return ok({ key: row.files_key, file });
+		});
+	}
+
+	/** A version's files for the page's file browser (#24.9): the first `limit` paths, and how many there are. */
+	fileList(version: string, limit: number) {
+		return this.read(() => {
+			const row = this.rows.versions.get(version);
+			if (!row) return refusals.versionNotFound(version);
+			return ok({ version: row.version, total: row.file_count, files: this.rows.versions.fileList(version, limit) });
 		});
 	}
 
@@ -373,7 +382,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	}
 
 	rollbackChannel(channel: string, to: number | undefined, actor: Actor) {
-		return this.write(actor, {}, (pkg) => channelChanges.rollbackChannel(this.rows, pkg, channel, to));
+		return this.write(actor, {}, (pkg, now) => channelChanges.rollbackChannel(this.rows, pkg, channel, to, now, actor));
 	}
 
 	promoteChannel(to: string, from: string, actor: Actor) {

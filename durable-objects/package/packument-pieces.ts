@@ -1,6 +1,12 @@
 import type { Person } from "../../schema/package/contract";
 import type { PackageRow, VersionRow } from "../../schema/package/rows";
-import { abbreviatedPackumentFrame, abbreviatedVersion, fullPackumentFrame, versionDocument } from "./packument";
+import {
+	abbreviatedPackumentFrame,
+	abbreviatedVersion,
+	asPeople,
+	fullPackumentFrame,
+	versionDocument,
+} from "./packument";
 
 // The packuments in pieces: each version's part of both forms is built once, when the version is
 // published (or deprecated, or signed), and stored beside it; a read joins the pieces into the
@@ -35,7 +41,7 @@ export function assembleFull(
 	distTags: Record<string, string>,
 	maintainers: Person[],
 ): string {
-	const people = JSON.stringify(maintainers);
+	const people = JSON.stringify(asPeople(maintainers));
 	const versions = pieces.map((p) => `${JSON.stringify(p.version)}:${p.full_head}${people}${p.full_tail}`);
 	// The rest of the document as the pure builder makes it, its versions left out (its time needs
 	// only the publish times).

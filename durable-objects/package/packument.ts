@@ -48,7 +48,8 @@ export function versionDocument(pkg: PackageRow, row: VersionRow, maintainers: P
 		version: row.version,
 		_id: `${pkg.name}@${row.version}`,
 		...(row.deprecated ? { deprecated: row.deprecated } : {}),
-		_npmUser: JSON.parse(row.published_by) as Person,
+		_npmUser: withEmail(JSON.parse(row.published_by) as Person),
+		// Given as people (`asPeople`), or as the pieces' marker (packument-pieces.ts).
 		maintainers,
 		dist: {
 			integrity: row.integrity,
@@ -68,7 +69,8 @@ export function fullPackument(
 	maintainers: Person[],
 ): Record<string, unknown> {
 	const latest = versions.find((v) => v.version === distTags.latest) ?? versions.at(-1) ?? null;
-	const documents = Object.fromEntries(versions.map((row) => [row.version, versionDocument(pkg, row, maintainers)]));
+	const people = asPeople(maintainers);
+	const documents = Object.fromEntries(versions.map((row) => [row.version, versionDocument(pkg, row, people)]));
 	return fullPackumentFrame(pkg, versions, latest, distTags, maintainers, documents);
 }
 
@@ -99,7 +101,7 @@ export function fullPackumentFrame(
 			modified: pkg.modified_at,
 			...Object.fromEntries(times.map((row) => [row.version, row.published_at])),
 		},
-		maintainers,
+		maintainers: maintainers.map(withEmail),
 		readme: latestRow?.readme ?? "",
 		readmeFilename: latestRow?.readme_filename ?? "",
 		users: {},
@@ -131,4 +133,17 @@ export function abbreviatedPackumentFrame(
 	versions: unknown,
 ): Record<string, unknown> {
 	return { name: pkg.name, modified: pkg.modified_at, "dist-tags": distTags, versions };
+}
+
+/**
+ * npm prints people as `name <email>`: a publisher that is a token, not a user, has no email, and
+ * `npm owner ls` would print `ci <undefined>`. An empty one prints `ci <>` (#24.6).
+ */
+function withEmail(person: Person): Person & { email: string } {
+	return { ...person, email: person.email ?? "" };
+}
+
+/** The maintainers as a packument lists them: each with an email, empty for a token publisher. */
+export function asPeople(maintainers: Person[]): Person[] {
+	return maintainers.map(withEmail);
 }

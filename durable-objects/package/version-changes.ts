@@ -5,6 +5,7 @@ import type { PackageUpdate, PublishInput, VersionRef } from "../../schema/packa
 import type { PackageRow, VersionRow } from "../../schema/package/rows";
 import { refusals } from "../../schema/refusals";
 import type { Provenance } from "../../schema/trust/contract";
+import { followLatest } from "./latest-follows";
 import { revision } from "./package-record";
 import type { Change, PackageRows, Skip } from "./package-rows";
 import { person, refName } from "./views";
@@ -19,7 +20,7 @@ export function publish(
 	pkg: PackageRow,
 	now: string,
 	input: PublishInput,
-): Result<Change<{ versionId: string; packageId: string }>> {
+): Result<Change<{ versionId: string; packageId: string; channelsMoved: string[] }>> {
 	if (rows.versions.isTaken(input.version)) return refusals.versionExists(input.version);
 	if (!rows.channels.hasRoomFor(input.tags)) return refusals.tooManyChannels();
 	const versionId = crypto.randomUUID();
@@ -49,13 +50,17 @@ export function publish(
 	// A CI publishing as a trusted publisher is no maintainer of the package.
 	if (!input.actor.trustedPublisher) rows.versions.addMaintainer(person(input.actor));
 	for (const tag of input.tags) rows.channels.move(tag, input.version, input.actor.label, now);
+	// An upload names no channel; `latest` follows it until a publisher moves it (latest-follows.ts).
+	const followed =
+		input.tags.length === 0 ? followLatest(rows.channels, rows.versions.numbers(), input.actor.label, now) : null;
+	const channelsMoved = followed ? [followed.channel] : input.tags;
 	return ok({
-		value: { versionId, packageId: pkg.package_id },
+		value: { versionId, packageId: pkg.package_id, channelsMoved },
 		action: input.tags.length > 0 ? "publish" : "upload",
 		target: input.version,
 		detail: {
 			versionId,
-			tags: input.tags,
+			tags: channelsMoved,
 			integrity: input.tarball.integrity,
 			...(input.manifestOverrides?.length ? { manifestFromTarball: input.manifestOverrides } : {}),
 			...(input.actor.trustedPublisher ? { trustedPublisher: auditedProvenance(input.actor.trustedPublisher) } : {}),
@@ -180,7 +185,9 @@ export function removeVersions(
 ): Result<string[]> | Refusal {
 	for (const version of versions) {
 		const protecting = rows.channels.protectingChannels(version);
-		if (protecting.length > 0 && !force) return refusals.protectedVersion(version, protecting);
+		if (protecting.length > 0 && !force) {
+			return refusals.protectedVersion(rows.record.get()?.name ?? "", version, protecting);
+		}
 	}
 	const keys: string[] = [];
 	for (const version of versions) {

@@ -144,6 +144,17 @@ export class Versions {
 		this.sql.exec(`DELETE FROM version_documents WHERE version = ?`, version);
 	}
 
+	/** A version's files by path, at most `limit` of them (the page's file browser). */
+	fileList(version: string, limit: number): { path: string; size: number }[] {
+		return this.sql
+			.exec<{ path: string; size: number }>(
+				`SELECT path, size FROM files WHERE version = ? ORDER BY path LIMIT ?`,
+				version,
+				limit,
+			)
+			.toArray();
+	}
+
 	file(version: string, path: string): BundledFile | null {
 		return (
 			this.sql

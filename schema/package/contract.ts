@@ -160,7 +160,11 @@ export type ChannelView = {
 	rollout: RolloutView | null;
 };
 
-export type RolloutEventDetail = { percent: number; from?: number };
+/**
+ * What a history row beside the moves says: a rollout's percentage (and, for a change, the one
+ * before); a promotion's source channel; a rollback's version before it and the row it went to.
+ */
+export type RolloutEventDetail = { percent?: number; from?: number | string | null; to?: number };
 
 export type RolloutView = {
 	version: string;
@@ -297,6 +301,10 @@ export interface PackageMetadataContract {
 	/** Downloads the Worker served from its read tier, in one batch per isolate: `{ version: count }`. */
 	countDownloads(counts: Record<string, number>): void;
 	file(version: string, path: string): Result<Readable<{ key: string; file: BundledFile }>>;
+	fileList(
+		version: string,
+		limit: number,
+	): Result<Readable<{ version: string; total: number; files: { path: string; size: number }[] }>>;
 	downloadCounts(start: string, end: string): Result<Readable<DownloadCounts>>;
 	maintainers(): Result<Readable<{ maintainers: Person[]; rev: string }>>;
 	distTags(): Result<Readable<{ tags: Record<string, string> }>>;

@@ -38,7 +38,20 @@ export type VersionRow = {
 /** A version as it is inserted: everything but the deprecation, which only a later write sets. */
 export type VersionInsert = Omit<VersionRow, "deprecated">;
 
-export type HistoryEvent = "move" | "rollout.start" | "rollout.change" | "rollout.complete" | "rollout.revert";
+/**
+ * `upload`: `latest` moved by an upload on its own (latest-follows.ts), not by a publisher.
+ * `promote`: a move to the version another channel pointed at (detail: `{ from }`). `rollback`: a
+ * row beside the chain recording that the pointer went back to an earlier row (detail: `{ from, to }`).
+ */
+export type HistoryEvent =
+	| "move"
+	| "upload"
+	| "promote"
+	| "rollback"
+	| "rollout.start"
+	| "rollout.change"
+	| "rollout.complete"
+	| "rollout.revert";
 
 export type HistoryRow = {
 	id: number;

@@ -6,8 +6,14 @@ const VersionNumber = v.pipe(v.string(), v.minLength(1, "version must not be emp
 const VersionId = v.pipe(v.string(), v.uuid("versionId must be a UUID"));
 
 /** POST /packages/{name}/channels/{channel}: the version to publish to the channel. */
+/** `create`: the channel may be new even though its name is a slip from an existing one's (#24.5). */
+const Create = v.optional(v.boolean("create must be true or false"));
+
 export const MoveChannelSchema = v.union(
-	[v.strictObject({ version: VersionNumber }), v.strictObject({ versionId: VersionId })],
+	[
+		v.strictObject({ version: VersionNumber, create: Create }),
+		v.strictObject({ versionId: VersionId, create: Create }),
+	],
 	'the body must be { "version": "1.2.0" } or { "versionId": "…" }',
 );
 
@@ -17,7 +23,7 @@ export const RollbackSchema = v.strictObject({
 });
 
 /** POST /packages/{name}/channels/{to}/promote */
-export const PromoteSchema = v.strictObject({ from: v.string("from must name a channel") });
+export const PromoteSchema = v.strictObject({ from: v.string("from must name a channel"), create: Create });
 
 const Percent = v.pipe(
 	v.number("percent must be a number from 0 to 100"),

@@ -172,6 +172,33 @@ describe("npm", () => {
 		expect(republish.output).toContain("You cannot publish over the previously published versions: 1.0.0.");
 	});
 
+	it("installs a package that was only uploaded: latest follows the upload (#24.1)", async () => {
+		const token = await server.developerToken(["e2e-uploaded"]);
+		const build = tempDir("build");
+		writeFiles(build, { "index.js": "module.exports = 'uploaded';\n" });
+		const tgz = join(tempDir("bundle"), "build.tgz");
+		await ok("tar", ["czf", tgz, "-C", build, "."], { cwd: build });
+		const res = await fetch(`${server.url}/packages/e2e-uploaded/upload?version=1.0.0&access=public`, {
+			method: "POST",
+			headers: { authorization: `Bearer ${token}`, "content-type": "application/gzip" },
+			body: readFileSync(tgz),
+		});
+		expect(res.status).toBe(201);
+		expect(((await res.json()) as { channelsMoved: string[] }).channelsMoved).toEqual(["latest"]);
+		const cwd = npmProject(server, token, { "package.json": packageJson({ name: "app", version: "1.0.0" }) });
+		expect((await ok("npm", ["view", "e2e-uploaded", "version"], { cwd })).stdout.trim()).toBe("1.0.0");
+		await ok("npm", ["install", "e2e-uploaded"], { cwd });
+		expect((await ok("node", ["-p", "require('e2e-uploaded')"], { cwd })).stdout.trim()).toBe("uploaded");
+	});
+
+	it("lists a token publisher with npm owner ls without <undefined> (#24.6)", async () => {
+		const ci = await server.developerToken(["e2e-by-ci"], "ci");
+		const cwd = npmProject(server, ci, { "package.json": packageJson({ name: "e2e-by-ci", version: "1.0.0" }) });
+		await ok("npm", ["publish", "--access", "public"], { cwd });
+		const owners = await ok("npm", ["owner", "ls", "e2e-by-ci"], { cwd });
+		expect(owners.stdout.trim()).toBe("ci <>");
+	});
+
 	it("logs in with npm login, answers whoami and ping, publishes as that user and logs out", async () => {
 		await server.admin("POST", "/-/admin/users", {
 			name: "bob",

@@ -1,6 +1,8 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium, npmProject, ok, packageJson, RegistryServer } from "./harness";
+import { launchChromium, npmProject, ok, packageJson, RegistryServer, tempDir, writeFiles } from "./harness";
 
 // The pages for people in a real headless Chromium against `wrangler dev`: search for a package,
 // open it, read its README and chart, sign in with a token, roll a channel back from the page and
@@ -110,10 +112,18 @@ describe("the web interface in Chromium", () => {
 		expect(session?.sameSite).toBe("Strict");
 		expect(session?.value).not.toContain(devToken.slice(4));
 
+		// Moving stable asks first (#24.4); the page it comes back to says what was done.
+		const asked: string[] = [];
+		tab.once("dialog", async (dialog) => {
+			asked.push(dialog.message());
+			await dialog.accept();
+		});
 		await Promise.all([
-			tab.waitForURL(/\/package\/@web\/widget#channels$/),
+			tab.waitForURL(/\/package\/@web\/widget#channel-stable$/),
 			tab.click("text=Roll stable back one step"),
 		]);
+		expect(asked).toEqual(["Pages loading stable get the change at their next load. Roll stable back one step?"]);
+		expect(await tab.textContent('p.done[role="status"]')).toBe("stable rolled back to 1.0.0");
 		const lookup = (await (await fetch(`${server.url}/packages/${widget}/channels/stable`)).json()) as {
 			version: string;
 		};
@@ -121,6 +131,65 @@ describe("the web interface in Chromium", () => {
 		expect(await tab.textContent("#channel-stable")).toContain("1.0.0");
 		expect(await tab.evaluate("typeof window.__pwned")).toBe("undefined");
 		expect(problems).toEqual([]);
+	});
+});
+
+describe("install lines copied from the page (#24.2)", () => {
+	it("installs with npm and with yarn 4 on this plain-http registry from what the page says, and shows the loader", async () => {
+		browser ??= await launchChromium();
+		const tab = await browser.newPage();
+		await tab.goto(`${server.url}/package/${widget}`);
+		const copied = async (role: string) => {
+			const block = tab.locator(`pre[data-lines="${role}"]`);
+			// One block, shown whole: its lines are the file's lines (nothing wraps inside a flag).
+			expect(await block.evaluate((el) => getComputedStyle(el).whiteSpace)).toBe("pre");
+			return (await block.textContent()) ?? "";
+		};
+		const npmSetup = await copied("npm-setup");
+		expect(npmSetup).toBe(`@web:registry=${server.url}/`);
+		const npmInstall = (await copied("npm-install")).split(" ");
+		expect(npmInstall).toEqual(["npm", "install", widget]);
+
+		const npmApp = tempDir("copied-npm");
+		writeFiles(npmApp, { "package.json": packageJson({ name: "app", version: "1.0.0" }), ".npmrc": `${npmSetup}\n` });
+		await ok(npmInstall[0] ?? "npm", npmInstall.slice(1), { cwd: npmApp });
+		expect(JSON.parse(readFileSync(join(npmApp, "node_modules/@web/widget/package.json"), "utf8")).name).toBe(widget);
+
+		const yarnSetup = await copied("yarn-setup");
+		expect(yarnSetup).toContain(`unsafeHttpWhitelist: ["127.0.0.1"]`);
+		const yarnInstall = (await copied("yarn-install")).split(" ");
+		const yarnApp = tempDir("copied-yarn");
+		writeFiles(yarnApp, {
+			"package.json": packageJson({ name: "app", version: "1.0.0" }),
+			".yarnrc.yml": `${yarnSetup}\nenableTelemetry: false\n`,
+		});
+		await ok(yarnInstall[0] ?? "yarn", yarnInstall.slice(1), {
+			cwd: yarnApp,
+			env: { YARN_ENABLE_IMMUTABLE_INSTALLS: "false" },
+		});
+		expect(readFileSync(join(yarnApp, "yarn.lock"), "utf8")).toContain(`"${widget}@npm:`);
+
+		// The package has a loader channel: the snippet names it.
+		expect(await copied("loader")).toContain(`load("${widget}", { channel: "stable" })`);
+		await tab.close();
+	});
+});
+
+describe("a phone's width (#24.9)", () => {
+	it("keeps the chart's labels at 11 px or more and the page, versions table included, within 390 px", async () => {
+		browser ??= await launchChromium();
+		const tab = await browser.newPage({ viewport: { width: 390, height: 844 } });
+		await tab.goto(`${server.url}/package/${widget}`);
+		const sizes = await tab.$$eval("figure.chart .chart-axis span, figure.chart .chart-scale span", (spans) =>
+			spans.map((s) => Number.parseFloat(getComputedStyle(s).fontSize)),
+		);
+		expect(sizes.length).toBeGreaterThan(0);
+		for (const size of sizes) expect(size).toBeGreaterThanOrEqual(11);
+		expect(await tab.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+		const table = tab.locator("#versions-title + .scroll table");
+		const box = await table.boundingBox();
+		expect(box?.width ?? 0).toBeLessThanOrEqual(390);
+		await tab.close();
 	});
 });
 

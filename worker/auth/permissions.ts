@@ -39,9 +39,9 @@ export function assertCanRead(principal: Principal, pkg: PackageName, access: Ac
 }
 
 /**
- * Writes: 401 without a token. A token with no grant at all on the package gets 404 whether the
- * package is restricted or does not exist yet (as the npm registry answers a publish to a scope
- * you do not own), so a restricted package never reveals itself; otherwise a missing permission is 403.
+ * Writes: 401 without a token. A token with no grant at all on the package gets the same 403,
+ * naming the grant it lacks, whether the package is restricted or does not exist yet, so a
+ * restricted package never reveals itself; otherwise a missing permission is 403 too.
  * `access` is null when the package does not exist.
  */
 export function assertCan(
@@ -53,10 +53,10 @@ export function assertCan(
 	if (principal.kind === "anonymous") throw refused.logIn("changePackages");
 	const missing = permissions.filter((p) => !can(principal, pkg, p));
 	if (missing.length === 0) return;
-	if (access !== "public" && !can(principal, pkg, "read")) {
-		throw refused.noGrant(pkg.name);
-	}
 	if (principal.kind === "customer") throw refused.customerReadOnly();
+	if (access !== "public" && !can(principal, pkg, "read")) {
+		throw refused.noGrant(missing, pkg.name, pkg.scope);
+	}
 	throw refused.lacksPermission(missing, pkg.name);
 }
 

@@ -82,6 +82,8 @@ export async function authenticate(request: Request, env: Env): Promise<Principa
 	}
 	const kind = kindOfToken(token);
 	if (kind === null) return failed(request, env, ip, null, refused.badTokenPrefix());
+	// The prefix a token is listed by (`dev_a3f8e2c1`) pasted for the token: say so (#24.6).
+	if (token.length <= TOKEN_PREFIXES[kind].length + 16) return failed(request, env, ip, null, refused.partialToken());
 	const record = await lookupToken(env, hash);
 	const prefix = token.slice(0, TOKEN_PREFIXES[kind].length + 8);
 	if (record === null || record.kind !== kind || expired(record)) {
@@ -188,7 +190,7 @@ function expired(record: TokenRecord): boolean {
 
 function kindOfToken(token: string): TokenKind | null {
 	for (const [kind, prefix] of Object.entries(TOKEN_PREFIXES) as [TokenKind, string][]) {
-		if (token.startsWith(prefix) && token.length > prefix.length + 16) return kind;
+		if (token.startsWith(prefix)) return kind;
 	}
 	return null;
 }

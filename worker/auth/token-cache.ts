@@ -1,5 +1,4 @@
 import type { TokenRecord } from "../../schema/auth/contract";
-import { sha256Hex } from "../../schema/hashing";
 import { tokenStub } from "../objects";
 
 // This isolate's memory of token records, by the token's SHA-256: a token check is usually a Map

@@ -1,5 +1,5 @@
 import { LIMITS } from "../../schema/limits";
-import { assertDeclaredSize, malformedJson, tooDeep, tooLarge } from "../http";
+import { assertDeclaredSize, malformedJson, tooDeep } from "../http";
 import { refused } from "../refusals";
 
 // The body of PUT /{name} read as it streams in. npm sends one JSON document whose
@@ -32,7 +32,7 @@ export async function readPublishBody(
 	maxBodySize: number,
 	handlers: PublishBodyHandlers,
 ): Promise<unknown> {
-	assertDeclaredSize(request, maxBodySize);
+	assertDeclaredSize(request, maxBodySize, refused.publishTooLarge);
 	if (!request.body) throw malformedJson();
 	const scanner = new DocumentScanner();
 	const data = new DataString();
@@ -45,7 +45,7 @@ export async function readPublishBody(
 			if (done) break;
 			total += chunk.byteLength;
 			// Refused as soon as the limit is crossed: the rest is never read.
-			if (total > maxBodySize) throw tooLarge(maxBodySize);
+			if (total > maxBodySize) throw refused.publishTooLarge(maxBodySize);
 			let at = 0;
 			while (at < chunk.byteLength) {
 				if (sink) {

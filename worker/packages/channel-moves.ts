@@ -3,6 +3,7 @@ import { unwrap } from "../errors";
 import { packageWrite } from "../guards";
 import { json, readJson, readOptionalJson } from "../http";
 import { channelName, channelParam, versionNumber } from "../params";
+import { assertNoChannelTypo } from "./channel-typos";
 import { channelBody } from "./views";
 
 // Moving channels: publish a version to a channel, roll it back, promote one channel to another,
@@ -14,7 +15,9 @@ const channelWrite = { auth: "write", need: ["publish"], mustExist: true, cache:
 export const publishToChannel = packageWrite(channelWrite, async ({ request, env, pkg, stub, actor, info }) => {
 	const body = await readJson(request, MoveChannelSchema);
 	const ref = "version" in body ? { version: versionNumber(body.version) } : { versionId: body.versionId };
-	const view = unwrap(await stub.moveChannel(channelParam(request.params), ref, actor));
+	const channel = channelParam(request.params);
+	await assertNoChannelTypo(stub, channel, body.create);
+	const view = unwrap(await stub.moveChannel(channel, ref, actor));
 	return json(await channelBody(request, env, pkg.name, info.access, view), { status: 201 });
 });
 
@@ -27,8 +30,11 @@ export const rollbackChannel = packageWrite(channelWrite, async ({ request, env,
 
 /** POST /packages/{name}/channels/{to}/promote { from } */
 export const promoteChannel = packageWrite(channelWrite, async ({ request, env, pkg, stub, actor, info }) => {
-	const from = channelName((await readJson(request, PromoteSchema)).from);
-	const view = unwrap(await stub.promoteChannel(channelParam(request.params), from, actor));
+	const body = await readJson(request, PromoteSchema);
+	const from = channelName(body.from);
+	const to = channelParam(request.params);
+	await assertNoChannelTypo(stub, to, body.create);
+	const view = unwrap(await stub.promoteChannel(to, from, actor));
 	return json(await channelBody(request, env, pkg.name, info.access, view), { status: 201 });
 });
 

@@ -16,7 +16,8 @@ import { assertMayCreate } from "../upstream/ownership";
 import { versionLinks } from "./views";
 
 // POST /packages/{name}/upload: a gzip tarball of a build (npm pack layout or files at the root)
-// becomes a new immutable version without touching any channel. It is repacked as an npm tarball
+// becomes a new immutable version without touching any channel a publisher chose (only `latest`
+// follows the highest version, until a publisher moves it: durable-objects/package/latest-follows.ts). It is repacked as an npm tarball
 // whose package.json carries the chosen name and version, so `npm install` can install it too.
 // The body streams into the file bundle as it arrives; the npm tarball is packed from the bundle,
 // read back from R2. Memory holds a part of each R2 upload and the file index, never the bundle.
@@ -64,13 +65,14 @@ export const uploadBundle = packageWrite(upload, async (context) => {
 			access,
 			actor,
 		});
-		const { versionId, packageId } = stored;
+		const { versionId, packageId, channelsMoved } = stored;
 		const links = await versionLinks(request, env, pkg.name, info?.access ?? access, {
 			version: chosen,
 			entryPath: stored.entryPath,
 			entryIntegrity: stored.entryIntegrity,
 		});
-		return json({ packageId, versionId, version: chosen, ...links }, { status: 201 });
+		// Which channel the upload moved, if any: `latest` follows uploads until a publisher moves it.
+		return json({ packageId, versionId, version: chosen, channelsMoved, ...links }, { status: 201 });
 	});
 });
 

@@ -6,12 +6,15 @@
 export type CacheOutcome = "hit" | "miss" | "revalidated" | "bypass";
 export type ObjectKind = "package" | "token" | "auth" | "index";
 
-const startedAt = new Date().toISOString();
+// Not read at module scope: there workerd's clock stands at 1970-01-01 (#24.9). The isolate's
+// first counted event starts the period.
+let startedAt: string | null = null;
 const reads = new Map<string, Record<CacheOutcome, number>>();
 const objectCalls: Record<ObjectKind, number> = { package: 0, token: 0, auth: 0, index: 0 };
 let downloadBatches = 0;
 
 export function recordRead(env: Env, route: string, outcome: CacheOutcome, started: number): void {
+	startedAt ??= new Date().toISOString();
 	let counts = reads.get(route);
 	if (!counts) {
 		counts = { hit: 0, miss: 0, revalidated: 0, bypass: 0 };
@@ -22,6 +25,7 @@ export function recordRead(env: Env, route: string, outcome: CacheOutcome, start
 }
 
 export function recordObjectCall(kind: ObjectKind): void {
+	startedAt ??= new Date().toISOString();
 	objectCalls[kind] += 1;
 }
 
@@ -31,7 +35,7 @@ export function recordDownloadBatch(): void {
 
 export function metricsSnapshot() {
 	return {
-		since: startedAt,
+		since: startedAt ?? new Date().toISOString(),
 		reads: Object.fromEntries(reads),
 		objectCalls: { ...objectCalls },
 		downloadBatches,

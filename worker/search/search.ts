@@ -5,6 +5,7 @@ import { caller } from "../guards";
 import { json, publicBaseUrl } from "../http";
 import { searchIndexStub } from "../objects";
 import { throughReadTier } from "../read-tier/tier";
+import { packagePath } from "../web/package-page";
 import { parseSearchQuery } from "./query";
 
 // GET /-/v1/search: npm's search API over the registry's FTS5 index, BM25 relevance blended with
@@ -68,7 +69,8 @@ function searchObject(hit: SearchHit, base: string) {
 			description: hit.description,
 			keywords: hit.keywords,
 			date: hit.date,
-			links: { npm: `${base}/${hit.name}`, ...hit.links },
+			// The package's page, as npm's public registry links npmjs.com (#24.6), not the packument.
+			links: { npm: `${base}${packagePath(hit.name)}`, ...hit.links },
 			...(hit.author ? { author: hit.author } : {}),
 			publisher: hit.publisher,
 			maintainers: hit.maintainers,

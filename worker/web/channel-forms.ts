@@ -31,8 +31,9 @@ export const rollbackFromPage = pageForm(
 		const raw = formOf(request).get("to");
 		const to = raw === null || raw === "" ? undefined : Number(raw);
 		if (to !== undefined && !Number.isSafeInteger(to)) throw refused.badHistoryEntry();
-		unwrap(await stub.rollbackChannel(channelParam(request.params), to, actor));
-		return seeOther(`${packagePath(pkg.name)}#channels`);
+		const channel = channelParam(request.params);
+		const view = unwrap(await stub.rollbackChannel(channel, to, actor));
+		return seeOther(done(pkg.name, `${channel} rolled back to ${view.version}`, `channel-${channel}`));
 	}),
 );
 
@@ -42,8 +43,8 @@ export const promoteFromPage = pageForm(
 		const form = formOf(request);
 		const to = channelName(form.get("to") ?? "");
 		const from = channelName(form.get("from") ?? "");
-		unwrap(await stub.promoteChannel(to, from, actor));
-		return seeOther(`${packagePath(pkg.name)}#channels`);
+		const view = unwrap(await stub.promoteChannel(to, from, actor));
+		return seeOther(done(pkg.name, `${to} now points at ${view.version}, as ${from} does`, `channel-${to}`));
 	}),
 );
 
@@ -58,26 +59,31 @@ export const rolloutFromPage = pageForm(
 			const body = validate(StartRolloutSchema, { version, percent });
 			const ref = "version" in body ? { version: versionNumber(body.version) } : { versionId: body.versionId };
 			unwrap(await stub.startRollout(channel, ref, body.percent, actor));
-		} else {
-			unwrap(await stub.changeRollout(channel, validate(ChangeRolloutSchema, { percent }).percent, actor));
+			return seeOther(done(pkg.name, `${channel}: rollout started at ${body.percent}%`, `channel-${channel}`));
 		}
-		return seeOther(`${packagePath(pkg.name)}#channel-${channel}`);
+		const changed = validate(ChangeRolloutSchema, { percent }).percent;
+		unwrap(await stub.changeRollout(channel, changed, actor));
+		return seeOther(done(pkg.name, `${channel}: rollout now at ${changed}%`, `channel-${channel}`));
 	}),
 );
 
 /** POST /package/{name}/channels/{channel}/rollout/complete */
 export const completeRolloutFromPage = pageForm(
 	packageWrite(channelWrite, async ({ request, stub, actor, pkg }) => {
-		unwrap(await stub.completeRollout(channelParam(request.params), actor));
-		return seeOther(`${packagePath(pkg.name)}#channels`);
+		const channel = channelParam(request.params);
+		const view = unwrap(await stub.completeRollout(channel, actor));
+		return seeOther(
+			done(pkg.name, `${channel}: rollout completed, ${view.version} for everyone`, `channel-${channel}`),
+		);
 	}),
 );
 
 /** POST /package/{name}/channels/{channel}/rollout/revert */
 export const revertRolloutFromPage = pageForm(
 	packageWrite(channelWrite, async ({ request, stub, actor, pkg }) => {
-		unwrap(await stub.revertRollout(channelParam(request.params), actor));
-		return seeOther(`${packagePath(pkg.name)}#channels`);
+		const channel = channelParam(request.params);
+		const view = unwrap(await stub.revertRollout(channel, actor));
+		return seeOther(done(pkg.name, `${channel}: rollout reverted, everyone on ${view.version}`, `channel-${channel}`));
 	}),
 );
 
@@ -108,6 +114,14 @@ export function pageForm(handler: Handler): Handler {
 			return withCache(policy.cache, errorPage(request, who ?? anonymousViewer(request, env), error));
 		}
 	}, policy);
+}
+
+/**
+ * The package page again, saying what was done (#24.4): `?done=` is shown by the site's script as
+ * a status line (as text, never markup); the page itself is cached without it.
+ */
+function done(name: string, what: string, anchor: string): string {
+	return `${packagePath(name)}?done=${encodeURIComponent(what)}#${anchor}`;
 }
 
 function formOf(request: RouteRequest): URLSearchParams {

@@ -3,38 +3,37 @@ import { type Html, html } from "./html";
 
 // Charts drawn on the server as SVG: no script, no inline style (colours come from the site's
 // stylesheet through classes), readable by screen readers through the title, the description and
-// each bar's own title, and scaled to the width of a phone by its viewBox.
+// each bar's own title, and scaled to the width of a phone by its viewBox. The axis labels are
+// HTML beside the drawing, not SVG text, which shrinks with it (to 4 px in the package page's
+// column): as text of the page they stay at least 11 px wide at any width (#24.9).
 
 export type Bar = { label: string; value: number };
 
 const WIDTH = 640;
 const HEIGHT = 160;
-const AXIS = 28;
 
 export function barChart(options: { id: string; title: string; bars: Bar[]; unit: string }): Html {
 	const { id, title, bars, unit } = options;
 	const max = Math.max(1, ...bars.map((b) => b.value));
-	const slot = (WIDTH - AXIS) / Math.max(1, bars.length);
+	const slot = WIDTH / Math.max(1, bars.length);
 	const gap = Math.min(4, slot / 4);
 	const total = bars.reduce((sum, b) => sum + b.value, 0);
 	const first = bars[0]?.label ?? "";
 	const last = bars.at(-1)?.label ?? "";
 	const description = `${total.toLocaleString("en-US")} ${unit} from ${first} to ${last}; the most in one bar ${max.toLocaleString("en-US")}.`;
 	return html`<figure class="chart">
-<svg viewBox="0 0 ${WIDTH} ${HEIGHT + 20}" role="img" aria-labelledby="${id}-title ${id}-desc" preserveAspectRatio="none">
+<div class="chart-scale" aria-hidden="true"><span>${compact(max)}</span><span>0</span></div>
+<svg viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-labelledby="${id}-title ${id}-desc" preserveAspectRatio="none">
 <title id="${id}-title">${title}</title>
 <desc id="${id}-desc">${description}</desc>
-<line class="axis" x1="${AXIS}" y1="${HEIGHT}" x2="${WIDTH}" y2="${HEIGHT}" stroke="currentColor" stroke-width="1"/>
-<text class="tick" x="${AXIS - 4}" y="12" text-anchor="end" font-size="11">${compact(max)}</text>
-<text class="tick" x="${AXIS - 4}" y="${HEIGHT}" text-anchor="end" font-size="11">0</text>
+<line class="axis" x1="0" y1="${HEIGHT}" x2="${WIDTH}" y2="${HEIGHT}" stroke="currentColor" stroke-width="1"/>
 ${bars.map((bar, i) => {
 	const h = Math.round((bar.value / max) * (HEIGHT - 8));
-	const x = AXIS + i * slot + gap / 2;
+	const x = i * slot + gap / 2;
 	return html`<rect class="bar" x="${x.toFixed(1)}" y="${HEIGHT - h}" width="${Math.max(1, slot - gap).toFixed(1)}" height="${h}"><title>${bar.label}: ${bar.value.toLocaleString("en-US")} ${unit}</title></rect>`;
 })}
-<text class="tick" x="${AXIS}" y="${HEIGHT + 16}" font-size="11">${first}</text>
-<text class="tick" x="${WIDTH}" y="${HEIGHT + 16}" text-anchor="end" font-size="11">${last}</text>
 </svg>
+<div class="chart-axis" aria-hidden="true"><span>${first}</span><span>${last}</span></div>
 <figcaption>${title}</figcaption>
 </figure>`;
 }

@@ -1,3 +1,4 @@
+import { config } from "../../schema/config";
 import { LIMITS } from "../../schema/limits";
 import type { SearchHit } from "../../schema/search/contract";
 import type { Principal } from "../auth/principal";
@@ -45,7 +46,14 @@ export const homePage = webPage({ auth: "viewer", cache: "personal" }, async ({ 
 </section>
 <section aria-labelledby="recent-title">
 <h2 id="recent-title">Recently published</h2>
-${recent.length === 0 ? html`<p class="empty">Nothing published yet.</p>` : packageList(recent.map((p) => ({ ...p, date: p.publishedAt })))}
+${
+	recent.length === 0
+		? html`<p class="empty">Nothing published yet.</p>`
+		: packageList(
+				recent.map((p) => ({ ...p, date: p.publishedAt })),
+				env,
+			)
+}
 </section>`,
 		});
 	}),
@@ -70,7 +78,7 @@ export const searchPage = webPage({ auth: "viewer", cache: "personal" }, async (
 			query: q,
 			body: html`<section aria-labelledby="results-title">
 <h1 id="results-title">${q === "" ? "Search" : html`${total.toLocaleString("en-US")} ${total === 1 ? "package" : "packages"} for “${q}”`}</h1>
-${hits.length === 0 ? html`<p class="empty">${q === "" ? "Type a name, a keyword or a description above." : "No packages found."}</p>` : packageList(hits.map(fromHit))}
+${hits.length === 0 ? html`<p class="empty">${q === "" ? "Type a name, a keyword or a description above." : "No packages found."}</p>` : packageList(hits.map(fromHit), env)}
 ${
 	pages > 1
 		? html`<nav class="pager" aria-label="Result pages">
@@ -85,12 +93,21 @@ ${page < pages ? html`<a rel="next" href="${link(page + 1)}">Next</a>` : ""}
 	});
 });
 
+/**
+ * Lists and search read weekly downloads from the index, which hears a package's count at most
+ * every SEARCH_DOWNLOADS_PUSH_SECONDS; the package page counts them as they come. Both say so (#24.7).
+ */
+export function listFreshness(env: Env): Html {
+	const minutes = Math.max(1, Math.round(config(env).searchDownloadsPushMs / 60_000));
+	return html`<p class="note freshness">Weekly downloads here are the last 7 days as of up to ${minutes} ${minutes === 1 ? "minute" : "minutes"} ago; a package's page has the current count.</p>`;
+}
+
 function fromHit(hit: SearchHit): Listed {
 	return { ...hit, date: hit.date };
 }
 
-function packageList(items: Listed[]): Html {
-	return html`<ol class="packages">${items.map(
+function packageList(items: Listed[], env: Env): Html {
+	return html`${listFreshness(env)}<ol class="packages">${items.map(
 		(item) => html`<li>
 <h3><a href="${packagePath(item.name)}">${item.name}</a> <span class="version">${item.version}</span></h3>
 ${item.description ? html`<p>${item.description}</p>` : ""}

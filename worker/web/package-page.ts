@@ -16,6 +16,7 @@ import { readable } from "../search/query";
 import { sees } from "../search/search";
 import { barChart, weeklyBars } from "./charts";
 import { type Html, html, trusted } from "./html";
+import { installSection } from "./install-lines";
 import { VERSION_FILES } from "./markdown";
 import { layout, pageHeaders, pageResponse, webPage } from "./page";
 import { provenanceLine } from "./provenance";
@@ -122,18 +123,25 @@ ${dependencySection("Dev dependencies", "dev-dependencies", v.devDependencies, k
 <aside class="facts" aria-label="About this package">
 <section aria-labelledby="install-title">
 <h2 id="install-title">Install</h2>
-${installCommands(spec, registry)}
+${installSection({
+	name: pkg.name,
+	spec,
+	registry,
+	restricted: page.access === "restricted",
+	channels: page.channels.map((c) => c.channel).filter((c) => c !== "latest"),
+})}
 </section>
 <section aria-labelledby="downloads-title">
 <h2 id="downloads-title">Weekly downloads</h2>
 <p class="figure">${lastWeek.toLocaleString("en-US")}</p>
+<p class="note freshness">The last 7 days, counted as they come; lists and search may be a few minutes behind.</p>
 ${barChart({ id: "weekly-downloads", title: `Weekly downloads, last ${WEEKS_CHARTED} weeks`, bars: weekly, unit: "downloads" })}
 </section>
 <dl class="facts-list">
 <dt>Version</dt><dd>${v.version}</dd>
 <dt>License</dt><dd>${v.license ?? "none"}</dd>
 <dt>Unpacked size</dt><dd>${size(v.unpackedSize)}</dd>
-<dt>Files</dt><dd>${v.fileCount.toLocaleString("en-US")} (<a href="${baseUri}/package.json">package.json</a>)</dd>
+<dt>Files</dt><dd><a href="${packagePath(pkg.name)}/v/${encodeURIComponent(v.version)}/files">${v.fileCount.toLocaleString("en-US")}</a> (<a href="${baseUri}/package.json">package.json</a>)</dd>
 ${Object.entries(v.links).map(([kind, link]) => html`<dt>${LINK_NAMES[kind] ?? kind}</dt><dd>${/^https?:\/\//i.test(link) ? html`<a href="${link}" rel="nofollow ugc noopener">${link}</a>` : link}</dd>`)}
 <dt>Published by</dt><dd>${v.publishedBy.name}${provenanceLine(v.publishedBy)}</dd>
 <dt>Maintainers</dt><dd><ul class="plain">${page.maintainers.map((m) => html`<li>${m.name}</li>`)}</ul></dd>
@@ -166,17 +174,10 @@ async function upstreamPackagePage(
 
 const LINK_NAMES: Record<string, string> = { homepage: "Homepage", repository: "Repository", bugs: "Issues" };
 
+/** An upstream package's install lines: the whole client points here (the registry serves every name). */
 export function installCommands(spec: string, registry: string): Html {
-	const commands: [string, string][] = [
-		["npm", `npm install ${spec} --registry ${registry}`],
-		["pnpm", `pnpm add ${spec} --registry ${registry}`],
-		["yarn", `YARN_NPM_REGISTRY_SERVER=${registry} yarn add ${spec}`],
-		["bun", `bun add ${spec} --registry ${registry}`],
-	];
-	return html`<ul class="install plain">${commands.map(
-		([client, command]) =>
-			html`<li><span class="client">${client}</span> <code>${command}</code> <button type="button" class="copy" data-copy="${command}" hidden>Copy</button></li>`,
-	)}</ul>`;
+	const name = spec.lastIndexOf("@") > 0 ? spec.slice(0, spec.lastIndexOf("@")) : spec;
+	return installSection({ name, spec, registry, restricted: false, channels: [], wholeRegistry: true });
 }
 
 function versionsSection(pkg: PackageName, page: PackagePage): Html {
@@ -222,16 +223,23 @@ function channelsSection(
 			: "";
 	const action = (channel: string, what: string) =>
 		`${packagePath(pkg.name)}/channels/${encodeURIComponent(channel)}/${what}`;
+	// A package that only has `latest` is an ordinary npm package: no rollouts offered on it (#24.4).
+	const loaderPackage = channels.some((c) => c.channel !== "latest");
+	// Promote defaults to a move that does something: into stable (else the first), from another channel.
+	const names = channels.map((c) => c.channel);
+	const promoteTo = names.includes("stable") ? "stable" : names[0];
+	const promoteFrom =
+		PROMOTE_SOURCES.find((c) => c !== promoteTo && names.includes(c)) ?? names.find((c) => c !== promoteTo);
 	return html`<section aria-labelledby="channels-title" id="channels">
 <h2 id="channels-title">Channels</h2>
 ${channels.length === 0 ? html`<p class="empty">No channels.</p>` : ""}
 ${channels.map(
 	(channel) => html`<section class="channel" aria-labelledby="channel-${channel.channel}">
 <h3 id="channel-${channel.channel}">${channel.channel} <span class="arrow" aria-hidden="true">→</span> <a href="${packagePath(pkg.name)}/v/${encodeURIComponent(channel.version)}">${channel.version}</a></h3>
-${rolloutPart(pkg, channel, versions, publisher, otpField, action)}
+${rolloutPart(pkg, channel, versions, publisher && (channel.channel !== "latest" || loaderPackage), otpField, action)}
 ${
 	publisher && channel.history.some((h) => h.rollbackTarget)
-		? html`<form method="post" action="${action(channel.channel, "rollback")}" class="inline">
+		? html`<form method="post" action="${action(channel.channel, "rollback")}" class="inline" data-moves="${channel.channel}" data-what="Roll ${channel.channel} back one step">
 ${otpField(`otp-rollback-${channel.channel}`)}
 <button type="submit">Roll ${channel.channel} back one step</button>
 </form>`
@@ -241,10 +249,10 @@ ${otpField(`otp-rollback-${channel.channel}`)}
 <summary>History (${channel.history.length})</summary>
 <ol class="history">${channel.history.map(
 		(entry) => html`<li${entry.current ? html` aria-current="true"` : ""}>
-<span class="version">${entry.version}</span>${historyEvent(entry)} <time datetime="${entry.at}">${date(entry.at)}</time> <span class="by">by ${publisher ? entry.by : withoutToken(entry.by)}</span>${entry.current ? html` <strong>current</strong>` : ""}
+<span class="version">${entry.version}</span>${historyEvent(entry)} <time datetime="${entry.at}">${dateTime(entry.at)}</time> <span class="by">by ${publisher ? entry.by : withoutToken(entry.by)}</span>${entry.current ? html` <strong>current</strong>` : ""}
 ${
 	publisher && entry.rollbackTarget
-		? html`<form method="post" action="${action(channel.channel, "rollback")}" class="inline">
+		? html`<form method="post" action="${action(channel.channel, "rollback")}" class="inline" data-moves="${channel.channel}" data-what="Roll ${channel.channel} back to ${entry.version}">
 <input type="hidden" name="to" value="${entry.id}">
 ${otpField(`otp-rollback-${channel.channel}-${entry.id}`)}
 <button type="submit">Roll back to ${entry.version}</button>
@@ -258,13 +266,13 @@ ${otpField(`otp-rollback-${channel.channel}-${entry.id}`)}
 )}
 ${
 	publisher && channels.length > 0
-		? html`<form method="post" action="${packagePath(pkg.name)}/promote" class="promote">
+		? html`<form method="post" action="${packagePath(pkg.name)}/promote" class="promote" data-moves-field="to" data-what="Promote">
 <fieldset>
 <legend>Promote a channel</legend>
 <label for="promote-from">Point</label>
-<select id="promote-from" name="to">${channels.map((c) => html`<option>${c.channel}</option>`)}</select>
+<select id="promote-from" name="to">${channels.map((c) => html`<option${c.channel === promoteTo ? html` selected` : ""}>${c.channel}</option>`)}</select>
 <label for="promote-to">at the version of</label>
-<select id="promote-to" name="from">${channels.map((c) => html`<option>${c.channel}</option>`)}</select>
+<select id="promote-to" name="from">${channels.map((c) => html`<option${c.channel === promoteFrom ? html` selected` : ""}>${c.channel}</option>`)}</select>
 ${otpField("otp-promote")}
 <button type="submit">Promote</button>
 </fieldset>
@@ -298,7 +306,7 @@ ${
 ${otpField(id("otp-rollout-change"))}
 <button type="submit">Change</button>
 </form>
-<form method="post" action="${action(channel.channel, "rollout/complete")}" class="inline">
+<form method="post" action="${action(channel.channel, "rollout/complete")}" class="inline" data-moves="${channel.channel}" data-what="Complete the rollout of ${rollout.version}">
 ${otpField(id("otp-rollout-complete"))}
 <button type="submit">Complete: ${rollout.version} for everyone</button>
 </form>
@@ -312,7 +320,7 @@ ${otpField(id("otp-rollout-revert"))}
 	}
 	const candidates = versions.filter((v) => v.version !== channel.version);
 	if (!publisher || candidates.length === 0) return "";
-	return html`<form method="post" action="${action(channel.channel, "rollout")}" class="inline rollout-start">
+	return html`<form method="post" action="${action(channel.channel, "rollout")}" class="inline rollout-start" data-moves="${channel.channel}" data-what="Start a rollout on ${channel.channel}">
 <label for="${id("rollout-version")}">Roll out</label> <select id="${id("rollout-version")}" name="version">${candidates.map((v) => html`<option>${v.version}</option>`)}</select>
 <label for="${id("rollout-percent")}">to (%)</label> <input id="${id("rollout-percent")}" name="percent" type="number" min="0" max="100" step="0.01" value="10" required>
 ${otpField(id("otp-rollout-start"))}
@@ -326,6 +334,12 @@ function historyEvent(entry: PageChannel["history"][number]): Html | string {
 	switch (entry.event) {
 		case "move":
 			return "";
+		case "upload":
+			return html` <span class="event">followed an upload</span>`;
+		case "promote":
+			return html` <span class="event">promoted from ${String(entry.detail?.from ?? "?")}</span>`;
+		case "rollback":
+			return html` <span class="event">rolled back${entry.detail?.from ? html` from ${String(entry.detail.from)}` : ""}</span>`;
 		case "rollout.start":
 			return html` <span class="event">rollout started at ${percent}</span>`;
 		case "rollout.change":
@@ -355,7 +369,15 @@ export function date(iso: string): string {
 	return iso.slice(0, 10);
 }
 
-function size(bytes: number): string {
+/** `2026-12-02 06:05 UTC`: history entries need the time of day in an incident (#24.4). */
+export function dateTime(iso: string): string {
+	return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+}
+
+/** Where a promotion usually comes from, in order of preference. */
+const PROMOTE_SOURCES = ["beta", "next", "canary", "latest"];
+
+export function size(bytes: number): string {
 	if (bytes >= 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 	if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)} kB`;
 	return `${bytes} B`;
