@@ -6,6 +6,7 @@ import { refusals } from "../../schema/refusals";
 import type { Channels } from "./channels";
 import type { Readmes } from "./readmes";
 import type { Rollouts } from "./rollouts";
+import { insertVersion } from "./version-changes";
 import type { Versions } from "./versions";
 
 // Copying a package in from another registry (worker/admin/import.ts, `npm run migrate`). A
@@ -42,29 +43,7 @@ export function importVersion(
 	}
 	// A number unpublished here stays unpublished, as npm keeps it (DESIGN.md, invariant 1).
 	if (parts.versions.wasRemoved(input.version)) return refusals.versionRemoved(input.version);
-	const versionId = crypto.randomUUID();
-	parts.versions.insert(
-		{
-			version: input.version,
-			version_id: versionId,
-			manifest: JSON.stringify(input.manifest),
-			integrity: input.tarball.integrity,
-			shasum: input.tarball.shasum,
-			tarball_key: input.tarball.key,
-			tarball_size: input.tarball.size,
-			files_key: input.files.key,
-			file_count: input.files.index.length,
-			unpacked_size: input.unpackedSize,
-			entry_path: input.files.entryPath,
-			entry_integrity: input.files.entryIntegrity,
-			readme: input.readme?.readme ?? null,
-			readme_filename: input.readme?.filename ?? null,
-			published_at: input.publishedAt,
-			published_by: JSON.stringify(input.publishedBy),
-			signatures: input.signatures ? JSON.stringify(input.signatures) : null,
-		},
-		input.files.index,
-	);
+	const versionId = insertVersion(parts.versions, input, input.publishedAt, input.publishedBy);
 	if (input.deprecated) parts.versions.setDeprecated(input.version, input.deprecated);
 	if (input.readmeHtml !== null) parts.readmes.put(input.version, input.readmeHtml);
 	// Until the metadata step brings the source's maintainers, the publisher stands for them.

@@ -1,13 +1,14 @@
 import semver from "semver";
 import type { Actor } from "../../schema/audit";
 import { ok, type Refusal, type Result } from "../../schema/errors";
-import type { PackageUpdate, PublishInput, VersionRef } from "../../schema/package/contract";
+import type { PackageUpdate, Person, PublishInput, VersionRef } from "../../schema/package/contract";
 import type { PackageRow, VersionRow } from "../../schema/package/rows";
 import { refusals } from "../../schema/refusals";
 import type { Provenance } from "../../schema/trust/contract";
 import { followLatest } from "./latest-follows";
 import { revision } from "./package-record";
 import type { Change, PackageRows, Skip } from "./package-rows";
+import type { Versions } from "./versions";
 import { person, refName } from "./views";
 
 // The changes to a package's versions (publish, deprecate, unpublish, delete) and the rules they
@@ -23,29 +24,7 @@ export function publish(
 ): Result<Change<{ versionId: string; packageId: string; channelsMoved: string[] }>> {
 	if (rows.versions.isTaken(input.version)) return refusals.versionExists(input.version);
 	if (!rows.channels.hasRoomFor(input.tags)) return refusals.tooManyChannels();
-	const versionId = crypto.randomUUID();
-	rows.versions.insert(
-		{
-			version: input.version,
-			version_id: versionId,
-			manifest: JSON.stringify(input.manifest),
-			integrity: input.tarball.integrity,
-			shasum: input.tarball.shasum,
-			tarball_key: input.tarball.key,
-			tarball_size: input.tarball.size,
-			files_key: input.files.key,
-			file_count: input.files.index.length,
-			unpacked_size: input.unpackedSize,
-			entry_path: input.files.entryPath,
-			entry_integrity: input.files.entryIntegrity,
-			readme: input.readme?.readme ?? null,
-			readme_filename: input.readme?.filename ?? null,
-			published_at: now,
-			published_by: JSON.stringify(person(input.actor)),
-			signatures: input.signatures ? JSON.stringify(input.signatures) : null,
-		},
-		input.files.index,
-	);
+	const versionId = insertVersion(rows.versions, input, now, person(input.actor));
 	if (input.readmeHtml !== null) rows.readmes.put(input.version, input.readmeHtml);
 	// A CI publishing as a trusted publisher is no maintainer of the package.
 	if (!input.actor.trustedPublisher) rows.versions.addMaintainer(person(input.actor));
@@ -211,4 +190,37 @@ function repairLatest(rows: PackageRows, actor: Actor, now: string): void {
 
 export function versionByRef(rows: PackageRows, ref: VersionRef): VersionRow | null {
 	return "versionId" in ref ? rows.versions.byId(ref.versionId) : rows.versions.get(ref.version);
+}
+
+/** A version's row and its files index, as a publish, an approved stage or an import stores them. */
+export function insertVersion(
+	versions: Versions,
+	input: Pick<PublishInput, "version" | "manifest" | "tarball" | "files" | "unpackedSize" | "readme" | "signatures">,
+	publishedAt: string,
+	publishedBy: Person,
+): string {
+	const versionId = crypto.randomUUID();
+	versions.insert(
+		{
+			version: input.version,
+			version_id: versionId,
+			manifest: JSON.stringify(input.manifest),
+			integrity: input.tarball.integrity,
+			shasum: input.tarball.shasum,
+			tarball_key: input.tarball.key,
+			tarball_size: input.tarball.size,
+			files_key: input.files.key,
+			file_count: input.files.index.length,
+			unpacked_size: input.unpackedSize,
+			entry_path: input.files.entryPath,
+			entry_integrity: input.files.entryIntegrity,
+			readme: input.readme?.readme ?? null,
+			readme_filename: input.readme?.filename ?? null,
+			published_at: publishedAt,
+			published_by: JSON.stringify(publishedBy),
+			signatures: input.signatures ? JSON.stringify(input.signatures) : null,
+		},
+		input.files.index,
+	);
+	return versionId;
 }
