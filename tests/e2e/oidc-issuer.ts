@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import { signJwt } from "../helpers/jwt";
+import { signJwt } from "../helpers/jwt.ts";
 
 // A stand-in OpenID Connect issuer for trusted publishing (#19), as a plain fetch handler so the
 // integration tests can put it on workerd's network (vitest.config.ts, project "trust") and the

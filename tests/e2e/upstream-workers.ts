@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { newSecret } from "../../scripts/dev-vars.mjs";
-import { isolatedWranglerConfig, ROOT, readWranglerConfig } from "./wrangler-config";
+import { isolatedWranglerConfig, ROOT, readWranglerConfig } from "./wrangler-config.ts";
 
 // The upstream registries of the integration tests that need one (tests/upstream-*.test.ts): this
 // registry itself, bundled as `wrangler deploy` ships it, run as auxiliary Workers of the vitest

@@ -77,7 +77,9 @@ async function askUpstreamKeys(
 		upstreamKeyCache.set(upstream.url, { at: Date.now(), keys, failed: false });
 		return keys;
 	} catch (error) {
-		console.warn(`could not list the signing keys of ${upstream.url}; asking again in a minute`, error);
+		// The upstream's failure, not this code's: its reason is worth a line, a stack trace is not.
+		const why = error instanceof Error ? error.message : String(error);
+		console.warn(`could not list the signing keys of ${upstream.url} (${why}); asking again in a minute`);
 		upstreamKeyCache.set(upstream.url, { at: Date.now(), keys: lastListed, failed: true });
 		return lastListed;
 	}
