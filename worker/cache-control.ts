@@ -28,6 +28,8 @@ export const cachePolicy = {
 	signingKeys: () => "public, max-age=300",
 	/** A form's redirect is never stored (it carries a cookie or follows a change); its refusal page is personal. */
 	form: ({ status }: CacheFacts) => (status === 303 ? "no-store" : "private, no-cache"),
+	/** A form's answer that may carry a secret shown once (a new token, a TOTP enrolment): no cache keeps it, the browser's included. */
+	secret: () => "no-store",
 } as const satisfies Record<string, (facts: CacheFacts) => string | null>;
 
 export type CacheName = keyof typeof cachePolicy;

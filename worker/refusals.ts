@@ -165,6 +165,7 @@ export const refused = {
 		http("forbidden", "this token is read-only or limited to some packages: manage orgs with your npm login token"),
 
 	// the admin API, npm access and owners
+	unknownAdminForm: () => http("badRequest", "unknown form: op must name a change this admin page makes"),
 	customerOnlyForCustomerKeys: () => http("unprocessable", "only customer keys belong to a customer"),
 	expiryInThePast: () => http("unprocessable", "expiresAt is in the past"),
 	badScope: () => http("badRequest", "scope must look like @scope"),

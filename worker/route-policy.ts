@@ -14,6 +14,7 @@ import type { RouteRequest } from "./http";
  * - `password`: a name and password (or a pasted token) in the body: the route signs people in;
  * - `caller`: anyone, the token read when given (the answer depends on who asks);
  * - `signedIn`: any token holder; `admin`: the admin token or an adm_ token;
+ * - `session admin`: the same, from a page's session (the admin pages' forms);
  * - `read`: whoever may read the package (anyone else gets the 404 of a missing package);
  * - `write: …`: a token with these permissions on the package (`session write: …` from a page);
  * - `viewer`: a page's viewer, from the Authorization header or the session cookie;
@@ -26,6 +27,7 @@ export type Auth =
 	| "caller"
 	| "signedIn"
 	| "admin"
+	| "session admin"
 	| "read"
 	| "viewer"
 	| "idToken"

@@ -62,6 +62,10 @@ import { addTrust, listTrust, revokeTrust } from "./trust/configurations";
 import { exchangeIdToken } from "./trust/exchange";
 import { claimName } from "./upstream/claims";
 import { upstreamStatus } from "./upstream/status";
+import { adminCustomersForm, adminCustomersPage } from "./web/admin-customers";
+import { adminScopesForm, adminScopesPage } from "./web/admin-scopes";
+import { adminTokensForm, adminTokensPage } from "./web/admin-tokens";
+import { adminUsersForm, adminUsersPage } from "./web/admin-users";
 import { serveScript, serveStylesheet } from "./web/assets";
 import {
 	completeRolloutFromPage,
@@ -297,6 +301,14 @@ api
 	.get("/-/orgs/:org", orgPage)
 	.post("/-/orgs/:org", orgForm)
 	.get("/-/dashboard/operations", operationsPage)
+	.get("/-/dashboard/tokens", adminTokensPage)
+	.post("/-/dashboard/tokens", adminTokensForm)
+	.get("/-/dashboard/users", adminUsersPage)
+	.post("/-/dashboard/users", adminUsersForm)
+	.get("/-/dashboard/customers", adminCustomersPage)
+	.post("/-/dashboard/customers", adminCustomersForm)
+	.get("/-/dashboard/scopes", adminScopesPage)
+	.post("/-/dashboard/scopes", adminScopesForm)
 	.get("/-/web/site.css", serveStylesheet)
 	.get("/-/web/site.js", serveScript);
 for (const name of ["/package/@:scope/:pkg", "/package/:pkg"]) {

@@ -349,6 +349,10 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 		};
 	}
 
+	scopePolicies(): ScopePolicy[] {
+		return this.policies.scopes().map((row) => this.scopePolicy(row.scope));
+	}
+
 	setDefaultRetention(days: number | null, actor: Actor) {
 		return this.change(actor, () => {
 			this.policies.setDefaultRetentionDays(days);

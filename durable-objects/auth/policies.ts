@@ -17,6 +17,11 @@ export class Policies {
 		);
 	}
 
+	/** Every scope an admin gave a policy (the admin pages list them). */
+	scopes(): ScopeRow[] {
+		return this.sql.exec<ScopeRow>(`SELECT * FROM scopes ORDER BY scope`).toArray();
+	}
+
 	scopesWithRetention(): ScopeRow[] {
 		return this.sql
 			.exec<ScopeRow>(`SELECT * FROM scopes WHERE prerelease_retention_days IS NOT NULL ORDER BY scope`)

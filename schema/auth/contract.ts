@@ -161,6 +161,8 @@ export interface AuthStoreContract extends OrgsContract {
 	): Promise<Result<TokenChange<{ customer: CustomerView }>>>;
 	setScopePolicy(scope: string, change: ScopePolicyChange, actor: Actor): Promise<Result<TokenChange<ScopePolicy>>>;
 	scopePolicy(scope: string): ScopePolicy;
+	/** Every scope with a policy of its own, by name. */
+	scopePolicies(): ScopePolicy[];
 	/** The registry-wide retention of pre-release versions (null: off), for packages of no scope with its own. */
 	setDefaultRetention(
 		days: number | null,

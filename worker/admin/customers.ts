@@ -1,3 +1,5 @@
+import type { Actor } from "../../schema/audit";
+import type { ScopePolicy } from "../../schema/auth/contract";
 import {
 	CreateCustomerSchema,
 	RetentionDefaultSchema,
@@ -8,7 +10,7 @@ import { authStore } from "../auth/auth-store";
 import { forgetScopePolicy } from "../auth/two-factor";
 import { unwrap } from "../errors";
 import { admin } from "../guards";
-import { decodeParam, json, readJson } from "../http";
+import { decodeParam, json, readJson, readJsonBody, validate } from "../http";
 import { refused } from "../refusals";
 
 // /-/admin/customers (named holders of blk_ keys; `active: false` suspends every key at once),
@@ -34,14 +36,18 @@ export const updateCustomer = admin({ auth: "admin", cache: "none" }, async ({ r
 });
 
 /** PUT /-/admin/scopes/{scope} { requireTwoFactor?, prereleaseRetentionDays? } */
-export const setScopePolicy = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) => {
-	const scope = decodeParam(request.params.scope);
+export const setScopePolicy = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) =>
+	json(await changeScopePolicy(env, decodeParam(request.params.scope), await readJsonBody(request), actor)),
+);
+
+/** A scope's policy changed as the caller asked (validated here): the API's and the admin pages' one way. */
+export async function changeScopePolicy(env: Env, scope: string, input: unknown, actor: Actor): Promise<ScopePolicy> {
 	if (!/^@[a-z0-9][a-z0-9._~-]*$/.test(scope)) throw refused.badScope();
-	const change = await readJson(request, ScopePolicySchema);
+	const change = validate(ScopePolicySchema, input);
 	const { changedTokens: _, ...policy } = unwrap(await authStore(env).setScopePolicy(scope, change, actor));
 	forgetScopePolicy(scope);
-	return json(policy);
-});
+	return policy;
+}
 
 /** PUT /-/admin/retention { prereleaseRetentionDays }: the registry's default (null: off). */
 export const setRetentionDefault = admin({ auth: "admin", cache: "none" }, async ({ request, env, actor }) => {

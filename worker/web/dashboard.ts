@@ -5,6 +5,7 @@ import { authStore } from "../auth/auth-store";
 import { assertAdmin } from "../auth/permissions";
 import { searchIndexStub } from "../objects";
 import { metricsSnapshot } from "../read-tier/metrics";
+import { ADMIN_PAGES } from "./admin-pages";
 import { backupSummary } from "./backup-summary";
 import { barChart, dailyBars } from "./charts";
 import { type Html, html } from "./html";
@@ -42,6 +43,7 @@ export const dashboardPage = webPage({ auth: "viewer", cache: "personal" }, asyn
 	}
 	const body = html`<h1>Dashboard</h1>
 <p><a href="/-/dashboard/operations">Operations: registry-wide performance, security and alerts</a></p>
+<p>Administration: ${ADMIN_PAGES.map(([path, label], i) => html`${i > 0 ? " · " : ""}<a href="${path}">${label}</a>`)}</p>
 <section aria-labelledby="totals-title">
 <h2 id="totals-title">Totals</h2>
 <dl class="totals">
