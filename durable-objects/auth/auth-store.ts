@@ -341,16 +341,11 @@ export class AuthStoreDO extends DurableObject<Env> implements AuthStoreContract
 	}
 
 	scopePolicy(scope: string): ScopePolicy {
-		const row = this.policies.scope(scope);
-		return {
-			scope,
-			requireTwoFactor: row.require_two_factor === 1,
-			prereleaseRetentionDays: row.prerelease_retention_days,
-		};
+		return this.policies.policy(this.policies.scope(scope));
 	}
 
 	scopePolicies(): ScopePolicy[] {
-		return this.policies.scopes().map((row) => this.scopePolicy(row.scope));
+		return this.policies.scopes().map((row) => this.policies.policy(row));
 	}
 
 	setDefaultRetention(days: number | null, actor: Actor) {

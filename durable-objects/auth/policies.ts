@@ -1,3 +1,5 @@
+import type { ScopePolicy } from "../../schema/auth/contract";
+
 // Policies the admin sets per scope, and registry-wide defaults: whether writes to a scope need a
 // second factor, and how long pre-release versions are kept (null: inherit; a registry default
 // of null: never removed).
@@ -15,6 +17,15 @@ export class Policies {
 				prerelease_retention_days: null,
 			}
 		);
+	}
+
+	/** A scope's row as the admin API shows it. */
+	policy(row: ScopeRow): ScopePolicy {
+		return {
+			scope: row.scope,
+			requireTwoFactor: row.require_two_factor === 1,
+			prereleaseRetentionDays: row.prerelease_retention_days,
+		};
 	}
 
 	/** Every scope an admin gave a policy (the admin pages list them). */
