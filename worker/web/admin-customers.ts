@@ -3,7 +3,7 @@ import { authStore } from "../auth/auth-store";
 import { unwrap } from "../errors";
 import { validate } from "../http";
 import { refused } from "../refusals";
-import { adminForm, adminPage, confirmed, rowAction, when } from "./admin-pages";
+import { adminForm, adminPage, confirmed, count, rowAction, when } from "./admin-pages";
 import { html } from "./html";
 
 // GET /-/dashboard/customers and its forms (POST, op=create|suspend|unsuspend): the named holders
@@ -16,7 +16,7 @@ export const adminCustomersPage = adminPage(PATH, async ({ env }) => {
 	const customers = await authStore(env).listCustomers();
 	const body = html`<h1>Customers</h1>
 <section id="customers" aria-labelledby="customers-title">
-<h2 id="customers-title">${customers.length} customers</h2>
+<h2 id="customers-title">${count(customers.length, "customer")}</h2>
 ${
 	customers.length === 0
 		? html`<p class="empty">None yet.</p>`

@@ -146,6 +146,16 @@ export function when(iso: string | null): Html {
 	return iso === null ? html`–` : html`<time datetime="${iso}">${dateTime(iso)}</time>`;
 }
 
+/** `1 token`, `3 tokens`. */
+export function count(n: number, noun: string): string {
+	return `${n.toLocaleString("en-US")} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+/** A row's form to add a grant, folded away until asked for. */
+export function addGrant(action: string, fields: Record<string, string>, permissions: "all" | "read" = "all"): Html {
+	return html`<details class="add-grant"><summary>Add a grant</summary>${rowAction(action, "grant", fields, "Grant", grantFields(permissions))}</details>`;
+}
+
 /** A hidden field and a button: one action on one row. */
 export function rowAction(
 	action: string,

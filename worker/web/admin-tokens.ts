@@ -7,10 +7,12 @@ import { publicBaseUrl } from "../http";
 import { refused } from "../refusals";
 import {
 	type AdminFormContext,
+	addGrant,
 	adminForm,
 	adminPage,
 	answerPage,
 	confirmed,
+	count,
 	grantFields,
 	grantOf,
 	grantSubject,
@@ -35,7 +37,7 @@ export const adminTokensPage = adminPage(PATH, async ({ env }) => {
 	const tokens = await authStore(env).listTokens({});
 	const body = html`<h1>Tokens</h1>
 <section id="tokens" aria-labelledby="tokens-title">
-<h2 id="tokens-title">${tokens.length} tokens</h2>
+<h2 id="tokens-title">${count(tokens.length, "token")}</h2>
 ${tokens.length === 0 ? html`<p class="empty">None yet.</p>` : tokenTable(tokens)}
 </section>
 ${createForm()}`;
@@ -96,12 +98,16 @@ function tokenTable(tokens: TokenListing[]): Html {
 }
 
 function tokenRow(token: TokenListing): Html {
-	const forWhom = token.user ? `user ${token.user}` : token.customer ? `customer ${token.customer}` : token.origin;
+	const forWhom = token.user
+		? `user ${token.user}`
+		: token.customer
+			? `customer ${token.customer}`
+			: ORIGINS[token.origin];
 	return html`<tr id="token-${token.id}"><th scope="row">${token.name}</th><td>${token.kind}${token.readonly ? " (read-only)" : ""}</td><td><code>${token.prefix}</code></td><td>${forWhom}</td>
 <td><ul class="grants">${token.grants.map(
 		(grant) =>
 			html`<li>${grantText(grant)} ${rowAction(PATH, "ungrant", { id: token.id, subject: grantSubject(grant) }, "Remove")}</li>`,
-	)}</ul>${rowAction(PATH, "grant", { id: token.id }, "Grant", grantFields(token.kind === "customer" ? "read" : "all"))}</td>
+	)}</ul>${addGrant(PATH, { id: token.id }, token.kind === "customer" ? "read" : "all")}</td>
 <td>${when(token.createdAt)}</td><td>${when(token.lastUsedAt)}</td><td>${token.expiresAt === null ? "never" : when(token.expiresAt)}</td>
 <td>${rowAction(PATH, "rotate", { id: token.id }, "Rotate")}${rowAction(PATH, "revoke", { id: token.id }, "Revoke")}</td></tr>`;
 }
@@ -123,6 +129,14 @@ ${[1, 2, 3].map(() => html`<div class="grant-row">${grantFields()}</div>`)}
 </section>`;
 }
 
+/** Where a token with no user or customer came from. */
+const ORIGINS = {
+	admin: "made by an admin",
+	login: "npm login",
+	npm: "npm token create",
+	oidc: "trusted publishing",
+} as const;
+
 const KIND_LABELS = {
 	developer: "developer (dev_…)",
 	customer: "customer key (blk_…, read-only)",
@@ -139,7 +153,7 @@ function shownOnce(context: AdminFormContext, token: TokenListing & { token: str
 	const body = html`<p class="done" role="status">${what}</p>
 <h1>Copy the token now</h1>
 <p>This is the only time the registry shows it: it keeps only a hash. Lost, it can be rotated, never shown again.</p>
-<section aria-labelledby="secret-title">
+<section class="secret" aria-labelledby="secret-title">
 <h2 id="secret-title">${token.name} <code>${token.prefix}</code></h2>
 <pre data-lines="token"><code>${token.token}</code></pre><button type="button" class="copy" data-copy="${token.token}" hidden>Copy</button>
 <h3>The line for .npmrc (npm, pnpm)</h3>

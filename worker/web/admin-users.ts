@@ -5,10 +5,12 @@ import { createAccount } from "../auth/new-user";
 import { unwrap } from "../errors";
 import { refused } from "../refusals";
 import {
+	addGrant,
 	adminForm,
 	adminPage,
 	answerPage,
 	confirmed,
+	count,
 	grantFields,
 	grantOf,
 	grantSubject,
@@ -32,7 +34,7 @@ export const adminUsersPage = adminPage(PATH, async ({ env }) => {
 	const users = await authStore(env).listUsers();
 	const body = html`<h1>Users</h1>
 <section id="users" aria-labelledby="users-title">
-<h2 id="users-title">${users.length} users</h2>
+<h2 id="users-title">${count(users.length, "user")}</h2>
 ${
 	users.length === 0
 		? html`<p class="empty">None yet.</p>`
@@ -80,7 +82,7 @@ export const adminUsersForm = adminForm("secret", async (context) => {
 			const body = html`<p class="done" role="status">Two-factor turned on for ${name}.</p>
 <h1>Enrolment for ${name}</h1>
 <p>Give this to ${name} to add to an authenticator app. This is the only time it is shown; from now on their writes need a code from it.</p>
-<pre data-lines="otpauth"><code>${otpauth ?? ""}</code></pre><button type="button" class="copy" data-copy="${otpauth ?? ""}" hidden>Copy</button>
+<section class="secret"><pre data-lines="otpauth"><code>${otpauth ?? ""}</code></pre><button type="button" class="copy" data-copy="${otpauth ?? ""}" hidden>Copy</button></section>
 <p><a href="${PATH}#user-${name}">Back to the users</a></p>`;
 			return answerPage(context, `Enrolment for ${name}`, body);
 		}
@@ -94,7 +96,7 @@ function userRow(user: UserView): Html {
 <td><ul class="grants">${user.grants.map(
 		(grant) =>
 			html`<li>${grantText(grant)} ${rowAction(PATH, "ungrant", { user: user.name, subject: grantSubject(grant) }, "Remove")}</li>`,
-	)}</ul>${rowAction(PATH, "grant", { user: user.name }, "Grant", grantFields())}</td>
+	)}</ul>${addGrant(PATH, { user: user.name })}</td>
 <td>${user.twoFactor ? "on" : "off"} ${
 		user.twoFactor
 			? rowAction(PATH, "totp-off", { user: user.name }, "Turn off (reset)")
