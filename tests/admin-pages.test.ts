@@ -190,6 +190,8 @@ describe("the tokens page (#24.3)", () => {
 			expect(body).not.toContain("<script>alert(1)</script>");
 			expect(body).toContain("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;");
 		}
+		// The question asked before revoking names it too, as an attribute's text.
+		expect(list).toContain('data-confirm="Revoke &lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;');
 	});
 });
 

@@ -102,7 +102,14 @@ describe("the admin pages in Chromium (#24.3)", () => {
 		await tab.goto(`${server.url}/-/dashboard/tokens`);
 		expect(await tab.content()).not.toContain(token);
 		const row = tab.locator('tr:has(th:text-is("ci-reader"))');
+		// Revoking asks first: a token in use breaks whoever uses it.
+		const asked: string[] = [];
+		tab.once("dialog", async (dialog) => {
+			asked.push(dialog.message());
+			await dialog.accept();
+		});
 		await Promise.all([tab.waitForURL(/\/-\/dashboard\/tokens#tokens$/), row.locator('button:text("Revoke")').click()]);
+		expect(asked).toEqual(["Revoke ci-reader? It stops working at once."]);
 		expect(await tab.textContent('p.done[role="status"]')).toContain("Token “ci-reader”");
 		expect(await tab.textContent('p.done[role="status"]')).toContain("revoked");
 		expect(await tab.locator('tr:has(th:text-is("ci-reader"))').count()).toBe(0);

@@ -26,7 +26,14 @@ ${
 				(c) =>
 					html`<tr id="customer-${c.name}"><th scope="row">${c.name}</th><td>${c.active ? "active" : "suspended"}</td><td>${c.keys}</td><td>${when(c.createdAt)}</td><td>${
 						c.active
-							? rowAction(PATH, "suspend", { customer: c.name }, "Suspend")
+							? rowAction(
+									PATH,
+									"suspend",
+									{ customer: c.name },
+									"Suspend",
+									undefined,
+									`Suspend ${c.name}? Every key of theirs stops working at once.`,
+								)
 							: rowAction(PATH, "unsuspend", { customer: c.name }, "Reactivate")
 					}</td></tr>`,
 			)}</tbody>

@@ -156,15 +156,16 @@ export function addGrant(action: string, fields: Record<string, string>, permiss
 	return html`<details class="add-grant"><summary>Add a grant</summary>${rowAction(action, "grant", fields, "Grant", grantFields(permissions))}</details>`;
 }
 
-/** A hidden field and a button: one action on one row. */
+/** A hidden field and a button: one action on one row (`confirm`: the question the site's script asks first). */
 export function rowAction(
 	action: string,
 	op: string,
 	fields: Record<string, string>,
 	label: string,
 	extra?: Html,
+	confirm?: string,
 ): Html {
-	return html`<form method="post" action="${action}" class="inline"><input type="hidden" name="op" value="${op}">${Object.entries(
+	return html`<form method="post" action="${action}" class="inline"${confirm ? html` data-confirm="${confirm}"` : ""}><input type="hidden" name="op" value="${op}">${Object.entries(
 		fields,
 	).map(
 		([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`,

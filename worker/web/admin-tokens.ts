@@ -109,7 +109,7 @@ function tokenRow(token: TokenListing): Html {
 			html`<li>${grantText(grant)} ${rowAction(PATH, "ungrant", { id: token.id, subject: grantSubject(grant) }, "Remove")}</li>`,
 	)}</ul>${addGrant(PATH, { id: token.id }, token.kind === "customer" ? "read" : "all")}</td>
 <td>${when(token.createdAt)}</td><td>${when(token.lastUsedAt)}</td><td>${token.expiresAt === null ? "never" : when(token.expiresAt)}</td>
-<td>${rowAction(PATH, "rotate", { id: token.id }, "Rotate")}${rowAction(PATH, "revoke", { id: token.id }, "Revoke")}</td></tr>`;
+<td>${rowAction(PATH, "rotate", { id: token.id }, "Rotate", undefined, `Rotate ${token.name}? Its current secret stops working at once.`)}${rowAction(PATH, "revoke", { id: token.id }, "Revoke", undefined, `Revoke ${token.name}? It stops working at once.`)}</td></tr>`;
 }
 
 function createForm(): Html {

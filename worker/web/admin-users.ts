@@ -99,8 +99,22 @@ function userRow(user: UserView): Html {
 	)}</ul>${addGrant(PATH, { user: user.name })}</td>
 <td>${user.twoFactor ? "on" : "off"} ${
 		user.twoFactor
-			? rowAction(PATH, "totp-off", { user: user.name }, "Turn off (reset)")
-			: rowAction(PATH, "totp-on", { user: user.name }, "Turn on")
+			? rowAction(
+					PATH,
+					"totp-off",
+					{ user: user.name },
+					"Turn off (reset)",
+					undefined,
+					`Turn off ${user.name}'s second factor? Their writes no longer need a code until they enrol again.`,
+				)
+			: rowAction(
+					PATH,
+					"totp-on",
+					{ user: user.name },
+					"Turn on",
+					undefined,
+					`Turn on ${user.name}'s second factor? Their writes need a code from the enrolment shown next.`,
+				)
 	}</td>
 <td>${when(user.createdAt)}</td></tr>`;
 }

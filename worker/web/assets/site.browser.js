@@ -44,3 +44,11 @@ for (const form of document.querySelectorAll("form[data-moves], form[data-moves-
 		if (!confirm(`Pages loading stable get the change at their next load. ${what}?`)) event.preventDefault();
 	});
 }
+
+// "Are you sure?" before an admin page's form that cannot be undone (revoke, rotate, suspend,
+// a second factor reset; #24.3): the form says what it does in data-confirm.
+for (const form of document.querySelectorAll("form[data-confirm]")) {
+	form.addEventListener("submit", (event) => {
+		if (!confirm(form.dataset.confirm)) event.preventDefault();
+	});
+}
