@@ -296,7 +296,11 @@ describe("the customers page (#24.3)", () => {
 		expect(await whoami(key)).toBe(401);
 		const list = await (await page("/-/dashboard/customers", cookie)).text();
 		expect(list).not.toContain(customer);
-		expect(list).toContain(`&lt;b&gt;${customer.slice(3, -4)}&lt;/b&gt;</th><td>suspended</td><td>1</td>`);
+		expect(list).toContain(`&lt;b&gt;${customer.slice(3, -4)}&lt;/b&gt;</th><td>suspended</td>`);
+		// Its keys are listed on the tokens page, and only its.
+		const keys = await (await page(`/-/dashboard/tokens?customer=${encodeURIComponent(customer)}`, cookie)).text();
+		expect(keys).toContain(`1 token of customer &lt;b&gt;`);
+		expect(keys).toContain(`customer &lt;b&gt;${customer.slice(3, -4)}&lt;/b&gt;</td>`);
 
 		expectConfirmed(
 			await post("/-/dashboard/customers", { op: "unsuspend", customer }, { cookie }),

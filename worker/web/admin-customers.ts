@@ -24,7 +24,7 @@ ${
 <thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Keys</th><th scope="col">Created</th><th scope="col">Change</th></tr></thead>
 <tbody>${customers.map(
 				(c) =>
-					html`<tr id="customer-${c.name}"><th scope="row">${c.name}</th><td>${c.active ? "active" : "suspended"}</td><td>${c.keys}</td><td>${when(c.createdAt)}</td><td>${
+					html`<tr id="customer-${c.name}"><th scope="row">${c.name}</th><td>${c.active ? "active" : "suspended"}</td><td><a href="/-/dashboard/tokens?customer=${encodeURIComponent(c.name)}">${c.keys}</a></td><td>${when(c.createdAt)}</td><td>${
 						c.active
 							? rowAction(
 									PATH,

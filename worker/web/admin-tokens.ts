@@ -33,12 +33,23 @@ import { type Html, html } from "./html";
 
 const PATH = "/-/dashboard/tokens";
 
-export const adminTokensPage = adminPage(PATH, async ({ env }) => {
-	const tokens = await authStore(env).listTokens({});
+/** GET /-/dashboard/tokens[?user=…|?customer=…]: every token, or one user's or customer's (as the API filters them). */
+export const adminTokensPage = adminPage(PATH, async ({ request, env }) => {
+	const { user, customer } = request.query;
+	const filter =
+		typeof user === "string" && user !== ""
+			? { user }
+			: typeof customer === "string" && customer !== ""
+				? { customer }
+				: {};
+	const tokens = await authStore(env).listTokens(filter);
+	const whose =
+		"user" in filter ? ` of user ${filter.user}` : "customer" in filter ? ` of customer ${filter.customer}` : "";
 	const body = html`<h1>Tokens</h1>
 <section id="tokens" aria-labelledby="tokens-title">
-<h2 id="tokens-title">${count(tokens.length, "token")}</h2>
-${tokens.length === 0 ? html`<p class="empty">None yet.</p>` : tokenTable(tokens)}
+<h2 id="tokens-title">${count(tokens.length, "token")}${whose}</h2>
+${whose === "" ? "" : html`<p><a href="${PATH}">Every token</a></p>`}
+${tokens.length === 0 ? html`<p class="empty">None.</p>` : tokenTable(tokens)}
 </section>
 ${createForm()}`;
 	return { title: "Tokens", body };

@@ -92,7 +92,7 @@ export const adminUsersForm = adminForm("secret", async (context) => {
 });
 
 function userRow(user: UserView): Html {
-	return html`<tr id="user-${user.name}"><th scope="row">${user.name}</th><td>${user.email ?? ""}</td>
+	return html`<tr id="user-${user.name}"><th scope="row">${user.name}</th><td>${user.email ?? ""}<br><a href="/-/dashboard/tokens?user=${encodeURIComponent(user.name)}">Tokens</a></td>
 <td><ul class="grants">${user.grants.map(
 		(grant) =>
 			html`<li>${grantText(grant)} ${rowAction(PATH, "ungrant", { user: user.name, subject: grantSubject(grant) }, "Remove")}</li>`,
