@@ -15,6 +15,7 @@ import { throughReadTier } from "../read-tier/tier";
 import { readable } from "../search/query";
 import { sees } from "../search/search";
 import { barChart, weeklyBars } from "./charts";
+import { DEPENDENTS_SLOT, withDependents } from "./dependents-section";
 import { type Html, html, trusted } from "./html";
 import { installSection } from "./install-lines";
 import { VERSION_FILES } from "./markdown";
@@ -63,7 +64,9 @@ export const packagePage = webPage({ auth: "viewer", cache: "personal" }, async 
 			return { response: new Response(String(body), { headers: pageHeaders() }), access: value.access, rev: value.rev };
 		},
 	});
-	return pageResponse(request, who, await answer.text(), {
+	// "Used by" changes with other packages' writes: filled per request, kept apart (dependents-section.ts).
+	const text = await withDependents(await answer.text(), { request, env, ctx, principal, name: pkg.name });
+	return pageResponse(request, who, text, {
 		headers: { "x-registry-cache": answer.headers.get("x-registry-cache") ?? "bypass" },
 	});
 });
@@ -119,6 +122,7 @@ ${dependencySection("Dependencies", "dependencies", v.dependencies, known)}
 ${dependencySection("Peer dependencies", "peer-dependencies", v.peerDependencies, known)}
 ${dependencySection("Optional dependencies", "optional-dependencies", v.optionalDependencies, known)}
 ${dependencySection("Dev dependencies", "dev-dependencies", v.devDependencies, known)}
+${trusted(DEPENDENTS_SLOT)}
 </div>
 <aside class="facts" aria-label="About this package">
 <section aria-labelledby="install-title">
