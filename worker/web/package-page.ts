@@ -185,16 +185,18 @@ export function installCommands(spec: string, registry: string): Html {
 }
 
 function versionsSection(pkg: PackageName, page: PackagePage): Html {
+	// An empty column costs a phone's width (#24.9): shown only when a version is deprecated.
+	const deprecations = page.versions.some((row) => row.deprecated);
 	return html`<section aria-labelledby="versions-title">
 <h2 id="versions-title">Versions (${page.versions.length})</h2>
-<div class="scroll"><table>
-<thead><tr><th scope="col">Version</th><th scope="col">Published</th><th scope="col">Tags</th><th scope="col">Deprecated</th></tr></thead>
+<div class="scroll"><table class="versions">
+<thead><tr><th scope="col">Version</th><th scope="col">Published</th><th scope="col">Tags</th>${deprecations ? html`<th scope="col">Deprecated</th>` : ""}</tr></thead>
 <tbody>${page.versions.map(
 		(row) => html`<tr${row.version === page.selected.version ? html` aria-current="page"` : ""}>
 <th scope="row"><a href="${packagePath(pkg.name)}/v/${encodeURIComponent(row.version)}">${row.version}</a></th>
 <td><time datetime="${row.publishedAt}">${date(row.publishedAt)}</time></td>
 <td>${row.tags.join(", ")}</td>
-<td>${row.deprecated ?? ""}</td>
+${deprecations ? html`<td>${row.deprecated ?? ""}</td>` : ""}
 </tr>`,
 	)}</tbody>
 </table></div>
