@@ -46,8 +46,27 @@ describe("the search document", () => {
 				.map((r) => r.published_at)
 				.sort()
 				.at(-1),
+			dependencies: [],
 			rev: 12,
 		});
+	});
+
+	it("#24.9 names what the latest version depends on, once per name, dev dependencies and malformed entries left out", () => {
+		const doc = documentOf({
+			dependencies: { a: "^1.0.0", both: "1", bad: 3, "": "1" },
+			peerDependencies: { p: ">=2", a: "^9" },
+			optionalDependencies: { both: "1", o: "x".repeat(300) },
+			devDependencies: { d: "1" },
+		});
+		expect(doc?.dependencies).toEqual([
+			{ name: "a", kind: "dependencies", range: "^1.0.0" },
+			{ name: "both", kind: "dependencies", range: "1" },
+			{ name: "p", kind: "peerDependencies", range: ">=2" },
+			{ name: "o", kind: "optionalDependencies", range: "x".repeat(256) },
+		]);
+		expect(documentOf({ dependencies: ["a"], peerDependencies: "b" })?.dependencies).toEqual([]);
+		const many = Object.fromEntries(Array.from({ length: 1_500 }, (_, i) => [`dep-${i}`, "1"]));
+		expect(documentOf({ dependencies: many })?.dependencies).toHaveLength(1_000);
 	});
 
 	it("carries the recent days' downloads (days without any left out) for the dashboard", () => {

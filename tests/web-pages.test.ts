@@ -40,7 +40,7 @@ function page(path: string, cookie?: string) {
 }
 
 describe("the file browser (#24.9)", () => {
-	it("lists a version's files, escaped, each linked at its immutable URL; restricted ones only for readers", async () => {
+	it("lists a version's files, escaped, each linked to its page; restricted ones only for readers", async () => {
 		const name = uniqueName("web-files");
 		const token = await publisherFor(name);
 		await publishPublic(name, token, "1.0.0", { "docs/<b>x</b>.md": "# x", "img/logo.png": "png" });
@@ -52,8 +52,8 @@ describe("the file browser (#24.9)", () => {
 		const body = await res.text();
 		expect(body).toContain("&lt;b&gt;x&lt;/b&gt;.md");
 		expect(body).not.toContain("<b>x</b>");
-		expect(body).toContain(`href="${BASE}/files/${name}@1.0.0/docs/%3Cb%3Ex%3C/b%3E.md"`);
-		expect(body).toContain(`href="${BASE}/files/${name}@1.0.0/img/logo.png"`);
+		expect(body).toContain(`href="/package/${name}/v/1.0.0/files/docs/%3Cb%3Ex%3C/b%3E.md"`);
+		expect(body).toContain(`href="/package/${name}/v/1.0.0/files/img/logo.png"`);
 		expect(body).toContain("<td>image/png</td>");
 		expect((await page(`/package/${name}/v/9.9.9/files`)).status).toBe(404);
 

@@ -75,6 +75,7 @@ import {
 	rolloutFromPage,
 } from "./web/channel-forms";
 import { dashboardPage } from "./web/dashboard";
+import { fileViewPage } from "./web/file-view-page";
 import { filesPage } from "./web/files-page";
 import { homePage, searchPage } from "./web/listing-pages";
 import { operationsPage } from "./web/operations-page";
@@ -316,6 +317,7 @@ for (const name of ["/package/@:scope/:pkg", "/package/:pkg"]) {
 		.get(name, packagePage)
 		.get(`${name}/v/:version`, packagePage)
 		.get(`${name}/v/:version/files`, filesPage)
+		.get(`${name}/v/:version/files/:path+`, fileViewPage)
 		.post(`${name}/channels/:channel/rollback`, rollbackFromPage)
 		.post(`${name}/channels/:channel/rollout`, rolloutFromPage)
 		.post(`${name}/channels/:channel/rollout/complete`, completeRolloutFromPage)

@@ -1,7 +1,7 @@
 import { LIMITS } from "../../schema/limits";
 import type { DayCount, Person } from "../../schema/package/contract";
 import type { PackageRow, VersionRow } from "../../schema/package/rows";
-import type { SearchDocument } from "../../schema/search/contract";
+import type { DependencyEdge, DependencyKind, SearchDocument } from "../../schema/search/contract";
 
 // What a package tells the search index: its latest version's metadata, in npm search's terms.
 // Every free-text field is cut to a fixed length first, and nothing here backtracks: the cost of
@@ -66,8 +66,34 @@ export function searchDocumentOf(
 		dailyDownloads: dailyDownloads.filter((d) => d.downloads > 0),
 		versionCount: versions.count,
 		publishedAt: versions.lastPublishedAt,
+		dependencies: dependencies(manifest),
 		rev: pkg.rev,
 	};
+}
+
+const DEPENDENCY_KINDS: DependencyKind[] = ["dependencies", "peerDependencies", "optionalDependencies"];
+/** Edges sent per package (far above what real packages list), and a range's length. */
+const DEPENDENCIES_SENT = 1_000;
+const RANGE_LENGTH = 256;
+
+/**
+ * What the latest version depends on, for the index's dependents: one edge per name, the first
+ * kind that lists it (a name in both dependencies and optionalDependencies is a dependency).
+ * Dev dependencies are left out, as npm's dependents leave them out. Entries that are not
+ * name → string are skipped.
+ */
+export function dependencies(manifest: Record<string, unknown>): DependencyEdge[] {
+	const edges = new Map<string, DependencyEdge>();
+	for (const kind of DEPENDENCY_KINDS) {
+		const listed = manifest[kind];
+		if (typeof listed !== "object" || listed === null || Array.isArray(listed)) continue;
+		for (const [name, range] of Object.entries(listed)) {
+			if (edges.size >= DEPENDENCIES_SENT) return [...edges.values()];
+			if (typeof range !== "string" || name === "" || name.length > 214 || edges.has(name)) continue;
+			edges.set(name, { name, kind, range: range.slice(0, RANGE_LENGTH) });
+		}
+	}
+	return [...edges.values()];
 }
 
 function withEmail<T extends object>(value: T, email: string | undefined): T & { email?: string } {

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Access, Person } from "../../schema/package/contract";
 import {
+	type Dependents,
 	type PackageSummary,
 	RECENT_DOWNLOAD_DAYS,
 	type Readable,
@@ -16,6 +17,8 @@ import type { IndexedPackageRow as PackageRow, ReindexRow } from "../../schema/s
 import { applyMigrations } from "../migrations";
 import { packageObject } from "../stubs";
 import { sweepUnreferenced } from "./blob-sweep";
+import { DependencyIndex } from "./dependents";
+import { readableFilter } from "./readable";
 
 // The registry's search index: one object for the whole registry (idFromName("index")), holding
 // every package's latest state in SQLite with an FTS5 index over its text. It is derived state:
@@ -26,15 +29,22 @@ import { sweepUnreferenced } from "./blob-sweep";
 const WEIGHTS = "10.0, 4.0, 5.0, 2.0, 1.0, 1.0, 0.5";
 const README_EXCERPT = 2_000;
 const REINDEX_PAGE = 200;
+/** Package objects asked per alarm run by the refresh after migration 6 (a request's subrequests are bounded). */
+const REFRESH_PAGE = 100;
 
 export class RegistryIndexDO extends DurableObject<Env> implements RegistryIndexContract {
 	private readonly sql: SqlStorage;
+	private readonly dependencies: DependencyIndex;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		this.sql = ctx.storage.sql;
+		this.dependencies = new DependencyIndex(this.sql);
 		ctx.blockConcurrencyWhile(async () => {
 			applyMigrations(ctx.storage, registryIndexMigrations);
+			// Rows from before the dependents existed are asked again from the alarm (migration 6).
+			const { refresh_cursor } = this.sql.exec<ReindexRow>(`SELECT * FROM reindex`).one();
+			if (refresh_cursor !== null && (await ctx.storage.getAlarm()) === null) await ctx.storage.setAlarm(Date.now());
 		});
 	}
 
@@ -182,6 +192,11 @@ export class RegistryIndexDO extends DurableObject<Env> implements RegistryIndex
 			.map((row) => row.name);
 	}
 
+	/** The packages the asker may read whose latest version depends on `name`: the first `limit`, and the count. */
+	dependents(name: string, readable: Readable, limit: number): Dependents {
+		return this.dependencies.dependents(name, readable, limit);
+	}
+
 	/** Registry-wide figures for the dashboard: every package counts, whatever its access. */
 	overview(today: string): RegistryOverview {
 		const totals = this.sql
@@ -250,7 +265,10 @@ export class RegistryIndexDO extends DurableObject<Env> implements RegistryIndex
 	 */
 	override async alarm(): Promise<void> {
 		const state = this.sql.exec<ReindexRow>(`SELECT * FROM reindex`).one();
-		if (state.state !== "running") return;
+		if (state.state !== "running") {
+			if (state.refresh_cursor !== null) await this.refreshStep(state.refresh_cursor);
+			return;
+		}
 		const page = await this.env.BLOBS.list({
 			prefix: "tarballs/",
 			limit: REINDEX_PAGE,
@@ -273,13 +291,33 @@ export class RegistryIndexDO extends DurableObject<Env> implements RegistryIndex
 				.toArray()) {
 				this.drop(stale);
 			}
+			// A whole rebuild asked every package: nothing is left for the refresh of migration 6 either.
 			this.sql.exec(
-				`UPDATE reindex SET state = 'idle', cursor = NULL, seen = seen + ?, finished_at = ?`,
+				`UPDATE reindex SET state = 'idle', cursor = NULL, refresh_cursor = NULL, seen = seen + ?, finished_at = ?`,
 				names.length,
 				new Date().toISOString(),
 			);
 		});
 		if (page.truncated) await this.ctx.storage.setAlarm(Date.now());
+	}
+
+	/**
+	 * One page of the refresh that migration 6 asks for: the packages the index knew before it
+	 * stored dependencies are asked for their current document again (no R2 listing, no sweep).
+	 */
+	private async refreshStep(after: string): Promise<void> {
+		const names = this.sql
+			.exec<{ name: string }>(`SELECT name FROM packages WHERE name > ? ORDER BY name LIMIT ?`, after, REFRESH_PAGE)
+			.toArray()
+			.map((row) => row.name);
+		const docs = await Promise.all(names.map((name) => packageObject(this.env, name).searchDocument()));
+		const more = names.length === REFRESH_PAGE;
+		this.ctx.storage.transactionSync(() => {
+			const generation = this.generation();
+			for (const doc of docs) if (doc.ok) this.write(doc.value, generation);
+			this.sql.exec(`UPDATE reindex SET refresh_cursor = ?`, more ? (names.at(-1) ?? null) : null);
+		});
+		if (more) await this.ctx.storage.setAlarm(Date.now());
 	}
 
 	// ── internals ──────────────────────────────────────────────────────────────────────────────
@@ -353,6 +391,7 @@ export class RegistryIndexDO extends DurableObject<Env> implements RegistryIndex
 		for (const username of new Set(doc.maintainers.map((m) => m.username.toLowerCase()))) {
 			this.sql.exec(`INSERT INTO package_maintainers (name, username) VALUES (?, ?)`, doc.name, username);
 		}
+		this.dependencies.write(doc.name, doc.dependencies);
 		this.sql.exec(`DELETE FROM packages_fts WHERE rowid = ?`, row.rowid);
 		this.sql.exec(
 			`INSERT INTO packages_fts (rowid, name, scope, keywords, description, author, maintainers, readme)
@@ -374,6 +413,7 @@ export class RegistryIndexDO extends DurableObject<Env> implements RegistryIndex
 		this.sql.exec(`DELETE FROM package_keywords WHERE name = ?`, row.name);
 		this.sql.exec(`DELETE FROM package_maintainers WHERE name = ?`, row.name);
 		this.sql.exec(`DELETE FROM package_downloads WHERE name = ?`, row.name);
+		this.dependencies.drop(row.name);
 		this.sql.exec(`DELETE FROM packages WHERE rowid = ?`, row.rowid);
 	}
 
@@ -408,21 +448,6 @@ export class RegistryIndexDO extends DurableObject<Env> implements RegistryIndex
 		if (query.unstable !== null) filters.push(query.unstable ? "p.version LIKE '0.%'" : "p.version NOT LIKE '0.%'");
 		return filters;
 	}
-}
-
-/** The SQL condition for what the asker may read (null: everything), its parameters appended. */
-function readableFilter(readable: Readable, params: (string | number)[]): string | null {
-	if (readable.all) return null;
-	const allowed = ["p.access = 'public'"];
-	for (const name of readable.packages) {
-		allowed.push("p.name = ?");
-		params.push(name);
-	}
-	for (const scope of readable.scopes) {
-		allowed.push("p.scope = ?");
-		params.push(scope);
-	}
-	return `(${allowed.join(" OR ")})`;
 }
 
 function toSummary(row: PackageRow): PackageSummary {

@@ -25,7 +25,20 @@ export type SearchDocument = {
 	versionCount: number;
 	/** When the newest version was published (`date` moves with every change). */
 	publishedAt: string;
+	/** What the latest version depends on (dependencies, peer, optional): the index answers dependents from it. */
+	dependencies: DependencyEdge[];
 	rev: number;
+};
+
+/** The manifest fields whose names make a package a dependent, strongest first. */
+export type DependencyKind = "dependencies" | "peerDependencies" | "optionalDependencies";
+
+export type DependencyEdge = { name: string; kind: DependencyKind; range: string };
+
+/** The packages here whose latest version depends on a name: the first `limit`, and how many in all. */
+export type Dependents = {
+	total: number;
+	dependents: { name: string; version: string; kind: DependencyKind; range: string; deprecated: boolean }[];
 };
 
 /** How many days of downloads each package tells the index. */
@@ -52,7 +65,7 @@ export type SearchQuery = {
 
 export type SearchHit = Omit<
 	SearchDocument,
-	"access" | "license" | "readme" | "rev" | "dailyDownloads" | "versionCount" | "publishedAt"
+	"access" | "license" | "readme" | "rev" | "dailyDownloads" | "versionCount" | "publishedAt" | "dependencies"
 > & {
 	quality: number;
 	popularity: number;
@@ -113,6 +126,8 @@ export interface RegistryIndexContract {
 	recent(readable: Readable, limit: number): PackageSummary[];
 	/** Which of these names are packages here that the asker may read (a package page links them). */
 	known(names: string[], readable: Readable): string[];
+	/** The packages the asker may read whose latest version depends on `name` (a package page's "used by"). */
+	dependents(name: string, readable: Readable, limit: number): Dependents;
 	/** Registry-wide totals, top and recent packages, downloads per day: the dashboard's figures. */
 	overview(today: string): RegistryOverview;
 	startReindex(): Promise<ReindexStatus>;

@@ -116,4 +116,27 @@ export const registryIndexMigrations: readonly Migration[] = [
 			) WITHOUT ROWID;
 		`,
 	},
+	{
+		version: 6,
+		name: "dependents: which packages' latest versions depend on a name",
+		sql: `
+			-- One row per (dependency, dependent): the dependent's latest version lists the dependency
+			-- under dependencies, peerDependencies or optionalDependencies (the first of these names
+			-- the kind). Rewritten with the dependent's row, dropped with it.
+			CREATE TABLE package_dependencies (
+				dependency TEXT NOT NULL,
+				name TEXT NOT NULL,
+				kind TEXT NOT NULL CHECK (kind IN ('dependencies', 'peerDependencies', 'optionalDependencies')),
+				range TEXT NOT NULL,
+				PRIMARY KEY (dependency, name)
+			) WITHOUT ROWID;
+			CREATE INDEX package_dependencies_by_name ON package_dependencies (name);
+
+			-- Rows written before this table existed have told the index nothing of their dependencies:
+			-- the alarm asks each of their package objects again, in pages, from this cursor ('' = the
+			-- first name; NULL = nothing to ask).
+			ALTER TABLE reindex ADD COLUMN refresh_cursor TEXT;
+			UPDATE reindex SET refresh_cursor = '' WHERE EXISTS (SELECT 1 FROM packages);
+		`,
+	},
 ];

@@ -1,4 +1,5 @@
 import type { Access } from "../package/contract";
+import type { DependencyKind } from "./contract";
 
 // Row types of the RegistryIndexDO's SQLite tables (schema/search/migrations.ts).
 
@@ -36,4 +37,13 @@ export type ReindexRow = {
 	swept: number;
 	started_at: string | null;
 	finished_at: string | null;
+	/** Where the refresh of rows from before migration 6 goes on; null: none to do. */
+	refresh_cursor: string | null;
+};
+
+export type DependencyRow = {
+	dependency: string;
+	name: string;
+	kind: DependencyKind;
+	range: string;
 };

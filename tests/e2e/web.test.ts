@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,6 +13,19 @@ let devToken: string;
 let browser: Browser | null = null;
 
 const widget = "@web/widget";
+/** A package whose files are hostile text and images, for the file pages (#24.9). */
+const filesPackage = "@web/files";
+const HOSTILE_HTML = [
+	"<!doctype html>",
+	"</code></pre><script>window.__pwned = 'file script'</script>",
+	'<img src="x" onerror="window.__pwned = \'file onerror\'">',
+	"const role = 'user'; \u202E// admin only\u2066 \u2069",
+	"",
+].join("\n");
+/** A 1×1 PNG. */
+const PNG_BASE64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+const SVG =
+	'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="20"><script>window.top.__pwned = "svg"</script><rect width="10" height="20"/></svg>\n';
 
 const README = [
 	"# Web widget",
@@ -54,6 +67,18 @@ beforeAll(async () => {
 		await ok("npm", ["publish", "--access", "public"], { cwd: dir });
 		expect((await api("POST", `/packages/${widget}/channels/stable`, { version })).status).toBe(201);
 	}
+	const files = npmProject(server, devToken, {
+		"package.json": packageJson({ name: filesPackage, version: "1.0.0", license: "MIT" }),
+		"index.js": "export const files = true;\n",
+		"hostile.html": HOSTILE_HTML,
+		"icon.svg": SVG,
+	});
+	writeFileSync(join(files, "logo.png"), Buffer.from(PNG_BASE64, "base64"));
+	await ok("npm", ["publish", "--access", "public"], { cwd: files });
+	// A long deprecation message: the versions table's widest column on a phone (#24.9).
+	await ok("npm", ["deprecate", `${widget}@1.0.0`, "superseded by 1.1.0, which fixes the layout of long messages"], {
+		cwd: files,
+	});
 	// The index hears of each publish from the package's alarm, at once.
 	for (let i = 0; i < 60; i++) {
 		const found = (await (await fetch(`${server.url}/-/v1/search?text=browsertest`)).json()) as { total: number };
@@ -186,9 +211,36 @@ describe("a phone's width (#24.9)", () => {
 		expect(sizes.length).toBeGreaterThan(0);
 		for (const size of sizes) expect(size).toBeGreaterThanOrEqual(11);
 		expect(await tab.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+		expect(await tab.evaluate(() => document.scrollingElement?.scrollWidth ?? 0)).toBeLessThanOrEqual(390);
 		const table = tab.locator("#versions-title + .scroll table");
 		const box = await table.boundingBox();
 		expect(box?.width ?? 0).toBeLessThanOrEqual(390);
+		// Each version and its date: on one line, wholly in view, at a readable size (#24.9).
+		const cells = await tab.$$eval("#versions-title + .scroll tbody tr", (rows) =>
+			rows.flatMap((row) =>
+				[row.querySelector("th a"), row.querySelector("td time")].map((el) => ({
+					text: el?.textContent ?? "",
+					lines: el?.getClientRects().length ?? 0,
+					right: el?.getBoundingClientRect().right ?? Number.POSITIVE_INFINITY,
+					size: el ? Number.parseFloat(getComputedStyle(el).fontSize) : 0,
+				})),
+			),
+		);
+		expect(cells.map((c) => c.text)).toEqual([
+			"1.1.0",
+			expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/),
+			"1.0.0",
+			expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/),
+		]);
+		for (const cell of cells) {
+			expect(cell.lines, cell.text).toBe(1);
+			expect(cell.right, cell.text).toBeLessThanOrEqual(390);
+			expect(cell.size, cell.text).toBeGreaterThanOrEqual(12);
+		}
+		expect(await tab.textContent("#versions-title + .scroll table")).toContain("superseded by 1.1.0");
+		// A file's page at the same width: its text scrolls in its box, the page does not.
+		await tab.goto(`${server.url}/package/${filesPackage}/v/1.0.0/files/hostile.html`);
+		expect(await tab.evaluate(() => document.scrollingElement?.scrollWidth ?? 0)).toBeLessThanOrEqual(390);
 		await tab.close();
 	});
 });
@@ -221,5 +273,58 @@ describe("sessions in Chromium (#22.6, #22.7)", () => {
 		expect((await api("GET", "/-/whoami")).status).toBe(200);
 		await replay.close();
 		await context.close();
+	});
+});
+
+describe("a version's files in Chromium (#24.9)", () => {
+	it("#24.9 opens a file from the list as text that never runs, and images (SVG too) as images", async () => {
+		browser ??= await launchChromium();
+		const tab = await browser.newPage();
+		const problems: string[] = [];
+		tab.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+		// A CSP refusal is a console error: there must be none.
+		tab.on("console", (m) => {
+			if (m.type() === "error") problems.push(`console: ${m.text()}`);
+		});
+		tab.on("response", (r) => {
+			if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`);
+		});
+
+		await tab.goto(`${server.url}/package/${filesPackage}/v/1.0.0/files`);
+		await Promise.all([tab.waitForURL(/\/files\/hostile\.html$/), tab.click("text=hostile.html")]);
+		// The file's text, exactly, but for the hidden characters, each shown as its code point.
+		const shown = HOSTILE_HTML.replace("\u202E", "U+202E").replace("\u2066", "U+2066").replace("\u2069", "U+2069");
+		expect(await tab.textContent("pre code")).toBe(shown.slice(0, -1));
+		expect(await tab.locator("pre .ctl").count()).toBe(3);
+		expect(await tab.locator("main script, main iframe, pre img").count()).toBe(0);
+		expect(await tab.evaluate("typeof window.__pwned")).toBe("undefined");
+		// Numbered by CSS: one number per line, not part of the text.
+		expect(await tab.locator("pre.numbered .line").count()).toBe(4);
+		expect(
+			await tab
+				.locator("pre.numbered .line")
+				.first()
+				.evaluate((el) => getComputedStyle(el, "::before").content),
+		).toBe("counter(line)");
+
+		for (const [file, width, height] of [
+			["logo.png", 1, 1],
+			["icon.svg", 10, 20],
+		] as const) {
+			await tab.goto(`${server.url}/package/${filesPackage}/v/1.0.0/files/${file}`);
+			const image = tab.locator(".file-image img");
+			await image.evaluate((img: HTMLImageElement) =>
+				img.complete ? undefined : new Promise((resolve) => img.addEventListener("load", resolve, { once: true })),
+			);
+			expect(await image.evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight])).toEqual([
+				width,
+				height,
+			]);
+			expect(await image.getAttribute("src")).toBe(`${server.url}/files/${filesPackage}@1.0.0/${file}`);
+		}
+		expect(await tab.locator("main svg").count()).toBe(0);
+		expect(await tab.evaluate("typeof window.__pwned")).toBe("undefined");
+		expect(problems).toEqual([]);
+		await tab.close();
 	});
 });

@@ -15,6 +15,7 @@ import { throughReadTier } from "../read-tier/tier";
 import { readable } from "../search/query";
 import { sees } from "../search/search";
 import { barChart, weeklyBars } from "./charts";
+import { DEPENDENTS_SLOT, withDependents } from "./dependents-section";
 import { type Html, html, trusted } from "./html";
 import { installSection } from "./install-lines";
 import { VERSION_FILES } from "./markdown";
@@ -63,7 +64,9 @@ export const packagePage = webPage({ auth: "viewer", cache: "personal" }, async 
 			return { response: new Response(String(body), { headers: pageHeaders() }), access: value.access, rev: value.rev };
 		},
 	});
-	return pageResponse(request, who, await answer.text(), {
+	// "Used by" changes with other packages' writes: filled per request, kept apart (dependents-section.ts).
+	const text = await withDependents(await answer.text(), { request, env, ctx, principal, name: pkg.name });
+	return pageResponse(request, who, text, {
 		headers: { "x-registry-cache": answer.headers.get("x-registry-cache") ?? "bypass" },
 	});
 });
@@ -119,6 +122,7 @@ ${dependencySection("Dependencies", "dependencies", v.dependencies, known)}
 ${dependencySection("Peer dependencies", "peer-dependencies", v.peerDependencies, known)}
 ${dependencySection("Optional dependencies", "optional-dependencies", v.optionalDependencies, known)}
 ${dependencySection("Dev dependencies", "dev-dependencies", v.devDependencies, known)}
+${trusted(DEPENDENTS_SLOT)}
 </div>
 <aside class="facts" aria-label="About this package">
 <section aria-labelledby="install-title">
@@ -181,16 +185,18 @@ export function installCommands(spec: string, registry: string): Html {
 }
 
 function versionsSection(pkg: PackageName, page: PackagePage): Html {
+	// An empty column costs a phone's width (#24.9): shown only when a version is deprecated.
+	const deprecations = page.versions.some((row) => row.deprecated);
 	return html`<section aria-labelledby="versions-title">
 <h2 id="versions-title">Versions (${page.versions.length})</h2>
-<div class="scroll"><table>
-<thead><tr><th scope="col">Version</th><th scope="col">Published</th><th scope="col">Tags</th><th scope="col">Deprecated</th></tr></thead>
+<div class="scroll"><table class="versions">
+<thead><tr><th scope="col">Version</th><th scope="col">Published</th><th scope="col">Tags</th>${deprecations ? html`<th scope="col">Deprecated</th>` : ""}</tr></thead>
 <tbody>${page.versions.map(
 		(row) => html`<tr${row.version === page.selected.version ? html` aria-current="page"` : ""}>
 <th scope="row"><a href="${packagePath(pkg.name)}/v/${encodeURIComponent(row.version)}">${row.version}</a></th>
 <td><time datetime="${row.publishedAt}">${date(row.publishedAt)}</time></td>
 <td>${row.tags.join(", ")}</td>
-<td>${row.deprecated ?? ""}</td>
+${deprecations ? html`<td>${row.deprecated ?? ""}</td>` : ""}
 </tr>`,
 	)}</tbody>
 </table></div>
