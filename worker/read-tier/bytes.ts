@@ -1,3 +1,4 @@
+import { recordR2Read } from "../metrics/trace";
 import { edgeGetBytes, edgePutBytes } from "./edge";
 
 // The bytes of tarballs and files. R2 keys are never reused and their bytes never change (a key
@@ -55,6 +56,7 @@ export async function readBytes(
 			return bytes;
 		}
 	}
+	recordR2Read(key.split("/", 1)[0] ?? "");
 	const object = await env.BLOBS.get(key, range ? { range } : {});
 	if (!object) return null;
 	if (size > MAX_MEMORY_OBJECT_BYTES) {
