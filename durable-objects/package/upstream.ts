@@ -60,6 +60,13 @@ const UPSTREAM_ACTOR: Actor = { name: "upstream", prefix: null, ip: null, label:
 const RETRY_AFTER_FAILURE_MS = 5_000;
 /** A version missing from a copy at least this old sends a request to upstream: it may be new. */
 const MISSING_VERSION_REFRESH_MS = 5_000;
+/**
+ * The figures are sent this long after the first count (at least DOWNLOAD_FLUSH_SECONDS): an
+ * install through the proxy touches hundreds of objects at once, and their alarms, each a call to
+ * the one AuthStoreDO, would otherwise all run in the middle of it (#25). Well within the time an
+ * idle object is kept in memory, so figures are not lost to eviction any more often.
+ */
+const FIGURES_FLUSH_MS = 30_000;
 
 type Found = { row: UpstreamDocumentRow; note: UpstreamNote };
 
@@ -535,7 +542,9 @@ export class UpstreamMirror {
 	}
 
 	private wake(): void {
-		if (this.activity.hasPending) this.host.wake(Date.now() + config(this.env).downloadFlushMs);
+		if (this.activity.hasPending) {
+			this.host.wake(Date.now() + Math.max(FIGURES_FLUSH_MS, config(this.env).downloadFlushMs));
+		}
 	}
 
 	/** A stored document about to be replaced or dropped leaves the figures. */

@@ -107,7 +107,11 @@ async function resolve(read: TierRead): Promise<Resolved> {
 		if (started - entry.storedAt < ttl) return { entry, outcome: "hit" };
 		// A stale entry served to someone it admitted: its access holds while the package's revision does.
 		if (read.revision && entry.rev !== null && (await revisionOnce(read.key, read.revision)) === entry.rev) {
-			const renewed = store(read, { ...entry, storedAt: Date.now() }, slot ?? (await edgeSlot(read.owner, read.key)));
+			// Renewed where it was found: one from this isolate's memory there only (the colo's copy,
+			// the same bytes, is revalidated by the isolate that next takes it from there), so a warm
+			// install's expired entries cost their object a revision() each and the colo's cache nothing (#25).
+			const renewedEntry = { ...entry, storedAt: Date.now() };
+			const renewed = slot ? store(read, renewedEntry, slot) : memoryPut(read.key, read.owner, renewedEntry);
 			return { entry: renewed, outcome: "revalidated" };
 		}
 	}
