@@ -1,6 +1,7 @@
-import { runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { createExecutionContext, env, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it, vi } from "vitest";
 import { DEFAULTS } from "../schema/config";
+import { router } from "../worker/router";
 import { packageStub, runPackageAlarm } from "./helpers/package-object";
 import { call, uniqueName } from "./helpers/registry";
 import { ABBREVIATED, publishUpstream } from "./helpers/upstream";
@@ -28,5 +29,44 @@ describe("the upstream figures of an install", () => {
 		// The alarm sends them, and the object has nothing left for later.
 		await runPackageAlarm(name);
 		expect(await alarmOf(name)).toBeNull();
+	});
+});
+
+describe("a warm install through the proxy", () => {
+	/** A read through a read tier whose entries expire at once, its background work (colo cache puts) done. */
+	const read = async (path: string, headers: Record<string, string> = {}) => {
+		// Time in workerd moves on I/O: a short wait makes the previous entry expire.
+		await scheduler.wait(5);
+		const ctx = createExecutionContext();
+		const res = await router.fetch(
+			new Request(`http://registry.test${path}`, { headers }),
+			{ ...env, READ_CACHE_SECONDS: "0.001" },
+			ctx,
+		);
+		expect(res.status).toBe(200);
+		await res.arrayBuffer();
+		await waitOnExecutionContext(ctx);
+		return res.headers.get("x-registry-cache");
+	};
+
+	it("confirms its expired entries with the object's revision only, neither reading nor writing the colo's cache again (#25)", async () => {
+		const name = uniqueName("up-warm");
+		await publishUpstream(name, "1.0.0");
+		const packument = `/${name}`;
+		const tarball = `/${name}/-/${name}-1.0.0.tgz`;
+		expect(await read(packument, { accept: ABBREVIATED })).toBe("miss");
+		await read(tarball);
+		await read(tarball);
+		const match = vi.spyOn(caches.default, "match");
+		const put = vi.spyOn(caches.default, "put");
+		try {
+			expect(await read(packument, { accept: ABBREVIATED })).toBe("revalidated");
+			expect(await read(tarball)).toBe("revalidated");
+			expect(match).not.toHaveBeenCalled();
+			expect(put).not.toHaveBeenCalled();
+		} finally {
+			match.mockRestore();
+			put.mockRestore();
+		}
 	});
 });
