@@ -1,6 +1,8 @@
 import { createExecutionContext, env, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { DEFAULTS } from "../schema/config";
+import { traceSnapshot } from "../worker/metrics/trace";
+import { metricsSnapshot } from "../worker/read-tier/metrics";
 import { router } from "../worker/router";
 import { packageStub, runPackageAlarm } from "./helpers/package-object";
 import { call, uniqueName } from "./helpers/registry";
@@ -68,5 +70,25 @@ describe("a warm install through the proxy", () => {
 			match.mockRestore();
 			put.mockRestore();
 		}
+	});
+});
+
+describe("the first download of an upstream tarball", () => {
+	it("leaves its location and bytes in this isolate once stored: the next download asks neither the package object nor R2 (#25)", async () => {
+		const name = uniqueName("up-first-fetch");
+		const published = await publishUpstream(name, "1.0.0");
+		const path = `/${name}/-/${name}-1.0.0.tgz`;
+		const ctx = createExecutionContext();
+		const first = await router.fetch(new Request(`http://registry.test${path}`), env, ctx);
+		expect(first.headers.get("x-registry-upstream")).toBe("miss");
+		expect(new Uint8Array(await first.arrayBuffer())).toEqual(published.tgz);
+		await waitOnExecutionContext(ctx);
+		const asked = () => [metricsSnapshot().objectCalls.package, traceSnapshot().r2Reads.upstream ?? 0];
+		const before = asked();
+		const next = await call(path);
+		expect(next.headers.get("x-registry-cache")).toBe("hit");
+		expect(next.headers.get("x-registry-upstream")).toBe("hit");
+		expect(new Uint8Array(await next.arrayBuffer())).toEqual(published.tgz);
+		expect(asked()).toEqual(before);
 	});
 });

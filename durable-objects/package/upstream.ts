@@ -375,6 +375,17 @@ export class UpstreamMirror {
 		return known ? this.fetchTarball(name, known) : refusals.versionNotFound(version);
 	}
 
+	/** Where the tarball lies once the fetch in flight (if any) settles; not counted, nobody asked for it. */
+	async settledTarball(version: string): Promise<TarballLocation | null> {
+		const fetching = this.fetches.get(version);
+		if (fetching) {
+			const { upstreamTimeoutMs, upstreamDownloadMs } = config(this.env);
+			await settledWithin(fetching, upstreamTimeoutMs * 2 + upstreamDownloadMs, () => null);
+		}
+		const row = this.tarballs.get(version);
+		return row ? { key: row.key, size: row.size, integrity: row.integrity, upstream: true } : null;
+	}
+
 	/** Finds out where upstream keeps a version's tarball: from the document, asked again if it may be new. */
 	private async learnVersion(name: string, version: string): Promise<Result<null>> {
 		const doc = await this.document(name, "abbreviated", false);

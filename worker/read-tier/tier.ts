@@ -75,6 +75,17 @@ export async function lookupThroughReadTier<V>(
 	return { value: value as V, outcome: resolved.outcome };
 }
 
+/**
+ * Keeps a lookup's value in this isolate's memory as `lookupThroughReadTier` would have kept its
+ * object's answer (only here: the colo's cache gets it from the next isolate that asks the object),
+ * for what the Worker learnt on another path: an upstream tarball's location once its first fetch
+ * stored it (worker/upstream/first-fetch.ts, #25).
+ */
+export function keepLookup(key: string, owner: string, value: unknown, access: Access, rev: string): void {
+	const headers: [string, string][] = [["content-type", "application/json"]];
+	memoryPut(key, owner, { status: 200, headers, body: JSON.stringify(value), access, rev, storedAt: Date.now() });
+}
+
 /** An entry to answer from, or (for answers that are not kept: errors, 304s) the object's own response. */
 type Resolved = { outcome: CacheOutcome } & ({ entry: KeptEntry } | { entry: null; response: Response });
 
