@@ -32,15 +32,16 @@ const WARM_INSTALLS = 2;
  * `h`: what bench.mjs shares (its servers, scratch directories, packages and helpers). Answers the
  * figures; `printProxyBench` prints them.
  */
-export async function proxyBench(h) {
-	h.manifests = Array.from({ length: h.packages }, (_, i) => ({
-		name: h.graphName(i),
+export async function proxyBench(shared) {
+	const manifests = Array.from({ length: shared.packages }, (_, i) => ({
+		name: shared.graphName(i),
 		version: "1.0.0",
 		description: `generated package ${i} for the benchmark`,
 		main: "index.js",
 		license: "MIT",
-		dependencies: h.dependenciesOf(i),
+		dependencies: shared.dependenciesOf(i),
 	}));
+	const h = { ...shared, manifests };
 	const source = await h.startVerdaccio({
 		dir: h.scratch("proxy-source"),
 		port: await h.freePort(),
