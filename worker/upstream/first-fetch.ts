@@ -19,10 +19,9 @@ export const tarballLookupKey = (name: string, version: string) => `tarball:${na
 export function keptOnceStored(
 	env: Env,
 	ctx: ExecutionContext,
-	name: string,
-	version: string,
-	size: number,
+	tarball: { name: string; version: string; size: number; integrity: string },
 ): TransformStream<Uint8Array, Uint8Array> {
+	const { size } = tarball;
 	const chunks: Uint8Array[] | null = size <= MAX_MEMORY_OBJECT_BYTES ? [] : null;
 	let length = 0;
 	return new TransformStream({
@@ -33,17 +32,26 @@ export function keptOnceStored(
 		},
 		flush() {
 			if (length !== size) return;
-			ctx.waitUntil(keep(env, name, version, chunks).catch(() => {}));
+			ctx.waitUntil(
+				keep(env, tarball, chunks).catch((error: unknown) =>
+					console.error(`could not keep the location of ${tarball.name}@${tarball.version}`, error),
+				),
+			);
 		},
 	});
 }
 
-async function keep(env: Env, name: string, version: string, chunks: Uint8Array[] | null): Promise<void> {
+async function keep(
+	env: Env,
+	{ name, version, ...streamed }: { name: string; version: string; size: number; integrity: string },
+	chunks: Uint8Array[] | null,
+): Promise<void> {
 	const stored = await packageStub(env, name).storedUpstreamTarball(name, version);
 	if (!stored) return;
 	const { key, size, integrity, access, rev } = stored;
 	keepLookup(tarballLookupKey(name, version), name, { key, size, integrity, access, upstream: true }, access, rev);
-	if (chunks === null) return;
+	// The bytes streamed are those stored (both checked against one integrity): kept under the stored key.
+	if (chunks === null || size !== streamed.size || integrity !== streamed.integrity) return;
 	const bytes = new Uint8Array(size);
 	let at = 0;
 	for (const chunk of chunks) {

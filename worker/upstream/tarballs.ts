@@ -51,7 +51,7 @@ export async function serveUpstreamTarball(
 	// With its length known the response says it, so a body that fails at the end arrives short
 	// (aborted, never closed short: a FixedLengthStream closed short throws where nobody sees it).
 	const sized = new FixedLengthStream(size);
-	const kept = keptOnceStored(env, ctx, pkg.name, version, size);
+	const kept = keptOnceStored(env, ctx, { name: pkg.name, version, size, integrity });
 	ctx.waitUntil(
 		check.stream.readable
 			.pipeThrough(kept)
