@@ -62,6 +62,7 @@
 //    check, no object): BENCH_HOT_ROUNDS (default 5) rounds of BENCH_HOT_SECONDS (default 3) of
 //    ping then the read, the share being the median of the rounds' ratios (a loaded machine moves
 //    both sides of a round alike), with the package-object calls per 1,000 reads.
+// 14. Proxy installs (#25; BENCH_ONLY=proxy runs it alone): scripts/bench-proxy.mjs.
 //
 // Figures go to stdout as a table, and as JSON with --json.
 
@@ -76,6 +77,7 @@ import { pathToFileURL } from "node:url";
 import { constants, gzipSync } from "node:zlib";
 import autocannon from "autocannon";
 import { packTar } from "modern-tar";
+import { printProxyBench, proxyBench } from "./bench-proxy.mjs";
 import { newSecret } from "./dev-vars.mjs";
 import { startVerdaccio } from "./local-verdaccio.mjs";
 
@@ -1373,6 +1375,10 @@ if (ONLY === "" || ONLY === "parallel-publishes") await parallelPublishes();
 if (ONLY === "" || ONLY === "publish-cost") await publishCost();
 if (ONLY === "" || ONLY === "metrics") await metricsCost();
 if (ONLY === "" || ONLY === "hot") await hotPath();
+if (ONLY === "" || ONLY === "proxy") {
+	const shared = { startServer, startVerdaccio, scratch, freePort, quietEnv, publishBody, asNpmSendsIt, readerToken };
+	figures.proxy = await proxyBench({ ...shared, ADMIN, log, packages: PACKAGES, graphName, dependenciesOf });
+}
 
 console.log("");
 for (const note of notes) console.log(note);
@@ -1475,4 +1481,5 @@ if (figures.metrics) {
 	);
 	for (const [what, value] of Object.entries(figures.metrics)) console.log(`  ${what.padEnd(60)} ${value}`);
 }
+if (figures.proxy) printProxyBench(figures.proxy);
 if (process.argv.includes("--json")) console.log(JSON.stringify({ notes, figures }, null, 2));

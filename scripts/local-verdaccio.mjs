@@ -1,6 +1,7 @@
 // A local Verdaccio (the devDependency), for the migration's end-to-end test and bench: its
 // config, htpasswd and storage in a folder of the caller's, no uplinks (nothing is asked of the
-// internet), on a loopback port. `npm run migrate` reads from it as from any Verdaccio.
+// internet) unless `uplink` names another local registry (the proxy bench), on a loopback port.
+// `npm run migrate` reads from it as from any Verdaccio.
 
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -8,8 +9,11 @@ import { join, resolve } from "node:path";
 
 const root = resolve(import.meta.dirname, "..");
 
-/** Starts Verdaccio; answers its URL, its storage folder, a publisher's token and stop(). */
-export async function startVerdaccio({ dir, port, env = process.env }) {
+/**
+ * Starts Verdaccio; answers its URL, its storage folder, a publisher's token, its process id and stop().
+ * `uplink`: a registry every package is proxied from; `logLevel` "http" logs every request (as JSON).
+ */
+export async function startVerdaccio({ dir, port, env = process.env, uplink = null, logLevel = "warn" }) {
 	const storage = join(dir, "storage");
 	mkdirSync(storage, { recursive: true });
 	const config = join(dir, "config.yaml");
@@ -21,16 +25,15 @@ export async function startVerdaccio({ dir, port, env = process.env }) {
 			"  htpasswd:",
 			`    file: ${JSON.stringify(join(dir, "htpasswd"))}`,
 			"    max_users: 100",
-			"uplinks: {}",
+			...(uplink ? ["uplinks:", "  source:", `    url: ${JSON.stringify(uplink)}`] : ["uplinks: {}"]),
 			"packages:",
-			"  '@*/*':",
-			"    access: $all",
-			"    publish: $authenticated",
-			"    unpublish: $authenticated",
-			"  '**':",
-			"    access: $all",
-			"    publish: $authenticated",
-			"    unpublish: $authenticated",
+			...["'@*/*'", "'**'"].flatMap((pattern) => [
+				`  ${pattern}:`,
+				"    access: $all",
+				"    publish: $authenticated",
+				"    unpublish: $authenticated",
+				...(uplink ? ["    proxy: source"] : []),
+			]),
 			"server:",
 			"  keepAliveTimeout: 60",
 			"  rateLimit:",
@@ -47,7 +50,7 @@ export async function startVerdaccio({ dir, port, env = process.env }) {
 			"middlewares:",
 			"  audit:",
 			"    enabled: false",
-			"log: { type: stdout, format: pretty, level: warn }",
+			`log: { type: stdout, format: ${logLevel === "http" ? "json" : "pretty"}, level: ${logLevel} }`,
 			"publish:",
 			"  allow_offline: true",
 			"",
@@ -106,5 +109,5 @@ export async function startVerdaccio({ dir, port, env = process.env }) {
 		throw new Error(`verdaccio adduser: ${created.status} ${await created.text()}`);
 	}
 	const { token } = await created.json();
-	return { url, storage, token, stop, log: () => log };
+	return { url, storage, token, stop, log: () => log, pid: child.pid };
 }

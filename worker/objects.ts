@@ -1,4 +1,5 @@
 import { authStoreObject, packageObject, searchIndex, tokenObject } from "../durable-objects/stubs";
+import { recordObjectMethod } from "./metrics/trace";
 import { type ObjectKind, recordObjectCall } from "./read-tier/metrics";
 
 // The Worker's way to the objects: the stubs of durable-objects/stubs.ts, each call counted by the
@@ -11,6 +12,7 @@ function counted<S extends object>(kind: ObjectKind, stub: S): S {
 			if (typeof method !== "function") return method;
 			return (...args: unknown[]) => {
 				recordObjectCall(kind);
+				recordObjectMethod(kind, String(property));
 				// Reflect.apply: an RPC method stub would take `.apply` for the name of a remote method.
 				return Reflect.apply(method, target, args);
 			};

@@ -311,6 +311,12 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		return this.upstream.tarball(name, version);
 	}
 
+	async storedUpstreamTarball(name: string, version: string) {
+		if (this.ownsName(name)) return null;
+		const stored = await this.upstream.settledTarball(version);
+		return stored ? { ...stored, access: "public" as const, rev: this.upstream.copiesRevision() } : null;
+	}
+
 	async admitNewPackage(name: string): Promise<Result<{ admitted: true }>> {
 		if (this.ownsName(name)) return ok({ admitted: true });
 		return this.upstream.admit(name);

@@ -60,6 +60,13 @@ const UPSTREAM_ACTOR: Actor = { name: "upstream", prefix: null, ip: null, label:
 const RETRY_AFTER_FAILURE_MS = 5_000;
 /** A version missing from a copy at least this old sends a request to upstream: it may be new. */
 const MISSING_VERSION_REFRESH_MS = 5_000;
+/**
+ * The figures are sent this long after the first count (at least DOWNLOAD_FLUSH_SECONDS): an
+ * install through the proxy touches hundreds of objects at once, and their alarms, each a call to
+ * the one AuthStoreDO, would otherwise all run in the middle of it (#25). Well within the time an
+ * idle object is kept in memory, so figures are not lost to eviction any more often.
+ */
+const FIGURES_FLUSH_MS = 30_000;
 
 type Found = { row: UpstreamDocumentRow; note: UpstreamNote };
 
@@ -368,6 +375,17 @@ export class UpstreamMirror {
 		return known ? this.fetchTarball(name, known) : refusals.versionNotFound(version);
 	}
 
+	/** Where the tarball lies once the fetch in flight (if any) settles; not counted, nobody asked for it. */
+	async settledTarball(version: string): Promise<TarballLocation | null> {
+		const fetching = this.fetches.get(version);
+		if (fetching) {
+			const { upstreamTimeoutMs, upstreamDownloadMs } = config(this.env);
+			await settledWithin(fetching, upstreamTimeoutMs * 2 + upstreamDownloadMs, () => null);
+		}
+		const row = this.tarballs.get(version);
+		return row ? { key: row.key, size: row.size, integrity: row.integrity, upstream: true } : null;
+	}
+
 	/** Finds out where upstream keeps a version's tarball: from the document, asked again if it may be new. */
 	private async learnVersion(name: string, version: string): Promise<Result<null>> {
 		const doc = await this.document(name, "abbreviated", false);
@@ -535,7 +553,9 @@ export class UpstreamMirror {
 	}
 
 	private wake(): void {
-		if (this.activity.hasPending) this.host.wake(Date.now() + config(this.env).downloadFlushMs);
+		if (this.activity.hasPending) {
+			this.host.wake(Date.now() + Math.max(FIGURES_FLUSH_MS, config(this.env).downloadFlushMs));
+		}
 	}
 
 	/** A stored document about to be replaced or dropped leaves the figures. */

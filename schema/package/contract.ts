@@ -344,6 +344,11 @@ export interface PackageMetadataContract {
 	 */
 	upstreamTarball(name: string, version: string): Promise<Result<UpstreamTarball>>;
 	/**
+	 * Where an upstream tarball was stored once the fetch in flight settles (null: it was not),
+	 * answered as `tarball()` would without counting a request: the Worker keeps it for the next one (#25).
+	 */
+	storedUpstreamTarball(name: string, version: string): Promise<Readable<TarballLocation> | null>;
+	/**
 	 * Whether a first publish may create this name: refused while the upstream registry has a
 	 * package of that name (unless an admin claimed it), or cannot be asked (unless configured).
 	 */

@@ -14,6 +14,7 @@ import { callerClass } from "../read-tier/refusals-kept";
 import { lookupThroughReadTier } from "../read-tier/tier";
 import { refused } from "../refusals";
 import { route } from "../route-policy";
+import { tarballLookupKey } from "../upstream/first-fetch";
 import { serveUpstreamTarball } from "../upstream/tarballs";
 
 // Installs: packuments, version documents and tarballs. The package object is asked once per
@@ -102,7 +103,7 @@ export const getTarball = caller({ auth: "caller", cache: "immutable" }, async (
 		ctx,
 		route: "tarball",
 		owner: pkg.name,
-		key: `tarball:${pkg.name}@${version}`,
+		key: tarballLookupKey(pkg.name, version),
 		caller: callerClass(principal),
 		shareable: (access) => access === "public",
 		// Any refusal is the same bare 404: the URL names nothing else the caller could learn about.

@@ -1,10 +1,11 @@
+import { recordR2Read } from "../metrics/trace";
 import { edgeGetBytes, edgePutBytes } from "./edge";
 
 // The bytes of tarballs and files. R2 keys are never reused and their bytes never change (a key
 // names one publish attempt), so a cached copy is always right and is kept forever: small objects
 // in this isolate's memory, public ones in the colo's cache as well. Large objects stream.
 
-const MAX_MEMORY_OBJECT_BYTES = 1024 * 1024;
+export const MAX_MEMORY_OBJECT_BYTES = 1024 * 1024;
 const MAX_MEMORY_BYTES = 32 * 1024 * 1024;
 
 const entries = new Map<string, Uint8Array<ArrayBuffer>>();
@@ -20,7 +21,8 @@ function remembered(key: string): Uint8Array<ArrayBuffer> | undefined {
 	return bytes;
 }
 
-function remember(key: string, bytes: Uint8Array<ArrayBuffer>): void {
+/** Keeps an object's bytes (at most MAX_MEMORY_OBJECT_BYTES) in this isolate: they never change under their key. */
+export function remember(key: string, bytes: Uint8Array<ArrayBuffer>): void {
 	if (bytes.byteLength > MAX_MEMORY_OBJECT_BYTES || entries.has(key)) return;
 	entries.set(key, bytes);
 	total += bytes.byteLength;
@@ -55,6 +57,7 @@ export async function readBytes(
 			return bytes;
 		}
 	}
+	recordR2Read(key.split("/", 1)[0] ?? "");
 	const object = await env.BLOBS.get(key, range ? { range } : {});
 	if (!object) return null;
 	if (size > MAX_MEMORY_OBJECT_BYTES) {

@@ -75,6 +75,17 @@ export async function lookupThroughReadTier<V>(
 	return { value: value as V, outcome: resolved.outcome };
 }
 
+/**
+ * Keeps a lookup's value in this isolate's memory as `lookupThroughReadTier` would have kept its
+ * object's answer (only here: the colo's cache gets it from the next isolate that asks the object),
+ * for what the Worker learnt on another path: an upstream tarball's location once its first fetch
+ * stored it (worker/upstream/first-fetch.ts, #25).
+ */
+export function keepLookup(key: string, owner: string, value: unknown, access: Access, rev: string): void {
+	const headers: [string, string][] = [["content-type", "application/json"]];
+	memoryPut(key, owner, { status: 200, headers, body: JSON.stringify(value), access, rev, storedAt: Date.now() });
+}
+
 /** An entry to answer from, or (for answers that are not kept: errors, 304s) the object's own response. */
 type Resolved = { outcome: CacheOutcome } & ({ entry: KeptEntry } | { entry: null; response: Response });
 
@@ -107,7 +118,11 @@ async function resolve(read: TierRead): Promise<Resolved> {
 		if (started - entry.storedAt < ttl) return { entry, outcome: "hit" };
 		// A stale entry served to someone it admitted: its access holds while the package's revision does.
 		if (read.revision && entry.rev !== null && (await revisionOnce(read.key, read.revision)) === entry.rev) {
-			const renewed = store(read, { ...entry, storedAt: Date.now() }, slot ?? (await edgeSlot(read.owner, read.key)));
+			// Renewed where it was found: one from this isolate's memory there only (the colo's copy,
+			// the same bytes, is revalidated by the isolate that next takes it from there), so a warm
+			// install's expired entries cost their object a revision() each and the colo's cache nothing (#25).
+			const renewedEntry = { ...entry, storedAt: Date.now() };
+			const renewed = slot ? store(read, renewedEntry, slot) : memoryPut(read.key, read.owner, renewedEntry);
 			return { entry: renewed, outcome: "revalidated" };
 		}
 	}

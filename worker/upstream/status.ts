@@ -8,7 +8,7 @@ import { json } from "../http";
 /**
  * GET /-/admin/upstream: the configuration, and per upstream what its cache holds, how often the
  * package objects answered from it, and how often upstream failed. The figures come from the
- * package objects' alarms, so they trail the requests by up to DOWNLOAD_FLUSH_SECONDS; requests
+ * package objects' alarms, so they trail the requests by up to 30 s (DOWNLOAD_FLUSH_SECONDS if longer); requests
  * the read tier answered never reach an object and are not in them.
  */
 export const upstreamStatus = admin({ auth: "admin", cache: "none" }, async ({ env }) => {

@@ -6,6 +6,7 @@ import type { RouteRequest } from "../http";
 import { packageStub } from "../objects";
 import { readBytes } from "../read-tier/bytes";
 import { refused } from "../refusals";
+import { keptOnceStored } from "./first-fetch";
 
 // The first request for a tarball of an upstream package. Its object fetches it from upstream
 // once, however many ask; the request that started the fetch gets the bytes as they stream (and
@@ -50,6 +51,12 @@ export async function serveUpstreamTarball(
 	// With its length known the response says it, so a body that fails at the end arrives short
 	// (aborted, never closed short: a FixedLengthStream closed short throws where nobody sees it).
 	const sized = new FixedLengthStream(size);
-	ctx.waitUntil(check.stream.readable.pipeTo(sized.writable).catch(() => {}));
+	const kept = keptOnceStored(env, ctx, { name: pkg.name, version, size, integrity });
+	ctx.waitUntil(
+		check.stream.readable
+			.pipeThrough(kept)
+			.pipeTo(sized.writable)
+			.catch(() => {}),
+	);
 	return new Response(sized.readable, { headers: headers(integrity) });
 }
