@@ -48,7 +48,13 @@ function bundle(dir: string) {
 /** The auxiliary Workers: one registry per upstream host, and the network in front of them. */
 export function upstreamWorkers(dir: string): WorkerOptions[] {
 	const { root, modules } = bundle(dir);
-	const { compatibility_date } = readWranglerConfig() as { compatibility_date?: string };
+	const { compatibility_date, durable_objects } = readWranglerConfig() as {
+		compatibility_date?: string;
+		durable_objects?: { bindings?: { name: string; class_name: string }[] };
+	};
+	const durableObjects = Object.fromEntries(
+		(durable_objects?.bindings ?? []).map(({ name, class_name }) => [name, { className: class_name, useSQLite: true }]),
+	);
 	const registries = UPSTREAM_HOSTS.map((host) => ({
 		name: workerName(host),
 		compatibilityDate: compatibility_date,
@@ -61,12 +67,9 @@ export function upstreamWorkers(dir: string): WorkerOptions[] {
 			REGISTRY_SIGNING_KEY: newSecret("REGISTRY_SIGNING_KEY"),
 			DEFAULT_ACCESS: "public",
 		},
-		durableObjects: {
-			PACKAGES: { className: "PackageMetadataDO", useSQLite: true },
-			AUTH: { className: "AuthStoreDO", useSQLite: true },
-			TOKENS: { className: "TokenDO", useSQLite: true },
-			INDEX: { className: "RegistryIndexDO", useSQLite: true },
-		},
+		// Every object of wrangler.jsonc: an upstream missing one (hooks, metrics, backups) logs a
+		// failed alarm job for each package it serves.
+		durableObjects,
 		r2Buckets: { BLOBS: `${workerName(host)}-blobs` },
 		// One Miniflare has one colo cache for all its Workers, and the read tier's keys there are
 		// not per deployment: the upstreams keep to their isolates' memory instead.
