@@ -3,8 +3,35 @@ import { digestAccepted, type ExpectedDigest } from "../../schema/upstream";
 // Bytes from upstream, checked as they stream. The check can only finish at the end, and by then
 // a plain pass-through would have handed every byte to the client and to R2, which would take the
 // body as complete. So the last chunk is held back until the digest is known: on a match it goes
-// out and the stream closes; on a mismatch the stream errors instead, which fails the client's
-// download (a body cut short) and the R2 upload (nothing is stored).
+// out and the stream closes; on a mismatch the stream errors instead, which fails the R2 upload
+// (nothing is stored) and, for a tarball streamed to its client, the client's download.
+//
+// No client is handed unverified bytes up to VERIFIED_FIRST_BYTES (#22.13): the object downloads,
+// checks and stores the tarball, then answers; a mismatch is the catalogue's clean 502
+// (`upstreamIntegrity`), not a body cut short. Only a larger tarball streams to its first client
+// while it is checked, and its failure stays a body that errors (which the runtime logs as an
+// uncaught exception: no other way of ending a response makes a client see it failed).
+
+/**
+ * The largest upstream tarball checked and stored before any of it is sent: 8 MiB, more than
+ * nearly every npm tarball (most are well under 1 MB).
+ * Memory does not bound it, the writer does: a download held until checked goes through the same
+ * BlobWriter as a streamed one, one or two 5 MiB parts under the isolate's part budget
+ * (durable-objects/blob-writer.ts), and without the streamed copy's tee, whose branch for a slow
+ * client buffers without limit. What bounds it is the wait: a client sees no byte until the whole
+ * has arrived and been stored, and a large tarball over a slow upstream would sit past a client's
+ * idle timeout (yarn's is 30 s); a client waits for the last byte in either case.
+ */
+export const VERIFIED_FIRST_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Whether a tarball of `size` bytes (null: upstream sent no Content-Length) is checked and stored
+ * before its client gets any of it. One without a length is: nothing else tells a client that a
+ * body ending early is not whole, and it is bounded by LIMITS.upstreamUnsizedTarballBytes.
+ */
+export function verifiedFirst(size: number | null): boolean {
+	return size === null || size <= VERIFIED_FIRST_BYTES;
+}
 
 export type IntegrityCheck = {
 	stream: TransformStream<Uint8Array, Uint8Array>;

@@ -8,9 +8,9 @@ import { readBytes } from "../read-tier/bytes";
 import { refused } from "../refusals";
 
 // The first request for a tarball of an upstream package. Its object fetches it from upstream
-// once, however many ask; the request that started the fetch gets the bytes as they stream (and
-// a download cut short if they turn out not to match their integrity), the others wait until R2
-// has them. Every later request finds them stored (worker/npm/reads.ts getTarball, whose route
+// once, however many ask, and answers once R2 has it checked (a mismatch is a 502); only the
+// request that started the fetch of one larger than VERIFIED_FIRST_BYTES gets the bytes as they
+// stream (and a download cut short if they turn out not to match their integrity). Every later request finds them stored (worker/npm/reads.ts getTarball, whose route
 // policy gives the answer its Cache-Control).
 
 export async function serveUpstreamTarball(
