@@ -20,7 +20,7 @@ import { digestAccepted, type ExpectedDigest } from "../../schema/upstream";
  * (durable-objects/blob-writer.ts), and without the streamed copy's tee, whose branch for a slow
  * client buffers without limit. What bounds it is the wait: a client sees no byte until the whole
  * has arrived and been stored, and a large tarball over a slow upstream would sit past a client's
- * idle timeout (yarn's is 30 s); a client waits for the last byte in either case.
+ * idle timeout (yarn classic's is 30 s); a client waits for the last byte in either case.
  */
 export const VERIFIED_FIRST_BYTES = 8 * 1024 * 1024;
 

@@ -10,8 +10,9 @@ import { refused } from "../refusals";
 // The first request for a tarball of an upstream package. Its object fetches it from upstream
 // once, however many ask, and answers once R2 has it checked (a mismatch is a 502); only the
 // request that started the fetch of one larger than VERIFIED_FIRST_BYTES gets the bytes as they
-// stream (and a download cut short if they turn out not to match their integrity). Every later request finds them stored (worker/npm/reads.ts getTarball, whose route
-// policy gives the answer its Cache-Control).
+// stream (and a download cut short if they turn out not to match their integrity). Every later
+// request finds them stored (worker/npm/reads.ts getTarball, whose route policy gives the answer
+// its Cache-Control).
 
 export async function serveUpstreamTarball(
 	request: RouteRequest,
