@@ -33,6 +33,34 @@ export function verifiedFirst(size: number | null): boolean {
 	return size === null || size <= VERIFIED_FIRST_BYTES;
 }
 
+/**
+ * A verified tarball up to this size is answered to the client that began its fetch from memory,
+ * as soon as its digest matched, while R2 stores it: no wait for the store and no read back, which
+ * put time on every cold install (an R2 write and read in series per tarball). The same 1 MiB
+ * the Worker keeps small objects in memory by (worker/read-tier/bytes.ts); larger ones are read back.
+ */
+export const ANSWERED_FROM_MEMORY_BYTES = 1024 * 1024;
+
+/** Bytes of verified tarballs held in this isolate for their first client, at most. */
+export const MEMORY_ANSWER_BUDGET_BYTES = 16 * 1024 * 1024;
+let heldForAnswers = 0;
+
+/**
+ * Room to hold a tarball of `size` bytes until its first client has it, within the isolate's
+ * budget; null when it is too large, of unknown size, or the budget is spent (then it is answered
+ * from R2 once stored). The function answered gives the room back (once, however often called).
+ */
+export function holdForAnswer(size: number | null): (() => void) | null {
+	if (size === null || size > ANSWERED_FROM_MEMORY_BYTES) return null;
+	if (heldForAnswers + size > MEMORY_ANSWER_BUDGET_BYTES) return null;
+	heldForAnswers += size;
+	let held = true;
+	return () => {
+		if (held) heldForAnswers -= size;
+		held = false;
+	};
+}
+
 export type IntegrityCheck = {
 	stream: TransformStream<Uint8Array, Uint8Array>;
 	/** Whether the stream failed because the bytes did not match (rather than because they stopped coming). */

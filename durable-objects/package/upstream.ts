@@ -19,7 +19,7 @@ import { BlobWriter } from "../blob-writer";
 import { UpstreamActivityLog } from "./upstream-activity";
 import { fetchUpstreamDocument, fetchUpstreamTarball } from "./upstream-client";
 import { UpstreamDocuments, type UpstreamForm } from "./upstream-documents";
-import { integrityCheck, verifiedFirst } from "./upstream-integrity";
+import { holdForAnswer, integrityCheck, verifiedFirst } from "./upstream-integrity";
 import { contentLength, endingEarly, originOf, settledWithin } from "./upstream-io";
 import { type ChangedVersion, rewriteUpstreamPackument, type UpstreamVersion } from "./upstream-packument";
 import { UpstreamTarballs } from "./upstream-tarballs";
@@ -384,8 +384,9 @@ export class UpstreamMirror {
 	}
 
 	/**
-	 * Begins the one fetch of a tarball: the first request gets it once stored (or the refusal), or,
-	 * for one larger than VERIFIED_FIRST_BYTES, the bytes as they stream.
+	 * Begins the one fetch of a tarball: the first request gets its bytes once checked (a small one
+	 * at once, others once stored) or the refusal, or, for one larger than VERIFIED_FIRST_BYTES,
+	 * the bytes as they stream.
 	 */
 	private async fetchTarball(name: string, known: UpstreamVersionRow): Promise<Result<UpstreamTarball>> {
 		const { version } = known;
@@ -418,9 +419,11 @@ export class UpstreamMirror {
 		const check = integrityCheck(expected);
 		// Its failure shows in the copies below (and is told apart by check.mismatched()).
 		this.host.waitUntil(response.value.body.pipeTo(check.stream.writable).catch(() => {}));
-		// Up to a size, no client gets a byte before all are checked and stored (upstream-integrity.ts).
+		// Up to a size, no client gets a byte before all are checked (upstream-integrity.ts): a small
+		// one from memory once its digest matched, the others from R2 once stored.
 		const streamed = !verifiedFirst(size);
-		const [client, copy] = streamed ? check.stream.readable.tee() : [null, check.stream.readable];
+		const release = streamed ? null : holdForAnswer(size);
+		const [client, copy] = streamed || release ? check.stream.readable.tee() : [null, check.stream.readable];
 		const key = `upstream/${name}/${version}/${crypto.randomUUID()}.tgz`;
 		const storing = this.storeBytes(key, copy, size, integrity).then(
 			(stored) => {
@@ -456,7 +459,17 @@ export class UpstreamMirror {
 			},
 		);
 		this.host.waitUntil(storing);
-		if (client) return ok({ streaming: { body: endingEarly(client), size, integrity } });
+		if (client && streamed) return ok({ streaming: { body: endingEarly(client), size, integrity } });
+		if (client && release) {
+			try {
+				// Whole only once the digest matched; a mismatch or a stall fails it (and `done` says why).
+				return ok({ verified: { bytes: new Uint8Array(await new Response(client).arrayBuffer()), integrity } });
+			} catch {
+				// Answered below.
+			} finally {
+				release();
+			}
+		}
 		const verified = await done;
 		return verified.ok ? ok({ stored: verified.value }) : verified;
 	}
