@@ -63,6 +63,20 @@ export function holdForAnswer(size: number | null): (() => void) | null {
 	};
 }
 
+/**
+ * The first client's copy of a checked tarball, whole once its digest matched; null when it failed
+ * (a mismatch or a stall: the fetch's own answer says which). Gives its room back either way.
+ */
+export async function verifiedCopy(copy: ReadableStream<Uint8Array>, release: () => void): Promise<Uint8Array | null> {
+	try {
+		return new Uint8Array(await new Response(copy).arrayBuffer());
+	} catch {
+		return null;
+	} finally {
+		release();
+	}
+}
+
 export type IntegrityCheck = {
 	stream: TransformStream<Uint8Array, Uint8Array>;
 	/** Whether the stream failed because the bytes did not match (rather than because they stopped coming). */

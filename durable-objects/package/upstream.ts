@@ -19,7 +19,7 @@ import { BlobWriter } from "../blob-writer";
 import { UpstreamActivityLog } from "./upstream-activity";
 import { fetchUpstreamDocument, fetchUpstreamTarball } from "./upstream-client";
 import { UpstreamDocuments, type UpstreamForm } from "./upstream-documents";
-import { holdForAnswer, integrityCheck, verifiedFirst } from "./upstream-integrity";
+import { holdForAnswer, integrityCheck, verifiedCopy, verifiedFirst } from "./upstream-integrity";
 import { contentLength, endingEarly, originOf, settledWithin } from "./upstream-io";
 import { type ChangedVersion, rewriteUpstreamPackument, type UpstreamVersion } from "./upstream-packument";
 import { UpstreamTarballs } from "./upstream-tarballs";
@@ -460,16 +460,8 @@ export class UpstreamMirror {
 		);
 		this.host.waitUntil(storing);
 		if (client && streamed) return ok({ streaming: { body: endingEarly(client), size, integrity } });
-		if (client && release) {
-			try {
-				// Whole only once the digest matched; a mismatch or a stall fails it (and `done` says why).
-				return ok({ verified: { bytes: new Uint8Array(await new Response(client).arrayBuffer()), integrity } });
-			} catch {
-				// Answered below.
-			} finally {
-				release();
-			}
-		}
+		const bytes = client && release ? await verifiedCopy(client, release) : null;
+		if (bytes) return ok({ verified: { bytes, integrity } });
 		const verified = await done;
 		return verified.ok ? ok({ stored: verified.value }) : verified;
 	}
