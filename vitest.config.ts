@@ -58,6 +58,16 @@ const unitTests = [
 	"tests/upstream-rules.test.ts",
 ];
 
+/**
+ * The registry project's network: none. Every request the registry makes out (a hook's delivery)
+ * is answered as a gateway in front of a stopped server would, 502: a real refused connection
+ * logs "Network connection lost" as an uncaught exception in workerd for every attempt (#23.6),
+ * and no test here may depend on the machine's network.
+ */
+function unreachableNetwork(request: Request): Response {
+	return new Response(`connect ECONNREFUSED ${new URL(request.url).host}`, { status: 502 });
+}
+
 // After each file, every object's SQLite is checked for a value over Cloudflare's 2 MB (#25).
 const VALUE_LIMIT = "./tests/helpers/sqlite-value-limit.ts";
 
@@ -70,7 +80,12 @@ export default defineConfig({
 				test: { name: "unit", include: unitTests, isolate: false },
 			},
 			{
-				plugins: [cloudflareTest({ wrangler: { configPath }, miniflare: { bindings, ratelimits } })],
+				plugins: [
+					cloudflareTest({
+						wrangler: { configPath },
+						miniflare: { bindings, ratelimits, outboundService: unreachableNetwork },
+					}),
+				],
 				test: {
 					name: "registry",
 					include: ["tests/*.test.ts"],

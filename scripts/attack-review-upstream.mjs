@@ -215,8 +215,9 @@ async function upstreamItems({ start, stop, report, run }) {
 				"22.3",
 				"a tarball sent 1 byte every 500 ms; a second client waits on the same fetch (UPSTREAM_DOWNLOAD_SECONDS=10)",
 				"first client at 48 bytes after 25 s; second client no answer after 20 s",
-				`first: ${a.status}, body ${a.ok ? "whole" : "cut short"} at ${ms(a.at)}; second: ${b.status} at ${ms(b.at)}`,
-				!a.ok && b.status === 504 && a.at < 15_000 && b.at < 15_000,
+				`first: ${a.status}, ${a.status === 200 ? `body ${a.ok ? "whole" : "cut short"}` : "refused"} at ${ms(a.at)}; second: ${b.status} at ${ms(b.at)}`,
+				// A small tarball is checked before any byte goes out (#22.13): the first client is refused too.
+				(a.status === 504 || !a.ok) && b.status === 504 && a.at < 15_000 && b.at < 15_000,
 			);
 		}
 
@@ -253,6 +254,30 @@ async function upstreamItems({ start, stop, report, run }) {
 				"Uncaught exception: … ReadableStream received over RPC disconnected prematurely",
 				`${rpc.test(log) ? "RPC stream / promise errors logged" : "no RPC stream or promise errors"}; ${lines.length} line(s): ${lines.map((l) => l.replace(/.*failed: /, "").slice(0, 60)).join(" / ")}`,
 				!rpc.test(log),
+			);
+		}
+
+		// #22.13 — a tarball of the usual size that fails its check: refused before any byte goes out
+		{
+			const name = `ar22-bad-small-${run}`;
+			const dist = upstream.publish(name, "1.0.0", await tgzOf(name, "1.0.0"), {
+				declared: Buffer.from("not these bytes"),
+			});
+			upstream.serve(name, () => ({ "1.0.0": dist }));
+			const logged = registry.output().length;
+			const res = await get(`/${name}/-/${name}-1.0.0.tgz`);
+			await sleep(500);
+			const log = registry.output().slice(logged);
+			let code = null;
+			try {
+				code = JSON.parse(res.body.toString()).code;
+			} catch {}
+			report(
+				"22.13",
+				"a small upstream tarball (up to 8 MiB: nearly all) whose bytes do not match its integrity",
+				"a body cut short, and an uncaught exception in the log for each failure",
+				`${res.status} ${code}; ${/uncaught/i.test(log) ? "an uncaught exception logged" : "nothing uncaught in the log"}`,
+				res.status === 502 && code === "upstreamIntegrity" && !/uncaught/i.test(log),
 			);
 		}
 

@@ -6,7 +6,7 @@
 //
 // The archive is a tar file (format 1, ARCHITECTURE.md "Export, restore and backups"):
 //   archive.json          { format, createdAt, from, scopes, backup }
-//   items/000001.json …   the export API's items in order: the auth store's pages, then per package
+//   items/000001.json …   the export API's items in order: the auth store's pages, the hooks' pages, then per package
 //                         its head, then its rows (the last page holds the package row)
 //   blobs/<R2 key>        the bytes a head names, written after the head and before its rows
 // Both directions stream: an export writes each item and each blob as it arrives, a restore reads
@@ -51,7 +51,8 @@ export async function exportToArchive({ from, fromToken, file, scopes = [], back
 		backup: backup ?? null,
 	});
 	const blobsWritten = new Set();
-	let authDone = false;
+	/** The kinds of item that come whole with every scope's export, once taken in full. */
+	const wholeDone = new Set();
 	// How much there is, for the progress bar's time left: a backup's manifest says; a live export's
 	// first page says what the registry's index knows.
 	const totals = { totalPackages: 0, totalVersions: 0 };
@@ -78,9 +79,9 @@ export async function exportToArchive({ from, fromToken, file, scopes = [], back
 				onProgress({ packages: 0, versions: 0, bytes: 0, ...totals });
 			}
 			for (const item of page.items) {
-				// With several scopes the auth store comes with each; the archive takes it once.
-				if (item.kind === "auth" && authDone) continue;
-				if (item.kind === "auth" && item.final) authDone = true;
+				// With several scopes the auth store and the hooks come with each; the archive takes them once.
+				if (wholeDone.has(item.kind)) continue;
+				if ((item.kind === "auth" || item.kind === "hooks") && item.final) wholeDone.add(item.kind);
 				seq += 1;
 				await addJson(`items/${String(seq).padStart(6, "0")}.json`, item);
 				if (item.kind === "package") {
@@ -176,7 +177,7 @@ export async function restoreFromArchive({ file, to, toToken, onProgress = () =>
 				if (item.format > ARCHIVE_FORMAT) throw new Error(`archive format ${item.format} is newer than this tool`);
 				continue;
 			}
-			if (item.kind === "auth") {
+			if (item.kind === "auth" || item.kind === "hooks") {
 				await post(base, toToken, item);
 				continue;
 			}

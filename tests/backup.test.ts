@@ -35,13 +35,13 @@ async function exportAll(scope: string): Promise<{ pages: Page[]; items: ExportI
 }
 
 function packageItems(items: ExportItem[], name: string): ExportItem[] {
-	return items.filter((item) => item.kind !== "auth" && item.name === name);
+	return items.filter((item) => item.kind !== "auth" && item.kind !== "hooks" && item.name === name);
 }
 
 /** The same package's items under another name: a fresh object to restore into, in this one workerd. */
 function renamed(items: ExportItem[], to: string): ExportItem[] {
 	return items.map((item) => {
-		if (item.kind === "auth") return item;
+		if (item.kind === "auth" || item.kind === "hooks") return item;
 		if (item.kind === "package") return { ...item, name: to };
 		const tables = item.tables.map(({ table, rows }) => ({
 			table,
@@ -55,7 +55,7 @@ function renamed(items: ExportItem[], to: string): ExportItem[] {
 function without(items: ExportItem[], version: string, channel: string): ExportItem[] {
 	const perVersion = ["versions", "version_readmes", "files", "downloads"];
 	return items.map((item) => {
-		if (item.kind === "auth") return item;
+		if (item.kind === "auth" || item.kind === "hooks") return item;
 		if (item.kind === "package") return { ...item, versions: item.versions.filter((v) => v.version !== version) };
 		const history = item.tables.find((t) => t.table === "channel_history")?.rows ?? [];
 		const kept = history.filter((r) => r.channel !== channel && r.version !== version);
@@ -170,12 +170,14 @@ describe("export (#18)", () => {
 		};
 		const index = env.INDEX.get(env.INDEX.idFromName("index"));
 		const auth = env.AUTH.get(env.AUTH.idFromName("auth"));
+		const hooks = env.HOOKS.get(env.HOOKS.idFromName("hooks"));
 		const sources = {
 			packageNames: (after: string, limit: number, s: string | null) => count(index.packageNames(after, limit, s)),
 			exportHead: (name: string) => count(packageStub(name).exportHead()),
 			exportRows: (name: string, rev: string, cursor: { table: number; offset: number }) =>
 				count(packageStub(name).exportRows(rev, cursor)),
 			exportAuth: (cursor: { table: number; offset: number }) => count(auth.exportRows(cursor)),
+			exportHooks: (cursor: { table: number; offset: number }) => count(hooks.exportRows(cursor)),
 		};
 		const budget = { calls: 7, bytes: 8 * 1024 * 1024 };
 		const seen: string[] = [];

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { AUTH_TABLES, AUTH_TABLES_KEPT_BACK } from "../durable-objects/auth/export";
+import { HOOK_TABLES, HOOK_TABLES_KEPT_BACK } from "../durable-objects/hooks/export";
 import { PACKAGE_TABLES, PACKAGE_TABLES_KEPT_BACK } from "../durable-objects/package/export";
 import { authStoreMigrations } from "../schema/auth/migrations";
+import { hooksMigrations } from "../schema/hooks/migrations";
 import type { Migration } from "../schema/migrations";
 import { packageMetadataMigrations } from "../schema/package/migrations";
 
@@ -24,6 +26,7 @@ describe("the export archive holds every table (#18, DESIGN.md invariant 13)", (
 	it.each([
 		["the package object", packageMetadataMigrations, PACKAGE_TABLES, PACKAGE_TABLES_KEPT_BACK],
 		["the auth store", authStoreMigrations, AUTH_TABLES, AUTH_TABLES_KEPT_BACK],
+		["the hooks object", hooksMigrations, HOOK_TABLES, HOOK_TABLES_KEPT_BACK],
 	] as const)("%s: each table is exported or named as kept back, never both", (_, migrations, exported, keptBack) => {
 		const names = exported.map((t) => t.name);
 		const accounted = [...names, ...Object.keys(keptBack)].sort();

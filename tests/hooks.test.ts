@@ -10,8 +10,12 @@ import { ADMIN, call, createToken, publish, publisherFor, uniqueName, userWithTo
 // fetch; these tests give their hooks an endpoint nothing listens on (the alarm's attempt fails at
 // once), then deliver through the same outbox rows with a recording transport of their own.
 
-/** An https endpoint where nothing listens: every automatic delivery fails at once. */
-const DEAD = "https://127.0.0.1:1/hook";
+/**
+ * An https endpoint where nothing listens: every automatic delivery fails at once. The registry
+ * project's network (vitest.config.ts, unreachableNetwork) answers it as a gateway would, 502,
+ * rather than a real refused connection, which workerd logs as an uncaught exception (#23.6).
+ */
+const DEAD = "https://dead-hook.test/hook";
 const MINUTE = 60_000;
 
 type Received = { url: string; headers: Headers; body: string };
@@ -112,7 +116,7 @@ describe("package hooks (#21)", () => {
 		const created = (await (await addHook(token, { type: "scope", name: scope, endpoint: DEAD })).json()) as HookView;
 		await publish(name, "1.0.0", token);
 		const failed = await failuresReach(created.id, token, 1);
-		expect(failed.response_code).toBeNull();
+		expect(failed).toMatchObject({ response_code: 502, delivered: false });
 
 		await evictDurableObject(packageStub(name));
 		const start = Date.now();
@@ -136,6 +140,20 @@ describe("package hooks (#21)", () => {
 		const again = recorder();
 		expect(await deliver(name, again.send, start + 60 * MINUTE)).toBeNull();
 		expect(again.received).toHaveLength(0);
+	});
+
+	it("records an attempt the endpoint never answered as a failure without a status", async () => {
+		const name = uniqueName("hook-unanswered");
+		const token = await publisherFor(name);
+		const created = (await (await addHook(token, { type: "package", name, endpoint: DEAD })).json()) as HookView;
+		await publish(name, "1.0.0", token);
+		await failuresReach(created.id, token, 1);
+		// What fetch does when the connection is refused or lost: it rejects.
+		const refused: Send = async () => {
+			throw new TypeError("Network connection lost.");
+		};
+		await deliver(name, refused, Date.now() + 2 * MINUTE);
+		expect(await hook(created.id, token)).toMatchObject({ failures: 2, response_code: null, delivered: false });
 	});
 
 	it("refuses a hook to a caller who may not publish, and shows a hook only to its owner", async () => {

@@ -67,6 +67,7 @@ function countingEnv(failing: string | null = null): { env: Env; count: () => nu
 		PACKAGES: namespace(env.PACKAGES as unknown as DurableObjectNamespace),
 		INDEX: namespace(env.INDEX as unknown as DurableObjectNamespace),
 		AUTH: namespace(env.AUTH as unknown as DurableObjectNamespace),
+		HOOKS: namespace(env.HOOKS as unknown as DurableObjectNamespace),
 		BLOBS: counted(env.BLOBS),
 	} as unknown as Env;
 	return { env: wrapped, count: () => calls, failed: () => failed };

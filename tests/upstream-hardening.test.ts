@@ -1,5 +1,6 @@
 import { createExecutionContext, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { VERIFIED_FIRST_BYTES } from "../durable-objects/package/upstream-integrity";
 import { DEFAULTS } from "../schema/config";
 import { router } from "../worker/router";
 import { ADMIN, call, type Packument, uniqueName } from "./helpers/registry";
@@ -63,7 +64,7 @@ function incompressible(size: number): Uint8Array {
 	return bytes;
 }
 
-/** Fetches a tarball through the object (no read tier): the first request streams, the others wait. */
+/** Fetches a tarball through the object (no read tier): the first request begins the fetch, the others wait. */
 async function firstInstalls(path: string, count: number): Promise<{ started: Response[]; refused: Response[] }> {
 	const responses = await Promise.all(Array.from({ length: count }, () => call(path, { headers: fresh })));
 	return {
@@ -79,9 +80,11 @@ describe("a slow upstream tarball", () => {
 		expect((await call(`/${name}`, { headers: { accept: ABBREVIATED } })).status).toBe(200);
 		await slow(tarballPath(name, "1.0.0"));
 		const began = Date.now();
+		// Checked before any byte goes out (#22.13): the request that began the fetch is answered as
+		// those that waited for it are.
 		const { started, refused } = await firstInstalls(tarballPath(name, "1.0.0"), 4);
-		expect(started).toHaveLength(1);
-		await expect(started[0]?.arrayBuffer()).rejects.toThrow();
+		expect(started).toEqual([]);
+		expect(refused).toHaveLength(4);
 		for (const res of refused) {
 			expect(res.status).toBe(504);
 			expect(await res.json()).toEqual({
@@ -101,8 +104,8 @@ describe("a slow upstream tarball", () => {
 		await stall(tarballPath(name, "1.0.0"));
 		const began = Date.now();
 		const { started, refused } = await firstInstalls(tarballPath(name, "1.0.0"), 4);
-		expect(started).toHaveLength(1);
-		await expect(started[0]?.arrayBuffer()).rejects.toThrow();
+		expect(started).toEqual([]);
+		expect(refused).toHaveLength(4);
 		for (const res of refused) {
 			expect(res.status).toBe(504);
 			expect(await res.json()).toEqual({
@@ -116,23 +119,37 @@ describe("a slow upstream tarball", () => {
 });
 
 describe("an upstream tarball that fails its integrity check", () => {
-	it("#22.5 leaves nothing in R2, for a tarball of one part and one of several, and is stored whole once upstream is right", async () => {
+	it("#22.5 leaves nothing in R2, for a tarball of one part, one of several and one streamed, and is stored whole once upstream is right", async () => {
 		const name = uniqueName("up-failed-bytes");
 		const small = await publishUpstream(name, "1.0.0");
 		const large = await publishUpstream(name, "2.0.0", { files: { "blob.bin": incompressible(6 * 1024 * 1024) } });
 		expect(large.tgz.byteLength).toBeGreaterThan(5 * 1024 * 1024);
+		// Over VERIFIED_FIRST_BYTES: the one size whose first client still gets the bytes as they stream.
+		const streamed = await publishUpstream(name, "3.0.0", {
+			files: { "blob.bin": incompressible(VERIFIED_FIRST_BYTES + 512 * 1024) },
+		});
+		expect(streamed.tgz.byteLength).toBeGreaterThan(VERIFIED_FIRST_BYTES);
 		expect((await call(`/${name}`, { headers: { accept: ABBREVIATED } })).status).toBe(200);
 		for (const [version, published] of [
 			["1.0.0", small],
 			["2.0.0", large],
+			["3.0.0", streamed],
 		] as const) {
 			const path = tarballPath(name, version);
 			await tamper(path);
 			try {
 				const first = await call(path, { headers: fresh });
-				expect(first.status).toBe(200);
-				await expect(first.arrayBuffer()).rejects.toThrow();
-				// The client's download fails first; the object's cleanup of R2 ends after.
+				if (published === streamed) {
+					// Its response has begun when the digest turns out wrong: its body fails instead of
+					// arriving whole (the runtime logs that body's error as an uncaught exception).
+					expect(first.status).toBe(200);
+					await expect(first.arrayBuffer()).rejects.toThrow();
+				} else {
+					// Checked before any byte goes out (#22.13): a clean refusal.
+					expect(first.status).toBe(502);
+					expect(((await first.json()) as { code: string }).code).toBe("upstreamIntegrity");
+				}
+				// A streamed client's download fails first; the object's cleanup of R2 ends after.
 				await tarballFetchesSettled(name);
 				expect((await env.BLOBS.list({ prefix: `upstream/${name}/${version}/` })).objects).toEqual([]);
 			} finally {
@@ -251,7 +268,7 @@ describe("an upstream that changes a published version's bytes", () => {
 });
 
 describe("an upstream tarball that fails its check, on its way to the client", () => {
-	it("#22.13 is cut short for the client, sized or not: the object's copy ends early (no stream errors over RPC) and the Worker checks it", async () => {
+	it("#22.13 is refused with the catalogue's 502 before any byte goes out, sized or not: no body errors, nothing logged as uncaught", async () => {
 		const name = uniqueName("up-quiet");
 		await publishUpstream(name, "1.0.0");
 		await publishUpstream(name, "1.1.0");
@@ -262,10 +279,13 @@ describe("an upstream tarball that fails its check, on its way to the client", (
 			await tamper(path);
 			try {
 				const res = await call(path, { headers: fresh });
-				expect(res.status).toBe(200);
-				// Without a Content-Length, a body that merely ended early would look whole.
-				await expect(res.arrayBuffer()).rejects.toThrow();
+				expect(res.status).toBe(502);
+				expect(await res.json()).toEqual({
+					code: "upstreamIntegrity",
+					error: `upstream tarball of ${name}@${version}: the bytes do not match the integrity upstream published; nothing was stored`,
+				});
 				await tarballFetchesSettled(name);
+				expect((await env.BLOBS.list({ prefix: `upstream/${name}/${version}/` })).objects).toEqual([]);
 			} finally {
 				await untamper(path);
 			}

@@ -1,4 +1,11 @@
 import { describe, expect, it } from "vitest";
+import {
+	ANSWERED_FROM_MEMORY_BYTES,
+	holdForAnswer,
+	MEMORY_ANSWER_BUDGET_BYTES,
+	VERIFIED_FIRST_BYTES,
+	verifiedFirst,
+} from "../durable-objects/package/upstream-integrity";
 import { rewriteUpstreamPackument } from "../durable-objects/package/upstream-packument";
 import { parseConfig } from "../schema/config";
 import { checkedIntegrity, digestAccepted, expectedDigest, upstreamMayServe, upstreamOfUrl } from "../schema/upstream";
@@ -73,6 +80,38 @@ describe("upstream integrity", () => {
 		expect(legacy && checkedIntegrity(legacy)).toBe(`sha1-${sha1}`);
 		expect(expectedDigest({ integrity: "md5-abc" })).toBeNull();
 		expect(expectedDigest({})).toBeNull();
+	});
+});
+
+describe("which upstream tarballs are checked before a byte is sent (#22.13)", () => {
+	it("every one up to VERIFIED_FIRST_BYTES or without a length; only a larger one streams", () => {
+		expect(verifiedFirst(null)).toBe(true);
+		expect(verifiedFirst(1)).toBe(true);
+		expect(verifiedFirst(VERIFIED_FIRST_BYTES)).toBe(true);
+		expect(verifiedFirst(VERIFIED_FIRST_BYTES + 1)).toBe(false);
+	});
+
+	it("answers from memory only a known size up to 1 MiB, within the isolate's budget, given back once", () => {
+		const MiB = 1024 * 1024;
+		expect(holdForAnswer(null)).toBeNull();
+		expect(holdForAnswer(ANSWERED_FROM_MEMORY_BYTES + 1)).toBeNull();
+		const held: (() => void)[] = [];
+		try {
+			for (let next = holdForAnswer(MiB); next; next = holdForAnswer(MiB)) held.push(next);
+			expect(held).toHaveLength(MEMORY_ANSWER_BUDGET_BYTES / MiB);
+			// Given back twice, the room counts once.
+			held[0]?.();
+			held[0]?.();
+			const again = holdForAnswer(MiB);
+			expect(again).not.toBeNull();
+			if (again) held.push(again);
+			expect(holdForAnswer(MiB)).toBeNull();
+		} finally {
+			for (const release of held) release();
+		}
+		const after = holdForAnswer(ANSWERED_FROM_MEMORY_BYTES);
+		expect(after).not.toBeNull();
+		after?.();
 	});
 });
 

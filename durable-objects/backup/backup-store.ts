@@ -13,7 +13,7 @@ import { backupMigrations } from "../../schema/backup/migrations";
 import { config } from "../../schema/config";
 import { refusals } from "../../schema/refusals";
 import { applyMigrations } from "../migrations";
-import { authStoreObject, packageObject, searchIndex } from "../stubs";
+import { authStoreObject, hooksObject, packageObject, searchIndex } from "../stubs";
 import { type ExportSources, exportPage, firstCursor } from "./export-pager";
 
 // The scheduled backups, one object for the registry (idFromName("backups")). The cron trigger
@@ -283,6 +283,10 @@ export class BackupDO extends DurableObject<Env> {
 			exportAuth: (cursor) => {
 				reading(null);
 				return authStoreObject(this.env).exportRows(cursor);
+			},
+			exportHooks: (cursor) => {
+				reading(null);
+				return hooksObject(this.env).exportRows(cursor);
 			},
 		};
 	}

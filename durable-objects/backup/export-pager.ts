@@ -7,13 +7,14 @@ import {
 	type ExportCursor,
 	type ExportItem,
 	type ExportPage,
+	type HookRows,
 	type PackageHead,
 	type PackageRows,
 } from "../../schema/backup/contract";
 import type { Result } from "../../schema/errors";
 
-// One page of the registry's export (schema/backup/contract.ts): the auth store's rows, then every
-// package the search index knows (in name order), each as its head and pages of its rows. A page
+// One page of the registry's export (schema/backup/contract.ts): the auth store's rows, the package
+// hooks' definitions, then every package the search index knows (in name order), each as its head and pages of its rows. A page
 // stops before it would make more than EXPORT_PAGE_CALLS object calls or hold EXPORT_PAGE_BYTES,
 // so the admin API and the scheduled backup both stay far inside a request's 1,000 subrequests
 // and an isolate's 128 MB whatever the registry holds; the cursor says where the next page starts.
@@ -30,12 +31,13 @@ export type ExportSources = {
 		cursor: DumpCursor,
 	): Promise<Result<{ item: PackageRows; next: DumpCursor | null }>>;
 	exportAuth(cursor: DumpCursor): Promise<{ item: AuthRows; next: DumpCursor | null }>;
+	exportHooks(cursor: DumpCursor): Promise<{ item: HookRows; next: DumpCursor | null }>;
 };
 
 const NAMES_PER_CALL = 100;
 
 export function firstCursor(scope: string | null): ExportCursor {
-	return { scope, auth: { table: 0, offset: 0 }, after: "", pkg: null };
+	return { scope, auth: { table: 0, offset: 0 }, hooks: { table: 0, offset: 0 }, after: "", pkg: null };
 }
 
 export async function exportPage(
@@ -59,6 +61,13 @@ export async function exportPage(
 			const page = await sources.exportAuth(cursor.auth);
 			add(page.item);
 			cursor.auth = page.next;
+			continue;
+		}
+		if (cursor.hooks) {
+			calls += 1;
+			const page = await sources.exportHooks(cursor.hooks);
+			add(page.item);
+			cursor.hooks = page.next;
 			continue;
 		}
 		if (cursor.pkg !== null) {

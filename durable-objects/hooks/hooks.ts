@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import type { DumpCursor, HookRows, RestoredRows } from "../../schema/backup/contract";
 import { config } from "../../schema/config";
 import { ok, type Result } from "../../schema/errors";
 import type { DeliveryReport, HookSubject, HookTarget, HookType, HookView } from "../../schema/hooks/contract";
@@ -6,6 +7,8 @@ import { hooksMigrations } from "../../schema/hooks/migrations";
 import { refusals } from "../../schema/refusals";
 import { seal, unseal } from "../auth/sealing";
 import { applyMigrations } from "../migrations";
+import { transact } from "../transaction";
+import { exportHooks, restoreHooks } from "./export";
 
 // The registry's package hooks (npm's hook API): one object for the registry, asked when a hook
 // is added, listed or changed, and by a package object's alarm when it has events to deliver
@@ -146,6 +149,20 @@ export class HooksDO extends DurableObject<Env> {
 				}
 			}
 		});
+	}
+
+	// ── export and restore (export.ts) ──────────────────────────────────────────────────────────
+
+	exportRows(cursor: DumpCursor): Promise<{ item: HookRows; next: DumpCursor | null }> {
+		const key = config(this.env).encryptionKey;
+		// The Worker answers 503 for every route before an object is asked while a secret is missing.
+		if (key === null) throw new Error("ENCRYPTION_KEY is not configured");
+		return exportHooks(this.sql, key, cursor);
+	}
+
+	/** Adds the hooks not here (by id), one page in one transaction; the ones here stay as they are. */
+	restoreRows(item: HookRows): Result<RestoredRows> {
+		return transact(this.ctx.storage, () => restoreHooks(this.sql, item));
 	}
 
 	/** Secrets are kept sealed under ENCRYPTION_KEY (as TOTP seeds are): a copy of the database reveals none. */

@@ -3,8 +3,79 @@ import { digestAccepted, type ExpectedDigest } from "../../schema/upstream";
 // Bytes from upstream, checked as they stream. The check can only finish at the end, and by then
 // a plain pass-through would have handed every byte to the client and to R2, which would take the
 // body as complete. So the last chunk is held back until the digest is known: on a match it goes
-// out and the stream closes; on a mismatch the stream errors instead, which fails the client's
-// download (a body cut short) and the R2 upload (nothing is stored).
+// out and the stream closes; on a mismatch the stream errors instead, which fails the R2 upload
+// (nothing is stored) and, for a tarball streamed to its client, the client's download.
+//
+// No client is handed unverified bytes up to VERIFIED_FIRST_BYTES (#22.13): the object downloads
+// and checks the tarball, then answers (a small one from memory while R2 stores it, a larger one
+// once stored); a mismatch is the catalogue's clean 502 (`upstreamIntegrity`), not a body cut
+// short. Only a larger tarball streams to its first client while it is checked, and its failure
+// stays a body that errors (which the runtime logs as an uncaught exception: no other way of
+// ending a response makes a client see it failed).
+
+/**
+ * The largest upstream tarball checked before any of it is sent: 8 MiB, more than nearly every
+ * npm tarball (most are well under 1 MB). Memory does not bound it, the writer does: a download
+ * held until checked goes through the same BlobWriter as a streamed one, one or two 5 MiB parts
+ * under the isolate's part budget (durable-objects/blob-writer.ts), and without the streamed
+ * copy's tee, whose branch for a slow client buffers without limit (a copy for the client is kept
+ * only up to ANSWERED_FROM_MEMORY_BYTES, within its own budget). What bounds it is the wait: a
+ * client sees no byte until the whole has arrived (and, over 1 MiB, been stored), and a large
+ * tarball over a slow upstream would sit past a client's idle timeout (yarn classic's is 30 s);
+ * a client waits for the last byte in either case.
+ */
+export const VERIFIED_FIRST_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Whether a tarball of `size` bytes (null: upstream sent no Content-Length) is checked before its
+ * client gets any of it. One without a length is: nothing else tells a client that a
+ * body ending early is not whole, and it is bounded by LIMITS.upstreamUnsizedTarballBytes.
+ */
+export function verifiedFirst(size: number | null): boolean {
+	return size === null || size <= VERIFIED_FIRST_BYTES;
+}
+
+/**
+ * A verified tarball up to this size is answered to the client that began its fetch from memory,
+ * as soon as its digest matched, while R2 stores it: no wait for the store and no read back, which
+ * put time on every cold install (an R2 write and read in series per tarball). The same 1 MiB the
+ * Worker keeps small objects in memory by (worker/read-tier/bytes.ts); larger ones are read back.
+ */
+export const ANSWERED_FROM_MEMORY_BYTES = 1024 * 1024;
+
+/** Bytes of verified tarballs held in this isolate for their first client, at most. */
+export const MEMORY_ANSWER_BUDGET_BYTES = 16 * 1024 * 1024;
+let heldForAnswers = 0;
+
+/**
+ * Room to hold a tarball of `size` bytes until its first client has it, within the isolate's
+ * budget; null when it is too large, of unknown size, or the budget is spent (then it is answered
+ * from R2 once stored). The function answered gives the room back (once, however often called).
+ */
+export function holdForAnswer(size: number | null): (() => void) | null {
+	if (size === null || size > ANSWERED_FROM_MEMORY_BYTES) return null;
+	if (heldForAnswers + size > MEMORY_ANSWER_BUDGET_BYTES) return null;
+	heldForAnswers += size;
+	let held = true;
+	return () => {
+		if (held) heldForAnswers -= size;
+		held = false;
+	};
+}
+
+/**
+ * The first client's copy of a checked tarball, whole once its digest matched; null when it failed
+ * (a mismatch or a stall: the fetch's own answer says which). Gives its room back either way.
+ */
+export async function verifiedCopy(copy: ReadableStream<Uint8Array>, release: () => void): Promise<Uint8Array | null> {
+	try {
+		return new Uint8Array(await new Response(copy).arrayBuffer());
+	} catch {
+		return null;
+	} finally {
+		release();
+	}
+}
 
 export type IntegrityCheck = {
 	stream: TransformStream<Uint8Array, Uint8Array>;

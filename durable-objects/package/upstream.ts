@@ -19,7 +19,7 @@ import { BlobWriter } from "../blob-writer";
 import { UpstreamActivityLog } from "./upstream-activity";
 import { fetchUpstreamDocument, fetchUpstreamTarball } from "./upstream-client";
 import { UpstreamDocuments, type UpstreamForm } from "./upstream-documents";
-import { integrityCheck } from "./upstream-integrity";
+import { holdForAnswer, integrityCheck, verifiedCopy, verifiedFirst } from "./upstream-integrity";
 import { contentLength, endingEarly, originOf, settledWithin } from "./upstream-io";
 import { type ChangedVersion, rewriteUpstreamPackument, type UpstreamVersion } from "./upstream-packument";
 import { UpstreamTarballs } from "./upstream-tarballs";
@@ -35,8 +35,9 @@ import { resolveVersionSpec } from "./version-spec";
 // upstream. "No upstream has it" is believed for UPSTREAM_NOT_FOUND_SECONDS.
 //
 // Tarballs: fetched on first request from the URL upstream's document named (only on a configured
-// upstream's origin), streamed to that request while R2 stores them and their digest is checked;
-// a mismatch fails both (see upstream-integrity.ts). Stored ones are never fetched again.
+// upstream's origin), checked against their digest and stored in R2 before that request is
+// answered; only one larger than VERIFIED_FIRST_BYTES streams to it while it is checked and
+// stored, and a mismatch fails both (see upstream-integrity.ts). Stored ones are never fetched again.
 
 /** What the mirror needs of the object it lives in. */
 export type MirrorHost = {
@@ -400,7 +401,11 @@ export class UpstreamMirror {
 		return this.documents.version(version) ? ok(null) : refusals.versionNotFound(version);
 	}
 
-	/** Begins the one fetch of a tarball: the first request gets the bytes as they stream. */
+	/**
+	 * Begins the one fetch of a tarball: the first request gets its bytes once checked (a small one
+	 * at once, others once stored) or the refusal, or, for one larger than VERIFIED_FIRST_BYTES,
+	 * the bytes as they stream.
+	 */
 	private async fetchTarball(name: string, known: UpstreamVersionRow): Promise<Result<UpstreamTarball>> {
 		const { version } = known;
 		const what = `tarball of ${name}@${version}`;
@@ -430,9 +435,13 @@ export class UpstreamMirror {
 		const integrity = checkedIntegrity(expected);
 		const size = contentLength(response.value.headers);
 		const check = integrityCheck(expected);
-		// Its failure shows in both copies below (and is told apart by check.mismatched()).
+		// Its failure shows in the copies below (and is told apart by check.mismatched()).
 		this.host.waitUntil(response.value.body.pipeTo(check.stream.writable).catch(() => {}));
-		const [client, copy] = check.stream.readable.tee();
+		// Up to a size, no client gets a byte before all are checked (upstream-integrity.ts): a small
+		// one from memory once its digest matched, the others from R2 once stored.
+		const streamed = !verifiedFirst(size);
+		const release = streamed ? null : holdForAnswer(size);
+		const [client, copy] = streamed || release ? check.stream.readable.tee() : [null, check.stream.readable];
 		const key = `upstream/${name}/${version}/${crypto.randomUUID()}.tgz`;
 		const storing = this.storeBytes(key, copy, size, integrity).then(
 			(stored) => {
@@ -468,7 +477,11 @@ export class UpstreamMirror {
 			},
 		);
 		this.host.waitUntil(storing);
-		return ok({ streaming: { body: endingEarly(client), size, integrity } });
+		if (client && streamed) return ok({ streaming: { body: endingEarly(client), size, integrity } });
+		const bytes = client && release ? await verifiedCopy(client, release) : null;
+		if (bytes) return ok({ verified: { bytes, integrity } });
+		const verified = await done;
+		return verified.ok ? ok({ stored: verified.value }) : verified;
 	}
 
 	/**

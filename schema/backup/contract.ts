@@ -41,7 +41,10 @@ export type PackageRows = {
 /** A page of the auth store's rows (users, tokens as hashes, grants, customers, policies, settings, audit). */
 export type AuthRows = { kind: "auth"; schema: number; tables: TableRows; final: boolean };
 
-export type ExportItem = PackageHead | PackageRows | AuthRows;
+/** A page of the package hooks' definitions (the HooksDO: targets, endpoints, sealed secrets, delivery status). */
+export type HookRows = { kind: "hooks"; schema: number; tables: TableRows; final: boolean };
+
+export type ExportItem = PackageHead | PackageRows | AuthRows | HookRows;
 
 /**
  * How restore found a package: not here (restored), identical (present), here lacking versions the
@@ -67,6 +70,11 @@ export type ExportCursor = {
 	scope: string | null;
 	/** The auth store's rows still to come; null once they are all out. */
 	auth: DumpCursor | null;
+	/**
+	 * The hook definitions still to come, after the auth store's; null once they are all out (absent
+	 * from a cursor given out before hooks were exported: that export goes on without them).
+	 */
+	hooks?: DumpCursor | null;
 	/** The last package exported whole ("" before the first). */
 	after: string;
 	/** A package part way through: its revision at its head, and its rows done. */

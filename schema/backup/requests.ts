@@ -11,6 +11,7 @@ const ScopeSchema = v.pipe(v.string(), v.regex(/^@[a-z0-9][a-z0-9._~-]*$/, "scop
 export const ExportCursorSchema = v.strictObject({
 	scope: v.nullable(ScopeSchema),
 	auth: v.nullable(DumpCursorSchema),
+	hooks: v.optional(v.nullable(DumpCursorSchema)),
 	after: v.string(),
 	pkg: v.nullable(v.strictObject({ name: v.string(), rev: v.string(), dump: DumpCursorSchema })),
 });
@@ -46,6 +47,7 @@ export const ExportItemSchema = v.variant("kind", [
 		final: v.boolean(),
 	}),
 	v.strictObject({ kind: v.literal("auth"), schema: Count, tables: TablesSchema, final: v.boolean() }),
+	v.strictObject({ kind: v.literal("hooks"), schema: Count, tables: TablesSchema, final: v.boolean() }),
 ]);
 
 /** The R2 keys an archive may carry: version tarballs and file bundles, never anything else. */

@@ -130,9 +130,13 @@ export type UpstreamNote = {
 /** A packument as served under a name: the local package's (`upstream` null), or the upstream's copy. */
 export type ServedDocument = StoredDocument & { upstream: UpstreamNote | null };
 
-/** An upstream tarball asked for: already stored (read it from R2), or streaming from upstream now. */
+/**
+ * An upstream tarball asked for: already stored (read it from R2), its bytes already checked
+ * (a small one, answered as soon as its digest matched), or streaming from upstream now.
+ */
 export type UpstreamTarball =
 	| { stored: TarballLocation }
+	| { verified: { bytes: Uint8Array; integrity: string } }
 	| { streaming: { body: ReadableStream<Uint8Array>; size: number | null; integrity: string } };
 
 export type Claimed = {

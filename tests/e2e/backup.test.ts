@@ -6,7 +6,7 @@ import { exportToArchive, restoreFromArchive } from "../../scripts/migrate-archi
 import { npmProject, ok, packageJson, RegistryServer, ROOT, tempDir } from "./harness";
 
 // Issue #18 end to end: a registry with published packages (channels with history, a restricted
-// package, a reader's token) exported into an archive with scripts/migrate-archive.mjs, restored
+// package, a reader's token, a package hook) exported into an archive with scripts/migrate-archive.mjs, restored
 // into a fresh instance with the same secrets, and compared: packuments, channel histories, the
 // token's access, and an npm install of byte-identical tarballs.
 
@@ -78,6 +78,18 @@ describe("export and restore with the archive (#18)", () => {
 			name: "reader",
 			grants: [{ scope: "@acme", permissions: ["read"] }],
 		});
+		// A package hook (DESIGN invariant 13), on a name nothing is published to, so no delivery is tried.
+		const hook = await fetch(`${source.url}/-/npm/v1/hooks/hook`, {
+			method: "POST",
+			headers: { authorization: `Bearer ${publisher}`, "content-type": "application/json" },
+			body: JSON.stringify({
+				type: "package",
+				name: "@acme/quiet",
+				endpoint: "https://hooks.example/acme",
+				secret: "e2e-hook-secret",
+			}),
+		});
+		expect(hook.status).toBe(201);
 		await exportable(source, ["@acme/secret", "@acme/widget"]);
 
 		const file = join(tempDir("archive"), "registry.tar");
@@ -127,6 +139,9 @@ describe("export and restore with the archive (#18)", () => {
 				await historyOf(source, "@acme/widget", channel),
 			);
 		}
+		// `npm hook ls` reads the same (the admin's: every hook), the secret sealed on the way.
+		expect(await target.admin("GET", "/-/npm/v1/hooks")).toEqual(await source.admin("GET", "/-/npm/v1/hooks"));
+		expect((await target.admin<{ total: number }>("GET", "/-/npm/v1/hooks")).total).toBe(1);
 		// Restricted stays restricted; the reader's token, made before the export, still reads it.
 		expect((await get(target, "/@acme%2fsecret", null)).status).toBe(404);
 		expect((await get(target, "/@acme%2fsecret", reader.token)).status).toBe(200);

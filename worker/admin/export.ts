@@ -1,5 +1,6 @@
 import type * as v from "valibot";
 import { exportPage, firstCursor } from "../../durable-objects/backup/export-pager";
+import { hooksObject } from "../../durable-objects/stubs";
 import { ARCHIVE_FORMAT, type ExportCursor } from "../../schema/backup/contract";
 import { BLOB_KEY, ExportCursorSchema, ScopeParamSchema } from "../../schema/backup/requests";
 import { unwrap } from "../errors";
@@ -29,6 +30,7 @@ export const exportRegistry = admin({ auth: "admin", cache: "none" }, async ({ r
 			exportHead: (name) => packageStub(env, name).exportHead(),
 			exportRows: (name, rev, cursor) => packageStub(env, name).exportRows(rev, cursor),
 			exportAuth: (cursor) => authStoreStub(env).exportRows(cursor),
+			exportHooks: (cursor) => hooksObject(env).exportRows(cursor),
 		},
 		start,
 	);

@@ -1,3 +1,4 @@
+import { hooksObject } from "../../durable-objects/stubs";
 import { DUMP_PAGE_BYTES } from "../../schema/backup/contract";
 import { ExportItemSchema } from "../../schema/backup/requests";
 import { parsePackageName } from "../../schema/names";
@@ -24,6 +25,11 @@ export const restoreItem = admin({ auth: "admin", cache: "none" }, async ({ requ
 	if (item.kind === "auth") {
 		const restored = unwrap(await authStoreStub(env).restoreRows(item));
 		if (restored.inserted > 0) await authStoreStub(env).audit(actor, "restore.auth", null, restored);
+		return json(restored);
+	}
+	if (item.kind === "hooks") {
+		const restored = unwrap(await hooksObject(env).restoreRows(item));
+		if (restored.inserted > 0) await authStoreStub(env).audit(actor, "restore.hooks", null, restored);
 		return json(restored);
 	}
 	const name = unwrap(parsePackageName(item.name)).name;

@@ -9,10 +9,12 @@ import { refused } from "../refusals";
 import { keptOnceStored } from "./first-fetch";
 
 // The first request for a tarball of an upstream package. Its object fetches it from upstream
-// once, however many ask; the request that started the fetch gets the bytes as they stream (and
-// a download cut short if they turn out not to match their integrity), the others wait until R2
-// has them. Every later request finds them stored (worker/npm/reads.ts getTarball, whose route
-// policy gives the answer its Cache-Control).
+// once, however many ask, and answers once its bytes are checked (a small one from the object's
+// memory, the others once R2 has them; a mismatch is a 502); only the
+// request that started the fetch of one larger than VERIFIED_FIRST_BYTES gets the bytes as they
+// stream (and a download cut short if they turn out not to match their integrity). Every later
+// request finds them stored (worker/npm/reads.ts getTarball, whose route policy gives the answer
+// its Cache-Control).
 
 export async function serveUpstreamTarball(
 	request: RouteRequest,
@@ -33,6 +35,11 @@ export async function serveUpstreamTarball(
 		const body = await readBytes(env, ctx, key, size, { shared: true });
 		if (!body) throw refused.hidden();
 		return new Response(body, { headers: { ...headers(integrity), "content-length": String(size) } });
+	}
+	if ("verified" in answer) {
+		const { bytes, integrity } = answer.verified;
+		const length = { "content-length": String(bytes.byteLength) };
+		return new Response(request.head ? null : bytes, { headers: { ...headers(integrity), ...length } });
 	}
 	const { body, size, integrity } = answer.streaming;
 	// Nobody reads a HEAD's body: let the object's copy to R2 go on without it.
