@@ -183,3 +183,17 @@ export class UpstreamDocuments {
 		);
 	}
 }
+
+/** A stale copy served because upstream could not be reached says so (RFC 7234's Warning 111). */
+export function staleWarning(row: UpstreamDocumentRow): string | null {
+	if (row.failed_at === null) return null;
+	const fetched = new Date(row.fetched_at).toISOString();
+	return `111 - "Revalidation Failed: the upstream registry could not be reached; this copy was fetched at ${fetched}"`;
+}
+
+/** An upstream date as ISO 8601, or null where it is not a date. */
+export function dateOf(value: string | null): string | null {
+	if (value === null) return null;
+	const time = Date.parse(value);
+	return Number.isNaN(time) ? null : new Date(time).toISOString();
+}

@@ -18,7 +18,7 @@ import { recordAudit } from "../audit";
 import { BlobWriter } from "../blob-writer";
 import { UpstreamActivityLog } from "./upstream-activity";
 import { fetchUpstreamDocument, fetchUpstreamTarball } from "./upstream-client";
-import { UpstreamDocuments, type UpstreamForm } from "./upstream-documents";
+import { dateOf, staleWarning, UpstreamDocuments, type UpstreamForm } from "./upstream-documents";
 import { holdForAnswer, integrityCheck, verifiedCopy, verifiedFirst } from "./upstream-integrity";
 import { contentLength, endingEarly, originOf, settledWithin } from "./upstream-io";
 import { type ChangedVersion, rewriteUpstreamPackument, type UpstreamVersion } from "./upstream-packument";
@@ -589,17 +589,4 @@ export class UpstreamMirror {
  */
 function heardByAnyone(refusal: Refusal): Refusal {
 	return { ...refusal, access: "public" };
-}
-
-/** A stale copy served because upstream could not be reached says so (RFC 7234's Warning 111). */
-function staleWarning(row: UpstreamDocumentRow): string | null {
-	if (row.failed_at === null) return null;
-	const fetched = new Date(row.fetched_at).toISOString();
-	return `111 - "Revalidation Failed: the upstream registry could not be reached; this copy was fetched at ${fetched}"`;
-}
-
-function dateOf(value: string | null): string | null {
-	if (value === null) return null;
-	const time = Date.parse(value);
-	return Number.isNaN(time) ? null : new Date(time).toISOString();
 }

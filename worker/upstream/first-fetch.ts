@@ -41,6 +41,23 @@ export function keptOnceStored(
 	});
 }
 
+/**
+ * The same for a first download answered whole (checked by the object before it answered): once
+ * the object stored it, this isolate keeps the location, and the bytes when it has them.
+ */
+export function keepAnswered(
+	env: Env,
+	ctx: ExecutionContext,
+	tarball: { name: string; version: string; size: number; integrity: string },
+	bytes: Uint8Array | null,
+): void {
+	ctx.waitUntil(
+		keep(env, tarball, bytes && bytes.byteLength <= MAX_MEMORY_OBJECT_BYTES ? [bytes.slice()] : null).catch((error: unknown) =>
+			console.error(`could not keep the location of ${tarball.name}@${tarball.version}`, error),
+		),
+	);
+}
+
 async function keep(
 	env: Env,
 	{ name, version, ...streamed }: { name: string; version: string; size: number; integrity: string },

@@ -6,7 +6,7 @@ import type { RouteRequest } from "../http";
 import { packageStub } from "../objects";
 import { readBytes } from "../read-tier/bytes";
 import { refused } from "../refusals";
-import { keptOnceStored } from "./first-fetch";
+import { keepAnswered, keptOnceStored } from "./first-fetch";
 
 // The first request for a tarball of an upstream package. Its object fetches it from upstream
 // once, however many ask, and answers once its bytes are checked (a small one from the object's
@@ -34,11 +34,13 @@ export async function serveUpstreamTarball(
 		const { key, size, integrity } = answer.stored;
 		const body = await readBytes(env, ctx, key, size, { shared: true });
 		if (!body) throw refused.hidden();
+		keepAnswered(env, ctx, { name: pkg.name, version, size, integrity }, null);
 		return new Response(body, { headers: { ...headers(integrity), "content-length": String(size) } });
 	}
 	if ("verified" in answer) {
 		const { bytes, integrity } = answer.verified;
 		const length = { "content-length": String(bytes.byteLength) };
+		keepAnswered(env, ctx, { name: pkg.name, version, size: bytes.byteLength, integrity }, bytes);
 		return new Response(request.head ? null : bytes, { headers: { ...headers(integrity), ...length } });
 	}
 	const { body, size, integrity } = answer.streaming;
