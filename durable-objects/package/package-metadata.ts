@@ -312,9 +312,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	}
 
 	async storedUpstreamTarball(name: string, version: string) {
-		if (this.ownsName(name)) return null;
-		const stored = await this.upstream.settledTarball(version);
-		return stored ? { ...stored, access: "public" as const, rev: this.upstream.copiesRevision() } : null;
+		return this.ownsName(name) ? null : this.upstream.settledTarball(version);
 	}
 
 	async admitNewPackage(name: string): Promise<Result<{ admitted: true }>> {

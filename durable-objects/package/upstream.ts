@@ -377,14 +377,22 @@ export class UpstreamMirror {
 	}
 
 	/** Where the tarball lies once the fetch in flight (if any) settles; not counted, nobody asked for it. */
-	async settledTarball(version: string): Promise<TarballLocation | null> {
+	async settledTarball(version: string): Promise<Readable<TarballLocation> | null> {
 		const fetching = this.fetches.get(version);
 		if (fetching) {
 			const { upstreamTimeoutMs, upstreamDownloadMs } = config(this.env);
 			await settledWithin(fetching, upstreamTimeoutMs * 2 + upstreamDownloadMs, () => null);
 		}
 		const row = this.tarballs.get(version);
-		return row ? { key: row.key, size: row.size, integrity: row.integrity, upstream: true } : null;
+		if (!row) return null;
+		return {
+			key: row.key,
+			size: row.size,
+			integrity: row.integrity,
+			upstream: true,
+			access: "public",
+			rev: this.copiesRevision(),
+		};
 	}
 
 	/** Finds out where upstream keeps a version's tarball: from the document, asked again if it may be new. */
