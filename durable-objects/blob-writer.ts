@@ -7,17 +7,39 @@
 // always has its one part (so it can go on); a second buffer, which lets the next part fill while
 // the last travels, only while the isolate holds less than PART_BUDGET_BYTES. Beyond it writers
 // send one part at a time, and new large publishes are turned away (`partBudgetExhausted`, 503).
+// A writer done with its buffers hands them to the next one (the pool below) instead of dropping them.
 
 export const PART_BYTES = 5 * 1024 * 1024;
 
 /**
- * Part buffers the isolate's writers may hold before they stop overlapping uploads: 8 parts, the
- * two of each of the four large publishes an isolate takes at once (worker/publishing/admission.ts).
+ * Part buffers the isolate's writers may hold before they stop overlapping uploads: 6 parts, the
+ * two of each of the three large publishes an isolate takes at once (worker/publishing/admission.ts).
  */
-export const PART_BUDGET_BYTES = 8 * PART_BYTES;
+export const PART_BUDGET_BYTES = 6 * PART_BYTES;
 
 /** Bytes of part buffers held by every writer in this isolate. */
 let heldBytes = 0;
+
+/**
+ * Whole part buffers no writer holds now, for the next writer to fill. A dropped 5 MiB buffer stays
+ * until V8's next full collection, which comes late for memory outside the heap: a large publish
+ * used to drop up to four of them, and the smaller ones its parts grew through. The pool keeps only
+ * what fits in the budget beside the writers' buffers, and is emptied when no writer is left (an
+ * idle isolate keeps nothing).
+ */
+const pool: Uint8Array[] = [];
+
+/** A whole part buffer: a pooled one, else a new one. */
+function wholePart(): Uint8Array {
+	return pool.pop() ?? new Uint8Array(PART_BYTES);
+}
+
+/** Keeps a writer's whole buffer for the next writer, while the budget has room for it. */
+function giveBack(buffer: Uint8Array): void {
+	if (buffer.byteLength === PART_BYTES && heldBytes + (pool.length + 1) * PART_BYTES <= PART_BUDGET_BYTES) {
+		pool.push(buffer);
+	}
+}
 
 /** Whether the isolate's writers hold their whole budget (a new publish should wait). */
 export function partBudgetExhausted(): boolean {
@@ -27,6 +49,11 @@ export function partBudgetExhausted(): boolean {
 /** The part buffers held in this isolate now, in bytes (for the bench and tests). */
 export function partBytesHeld(): number {
 	return heldBytes;
+}
+
+/** The part buffers kept for the next writer, in bytes (for tests). */
+export function partBytesPooled(): number {
+	return pool.length * PART_BYTES;
 }
 
 export type BlobWriterOptions = {
@@ -107,12 +134,14 @@ export class BlobWriter {
 	/** Leaves nothing behind; a failure to clean up is logged (the reindex sweeps finished objects). */
 	async abort(): Promise<void> {
 		this.closed = true;
-		this.release();
 		try {
+			// The part in flight is still being read from its buffer: it goes back once it has arrived.
 			await this.inFlight;
+			this.release();
 			if (this.upload !== null) await this.upload.abort();
 			if (this.written !== null) await this.bucket.delete(this.written);
 		} catch (error) {
+			this.release();
 			console.error("could not clean up an unfinished object; the next reindex sweeps it", this.key, error);
 		}
 	}
@@ -144,7 +173,7 @@ export class BlobWriter {
 			return;
 		}
 		if (this.spare === null) this.take(PART_BYTES);
-		this.part = this.spare ?? new Uint8Array(PART_BYTES);
+		this.part = this.spare ?? wholePart();
 		this.spare = sent;
 	}
 
@@ -153,10 +182,13 @@ export class BlobWriter {
 		heldBytes += bytes;
 	}
 
-	/** Gives the buffers back (to the collector, and to the isolate's budget). */
+	/** Gives the buffers back (to the pool or the collector, and to the isolate's budget); none is in flight. */
 	private release(): void {
 		heldBytes -= this.held;
 		this.held = 0;
+		giveBack(this.part);
+		if (this.spare !== null) giveBack(this.spare);
+		if (heldBytes === 0) pool.length = 0;
 		this.part = new Uint8Array(0);
 		this.spare = null;
 	}
@@ -171,7 +203,9 @@ export class BlobWriter {
 	/** Room for `size` bytes in the part being filled. */
 	private reserve(size: number): void {
 		if (size <= this.part.byteLength) return;
-		const grown = new Uint8Array(Math.min(PART_BYTES, Math.max(size, this.part.byteLength * 2, 64 * 1024)));
+		// Growing fourfold leaves fewer buffers behind than doubling; past a quarter part, a whole one.
+		const capacity = Math.max(size, this.part.byteLength * 4, 64 * 1024);
+		const grown = capacity >= PART_BYTES / 4 ? wholePart() : new Uint8Array(capacity);
 		this.take(grown.byteLength - this.part.byteLength);
 		grown.set(this.part.subarray(0, this.filled));
 		this.part = grown;

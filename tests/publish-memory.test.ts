@@ -1,13 +1,19 @@
 import { createExecutionContext, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { BlobWriter, PART_BUDGET_BYTES, PART_BYTES, partBytesHeld } from "../durable-objects/blob-writer";
+import {
+	BlobWriter,
+	PART_BUDGET_BYTES,
+	PART_BYTES,
+	partBytesHeld,
+	partBytesPooled,
+} from "../durable-objects/blob-writer";
 import { LARGE_PUBLISHES, largePublishesRunning } from "../worker/publishing/admission";
 import { router } from "../worker/router";
 import { ADMIN, publishBody, uniqueName } from "./helpers/registry";
 
-// #22.4: concurrent publishes share the isolate's 128 MB. An isolate takes four large publishes at
-// once (a fifth is answered 503 with Retry-After), and every R2 writer counts its part buffers in
-// one budget: past it, writers send one part at a time.
+// #22.4: concurrent publishes share the isolate's 128 MB. An isolate takes three large publishes at
+// once (a fourth is answered 503 with Retry-After), and every R2 writer counts its part buffers in
+// one budget: past it, writers send one part at a time. A writer's buffers go to the next writer.
 
 const MiB = 1024 * 1024;
 
@@ -22,24 +28,59 @@ describe("the isolate's publish memory", () => {
 		const writers = Array.from({ length: 14 }, (_, i) => writer(prefix, i));
 		const chunk = new Uint8Array(MiB).fill(7);
 		let most = 0;
+		let mostPooled = 0;
 		await Promise.all(
 			writers.map(async (w) => {
 				for (let i = 0; i < 11; i++) {
 					await w.write(chunk);
 					most = Math.max(most, partBytesHeld());
+					mostPooled = Math.max(mostPooled, partBytesPooled());
 				}
 				await w.close();
+				mostPooled = Math.max(mostPooled, partBytesPooled());
 			}),
 		);
 		// Fourteen writers hold fourteen parts, being past the budget (without it: two each, 140 MiB).
 		expect(PART_BUDGET_BYTES).toBeLessThan(14 * PART_BYTES);
 		expect(most).toBeLessThanOrEqual(14 * PART_BYTES);
+		expect(mostPooled).toBeLessThanOrEqual(PART_BUDGET_BYTES);
 		expect(partBytesHeld()).toBe(0);
+		expect(partBytesPooled()).toBe(0);
 		const stored = (await env.BLOBS.list({ prefix })).objects;
 		expect(stored.map((o) => o.size)).toEqual(Array(14).fill(11 * MiB));
 	}, 60_000);
 
-	it("#22.4 takes four large publishes at once, turns a fifth away with 503 and Retry-After, and takes it once one ends", async () => {
+	it("#22.4 hands a finished writer's whole parts to the next writer, and keeps none once no writer is left", async () => {
+		const prefix = `pool-${uniqueName()}`;
+		const chunk = new Uint8Array(MiB).fill(3);
+		// One writer stays open throughout, so the pool is not emptied between the others.
+		const open = writer(prefix, 0);
+		await open.write(chunk);
+		const first = writer(prefix, 1);
+		for (let i = 0; i < 6; i++) await first.write(chunk);
+		const heldWhileWriting = partBytesHeld();
+		await first.close();
+		// 6 MiB: one part sent and the next begun, in two whole buffers (the open writer's 1 MiB is
+		// still growing); both wait for the next writer.
+		expect(heldWhileWriting).toBe(2 * PART_BYTES + MiB);
+		expect(partBytesPooled()).toBe(2 * PART_BYTES);
+		// The next large writer takes a pooled part instead of growing a new one.
+		const next = writer(prefix, 2);
+		for (let i = 0; i < 2; i++) await next.write(chunk);
+		expect(partBytesPooled()).toBe(PART_BYTES);
+		await next.abort();
+		await open.close();
+		expect(partBytesHeld()).toBe(0);
+		expect(partBytesPooled()).toBe(0);
+		// What the pooled buffers carried never leaks into another object: each holds its own bytes.
+		const kept = await env.BLOBS.get(`${prefix}/1.bin`);
+		const bytes = new Uint8Array(await (kept as R2ObjectBody).arrayBuffer());
+		expect(bytes.byteLength).toBe(6 * MiB);
+		expect(bytes.every((b) => b === 3)).toBe(true);
+		expect(await env.BLOBS.head(`${prefix}/2.bin`)).toBeNull();
+	});
+
+	it("#22.4 takes three large publishes at once, turns a fourth away with 503 and Retry-After, and takes it once one ends", async () => {
 		const name = uniqueName("budget-pkg");
 		const { body } = await publishBody(name, "1.0.0");
 		const text = JSON.stringify(body);
