@@ -8,6 +8,7 @@ import {
 	partBytesPooled,
 } from "../durable-objects/blob-writer";
 import { LARGE_PUBLISHES, largePublishesRunning } from "../worker/publishing/admission";
+import { BodyReader } from "../worker/publishing/body-reader";
 import { router } from "../worker/router";
 import { ADMIN, publishBody, uniqueName } from "./helpers/registry";
 
@@ -122,5 +123,36 @@ describe("the isolate's publish memory", () => {
 		for (const res of await Promise.all(held)) expect(res.status).toBe(400);
 		expect(largePublishesRunning()).toBe(0);
 		expect((await put(whole())).status).toBe(201);
+	});
+
+	it("#22.4 reads a request's body into one buffer again and again, and a stream made in JavaScript as it comes", async () => {
+		const sent = new Uint8Array(300 * 1024).map((_, i) => i % 251);
+		const readAll = async (reader: BodyReader) => {
+			const pieces: Uint8Array[] = [];
+			let previous: Uint8Array | null = null;
+			let reused = 0;
+			for (let piece = await reader.read(); piece !== null; piece = await reader.read()) {
+				// The previous piece's buffer went into this read: it is empty now, nothing was left behind.
+				if (previous !== null && previous.byteLength === 0) reused += 1;
+				pieces.push(piece.slice());
+				previous = piece;
+			}
+			return { bytes: new Uint8Array(await new Blob(pieces).arrayBuffer()), reads: pieces.length, reused };
+		};
+		const request = new Request("http://registry.test/x", { method: "PUT", body: sent });
+		const fromRequest = await readAll(new BodyReader(request.body as ReadableStream<Uint8Array>));
+		expect(fromRequest.bytes).toEqual(sent);
+		expect(fromRequest.reads).toBeGreaterThan(1);
+		expect(fromRequest.reused).toBe(fromRequest.reads - 1);
+
+		const made = new ReadableStream<Uint8Array>({
+			start(controller) {
+				for (let at = 0; at < sent.byteLength; at += 10_000) controller.enqueue(sent.slice(at, at + 10_000));
+				controller.close();
+			},
+		});
+		const fromStream = await readAll(new BodyReader(made));
+		expect(fromStream.bytes).toEqual(sent);
+		expect(fromStream.reused).toBe(0);
 	});
 });
