@@ -119,7 +119,7 @@ export class BlobWriter {
 			});
 			this.written = key;
 		} else {
-			if (this.filled > 0) await this.sendPart();
+			if (this.filled > 0) await this.sendPart({ last: true });
 			await this.settle();
 			const upload = this.upload;
 			if (upload === null) throw new Error("no multipart upload to complete");
@@ -149,9 +149,10 @@ export class BlobWriter {
 	/**
 	 * Sends the filled part and goes on filling the other buffer while it travels: one part in
 	 * flight at a time, so a writer holds at most two parts. Without room in the isolate's budget
-	 * for a second buffer, it waits for the part to arrive and fills the same buffer again.
+	 * for a second buffer, it waits for the part to arrive and fills the same buffer again. After
+	 * the last part nothing more is filled: no buffer is taken for it.
 	 */
-	private async sendPart(): Promise<void> {
+	private async sendPart({ last = false } = {}): Promise<void> {
 		await this.settle();
 		this.upload ??= await this.bucket.createMultipartUpload(this.options.key(), this.metadata());
 		const upload = this.upload;
@@ -168,6 +169,7 @@ export class BlobWriter {
 		);
 		this.parts.length = number;
 		this.filled = 0;
+		if (last) return;
 		if (this.spare === null && heldBytes + PART_BYTES > PART_BUDGET_BYTES) {
 			await this.settle();
 			return;
