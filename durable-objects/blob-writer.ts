@@ -34,11 +34,13 @@ function wholePart(): Uint8Array {
 	return pool.pop() ?? new Uint8Array(PART_BYTES);
 }
 
-/** Keeps a writer's whole buffer for the next writer, while the budget has room for it. */
-function giveBack(buffer: Uint8Array): void {
-	if (buffer.byteLength === PART_BYTES && heldBytes + (pool.length + 1) * PART_BYTES <= PART_BUDGET_BYTES) {
-		pool.push(buffer);
+/** Keeps a writer's whole buffers for the next writer while one is at work and the budget has room; drops the rest. */
+function giveBack(buffers: Uint8Array[]): void {
+	for (const buffer of buffers) {
+		if (heldBytes === 0 || buffer.byteLength !== PART_BYTES) continue;
+		if (heldBytes + (pool.length + 1) * PART_BYTES <= PART_BUDGET_BYTES) pool.push(buffer);
 	}
+	if (heldBytes === 0) pool.length = 0;
 }
 
 /** Whether the isolate's writers hold their whole budget (a new publish should wait). */
@@ -127,21 +129,22 @@ export class BlobWriter {
 			this.written = upload.key;
 			this.upload = null;
 		}
-		this.release();
+		giveBack(this.release());
 		return { key: this.written, size: this.total };
 	}
 
 	/** Leaves nothing behind; a failure to clean up is logged (the reindex sweeps finished objects). */
 	async abort(): Promise<void> {
 		this.closed = true;
+		// The budget is given back at once, whatever comes of the cleanup.
+		const buffers = this.release();
 		try {
-			// The part in flight is still being read from its buffer: it goes back once it has arrived.
+			// The part in flight is still being read from its buffer: the buffers are reused only once it has arrived.
 			await this.inFlight;
-			this.release();
+			giveBack(buffers);
 			if (this.upload !== null) await this.upload.abort();
 			if (this.written !== null) await this.bucket.delete(this.written);
 		} catch (error) {
-			this.release();
 			console.error("could not clean up an unfinished object; the next reindex sweeps it", this.key, error);
 		}
 	}
@@ -184,15 +187,14 @@ export class BlobWriter {
 		heldBytes += bytes;
 	}
 
-	/** Gives the buffers back (to the pool or the collector, and to the isolate's budget); none is in flight. */
-	private release(): void {
+	/** Gives the writer's share of the budget back; answers its buffers (for `giveBack` once none is in flight). */
+	private release(): Uint8Array[] {
 		heldBytes -= this.held;
 		this.held = 0;
-		giveBack(this.part);
-		if (this.spare !== null) giveBack(this.spare);
-		if (heldBytes === 0) pool.length = 0;
+		const buffers = this.spare === null ? [this.part] : [this.part, this.spare];
 		this.part = new Uint8Array(0);
 		this.spare = null;
+		return buffers;
 	}
 
 	/** Waits for the part in flight; its failure is this writer's. */

@@ -81,6 +81,26 @@ describe("the isolate's publish memory", () => {
 		expect(await env.BLOBS.head(`${prefix}/2.bin`)).toBeNull();
 	});
 
+	it("#22.4 gives an aborted writer's budget back at once, and its buffers to the next writer only once its part in flight has arrived", async () => {
+		const prefix = `abort-${uniqueName()}`;
+		const chunk = new Uint8Array(MiB).fill(5);
+		const open = writer(prefix, 0);
+		await open.write(chunk);
+		const aborted = writer(prefix, 1);
+		for (let i = 0; i < 6; i++) await aborted.write(chunk);
+		expect(partBytesHeld()).toBe(2 * PART_BYTES + MiB);
+		const aborting = aborted.abort();
+		// Whatever the cleanup meets (a client gone, R2 slow), the isolate's budget is free again.
+		expect(partBytesHeld()).toBe(MiB);
+		// The part sent last may still be read from its buffer: nobody else may fill it yet.
+		expect(partBytesPooled()).toBe(0);
+		await aborting;
+		expect(partBytesPooled()).toBe(2 * PART_BYTES);
+		await open.close();
+		expect(partBytesPooled()).toBe(0);
+		expect(await env.BLOBS.head(`${prefix}/1.bin`)).toBeNull();
+	});
+
 	it("#22.4 takes three large publishes at once, turns a fourth away with 503 and Retry-After, and takes it once one ends", async () => {
 		const name = uniqueName("budget-pkg");
 		const { body } = await publishBody(name, "1.0.0");
