@@ -7,17 +7,41 @@
 // always has its one part (so it can go on); a second buffer, which lets the next part fill while
 // the last travels, only while the isolate holds less than PART_BUDGET_BYTES. Beyond it writers
 // send one part at a time, and new large publishes are turned away (`partBudgetExhausted`, 503).
+// A writer done with its buffers hands them to the next one (the pool below) instead of dropping them.
 
 export const PART_BYTES = 5 * 1024 * 1024;
 
 /**
- * Part buffers the isolate's writers may hold before they stop overlapping uploads: 8 parts, the
- * two of each of the four large publishes an isolate takes at once (worker/publishing/admission.ts).
+ * Part buffers the isolate's writers may hold before they stop overlapping uploads: 6 parts, the
+ * two of each of the three large publishes an isolate takes at once (worker/publishing/admission.ts).
  */
-export const PART_BUDGET_BYTES = 8 * PART_BYTES;
+export const PART_BUDGET_BYTES = 6 * PART_BYTES;
 
 /** Bytes of part buffers held by every writer in this isolate. */
 let heldBytes = 0;
+
+/**
+ * Whole part buffers no writer holds now, for the next writer to fill. A dropped 5 MiB buffer stays
+ * until V8's next full collection, which comes late for memory outside the heap: a large publish
+ * used to drop up to four of them, and the smaller ones its parts grew through. The pool keeps only
+ * what fits in the budget beside the writers' buffers, and is emptied when no writer is left (an
+ * idle isolate keeps nothing).
+ */
+const pool: Uint8Array[] = [];
+
+/** A whole part buffer: a pooled one, else a new one. */
+function wholePart(): Uint8Array {
+	return pool.pop() ?? new Uint8Array(PART_BYTES);
+}
+
+/** Keeps a writer's whole buffers for the next writer while one is at work and the budget has room; drops the rest. */
+function giveBack(buffers: Uint8Array[]): void {
+	for (const buffer of buffers) {
+		if (heldBytes === 0 || buffer.byteLength !== PART_BYTES) continue;
+		if (heldBytes + (pool.length + 1) * PART_BYTES <= PART_BUDGET_BYTES) pool.push(buffer);
+	}
+	if (heldBytes === 0) pool.length = 0;
+}
 
 /** Whether the isolate's writers hold their whole budget (a new publish should wait). */
 export function partBudgetExhausted(): boolean {
@@ -27,6 +51,11 @@ export function partBudgetExhausted(): boolean {
 /** The part buffers held in this isolate now, in bytes (for the bench and tests). */
 export function partBytesHeld(): number {
 	return heldBytes;
+}
+
+/** The part buffers kept for the next writer, in bytes (for tests). */
+export function partBytesPooled(): number {
+	return pool.length * PART_BYTES;
 }
 
 export type BlobWriterOptions = {
@@ -92,7 +121,7 @@ export class BlobWriter {
 			});
 			this.written = key;
 		} else {
-			if (this.filled > 0) await this.sendPart();
+			if (this.filled > 0) await this.sendPart({ last: true });
 			await this.settle();
 			const upload = this.upload;
 			if (upload === null) throw new Error("no multipart upload to complete");
@@ -100,16 +129,19 @@ export class BlobWriter {
 			this.written = upload.key;
 			this.upload = null;
 		}
-		this.release();
+		giveBack(this.release());
 		return { key: this.written, size: this.total };
 	}
 
 	/** Leaves nothing behind; a failure to clean up is logged (the reindex sweeps finished objects). */
 	async abort(): Promise<void> {
 		this.closed = true;
-		this.release();
+		// The budget is given back at once, whatever comes of the cleanup.
+		const buffers = this.release();
 		try {
+			// The part in flight is still being read from its buffer: the buffers are reused only once it has arrived.
 			await this.inFlight;
+			giveBack(buffers);
 			if (this.upload !== null) await this.upload.abort();
 			if (this.written !== null) await this.bucket.delete(this.written);
 		} catch (error) {
@@ -120,9 +152,10 @@ export class BlobWriter {
 	/**
 	 * Sends the filled part and goes on filling the other buffer while it travels: one part in
 	 * flight at a time, so a writer holds at most two parts. Without room in the isolate's budget
-	 * for a second buffer, it waits for the part to arrive and fills the same buffer again.
+	 * for a second buffer, it waits for the part to arrive and fills the same buffer again. After
+	 * the last part nothing more is filled: no buffer is taken for it.
 	 */
-	private async sendPart(): Promise<void> {
+	private async sendPart({ last = false } = {}): Promise<void> {
 		await this.settle();
 		this.upload ??= await this.bucket.createMultipartUpload(this.options.key(), this.metadata());
 		const upload = this.upload;
@@ -139,12 +172,13 @@ export class BlobWriter {
 		);
 		this.parts.length = number;
 		this.filled = 0;
+		if (last) return;
 		if (this.spare === null && heldBytes + PART_BYTES > PART_BUDGET_BYTES) {
 			await this.settle();
 			return;
 		}
 		if (this.spare === null) this.take(PART_BYTES);
-		this.part = this.spare ?? new Uint8Array(PART_BYTES);
+		this.part = this.spare ?? wholePart();
 		this.spare = sent;
 	}
 
@@ -153,12 +187,14 @@ export class BlobWriter {
 		heldBytes += bytes;
 	}
 
-	/** Gives the buffers back (to the collector, and to the isolate's budget). */
-	private release(): void {
+	/** Gives the writer's share of the budget back; answers its buffers (for `giveBack` once none is in flight). */
+	private release(): Uint8Array[] {
 		heldBytes -= this.held;
 		this.held = 0;
+		const buffers = this.spare === null ? [this.part] : [this.part, this.spare];
 		this.part = new Uint8Array(0);
 		this.spare = null;
+		return buffers;
 	}
 
 	/** Waits for the part in flight; its failure is this writer's. */
@@ -171,7 +207,9 @@ export class BlobWriter {
 	/** Room for `size` bytes in the part being filled. */
 	private reserve(size: number): void {
 		if (size <= this.part.byteLength) return;
-		const grown = new Uint8Array(Math.min(PART_BYTES, Math.max(size, this.part.byteLength * 2, 64 * 1024)));
+		// Growing fourfold leaves fewer buffers behind than doubling; past a quarter part, a whole one.
+		const capacity = Math.max(size, this.part.byteLength * 4, 64 * 1024);
+		const grown = capacity >= PART_BYTES / 4 ? wholePart() : new Uint8Array(capacity);
 		this.take(grown.byteLength - this.part.byteLength);
 		grown.set(this.part.subarray(0, this.filled));
 		this.part = grown;

@@ -1,5 +1,6 @@
 import { LIMITS } from "../../schema/limits";
 import { assertDeclaredSize, malformedJson, tooDeep } from "../http";
+import { BodyReader } from "../publishing/body-reader";
 import { refused } from "../refusals";
 
 // The body of PUT /{name} read as it streams in. npm sends one JSON document whose
@@ -38,11 +39,11 @@ export async function readPublishBody(
 	const data = new DataString();
 	let sink: AttachmentSink | null = null;
 	let total = 0;
-	const reader = request.body.getReader();
+	const reader = new BodyReader(request.body);
 	try {
 		for (;;) {
-			const { done, value: chunk } = await reader.read();
-			if (done) break;
+			const chunk = await reader.read();
+			if (chunk === null) break;
 			total += chunk.byteLength;
 			// Refused as soon as the limit is crossed: the rest is never read.
 			if (total > maxBodySize) throw refused.publishTooLarge(maxBodySize);
