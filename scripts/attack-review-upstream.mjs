@@ -274,7 +274,7 @@ async function upstreamItems({ start, stop, report, run }) {
 			} catch {}
 			report(
 				"22.13",
-				"a small upstream tarball (up to 8 MiB: nearly all) whose bytes do not match its integrity",
+				"an upstream tarball whose bytes do not match its integrity",
 				"a body cut short, and an uncaught exception in the log for each failure",
 				`${res.status} ${code}; ${/uncaught/i.test(log) ? "an uncaught exception logged" : "nothing uncaught in the log"}`,
 				res.status === 502 && code === "upstreamIntegrity" && !/uncaught/i.test(log),

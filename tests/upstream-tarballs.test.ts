@@ -15,9 +15,9 @@ import {
 } from "./helpers/upstream";
 
 // Tarballs of upstream packages: fetched once, on first request, from upstream; checked against
-// upstream's integrity and stored in R2 before that request is answered (only one over
-// VERIFIED_FIRST_BYTES streams to it meanwhile, tests/upstream-hardening.test.ts); served from R2
-// (and the read tier) ever after, whether or not upstream is there.
+// upstream's integrity before that request is answered (a small one from memory while R2 stores
+// it, the others once stored); served from R2 (and the read tier) ever after, whether or not
+// upstream is there.
 
 /** Requests that skip the Worker's read tier: what the package's object makes of them. */
 const fresh = { "cache-control": "no-cache" };

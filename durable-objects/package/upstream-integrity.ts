@@ -6,34 +6,16 @@ import { digestAccepted, type ExpectedDigest } from "../../schema/upstream";
 // out and the stream closes; on a mismatch the stream errors instead, which fails the R2 upload
 // (nothing is stored) and, for a tarball streamed to its client, the client's download.
 //
-// No client is handed unverified bytes up to VERIFIED_FIRST_BYTES (#22.13): the object downloads
-// and checks the tarball, then answers (a small one from memory while R2 stores it, a larger one
-// once stored); a mismatch is the catalogue's clean 502 (`upstreamIntegrity`), not a body cut
-// short. Only a larger tarball streams to its first client while it is checked, and its failure
-// stays a body that errors (which the runtime logs as an uncaught exception: no other way of
-// ending a response makes a client see it failed).
-
-/**
- * The largest upstream tarball checked before any of it is sent: 8 MiB, more than nearly every
- * npm tarball (most are well under 1 MB). Memory does not bound it, the writer does: a download
- * held until checked goes through the same BlobWriter as a streamed one, one or two 5 MiB parts
- * under the isolate's part budget (durable-objects/blob-writer.ts), and without the streamed
- * copy's tee, whose branch for a slow client buffers without limit (a copy for the client is kept
- * only up to ANSWERED_FROM_MEMORY_BYTES, within its own budget). What bounds it is the wait: a
- * client sees no byte until the whole has arrived (and, over 1 MiB, been stored), and a large
- * tarball over a slow upstream would sit past a client's idle timeout (yarn classic's is 30 s);
- * a client waits for the last byte in either case.
- */
-export const VERIFIED_FIRST_BYTES = 8 * 1024 * 1024;
-
-/**
- * Whether a tarball of `size` bytes (null: upstream sent no Content-Length) is checked before its
- * client gets any of it. One without a length is: nothing else tells a client that a
- * body ending early is not whole, and it is bounded by LIMITS.upstreamUnsizedTarballBytes.
- */
-export function verifiedFirst(size: number | null): boolean {
-	return size === null || size <= VERIFIED_FIRST_BYTES;
-}
+// No client is handed unverified bytes (#22.13): the object downloads and checks every tarball,
+// then answers (a small one from memory while R2 stores it, a larger one once stored), as a proxy
+// repository that keeps what it serves does; a mismatch is the catalogue's clean 502
+// (`upstreamIntegrity`) for every caller, never a body cut short (which the runtime logs as an
+// uncaught exception, and which a client that checks no digest would keep as whole). Memory does
+// not grow with the size: the download goes through the BlobWriter's parts under the isolate's
+// part budget (durable-objects/blob-writer.ts), and a copy for the client is kept only up to
+// ANSWERED_FROM_MEMORY_BYTES, within its own budget. The cost is the first byte: a client waits
+// until the whole tarball arrived (it waits for the last byte in any case), at most
+// UPSTREAM_DOWNLOAD_SECONDS (300, npm's own fetch timeout is 5 minutes).
 
 /**
  * A verified tarball up to this size is answered to the client that began its fetch from memory,

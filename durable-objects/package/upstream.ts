@@ -19,8 +19,8 @@ import { BlobWriter } from "../blob-writer";
 import { UpstreamActivityLog } from "./upstream-activity";
 import { fetchUpstreamDocument, fetchUpstreamTarball } from "./upstream-client";
 import { dateOf, staleWarning, UpstreamDocuments, type UpstreamForm } from "./upstream-documents";
-import { holdForAnswer, integrityCheck, verifiedCopy, verifiedFirst } from "./upstream-integrity";
-import { contentLength, endingEarly, originOf, settledWithin } from "./upstream-io";
+import { holdForAnswer, integrityCheck, verifiedCopy } from "./upstream-integrity";
+import { contentLength, originOf, settledWithin } from "./upstream-io";
 import { type ChangedVersion, rewriteUpstreamPackument, type UpstreamVersion } from "./upstream-packument";
 import { UpstreamTarballs } from "./upstream-tarballs";
 import { resolveVersionSpec } from "./version-spec";
@@ -35,9 +35,9 @@ import { resolveVersionSpec } from "./version-spec";
 // upstream. "No upstream has it" is believed for UPSTREAM_NOT_FOUND_SECONDS.
 //
 // Tarballs: fetched on first request from the URL upstream's document named (only on a configured
-// upstream's origin), checked against their digest and stored in R2 before that request is
-// answered; only one larger than VERIFIED_FIRST_BYTES streams to it while it is checked and
-// stored, and a mismatch fails both (see upstream-integrity.ts). Stored ones are never fetched again.
+// upstream's origin), checked against their digest before that request is answered (a small one
+// from memory while R2 stores it, the others once stored); a mismatch stores nothing and is a 502
+// (see upstream-integrity.ts). Stored ones are never fetched again.
 
 /** What the mirror needs of the object it lives in. */
 export type MirrorHost = {
@@ -411,8 +411,7 @@ export class UpstreamMirror {
 
 	/**
 	 * Begins the one fetch of a tarball: the first request gets its bytes once checked (a small one
-	 * at once, others once stored) or the refusal, or, for one larger than VERIFIED_FIRST_BYTES,
-	 * the bytes as they stream.
+	 * at once, others once stored) or the refusal.
 	 */
 	private async fetchTarball(name: string, known: UpstreamVersionRow): Promise<Result<UpstreamTarball>> {
 		const { version } = known;
@@ -445,11 +444,10 @@ export class UpstreamMirror {
 		const check = integrityCheck(expected);
 		// Its failure shows in the copies below (and is told apart by check.mismatched()).
 		this.host.waitUntil(response.value.body.pipeTo(check.stream.writable).catch(() => {}));
-		// Up to a size, no client gets a byte before all are checked (upstream-integrity.ts): a small
-		// one from memory once its digest matched, the others from R2 once stored.
-		const streamed = !verifiedFirst(size);
-		const release = streamed ? null : holdForAnswer(size);
-		const [client, copy] = streamed || release ? check.stream.readable.tee() : [null, check.stream.readable];
+		// No client gets a byte before all are checked (upstream-integrity.ts): a small one from memory
+		// once its digest matched, the others from R2 once stored.
+		const release = holdForAnswer(size);
+		const [client, copy] = release ? check.stream.readable.tee() : [null, check.stream.readable];
 		const key = `upstream/${name}/${version}/${crypto.randomUUID()}.tgz`;
 		const storing = this.storeBytes(key, copy, size, integrity).then(
 			(stored) => {
@@ -485,7 +483,6 @@ export class UpstreamMirror {
 			},
 		);
 		this.host.waitUntil(storing);
-		if (client && streamed) return ok({ streaming: { body: endingEarly(client), size, integrity } });
 		const bytes = client && release ? await verifiedCopy(client, release) : null;
 		if (bytes) return ok({ verified: { bytes, integrity } });
 		const verified = await done;

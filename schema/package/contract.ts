@@ -131,13 +131,10 @@ export type UpstreamNote = {
 export type ServedDocument = StoredDocument & { upstream: UpstreamNote | null };
 
 /**
- * An upstream tarball asked for: already stored (read it from R2), its bytes already checked
- * (a small one, answered as soon as its digest matched), or streaming from upstream now.
+ * An upstream tarball asked for, its bytes checked: stored (read it from R2), or a small one
+ * answered as soon as its digest matched, while R2 stores it.
  */
-export type UpstreamTarball =
-	| { stored: TarballLocation }
-	| { verified: { bytes: Uint8Array; integrity: string } }
-	| { streaming: { body: ReadableStream<Uint8Array>; size: number | null; integrity: string } };
+export type UpstreamTarball = { stored: TarballLocation } | { verified: { bytes: Uint8Array; integrity: string } };
 
 export type Claimed = {
 	name: string;
