@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { packageObject } from "../durable-objects/stubs";
+import { takeBatch } from "../worker/metrics/isolate";
 import { memoryForgetPackage, memoryGet, memoryPut, memoryRefusalBytes, memoryStats } from "../worker/read-tier/memory";
 import { keepRefusal } from "../worker/read-tier/refusals-kept";
 import { refused } from "../worker/refusals";
@@ -66,6 +67,18 @@ describe("#25 anonymous 404s are kept by the read tier", () => {
 			expect(restricted.last.status).toBe(404);
 		},
 	);
+
+	it("#25 answers a kept packument 404 as the router answers the refusal the object made: same status, headers and body, counted as the same refusal", async () => {
+		const { name } = await restrictedPackage("kept-same");
+		takeBatch();
+		const first = await seen(await call(`/${name}`), name);
+		const before = await packageCalls();
+		const kept = await call(`/${name}`);
+		expect(await packageCalls()).toBe(before);
+		expect(await seen(kept, name)).toEqual(first);
+		expect(first.status).toBe(404);
+		expect(takeBatch()?.routes["GET /{name}"]?.refused).toEqual({ notFound: 2 });
+	});
 
 	it("#25 keeps a refusal per caller class: a reader with a grant is served, a token without one is refused", async () => {
 		const { name } = await restrictedPackage("classes");

@@ -21,13 +21,19 @@ export class HttpError extends Error {
 		return new HttpError(refusal.code, refusal.message);
 	}
 
+	/** The body, made once: a refusal thrown again and again (a kept 404) answers with the same text. */
+	private body: string | undefined;
+
 	toResponse(extraHeaders: Record<string, string> = {}): Response {
-		return Response.json(
-			{ error: this.message, code: this.code },
-			{ status: this.status, headers: { ...extraHeaders, ...this.headers } },
-		);
+		this.body ??= JSON.stringify({ error: this.message, code: this.code });
+		const plain = Object.keys(extraHeaders).length === 0 && Object.keys(this.headers).length === 0;
+		// As Response.json answers (its content-type), with headers workerd copies natively when there are no others.
+		const headers = plain ? JSON_ONLY : { "content-type": "application/json", ...extraHeaders, ...this.headers };
+		return new Response(this.body, { status: this.status, headers });
 	}
 }
+
+const JSON_ONLY = new Headers({ "content-type": "application/json" });
 
 /** The value of a Result, or its refusal raised as an HttpError. */
 export function unwrap<T>(result: Result<T>): T {

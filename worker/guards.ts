@@ -97,6 +97,7 @@ export function packageRead<T>(
 			owner: pkg.name,
 			key: `${publicBaseUrl(request, env)}${urlOf(request).pathname}#${tier.variant?.(request) ?? ""}`,
 			caller: callerClass(who),
+			respondsToClient: true,
 			shareable: (access) => access === "public",
 			authorize: async (access) => assertCanRead(who, pkg, access ?? "restricted"),
 			...(tier.revalidateByRevision ? { revision: () => packageRevision(env, pkg.name) } : {}),

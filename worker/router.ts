@@ -88,10 +88,11 @@ import { approveFromPage, rejectFromPage } from "./web/stage-forms";
 // unscoped ones, because `/@scope/name` would otherwise read as `/{name}/{version}`; encoded
 // slashes (`@scope%2fname`) are rewritten to plain ones before routing (see index.ts).
 
-// Two route tables: the registry's own endpoints, and the npm protocol's routes under package
-// names. A request goes to one of them by its first path segment (no package may be named like
-// the registry's own segments, see schema/names.ts), so the hottest reads, installs, are matched
-// against the few package routes instead of every route there is.
+// Three route tables: the registry's own endpoints, those of web-component loaders (channels,
+// files, the loader module), and the npm protocol's routes under package names. A request goes to
+// one of them by its first path segment (no package may be named like the registry's own
+// segments, see schema/names.ts), so the hottest reads, installs and channel lookups, are matched
+// against a few routes instead of every route there is.
 
 const options = {
 	before: [refuseWhileMisconfigured],
@@ -112,14 +113,17 @@ const options = {
 };
 const api = Router<RouteRequest, [Env, ExecutionContext], Response>(options);
 const packages = Router<RouteRequest, [Env, ExecutionContext], Response>(options);
+const loaders = Router<RouteRequest, [Env, ExecutionContext], Response>(options);
 
 /** First path segments of the registry's own endpoints ("" is the home page, `/`). */
 const OWN_SEGMENTS = new Set(["", "-", "packages", "files", "health", "loader.js", "search", "package"]);
+/** Those of them served by the loaders' table. */
+const LOADER_SEGMENTS = new Set(["packages", "files", "loader.js"]);
 
 const router = {
 	/** Every route, in matching order (the architecture test reads them). */
 	get routes() {
-		return [...api.routes, ...packages.routes];
+		return [...api.routes, ...loaders.routes, ...packages.routes];
 	},
 	/**
 	 * Rewrites the path into one canonical spelling (`@scope%2fname` → `@scope/name`: npm, pnpm and
@@ -129,7 +133,8 @@ const router = {
 	async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
 		const started = Date.now();
 		const url = new URL(request.url);
-		const pathname = normalizeScopedPath(url.pathname);
+		// Only an encoded slash needs rewriting: most paths have no `%` at all.
+		const pathname = url.pathname.includes("%") ? normalizeScopedPath(url.pathname) : url.pathname;
 		const head = request.method === "HEAD";
 		let routed = request;
 		if (pathname !== url.pathname || head) {
@@ -140,7 +145,8 @@ const router = {
 		const segment = pathname.slice(1, slash === -1 ? undefined : slash);
 		// itty-router fills in `params` and `query` as it routes.
 		const routeRequest = Object.assign(routed, { head, parsed: url }) as unknown as RouteRequest;
-		const response = await (OWN_SEGMENTS.has(segment) ? api : packages).fetch(routeRequest, env, ctx);
+		const table = LOADER_SEGMENTS.has(segment) ? loaders : OWN_SEGMENTS.has(segment) ? api : packages;
+		const response = await table.fetch(routeRequest, env, ctx);
 		recordRequest(env, ctx, routeKey(routeRequest), response, started);
 		return head ? new Response(null, response) : response;
 	},
@@ -268,10 +274,10 @@ for (const scoped of ["/@:scope/:pkg", "/:pkg"]) {
 }
 
 // Web-component loaders: channels, versions, uploads, immutable files, the loader module.
-api.get("/loader.js", serveLoader).options("/packages/*", preflight).options("/files/*", preflight);
-api.get("/files/:path+", serveFile);
+loaders.get("/loader.js", serveLoader).options("/packages/*", preflight).options("/files/*", preflight);
+loaders.get("/files/:path+", serveFile);
 for (const name of ["/packages/@:scope/:pkg", "/packages/:pkg"]) {
-	api
+	loaders
 		.get(`${name}/channels`, listChannels)
 		.get(`${name}/channels/:channel`, getChannel)
 		.post(`${name}/channels/:channel`, publishToChannel)
@@ -290,6 +296,9 @@ for (const name of ["/packages/@:scope/:pkg", "/packages/:pkg"]) {
 		.post(`${name}/upload`, uploadBundle)
 		.get(`${name}/audit`, packageAudit);
 }
+
+// What the loaders' table does not serve, as the registry's own table answers it.
+loaders.put("/:pkg", putPackage).all("*", unknownRoute);
 
 // Pages for people (worker/web/): HTML, a session cookie instead of a header, forms checked by Origin.
 api

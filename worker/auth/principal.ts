@@ -1,7 +1,7 @@
 import ipaddr from "ipaddr.js";
 import type { TokenRecord } from "../../schema/auth/contract";
 import { config } from "../../schema/config";
-import { randomHex, sha256Hex } from "../../schema/hashing";
+import { type Bytes, digest, randomHex, sha256Hex } from "../../schema/hashing";
 import type { Grant, TokenKind } from "../../schema/requests/admin";
 import type { TrustedPublisher } from "../../schema/trust/contract";
 import type { HttpError } from "../errors";
@@ -10,7 +10,7 @@ import { countAuthFailure } from "../metrics/isolate";
 import { refused } from "../refusals";
 import { authStore } from "./auth-store";
 import { limitAnonymous, limitCustomer, limitFailedAuthentication } from "./rate-limits";
-import { lookupToken } from "./token-cache";
+import { cachedToken, lookupToken } from "./token-cache";
 
 // Who is asking. A token is looked up by its SHA-256 in its own TokenDO (never a registry-wide
 // object) through this isolate's token cache (token-cache.ts): usually a Map lookup.
@@ -73,24 +73,22 @@ export async function authenticate(request: Request, env: Env): Promise<Principa
 	const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
 	if (!token) return failed(request, env, ip, null, refused.notBearer());
 
-	// The token's SHA-256 (remembered a while, token-cache.ts): it names the token's object, and
-	// compares with the admin token's (in constant time, as equal-length digests).
-	const hash = await sha256Hex(token);
-	const admin = await adminTokenHash(env);
-	if (admin !== null && timingSafeEqualHex(hash, admin)) {
+	// The token's SHA-256, computed per request (the plaintext is never kept): it names the token's
+	// object and its entry in the token cache, and compares with the admin token's in constant time.
+	const digest = await sha256(token);
+	const admin = adminTokenDigest(env);
+	const adminDigest = admin instanceof Promise ? await admin : admin;
+	if (adminDigest !== null && crypto.subtle.timingSafeEqual(digest, adminDigest)) {
 		return { kind: "admin", ip, name: "admin", tokenId: null, prefix: null, email: null };
 	}
 	const kind = kindOfToken(token);
 	if (kind === null) return failed(request, env, ip, null, refused.badTokenPrefix());
 	// The prefix a token is listed by (`dev_a3f8e2c1`) pasted for the token: say so (#24.6).
 	if (token.length <= TOKEN_PREFIXES[kind].length + 16) return failed(request, env, ip, null, refused.partialToken());
-	const record = await lookupToken(env, hash);
-	const prefix = token.slice(0, TOKEN_PREFIXES[kind].length + 8);
+	const hash = digest.toHex();
+	const record = cachedToken(hash) ?? (await lookupToken(env, hash));
 	if (record === null || record.kind !== kind || expired(record)) {
-		return failed(request, env, ip, prefix, refused.invalidToken());
-	}
-	if (record.cidr !== null && !allowedFrom(record.cidr, ip)) {
-		throw refused.wrongAddress(ip);
+		return failed(request, env, ip, token.slice(0, TOKEN_PREFIXES[kind].length + 8), refused.invalidToken());
 	}
 	return principalOf(env, record, ip);
 }
@@ -102,20 +100,39 @@ export async function authenticate(request: Request, env: Env): Promise<Principa
  */
 export async function authenticateHash(request: Request, env: Env, hash: string): Promise<Principal | null> {
 	const ip = clientIp(request, env);
-	const admin = await adminTokenHash(env);
-	if (admin !== null && timingSafeEqualHex(hash, admin)) {
+	const admin = adminTokenDigest(env);
+	const adminDigest = admin instanceof Promise ? await admin : admin;
+	if (adminDigest !== null && timingSafeEqualHex(hash, adminDigest.toHex())) {
 		return { kind: "admin", ip, name: "admin", tokenId: null, prefix: null, email: null };
 	}
-	const record = await lookupToken(env, hash);
+	const record = cachedToken(hash) ?? (await lookupToken(env, hash));
 	if (record === null || expired(record)) return null;
 	if (record.cidr !== null && !allowedFrom(record.cidr, ip)) return null;
 	return principalOf(env, record, ip);
 }
 
+/**
+ * Principals made from token records, by the record (a changed, revoked or expired token is a new
+ * record in the token cache, or none) and the client's address: a token's repeated requests from
+ * one address share one principal, made and checked against the token's address ranges once.
+ * Principals are frozen: every request only reads them.
+ */
+const principals = new WeakMap<TokenRecord, { ip: string | null; principal: Principal }>();
+
+/** The principal of a token that works; a token used from an address its ranges do not allow is refused. */
 async function principalOf(env: Env, record: TokenRecord, ip: string | null): Promise<Principal> {
+	if (record.kind === "customer") await limitCustomer(env, ip);
+	const made = principals.get(record);
+	if (made !== undefined && made.ip === ip) return made.principal;
+	if (record.cidr !== null && !allowedFrom(record.cidr, ip)) throw refused.wrongAddress(ip);
+	const principal = Object.freeze(newPrincipal(record, ip));
+	principals.set(record, { ip, principal });
+	return principal;
+}
+
+function newPrincipal(record: TokenRecord, ip: string | null): Principal {
 	const identity = { name: record.user ?? record.name, tokenId: record.id, prefix: record.prefix, email: record.email };
 	if (record.kind === "admin") return { kind: "admin", ip, ...identity };
-	if (record.kind === "customer") await limitCustomer(env, ip);
 	return {
 		kind: record.kind,
 		ip,
@@ -133,14 +150,30 @@ async function principalOf(env: Env, record: TokenRecord, ip: string | null): Pr
 	};
 }
 
-let adminHash: { token: string; hash: Promise<string> } | null = null;
+let adminDigest: { token: string; digest: Bytes | Promise<Bytes> } | null = null;
 
-/** The SHA-256 of the configured admin token, computed once per isolate (and again if it changes). */
-function adminTokenHash(env: Env): Promise<string | null> {
+/**
+ * The SHA-256 of the configured admin token, computed once per isolate (and again if it changes):
+ * a promise only until it is known.
+ */
+function adminTokenDigest(env: Env): Bytes | null | Promise<Bytes> {
 	const { adminToken } = config(env);
-	if (adminToken === null) return Promise.resolve(null);
-	if (adminHash?.token !== adminToken) adminHash = { token: adminToken, hash: sha256Hex(adminToken) };
-	return adminHash.hash;
+	if (adminToken === null) return null;
+	if (adminDigest?.token !== adminToken) {
+		const made: { token: string; digest: Bytes | Promise<Bytes> } = { token: adminToken, digest: sha256(adminToken) };
+		made.digest = (made.digest as Promise<Bytes>).then((digest) => {
+			made.digest = digest;
+			return digest;
+		});
+		adminDigest = made;
+	}
+	return adminDigest.digest;
+}
+
+const encoder = new TextEncoder();
+
+function sha256(text: string): Promise<Bytes> {
+	return digest("SHA-256", encoder.encode(text) as Bytes);
 }
 
 function timingSafeEqualHex(a: string, b: string): boolean {
@@ -188,8 +221,10 @@ function expired(record: TokenRecord): boolean {
 	return record.expiresAt !== null && Date.parse(record.expiresAt) <= Date.now();
 }
 
+const KINDS = Object.entries(TOKEN_PREFIXES) as [TokenKind, string][];
+
 function kindOfToken(token: string): TokenKind | null {
-	for (const [kind, prefix] of Object.entries(TOKEN_PREFIXES) as [TokenKind, string][]) {
+	for (const [kind, prefix] of KINDS) {
 		if (token.startsWith(prefix)) return kind;
 	}
 	return null;

@@ -9,6 +9,12 @@ const TOKEN_CACHE_MS = 30_000;
 const TOKEN_CACHE_MAX = 10_000;
 const tokenCache = new Map<string, { record: TokenRecord | null; until: number }>();
 
+/** The token's record as this isolate remembers it; undefined when it must be looked up. */
+export function cachedToken(hash: string): TokenRecord | null | undefined {
+	const cached = tokenCache.get(hash);
+	return cached && cached.until > Date.now() ? cached.record : undefined;
+}
+
 /** The token's record from its TokenDO (through the cache); null when it does not work. */
 export async function lookupToken(env: Env, hash: string): Promise<TokenRecord | null> {
 	const now = Date.now();

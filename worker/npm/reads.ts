@@ -134,11 +134,11 @@ export const getTarball = caller({ auth: "caller", cache: "immutable" }, async (
 
 /**
  * A tarball's headers, made once per location the read tier keeps (a hit shares its parsed value)
- * and outcome, not once per download.
+ * and outcome, not once per download; as Headers, which a Response copies natively (#25).
  */
-const madeHeaders = new WeakMap<object, Map<string, [string, string][]>>();
+const madeHeaders = new WeakMap<object, Map<string, Headers>>();
 
-function tarballHeaders(tarball: TarballLocation & { access: Access }, outcome: string): [string, string][] {
+function tarballHeaders(tarball: TarballLocation & { access: Access }, outcome: string): Headers {
 	let byOutcome = madeHeaders.get(tarball);
 	if (!byOutcome) {
 		byOutcome = new Map();
@@ -146,13 +146,13 @@ function tarballHeaders(tarball: TarballLocation & { access: Access }, outcome: 
 	}
 	let headers = byOutcome.get(outcome);
 	if (!headers) {
-		headers = [
+		headers = new Headers([
 			["content-type", "application/octet-stream"],
 			["content-length", String(tarball.size)],
 			["etag", `"${tarball.integrity}"`],
 			["x-registry-cache", outcome],
 			...(tarball.upstream ? ([["x-registry-upstream", "hit"]] as [string, string][]) : []),
-		];
+		]);
 		byOutcome.set(outcome, headers);
 	}
 	return headers;

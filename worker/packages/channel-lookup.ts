@@ -21,8 +21,11 @@ import { channelBody } from "./views";
 
 type Cohort = "control" | "candidate";
 
-/** Built answers by (state, cohort): the same few bodies serve every load of a hot channel. */
-const built = new Map<string, string>();
+/**
+ * Built answers by (state, cohort, outcome): the same few bodies and header sets serve every load
+ * of a hot channel (Headers, which a Response copies natively, #25).
+ */
+const built = new Map<string, { body: string; headers: Headers; etag: string; notModified: Headers }>();
 const BUILT_MAX = 1_000;
 
 function channelLookup(
@@ -57,30 +60,36 @@ function channelLookup(
 		});
 		const cohort = await cohortOf(request, principal, state);
 		const view = cohort === "candidate" && state.rollout ? asCandidate(state) : state;
-		const cacheKey = `${route}|${key}|${state.rev}|${cohort}`;
-		let body = built.get(cacheKey);
-		if (body === undefined) {
-			const answer = await build(request, env, pkg, view);
-			body = JSON.stringify(
+		const cacheKey = `${route}|${key}|${state.rev}|${cohort}|${outcome}`;
+		let answer = built.get(cacheKey);
+		if (answer === undefined) {
+			const made = await build(request, env, pkg, view);
+			const body = JSON.stringify(
 				state.rollout
-					? { ...answer, rollout: { version: state.rollout.version, percent: state.rollout.percent, cohort } }
-					: answer,
+					? { ...made, rollout: { version: state.rollout.version, percent: state.rollout.percent, cohort } }
+					: made,
 			);
+			const etag = `"${state.rev}-${cohort}"`;
+			const headers: Record<string, string> = {
+				etag,
+				vary: state.rollout ? "authorization, x-client-key" : "authorization",
+				"x-registry-cache": outcome,
+			};
+			answer = {
+				body,
+				etag,
+				headers: new Headers({ ...headers, "content-type": "application/json; charset=utf-8" }),
+				notModified: new Headers(headers),
+			};
 			if (built.size >= BUILT_MAX) built.clear();
-			built.set(cacheKey, body);
+			built.set(cacheKey, answer);
 		}
-		const headers: Record<string, string> = {
-			etag: `"${state.rev}-${cohort}"`,
-			vary: state.rollout ? "authorization, x-client-key" : "authorization",
-			"x-registry-cache": outcome,
-		};
 		// During a rollout the answer depends on the client: never for a shared cache.
 		const facts = { access: state.access, perClient: state.rollout !== null };
-		if (etagMatches(request.headers.get("if-none-match"), headers.etag ?? "")) {
-			return { response: new Response(null, { status: 304, headers }), ...facts };
+		if (etagMatches(request.headers.get("if-none-match"), answer.etag)) {
+			return { response: new Response(null, { status: 304, headers: answer.notModified }), ...facts };
 		}
-		const response = new Response(body, { headers: { ...headers, "content-type": "application/json; charset=utf-8" } });
-		return { response, ...facts };
+		return { response: new Response(answer.body, { headers: answer.headers }), ...facts };
 	});
 }
 

@@ -21,8 +21,12 @@ export type CachedEntry = {
 export type KeptEntry = Omit<CachedEntry, "body"> & {
 	bytes: Uint8Array<ArrayBuffer>;
 	etag: string | null;
-	/** The entry's headers with `x-registry-cache` set, by outcome (made when first asked for). */
-	headersFor: Map<string, [string, string][]>;
+	/**
+	 * The entry's headers with `x-registry-cache` set, by outcome (made when first asked for), as
+	 * Headers: a Response copies a Headers object natively, where a list of pairs is converted
+	 * string by string (three times the cost of the whole Response in workerd, #25).
+	 */
+	headersFor: Map<string, Headers>;
 	/** The body parsed (lookups), made when first asked for. */
 	parsed?: unknown;
 };
@@ -107,14 +111,15 @@ export function parsedBody(entry: KeptEntry): unknown {
 	return entry.parsed;
 }
 
-/** The entry's headers with `x-registry-cache: outcome`, made once per entry and outcome. */
-export function headersWithOutcome(entry: KeptEntry, outcome: string): [string, string][] {
+/**
+ * The entry's headers with `x-registry-cache: outcome`, made once per entry and outcome. Shared by
+ * every answer from the entry: a Response copies them, and nothing may change them.
+ */
+export function headersWithOutcome(entry: KeptEntry, outcome: string): Headers {
 	let headers = entry.headersFor.get(outcome);
 	if (!headers) {
-		headers = [
-			...entry.headers.filter(([name]) => name.toLowerCase() !== "x-registry-cache"),
-			["x-registry-cache", outcome],
-		];
+		headers = new Headers(entry.headers.filter(([name]) => name.toLowerCase() !== "x-registry-cache"));
+		headers.set("x-registry-cache", outcome);
 		entry.headersFor.set(outcome, headers);
 	}
 	return headers;

@@ -15,7 +15,14 @@ import {
 	unkept,
 } from "./memory";
 import { type CacheOutcome, recordRead } from "./metrics";
-import { keepRefusal, REFUSAL_KEEP_MS, throwKeptRefusal } from "./refusals-kept";
+import {
+	hasKeptRefusal,
+	keepRefusal,
+	keptRefusalResponse,
+	REFUSAL_KEEP_MS,
+	throwHidden,
+	throwKeptRefusal,
+} from "./refusals-kept";
 
 // The read tier: hot reads answered without asking the package object. Two levels, this isolate's
 // memory and the colo's Cache API; an entry is fresh for READ_CACHE_SECONDS, then revalidated by
@@ -47,6 +54,11 @@ export type TierRead = {
 	authorize: (access: Access | null) => Promise<void>;
 	/** The package's revision now, to revalidate an expired entry; absent: expired entries are read again. */
 	revision?: () => Promise<string | null>;
+	/**
+	 * The answer goes to the client as it is (a packument, not a page built around it): a kept
+	 * refusal is then answered as the router answers the thrown one, without throwing it.
+	 */
+	respondsToClient?: boolean;
 	/** Asks the object and builds the answer (authorising the caller on the way). */
 	produce: () => Promise<{ response: Response; access: Access | null; rev: string | null }>;
 };
@@ -54,6 +66,7 @@ export type TierRead = {
 export async function throughReadTier(read: TierRead): Promise<Response> {
 	const started = Date.now();
 	const resolved = await resolve(read);
+	if (resolved === KEPT_REFUSAL) return read.respondsToClient ? keptRefusalResponse() : throwHidden();
 	return answer(read, resolved.entry ?? resolved.response, resolved.outcome, started);
 }
 
@@ -69,6 +82,7 @@ export async function lookupThroughReadTier<V>(
 			return { response: Response.json(value), access, rev };
 		},
 	});
+	if (resolved === KEPT_REFUSAL) throwHidden();
 	recordRead(read.env, read.route, resolved.outcome, started);
 	// A kept entry's value is parsed once and shared by every request: callers only read it.
 	const value = resolved.entry ? parsedBody(resolved.entry) : await resolved.response.json();
@@ -89,7 +103,10 @@ export function keepLookup(key: string, owner: string, value: unknown, access: A
 /** An entry to answer from, or (for answers that are not kept: errors, 304s) the object's own response. */
 type Resolved = { outcome: CacheOutcome } & ({ entry: KeptEntry } | { entry: null; response: Response });
 
-async function resolve(read: TierRead): Promise<Resolved> {
+/** A refusal kept for the caller's class: the 404 of a missing package, answered at once. */
+const KEPT_REFUSAL = Symbol("kept refusal");
+
+async function resolve(read: TierRead): Promise<Resolved | typeof KEPT_REFUSAL> {
 	const ttl = config(read.env).readCacheMs;
 	if (ttl === 0 || wantsFreshCopy(read.request)) {
 		// A fresh copy asked for refreshes the cache too (under the generation before the read).
@@ -99,7 +116,7 @@ async function resolve(read: TierRead): Promise<Resolved> {
 	const started = Date.now();
 	const refusalMs = Math.min(ttl, REFUSAL_KEEP_MS);
 	// A refusal kept for this caller class is answered first, the same whatever it refused.
-	if (read.caller !== undefined) throwKeptRefusal(read.caller, read.key, refusalMs);
+	if (read.caller !== undefined && hasKeptRefusal(read.caller, read.key, refusalMs)) return KEPT_REFUSAL;
 	let entry = memoryGet(read.key);
 	// A caller the entry refuses goes the way of a key nothing is cached for here, a missing
 	// package's: the colo's cache is looked at, the object is asked and refuses. Answered from
