@@ -18,7 +18,7 @@ import { recordAudit } from "../audit";
 import { BlobWriter } from "../blob-writer";
 import { UpstreamActivityLog } from "./upstream-activity";
 import { fetchUpstreamDocument, fetchUpstreamTarball } from "./upstream-client";
-import { UpstreamDocuments, type UpstreamForm } from "./upstream-documents";
+import { type FoundDocument, UpstreamDocuments, type UpstreamForm } from "./upstream-documents";
 import { integrityCheck } from "./upstream-integrity";
 import { contentLength, endingEarly, originOf, settledWithin } from "./upstream-io";
 import { type ChangedVersion, rewriteUpstreamPackument, type UpstreamVersion } from "./upstream-packument";
@@ -68,7 +68,14 @@ const MISSING_VERSION_REFRESH_MS = 5_000;
  */
 const FIGURES_FLUSH_MS = 30_000;
 
-type Found = { row: UpstreamDocumentRow; note: UpstreamNote };
+type Found = { row: UpstreamDocumentRow; note: UpstreamNote; unstored?: string };
+
+/**
+ * A document upstream just sent, checked and rewritten, before it is stored: the request that asked
+ * for it is answered from it while the object stores it (#25), so the first read of a name does not
+ * wait for the name's database to be created and written.
+ */
+type UnstoredCopy = { row: UpstreamDocumentRow; body: string };
 
 export class UpstreamMirror {
 	private readonly documents: UpstreamDocuments;
@@ -76,6 +83,8 @@ export class UpstreamMirror {
 	private readonly activity = new UpstreamActivityLog();
 	/** Document refreshes in flight or queued, one per form. */
 	private readonly refreshes = new Map<UpstreamForm, Promise<Result<null>>>();
+	/** Documents answered before they were stored, until they are (settles either way). */
+	private readonly storing = new Map<UpstreamForm, Promise<void>>();
 	/** The last refresh begun: the next one starts after it. */
 	private lastRefresh: Promise<unknown> = Promise.resolve();
 	/** Tarball fetches in flight, by version: they settle once the bytes are stored (or not). */
@@ -102,17 +111,17 @@ export class UpstreamMirror {
 		form: UpstreamForm,
 		ifNoneMatch: string | null,
 	): Promise<Result<Readable<ServedDocument>>> {
-		const found = await this.document(name, form, true);
+		const found = await this.document(name, form, true, true);
 		if (!found.ok) return heardByAnyone(found);
-		const { row, note } = found.value;
+		const { row, note, unstored } = found.value;
 		return ok({
 			etag: row.etag,
 			modified: row.modified,
-			body: etagMatches(ifNoneMatch, row.etag) ? null : this.documents.body(form),
+			body: etagMatches(ifNoneMatch, row.etag) ? null : (unstored ?? this.documents.body(form)),
 			placeholder: row.placeholder,
 			upstream: note,
 			access: "public",
-			rev: this.copiesRevision(),
+			rev: this.copiesRevision(unstored === undefined ? null : row),
 		});
 	}
 
@@ -167,8 +176,10 @@ export class UpstreamMirror {
 	 * Changes whenever an answer built from the copies would: a document changed, or a refresh
 	 * failed or succeeded again (which adds or drops the Warning of a stale copy).
 	 */
-	copiesRevision(): string {
-		return `upstream-${this.copies()
+	copiesRevision(unstored: UpstreamDocumentRow | null = null): string {
+		const copies = unstored ? this.copies().filter((row) => row.form !== unstored.form) : this.copies();
+		if (unstored) copies.splice(unstored.form === "abbreviated" ? 0 : copies.length, 0, unstored);
+		return `upstream-${copies
 			.map((row) => `${row.etag.replaceAll('"', "")}${row.failed_at === null ? "" : "!"}`)
 			.join("-")}`;
 	}
@@ -189,8 +200,12 @@ export class UpstreamMirror {
 		return this.documents.name();
 	}
 
-	/** The form's copy, fresh or stale, or upstream's answer now (a miss). */
-	private async document(name: string, form: UpstreamForm, count: boolean): Promise<Result<Found>> {
+	/**
+	 * The form's copy, fresh or stale, or upstream's answer now (a miss). `early`: a miss may be
+	 * answered with the document before it is stored (`unstored`); the caller serves that body.
+	 */
+	private async document(name: string, form: UpstreamForm, count: boolean, early = false): Promise<Result<Found>> {
+		await this.stored();
 		const { upstreamMaxAgeMs, upstreamStaleIfErrorMs, upstreamNotFoundMs } = config(this.env);
 		const now = Date.now();
 		const row = this.documents.get(form);
@@ -209,8 +224,14 @@ export class UpstreamMirror {
 			this.wake();
 			return refusals.packageNotFound();
 		}
-		const refreshed = await this.refresh(name, form);
+		const refreshed = early ? await this.refreshEarly(name, form) : await this.refresh(name, form);
 		if (!refreshed.ok) return refreshed;
+		if (refreshed.value) {
+			// Counted now; the alarm that sends the figures is set once the copy is stored.
+			if (count) this.count(refreshed.value.row.upstream, "documentMisses");
+			const { row, body } = refreshed.value;
+			return ok({ row, note: { outcome: "miss", warning: null }, unstored: body });
+		}
 		const next = this.documents.get(form);
 		if (count && next) this.count(next.upstream, "documentMisses");
 		this.wake();
@@ -224,6 +245,11 @@ export class UpstreamMirror {
 		return this.absent;
 	}
 
+	/** Once the documents answered before they were stored are stored: what reads of the copies wait for. */
+	private async stored(): Promise<void> {
+		if (this.storing.size > 0) await Promise.all(this.storing.values());
+	}
+
 	private refreshInBackground(name: string, form: UpstreamForm, row: UpstreamDocumentRow, now: number): void {
 		if (this.refreshes.has(form)) return;
 		if (row.failed_at !== null && now - row.failed_at < RETRY_AFTER_FAILURE_MS) return;
@@ -234,17 +260,36 @@ export class UpstreamMirror {
 	 * Asks upstream for the form, once: requests that need it while it runs wait for the same answer.
 	 * One refresh per name at a time: a refresh of the other form waits for this one to end.
 	 */
-	private refresh(name: string, form: UpstreamForm): Promise<Result<null>> {
+	private refresh(name: string, form: UpstreamForm, answerEarly?: (copy: UnstoredCopy) => void): Promise<Result<null>> {
 		let pending = this.refreshes.get(form);
 		if (!pending) {
-			pending = this.lastRefresh.then(() => this.fetchDocument(name, form)).finally(() => this.refreshes.delete(form));
+			pending = this.lastRefresh
+				.then(() => this.fetchDocument(name, form, answerEarly))
+				.finally(() => this.refreshes.delete(form));
 			this.lastRefresh = pending.catch(() => null);
 			this.refreshes.set(form, pending);
 		}
 		return pending;
 	}
 
-	private async fetchDocument(name: string, form: UpstreamForm): Promise<Result<null>> {
+	/**
+	 * `refresh`, for a request that serves what upstream sent: when this request begins the refresh
+	 * and upstream sends a document, it is answered with it as soon as it is checked and rewritten;
+	 * the object stores it next, and stays the one place that holds it: a request that joins the
+	 * refresh (another read, a publish asking whether upstream has the name, a tarball looking for
+	 * its version) waits until it is stored, as does the next refresh of the name.
+	 */
+	private refreshEarly(name: string, form: UpstreamForm): Promise<Result<UnstoredCopy | null>> {
+		return new Promise((resolve, reject) => {
+			this.refresh(name, form, (copy) => resolve(ok(copy))).then(resolve, reject);
+		});
+	}
+
+	private async fetchDocument(
+		name: string,
+		form: UpstreamForm,
+		answerEarly?: (copy: UnstoredCopy) => void,
+	): Promise<Result<null>> {
 		const current = this.documents.get(form);
 		const conditional =
 			current?.status === 200 && current.upstream_etag !== null
@@ -286,23 +331,80 @@ export class UpstreamMirror {
 			return ok(null);
 		}
 		this.absent = null;
-		this.host.ensureSchema();
 		if (value.kind === "notModified") {
+			this.host.ensureSchema();
 			this.documents.confirm(form, now);
 			return ok(null);
 		}
-		const found = value.kind === "found" && rewritten ? { ...rewritten, upstreamEtag: value.etag } : null;
-		const size = found ? new TextEncoder().encode(found.body).byteLength : 0;
+		const found: FoundDocument | null =
+			value.kind === "found" && rewritten
+				? {
+						...rewritten,
+						name,
+						upstream: value.upstream.url,
+						upstreamEtag: value.etag,
+						size: new TextEncoder().encode(rewritten.body).byteLength,
+					}
+				: null;
+		const store = () => this.storeDocument(name, form, value.upstream.url, found, changed, current, placeholder, now);
+		if (!found || !answerEarly) return store();
+		answerEarly({
+			row: {
+				form,
+				name,
+				upstream: value.upstream.url,
+				status: 200,
+				upstream_etag: found.upstreamEtag,
+				etag: found.etag,
+				modified: found.modified,
+				placeholder,
+				size: found.size,
+				fetched_at: now,
+				failed_at: null,
+				last_error: null,
+			},
+			body: found.body,
+		});
+		// The answer leaves before anything is written: a write holds back what the object sends
+		// until it is stored, and creating a new name's database is most of a first read. Reads that
+		// arrive meanwhile wait for the copy and are served from it, as once it is stored.
+		const storing = afterAnswer().then(store);
+		this.storing.set(
+			form,
+			storing.then(
+				() => {},
+				() => {},
+			),
+		);
+		try {
+			return await storing;
+		} finally {
+			this.storing.delete(form);
+		}
+	}
+
+	private storeDocument(
+		name: string,
+		form: UpstreamForm,
+		upstream: string,
+		found: FoundDocument | null,
+		changed: ChangedVersion[],
+		current: UpstreamDocumentRow | null,
+		placeholder: string,
+		now: number,
+	): Result<null> {
+		// The name became this registry's meanwhile: nothing of upstream's is kept.
+		if (this.host.ownsName(name)) return refusals.packageNotFound();
+		this.host.ensureSchema();
 		this.host.transaction(() => {
-			if (found)
-				this.documents.storeFound(form, { name, upstream: value.upstream.url, size, ...found }, placeholder, now);
-			else this.documents.storeNotFound(form, name, value.upstream.url, now);
-			this.recordChanges(name, value.upstream.url, changed);
+			if (found) this.documents.storeFound(form, found, placeholder, now);
+			else this.documents.storeNotFound(form, name, upstream, now);
+			this.recordChanges(name, upstream, changed);
 		});
 		if (current) this.uncount(current);
 		if (found) {
-			this.count(value.upstream.url, "documents");
-			this.count(value.upstream.url, "documentBytes", size);
+			this.count(upstream, "documents");
+			this.count(upstream, "documentBytes", found.size);
 		}
 		this.wake();
 		return ok(null);
@@ -349,6 +451,7 @@ export class UpstreamMirror {
 	}
 
 	async tarball(name: string, version: string): Promise<Result<UpstreamTarball>> {
+		await this.stored();
 		const stored = this.storedTarball(version);
 		if (stored) return ok({ stored });
 		if (!this.fetches.has(version) && !this.documents.version(version)) {
@@ -513,6 +616,7 @@ export class UpstreamMirror {
 	 * upstream cannot be asked (unless ALLOW_PUBLISH_WHEN_UPSTREAM_DOWN).
 	 */
 	async admit(name: string): Promise<Result<{ admitted: true }>> {
+		await this.stored();
 		if (this.documents.hasCopy()) return refusals.upstreamName(name);
 		const { upstreamNotFoundMs, publishWhenUpstreamDown } = config(this.env);
 		const absent = this.absentSince(this.documents.get("abbreviated"));
@@ -583,6 +687,11 @@ function staleWarning(row: UpstreamDocumentRow): string | null {
 	if (row.failed_at === null) return null;
 	const fetched = new Date(row.fetched_at).toISOString();
 	return `111 - "Revalidation Failed: the upstream registry could not be reached; this copy was fetched at ${fetched}"`;
+}
+
+/** Lets what the object answered leave before it goes on (a macrotask: after every pending reaction). */
+function afterAnswer(): Promise<void> {
+	return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 function dateOf(value: string | null): string | null {
