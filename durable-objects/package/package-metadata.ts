@@ -21,6 +21,7 @@ import type {
 } from "../../schema/package/contract";
 import { packageMetadataMigrations } from "../../schema/package/migrations";
 import type { PackageRow, VersionRow } from "../../schema/package/rows";
+import { packageMetadataSchema } from "../../schema/package/squashed-schema";
 import { refusals } from "../../schema/refusals";
 import { RECENT_DOWNLOAD_DAYS } from "../../schema/search/contract";
 import type { StagedVersion } from "../../schema/trust/contract";
@@ -96,7 +97,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			publish: (input) => this.publish(input),
 		});
 		// A name that was only ever read has no storage: nothing to migrate, no alarm to know of.
-		this.schema = new Schema(ctx.storage, packageMetadataMigrations);
+		this.schema = new Schema(ctx.storage, packageMetadataMigrations, packageMetadataSchema);
 		if (this.schema.ready) ctx.blockConcurrencyWhile(() => this.jobs.start());
 	}
 

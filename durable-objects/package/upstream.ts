@@ -1,4 +1,3 @@
-import type { Actor } from "../../schema/audit";
 import { config } from "../../schema/config";
 import { ok, type Refusal, type Result } from "../../schema/errors";
 import { etagMatches } from "../../schema/etag";
@@ -14,15 +13,16 @@ import type {
 import type { UpstreamDocumentRow, UpstreamVersionRow } from "../../schema/package/rows";
 import { refusals } from "../../schema/refusals";
 import { checkedIntegrity, expectedDigest, type UpstreamActivity, upstreamOfUrl } from "../../schema/upstream";
-import { recordAudit } from "../audit";
 import { BlobWriter } from "../blob-writer";
 import { UpstreamActivityLog } from "./upstream-activity";
+import { recordUpstreamChanges } from "./upstream-changes";
 import { fetchUpstreamDocument, fetchUpstreamTarball } from "./upstream-client";
 import { type FoundDocument, UpstreamDocuments, type UpstreamForm } from "./upstream-documents";
 import { integrityCheck } from "./upstream-integrity";
 import { contentLength, endingEarly, originOf, settledWithin } from "./upstream-io";
 import { type ChangedVersion, rewriteUpstreamPackument, type UpstreamVersion } from "./upstream-packument";
 import { UpstreamTarballs } from "./upstream-tarballs";
+import { type AnswerEarly, UnstoredCopies, type UnstoredCopy, unstoredCopy, withUnstored } from "./upstream-unstored";
 import { resolveVersionSpec } from "./version-spec";
 
 // The upstream registry's side of a package object whose name is not this registry's. The object
@@ -53,9 +53,6 @@ export type MirrorHost = {
 	waitUntil(promise: Promise<unknown>): void;
 };
 
-/** Who the audit trail names for what upstream did. */
-const UPSTREAM_ACTOR: Actor = { name: "upstream", prefix: null, ip: null, label: "upstream" };
-
 /** After a failed refresh, a stale copy is served without asking upstream again for this long. */
 const RETRY_AFTER_FAILURE_MS = 5_000;
 /** A version missing from a copy at least this old sends a request to upstream: it may be new. */
@@ -68,14 +65,8 @@ const MISSING_VERSION_REFRESH_MS = 5_000;
  */
 const FIGURES_FLUSH_MS = 30_000;
 
+/** `unstored`: the body of a document answered before it is stored (upstream-unstored.ts). */
 type Found = { row: UpstreamDocumentRow; note: UpstreamNote; unstored?: string };
-
-/**
- * A document upstream just sent, checked and rewritten, before it is stored: the request that asked
- * for it is answered from it while the object stores it (#25), so the first read of a name does not
- * wait for the name's database to be created and written.
- */
-type UnstoredCopy = { row: UpstreamDocumentRow; body: string };
 
 export class UpstreamMirror {
 	private readonly documents: UpstreamDocuments;
@@ -83,8 +74,7 @@ export class UpstreamMirror {
 	private readonly activity = new UpstreamActivityLog();
 	/** Document refreshes in flight or queued, one per form. */
 	private readonly refreshes = new Map<UpstreamForm, Promise<Result<null>>>();
-	/** Documents answered before they were stored, until they are (settles either way). */
-	private readonly storing = new Map<UpstreamForm, Promise<void>>();
+	private readonly unstored = new UnstoredCopies();
 	/** The last refresh begun: the next one starts after it. */
 	private lastRefresh: Promise<unknown> = Promise.resolve();
 	/** Tarball fetches in flight, by version: they settle once the bytes are stored (or not). */
@@ -177,9 +167,7 @@ export class UpstreamMirror {
 	 * failed or succeeded again (which adds or drops the Warning of a stale copy).
 	 */
 	copiesRevision(unstored: UpstreamDocumentRow | null = null): string {
-		const copies = unstored ? this.copies().filter((row) => row.form !== unstored.form) : this.copies();
-		if (unstored) copies.splice(unstored.form === "abbreviated" ? 0 : copies.length, 0, unstored);
-		return `upstream-${copies
+		return `upstream-${(unstored ? withUnstored(this.copies(), unstored) : this.copies())
 			.map((row) => `${row.etag.replaceAll('"', "")}${row.failed_at === null ? "" : "!"}`)
 			.join("-")}`;
 	}
@@ -201,11 +189,10 @@ export class UpstreamMirror {
 	}
 
 	/**
-	 * The form's copy, fresh or stale, or upstream's answer now (a miss). `early`: a miss may be
-	 * answered with the document before it is stored (`unstored`); the caller serves that body.
-	 */
+	 * The form's copy, fresh or stale, or upstream's answer now (a miss); `early`: a miss may be
+	 * answered with a document not stored yet (`unstored`, the body the caller serves). */
 	private async document(name: string, form: UpstreamForm, count: boolean, early = false): Promise<Result<Found>> {
-		await this.stored();
+		await this.unstored.settled();
 		const { upstreamMaxAgeMs, upstreamStaleIfErrorMs, upstreamNotFoundMs } = config(this.env);
 		const now = Date.now();
 		const row = this.documents.get(form);
@@ -226,28 +213,23 @@ export class UpstreamMirror {
 		}
 		const refreshed = early ? await this.refreshEarly(name, form) : await this.refresh(name, form);
 		if (!refreshed.ok) return refreshed;
-		if (refreshed.value) {
-			// Counted now; the alarm that sends the figures is set once the copy is stored.
-			if (count) this.count(refreshed.value.row.upstream, "documentMisses");
-			const { row, body } = refreshed.value;
-			return ok({ row, note: { outcome: "miss", warning: null }, unstored: body });
-		}
-		const next = this.documents.get(form);
+		const unstored = refreshed.value;
+		const next = unstored?.row ?? this.documents.get(form);
 		if (count && next) this.count(next.upstream, "documentMisses");
-		this.wake();
+		// An unstored copy's alarm (which sends the figures) is set once it is stored.
+		if (!unstored) this.wake();
 		if (next?.status !== 200) return refusals.packageNotFound();
-		return ok({ row: next, note: { outcome: "miss", warning: null } });
+		return ok({
+			row: next,
+			note: { outcome: "miss", warning: null },
+			...(unstored ? { unstored: unstored.body } : {}),
+		});
 	}
 
 	/** When upstream last said it has no such name (a stored 404, or one kept in memory), if it did. */
 	private absentSince(row: UpstreamDocumentRow | null): { upstream: string; at: number } | null {
 		if (row) return row.status === 404 ? { upstream: row.upstream, at: row.fetched_at } : null;
 		return this.absent;
-	}
-
-	/** Once the documents answered before they were stored are stored: what reads of the copies wait for. */
-	private async stored(): Promise<void> {
-		if (this.storing.size > 0) await Promise.all(this.storing.values());
 	}
 
 	private refreshInBackground(name: string, form: UpstreamForm, row: UpstreamDocumentRow, now: number): void {
@@ -260,7 +242,7 @@ export class UpstreamMirror {
 	 * Asks upstream for the form, once: requests that need it while it runs wait for the same answer.
 	 * One refresh per name at a time: a refresh of the other form waits for this one to end.
 	 */
-	private refresh(name: string, form: UpstreamForm, answerEarly?: (copy: UnstoredCopy) => void): Promise<Result<null>> {
+	private refresh(name: string, form: UpstreamForm, answerEarly?: AnswerEarly): Promise<Result<null>> {
 		let pending = this.refreshes.get(form);
 		if (!pending) {
 			pending = this.lastRefresh
@@ -273,11 +255,8 @@ export class UpstreamMirror {
 	}
 
 	/**
-	 * `refresh`, for a request that serves what upstream sent: when this request begins the refresh
-	 * and upstream sends a document, it is answered with it as soon as it is checked and rewritten;
-	 * the object stores it next, and stays the one place that holds it: a request that joins the
-	 * refresh (another read, a publish asking whether upstream has the name, a tarball looking for
-	 * its version) waits until it is stored, as does the next refresh of the name.
+	 * `refresh`, answered with upstream's document before it is stored when this request began the
+	 * refresh; requests that join it wait until it is stored, as does the next refresh.
 	 */
 	private refreshEarly(name: string, form: UpstreamForm): Promise<Result<UnstoredCopy | null>> {
 		return new Promise((resolve, reject) => {
@@ -285,11 +264,7 @@ export class UpstreamMirror {
 		});
 	}
 
-	private async fetchDocument(
-		name: string,
-		form: UpstreamForm,
-		answerEarly?: (copy: UnstoredCopy) => void,
-	): Promise<Result<null>> {
+	private async fetchDocument(name: string, form: UpstreamForm, answerEarly?: AnswerEarly): Promise<Result<null>> {
 		const current = this.documents.get(form);
 		const conditional =
 			current?.status === 200 && current.upstream_etag !== null
@@ -346,97 +321,25 @@ export class UpstreamMirror {
 						size: new TextEncoder().encode(rewritten.body).byteLength,
 					}
 				: null;
-		const store = () => this.storeDocument(name, form, value.upstream.url, found, changed, current, placeholder, now);
-		if (!found || !answerEarly) return store();
-		answerEarly({
-			row: {
-				form,
-				name,
-				upstream: value.upstream.url,
-				status: 200,
-				upstream_etag: found.upstreamEtag,
-				etag: found.etag,
-				modified: found.modified,
-				placeholder,
-				size: found.size,
-				fetched_at: now,
-				failed_at: null,
-				last_error: null,
-			},
-			body: found.body,
-		});
-		// The answer leaves before anything is written: a write holds back what the object sends
-		// until it is stored, and creating a new name's database is most of a first read. Reads that
-		// arrive meanwhile wait for the copy and are served from it, as once it is stored.
-		const storing = afterAnswer().then(store);
-		this.storing.set(
-			form,
-			storing.then(
-				() => {},
-				() => {},
-			),
-		);
-		try {
-			return await storing;
-		} finally {
-			this.storing.delete(form);
-		}
-	}
-
-	private storeDocument(
-		name: string,
-		form: UpstreamForm,
-		upstream: string,
-		found: FoundDocument | null,
-		changed: ChangedVersion[],
-		current: UpstreamDocumentRow | null,
-		placeholder: string,
-		now: number,
-	): Result<null> {
-		// The name became this registry's meanwhile: nothing of upstream's is kept.
-		if (this.host.ownsName(name)) return refusals.packageNotFound();
-		this.host.ensureSchema();
-		this.host.transaction(() => {
-			if (found) this.documents.storeFound(form, found, placeholder, now);
-			else this.documents.storeNotFound(form, name, upstream, now);
-			this.recordChanges(name, upstream, changed);
-		});
-		if (current) this.uncount(current);
-		if (found) {
-			this.count(upstream, "documents");
-			this.count(upstream, "documentBytes", found.size);
-		}
-		this.wake();
-		return ok(null);
-	}
-
-	/**
-	 * A version upstream now publishes with other bytes keeps the ones first seen (see
-	 * upstream-packument.ts); the change is recorded in the package's audit trail, once per new digest.
-	 */
-	private recordChanges(name: string, upstream: string, changed: ChangedVersion[]): void {
-		for (const { version, pinned, upstream: now } of changed) {
-			const target = `${name}@${version}`;
-			const seen = this.sql
-				.exec(
-					`SELECT 1 FROM audit WHERE action = 'upstreamChanged' AND target = ?
-					   AND json_extract(detail, '$.upstreamIntegrity') IS ? AND json_extract(detail, '$.upstreamShasum') IS ?`,
-					target,
-					now.integrity,
-					now.shasum,
-				)
-				.toArray();
-			if (seen.length > 0) continue;
-			console.warn(`upstream ${upstream} changed the bytes of ${target}; the ones first seen are kept`);
-			recordAudit(this.sql, UPSTREAM_ACTOR, "upstreamChanged", target, {
-				upstream,
-				pinnedIntegrity: pinned.integrity,
-				pinnedShasum: pinned.shasum,
-				upstreamIntegrity: now.integrity,
-				upstreamShasum: now.shasum,
-				upstreamTarball: now.url,
+		const store = (): Result<null> => {
+			// The name became this registry's meanwhile: nothing of upstream's is kept.
+			if (this.host.ownsName(name)) return refusals.packageNotFound();
+			this.host.ensureSchema();
+			this.host.transaction(() => {
+				if (found) this.documents.storeFound(form, found, placeholder, now);
+				else this.documents.storeNotFound(form, name, value.upstream.url, now);
+				recordUpstreamChanges(this.sql, name, value.upstream.url, changed);
 			});
-		}
+			if (current) this.uncount(current);
+			if (found) {
+				this.count(value.upstream.url, "documents");
+				this.count(value.upstream.url, "documentBytes", found.size);
+			}
+			this.wake();
+			return ok(null);
+		};
+		if (!found || !answerEarly) return store();
+		return this.unstored.answerThenStore(unstoredCopy(form, found, placeholder, now), answerEarly, store);
 	}
 
 	// ── tarballs ───────────────────────────────────────────────────────────────────────────────
@@ -451,7 +354,7 @@ export class UpstreamMirror {
 	}
 
 	async tarball(name: string, version: string): Promise<Result<UpstreamTarball>> {
-		await this.stored();
+		await this.unstored.settled();
 		const stored = this.storedTarball(version);
 		if (stored) return ok({ stored });
 		if (!this.fetches.has(version) && !this.documents.version(version)) {
@@ -616,7 +519,7 @@ export class UpstreamMirror {
 	 * upstream cannot be asked (unless ALLOW_PUBLISH_WHEN_UPSTREAM_DOWN).
 	 */
 	async admit(name: string): Promise<Result<{ admitted: true }>> {
-		await this.stored();
+		await this.unstored.settled();
 		if (this.documents.hasCopy()) return refusals.upstreamName(name);
 		const { upstreamNotFoundMs, publishWhenUpstreamDown } = config(this.env);
 		const absent = this.absentSince(this.documents.get("abbreviated"));
@@ -687,11 +590,6 @@ function staleWarning(row: UpstreamDocumentRow): string | null {
 	if (row.failed_at === null) return null;
 	const fetched = new Date(row.fetched_at).toISOString();
 	return `111 - "Revalidation Failed: the upstream registry could not be reached; this copy was fetched at ${fetched}"`;
-}
-
-/** Lets what the object answered leave before it goes on (a macrotask: after every pending reaction). */
-function afterAnswer(): Promise<void> {
-	return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 function dateOf(value: string | null): string | null {

@@ -142,8 +142,7 @@ export async function backgroundSettled(name: string): Promise<void> {
  * request to the object waits for them by itself, a look at its tables from a test does not.
  */
 async function storesSettled(instance: unknown): Promise<void> {
-	const mirror = (instance as { upstream: { storing: Map<string, Promise<unknown>> } }).upstream;
-	await Promise.all([...mirror.storing.values()]);
+	await (instance as { upstream: { unstored: { settled(): Promise<void> } } }).upstream.unstored.settled();
 }
 
 /** The tables of an object's database (none for an object that never stored anything). */
