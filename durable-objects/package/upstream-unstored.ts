@@ -22,15 +22,15 @@ export function unstoredCopy(form: UpstreamForm, found: FoundDocument, placehold
 	return { row, body };
 }
 
-/** The copies as they will be once `unstored` is stored (abbreviated first, as they are read). */
-export function withUnstored(copies: UpstreamDocumentRow[], unstored: UpstreamDocumentRow): UpstreamDocumentRow[] {
-	const others = copies.filter((row) => row.form !== unstored.form);
-	return unstored.form === "abbreviated" ? [unstored, ...others] : [...others, unstored];
-}
-
 /** The stores still to run of documents already answered, one per form. */
 export class UnstoredCopies {
 	private readonly storing = new Map<UpstreamForm, Promise<void>>();
+	private readonly rows = new Map<UpstreamForm, UpstreamDocumentRow>();
+
+	/** The form's copy while it is answered but not stored yet. */
+	row(form: UpstreamForm): UpstreamDocumentRow | null {
+		return this.rows.get(form) ?? null;
+	}
 
 	/** Once every document answered before it was stored is stored (or failed to be). */
 	async settled(): Promise<void> {
@@ -38,11 +38,12 @@ export class UnstoredCopies {
 	}
 
 	/** Hands the copy to the request waiting for it, lets that answer leave, then stores it. */
-	async answerThenStore<T>(copy: UnstoredCopy, answer: (copy: UnstoredCopy) => void, store: () => T): Promise<T> {
-		answer(copy);
+	async answerThenStore<T>(copy: UnstoredCopy, answer: AnswerEarly, store: () => T): Promise<T> {
 		// A macrotask: after the answer's reactions have run and it has left the object.
 		const storing = new Promise((resolve) => setTimeout(resolve, 0)).then(store);
 		const form = copy.row.form;
+		this.rows.set(form, copy.row);
+		answer(copy);
 		this.storing.set(
 			form,
 			storing.then(
@@ -54,6 +55,7 @@ export class UnstoredCopies {
 			return await storing;
 		} finally {
 			this.storing.delete(form);
+			this.rows.delete(form);
 		}
 	}
 }

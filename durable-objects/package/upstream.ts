@@ -22,7 +22,7 @@ import { integrityCheck } from "./upstream-integrity";
 import { contentLength, endingEarly, originOf, settledWithin } from "./upstream-io";
 import { type ChangedVersion, rewriteUpstreamPackument, type UpstreamVersion } from "./upstream-packument";
 import { UpstreamTarballs } from "./upstream-tarballs";
-import { type AnswerEarly, UnstoredCopies, type UnstoredCopy, unstoredCopy, withUnstored } from "./upstream-unstored";
+import { type AnswerEarly, UnstoredCopies, type UnstoredCopy, unstoredCopy } from "./upstream-unstored";
 import { resolveVersionSpec } from "./version-spec";
 
 // The upstream registry's side of a package object whose name is not this registry's. The object
@@ -111,7 +111,7 @@ export class UpstreamMirror {
 			placeholder: row.placeholder,
 			upstream: note,
 			access: "public",
-			rev: this.copiesRevision(unstored === undefined ? null : row),
+			rev: this.copiesRevision(),
 		});
 	}
 
@@ -166,16 +166,16 @@ export class UpstreamMirror {
 	 * Changes whenever an answer built from the copies would: a document changed, or a refresh
 	 * failed or succeeded again (which adds or drops the Warning of a stale copy).
 	 */
-	copiesRevision(unstored: UpstreamDocumentRow | null = null): string {
-		return `upstream-${(unstored ? withUnstored(this.copies(), unstored) : this.copies())
+	copiesRevision(): string {
+		return `upstream-${this.copies()
 			.map((row) => `${row.etag.replaceAll('"', "")}${row.failed_at === null ? "" : "!"}`)
 			.join("-")}`;
 	}
 
 	private copies(): UpstreamDocumentRow[] {
-		return [this.documents.get("abbreviated"), this.documents.get("full")].filter(
-			(row): row is UpstreamDocumentRow => row?.status === 200,
-		);
+		// A copy answered but not stored yet is what the stored one is about to be.
+		const get = (form: UpstreamForm) => this.unstored.row(form) ?? this.documents.get(form);
+		return [get("abbreviated"), get("full")].filter((row): row is UpstreamDocumentRow => row?.status === 200);
 	}
 
 	/** Whether upstream is known to have the name (so no write may create or change it here). */
