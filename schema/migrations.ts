@@ -2,3 +2,10 @@
 // schema is a new step, never an edit of one that has shipped (durable-objects/migrations.ts runs them).
 
 export type Migration = { version: number; name: string; sql: string };
+
+/**
+ * The schema after every step up to `version`, in one script: what a database created now gets
+ * instead of running those steps one by one (the same tables, recorded as applied). Generated from
+ * the steps, never edited by hand; the steps stay the truth for databases that already exist.
+ */
+export type SquashedSchema = { version: number; sql: string };

@@ -9,6 +9,7 @@ import { Versions } from "../durable-objects/package/versions";
 import { authStoreMigrations } from "../schema/auth/migrations";
 import type { Migration } from "../schema/migrations";
 import { packageMetadataMigrations } from "../schema/package/migrations";
+import { packageMetadataSchema } from "../schema/package/squashed-schema";
 import { versionRow } from "./helpers/package-rows";
 import { publish, publisherFor, uniqueName } from "./helpers/registry";
 
@@ -138,4 +139,72 @@ describe("Durable Object migrations", () => {
 			pieces: 2,
 		});
 	});
+
+	it("gives a new package object, in one script, exactly the schema its steps make, recorded as applied (#25)", async () => {
+		const stepwise = await runInDurableObject(
+			env.PACKAGES.get(env.PACKAGES.idFromName(uniqueName("stepwise"))),
+			(_i, state) => {
+				applyMigrations(state.storage, packageMetadataMigrations);
+				return schemaOf(state.storage.sql);
+			},
+		);
+		const squashed = await runInDurableObject(
+			env.PACKAGES.get(env.PACKAGES.idFromName(uniqueName("squashed"))),
+			(_i, state) => {
+				applyMigrations(state.storage, packageMetadataMigrations, packageMetadataSchema);
+				return schemaOf(state.storage.sql);
+			},
+		);
+		expect(stepwise.master.length).toBeGreaterThan(20);
+		expect(stepwise.applied).toEqual(packageMetadataMigrations.map((m) => [m.version, m.name]));
+		// Out of date? Regenerate: node scripts/squash-schema.mjs > schema/package/squashed-schema.ts
+		expect(squashed).toEqual(stepwise);
+	});
+
+	it("runs the steps above the squashed script's version after it, and never the script on an existing database", async () => {
+		const steps: Migration[] = [
+			{ version: 1, name: "a", sql: "CREATE TABLE a (x INTEGER)" },
+			{ version: 2, name: "a.y", sql: "ALTER TABLE a ADD COLUMN y TEXT" },
+		];
+		// A script that differs from step 1 in a way the schema shows: which of the two ran is visible.
+		const script = { version: 1, sql: "CREATE TABLE a (x INTEGER, squashed INTEGER)" };
+		const outcome = await runInDurableObject(
+			env.PACKAGES.get(env.PACKAGES.idFromName(uniqueName("squash-steps"))),
+			(_i, state) => {
+				const fresh = applyMigrations(state.storage, steps, script);
+				const columns = () =>
+					state.storage.sql
+						.exec<{ name: string }>("SELECT name FROM pragma_table_info('a')")
+						.toArray()
+						.map((c) => c.name);
+				const afterFresh = columns();
+				state.storage.sql.exec("DROP TABLE a");
+				state.storage.sql.exec("DELETE FROM _migrations WHERE version = 2");
+				state.storage.sql.exec("CREATE TABLE a (x INTEGER)");
+				const existing = applyMigrations(state.storage, steps, script);
+				return { fresh, afterFresh, existing, afterExisting: columns() };
+			},
+		);
+		expect(outcome).toEqual({
+			fresh: 2,
+			afterFresh: ["x", "squashed", "y"],
+			existing: 2,
+			afterExisting: ["x", "y"],
+		});
+	});
 });
+
+/** A database's schema as SQLite records it, and the steps recorded as applied. */
+function schemaOf(sql: SqlStorage) {
+	const master = sql
+		.exec<{ type: string; name: string; tbl_name: string; sql: string | null }>(
+			`SELECT type, name, tbl_name, sql FROM sqlite_master
+			 WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY type, name`,
+		)
+		.toArray();
+	const applied = sql
+		.exec<{ version: number; name: string }>("SELECT version, name FROM _migrations ORDER BY version")
+		.toArray()
+		.map((row) => [row.version, row.name]);
+	return { master, applied };
+}

@@ -6,11 +6,12 @@ import { metricsSnapshot } from "../worker/read-tier/metrics";
 import { router } from "../worker/router";
 import { packageStub, runPackageAlarm } from "./helpers/package-object";
 import { call, uniqueName } from "./helpers/registry";
-import { ABBREVIATED, publishUpstream } from "./helpers/upstream";
+import { ABBREVIATED, publishUpstream, upstreamRequests } from "./helpers/upstream";
 
 // What an install through this registry as a proxy costs beside the requests themselves (#25):
 // the background work it leaves behind runs after it, not in the middle of it.
 
+const packumentRequests = async (name: string) => (await upstreamRequests(name)).filter((r) => r.path === `/${name}`);
 const alarmOf = (name: string) => runInDurableObject(packageStub(name), (_instance, state) => state.storage.getAlarm());
 
 describe("the upstream figures of an install", () => {
@@ -90,5 +91,53 @@ describe("the first download of an upstream tarball", () => {
 		expect(next.headers.get("x-registry-upstream")).toBe("hit");
 		expect(new Uint8Array(await next.arrayBuffer())).toEqual(published.tgz);
 		expect(asked()).toEqual(before);
+	});
+});
+
+describe("a name's first packument", () => {
+	it("is answered before its object stores it, with the revision the stored copies then have, whichever form comes first (#25)", async () => {
+		for (const order of [
+			["abbreviated", "full"],
+			["full", "abbreviated"],
+		] as const) {
+			const name = uniqueName("up-first-answer");
+			await publishUpstream(name, "1.0.0");
+			const stub = packageStub(name);
+			const answers = [];
+			for (const form of order) {
+				const answer = await stub.servedPackument(name, form, null);
+				if (!answer.ok) throw new Error(answer.message);
+				expect(answer.value.upstream?.outcome).toBe("miss");
+				// The read tier keeps the answer under this revision and revalidates it by revision().
+				expect(await stub.revision(name)).toBe(answer.value.rev);
+				answers.push(answer.value);
+			}
+			expect(answers[1]?.rev).not.toBe(answers[0]?.rev);
+			// What was answered is what was stored: the next reads are hits with the same bytes.
+			for (const [i, form] of order.entries()) {
+				const again = await stub.servedPackument(name, form, null);
+				if (!again.ok) throw new Error(again.message);
+				expect(again.value.upstream?.outcome).toBe("hit");
+				expect(again.value.etag).toBe(answers[i]?.etag);
+				expect(again.value.body).toBe(answers[i]?.body);
+			}
+		}
+	});
+
+	it("serves the reads that arrive while the object stores it from that copy, asking upstream once (#25)", async () => {
+		const name = uniqueName("up-first-together");
+		await publishUpstream(name, "1.0.0");
+		const read = () => call(`/${name}`, { headers: { accept: ABBREVIATED, "cache-control": "no-cache" } });
+		const answers = await Promise.all([read(), read(), read(), read()]);
+		expect(answers.map((res) => res.status)).toEqual([200, 200, 200, 200]);
+		const bodies = await Promise.all(answers.map((res) => res.text()));
+		expect(new Set(answers.map((res) => res.headers.get("etag"))).size).toBe(1);
+		expect(new Set(bodies).size).toBe(1);
+		expect(await packumentRequests(name)).toHaveLength(1);
+		const tarball = await call(`/${name}/-/${name}-1.0.0.tgz`, { headers: { "cache-control": "no-cache" } });
+		expect(tarball.status).toBe(200);
+		await tarball.arrayBuffer();
+		// The tarball's version was learnt from the stored copy, not from another question to upstream.
+		expect(await packumentRequests(name)).toHaveLength(1);
 	});
 });

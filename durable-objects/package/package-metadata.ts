@@ -21,6 +21,7 @@ import type {
 } from "../../schema/package/contract";
 import { packageMetadataMigrations } from "../../schema/package/migrations";
 import type { PackageRow, VersionRow } from "../../schema/package/rows";
+import { packageMetadataSchema } from "../../schema/package/squashed-schema";
 import { refusals } from "../../schema/refusals";
 import { RECENT_DOWNLOAD_DAYS } from "../../schema/search/contract";
 import type { StagedVersion } from "../../schema/trust/contract";
@@ -30,7 +31,6 @@ import { Schema } from "../migrations";
 import { transact } from "../transaction";
 import { BackupSide } from "./backup-side";
 import * as channelChanges from "./channel-changes";
-import { readChannelView } from "./channel-changes";
 import type { PackumentForm } from "./documents";
 import { importMetadata, importVersion } from "./import";
 import { PackageAlarm } from "./package-alarm";
@@ -42,7 +42,6 @@ import { searchDocumentOf } from "./search-document";
 import { StagedSide } from "./staged-side";
 import { UpstreamMirror } from "./upstream";
 import * as versionChanges from "./version-changes";
-import { versionByRef } from "./version-changes";
 import { resolveVersionSpec, versionSpecTooComplex } from "./version-spec";
 import { historyEntries, refName, versionView } from "./views";
 
@@ -96,7 +95,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			publish: (input) => this.publish(input),
 		});
 		// A name that was only ever read has no storage: nothing to migrate, no alarm to know of.
-		this.schema = new Schema(ctx.storage, packageMetadataMigrations);
+		this.schema = new Schema(ctx.storage, packageMetadataMigrations, packageMetadataSchema);
 		if (this.schema.ready) ctx.blockConcurrencyWhile(() => this.jobs.start());
 	}
 
@@ -208,7 +207,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		return this.read((pkg) =>
 			ok({
 				packageId: pkg.package_id,
-				channels: this.rows.channels.list().map((state) => readChannelView(this.rows, pkg, state)),
+				channels: this.rows.channels.list().map((state) => channelChanges.readChannelView(this.rows, pkg, state)),
 			}),
 		);
 	}
@@ -216,7 +215,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	channel(channel: string) {
 		return this.read((pkg) => {
 			const state = this.rows.channels.get(channel);
-			return state ? ok(readChannelView(this.rows, pkg, state)) : refusals.channelNotFound(channel);
+			return state ? ok(channelChanges.readChannelView(this.rows, pkg, state)) : refusals.channelNotFound(channel);
 		});
 	}
 
@@ -237,7 +236,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 
 	version(ref: VersionRef) {
 		return this.read((pkg) => {
-			const row = versionByRef(this.rows, ref);
+			const row = versionChanges.versionByRef(this.rows, ref);
 			return row ? ok(versionView(pkg, row)) : refusals.versionNotFound(refName(ref));
 		});
 	}

@@ -1,9 +1,7 @@
-import type { Actor } from "../../schema/audit";
 import { config } from "../../schema/config";
 import { ok, type Refusal, type Result } from "../../schema/errors";
 import { etagMatches } from "../../schema/etag";
 import { randomHex, sha256Hex } from "../../schema/hashing";
-import { LIMITS } from "../../schema/limits";
 import type {
 	Readable,
 	ServedDocument,
@@ -14,15 +12,15 @@ import type {
 import type { UpstreamDocumentRow, UpstreamVersionRow } from "../../schema/package/rows";
 import { refusals } from "../../schema/refusals";
 import { checkedIntegrity, expectedDigest, type UpstreamActivity, upstreamOfUrl } from "../../schema/upstream";
-import { recordAudit } from "../audit";
-import { BlobWriter } from "../blob-writer";
 import { UpstreamActivityLog } from "./upstream-activity";
+import { recordUpstreamChanges } from "./upstream-changes";
 import { fetchUpstreamDocument, fetchUpstreamTarball } from "./upstream-client";
-import { dateOf, staleWarning, UpstreamDocuments, type UpstreamForm } from "./upstream-documents";
+import { dateOf, type FoundDocument, staleWarning, UpstreamDocuments, type UpstreamForm } from "./upstream-documents";
 import { holdForAnswer, integrityCheck, verifiedCopy } from "./upstream-integrity";
-import { contentLength, originOf, settledWithin } from "./upstream-io";
+import { contentLength, originOf, settledWithin, storeCheckedBytes } from "./upstream-io";
 import { type ChangedVersion, rewriteUpstreamPackument, type UpstreamVersion } from "./upstream-packument";
 import { UpstreamTarballs } from "./upstream-tarballs";
+import { type AnswerEarly, UnstoredCopies, type UnstoredCopy, unstoredCopy } from "./upstream-unstored";
 import { resolveVersionSpec } from "./version-spec";
 
 // The upstream registry's side of a package object whose name is not this registry's. The object
@@ -54,9 +52,6 @@ export type MirrorHost = {
 	waitUntil(promise: Promise<unknown>): void;
 };
 
-/** Who the audit trail names for what upstream did. */
-const UPSTREAM_ACTOR: Actor = { name: "upstream", prefix: null, ip: null, label: "upstream" };
-
 /** After a failed refresh, a stale copy is served without asking upstream again for this long. */
 const RETRY_AFTER_FAILURE_MS = 5_000;
 /** A version missing from a copy at least this old sends a request to upstream: it may be new. */
@@ -69,7 +64,8 @@ const MISSING_VERSION_REFRESH_MS = 5_000;
  */
 const FIGURES_FLUSH_MS = 30_000;
 
-type Found = { row: UpstreamDocumentRow; note: UpstreamNote };
+/** `unstored`: the body of a document answered before it is stored (upstream-unstored.ts). */
+type Found = { row: UpstreamDocumentRow; note: UpstreamNote; unstored?: string };
 
 export class UpstreamMirror {
 	private readonly documents: UpstreamDocuments;
@@ -77,6 +73,7 @@ export class UpstreamMirror {
 	private readonly activity = new UpstreamActivityLog();
 	/** Document refreshes in flight or queued, one per form. */
 	private readonly refreshes = new Map<UpstreamForm, Promise<Result<null>>>();
+	private readonly unstored = new UnstoredCopies();
 	/** The last refresh begun: the next one starts after it. */
 	private lastRefresh: Promise<unknown> = Promise.resolve();
 	/** Tarball fetches in flight, by version: they settle once the bytes are stored (or not). */
@@ -103,13 +100,13 @@ export class UpstreamMirror {
 		form: UpstreamForm,
 		ifNoneMatch: string | null,
 	): Promise<Result<Readable<ServedDocument>>> {
-		const found = await this.document(name, form, true);
+		const found = await this.document(name, form, true, true);
 		if (!found.ok) return heardByAnyone(found);
-		const { row, note } = found.value;
+		const { row, note, unstored } = found.value;
 		return ok({
 			etag: row.etag,
 			modified: row.modified,
-			body: etagMatches(ifNoneMatch, row.etag) ? null : this.documents.body(form),
+			body: etagMatches(ifNoneMatch, row.etag) ? null : (unstored ?? this.documents.body(form)),
 			placeholder: row.placeholder,
 			upstream: note,
 			access: "public",
@@ -175,9 +172,9 @@ export class UpstreamMirror {
 	}
 
 	private copies(): UpstreamDocumentRow[] {
-		return [this.documents.get("abbreviated"), this.documents.get("full")].filter(
-			(row): row is UpstreamDocumentRow => row?.status === 200,
-		);
+		// A copy answered but not stored yet is what the stored one is about to be.
+		const get = (form: UpstreamForm) => this.unstored.row(form) ?? this.documents.get(form);
+		return [get("abbreviated"), get("full")].filter((row): row is UpstreamDocumentRow => row?.status === 200);
 	}
 
 	/** Whether upstream is known to have the name (so no write may create or change it here). */
@@ -190,8 +187,11 @@ export class UpstreamMirror {
 		return this.documents.name();
 	}
 
-	/** The form's copy, fresh or stale, or upstream's answer now (a miss). */
-	private async document(name: string, form: UpstreamForm, count: boolean): Promise<Result<Found>> {
+	/**
+	 * The form's copy, fresh or stale, or upstream's answer now (a miss); `early`: a miss may be
+	 * answered with a document not stored yet (`unstored`, the body the caller serves). */
+	private async document(name: string, form: UpstreamForm, count: boolean, early = false): Promise<Result<Found>> {
+		await this.unstored.settled();
 		const { upstreamMaxAgeMs, upstreamStaleIfErrorMs, upstreamNotFoundMs } = config(this.env);
 		const now = Date.now();
 		const row = this.documents.get(form);
@@ -210,13 +210,19 @@ export class UpstreamMirror {
 			this.wake();
 			return refusals.packageNotFound();
 		}
-		const refreshed = await this.refresh(name, form);
+		const refreshed = early ? await this.refreshEarly(name, form) : await this.refresh(name, form);
 		if (!refreshed.ok) return refreshed;
-		const next = this.documents.get(form);
+		const unstored = refreshed.value;
+		const next = unstored?.row ?? this.documents.get(form);
 		if (count && next) this.count(next.upstream, "documentMisses");
-		this.wake();
+		// An unstored copy's alarm (which sends the figures) is set once it is stored.
+		if (!unstored) this.wake();
 		if (next?.status !== 200) return refusals.packageNotFound();
-		return ok({ row: next, note: { outcome: "miss", warning: null } });
+		return ok({
+			row: next,
+			note: { outcome: "miss", warning: null },
+			...(unstored ? { unstored: unstored.body } : {}),
+		});
 	}
 
 	/** When upstream last said it has no such name (a stored 404, or one kept in memory), if it did. */
@@ -235,17 +241,29 @@ export class UpstreamMirror {
 	 * Asks upstream for the form, once: requests that need it while it runs wait for the same answer.
 	 * One refresh per name at a time: a refresh of the other form waits for this one to end.
 	 */
-	private refresh(name: string, form: UpstreamForm): Promise<Result<null>> {
+	private refresh(name: string, form: UpstreamForm, answerEarly?: AnswerEarly): Promise<Result<null>> {
 		let pending = this.refreshes.get(form);
 		if (!pending) {
-			pending = this.lastRefresh.then(() => this.fetchDocument(name, form)).finally(() => this.refreshes.delete(form));
+			pending = this.lastRefresh
+				.then(() => this.fetchDocument(name, form, answerEarly))
+				.finally(() => this.refreshes.delete(form));
 			this.lastRefresh = pending.catch(() => null);
 			this.refreshes.set(form, pending);
 		}
 		return pending;
 	}
 
-	private async fetchDocument(name: string, form: UpstreamForm): Promise<Result<null>> {
+	/**
+	 * `refresh`, answered with upstream's document before it is stored when this request began the
+	 * refresh; requests that join it wait until it is stored, as does the next refresh.
+	 */
+	private refreshEarly(name: string, form: UpstreamForm): Promise<Result<UnstoredCopy | null>> {
+		return new Promise((resolve, reject) => {
+			this.refresh(name, form, (copy) => resolve(ok(copy))).then(resolve, reject);
+		});
+	}
+
+	private async fetchDocument(name: string, form: UpstreamForm, answerEarly?: AnswerEarly): Promise<Result<null>> {
 		const current = this.documents.get(form);
 		const conditional =
 			current?.status === 200 && current.upstream_etag !== null
@@ -287,55 +305,40 @@ export class UpstreamMirror {
 			return ok(null);
 		}
 		this.absent = null;
-		this.host.ensureSchema();
 		if (value.kind === "notModified") {
+			this.host.ensureSchema();
 			this.documents.confirm(form, now);
 			return ok(null);
 		}
-		const found = value.kind === "found" && rewritten ? { ...rewritten, upstreamEtag: value.etag } : null;
-		const size = found ? new TextEncoder().encode(found.body).byteLength : 0;
-		this.host.transaction(() => {
-			if (found)
-				this.documents.storeFound(form, { name, upstream: value.upstream.url, size, ...found }, placeholder, now);
-			else this.documents.storeNotFound(form, name, value.upstream.url, now);
-			this.recordChanges(name, value.upstream.url, changed);
-		});
-		if (current) this.uncount(current);
-		if (found) {
-			this.count(value.upstream.url, "documents");
-			this.count(value.upstream.url, "documentBytes", size);
-		}
-		this.wake();
-		return ok(null);
-	}
-
-	/**
-	 * A version upstream now publishes with other bytes keeps the ones first seen (see
-	 * upstream-packument.ts); the change is recorded in the package's audit trail, once per new digest.
-	 */
-	private recordChanges(name: string, upstream: string, changed: ChangedVersion[]): void {
-		for (const { version, pinned, upstream: now } of changed) {
-			const target = `${name}@${version}`;
-			const seen = this.sql
-				.exec(
-					`SELECT 1 FROM audit WHERE action = 'upstreamChanged' AND target = ?
-					   AND json_extract(detail, '$.upstreamIntegrity') IS ? AND json_extract(detail, '$.upstreamShasum') IS ?`,
-					target,
-					now.integrity,
-					now.shasum,
-				)
-				.toArray();
-			if (seen.length > 0) continue;
-			console.warn(`upstream ${upstream} changed the bytes of ${target}; the ones first seen are kept`);
-			recordAudit(this.sql, UPSTREAM_ACTOR, "upstreamChanged", target, {
-				upstream,
-				pinnedIntegrity: pinned.integrity,
-				pinnedShasum: pinned.shasum,
-				upstreamIntegrity: now.integrity,
-				upstreamShasum: now.shasum,
-				upstreamTarball: now.url,
+		const found: FoundDocument | null =
+			value.kind === "found" && rewritten
+				? {
+						...rewritten,
+						name,
+						upstream: value.upstream.url,
+						upstreamEtag: value.etag,
+						size: new TextEncoder().encode(rewritten.body).byteLength,
+					}
+				: null;
+		const store = (): Result<null> => {
+			// The name became this registry's meanwhile: nothing of upstream's is kept.
+			if (this.host.ownsName(name)) return refusals.packageNotFound();
+			this.host.ensureSchema();
+			this.host.transaction(() => {
+				if (found) this.documents.storeFound(form, found, placeholder, now);
+				else this.documents.storeNotFound(form, name, value.upstream.url, now);
+				recordUpstreamChanges(this.sql, name, value.upstream.url, changed);
 			});
-		}
+			if (current) this.uncount(current);
+			if (found) {
+				this.count(value.upstream.url, "documents");
+				this.count(value.upstream.url, "documentBytes", found.size);
+			}
+			this.wake();
+			return ok(null);
+		};
+		if (!found || !answerEarly) return store();
+		return this.unstored.answerThenStore(unstoredCopy(form, found, placeholder, now), answerEarly, store);
 	}
 
 	// ── tarballs ───────────────────────────────────────────────────────────────────────────────
@@ -350,6 +353,7 @@ export class UpstreamMirror {
 	}
 
 	async tarball(name: string, version: string): Promise<Result<UpstreamTarball>> {
+		await this.unstored.settled();
 		const stored = this.storedTarball(version);
 		if (stored) return ok({ stored });
 		if (!this.fetches.has(version) && !this.documents.version(version)) {
@@ -449,7 +453,7 @@ export class UpstreamMirror {
 		const release = holdForAnswer(size);
 		const [client, copy] = release ? check.stream.readable.tee() : [null, check.stream.readable];
 		const key = `upstream/${name}/${version}/${crypto.randomUUID()}.tgz`;
-		const storing = this.storeBytes(key, copy, size, integrity).then(
+		const storing = storeCheckedBytes(this.env.BLOBS, key, copy, size, integrity).then(
 			(stored) => {
 				if (this.host.ownsName(name)) {
 					settle(refusals.packageNotFound());
@@ -489,41 +493,6 @@ export class UpstreamMirror {
 		return verified.ok ? ok({ stored: verified.value }) : verified;
 	}
 
-	/**
-	 * Writes the checked bytes to R2 as they arrive (holding one part at most: a small tarball is one
-	 * put once its digest matched, a large one a multipart upload completed then); answers their
-	 * size. Bytes that fail (a mismatch, upstream stalling, a body longer or shorter than announced)
-	 * leave nothing, locally or on Cloudflare: the upload is aborted, never a streaming put cut short.
-	 */
-	private async storeBytes(
-		key: string,
-		bytes: ReadableStream<Uint8Array>,
-		size: number | null,
-		integrity: string,
-	): Promise<number> {
-		const writer = new BlobWriter(this.env.BLOBS, {
-			key: () => key,
-			httpMetadata: { contentType: "application/octet-stream" },
-			customMetadata: { integrity, startedAt: new Date().toISOString() },
-		});
-		const limit = size ?? LIMITS.upstreamUnsizedTarballBytes;
-		try {
-			for await (const chunk of bytes) {
-				if (writer.size + chunk.byteLength > limit) {
-					throw new Error(
-						size === null ? `larger than ${limit} bytes without a Content-Length` : "longer than its Content-Length",
-					);
-				}
-				await writer.write(chunk);
-			}
-			if (writer.size !== limit && size !== null) throw new Error(`${writer.size} of the ${size} bytes announced`);
-			return (await writer.close()).size;
-		} catch (error) {
-			await writer.abort();
-			throw error;
-		}
-	}
-
 	// ── ownership ──────────────────────────────────────────────────────────────────────────────
 
 	/**
@@ -531,6 +500,7 @@ export class UpstreamMirror {
 	 * upstream cannot be asked (unless ALLOW_PUBLISH_WHEN_UPSTREAM_DOWN).
 	 */
 	async admit(name: string): Promise<Result<{ admitted: true }>> {
+		await this.unstored.settled();
 		if (this.documents.hasCopy()) return refusals.upstreamName(name);
 		const { upstreamNotFoundMs, publishWhenUpstreamDown } = config(this.env);
 		const absent = this.absentSince(this.documents.get("abbreviated"));

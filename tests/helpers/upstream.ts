@@ -111,7 +111,8 @@ export function packageObject(name: string) {
  * passed. White-box on purpose: freshness is a matter of minutes, and tests do not wait.
  */
 export async function ageCopies(name: string, ms: number): Promise<void> {
-	await runInDurableObject(packageObject(name), (instance, state) => {
+	await runInDurableObject(packageObject(name), async (instance, state) => {
+		await storesSettled(instance);
 		// A 404 for a name with no storage is kept in the object's memory (#22.2).
 		const mirror = (instance as unknown as { upstream: { absent: { at: number } | null } }).upstream;
 		if (mirror.absent) mirror.absent.at -= ms;
@@ -136,6 +137,14 @@ export async function backgroundSettled(name: string): Promise<void> {
 	});
 }
 
+/**
+ * Waits for the documents the object answered with before storing them (#25) to be stored: a
+ * request to the object waits for them by itself, a look at its tables from a test does not.
+ */
+async function storesSettled(instance: unknown): Promise<void> {
+	await (instance as { upstream: { unstored: { settled(): Promise<void> } } }).upstream.unstored.settled();
+}
+
 /** The tables of an object's database (none for an object that never stored anything). */
 export function tableNames(state: DurableObjectState): string[] {
 	return state.storage.sql
@@ -146,7 +155,10 @@ export function tableNames(state: DurableObjectState): string[] {
 
 /** The tables a package object's database has: none for a name that was only ever read. */
 export async function packageTables(name: string): Promise<string[]> {
-	return runInDurableObject(packageObject(name), (_instance, state) => tableNames(state));
+	return runInDurableObject(packageObject(name), async (instance, state) => {
+		await storesSettled(instance);
+		return tableNames(state);
+	});
 }
 
 /**
