@@ -219,10 +219,13 @@ export async function forgetPackage(name: string): Promise<void> {
  * copy (curl -H, a browser's hard reload). npm, pnpm, yarn and bun send none of these by default.
  */
 export function wantsFreshCopy(request: Request): boolean {
-	const cacheControl = (request.headers.get("cache-control") ?? "").toLowerCase();
+	const cacheControl = request.headers.get("cache-control");
+	const pragma = request.headers.get("pragma");
+	// The common case, an installer's request, asks for neither: no lowercasing, no pattern.
+	if (cacheControl === null && pragma === null) return false;
 	return (
-		/(^|[\s,])(no-cache|max-age=0)($|[\s,])/.test(cacheControl) ||
-		(request.headers.get("pragma") ?? "").toLowerCase().includes("no-cache")
+		/(^|[\s,])(no-cache|max-age=0)($|[\s,])/.test((cacheControl ?? "").toLowerCase()) ||
+		(pragma ?? "").toLowerCase().includes("no-cache")
 	);
 }
 
