@@ -305,9 +305,10 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		return local.ok ? ok({ ...local.value, upstream: null }) : local;
 	}
 
-	async upstreamTarball(name: string, version: string) {
-		if (this.ownsName(name)) return refusals.packageNotFound();
-		return this.upstream.tarball(name, version);
+	async tarballOrUpstream(name: string, version: string, options: Parameters<PackageMetadataDO["tarball"]>[1]) {
+		const held = this.tarball(version, options);
+		if (held.ok || this.ownsName(name)) return { from: "held" as const, held };
+		return { from: "upstream" as const, upstream: await this.upstream.tarball(name, version) };
 	}
 
 	async storedUpstreamTarball(name: string, version: string) {

@@ -340,10 +340,18 @@ export interface PackageMetadataContract {
 		mayReadRestricted?: boolean,
 	): Promise<Result<Readable<{ body: string; placeholder: string; upstream: UpstreamNote | null }>>>;
 	/**
-	 * An upstream tarball that `tarball()` found no stored copy of: fetched once however many ask
-	 * (the others wait for it to be stored), checked against its integrity as it streams.
+	 * `tarball()` where the upstream registry may serve the name: a version that is neither held nor
+	 * stored here is fetched from upstream in the same call (one call to the object on the first
+	 * download's path instead of two, #25), once however many ask (the others wait for it to be
+	 * stored), checked against its integrity as it streams. `held`: `tarball()`'s own answer.
 	 */
-	upstreamTarball(name: string, version: string): Promise<Result<UpstreamTarball>>;
+	tarballOrUpstream(
+		name: string,
+		version: string,
+		options: { count: boolean; mayReadRestricted: boolean },
+	): Promise<
+		{ from: "held"; held: Result<Readable<TarballLocation>> } | { from: "upstream"; upstream: Result<UpstreamTarball> }
+	>;
 	/**
 	 * Where an upstream tarball was stored once the fetch in flight settles (null: it was not),
 	 * answered as `tarball()` would without counting a request: the Worker keeps it for the next one (#25).

@@ -1,6 +1,7 @@
 import { config } from "../../schema/config";
+import type { Result } from "../../schema/errors";
 import type { PackageName } from "../../schema/names";
-import type { Access, TarballLocation, UpstreamNote } from "../../schema/package/contract";
+import type { Access, TarballLocation, UpstreamNote, UpstreamTarball } from "../../schema/package/contract";
 import { upstreamMayServe } from "../../schema/upstream";
 import { can } from "../auth/permissions";
 import { caller, packageRead } from "../guards";
@@ -112,18 +113,24 @@ export const getTarball = caller({ auth: "caller", cache: "immutable" }, async (
 		},
 		revision: () => packageRevision(env, pkg.name),
 		produce: async () => {
-			const found = await packageStub(env, pkg.name).tarball(version, { count, mayReadRestricted: mayRead });
-			if (!found.ok && upstreamMayServe(config(env), pkg.scope)) throw new NotStoredYet();
+			const stub = packageStub(env, pkg.name);
+			const options = { count, mayReadRestricted: mayRead };
+			// Where upstream may serve the name, a tarball not stored here is fetched in the same call.
+			const answer = upstreamMayServe(config(env), pkg.scope)
+				? await stub.tarballOrUpstream(pkg.name, version, options)
+				: { from: "held" as const, held: await stub.tarball(version, options) };
+			if (answer.from === "upstream") throw new FromUpstream(answer.upstream);
+			const found = answer.held;
 			if (!found.ok || (found.value.access === "restricted" && !mayRead)) throw refused.hidden();
 			countedByObject = count;
 			const { key, size, integrity, access, rev, upstream } = found.value;
 			return { value: { key, size, integrity, access, ...(upstream ? { upstream } : {}) }, access, rev };
 		},
 	}).catch((error: unknown) => {
-		if (error instanceof NotStoredYet) return null;
+		if (error instanceof FromUpstream) return error;
 		throw error;
 	});
-	if (located === null) return serveUpstreamTarball(request, env, ctx, pkg, version);
+	if (located instanceof FromUpstream) return serveUpstreamTarball(request, env, ctx, pkg, version, located.answer);
 	const { value: tarball, outcome } = located;
 	if (count && !countedByObject && !tarball.upstream) countDownload(env, ctx, pkg.name, version);
 	const body = await readBytes(env, ctx, tarball.key, tarball.size, { shared: tarball.access === "public" });
@@ -158,8 +165,12 @@ function tarballHeaders(tarball: TarballLocation & { access: Access }, outcome: 
 	return headers;
 }
 
-/** The object has no tarball of that version: upstream may (thrown out of the read tier, which keeps nothing). */
-class NotStoredYet extends Error {}
+/** The object had no tarball of that version and asked upstream: its answer, thrown out of the read tier (which keeps nothing). */
+class FromUpstream extends Error {
+	constructor(readonly answer: Result<UpstreamTarball>) {
+		super("fetched from upstream");
+	}
+}
 
 /** `name-1.2.3.tgz` → `1.2.3`, for this package's basename only. */
 export function versionFromTarballName(pkg: PackageName, file: string): string {

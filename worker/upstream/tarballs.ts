@@ -1,13 +1,15 @@
+import type { Result } from "../../schema/errors";
 import type { PackageName } from "../../schema/names";
+import type { UpstreamTarball } from "../../schema/package/contract";
 import { unwrap } from "../errors";
 import type { RouteRequest } from "../http";
-import { packageStub } from "../objects";
 import { readBytes } from "../read-tier/bytes";
 import { refused } from "../refusals";
 import { keepAnswered } from "./first-fetch";
 
-// The first request for a tarball of an upstream package. Its object fetches it from upstream
-// once, however many ask, and answers once its bytes are checked: a small one from the object's
+// The first request for a tarball of an upstream package, answered with what its object fetched
+// from upstream in the call that found nothing stored (worker/npm/reads.ts getTarball): once,
+// however many ask, and answers once its bytes are checked: a small one from the object's
 // memory, the others once R2 has them; a mismatch is a 502 for every caller, and no client is ever
 // handed bytes that were not checked (#22.13). Every later request finds them stored
 // (worker/npm/reads.ts getTarball, whose route policy gives the answer its Cache-Control).
@@ -18,8 +20,9 @@ export async function serveUpstreamTarball(
 	ctx: ExecutionContext,
 	pkg: PackageName,
 	version: string,
+	fetched: Result<UpstreamTarball>,
 ): Promise<Response> {
-	const answer = unwrap(await packageStub(env, pkg.name).upstreamTarball(pkg.name, version));
+	const answer = unwrap(fetched);
 	const headers = (integrity: string) => ({
 		"content-type": "application/octet-stream",
 		etag: `"${integrity}"`,
