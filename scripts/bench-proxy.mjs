@@ -14,6 +14,9 @@
 // source was asked meanwhile (its request log: 200s, 304s), and what the registry's isolate counted
 // (/-/admin/metrics: read-tier outcomes per route, package-object calls per method, R2 reads), and
 // the CPU seconds each server used (a figure the shared machine's load moves less than the times).
+// Besides the medians over every round, each round's own ratios (cold through this registry over
+// cold through Verdaccio, warm over direct): the machine's load moves more between rounds than
+// within one.
 // BENCH_PROXY_PATHS=registry,direct runs only those paths; BENCH_PROXY_VARS='{"K":"v"}' sets more
 // vars on the registry.
 
@@ -65,6 +68,8 @@ export async function proxyBench(shared) {
 			}),
 		);
 		const rows = { direct: [], registry: [], verdaccio: [] };
+		/** The round the installs being measured belong to: the figures pair installs of one round. */
+		let round = 0;
 		const traces = [];
 		/** One install, with what the source was asked meanwhile and the CPU the servers used. */
 		const measured = async (url, token, servers) => {
@@ -78,7 +83,7 @@ export async function proxyBench(shared) {
 		const paths = {
 			direct: async () => {
 				for (let i = 0; i < 1 + WARM_INSTALLS; i++) {
-					rows.direct.push({ kind: "direct", ...(await measured(source.url, null, [source.pid])) });
+					rows.direct.push({ kind: "direct", round, ...(await measured(source.url, null, [source.pid])) });
 				}
 			},
 			registry: async () => {
@@ -93,7 +98,7 @@ export async function proxyBench(shared) {
 						const kind = i === 0 ? "cold" : "warm";
 						const before = await metrics(h, server.url);
 						const result = await measured(server.url, token, [server.pid, source.pid]);
-						rows.registry.push({ kind, ...result });
+						rows.registry.push({ kind, round, ...result });
 						traces.push({ kind, seconds: result.seconds, registry: difference(await metrics(h, server.url), before) });
 					}
 				} finally {
@@ -110,14 +115,14 @@ export async function proxyBench(shared) {
 				try {
 					for (let i = 0; i < 1 + WARM_INSTALLS; i++) {
 						const kind = i === 0 ? "cold" : "warm";
-						rows.verdaccio.push({ kind, ...(await measured(proxy.url, null, [proxy.pid, source.pid])) });
+						rows.verdaccio.push({ kind, round, ...(await measured(proxy.url, null, [proxy.pid, source.pid])) });
 					}
 				} finally {
 					await proxy.stop();
 				}
 			},
 		};
-		for (let round = 0; round < ROUNDS; round++) {
+		for (round = 0; round < ROUNDS; round++) {
 			const order = round % 2 === 0 ? ["direct", "registry", "verdaccio"] : ["verdaccio", "registry", "direct"];
 			for (const path of order.filter((p) => PATHS.includes(p))) {
 				h.log(`proxy: round ${round + 1}, ${path}…`);
@@ -290,6 +295,14 @@ export function printProxyBench(figures) {
 		`  medians: warm through this registry / direct = ${(median(of("registry", "warm")) / direct).toFixed(2)}x;`,
 		`cold through this registry / cold through Verdaccio = ${(median(of("registry", "cold")) / median(of("verdaccio", "cold"))).toFixed(2)}x`,
 	);
+	// The machine's load moves between rounds more than within one: each round's own ratios, paired.
+	const ofRound = (path, kind, round) => of(path, kind).filter((r) => r.round === round);
+	const perRound = [...new Set(rows.registry.map((r) => r.round))].map((round) => {
+		const cold = median(ofRound("registry", "cold", round)) / median(ofRound("verdaccio", "cold", round));
+		const warm = median(ofRound("registry", "warm", round)) / median(ofRound("direct", undefined, round));
+		return `round ${round + 1}: cold ${cold.toFixed(2)}x Verdaccio's, warm ${warm.toFixed(2)}x direct`;
+	});
+	if (perRound.length > 0) console.log(`  each round's own pairs: ${perRound.join("; ")}`);
 	console.log(
 		"\n  per install: npm's requests (p50/p90 ms as npm timed them, queueing in npm included), the CPU",
 		"seconds of the server and of the source (direct: the source's), and what the source was asked:",
