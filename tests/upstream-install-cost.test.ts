@@ -75,6 +75,23 @@ describe("a warm install through the proxy", () => {
 });
 
 describe("the first download of an upstream tarball", () => {
+	it("asks its package object once for the bytes: the call that finds nothing stored goes on to upstream (#25)", async () => {
+		const name = uniqueName("up-one-call");
+		const published = await publishUpstream(name, "1.0.0");
+		const methods = () => ({ ...traceSnapshot().objectMethods.package });
+		const before = methods();
+		const ctx = createExecutionContext();
+		const first = await router.fetch(new Request(`http://registry.test/${name}/-/${name}-1.0.0.tgz`), env, ctx);
+		expect(first.headers.get("x-registry-upstream")).toBe("miss");
+		expect(new Uint8Array(await first.arrayBuffer())).toEqual(published.tgz);
+		await waitOnExecutionContext(ctx);
+		const asked = Object.entries(methods())
+			.map(([method, n]) => [method, n - (before[method] ?? 0)])
+			.filter(([, n]) => n !== 0);
+		// Besides that one call, only the background one that learns where the bytes were stored.
+		expect(Object.fromEntries(asked)).toEqual({ tarballOrUpstream: 1, storedUpstreamTarball: 1 });
+	});
+
 	it("leaves its location and bytes in this isolate once stored: the next download asks neither the package object nor R2 (#25)", async () => {
 		const name = uniqueName("up-first-fetch");
 		const published = await publishUpstream(name, "1.0.0");
