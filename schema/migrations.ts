@@ -9,3 +9,15 @@ export type Migration = { version: number; name: string; sql: string };
  * the steps, never edited by hand; the steps stay the truth for databases that already exist.
  */
 export type SquashedSchema = { version: number; sql: string };
+
+/**
+ * A part of a squashed schema that a new database may get alone, first (`part`: the statements of
+ * its `tables`), and the statements that complete it (`rest`); `steps` bring a database holding
+ * only the part forward from an older script, as they apply to its tables.
+ */
+export type SchemaPart = {
+	tables: readonly string[];
+	part: SquashedSchema;
+	rest: SquashedSchema;
+	steps: readonly Migration[];
+};

@@ -43,10 +43,12 @@ export class PackageAlarm {
 	/**
 	 * When the object starts with storage: learns the alarm already set, and wakes for the jobs
 	 * left from before (versions from before the registry signed; pre-release versions, which the
-	 * retention policy is applied to once a day).
+	 * retention policy is applied to once a day). `whole`: false while the object holds only
+	 * upstream copies (schema/package/mirror-schema.ts), which leave no such jobs.
 	 */
-	async start(): Promise<void> {
+	async start(whole: boolean): Promise<void> {
 		this.alarmAt = await this.storage.getAlarm();
+		if (!whole) return;
 		if (this.rows.versions.unsigned(1).length > 0) this.schedule(Date.now());
 		if (this.hasPrereleases()) this.schedule(this.rows.retention.lastCheck() + RETENTION_CHECK_EVERY_MS);
 	}

@@ -20,6 +20,7 @@ import type {
 	VersionRef,
 } from "../../schema/package/contract";
 import { packageMetadataMigrations } from "../../schema/package/migrations";
+import { packageMirrorPart } from "../../schema/package/mirror-schema";
 import type { PackageRow, VersionRow } from "../../schema/package/rows";
 import { packageMetadataSchema } from "../../schema/package/squashed-schema";
 import { refusals } from "../../schema/refusals";
@@ -52,9 +53,8 @@ import { historyEntries, refName, versionView } from "./views";
 // records it in the audit trail, bumps the revision, stores the packuments' new pieces and wakes the
 // alarm (download counts, the search index). The changes themselves are in version-changes.ts and
 // channel-changes.ts, the alarm's jobs in package-alarm.ts, the views in views.ts. A name that is
-// not this registry's (none published or claimed here, outside the owned scopes) is served from
-// the upstream registry's copy, which the object keeps (upstream.ts); local and upstream never mix
-// in one answer.
+// not this registry's (none published or claimed here, outside the owned scopes) is served from the
+// upstream's copy, which the object keeps (upstream.ts); local and upstream never mix in one answer.
 
 export class PackageMetadataDO extends DurableObject<Env> implements PackageMetadataContract {
 	private readonly sql: SqlStorage;
@@ -70,9 +70,9 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		this.sql = ctx.storage.sql;
 		this.rows = packageRows(this.sql, env);
 		this.upstream = new UpstreamMirror(this.sql, env, {
-			schemaReady: () => this.schema.ready,
+			schemaReady: () => this.schema.partReady,
 			ownsName: (name) => this.ownsName(name),
-			ensureSchema: () => this.schema.ensure(),
+			ensureSchema: () => this.schema.ensurePart(),
 			transaction: (body) => ctx.storage.transactionSync(body),
 			wake: (at) => this.jobs.schedule(at),
 			waitUntil: (promise) => ctx.waitUntil(promise),
@@ -94,9 +94,9 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 			wake: (at) => this.jobs.schedule(at),
 			publish: (input) => this.publish(input),
 		});
-		// A name that was only ever read has no storage: nothing to migrate, no alarm to know of.
-		this.schema = new Schema(ctx.storage, packageMetadataMigrations, packageMetadataSchema);
-		if (this.schema.ready) ctx.blockConcurrencyWhile(() => this.jobs.start());
+		// A name only ever read has no storage; one only served from upstream, its copies' tables only.
+		this.schema = new Schema(ctx.storage, packageMetadataMigrations, packageMetadataSchema, packageMirrorPart);
+		if (this.schema.partReady) ctx.blockConcurrencyWhile(() => this.jobs.start(this.schema.ready));
 	}
 
 	// ── reads ──────────────────────────────────────────────────────────────────────────────────
@@ -517,7 +517,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		options: { creates?: { name: string; access: PackageRow["access"] } },
 		change: (pkg: PackageRow, now: string) => Result<Change<T> | Skip<T>>,
 	): Result<Written<T>> {
-		if (!options.creates && !this.schema.ready) return refusals.packageNotFound();
+		if (!options.creates && !this.schema.ready) return this.notHere();
 		this.schema.ensure();
 		const result = transact(this.ctx.storage, (): Result<Written<T>> => {
 			const now = new Date().toISOString();
@@ -569,7 +569,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 	 * UPSTREAM_URL changed so that it is.
 	 */
 	private upstreamCopies(): string | null {
-		const name = this.schema.ready ? this.upstream.copyName() : null;
+		const name = this.schema.partReady ? this.upstream.copyName() : null;
 		return name !== null && !this.ownsName(name) ? name : null;
 	}
 
