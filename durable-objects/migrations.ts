@@ -124,7 +124,10 @@ export class Schema {
 function migratePart(storage: DurableObjectStorage, part: SchemaPart): void {
 	const at = storage.sql.exec<{ version: number }>("SELECT version FROM _schema_part").one().version;
 	if (at >= part.part.version) return;
-	const pending = part.steps.filter((step) => step.version > at).sort((a, b) => a.version - b.version);
+	// Steps above the script's version are the whole schema's to run (`ensure`), not the part's.
+	const pending = part.steps
+		.filter((step) => step.version > at && step.version <= part.part.version)
+		.sort((a, b) => a.version - b.version);
 	storage.transactionSync(() => {
 		for (const step of pending) storage.sql.exec(step.sql);
 		storage.sql.exec("UPDATE _schema_part SET version = ?", part.part.version);

@@ -4,10 +4,10 @@ import { packageMetadataSchema } from "./squashed-schema";
 // The part of a package object's schema that a name only ever served from upstream needs: the
 // tables of its upstream copies, and the audit trail (what upstream changed). A name's first write
 // is usually such a copy (an install through the proxy stores one per package it meets), and
-// creating these 5 tables instead of all ~25 halves the CPU of a cold install (#25). The other
+// creating these 5 tables instead of all ~25 takes a third off a cold install's CPU (#25). The other
 // tables are created when the name first gets anything of its own (a publish, a claim, an import,
 // a restore), by `Schema.ensure` (durable-objects/migrations.ts). Both come from the one squashed
-// script, so the two steps make exactly the schema one would (tests/migrations.test.ts).
+// script, so the two steps make exactly the schema one would (tests/upstream-mirror-schema.test.ts).
 
 const MIRROR_TABLES = new Set([
 	"upstream_documents",
@@ -23,7 +23,7 @@ export const MIRROR_PART_SINCE = 9;
 /**
  * Steps after MIRROR_PART_SINCE that change a mirror table, as they apply to the
  * mirror tables alone: they bring a database that holds only the mirror part forward (a step that
- * touches a mirror table must be listed here too; tests/migrations.test.ts checks it).
+ * touches a mirror table must be listed here too; tests/upstream-mirror-schema.test.ts checks it).
  */
 export const packageMirrorSteps: readonly Migration[] = [];
 
