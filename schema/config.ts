@@ -49,6 +49,8 @@ export type Config = {
 	 * (always on Cloudflare): the client's address is the CF-Connecting-IP its edge sets.
 	 */
 	localClientAddress: "127.0.0.1" | "::1" | null;
+	/** Whether the read tier uses the colo's Cache API: `npm start` has none to share (COLO_CACHE=false). */
+	coloCache: boolean;
 	/** CI providers whose ID tokens may be exchanged for publish tokens (trusted publishing). */
 	oidcIssuers: OidcIssuer[];
 	/** How long a staged version waits for approval before it and its bytes are dropped. */
@@ -119,10 +121,10 @@ export const DEFAULTS = {
 /**
  * The vars and secrets as wrangler hands them over (all strings; secrets may be missing).
  * UPSTREAM_TOKEN is an optional secret, which wrangler.jsonc cannot declare (see there);
- * LOCAL_CLIENT_ADDRESS is set by `npm start` (scripts/start.mjs), never in wrangler.jsonc.
+ * LOCAL_CLIENT_ADDRESS and COLO_CACHE are set by `npm start` (scripts/start.mjs), never in wrangler.jsonc.
  */
 export type ConfigSource = Partial<
-	Record<keyof Env | "UPSTREAM_TOKEN" | "LOCAL_CLIENT_ADDRESS" | "ALERT_WEBHOOK_SECRET", unknown>
+	Record<keyof Env | "UPSTREAM_TOKEN" | "LOCAL_CLIENT_ADDRESS" | "COLO_CACHE" | "ALERT_WEBHOOK_SECRET", unknown>
 >;
 
 const parsed = new WeakMap<object, Config>();
@@ -174,6 +176,7 @@ export function parseConfig(env: ConfigSource): Config {
 		publishWhenUpstreamDown: text(env.ALLOW_PUBLISH_WHEN_UPSTREAM_DOWN) === "true",
 		backupRetentionMs: positiveInteger(env.BACKUP_RETENTION_DAYS, DEFAULTS.backupRetentionDays) * 24 * 60 * 60 * 1000,
 		localClientAddress: loopbackAddress(env.LOCAL_CLIENT_ADDRESS),
+		coloCache: text(env.COLO_CACHE) !== "false",
 		oidcIssuers: oidcIssuers(env.OIDC_ISSUERS),
 		stageTtlMs: positiveSeconds(env.STAGE_TTL_DAYS, DEFAULTS.stageTtlDays) * 86_400_000,
 		hookRetryMs: seconds(env.HOOK_RETRY_SECONDS, DEFAULTS.hookRetrySeconds) * 1000,

@@ -50,7 +50,12 @@ for (const name of [...SECRETS, "UPSTREAM_TOKEN", ...Object.keys(config.vars)]) 
 // NO_RATE_LIMITS=true (benchmarks only): no per-IP limits, which a load generator on one address meets.
 if (process.env.NO_RATE_LIMITS === "true") delete workerOptions.ratelimits;
 const loopback = host === "127.0.0.1" || host === "::1";
-workerOptions.bindings = { ...workerOptions.bindings, LOCAL_CLIENT_ADDRESS: loopback ? host : "" };
+// The colo's Cache API is off here (cacheAPI below): COLO_CACHE=false tells the read tier not to ask it.
+workerOptions.bindings = {
+	...workerOptions.bindings,
+	LOCAL_CLIENT_ADDRESS: loopback ? host : "",
+	COLO_CACHE: "false",
+};
 
 const mf = new Miniflare(
 	convertV4MiniflareOptions({
@@ -68,8 +73,9 @@ const mf = new Miniflare(
 				// One machine runs the Worker and its objects in one isolate: the read tier's second
 				// level, the colo's Cache API that a colo's isolates share, has no one to share with
 				// here, and Miniflare simulates it with an object, a SQLite row and a file per entry,
-				// which cost a cold install through the upstream a sixth of its time (#25). Off: its
-				// calls answer "nothing cached" at once. `wrangler dev` keeps it, as Cloudflare has it.
+				// which cost a cold install through the upstream a sixth of its time (#25). Off, and the
+				// Worker told so (COLO_CACHE), so it makes no calls at all: each was a subrequest to
+				// Miniflare's stand-in. `wrangler dev` keeps it, as Cloudflare has it.
 				cacheAPI: false,
 				name: config.name,
 				modulesRoot: outdir,

@@ -93,7 +93,7 @@ describe("hot reads", () => {
 				},
 			});
 		// A write lands while the object answers: the answer was made before it.
-		expect(await (await read("before the write", () => forgetPackage(owner))).text()).toBe("before the write");
+		expect(await (await read("before the write", () => forgetPackage(env, owner))).text()).toBe("before the write");
 		await waitOnExecutionContext(ctx);
 		memoryForgetPackage(owner); // another isolate of the colo
 		const next = await read("after the write");
@@ -113,6 +113,24 @@ describe("hot reads", () => {
 		expect(outcome(shared)).toBe("hit");
 		expect(await shared.text()).toBe(first);
 		expect((await metrics()).objectCalls.package ?? 0).toBe(before);
+	});
+
+	it("neither stores into nor reads the colo's cache with COLO_CACHE=false (npm start's one isolate, #25)", async () => {
+		const { name } = await publicPackage();
+		const read = async (vars: Record<string, string>) => {
+			const ctx = createExecutionContext();
+			const res = await router.fetch(new Request(`http://registry.test/${name}`), { ...env, ...vars }, ctx);
+			await res.arrayBuffer();
+			await waitOnExecutionContext(ctx);
+			memoryForgetPackage(name); // each read as if in another isolate of the colo
+			return outcome(res);
+		};
+		// Nothing was stored for the next isolate, which asks the object (and stores for those after it).
+		expect(await read({ COLO_CACHE: "false" })).toBe("miss");
+		expect(await read({})).toBe("miss");
+		expect(await read({})).toBe("hit");
+		// What the colo's cache holds is not looked at either.
+		expect(await read({ COLO_CACHE: "false" })).toBe("miss");
 	});
 });
 

@@ -181,7 +181,7 @@ export function packageWrite<MustExist extends boolean>(
 			const context = { request, env, ctx, pkg, principal, actor: actorOf(principal), stub, info };
 			const response = await handle(context as WriteContext<MustExist extends true ? PackageInfo : PackageInfo | null>);
 			// The writer's next read, and any read in this colo, sees the change (a page's form answers 303).
-			if (response.status < 400) await forgetPackage(pkg.name);
+			if (response.status < 400) await forgetPackage(env, pkg.name);
 			if (response.status < 400 && principal.kind !== "anonymous" && principal.prefix !== null) {
 				countTokenWrite(principal.prefix, principal.ip);
 			}

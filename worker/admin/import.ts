@@ -112,7 +112,7 @@ export const importVersion = admin({ auth: "admin", cache: "none" }, async ({ re
 			// A version found here already keeps its own bytes: the attempt's copy is removed.
 			attempt.committed = result.ok && result.value.status === "copied";
 			const { status, rev } = unwrap(result);
-			if (status === "copied") await forgetPackage(pkg.name);
+			if (status === "copied") await forgetPackage(env, pkg.name);
 			return json(
 				{ ok: true, id: pkg.name, version: plan.version, status, rev },
 				{ status: status === "copied" ? 201 : 200 },
@@ -147,7 +147,7 @@ export const importMetadata = admin({ auth: "admin", cache: "none" }, async ({ r
 			actor,
 		}),
 	);
-	await forgetPackage(pkg.name);
+	await forgetPackage(env, pkg.name);
 	return json({ ok: true, id: pkg.name, ...result, skipped: [...invalid, ...result.skipped] });
 });
 

@@ -48,7 +48,7 @@ export const restoreItem = admin({ auth: "admin", cache: "none" }, async ({ requ
 	const tables = new Set(item.tables.map((t) => t.table));
 	if (item.final && tables.has("claim") && !tables.has("package")) await searchIndexStub(env).claimed(name);
 	// A merge changes a package that may have been read (and cached) here: its entries go.
-	if (item.final) await forgetPackage(name);
+	if (item.final) await forgetPackage(env, name);
 	return json(restored);
 });
 

@@ -49,7 +49,7 @@ export async function readBytes(
 	const hit = remembered(cacheKey);
 	if (hit) return hit;
 	if (options.shared) {
-		const edge = await edgeGetBytes(cacheKey);
+		const edge = await edgeGetBytes(env, cacheKey);
 		if (edge?.body) {
 			if (size > MAX_MEMORY_OBJECT_BYTES) return edge.body;
 			const bytes = new Uint8Array(await edge.arrayBuffer());
@@ -63,11 +63,11 @@ export async function readBytes(
 	if (size > MAX_MEMORY_OBJECT_BYTES) {
 		if (!options.shared) return object.body;
 		const [client, cache] = object.body.tee();
-		ctx.waitUntil(edgePutBytes(cacheKey, cache));
+		ctx.waitUntil(edgePutBytes(env, cacheKey, cache));
 		return client;
 	}
 	const bytes = new Uint8Array(await object.arrayBuffer());
 	remember(cacheKey, bytes);
-	if (options.shared) ctx.waitUntil(edgePutBytes(cacheKey, bytes));
+	if (options.shared) ctx.waitUntil(edgePutBytes(env, cacheKey, bytes));
 	return bytes;
 }

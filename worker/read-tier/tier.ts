@@ -110,7 +110,7 @@ async function resolve(read: TierRead): Promise<Resolved | typeof KEPT_REFUSAL> 
 	const ttl = config(read.env).readCacheMs;
 	if (ttl === 0 || wantsFreshCopy(read.request)) {
 		// A fresh copy asked for refreshes the cache too (under the generation before the read).
-		const slot = ttl > 0 ? await edgeSlot(read.owner, read.key) : null;
+		const slot = ttl > 0 ? await edgeSlot(read.env, read.owner, read.key) : null;
 		return settle(read, await read.produce(), slot, "bypass");
 	}
 	const started = Date.now();
@@ -126,7 +126,7 @@ async function resolve(read: TierRead): Promise<Resolved | typeof KEPT_REFUSAL> 
 	// Looked up only when this isolate has nothing: a memory hit never touches the colo's cache.
 	let slot: EdgeSlot | null = null;
 	if (!entry) {
-		slot = await edgeSlot(read.owner, read.key);
+		slot = await edgeSlot(read.env, read.owner, read.key);
 		const shared = await slot.get();
 		if (shared) entry = memoryPut(read.key, read.owner, shared);
 		if (entry && !(await mayServe(read, entry))) entry = null;
@@ -156,7 +156,7 @@ async function resolve(read: TierRead): Promise<Resolved | typeof KEPT_REFUSAL> 
 	let filled = () => {};
 	fills.set(read.key, new Promise<void>((resolve) => (filled = resolve)));
 	try {
-		slot ??= await edgeSlot(read.owner, read.key);
+		slot ??= await edgeSlot(read.env, read.owner, read.key);
 		return await settle(read, await read.produce(), slot, "miss");
 	} catch (error) {
 		if (read.caller !== undefined && refusalMs > 0) keepRefusal(read.caller, read.key, read.owner, error);
@@ -209,9 +209,9 @@ function revisionOnce(key: string, revision: () => Promise<string | null>): Prom
 }
 
 /** After a write: this isolate and this colo stop serving anything cached about the package. */
-export async function forgetPackage(name: string): Promise<void> {
+export async function forgetPackage(env: Env, name: string): Promise<void> {
 	memoryForgetPackage(name);
-	await edgeForgetPackage(name);
+	await edgeForgetPackage(env, name);
 }
 
 /**

@@ -140,7 +140,7 @@ export const rejectStaged = stagedVersionRoute(
 export async function approve({ env, id, pkg, principal }: StagedContext): Promise<string> {
 	const published = unwrap(await packageStub(env, pkg.name).approveStaged(id, actorOf(principal)));
 	await authStore(env).unindexStaged([id]);
-	await forgetPackage(pkg.name);
+	await forgetPackage(env, pkg.name);
 	return published.rev;
 }
 
@@ -149,5 +149,5 @@ export async function reject({ env, id, pkg, principal }: StagedContext): Promis
 	const { removedKeys } = unwrap(await packageStub(env, pkg.name).rejectStaged(id, actorOf(principal)));
 	await authStore(env).unindexStaged([id]);
 	await deleteBlobs(env, removedKeys);
-	await forgetPackage(pkg.name);
+	await forgetPackage(env, pkg.name);
 }

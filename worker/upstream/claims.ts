@@ -23,6 +23,6 @@ export const claimName = admin({ auth: "admin", cache: "none" }, async ({ reques
 	// again adds one claimed before the index kept claims.
 	await searchIndexStub(env).claimed(pkg.name);
 	// Whatever this isolate and colo cached of upstream's answers under the name goes too.
-	await forgetPackage(pkg.name);
+	await forgetPackage(env, pkg.name);
 	return json({ name, claimedAt, claimedBy }, { status: created ? 201 : 200 });
 });
