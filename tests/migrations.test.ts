@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { applyMigrations } from "../durable-objects/migrations";
 import { Channels } from "../durable-objects/package/channels";
 import { Documents } from "../durable-objects/package/documents";
+import { STORAGE_BYTES_SQL } from "../durable-objects/package/metrics-report";
 import { PackageRecord } from "../durable-objects/package/package-record";
 import { fullPackument } from "../durable-objects/package/packument";
 import { Versions } from "../durable-objects/package/versions";
@@ -12,6 +13,7 @@ import { packageMetadataMigrations } from "../schema/package/migrations";
 import { packageMetadataSchema } from "../schema/package/squashed-schema";
 import { versionRow } from "./helpers/package-rows";
 import { publish, publisherFor, uniqueName } from "./helpers/registry";
+import { schemaOf } from "./helpers/sqlite-schema";
 
 // Schema migrations run once per object, in order, in one transaction, and are recorded inside it.
 // White-box on purpose: the schema itself is the subject, so these tests read the objects' SQLite.
@@ -194,17 +196,18 @@ describe("Durable Object migrations", () => {
 	});
 });
 
-/** A database's schema as SQLite records it, and the steps recorded as applied. */
-function schemaOf(sql: SqlStorage) {
-	const master = sql
-		.exec<{ type: string; name: string; tbl_name: string; sql: string | null }>(
-			`SELECT type, name, tbl_name, sql FROM sqlite_master
-			 WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY type, name`,
-		)
-		.toArray();
-	const applied = sql
-		.exec<{ version: number; name: string }>("SELECT version, name FROM _migrations ORDER BY version")
-		.toArray()
-		.map((row) => [row.version, row.name]);
-	return { master, applied };
-}
+describe("what a write costs the alarm (#25)", () => {
+	it("sums the storage figure from the tarball-size index, not from every version's row", async () => {
+		const plan = await runInDurableObject(
+			env.PACKAGES.get(env.PACKAGES.idFromName(uniqueName("plan"))),
+			(_i, state) => {
+				applyMigrations(state.storage, packageMetadataMigrations, packageMetadataSchema);
+				return state.storage.sql
+					.exec<{ detail: string }>(`EXPLAIN QUERY PLAN ${STORAGE_BYTES_SQL}`)
+					.toArray()
+					.map((row) => row.detail);
+			},
+		);
+		expect(plan).toEqual(["SCAN versions USING COVERING INDEX versions_tarball_size"]);
+	});
+});

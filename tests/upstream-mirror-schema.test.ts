@@ -6,26 +6,12 @@ import { packageMetadataMigrations } from "../schema/package/migrations";
 import { MIRROR_PART_SINCE, packageMirrorPart, packageMirrorSteps } from "../schema/package/mirror-schema";
 import { packageMetadataSchema } from "../schema/package/squashed-schema";
 import { ADMIN, call, uniqueName } from "./helpers/registry";
+import { schemaOf } from "./helpers/sqlite-schema";
 import { ABBREVIATED, packageObject, packageTables, publishUpstream } from "./helpers/upstream";
 
 // A name only ever served from upstream keeps only its copies' tables (#25: creating all of a
 // package object's tables was most of what a cold install through the proxy cost per package).
 // White-box on purpose: the schema itself is the subject, so these tests read the objects' SQLite.
-
-/** A database's schema as SQLite records it, and the steps recorded as applied. */
-function schemaOf(sql: SqlStorage) {
-	const master = sql
-		.exec<{ type: string; name: string; tbl_name: string; sql: string | null }>(
-			`SELECT type, name, tbl_name, sql FROM sqlite_master
-			 WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY type, name`,
-		)
-		.toArray();
-	const applied = sql
-		.exec<{ version: number; name: string }>("SELECT version, name FROM _migrations ORDER BY version")
-		.toArray()
-		.map((row) => [row.version, row.name]);
-	return { master, applied };
-}
 
 /** The schema the steps make one by one: the truth both parts together must equal. */
 async function stepwiseSchema() {

@@ -11,6 +11,9 @@ import type { Downloads } from "./downloads";
 
 const BASELINE_DAYS = 30;
 
+/** The R2 bytes of every version's tarball: read from the versions_tarball_size index alone (#25). */
+export const STORAGE_BYTES_SQL = `SELECT coalesce(sum(tarball_size), 0) AS bytes FROM versions`;
+
 export class MetricsReport {
 	private reportedRev: number | null = null;
 	/** The spike state last reported (null: none since the object started, which reports only a spike). */
@@ -24,9 +27,7 @@ export class MetricsReport {
 	async deliver(pkg: PackageRow, downloads: Downloads, now = new Date()): Promise<void> {
 		try {
 			if (this.reportedRev !== pkg.rev) {
-				const bytes = this.sql
-					.exec<{ bytes: number }>(`SELECT coalesce(sum(tarball_size), 0) AS bytes FROM versions`)
-					.one().bytes;
+				const bytes = this.sql.exec<{ bytes: number }>(STORAGE_BYTES_SQL).one().bytes;
 				await metricsObject(this.env).reportStorage(pkg.name, bytes);
 				this.reportedRev = pkg.rev;
 			}

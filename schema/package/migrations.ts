@@ -320,4 +320,14 @@ export const packageMetadataMigrations: readonly Migration[] = [
 			) WITHOUT ROWID;
 		`,
 	},
+	{
+		version: 10,
+		name: "the storage figure summed from an index",
+		sql: `
+			-- The alarm sums every version's tarball size after each change (the storage alert): from
+			-- this index, not from the versions' rows with their manifests (#25: a publish at 5,000
+			-- versions read them all).
+			CREATE INDEX versions_tarball_size ON versions (tarball_size);
+		`,
+	},
 ];

@@ -5,7 +5,7 @@ import type { SquashedSchema } from "../migrations";
 // the steps (#25). The steps stay the truth: tests/migrations.test.ts checks the two agree.
 
 export const packageMetadataSchema: SquashedSchema = {
-	version: 9,
+	version: 10,
 	sql: `
 CREATE TABLE package (
 				singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
@@ -221,6 +221,8 @@ CREATE TABLE hook_deliveries (
 				next_at INTEGER NOT NULL,
 				PRIMARY KEY (event_id, hook_id)
 			) WITHOUT ROWID;
+
+CREATE INDEX versions_tarball_size ON versions (tarball_size);
 
 INSERT INTO index_outbox (singleton, delivered_rev, delivered_weekly, delivered_at, failures) VALUES (1, 0, 0, 0, 0);
 
