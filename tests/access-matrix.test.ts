@@ -73,7 +73,7 @@ async function expiredToken(grants: Grant[]): Promise<string> {
 
 /** A request builder per endpoint; writes get fresh versions so every row can succeed. */
 const endpoints: Record<string, (token: string | null) => Promise<Response>> = {
-	"GET /-/ping": () => call("/-/ping"),
+	"GET /-/ping": (token) => call("/-/ping", { token }),
 	"GET /health": () => call("/health"),
 	"GET /-/whoami": (token) => call("/-/whoami", { token }),
 	"GET packument": (token) => call(`/${name}`, { token }),
@@ -105,7 +105,7 @@ const endpoints: Record<string, (token: string | null) => Promise<Response>> = {
 /** Expected status per endpoint, in WHO order. */
 const expected: Record<string, number[]> = {
 	//                      anon cust+ cust- read upl  pub  revk expd admin
-	"GET /-/ping": [200, 200, 200, 200, 200, 200, 200, 200, 200],
+	"GET /-/ping": [200, 200, 200, 200, 200, 200, 401, 401, 200],
 	"GET /health": [200, 200, 200, 200, 200, 200, 200, 200, 200],
 	"GET /-/whoami": [401, 200, 200, 200, 200, 200, 401, 401, 200],
 	"GET packument": [404, 200, 404, 200, 200, 200, 401, 401, 200],

@@ -161,6 +161,12 @@ describe("npm login, whoami, logout", () => {
 describe("registry endpoints", () => {
 	it("answers ping, the advisories audit and web login as npm expects", async () => {
 		expect(await (await call("/-/ping?write=true")).json()).toEqual({});
+		// npm ping "verifies authentication": a token given is checked, a bad one refused as on any read.
+		const token = await createToken([], "developer", "pinger");
+		expect(await (await call("/-/ping?write=true", { token: token.token })).json()).toEqual({});
+		const wrong = await call("/-/ping?write=true", { token: `dev_${"0".repeat(64)}` });
+		expect(wrong.status).toBe(401);
+		expect(await wrong.json()).toMatchObject({ error: expect.any(String) });
 		const audit = await call("/-/npm/v1/security/advisories/bulk", { method: "POST", body: json({ a: ["1.0.0"] }) });
 		expect(audit.status).toBe(200);
 		expect(await audit.json()).toEqual({});

@@ -86,7 +86,7 @@ describe("hot reads", () => {
 				owner,
 				key: `race:${owner}`,
 				shareable: () => true,
-				authorize: async () => {},
+				authorize: () => {},
 				produce: async () => {
 					await during();
 					return { response: new Response(body), access: "public", rev: body };
@@ -99,6 +99,27 @@ describe("hot reads", () => {
 		const next = await read("after the write");
 		expect(outcome(next)).toBe("miss");
 		expect(await next.text()).toBe("after the write");
+	});
+
+	it("refuses to serve a kept entry through an authorize that answers with a promise", async () => {
+		const owner = uniqueName("sync");
+		const ctx = createExecutionContext();
+		const read = (authorize: (access: string | null) => void) =>
+			throughReadTier({
+				request: new Request("http://registry.test/sync"),
+				env,
+				ctx,
+				route: "sync",
+				owner,
+				key: `sync:${owner}`,
+				shareable: () => false,
+				authorize,
+				produce: async () => ({ response: new Response("kept"), access: "restricted", rev: "1" }),
+			});
+		expect(await (await read(() => {})).text()).toBe("kept");
+		// Its refusal would be a rejected promise nobody awaits: no entry is served through one.
+		await expect(read(async () => {})).rejects.toThrow(/authorize must not be async/);
+		await waitOnExecutionContext(ctx);
 	});
 
 	it("serves another isolate of the colo from the shared cache, stored after the first answer", async () => {

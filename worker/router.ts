@@ -143,8 +143,11 @@ const router = {
 		}
 		const slash = pathname.indexOf("/", 1);
 		const segment = pathname.slice(1, slash === -1 ? undefined : slash);
-		// itty-router fills in `params` and `query` as it routes.
-		const routeRequest = Object.assign(routed, { head, parsed: url }) as unknown as RouteRequest;
+		// itty-router fills in `params` and `query` as it routes. It compares every route's method
+		// with `request.method`, a getter into the runtime that makes a new string per call: read once.
+		const routeRequest = Object.defineProperty(Object.assign(routed, { head, parsed: url }), "method", {
+			value: routed.method,
+		}) as unknown as RouteRequest;
 		const table = LOADER_SEGMENTS.has(segment) ? loaders : OWN_SEGMENTS.has(segment) ? api : packages;
 		const response = await table.fetch(routeRequest, env, ctx);
 		recordRequest(env, ctx, routeKey(routeRequest), response, started);
@@ -341,6 +344,9 @@ api.put("/:pkg", putPackage);
 // Anything else of the registry's own is an unknown endpoint, not a package called "-".
 api.all("*", unknownRoute);
 
+// Installs' packuments first, the hottest route: itty-router tries routes in order. A packument's
+// path has one segment, or two for a scoped name, and no other route matches either.
+packages.get("/:pkg", getPackument).get("/@:scope/:pkg", getPackument);
 // Every scoped route before every unscoped one: `/:pkg/:version` would also match `/@scope/name`.
 for (const name of ["/@:scope/:pkg", "/:pkg"]) {
 	packages
@@ -349,7 +355,6 @@ for (const name of ["/@:scope/:pkg", "/:pkg"]) {
 		.put(`${name}/-rev/:rev`, putPackage)
 		.delete(`${name}/-rev/:rev`, unpublishPackage)
 		.get(`${name}/:version`, getVersion)
-		.get(name, getPackument)
 		.put(name, putPackage);
 }
 

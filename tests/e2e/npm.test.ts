@@ -239,9 +239,16 @@ describe("npm", () => {
 		expect(wrong.code).not.toBe(0);
 		expect(wrong.output).toMatch(/E401|incorrect/);
 
+		const tokenLine = readFileSync(join(cwd, ".npmrc"), "utf8").match(/^.*:_authToken=.*$/m)?.[0];
 		await ok("npm", ["logout", userconfig], { cwd });
 		const after = await run("npm", ["whoami", userconfig], { cwd });
 		expect(after.code).not.toBe(0);
+		// npm ping "verifies authentication": the token logout revoked fails it, as it would an install.
+		const stale = tempDir("stale");
+		writeFiles(stale, { ".npmrc": `registry=${server.url}/\nupdate-notifier=false\n${tokenLine}\n` });
+		const pong = await run("npm", ["ping", `--userconfig=${join(stale, ".npmrc")}`], { cwd: stale });
+		expect(pong.code).not.toBe(0);
+		expect(pong.output).toMatch(/E401/);
 	});
 });
 

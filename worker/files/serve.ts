@@ -32,7 +32,7 @@ export const serveFile = route({ auth: "capability", cache: "immutable" }, async
 		key: `file:${pkg.name}@${address.version}/${address.path}`,
 		shareable: (access) => access === "public",
 		// A public package's files under the plain URL; a restricted one's only under its capability URL.
-		authorize: async (access) => {
+		authorize: (access) => {
 			if (address.capability === null ? access !== "public" : !capable) throw refused.hidden();
 		},
 		revision: () => packageRevision(env, pkg.name),

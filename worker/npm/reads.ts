@@ -14,7 +14,6 @@ import { countDownload } from "../read-tier/downloads";
 import { callerClass } from "../read-tier/refusals-kept";
 import { lookupThroughReadTier } from "../read-tier/tier";
 import { refused } from "../refusals";
-import { route } from "../route-policy";
 import { tarballLookupKey } from "../upstream/first-fetch";
 import { serveUpstreamTarball } from "../upstream/tarballs";
 
@@ -108,7 +107,7 @@ export const getTarball = caller({ auth: "caller", cache: "immutable" }, async (
 		caller: callerClass(principal),
 		shareable: (access) => access === "public",
 		// Any refusal is the same bare 404: the URL names nothing else the caller could learn about.
-		authorize: async (access) => {
+		authorize: (access) => {
 			if (access !== "public" && !mayRead) throw refused.hidden();
 		},
 		revision: () => packageRevision(env, pkg.name),
@@ -181,7 +180,12 @@ export function versionFromTarballName(pkg: PackageName, file: string): string {
 	return versionNumber(file.slice(prefix.length, -".tgz".length));
 }
 
-export const ping = route({ auth: "none", cache: "none" }, () => json({}));
+/**
+ * GET /-/ping (`npm ping`, which "verifies authentication"): `{}`, to anyone; a token given is
+ * checked as on every read, so a revoked or expired one fails here as the next install would (401),
+ * not only once an install is under way.
+ */
+export const ping = caller({ auth: "caller", cache: "none" }, async () => json({}));
 
 /** Marks an answer that came from the upstream registry, and says when its copy is stale. */
 function upstreamHeaders(upstream: UpstreamNote | null): Record<string, string> {

@@ -22,10 +22,14 @@ import { channelBody } from "./views";
 type Cohort = "control" | "candidate";
 
 /**
- * Built answers by (state, cohort, outcome): the same few bodies and header sets serve every load
- * of a hot channel (Headers, which a Response copies natively, #25).
+ * Built answers by (state, cohort, outcome): the same few bodies, encoded once, and header sets
+ * serve every load of a hot channel (Headers, which a Response copies natively, #25).
  */
-const built = new Map<string, { body: string; headers: Headers; etag: string; notModified: Headers }>();
+const built = new Map<
+	string,
+	{ body: Uint8Array<ArrayBuffer>; headers: Headers; etag: string; notModified: Headers }
+>();
+const encoder = new TextEncoder();
 const BUILT_MAX = 1_000;
 
 function channelLookup(
@@ -51,24 +55,27 @@ function channelLookup(
 			key,
 			caller: callerClass(principal),
 			shareable: (access) => access === "public",
-			authorize: async (access) => assertCanRead(principal, pkg, access ?? "restricted"),
+			authorize: (access) => assertCanRead(principal, pkg, access ?? "restricted"),
 			revision: () => packageRevision(env, pkg.name),
 			produce: async () => {
 				const view = settleRead(principal, pkg, await packageStub(env, pkg.name).channel(channel));
 				return { value: view, access: view.access, rev: view.rev };
 			},
 		});
-		const cohort = await cohortOf(request, principal, state);
+		// Outside a rollout every client gets the control: decided without a promise.
+		const cohort = state.rollout ? await cohortOf(request, principal, state) : "control";
 		const view = cohort === "candidate" && state.rollout ? asCandidate(state) : state;
 		const cacheKey = `${route}|${key}|${state.rev}|${cohort}|${outcome}`;
 		let answer = built.get(cacheKey);
 		if (answer === undefined) {
 			const made = await build(request, env, pkg, view);
-			const body = JSON.stringify(
-				state.rollout
-					? { ...made, rollout: { version: state.rollout.version, percent: state.rollout.percent, cohort } }
-					: made,
-			);
+			const body = encoder.encode(
+				JSON.stringify(
+					state.rollout
+						? { ...made, rollout: { version: state.rollout.version, percent: state.rollout.percent, cohort } }
+						: made,
+				),
+			) as Uint8Array<ArrayBuffer>;
 			const etag = `"${state.rev}-${cohort}"`;
 			const headers: Record<string, string> = {
 				etag,

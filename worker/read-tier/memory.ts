@@ -147,6 +147,11 @@ export function memoryStats(): { entries: number; bytes: number } {
 	return { entries: entries.size, bytes };
 }
 
+/** Whether any refusal is kept at all (most of the time none is: a hit then builds no refusal key). */
+export function memoryHasRefusals(): boolean {
+	return refusals.size > 0;
+}
+
 /** What kept refusals hold of the budget (at most MAX_REFUSAL_BYTES). */
 export function memoryRefusalBytes(): number {
 	return refusalBytes;

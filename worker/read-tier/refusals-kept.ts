@@ -2,7 +2,7 @@ import type { Principal } from "../auth/principal";
 import { HttpError } from "../errors";
 import { noteRefusal } from "../metrics/isolate";
 import { refused } from "../refusals";
-import { type CachedEntry, memoryGet, memoryPut } from "./memory";
+import { type CachedEntry, memoryGet, memoryHasRefusals, memoryPut } from "./memory";
 
 // Negative answers (#25): the 404 of a name that does not exist, or of a restricted package the
 // caller may not read, kept in this isolate's memory per caller class for a few seconds, so a CI
@@ -19,6 +19,8 @@ export const REFUSAL_KEEP_MS = 5_000;
 
 const grantGenerations = new WeakMap<object, number>();
 let lastGeneration = 0;
+/** Each principal's class, made once: a principal is made once per token record (auth/principal.ts). */
+const classes = new WeakMap<Principal, string>();
 
 /**
  * Whose refusals an answer may be reused for: anyone without a token, the admin, or one token under
@@ -28,13 +30,17 @@ let lastGeneration = 0;
 export function callerClass(principal: Principal): string {
 	if (principal.kind === "anonymous") return "anonymous";
 	if (principal.kind === "admin") return "admin";
+	const known = classes.get(principal);
+	if (known !== undefined) return known;
 	let generation = grantGenerations.get(principal.grants);
 	if (generation === undefined) {
 		lastGeneration += 1;
 		generation = lastGeneration;
 		grantGenerations.set(principal.grants, generation);
 	}
-	return `token:${principal.tokenId}:${generation}`;
+	const made = `token:${principal.tokenId}:${generation}`;
+	classes.set(principal, made);
+	return made;
 }
 
 function refusalKey(caller: string, key: string): string {
@@ -43,6 +49,7 @@ function refusalKey(caller: string, key: string): string {
 
 /** Whether there is a fresh kept refusal for this caller class and key. */
 export function hasKeptRefusal(caller: string, key: string, keepMs: number): boolean {
+	if (!memoryHasRefusals()) return false;
 	const kept = memoryGet(refusalKey(caller, key));
 	return kept !== null && Date.now() - kept.storedAt < keepMs;
 }

@@ -50,8 +50,11 @@ export type TierRead = {
 	 * caller may not read) is kept for it a few seconds. Absent: refusals are not kept.
 	 */
 	caller?: string;
-	/** Throws (the same 404 as for a missing package) when the caller may not read the entry. */
-	authorize: (access: Access | null) => Promise<void>;
+	/**
+	 * Throws (the same 404 as for a missing package) when the caller may not read the entry. What it
+	 * needs (the principal) is known before the tier is asked, so it answers at once: a hit awaits nothing.
+	 */
+	authorize: (access: Access | null) => void;
 	/** The package's revision now, to revalidate an expired entry; absent: expired entries are read again. */
 	revision?: () => Promise<string | null>;
 	/**
@@ -122,14 +125,14 @@ async function resolve(read: TierRead): Promise<Resolved | typeof KEPT_REFUSAL> 
 	// package's: the colo's cache is looked at, the object is asked and refuses. Answered from
 	// memory, a refusal would tell by its speed (or by the object calls it makes) that a restricted
 	// package exists.
-	if (entry && !(await mayServe(read, entry))) entry = null;
+	if (entry && !mayServe(read, entry)) entry = null;
 	// Looked up only when this isolate has nothing: a memory hit never touches the colo's cache.
 	let slot: EdgeSlot | null = null;
 	if (!entry) {
 		slot = await edgeSlot(read.env, read.owner, read.key);
 		const shared = await slot.get();
 		if (shared) entry = memoryPut(read.key, read.owner, shared);
-		if (entry && !(await mayServe(read, entry))) entry = null;
+		if (entry && !mayServe(read, entry)) entry = null;
 	}
 	if (entry) {
 		if (started - entry.storedAt < ttl) return { entry, outcome: "hit" };
@@ -149,7 +152,7 @@ async function resolve(read: TierRead): Promise<Resolved | typeof KEPT_REFUSAL> 
 		await filling;
 		if (read.caller !== undefined) throwKeptRefusal(read.caller, read.key, refusalMs);
 		const filled = memoryGet(read.key);
-		if (filled && Date.now() - filled.storedAt < ttl && (await mayServe(read, filled))) {
+		if (filled && Date.now() - filled.storedAt < ttl && mayServe(read, filled)) {
 			return { entry: filled, outcome: "hit" };
 		}
 	}
@@ -168,9 +171,12 @@ async function resolve(read: TierRead): Promise<Resolved | typeof KEPT_REFUSAL> 
 }
 
 /** Whether the caller may be served the entry; its refusal (a 404) is left for the object's answer to make. */
-async function mayServe(read: TierRead, entry: KeptEntry): Promise<boolean> {
+function mayServe(read: TierRead, entry: KeptEntry): boolean {
 	try {
-		await read.authorize(entry.access);
+		// A promise here would be a refusal nobody waits for (TypeScript lets an async function pass as
+		// one returning void): refused loudly instead of served.
+		if ((read.authorize(entry.access) as unknown) !== undefined)
+			throw new Error("read tier: authorize must not be async");
 		return true;
 	} catch (error) {
 		if (error instanceof HttpError && error.status === 404) return false;

@@ -49,7 +49,7 @@ export const packagePage = webPage({ auth: "viewer", cache: "personal" }, async 
 		key: `${base}${url.pathname}#page:${view}`,
 		caller: callerClass(principal),
 		shareable: (access) => access === "public" && view === "public",
-		authorize: async (access) => assertCanRead(principal, pkg, access ?? "restricted"),
+		authorize: (access) => assertCanRead(principal, pkg, access ?? "restricted"),
 		produce: async () => {
 			const stub = packageStub(env, pkg.name);
 			// What the caller may read goes with the question: a hidden package is refused unbuilt (#22.9).
