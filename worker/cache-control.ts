@@ -35,6 +35,14 @@ export const cachePolicy = {
 export type CacheName = keyof typeof cachePolicy;
 
 /** The header a policy gives an answer with these facts (defaults: public, 200, shared). */
-export function cacheHeader(name: CacheName, facts: Partial<CacheFacts> = {}): string | null {
-	return cachePolicy[name]({ access: "public", status: 200, perClient: false, ...facts });
+export function cacheHeader(
+	name: CacheName,
+	facts: { [K in keyof CacheFacts]?: CacheFacts[K] | undefined } = {},
+): string | null {
+	// Field by field, not spread: every answer of every route comes through here.
+	return cachePolicy[name]({
+		access: facts.access ?? "public",
+		status: facts.status ?? 200,
+		perClient: facts.perClient ?? false,
+	});
 }

@@ -57,11 +57,7 @@ export function policyOf(handler: unknown): RoutePolicy | undefined {
 /** The answer with the Cache-Control its route's policy gives it (any the handler set is replaced). */
 export function withCache(cache: CacheName, answer: Answer): Response {
 	const { response, access, perClient } = answer instanceof Response ? { response: answer } : answer;
-	const value = cacheHeader(cache, {
-		status: response.status,
-		...(access ? { access } : {}),
-		...(perClient ? { perClient } : {}),
-	});
+	const value = cacheHeader(cache, { status: response.status, access, perClient });
 	if (value === null) return response;
 	try {
 		response.headers.set("cache-control", value);

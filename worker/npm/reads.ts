@@ -11,6 +11,7 @@ import { packageRevision, packageStub } from "../objects";
 import { packageNameFromParams, versionNumber } from "../params";
 import { readBytes } from "../read-tier/bytes";
 import { countDownload } from "../read-tier/downloads";
+import type { CacheOutcome } from "../read-tier/metrics";
 import { callerClass } from "../read-tier/refusals-kept";
 import { lookupThroughReadTier } from "../read-tier/tier";
 import { refused } from "../refusals";
@@ -97,39 +98,41 @@ export const getTarball = caller({ auth: "caller", cache: "immutable" }, async (
 	const count = !request.head && config(env).countDownloads;
 	const mayRead = can(principal, pkg, "read");
 	let countedByObject = false;
-	const located = await lookupThroughReadTier<TarballLocation & { access: Access }>({
-		request,
-		env,
-		ctx,
-		route: "tarball",
-		owner: pkg.name,
-		key: tarballLookupKey(pkg.name, version),
-		caller: callerClass(principal),
-		shareable: (access) => access === "public",
-		// Any refusal is the same bare 404: the URL names nothing else the caller could learn about.
-		authorize: (access) => {
-			if (access !== "public" && !mayRead) throw refused.hidden();
-		},
-		revision: () => packageRevision(env, pkg.name),
-		produce: async () => {
-			const stub = packageStub(env, pkg.name);
-			const options = { count, mayReadRestricted: mayRead };
-			// Where upstream may serve the name, a tarball not stored here is fetched in the same call.
-			const answer = upstreamMayServe(config(env), pkg.scope)
-				? await stub.tarballOrUpstream(pkg.name, version, options)
-				: { from: "held" as const, held: await stub.tarball(version, options) };
-			if (answer.from === "upstream") throw new FromUpstream(answer.upstream);
-			const found = answer.held;
-			if (!found.ok || (found.value.access === "restricted" && !mayRead)) throw refused.hidden();
-			countedByObject = count;
-			const { key, size, integrity, access, rev, upstream } = found.value;
-			return { value: { key, size, integrity, access, ...(upstream ? { upstream } : {}) }, access, rev };
-		},
-	}).catch((error: unknown) => {
-		if (error instanceof FromUpstream) return error;
+	let located: { value: TarballLocation & { access: Access }; outcome: CacheOutcome };
+	try {
+		located = await lookupThroughReadTier<TarballLocation & { access: Access }>({
+			request,
+			env,
+			ctx,
+			route: "tarball",
+			owner: pkg.name,
+			key: tarballLookupKey(pkg.name, version),
+			caller: callerClass(principal),
+			shareable: (access) => access === "public",
+			// Any refusal is the same bare 404: the URL names nothing else the caller could learn about.
+			authorize: (access) => {
+				if (access !== "public" && !mayRead) throw refused.hidden();
+			},
+			revision: () => packageRevision(env, pkg.name),
+			produce: async () => {
+				const stub = packageStub(env, pkg.name);
+				const options = { count, mayReadRestricted: mayRead };
+				// Where upstream may serve the name, a tarball not stored here is fetched in the same call.
+				const answer = upstreamMayServe(config(env), pkg.scope)
+					? await stub.tarballOrUpstream(pkg.name, version, options)
+					: { from: "held" as const, held: await stub.tarball(version, options) };
+				if (answer.from === "upstream") throw new FromUpstream(answer.upstream);
+				const found = answer.held;
+				if (!found.ok || (found.value.access === "restricted" && !mayRead)) throw refused.hidden();
+				countedByObject = count;
+				const { key, size, integrity, access, rev, upstream } = found.value;
+				return { value: { key, size, integrity, access, ...(upstream ? { upstream } : {}) }, access, rev };
+			},
+		});
+	} catch (error) {
+		if (error instanceof FromUpstream) return serveUpstreamTarball(request, env, ctx, pkg, version, error.answer);
 		throw error;
-	});
-	if (located instanceof FromUpstream) return serveUpstreamTarball(request, env, ctx, pkg, version, located.answer);
+	}
 	const { value: tarball, outcome } = located;
 	if (count && !countedByObject && !tarball.upstream) countDownload(env, ctx, pkg.name, version);
 	const body = await readBytes(env, ctx, tarball.key, tarball.size, { shared: tarball.access === "public" });

@@ -37,17 +37,29 @@ export function remember(key: string, bytes: Uint8Array<ArrayBuffer>): void {
  * The bytes of an object (or of a range of it): from memory, from the colo's cache when `shared`
  * (public content only), else from R2, keeping a copy on the way. Null when R2 has no such object.
  */
-export async function readBytes(
+export function readBytes(
 	env: Env,
 	ctx: ExecutionContext,
 	key: string,
 	size: number,
 	options: { shared: boolean; range?: { offset: number; length: number } },
-): Promise<Uint8Array<ArrayBuffer> | ReadableStream | null> {
+): Uint8Array<ArrayBuffer> | Promise<Uint8Array<ArrayBuffer> | ReadableStream | null> {
 	const { range } = options;
 	const cacheKey = range ? `${key}#${range.offset}+${range.length}` : key;
-	const hit = remembered(cacheKey);
-	if (hit) return hit;
+	// A hit in memory is answered at once: a hot download awaits nothing here.
+	return remembered(cacheKey) ?? fetchBytes(env, ctx, key, cacheKey, size, options);
+}
+
+/** The bytes from the colo's cache or R2, a copy kept on the way (see readBytes). */
+async function fetchBytes(
+	env: Env,
+	ctx: ExecutionContext,
+	key: string,
+	cacheKey: string,
+	size: number,
+	options: { shared: boolean; range?: { offset: number; length: number } },
+): Promise<Uint8Array<ArrayBuffer> | ReadableStream | null> {
+	const { range } = options;
 	if (options.shared) {
 		const edge = await edgeGetBytes(env, cacheKey);
 		if (edge?.body) {

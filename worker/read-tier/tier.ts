@@ -66,9 +66,12 @@ export type TierRead = {
 	produce: () => Promise<{ response: Response; access: Access | null; rev: string | null }>;
 };
 
+/** A read without its `produce`, which is handed on beside it (a lookup adapts its own). */
+type TierAsk = Omit<TierRead, "produce">;
+
 export async function throughReadTier(read: TierRead): Promise<Response> {
 	const started = Date.now();
-	const resolved = await resolve(read);
+	const resolved = await resolve(read, read.produce);
 	if (resolved === KEPT_REFUSAL) return read.respondsToClient ? keptRefusalResponse() : throwHidden();
 	return answer(read, resolved.entry ?? resolved.response, resolved.outcome, started);
 }
@@ -78,12 +81,10 @@ export async function lookupThroughReadTier<V>(
 	read: Omit<TierRead, "produce"> & { produce: () => Promise<{ value: V; access: Access | null; rev: string | null }> },
 ): Promise<{ value: V; outcome: CacheOutcome }> {
 	const started = Date.now();
-	const resolved = await resolve({
-		...read,
-		produce: async () => {
-			const { value, access, rev } = await read.produce();
-			return { response: Response.json(value), access, rev };
-		},
+	// The lookup's own produce, adapted to an answer to keep: the read itself is not copied.
+	const resolved = await resolve(read, async () => {
+		const { value, access, rev } = await read.produce();
+		return { response: Response.json(value), access, rev };
 	});
 	if (resolved === KEPT_REFUSAL) throwHidden();
 	recordRead(read.env, read.route, resolved.outcome, started);
@@ -109,12 +110,12 @@ type Resolved = { outcome: CacheOutcome } & ({ entry: KeptEntry } | { entry: nul
 /** A refusal kept for the caller's class: the 404 of a missing package, answered at once. */
 const KEPT_REFUSAL = Symbol("kept refusal");
 
-async function resolve(read: TierRead): Promise<Resolved | typeof KEPT_REFUSAL> {
+async function resolve(read: TierAsk, produce: TierRead["produce"]): Promise<Resolved | typeof KEPT_REFUSAL> {
 	const ttl = config(read.env).readCacheMs;
 	if (ttl === 0 || wantsFreshCopy(read.request)) {
 		// A fresh copy asked for refreshes the cache too (under the generation before the read).
 		const slot = ttl > 0 ? await edgeSlot(read.env, read.owner, read.key) : null;
-		return settle(read, await read.produce(), slot, "bypass");
+		return settle(read, await produce(), slot, "bypass");
 	}
 	const started = Date.now();
 	const refusalMs = Math.min(ttl, REFUSAL_KEEP_MS);
@@ -160,7 +161,7 @@ async function resolve(read: TierRead): Promise<Resolved | typeof KEPT_REFUSAL> 
 	fills.set(read.key, new Promise<void>((resolve) => (filled = resolve)));
 	try {
 		slot ??= await edgeSlot(read.env, read.owner, read.key);
-		return await settle(read, await read.produce(), slot, "miss");
+		return await settle(read, await produce(), slot, "miss");
 	} catch (error) {
 		if (read.caller !== undefined && refusalMs > 0) keepRefusal(read.caller, read.key, read.owner, error);
 		throw error;
@@ -171,7 +172,7 @@ async function resolve(read: TierRead): Promise<Resolved | typeof KEPT_REFUSAL> 
 }
 
 /** Whether the caller may be served the entry; its refusal (a 404) is left for the object's answer to make. */
-function mayServe(read: TierRead, entry: KeptEntry): boolean {
+function mayServe(read: TierAsk, entry: KeptEntry): boolean {
 	try {
 		// A promise here would be a refusal nobody waits for (TypeScript lets an async function pass as
 		// one returning void): refused loudly instead of served.
@@ -189,7 +190,7 @@ const fills = new Map<string, Promise<void>>();
 
 /** `slot`: where the answer is kept in the colo's cache (besides this isolate); null: not kept. */
 async function settle(
-	read: TierRead,
+	read: TierAsk,
 	produced: { response: Response; access: Access | null; rev: string | null },
 	slot: EdgeSlot | null,
 	outcome: CacheOutcome,
@@ -236,7 +237,7 @@ export function wantsFreshCopy(request: Request): boolean {
 }
 
 async function remember(
-	read: TierRead,
+	read: TierAsk,
 	produced: { response: Response; access: Access | null; rev: string | null },
 	slot: EdgeSlot | null,
 ): Promise<KeptEntry | null> {
@@ -253,7 +254,7 @@ async function remember(
 }
 
 /** Into this isolate's memory at once; into the colo's cache after the answer, when anyone may read it. */
-function store(read: TierRead, entry: CachedEntry | KeptEntry, slot: EdgeSlot): KeptEntry {
+function store(read: TierAsk, entry: CachedEntry | KeptEntry, slot: EdgeSlot): KeptEntry {
 	const kept = memoryPut(read.key, read.owner, entry);
 	if (read.shareable(entry.access)) {
 		const shared = "bytes" in entry ? unkept(entry) : entry;
@@ -262,7 +263,7 @@ function store(read: TierRead, entry: CachedEntry | KeptEntry, slot: EdgeSlot): 
 	return kept;
 }
 
-function answer(read: TierRead, entry: KeptEntry | Response, outcome: CacheOutcome, started: number): Response {
+function answer(read: TierAsk, entry: KeptEntry | Response, outcome: CacheOutcome, started: number): Response {
 	recordRead(read.env, read.route, outcome, started);
 	if (entry instanceof Response) {
 		const response = new Response(entry.body, entry);
