@@ -23,14 +23,21 @@ export function tempDir(label: string): string {
 }
 
 export async function freePort(): Promise<number> {
-	return new Promise((resolvePort, reject) => {
+	// Below Linux's ephemeral range (32768 and up): a port the kernel handed out for listening could
+	// be handed again to any outgoing connection (the suites make thousands) before the server binds it.
+	for (let attempt = 0; attempt < 200; attempt++) {
+		const port = 20_000 + Math.floor(Math.random() * 12_000);
+		if (await bindable(port)) return port;
+	}
+	throw new Error("no free port between 20000 and 32000");
+}
+
+function bindable(port: number): Promise<boolean> {
+	return new Promise((resolveBindable) => {
 		const server = createServer();
 		server.unref();
-		server.on("error", reject);
-		server.listen(0, "127.0.0.1", () => {
-			const address = server.address();
-			server.close(() => resolvePort(typeof address === "object" && address ? address.port : 0));
-		});
+		server.once("error", () => resolveBindable(false));
+		server.listen(port, "127.0.0.1", () => server.close(() => resolveBindable(true)));
 	});
 }
 
