@@ -1,8 +1,8 @@
 import { createExecutionContext, env, runDurableObjectAlarm, SELF, waitOnExecutionContext } from "cloudflare:test";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, expectTypeOf, it, vi } from "vitest";
 import { sendDownloadCounts } from "../worker/read-tier/downloads";
 import { memoryForgetPackage } from "../worker/read-tier/memory";
-import { forgetPackage, throughReadTier } from "../worker/read-tier/tier";
+import { forgetPackage, type TierRead, throughReadTier } from "../worker/read-tier/tier";
 import { router } from "../worker/router";
 import { ADMIN, ALL, call, createToken, publish, publisherFor, readPackument, uniqueName } from "./helpers/registry";
 
@@ -86,7 +86,7 @@ describe("hot reads", () => {
 				owner,
 				key: `race:${owner}`,
 				shareable: () => true,
-				authorize: () => {},
+				admits: () => true,
 				produce: async () => {
 					await during();
 					return { response: new Response(body), access: "public", rev: body };
@@ -101,24 +101,33 @@ describe("hot reads", () => {
 		expect(await next.text()).toBe("after the write");
 	});
 
-	it("refuses to serve a kept entry through an authorize that answers with a promise", async () => {
-		const owner = uniqueName("sync");
+	it("serves a kept entry only to callers it admits, and asks the object for anyone else", async () => {
+		const owner = uniqueName("admits");
 		const ctx = createExecutionContext();
-		const read = (authorize: (access: string | null) => void) =>
+		let produced = 0;
+		const read = (admits: TierRead["admits"]) =>
 			throughReadTier({
-				request: new Request("http://registry.test/sync"),
+				request: new Request("http://registry.test/admits"),
 				env,
 				ctx,
-				route: "sync",
+				route: "admits",
 				owner,
-				key: `sync:${owner}`,
+				key: `admits:${owner}`,
 				shareable: () => false,
-				authorize,
-				produce: async () => ({ response: new Response("kept"), access: "restricted", rev: "1" }),
+				admits,
+				produce: async () => {
+					produced += 1;
+					return { response: new Response("kept"), access: "restricted", rev: "1" };
+				},
 			});
-		expect(await (await read(() => {})).text()).toBe("kept");
-		// Its refusal would be a rejected promise nobody awaits: no entry is served through one.
-		await expect(read(async () => {})).rejects.toThrow(/authorize must not be async/);
+		expect(outcome(await read(() => true))).toBe("miss");
+		expect(outcome(await read(() => true))).toBe("hit");
+		expect(produced).toBe(1);
+		// Refused, the caller takes the path of a key with nothing kept: the object is asked.
+		expect(outcome(await read(() => false))).toBe("miss");
+		expect(produced).toBe(2);
+		// The check is synchronous by its type: an async one, whose refusal nobody would wait for, does not compile.
+		expectTypeOf<() => Promise<boolean>>().not.toExtend<TierRead["admits"]>();
 		await waitOnExecutionContext(ctx);
 	});
 

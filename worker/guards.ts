@@ -99,7 +99,7 @@ export function packageRead<T>(
 			caller: callerClass(who),
 			respondsToClient: true,
 			shareable: (access) => access === "public",
-			authorize: (access) => assertCanRead(who, pkg, access ?? "restricted"),
+			admits: (access) => mayRead(who, pkg, access ?? "restricted"),
 			...(tier.revalidateByRevision ? { revision: () => packageRevision(env, pkg.name) } : {}),
 			// The object is asked without the client's conditional headers: the tier answers those.
 			produce: () => produce(unconditional(request), who),

@@ -32,9 +32,7 @@ export const serveFile = route({ auth: "capability", cache: "immutable" }, async
 		key: `file:${pkg.name}@${address.version}/${address.path}`,
 		shareable: (access) => access === "public",
 		// A public package's files under the plain URL; a restricted one's only under its capability URL.
-		authorize: (access) => {
-			if (address.capability === null ? access !== "public" : !capable) throw refused.hidden();
-		},
+		admits: (access) => (address.capability === null ? access === "public" : capable),
 		revision: () => packageRevision(env, pkg.name),
 		produce: async () => {
 			const answer = await packageStub(env, pkg.name).file(address.version, address.path);

@@ -110,9 +110,7 @@ export const getTarball = caller({ auth: "caller", cache: "immutable" }, async (
 			caller: callerClass(principal),
 			shareable: (access) => access === "public",
 			// Any refusal is the same bare 404: the URL names nothing else the caller could learn about.
-			authorize: (access) => {
-				if (access !== "public" && !mayRead) throw refused.hidden();
-			},
+			admits: (access) => access === "public" || mayRead,
 			revision: () => packageRevision(env, pkg.name),
 			produce: async () => {
 				const stub = packageStub(env, pkg.name);

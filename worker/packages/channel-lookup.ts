@@ -2,7 +2,7 @@ import { etagMatches } from "../../schema/etag";
 import type { PackageName } from "../../schema/names";
 import type { ChannelView, Readable } from "../../schema/package/contract";
 import { inRollout } from "../../schema/rollouts";
-import { assertCanRead } from "../auth/permissions";
+import { mayRead } from "../auth/permissions";
 import type { Principal } from "../auth/principal";
 import { caller, settleRead } from "../guards";
 import { publicBaseUrl, urlOf } from "../http";
@@ -55,7 +55,7 @@ function channelLookup(
 			key,
 			caller: callerClass(principal),
 			shareable: (access) => access === "public",
-			authorize: (access) => assertCanRead(principal, pkg, access ?? "restricted"),
+			admits: (access) => mayRead(principal, pkg, access ?? "restricted"),
 			revision: () => packageRevision(env, pkg.name),
 			produce: async () => {
 				const view = settleRead(principal, pkg, await packageStub(env, pkg.name).channel(channel));

@@ -33,6 +33,9 @@ export function remember(key: string, bytes: Uint8Array<ArrayBuffer>): void {
 	}
 }
 
+/** `shared`: public content, which the colo's cache may hold; `range`: only these bytes. */
+type ReadOptions = { shared: boolean; range?: { offset: number; length: number } };
+
 /**
  * The bytes of an object (or of a range of it): from memory, from the colo's cache when `shared`
  * (public content only), else from R2, keeping a copy on the way. Null when R2 has no such object.
@@ -42,7 +45,7 @@ export function readBytes(
 	ctx: ExecutionContext,
 	key: string,
 	size: number,
-	options: { shared: boolean; range?: { offset: number; length: number } },
+	options: ReadOptions,
 ): Uint8Array<ArrayBuffer> | Promise<Uint8Array<ArrayBuffer> | ReadableStream | null> {
 	const { range } = options;
 	const cacheKey = range ? `${key}#${range.offset}+${range.length}` : key;
@@ -57,7 +60,7 @@ async function fetchBytes(
 	key: string,
 	cacheKey: string,
 	size: number,
-	options: { shared: boolean; range?: { offset: number; length: number } },
+	options: ReadOptions,
 ): Promise<Uint8Array<ArrayBuffer> | ReadableStream | null> {
 	const { range } = options;
 	if (options.shared) {

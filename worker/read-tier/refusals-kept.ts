@@ -19,8 +19,6 @@ export const REFUSAL_KEEP_MS = 5_000;
 
 const grantGenerations = new WeakMap<object, number>();
 let lastGeneration = 0;
-/** Each principal's class, made once: a principal is made once per token record (auth/principal.ts). */
-const classes = new WeakMap<Principal, string>();
 
 /**
  * Whose refusals an answer may be reused for: anyone without a token, the admin, or one token under
@@ -30,17 +28,13 @@ const classes = new WeakMap<Principal, string>();
 export function callerClass(principal: Principal): string {
 	if (principal.kind === "anonymous") return "anonymous";
 	if (principal.kind === "admin") return "admin";
-	const known = classes.get(principal);
-	if (known !== undefined) return known;
 	let generation = grantGenerations.get(principal.grants);
 	if (generation === undefined) {
 		lastGeneration += 1;
 		generation = lastGeneration;
 		grantGenerations.set(principal.grants, generation);
 	}
-	const made = `token:${principal.tokenId}:${generation}`;
-	classes.set(principal, made);
-	return made;
+	return `token:${principal.tokenId}:${generation}`;
 }
 
 function refusalKey(caller: string, key: string): string {

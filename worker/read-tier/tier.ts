@@ -1,7 +1,6 @@
 import { config } from "../../schema/config";
 import { etagMatches } from "../../schema/etag";
 import type { Access } from "../../schema/package/contract";
-import { HttpError } from "../errors";
 import { type EdgeSlot, edgeForgetPackage, edgeSlot } from "./edge";
 import {
 	type CachedEntry,
@@ -51,10 +50,11 @@ export type TierRead = {
 	 */
 	caller?: string;
 	/**
-	 * Throws (the same 404 as for a missing package) when the caller may not read the entry. What it
-	 * needs (the principal) is known before the tier is asked, so it answers at once: a hit awaits nothing.
+	 * Whether the caller may be served an entry of this access. What it needs (the principal) is
+	 * known before the tier is asked, so it answers at once (a hit awaits nothing), and as a boolean:
+	 * an async check could not pass for one. A caller it refuses is answered as for a missing package.
 	 */
-	authorize: (access: Access | null) => void;
+	admits: (access: Access | null) => boolean;
 	/** The package's revision now, to revalidate an expired entry; absent: expired entries are read again. */
 	revision?: () => Promise<string | null>;
 	/**
@@ -126,14 +126,14 @@ async function resolve(read: TierAsk, produce: TierRead["produce"]): Promise<Res
 	// package's: the colo's cache is looked at, the object is asked and refuses. Answered from
 	// memory, a refusal would tell by its speed (or by the object calls it makes) that a restricted
 	// package exists.
-	if (entry && !mayServe(read, entry)) entry = null;
+	if (entry && !read.admits(entry.access)) entry = null;
 	// Looked up only when this isolate has nothing: a memory hit never touches the colo's cache.
 	let slot: EdgeSlot | null = null;
 	if (!entry) {
 		slot = await edgeSlot(read.env, read.owner, read.key);
 		const shared = await slot.get();
 		if (shared) entry = memoryPut(read.key, read.owner, shared);
-		if (entry && !mayServe(read, entry)) entry = null;
+		if (entry && !read.admits(entry.access)) entry = null;
 	}
 	if (entry) {
 		if (started - entry.storedAt < ttl) return { entry, outcome: "hit" };
@@ -153,7 +153,7 @@ async function resolve(read: TierAsk, produce: TierRead["produce"]): Promise<Res
 		await filling;
 		if (read.caller !== undefined) throwKeptRefusal(read.caller, read.key, refusalMs);
 		const filled = memoryGet(read.key);
-		if (filled && Date.now() - filled.storedAt < ttl && mayServe(read, filled)) {
+		if (filled && Date.now() - filled.storedAt < ttl && read.admits(filled.access)) {
 			return { entry: filled, outcome: "hit" };
 		}
 	}
@@ -168,20 +168,6 @@ async function resolve(read: TierAsk, produce: TierRead["produce"]): Promise<Res
 	} finally {
 		fills.delete(read.key);
 		filled();
-	}
-}
-
-/** Whether the caller may be served the entry; its refusal (a 404) is left for the object's answer to make. */
-function mayServe(read: TierAsk, entry: KeptEntry): boolean {
-	try {
-		// A promise here would be a refusal nobody waits for (TypeScript lets an async function pass as
-		// one returning void): refused loudly instead of served.
-		if ((read.authorize(entry.access) as unknown) !== undefined)
-			throw new Error("read tier: authorize must not be async");
-		return true;
-	} catch (error) {
-		if (error instanceof HttpError && error.status === 404) return false;
-		throw error;
 	}
 }
 

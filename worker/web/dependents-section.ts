@@ -50,7 +50,7 @@ async function dependentsOf(context: {
 		owner: null,
 		key: `${publicBaseUrl(request, env)}${packagePath(name)}#dependents:${view}`,
 		shareable: () => view === "public",
-		authorize: () => {},
+		admits: () => true,
 		produce: async () => ({
 			response: json(await searchIndexStub(env).dependents(name, readable(principal), DEPENDENTS_SHOWN)),
 			access: null,

@@ -2,7 +2,7 @@ import { config } from "../../schema/config";
 import type { PackageName } from "../../schema/names";
 import type { PackagePage, PageChannel, Readable } from "../../schema/package/contract";
 import { upstreamMayServe } from "../../schema/upstream";
-import { assertCanRead, can } from "../auth/permissions";
+import { can, mayRead } from "../auth/permissions";
 import type { Principal } from "../auth/principal";
 import { versionBaseUri } from "../files/urls";
 import { settleRead } from "../guards";
@@ -49,7 +49,7 @@ export const packagePage = webPage({ auth: "viewer", cache: "personal" }, async 
 		key: `${base}${url.pathname}#page:${view}`,
 		caller: callerClass(principal),
 		shareable: (access) => access === "public" && view === "public",
-		authorize: (access) => assertCanRead(principal, pkg, access ?? "restricted"),
+		admits: (access) => mayRead(principal, pkg, access ?? "restricted"),
 		produce: async () => {
 			const stub = packageStub(env, pkg.name);
 			// What the caller may read goes with the question: a hidden package is refused unbuilt (#22.9).
