@@ -2,7 +2,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { applyMigrations } from "../durable-objects/migrations";
 import { Channels } from "../durable-objects/package/channels";
-import { Documents } from "../durable-objects/package/documents";
+import { Documents, DUE_VERSIONS_SQL } from "../durable-objects/package/documents";
 import { STORAGE_BYTES_SQL } from "../durable-objects/package/metrics-report";
 import { PackageRecord } from "../durable-objects/package/package-record";
 import { fullPackument } from "../durable-objects/package/packument";
@@ -209,5 +209,59 @@ describe("what a write costs the alarm (#25)", () => {
 			},
 		);
 		expect(plan).toEqual(["SCAN versions USING COVERING INDEX versions_tarball_size"]);
+	});
+
+	it("finds the versions whose pieces are due by their keys, never by reading every version", async () => {
+		const plan = await runInDurableObject(
+			env.PACKAGES.get(env.PACKAGES.idFromName(uniqueName("plan"))),
+			(_i, state) => {
+				applyMigrations(state.storage, packageMetadataMigrations, packageMetadataSchema);
+				return state.storage.sql
+					.exec<{ detail: string }>(`EXPLAIN QUERY PLAN ${DUE_VERSIONS_SQL}`)
+					.toArray()
+					.map((row) => row.detail);
+			},
+		);
+		expect(plan.some((step) => /^SEARCH versions USING INDEX \w+ \(version=\?\)$/.test(step))).toBe(true);
+		expect(plan.filter((step) => step.startsWith("SCAN versions"))).toEqual([]);
+	});
+
+	it("lists, on the way to step 11, the versions without pieces as due and drops pieces without versions", async () => {
+		const name = uniqueName("due");
+		const outcome = await runInDurableObject(env.PACKAGES.get(env.PACKAGES.idFromName(name)), (_i, state) => {
+			const sql = state.storage.sql;
+			applyMigrations(
+				state.storage,
+				packageMetadataMigrations.filter((m) => m.version <= 10),
+			);
+			const now = "2026-01-02T00:00:00.000Z";
+			new PackageRecord(sql).claim(name, "public", now);
+			const versions = new Versions(sql);
+			for (const [i, version] of ["1.0.0", "1.1.0"].entries()) {
+				versions.insert(
+					{ ...versionRow(version, { name, version }), published_at: `2026-01-0${i + 2}T00:00:00.000Z` },
+					[],
+				);
+			}
+			const pkg = new PackageRecord(sql).bumpRevision(now);
+			// Before step 11 nothing marks a version due: 1.0.0 and 1.1.0 have no pieces, 9.9.9 only pieces.
+			sql.exec(
+				`INSERT INTO version_documents (version, published_at, seq, abbreviated, full_head, full_tail)
+				 VALUES ('9.9.9', ?, 99, '{}', '{', '}')`,
+				now,
+			);
+			const before = sql.exec<{ version: string }>(`SELECT version FROM version_documents ORDER BY version`).toArray();
+
+			applyMigrations(state.storage, packageMetadataMigrations);
+			const due = sql.exec<{ version: string }>(`SELECT version FROM version_documents_due ORDER BY version`).toArray();
+			new Documents(sql).store(pkg);
+			const after = sql.exec<{ version: string }>(`SELECT version FROM version_documents ORDER BY version`).toArray();
+			return { before, due, after };
+		});
+		expect(outcome).toEqual({
+			before: [{ version: "9.9.9" }],
+			due: [{ version: "1.0.0" }, { version: "1.1.0" }],
+			after: [{ version: "1.0.0" }, { version: "1.1.0" }],
+		});
 	});
 });

@@ -1,12 +1,16 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { Channels } from "../durable-objects/package/channels";
+import type { PackageMetadataDO } from "../durable-objects/package/package-metadata";
 import { abbreviatedPackument, fullPackument } from "../durable-objects/package/packument";
 import { assembleAbbreviated, assembleFull, versionPieces } from "../durable-objects/package/packument-pieces";
+import { Versions } from "../durable-objects/package/versions";
+import { sha256Hex } from "../schema/hashing";
 import type { Person } from "../schema/package/contract";
 import type { PackageRow, VersionRow } from "../schema/package/rows";
 import { actorNamed, packageStub, publishInput } from "./helpers/package-object";
 import { packageRow, versionRow } from "./helpers/package-rows";
-import { ADMIN, packument, uniqueName } from "./helpers/registry";
+import { ADMIN, BASE, call, packument, uniqueName } from "./helpers/registry";
 import { largestValue, largestValueIn, MAX_SQLITE_VALUE_BYTES } from "./helpers/sqlite-values";
 
 // Packuments stored in pieces, one row per version (#25 "packuments that scale"): the joined
@@ -174,13 +178,21 @@ describe("a package object's stored packuments (#25 packuments that scale)", () 
 		expect(doc.versions["1.1.0"]?.deprecated).toBe("old");
 	});
 
-	it("builds the pieces of versions stored before pieces existed on first read, the same bytes", async () => {
-		const name = uniqueName("older");
+	it("builds the pieces of a version a restore wrote as a row (the triggers mark it due) on first read, the same bytes", async () => {
+		const name = uniqueName("restored");
 		const stub = packageStub(name);
 		for (const version of ["1.0.0", "1.1.0"]) await stub.publish(publishInput(name, version));
-		const { expected, pieces } = await runInDurableObject(stub, (instance, state) => {
+		const { expected, pieces, due } = await runInDurableObject(stub, (instance, state) => {
 			const sql = state.storage.sql;
-			sql.exec(`DELETE FROM version_documents`);
+			// As a restore's table dump writes rows: every column, by plain SQL, no Versions call.
+			const row = sql.exec<Record<string, SqlStorageValue>>(`SELECT * FROM versions WHERE version = '1.1.0'`).one();
+			sql.exec(`DELETE FROM versions WHERE version = '1.1.0'`);
+			const columns = Object.keys(row);
+			sql.exec(
+				`INSERT INTO versions (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
+				...Object.values(row),
+			);
+			const waiting = sql.exec<{ version: string }>(`SELECT version FROM version_documents_due`).toArray();
 			const pkg = sql.exec<PackageRow>(`SELECT * FROM package`).one();
 			const versions = sql.exec<VersionRow>(`SELECT * FROM versions ORDER BY published_at, rowid`).toArray();
 			const read = instance.packument("abbreviated", null);
@@ -188,22 +200,29 @@ describe("a package object's stored packuments (#25 packuments that scale)", () 
 			return {
 				expected: read.value.body === JSON.stringify(abbreviatedPackument(pkg, versions, { latest: "1.1.0" })),
 				pieces: sql.exec<{ n: number }>(`SELECT count(*) AS n FROM version_documents`).one().n,
+				due: {
+					before: waiting.map((r) => r.version),
+					after: sql.exec(`SELECT 1 FROM version_documents_due`).toArray().length,
+				},
 			};
 		});
+		expect(due).toEqual({ before: ["1.1.0"], after: 0 });
 		expect(expected).toBe(true);
 		expect(pieces).toBe(2);
 	});
 
-	it("never shows pieces whose version is gone", async () => {
+	it("drops a version's pieces with its row, whatever deletes it", async () => {
 		const name = uniqueName("orphan");
 		const stub = packageStub(name);
-		await stub.publish(publishInput(name, "1.0.0"));
-		await runInDurableObject(stub, (_i, state) => {
-			state.storage.sql.exec(
-				`INSERT INTO version_documents (version, published_at, seq, abbreviated, full_head, full_tail)
-				 SELECT '9.9.9', published_at, seq + 1, abbreviated, full_head, full_tail FROM version_documents`,
-			);
+		for (const version of ["1.0.0", "1.1.0"]) await stub.publish(publishInput(name, version));
+		const pieces = await runInDurableObject(stub, (_i, state) => {
+			state.storage.sql.exec(`DELETE FROM versions WHERE version = '1.1.0'`);
+			return state.storage.sql
+				.exec<{ version: string }>(`SELECT version FROM version_documents`)
+				.toArray()
+				.map((r) => r.version);
 		});
+		expect(pieces).toEqual(["1.0.0"]);
 		await stub.setAccess({ access: "public" }, actorNamed());
 		const abbreviated = await stub.packument("abbreviated", null);
 		if (!abbreviated.ok) throw new Error("packument refused");
@@ -222,5 +241,107 @@ describe("a package object's stored packuments (#25 packuments that scale)", () 
 			return largest;
 		});
 		expect(found).toEqual({ table: "scratch", column: "big", bytes: MAX_SQLITE_VALUE_BYTES + 1 });
+	});
+});
+
+describe("packuments too large to join (#25 packuments of any size)", () => {
+	/** A package with `count` more versions of about 3 KB of fields each, written as rows (as a restore writes them). */
+	async function manyVersions(name: string, count: number) {
+		const stub = packageStub(name);
+		await stub.publish(publishInput(name, "0.0.1"));
+		await runInDurableObject(stub, (_i, state) => {
+			const sql = state.storage.sql;
+			const row = sql.exec<Record<string, SqlStorageValue>>(`SELECT * FROM versions`).one();
+			const columns = Object.keys(row);
+			const insert = `INSERT INTO versions (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`;
+			for (let i = 1; i <= count; i++) {
+				const version = `1.0.${i}`;
+				const values: Record<string, SqlStorageValue> = {
+					...row,
+					version,
+					version_id: crypto.randomUUID(),
+					manifest: JSON.stringify({ name, version, description: `${i} ${"d".repeat(3_000)}`, main: "index.js" }),
+					published_at: new Date(Date.UTC(2026, 0, 1) + i * 1_000).toISOString(),
+				};
+				sql.exec(insert, ...columns.map((column) => values[column] ?? null));
+			}
+		});
+		// A write: the due pieces are built, the revision moves.
+		await stub.setAccess({ access: "public" }, actorNamed());
+		return stub;
+	}
+
+	/** What the pure builders make of the package's rows, the base URL in place: its digest and length. */
+	function expected(stub: DurableObjectStub<PackageMetadataDO>) {
+		return runInDurableObject(stub, async (_i, state) => {
+			const sql = state.storage.sql;
+			const pkg = sql.exec<PackageRow>(`SELECT * FROM package`).one();
+			const rows = sql.exec<VersionRow>(`SELECT * FROM versions ORDER BY published_at, rowid`).toArray();
+			const tags = new Channels(sql).distTags();
+			const people = new Versions(sql).maintainers();
+			const texts = {
+				full: JSON.stringify(fullPackument(pkg, rows, tags, people)),
+				abbreviated: JSON.stringify(abbreviatedPackument(pkg, rows, tags)),
+			};
+			const digest = async (text: string) => ({
+				sha256: await sha256Hex(text.replaceAll(pkg.base_placeholder, BASE)),
+				length: text.replaceAll(pkg.base_placeholder, BASE).length,
+			});
+			return { full: await digest(texts.full), abbreviated: await digest(texts.abbreviated) };
+		});
+	}
+
+	it("streams both forms of a packument over 32 MiB through the Worker: the builder's bytes, 304 on its ETag", async () => {
+		const name = uniqueName("huge");
+		const stub = await manyVersions(name, 11_000);
+		const want = await expected(stub);
+		// More than one RPC value may carry (32 MiB): the object could never hand it over whole.
+		expect(want.full.length).toBeGreaterThan(32 * 1024 * 1024);
+
+		for (const form of ["full", "abbreviated"] as const) {
+			const res = await packument(name, ADMIN, form === "full" ? undefined : "application/vnd.npm.install-v1+json");
+			expect(res.status).toBe(200);
+			expect(res.headers.get("content-type")).toMatch(
+				form === "full" ? /^application\/json/ : /^application\/vnd\.npm/,
+			);
+			const bytes = new Uint8Array(await res.arrayBuffer());
+			const digest = (await crypto.subtle.digest("SHA-256", bytes)) as ArrayBuffer;
+			expect({ sha256: new Uint8Array(digest).toHex(), length: bytes.byteLength }).toEqual(want[form]);
+
+			const etag = res.headers.get("etag") ?? "";
+			expect(etag).toMatch(form === "full" ? /-f"$/ : /-a"$/);
+			const again = await call(`/${name}`, {
+				token: ADMIN,
+				headers: {
+					"if-none-match": etag,
+					...(form === "full" ? {} : { accept: "application/vnd.npm.install-v1+json" }),
+				},
+			});
+			expect(again.status).toBe(304);
+			expect(await again.text()).toBe("");
+		}
+		// Nothing the stream read was kept whole, in the object or in any value.
+		expect((await largestValueIn(stub))?.bytes).toBeLessThan(MAX_SQLITE_VALUE_BYTES);
+	});
+
+	it("finishes a streamed packument that a publish lands in while it is read: whole JSON, every version it began with", async () => {
+		const name = uniqueName("torn");
+		const stub = await manyVersions(name, 11_000);
+		const res = await packument(name, ADMIN);
+		if (!res.body) throw new Error("expected a body");
+		const reader = res.body.getReader();
+		const chunks: Uint8Array[] = [];
+		const first = await reader.read();
+		if (first.done) throw new Error("expected bytes");
+		chunks.push(first.value);
+		expect((await stub.publish(publishInput(name, "2.0.0"))).ok).toBe(true);
+		for (let next = await reader.read(); !next.done; next = await reader.read()) chunks.push(next.value);
+		const doc = JSON.parse(await new Blob(chunks).text()) as {
+			versions: Record<string, unknown>;
+			time: Record<string, string>;
+		};
+		const began = ["0.0.1", ...Array.from({ length: 11_000 }, (_, i) => `1.0.${i + 1}`)];
+		expect(began.filter((version) => !(version in doc.versions))).toEqual([]);
+		expect(began.filter((version) => !(version in doc.time))).toEqual([]);
 	});
 });

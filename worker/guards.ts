@@ -69,6 +69,7 @@ export function packageRead<T>(
 		request: RouteRequest,
 		pkg: PackageName,
 		mayReadRestricted: boolean,
+		env: Env,
 	) => Promise<Result<Readable<T>>>,
 	handle: (context: ReadContext<T>) => Promise<Response> | Response,
 ): Handler {
@@ -80,7 +81,7 @@ export function packageRead<T>(
 			// Made here, not up front: a read the tier answers never needs the object.
 			const stub = packageStub(env, pkg.name);
 			const mayReadRestricted = known === undefined || can(known, pkg, "read");
-			const [who, result] = await Promise.all([principal, read(stub, asked, pkg, mayReadRestricted)]);
+			const [who, result] = await Promise.all([principal, read(stub, asked, pkg, mayReadRestricted, env)]);
 			const value = settleRead(who, pkg, result);
 			const answer = await handle({ request: asked, env, ctx, pkg, principal: who, stub, value });
 			const response = withCache(policy.cache, { response: answer, access: value.access });

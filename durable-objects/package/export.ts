@@ -45,6 +45,7 @@ export const PACKAGE_TABLES: readonly TableSpec[] = [
  */
 export const PACKAGE_TABLES_KEPT_BACK: Readonly<Record<string, string>> = {
 	version_documents: "each version's pieces of the packuments: built again from the version rows on first use",
+	version_documents_due: "which versions' pieces are still to be built: a restored version row marks its own",
 	index_outbox: "what the search index last heard: the alarm tells it again",
 	retention_checks: "when retention last looked: it looks again",
 	upstream_documents: "copies of an upstream's packuments: fetched again on demand",

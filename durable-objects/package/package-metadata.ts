@@ -3,7 +3,6 @@ import type { Actor, AuditFilter } from "../../schema/audit";
 import type { DumpCursor, PackageRows as ExportedRows, PackageHead } from "../../schema/backup/contract";
 import { config } from "../../schema/config";
 import { ok, type Refusal, type Result } from "../../schema/errors";
-import { etagMatches } from "../../schema/etag";
 import { splitName } from "../../schema/names";
 import type {
 	AccessChange,
@@ -32,7 +31,7 @@ import { Schema } from "../migrations";
 import { transact } from "../transaction";
 import { BackupSide } from "./backup-side";
 import * as channelChanges from "./channel-changes";
-import type { PackumentForm } from "./documents";
+import { type PackumentForm, packumentFrame } from "./documents";
 import { importMetadata, importVersion } from "./import";
 import { PackageAlarm } from "./package-alarm";
 import { revision } from "./package-record";
@@ -119,19 +118,11 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		return pkg ? revision(pkg) : null;
 	}
 
-	packument(form: PackumentForm, ifNoneMatch: string | null, mayReadRestricted = true) {
-		return this.read((pkg) => {
-			const { documents, versions, channels } = this.rows;
-			const etag = documents.etag(pkg, form);
-			const body = etagMatches(ifNoneMatch, etag)
-				? null
-				: documents.body(pkg, form, () => {
-						const distTags = channels.distTags();
-						const latest = () => versions.get(distTags.latest ?? "") ?? versions.lastPublished();
-						return { distTags, maintainers: versions.maintainers(), latest };
-					});
-			return ok({ etag, modified: pkg.modified_at, body, placeholder: pkg.base_placeholder });
-		}, mayReadRestricted);
+	packument(form: PackumentForm, ifNoneMatch: string | null, mayReadRestricted = true, base?: string) {
+		return this.read(
+			(pkg) => ok(this.rows.documents.served(pkg, form, ifNoneMatch, packumentFrame(this.sql), base)),
+			mayReadRestricted,
+		);
 	}
 
 	versionDocument(spec: string, mayReadRestricted = true) {
@@ -279,14 +270,16 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 
 	// ── the name as clients see it: this registry's package, or the upstream's ─────────────────
 
+	/** `base` (a client's URL of the registry): a local packument too long to join comes as `stream`. */
 	async servedPackument(
 		name: string,
 		form: PackumentForm,
 		ifNoneMatch: string | null,
 		mayReadRestricted = true,
-	): Promise<Result<Readable<ServedDocument>>> {
+		base?: string,
+	): Promise<Result<Readable<ServedDocument & { stream?: ReadableStream<Uint8Array> }>>> {
 		if (!this.ownsName(name)) return this.upstream.packument(name, form, ifNoneMatch);
-		const local = this.packument(form, ifNoneMatch, mayReadRestricted);
+		const local = this.packument(form, ifNoneMatch, mayReadRestricted, base);
 		return local.ok ? ok({ ...local.value, upstream: null }) : local;
 	}
 

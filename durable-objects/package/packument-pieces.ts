@@ -41,13 +41,9 @@ export function assembleFull(
 	distTags: Record<string, string>,
 	maintainers: Person[],
 ): string {
-	const people = JSON.stringify(asPeople(maintainers));
-	const versions = pieces.map((p) => `${JSON.stringify(p.version)}:${p.full_head}${people}${p.full_tail}`);
-	// The rest of the document as the pure builder makes it, its versions left out (its time needs
-	// only the publish times).
-	const marker = `\u0000${crypto.randomUUID()}`;
-	const frame = fullPackumentFrame(pkg, pieces, latest, distTags, maintainers, marker);
-	return joinVersions(frame, marker, versions);
+	const entry = fullEntry(maintainers);
+	const [head, tail] = fullFrame(pkg, pieces, latest, distTags, maintainers);
+	return `${head}{${pieces.map(entry).join(",")}}${tail}`;
 }
 
 /** The abbreviated packument's text from the pieces of every version, in publish order. */
@@ -56,15 +52,43 @@ export function assembleAbbreviated(
 	pieces: AbbreviatedPiece[],
 	distTags: Record<string, string>,
 ): string {
-	const versions = pieces.map((p) => `${JSON.stringify(p.version)}:${p.abbreviated}`);
-	const marker = `\u0000${crypto.randomUUID()}`;
-	return joinVersions(abbreviatedPackumentFrame(pkg, distTags, marker), marker, versions);
+	const [head, tail] = abbreviatedFrame(pkg, distTags);
+	return `${head}{${pieces.map(abbreviatedEntry).join(",")}}${tail}`;
 }
 
-/** The frame's text with the versions object, written from the pieces, where the marker stands. */
-function joinVersions(frame: Record<string, unknown>, marker: string, versions: string[]): string {
-	const [head, tail] = splitAt(JSON.stringify(frame), JSON.stringify(marker));
-	return `${head}{${versions.join(",")}}${tail}`;
+/**
+ * The full form's text before and after its versions object, as the pure builder makes it (its
+ * time needs only the publish times, in publish order): a streamed read writes the versions between.
+ */
+export function fullFrame(
+	pkg: PackageRow,
+	times: Pick<VersionRow, "version" | "published_at">[],
+	latest: VersionRow | null,
+	distTags: Record<string, string>,
+	maintainers: Person[],
+): [string, string] {
+	const marker = `\u0000${crypto.randomUUID()}`;
+	return splitAt(
+		JSON.stringify(fullPackumentFrame(pkg, times, latest, distTags, maintainers, marker)),
+		JSON.stringify(marker),
+	);
+}
+
+/** The abbreviated form's text before and after its versions object. */
+export function abbreviatedFrame(pkg: PackageRow, distTags: Record<string, string>): [string, string] {
+	const marker = `\u0000${crypto.randomUUID()}`;
+	return splitAt(JSON.stringify(abbreviatedPackumentFrame(pkg, distTags, marker)), JSON.stringify(marker));
+}
+
+/** One version's `"number":{…}` in the full form, with the package's current maintainers. */
+export function fullEntry(maintainers: Person[]): (piece: FullPiece) => string {
+	const people = JSON.stringify(asPeople(maintainers));
+	return (p) => `${JSON.stringify(p.version)}:${p.full_head}${people}${p.full_tail}`;
+}
+
+/** One version's `"number":{…}` in the abbreviated form. */
+export function abbreviatedEntry(piece: AbbreviatedPiece): string {
+	return `${JSON.stringify(piece.version)}:${piece.abbreviated}`;
 }
 
 function splitAt(text: string, marker: string): [string, string] {

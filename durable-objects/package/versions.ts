@@ -4,8 +4,8 @@ import type { VersionInsert, VersionRow } from "../../schema/package/rows";
 
 // Versions of one package and the index of their files. Rows are immutable once inserted, except
 // for the deprecation message and the signatures; a removed version leaves its number behind so it
-// is never reused. A change to a version drops its stored packument pieces (documents.ts), which
-// the write then builds again.
+// is never reused. A change to a version drops its stored packument pieces and marks them due
+// (triggers, migration 11), and the write builds them again (documents.ts).
 
 export class Versions {
 	constructor(private readonly sql: SqlStorage) {}
@@ -116,12 +116,10 @@ export class Versions {
 
 	setSignatures(version: string, signatures: string): void {
 		this.sql.exec(`UPDATE versions SET signatures = ? WHERE version = ?`, signatures, version);
-		this.dropPieces(version);
 	}
 
 	setDeprecated(version: string, message: string | null): void {
 		this.sql.exec(`UPDATE versions SET deprecated = ? WHERE version = ?`, message, version);
-		this.dropPieces(version);
 	}
 
 	/** Deletes a version and its file index, keeping its number; returns the R2 keys of its bytes. */
@@ -130,7 +128,6 @@ export class Versions {
 		if (!row) return [];
 		this.sql.exec(`DELETE FROM files WHERE version = ?`, version);
 		this.sql.exec(`DELETE FROM versions WHERE version = ?`, version);
-		this.dropPieces(version);
 		this.sql.exec(
 			`INSERT INTO removed_versions (version, removed_at, removed_by) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
 			version,
@@ -138,10 +135,6 @@ export class Versions {
 			by,
 		);
 		return [row.tarball_key, row.files_key];
-	}
-
-	private dropPieces(version: string): void {
-		this.sql.exec(`DELETE FROM version_documents WHERE version = ?`, version);
 	}
 
 	/** A version's files by path, at most `limit` of them (the page's file browser). */

@@ -328,12 +328,14 @@ export interface PackageMetadataContract {
 
 	// the name as every client sees it: the local package, else (when the name may come from
 	// upstream, schema/upstream.ts) the upstream's copy, fetched, cached and revalidated here
+	/** With `base`, a local packument too large to join comes as `stream`, the base URL in place. */
 	servedPackument(
 		name: string,
 		form: "full" | "abbreviated",
 		ifNoneMatch: string | null,
 		mayReadRestricted?: boolean,
-	): Promise<Result<Readable<ServedDocument>>>;
+		base?: string,
+	): Promise<Result<Readable<ServedDocument & { stream?: ReadableStream<Uint8Array> }>>>;
 	servedVersionDocument(
 		name: string,
 		spec: string,

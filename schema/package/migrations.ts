@@ -330,4 +330,44 @@ export const packageMetadataMigrations: readonly Migration[] = [
 			CREATE INDEX versions_tarball_size ON versions (tarball_size);
 		`,
 	},
+	{
+		version: 11,
+		name: "the versions whose packument pieces are due, kept by triggers",
+		sql: `
+			-- Which versions' packument pieces are still to be built (documents.ts). The triggers keep
+			-- it, and drop a changed or removed version's pieces, whatever writes the version (a
+			-- publish, a deprecation, a signature, a restore's rows): a write builds what it changed
+			-- without comparing every version with every piece (#25: two scans per write, 2 ms at
+			-- 5,000 versions and 33 ms at 50,000).
+			CREATE TABLE version_documents_due (version TEXT PRIMARY KEY) WITHOUT ROWID;
+
+			-- What the scans would have found the next time: versions without pieces, pieces without versions.
+			INSERT INTO version_documents_due (version)
+				SELECT version FROM versions v WHERE NOT EXISTS (SELECT 1 FROM version_documents d WHERE d.version = v.version);
+			DELETE FROM version_documents WHERE NOT EXISTS (SELECT 1 FROM versions v WHERE v.version = version_documents.version);
+
+			CREATE TRIGGER versions_added AFTER INSERT ON versions BEGIN
+				INSERT OR IGNORE INTO version_documents_due (version) VALUES (NEW.version);
+			END;
+
+			CREATE TRIGGER versions_changed AFTER UPDATE ON versions BEGIN
+				DELETE FROM version_documents WHERE version = OLD.version;
+				INSERT OR IGNORE INTO version_documents_due (version) VALUES (NEW.version);
+			END;
+
+			CREATE TRIGGER versions_removed AFTER DELETE ON versions BEGIN
+				DELETE FROM version_documents WHERE version = OLD.version;
+				DELETE FROM version_documents_due WHERE version = OLD.version;
+			END;
+		`,
+	},
+	{
+		version: 12,
+		name: "packument pieces indexed in publish order",
+		sql: `
+			-- A packument too large to join in memory (or to pass between objects: 32 MiB) is streamed
+			-- page by page in publish order (documents.ts), each page found from the last by this index.
+			CREATE INDEX version_documents_order ON version_documents (published_at, seq);
+		`,
+	},
 ];

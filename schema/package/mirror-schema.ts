@@ -27,9 +27,12 @@ export const MIRROR_PART_SINCE = 9;
  */
 export const packageMirrorSteps: readonly Migration[] = [];
 
-/** The table a statement of the squashed script creates, indexes or fills. */
+/** The table a statement of the squashed script creates, indexes, fills or watches (a trigger). */
 function tableOf(statement: string): string {
-	const found = /^\s*(?:CREATE TABLE|CREATE (?:UNIQUE )?INDEX \w+ ON|INSERT INTO)\s+(\w+)/.exec(statement);
+	const found =
+		/^\s*(?:CREATE TABLE|CREATE (?:UNIQUE )?INDEX \w+ ON|CREATE TRIGGER \w+ (?:AFTER|BEFORE) (?:INSERT|UPDATE|DELETE) ON|INSERT INTO)\s+(\w+)/.exec(
+			statement,
+		);
 	if (!found?.[1]) throw new Error(`squashed schema: no table in ${statement.slice(0, 60)}`);
 	return found[1];
 }

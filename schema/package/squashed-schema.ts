@@ -5,7 +5,7 @@ import type { SquashedSchema } from "../migrations";
 // the steps (#25). The steps stay the truth: tests/migrations.test.ts checks the two agree.
 
 export const packageMetadataSchema: SquashedSchema = {
-	version: 10,
+	version: 12,
 	sql: `
 CREATE TABLE package (
 				singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
@@ -223,6 +223,24 @@ CREATE TABLE hook_deliveries (
 			) WITHOUT ROWID;
 
 CREATE INDEX versions_tarball_size ON versions (tarball_size);
+
+CREATE TABLE version_documents_due (version TEXT PRIMARY KEY) WITHOUT ROWID;
+
+CREATE TRIGGER versions_added AFTER INSERT ON versions BEGIN
+				INSERT OR IGNORE INTO version_documents_due (version) VALUES (NEW.version);
+			END;
+
+CREATE TRIGGER versions_changed AFTER UPDATE ON versions BEGIN
+				DELETE FROM version_documents WHERE version = OLD.version;
+				INSERT OR IGNORE INTO version_documents_due (version) VALUES (NEW.version);
+			END;
+
+CREATE TRIGGER versions_removed AFTER DELETE ON versions BEGIN
+				DELETE FROM version_documents WHERE version = OLD.version;
+				DELETE FROM version_documents_due WHERE version = OLD.version;
+			END;
+
+CREATE INDEX version_documents_order ON version_documents (published_at, seq);
 
 INSERT INTO index_outbox (singleton, delivered_rev, delivered_weekly, delivered_at, failures) VALUES (1, 0, 0, 0, 0);
 

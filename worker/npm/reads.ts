@@ -13,7 +13,7 @@ import { readBytes } from "../read-tier/bytes";
 import { countDownload } from "../read-tier/downloads";
 import type { CacheOutcome } from "../read-tier/metrics";
 import { callerClass } from "../read-tier/refusals-kept";
-import { lookupThroughReadTier } from "../read-tier/tier";
+import { lookupThroughReadTier, neverKeep } from "../read-tier/tier";
 import { refused } from "../refusals";
 import { tarballLookupKey } from "../upstream/first-fetch";
 import { serveUpstreamTarball } from "../upstream/tarballs";
@@ -44,12 +44,13 @@ export const getPackument = packageRead(
 			revalidateByRevision: true,
 		},
 	},
-	async (stub, request, pkg, mayReadRestricted) =>
+	async (stub, request, pkg, mayReadRestricted, env) =>
 		stub.servedPackument(
 			pkg.name,
 			wantsAbbreviated(request) ? "abbreviated" : "full",
 			request.headers.get("if-none-match"),
 			mayReadRestricted,
+			publicBaseUrl(request, env),
 		),
 	({ request, env, value: doc }) => {
 		const abbreviated = wantsAbbreviated(request);
@@ -57,15 +58,17 @@ export const getPackument = packageRead(
 			etag: doc.etag,
 			"last-modified": new Date(doc.modified).toUTCString(),
 			vary: "accept, authorization",
+			"content-type": abbreviated ? `${ABBREVIATED}; charset=utf-8` : "application/json; charset=utf-8",
 			...upstreamHeaders(doc.upstream),
 		};
-		if (doc.body === null) return new Response(null, { status: 304, headers });
-		return new Response(doc.body.replaceAll(doc.placeholder, literal(publicBaseUrl(request, env))), {
-			headers: {
-				...headers,
-				"content-type": abbreviated ? `${ABBREVIATED}; charset=utf-8` : "application/json; charset=utf-8",
-			},
-		});
+		// Too large to join (documents.ts): its bytes as the object reads them, the base URL in place;
+		// too large for the read tier to keep, too.
+		if (doc.stream) return neverKeep(new Response(doc.stream, { headers }));
+		if (doc.body === null) {
+			const { "content-type": _, ...notModified } = headers;
+			return new Response(null, { status: 304, headers: notModified });
+		}
+		return new Response(doc.body.replaceAll(doc.placeholder, literal(publicBaseUrl(request, env))), { headers });
 	},
 );
 

@@ -222,12 +222,21 @@ export function wantsFreshCopy(request: Request): boolean {
 	);
 }
 
+/** Answers a route marked as never to be kept (a streamed packument: too large to read into memory). */
+const neverKept = new WeakSet<Response>();
+
+/** Marks an answer the tier passes on as it is, without reading it to keep it. */
+export function neverKeep(response: Response): Response {
+	neverKept.add(response);
+	return response;
+}
+
 async function remember(
 	read: TierAsk,
 	produced: { response: Response; access: Access | null; rev: string | null },
 	slot: EdgeSlot | null,
 ): Promise<KeptEntry | null> {
-	if (produced.response.status !== 200) return null;
+	if (produced.response.status !== 200 || neverKept.has(produced.response)) return null;
 	const entry: CachedEntry = {
 		status: 200,
 		headers: [...produced.response.headers],
@@ -252,6 +261,15 @@ function store(read: TierAsk, entry: CachedEntry | KeptEntry, slot: EdgeSlot): K
 function answer(read: TierAsk, entry: KeptEntry | Response, outcome: CacheOutcome, started: number): Response {
 	recordRead(read.env, read.route, outcome, started);
 	if (entry instanceof Response) {
+		// An answer too large to keep (a streamed packument) is still answered 304 on its ETag.
+		const etag = entry.status === 200 ? entry.headers.get("etag") : null;
+		if (etag !== null && etagMatches(read.request.headers.get("if-none-match"), etag)) {
+			entry.body?.cancel().catch(() => {});
+			const headers = new Headers(entry.headers);
+			headers.delete("content-type");
+			headers.set("x-registry-cache", outcome);
+			return new Response(null, { status: 304, headers });
+		}
 		const response = new Response(entry.body, entry);
 		response.headers.set("x-registry-cache", outcome);
 		return response;
