@@ -2,7 +2,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { applyMigrations } from "../durable-objects/migrations";
 import { Channels } from "../durable-objects/package/channels";
-import { Documents, DUE_VERSIONS_SQL } from "../durable-objects/package/documents";
+import { Documents, DUE_VERSIONS_SQL, piecesPageSql } from "../durable-objects/package/documents";
 import { STORAGE_BYTES_SQL } from "../durable-objects/package/metrics-report";
 import { PackageRecord } from "../durable-objects/package/package-record";
 import { fullPackument } from "../durable-objects/package/packument";
@@ -224,6 +224,28 @@ describe("what a write costs the alarm (#25)", () => {
 		);
 		expect(plan.some((step) => /^SEARCH versions USING INDEX \w+ \(version=\?\)$/.test(step))).toBe(true);
 		expect(plan.filter((step) => step.startsWith("SCAN versions"))).toEqual([]);
+	});
+
+	it("reads a streamed packument's pages as ranges of the order index: no scan, no sort", async () => {
+		const plans = await runInDurableObject(
+			env.PACKAGES.get(env.PACKAGES.idFromName(uniqueName("plan"))),
+			(_i, state) => {
+				applyMigrations(state.storage, packageMetadataMigrations, packageMetadataSchema);
+				const plan = (sql: string, ...bindings: SqlStorageValue[]) =>
+					state.storage.sql
+						.exec<{ detail: string }>(`EXPLAIN QUERY PLAN ${sql}`, ...bindings)
+						.toArray()
+						.map((row) => row.detail);
+				return {
+					first: plan(piecesPageSql("full", false), 300),
+					next: plan(piecesPageSql("abbreviated", true), "2026-01-01T00:00:00.000Z", 1, 300),
+				};
+			},
+		);
+		expect(plans).toEqual({
+			first: ["SCAN version_documents USING INDEX version_documents_order"],
+			next: ["SEARCH version_documents USING INDEX version_documents_order ((published_at,seq)>(?,?))"],
+		});
 	});
 
 	it("lists, on the way to step 11, the versions without pieces as due and drops pieces without versions", async () => {

@@ -151,7 +151,10 @@ const router = {
 		const table = LOADER_SEGMENTS.has(segment) ? loaders : OWN_SEGMENTS.has(segment) ? api : packages;
 		const response = await table.fetch(routeRequest, env, ctx);
 		recordRequest(env, ctx, routeKey(routeRequest), response, started);
-		return head ? new Response(null, response) : response;
+		if (!head) return response;
+		// A streamed body (a large packument's) is let go of, not left open to its object.
+		response.body?.cancel().catch(() => {});
+		return new Response(null, response);
 	},
 };
 

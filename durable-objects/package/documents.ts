@@ -48,6 +48,15 @@ export type PackumentFrame = {
 /** The due versions' rows, each found by its key: never a scan of `versions` (tests/migrations.test.ts). */
 export const DUE_VERSIONS_SQL = `SELECT rowid AS seq, * FROM versions WHERE version IN (SELECT version FROM version_documents_due)`;
 
+/**
+ * A page of pieces in publish order, from the first or after a (published_at, seq): a range of
+ * the order index each time, never a scan or a sort (tests/migrations.test.ts).
+ */
+export function piecesPageSql(form: PackumentForm, after: boolean): string {
+	const columns = form === "full" ? "full_head, full_tail" : "abbreviated";
+	return `SELECT version, published_at, seq, ${columns} FROM version_documents${after ? " WHERE (published_at, seq) > (?, ?)" : ""} ORDER BY published_at, seq LIMIT ?`;
+}
+
 /** The frame as the package's rows have it now (each part read when the join asks for it). */
 export function packumentFrame(sql: SqlStorage): () => PackumentFrame {
 	return () => {
@@ -147,25 +156,24 @@ export class Documents {
 				? fullFrame(pkg, this.times(), now.latest(), now.distTags, now.maintainers)
 				: abbreviatedFrame(pkg, now.distTags);
 		const entry = form === "full" ? fullEntry(now.maintainers) : abbreviatedEntry;
+		// Wherever the joined text would have the placeholder replaced: frame and pieces alike.
 		const encoder = new TextEncoder();
+		const encode = (text: string) => encoder.encode(text.replaceAll(options.placeholder, () => options.base));
 		let pending: Piece[] | null = first;
 		let after: Piece | null = null;
 		return {
 			stream: new ReadableStream<Uint8Array>({
-				start: (controller) => controller.enqueue(encoder.encode(`${head}{`)),
+				start: (controller) => controller.enqueue(encode(`${head}{`)),
 				pull: (controller) => {
 					const pieces = pending ?? this.page(form, after);
 					pending = null;
 					if (pieces.length === 0) {
-						controller.enqueue(encoder.encode(`}${tail}`));
+						controller.enqueue(encode(`}${tail}`));
 						controller.close();
 						return;
 					}
-					const text = pieces
-						.map(entry)
-						.join(",")
-						.replaceAll(options.placeholder, () => options.base);
-					controller.enqueue(encoder.encode(after === null ? text : `,${text}`));
+					const text = pieces.map(entry).join(",");
+					controller.enqueue(encode(after === null ? text : `,${text}`));
 					after = pieces.at(-1) ?? null;
 				},
 			}),
@@ -174,20 +182,10 @@ export class Documents {
 
 	/** Up to PAGE_PIECES pieces in publish order, after `after` (from the first when null). */
 	private page(form: PackumentForm, after: Ordered | null): Piece[] {
-		const columns =
-			form === "full" ? "version, published_at, seq, full_head, full_tail" : "version, published_at, seq, abbreviated";
 		const query =
 			after === null
-				? this.sql.exec<Piece>(
-						`SELECT ${columns} FROM version_documents ORDER BY published_at, seq LIMIT ?`,
-						PAGE_PIECES,
-					)
-				: this.sql.exec<Piece>(
-						`SELECT ${columns} FROM version_documents WHERE (published_at, seq) > (?, ?) ORDER BY published_at, seq LIMIT ?`,
-						after.published_at,
-						after.seq,
-						PAGE_PIECES,
-					);
+				? this.sql.exec<Piece>(piecesPageSql(form, false), PAGE_PIECES)
+				: this.sql.exec<Piece>(piecesPageSql(form, true), after.published_at, after.seq, PAGE_PIECES);
 		return query.toArray();
 	}
 
