@@ -19,23 +19,22 @@ import { Versions } from "./versions";
 // The packuments (full and abbreviated), stored in pieces: each version's part of both forms is a
 // row of `version_documents` (packument-pieces.ts), written when the version is published or
 // changed, so a write stores what changed and no value grows with the number of versions. A read
-// joins the pieces, and the object keeps the last text of each form it joined (up to 2 M
-// characters) until the revision moves. The ETag names the revision and the form.
+// takes the pieces a page at a time in publish order (the order index, migration 12) and joins
+// them; the object keeps the last text of each form it joined (up to 2 M characters) until the
+// revision moves, and a client's read of a longer one is streamed. The ETag names the revision and
+// the form.
 
 export type PackumentForm = "full" | "abbreviated";
 
 /**
- * The longest text kept joined in memory (characters): most packuments. Larger ones are joined
- * again on each read the read tier does not answer, so that many objects of large packages in
- * one isolate cannot fill its 128 MB.
+ * The longest text kept joined in memory (characters): most packuments. Larger ones a client's
+ * read gets as a stream, on each read the read tier does not answer, so that many objects of
+ * large packages in one isolate cannot fill its 128 MB.
  */
 const KEEP_JOINED_CHARS = 2 * 1024 * 1024;
 
 /** Pieces read per page of a streamed packument: about 1 MB at 3 KB of fields per version. */
 const PAGE_PIECES = 300;
-
-/** A packument as a read gets it: its text, or (too large to join) its bytes as they are read. */
-export type PackumentText = { text: string } | { stream: ReadableStream<Uint8Array> };
 
 /** Everything in the packument besides the versions' own pieces, as the read sees it now. */
 export type PackumentFrame = {
@@ -79,7 +78,8 @@ export class Documents {
 
 	/**
 	 * The form as a read serves it: nothing on a matching ETag; else its text, or, with `base`
-	 * (a client's read), a stream when it is too long to join (`read`), the base already in place.
+	 * (a client's read), a stream when it is longer than KEEP_JOINED_CHARS (`stream`), the base
+	 * already in place.
 	 */
 	served(
 		pkg: PackageRow,
@@ -91,21 +91,18 @@ export class Documents {
 		const etag = this.etag(pkg, form);
 		const found = { etag, modified: pkg.modified_at, placeholder: pkg.base_placeholder };
 		if (etagMatches(ifNoneMatch, etag)) return { ...found, body: null };
-		if (base === undefined) return { ...found, body: this.body(pkg, form, frame) };
-		const read = this.read(pkg, form, frame, { placeholder: pkg.base_placeholder, base });
-		return "text" in read ? { ...found, body: read.text } : { ...found, body: null, stream: read.stream };
+		const kept = this.joined.get(form);
+		if (kept?.etag === etag) return { ...found, body: kept.body };
+		this.store(pkg);
+		const { pieces, whole } = this.firstPieces(form, base === undefined ? Number.POSITIVE_INFINITY : KEEP_JOINED_CHARS);
+		if (whole || base === undefined) return { ...found, body: this.join(pkg, form, pieces, frame()) };
+		this.joined.delete(form);
+		return { ...found, body: null, stream: this.stream(pkg, form, pieces, frame(), base) };
 	}
 
-	/** The form's text at the package's current revision. */
+	/** The form's text at the package's current revision, joined whatever its length. */
 	body(pkg: PackageRow, form: PackumentForm, frame: () => PackumentFrame): string {
-		const kept = this.joined.get(form);
-		if (kept?.etag === this.etag(pkg, form)) return kept.body;
-		this.store(pkg);
-		// One scan of the table, ordered here: a join or an ORDER BY in SQLite costs several times more.
-		const columns =
-			form === "full" ? "version, published_at, seq, full_head, full_tail" : "version, published_at, seq, abbreviated";
-		const pieces = inPublishOrder(this.sql.exec<Piece>(`SELECT ${columns} FROM version_documents`).toArray());
-		return this.join(pkg, form, pieces, frame());
+		return this.served(pkg, form, null, frame).body ?? "";
 	}
 
 	/** The text joined from every piece (in publish order), kept while the revision holds if short enough. */
@@ -120,64 +117,62 @@ export class Documents {
 	}
 
 	/**
-	 * The form's text at the package's current revision, or, when it is longer than
-	 * KEEP_JOINED_CHARS, a stream of its bytes: the pieces read a page at a time in publish order
-	 * and written out as they are read, `placeholder` replaced by `base` on the way. The whole text
-	 * is never in memory, nor passed between objects as one value (an RPC value may not pass 32
-	 * MiB: about 10,000 versions of 3 KB). The frame (dist-tags, time, maintainers) is the
-	 * revision's the read began at; a write while the stream is read shows in the pages not read
-	 * yet (each page is committed rows), and the ETag names the revision the read began at, so the
-	 * next revalidation brings the new revision whole. Erroring the stream instead would fail an
-	 * install over a publish that cost it nothing.
+	 * The pieces in publish order, page by page, until there are no more (`whole`) or their text
+	 * passes `limit` characters (then the rest is for the stream to read).
 	 */
-	read(
+	private firstPieces(form: PackumentForm, limit: number): { pieces: Piece[]; whole: boolean } {
+		const pieces: Piece[] = [];
+		let chars = 0;
+		for (let page = this.page(form, null); ; page = this.page(form, page.at(-1) ?? null)) {
+			pieces.push(...page);
+			for (const p of page) chars += form === "full" ? p.full_head.length + p.full_tail.length : p.abbreviated.length;
+			if (chars > limit) return { pieces, whole: false };
+			if (page.length < PAGE_PIECES) return { pieces, whole: true };
+		}
+	}
+
+	/**
+	 * The form's bytes as a stream: the frame, the pieces already read, then the rest a page at a
+	 * time in publish order, `placeholder` replaced by `base` on the way. The whole text is never in
+	 * memory, nor passed between objects as one value (an RPC value may not pass 32 MiB: about
+	 * 10,000 versions of 3 KB). The frame (dist-tags, time, maintainers) is the revision's the read
+	 * began at; a write while the stream is read shows in the pages not read yet (each page is
+	 * committed rows), and the ETag names the revision the read began at, so the next revalidation
+	 * brings the new revision whole. Erroring the stream instead would fail an install over a
+	 * publish that cost it nothing.
+	 */
+	private stream(
 		pkg: PackageRow,
 		form: PackumentForm,
-		frame: () => PackumentFrame,
-		options: { placeholder: string; base: string },
-	): PackumentText {
-		const etag = this.etag(pkg, form);
-		const kept = this.joined.get(form);
-		if (kept?.etag === etag) return { text: kept.body };
-		this.store(pkg);
-		// The first pages, until the text is known to be short (then joined as `body` joins it) or long.
-		const first: Piece[] = [];
-		let chars = 0;
-		for (let page = this.page(form, null); page.length > 0; page = this.page(form, page.at(-1) ?? null)) {
-			first.push(...page);
-			for (const p of page) chars += form === "full" ? p.full_head.length + p.full_tail.length : p.abbreviated.length;
-			if (chars > KEEP_JOINED_CHARS || page.length < PAGE_PIECES) break;
-		}
-		const now = frame();
-		if (chars <= KEEP_JOINED_CHARS) return { text: this.join(pkg, form, first, now) };
-		this.joined.delete(form);
+		first: Piece[],
+		frame: PackumentFrame,
+		base: string,
+	): ReadableStream<Uint8Array> {
 		const [head, tail] =
 			form === "full"
-				? fullFrame(pkg, this.times(), now.latest(), now.distTags, now.maintainers)
-				: abbreviatedFrame(pkg, now.distTags);
-		const entry = form === "full" ? fullEntry(now.maintainers) : abbreviatedEntry;
+				? fullFrame(pkg, this.times(), frame.latest(), frame.distTags, frame.maintainers)
+				: abbreviatedFrame(pkg, frame.distTags);
+		const entry = form === "full" ? fullEntry(frame.maintainers) : abbreviatedEntry;
 		// Wherever the joined text would have the placeholder replaced: frame and pieces alike.
 		const encoder = new TextEncoder();
-		const encode = (text: string) => encoder.encode(text.replaceAll(options.placeholder, () => options.base));
+		const encode = (text: string) => encoder.encode(text.replaceAll(pkg.base_placeholder, () => base));
 		let pending: Piece[] | null = first;
 		let after: Piece | null = null;
-		return {
-			stream: new ReadableStream<Uint8Array>({
-				start: (controller) => controller.enqueue(encode(`${head}{`)),
-				pull: (controller) => {
-					const pieces = pending ?? this.page(form, after);
-					pending = null;
-					if (pieces.length === 0) {
-						controller.enqueue(encode(`}${tail}`));
-						controller.close();
-						return;
-					}
-					const text = pieces.map(entry).join(",");
-					controller.enqueue(encode(after === null ? text : `,${text}`));
-					after = pieces.at(-1) ?? null;
-				},
-			}),
-		};
+		return new ReadableStream<Uint8Array>({
+			start: (controller) => controller.enqueue(encode(`${head}{`)),
+			pull: (controller) => {
+				const pieces = pending ?? this.page(form, after);
+				pending = null;
+				if (pieces.length === 0) {
+					controller.enqueue(encode(`}${tail}`));
+					controller.close();
+					return;
+				}
+				const text = pieces.map(entry).join(",");
+				controller.enqueue(encode(after === null ? text : `,${text}`));
+				after = pieces.at(-1) ?? null;
+			},
+		});
 	}
 
 	/** Up to PAGE_PIECES pieces in publish order, after `after` (from the first when null). */
@@ -226,10 +221,3 @@ export class Documents {
 type Ordered = { published_at: string; seq: number };
 /** A row of `version_documents` as a read selects it (the columns of its form only). */
 type Piece = FullPiece & AbbreviatedPiece & Ordered;
-
-/** The versions' order everywhere (versions.ts): by publish time, then by insertion. */
-function inPublishOrder<T extends Ordered>(pieces: T[]): T[] {
-	return pieces.sort((a, b) =>
-		a.published_at < b.published_at ? -1 : a.published_at > b.published_at ? 1 : a.seq - b.seq,
-	);
-}
