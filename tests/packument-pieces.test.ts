@@ -344,4 +344,76 @@ describe("packuments too large to join (#25 packuments of any size)", () => {
 		expect(began.filter((version) => !(version in doc.versions))).toEqual([]);
 		expect(began.filter((version) => !(version in doc.time))).toEqual([]);
 	});
+
+	it("answers a client's revalidation of a streamed packument with nothing, reading no piece", async () => {
+		const name = uniqueName("revalidated");
+		// About 3 MB of full packument: streamed, never kept by the read tier.
+		const stub = await manyVersions(name, 800);
+		const res = await packument(name, ADMIN);
+		expect(res.headers.get("content-length")).toBeNull();
+		const etag = res.headers.get("etag") ?? "";
+		await res.arrayBuffer();
+
+		const matching = await servedWithQueries(stub, name, etag);
+		expect(matching).toEqual({ etag, body: null, streamed: false, pieceReads: 0 });
+		for (const read of [await servedWithQueries(stub, name, '"other"'), await servedWithQueries(stub, name, null)]) {
+			expect(read).toMatchObject({ etag, body: null, streamed: true });
+			expect(read.pieceReads).toBeGreaterThan(0);
+		}
+		// At a revision not streamed yet, the object learns the size from the pieces, and streams nothing.
+		expect((await stub.publish(publishInput(name, "1.9.0"))).ok).toBe(true);
+		const info = await stub.info();
+		if (!info.ok) throw new Error("info refused");
+		const next = `"${info.value.rev}-f"`;
+		const first = await servedWithQueries(stub, name, next);
+		expect(first).toMatchObject({ etag: next, body: null, streamed: false });
+		expect(first.pieceReads).toBeGreaterThan(0);
+		expect(await servedWithQueries(stub, name, next)).toEqual({
+			etag: next,
+			body: null,
+			streamed: false,
+			pieceReads: 0,
+		});
+
+		// Through the Worker, the same 304; after a write, the old ETag gets the new revision, streamed.
+		const again = await call(`/${name}`, { token: ADMIN, headers: { "if-none-match": next } });
+		expect(again.status).toBe(304);
+		expect((await stub.publish(publishInput(name, "2.0.0"))).ok).toBe(true);
+		const changed = await call(`/${name}`, { token: ADMIN, headers: { "if-none-match": next } });
+		expect(changed.status).toBe(200);
+		expect(changed.headers.get("content-length")).toBeNull();
+		expect(changed.headers.get("etag")).not.toBe(next);
+		expect(Object.keys((JSON.parse(await changed.text()) as { versions: object }).versions)).toContain("2.0.0");
+	});
 });
+
+/**
+ * The full packument as a client's read asks the object for it through the read tier (no
+ * If-None-Match of its own, the client's beside it), with the number of its queries that read
+ * pieces (`version_documents`).
+ */
+function servedWithQueries(stub: DurableObjectStub<PackageMetadataDO>, name: string, ifNoneMatch: string | null) {
+	return runInDurableObject(stub, async (instance, state) => {
+		const sql = state.storage.sql;
+		const exec = sql.exec;
+		const queries: string[] = [];
+		sql.exec = ((query: string, ...bindings: SqlStorageValue[]) => {
+			queries.push(query);
+			return exec.call(sql, query, ...bindings);
+		}) as typeof sql.exec;
+		try {
+			const served = await instance.servedPackument(name, "full", null, true, { base: BASE, ifNoneMatch });
+			if (!served.ok) throw new Error("packument refused");
+			await served.value.stream?.cancel();
+			const { etag, body, stream } = served.value;
+			return {
+				etag,
+				body,
+				streamed: stream !== undefined,
+				pieceReads: queries.filter((q) => q.includes("version_documents")).length,
+			};
+		} finally {
+			sql.exec = exec;
+		}
+	});
+}

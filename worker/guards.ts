@@ -108,15 +108,18 @@ export function packageRead<T>(
 	}, policy);
 }
 
-/** The request without If-None-Match, keeping the router's params and query. */
+/** The request without If-None-Match (kept aside as `heldBackIfNoneMatch`), keeping the router's params and query. */
 function unconditional(request: RouteRequest): RouteRequest {
-	if (!request.headers.has("if-none-match")) return request;
+	const ifNoneMatch = request.headers.get("if-none-match");
+	if (ifNoneMatch === null) return request;
 	const headers = new Headers(request.headers);
 	headers.delete("if-none-match");
 	return Object.assign(new Request(request, { headers }), {
 		params: request.params,
 		query: request.query,
 		head: request.head,
+		parsed: request.parsed,
+		heldBackIfNoneMatch: ifNoneMatch,
 	});
 }
 

@@ -16,6 +16,11 @@ export type RouteRequest = Request & {
 	head?: boolean;
 	/** The request's URL, parsed once by the router. */
 	parsed?: URL;
+	/**
+	 * The client's If-None-Match, where the read tier asks the object without it (guards.ts): the
+	 * tier answers it from what it keeps, an answer too large to keep may be answered by the object.
+	 */
+	heldBackIfNoneMatch?: string;
 };
 
 /** The request's URL, parsed once per request (by the router) rather than by every step. */

@@ -1,5 +1,5 @@
 import { etagMatches } from "../../schema/etag";
-import type { Person, StoredDocument } from "../../schema/package/contract";
+import type { ClientRead, Person, StoredDocument } from "../../schema/package/contract";
 import type { PackageRow, VersionRow } from "../../schema/package/rows";
 import { Channels } from "./channels";
 import { revision } from "./package-record";
@@ -69,6 +69,8 @@ export function packumentFrame(sql: SqlStorage): () => PackumentFrame {
 export class Documents {
 	/** The last text joined of each form, by its ETag (a revision's is never reused). */
 	private readonly joined = new Map<PackumentForm, { etag: string; body: string }>();
+	/** The ETag of the last revision each form was streamed at: too large to join. */
+	private readonly streamed = new Map<PackumentForm, string>();
 
 	constructor(private readonly sql: SqlStorage) {}
 
@@ -77,27 +79,35 @@ export class Documents {
 	}
 
 	/**
-	 * The form as a read serves it: nothing on a matching ETag; else its text, or, with `base`
-	 * (a client's read), a stream when it is longer than KEEP_JOINED_CHARS (`stream`), the base
-	 * already in place.
+	 * The form as a read serves it: nothing on a matching ETag; else its text, or, for a `client`
+	 * read, a stream when it is longer than KEEP_JOINED_CHARS (`stream`), the base already in place.
+	 * A form already streamed at this revision is answered with nothing on the client's own ETag
+	 * (the read tier's question carries none: it answers those from what it keeps, and keeps no
+	 * stream), so an install revalidating a large packument costs no piece read (#25).
 	 */
 	served(
 		pkg: PackageRow,
 		form: PackumentForm,
 		ifNoneMatch: string | null,
 		frame: () => PackumentFrame,
-		base?: string,
+		client?: ClientRead,
 	): StoredDocument & { stream?: ReadableStream<Uint8Array> } {
 		const etag = this.etag(pkg, form);
 		const found = { etag, modified: pkg.modified_at, placeholder: pkg.base_placeholder };
 		if (etagMatches(ifNoneMatch, etag)) return { ...found, body: null };
+		if (client && this.streamed.get(form) === etag && etagMatches(client.ifNoneMatch, etag)) {
+			return { ...found, body: null };
+		}
 		const kept = this.joined.get(form);
 		if (kept?.etag === etag) return { ...found, body: kept.body };
 		this.store(pkg);
-		const { pieces, whole } = this.firstPieces(form, base === undefined ? Number.POSITIVE_INFINITY : KEEP_JOINED_CHARS);
-		if (whole || base === undefined) return { ...found, body: this.join(pkg, form, pieces, frame()) };
+		const { pieces, whole } = this.firstPieces(form, client ? KEEP_JOINED_CHARS : Number.POSITIVE_INFINITY);
+		if (whole || !client) return { ...found, body: this.join(pkg, form, pieces, frame()) };
 		this.joined.delete(form);
-		return { ...found, body: null, stream: this.stream(pkg, form, pieces, frame(), base) };
+		this.streamed.set(form, etag);
+		// The client holds this revision already: nothing to stream (nor a stream to cancel).
+		if (etagMatches(client.ifNoneMatch, etag)) return { ...found, body: null };
+		return { ...found, body: null, stream: this.stream(pkg, form, pieces, frame(), client.base) };
 	}
 
 	/** The form's text at the package's current revision, joined whatever its length. */

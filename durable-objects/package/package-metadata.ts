@@ -6,6 +6,7 @@ import { ok, type Refusal, type Result } from "../../schema/errors";
 import { splitName } from "../../schema/names";
 import type {
 	AccessChange,
+	ClientRead,
 	ImportMetadataInput,
 	ImportVersionInput,
 	PackageMetadataContract,
@@ -118,9 +119,9 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		return pkg ? revision(pkg) : null;
 	}
 
-	packument(form: PackumentForm, ifNoneMatch: string | null, mayReadRestricted = true, base?: string) {
+	packument(form: PackumentForm, ifNoneMatch: string | null, mayReadRestricted = true, client?: ClientRead) {
 		return this.read(
-			(pkg) => ok(this.rows.documents.served(pkg, form, ifNoneMatch, packumentFrame(this.sql), base)),
+			(pkg) => ok(this.rows.documents.served(pkg, form, ifNoneMatch, packumentFrame(this.sql), client)),
 			mayReadRestricted,
 		);
 	}
@@ -270,16 +271,16 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 
 	// ── the name as clients see it: this registry's package, or the upstream's ─────────────────
 
-	/** `base` (a client's URL of the registry): a local packument too long to join comes as `stream`. */
+	/** `client` (a client's read, not a page's): a local packument too long to join comes as `stream` (contract.ts). */
 	async servedPackument(
 		name: string,
 		form: PackumentForm,
 		ifNoneMatch: string | null,
 		mayReadRestricted = true,
-		base?: string,
+		client?: ClientRead,
 	): Promise<Result<Readable<ServedDocument & { stream?: ReadableStream<Uint8Array> }>>> {
 		if (!this.ownsName(name)) return this.upstream.packument(name, form, ifNoneMatch);
-		const local = this.packument(form, ifNoneMatch, mayReadRestricted, base);
+		const local = this.packument(form, ifNoneMatch, mayReadRestricted, client);
 		return local.ok ? ok({ ...local.value, upstream: null }) : local;
 	}
 

@@ -131,6 +131,15 @@ export type UpstreamNote = {
 export type ServedDocument = StoredDocument & { upstream: UpstreamNote | null };
 
 /**
+ * A client's read of a packument (not a page's, not an export's): one too large to join is
+ * streamed with `base` in place of the placeholder. The read tier asks without the client's
+ * conditional header and answers it itself, from what it keeps; an answer too large to keep it
+ * cannot, so the client's `ifNoneMatch` goes along: on a match, a packument the object already
+ * knows to be streamed is answered with nothing (a 304), before any of its pieces is read.
+ */
+export type ClientRead = { base: string; ifNoneMatch: string | null };
+
+/**
  * An upstream tarball asked for, its bytes checked: stored (read it from R2), or a small one
  * answered as soon as its digest matched, while R2 stores it.
  */
@@ -328,13 +337,13 @@ export interface PackageMetadataContract {
 
 	// the name as every client sees it: the local package, else (when the name may come from
 	// upstream, schema/upstream.ts) the upstream's copy, fetched, cached and revalidated here
-	/** With `base`, a local packument too large to join comes as `stream`, the base URL in place. */
+	/** With `client`, a local packument too large to join comes as `stream`, the base URL in place. */
 	servedPackument(
 		name: string,
 		form: "full" | "abbreviated",
 		ifNoneMatch: string | null,
 		mayReadRestricted?: boolean,
-		base?: string,
+		client?: ClientRead,
 	): Promise<Result<Readable<ServedDocument & { stream?: ReadableStream<Uint8Array> }>>>;
 	servedVersionDocument(
 		name: string,

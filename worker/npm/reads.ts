@@ -50,7 +50,7 @@ export const getPackument = packageRead(
 			wantsAbbreviated(request) ? "abbreviated" : "full",
 			request.headers.get("if-none-match"),
 			mayReadRestricted,
-			publicBaseUrl(request, env),
+			{ base: publicBaseUrl(request, env), ifNoneMatch: request.heldBackIfNoneMatch ?? null },
 		),
 	({ request, env, value: doc }) => {
 		const abbreviated = wantsAbbreviated(request);
