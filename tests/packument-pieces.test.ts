@@ -374,6 +374,14 @@ describe("packuments too large to join (#25 packuments of any size)", () => {
 			streamed: false,
 			pieceReads: 0,
 		});
+		// A HEAD's: the headers alone (bodyless), no stream made to be cancelled.
+		expect(await servedWithQueries(stub, name, null, true)).toEqual({
+			etag: next,
+			body: null,
+			bodyless: true,
+			streamed: false,
+			pieceReads: 0,
+		});
 
 		// Through the Worker, the same 304; after a write, the old ETag gets the new revision, streamed.
 		const again = await call(`/${name}`, { token: ADMIN, headers: { "if-none-match": next } });
@@ -384,6 +392,17 @@ describe("packuments too large to join (#25 packuments of any size)", () => {
 		expect(changed.headers.get("content-length")).toBeNull();
 		expect(changed.headers.get("etag")).not.toBe(next);
 		expect(Object.keys((JSON.parse(await changed.text()) as { versions: object }).versions)).toContain("2.0.0");
+
+		// A HEAD gets the 200's headers and no stream, at a revision streamed before or not.
+		for (const version of [null, "2.0.1"]) {
+			if (version) expect((await stub.publish(publishInput(name, version))).ok).toBe(true);
+			const head = await call(`/${name}`, { token: ADMIN, method: "HEAD" });
+			expect(head.status).toBe(200);
+			expect(head.headers.get("etag")).toMatch(/-f"$/);
+			expect(head.headers.get("etag") === changed.headers.get("etag")).toBe(version === null);
+			expect(head.headers.get("content-type")).toMatch(/^application\/json/);
+			expect(await head.text()).toBe("");
+		}
 	});
 });
 
@@ -392,7 +411,12 @@ describe("packuments too large to join (#25 packuments of any size)", () => {
  * If-None-Match of its own, the client's beside it), with the number of its queries that read
  * pieces (`version_documents`).
  */
-function servedWithQueries(stub: DurableObjectStub<PackageMetadataDO>, name: string, ifNoneMatch: string | null) {
+function servedWithQueries(
+	stub: DurableObjectStub<PackageMetadataDO>,
+	name: string,
+	ifNoneMatch: string | null,
+	head = false,
+) {
 	return runInDurableObject(stub, async (instance, state) => {
 		const sql = state.storage.sql;
 		const exec = sql.exec;
@@ -402,13 +426,14 @@ function servedWithQueries(stub: DurableObjectStub<PackageMetadataDO>, name: str
 			return exec.call(sql, query, ...bindings);
 		}) as typeof sql.exec;
 		try {
-			const served = await instance.servedPackument(name, "full", null, true, { base: BASE, ifNoneMatch });
+			const served = await instance.servedPackument(name, "full", null, true, { base: BASE, ifNoneMatch, head });
 			if (!served.ok) throw new Error("packument refused");
 			await served.value.stream?.cancel();
-			const { etag, body, stream } = served.value;
+			const { etag, body, stream, bodyless } = served.value;
 			return {
 				etag,
 				body,
+				...(bodyless ? { bodyless } : {}),
 				streamed: stream !== undefined,
 				pieceReads: queries.filter((q) => q.includes("version_documents")).length,
 			};

@@ -91,13 +91,12 @@ export class Documents {
 		ifNoneMatch: string | null,
 		frame: () => PackumentFrame,
 		client?: ClientRead,
-	): StoredDocument & { stream?: ReadableStream<Uint8Array> } {
+	): StoredDocument & { stream?: ReadableStream<Uint8Array>; bodyless?: true } {
 		const etag = this.etag(pkg, form);
 		const found = { etag, modified: pkg.modified_at, placeholder: pkg.base_placeholder };
 		if (etagMatches(ifNoneMatch, etag)) return { ...found, body: null };
-		if (client && this.streamed.get(form) === etag && etagMatches(client.ifNoneMatch, etag)) {
-			return { ...found, body: null };
-		}
+		const short = client && this.streamed.get(form) === etag ? withoutStream(found, client) : null;
+		if (short) return short;
 		const kept = this.joined.get(form);
 		if (kept?.etag === etag) return { ...found, body: kept.body };
 		this.store(pkg);
@@ -105,9 +104,13 @@ export class Documents {
 		if (whole || !client) return { ...found, body: this.join(pkg, form, pieces, frame()) };
 		this.joined.delete(form);
 		this.streamed.set(form, etag);
-		// The client holds this revision already: nothing to stream (nor a stream to cancel).
-		if (etagMatches(client.ifNoneMatch, etag)) return { ...found, body: null };
-		return { ...found, body: null, stream: this.stream(pkg, form, pieces, frame(), client.base) };
+		return (
+			withoutStream(found, client) ?? {
+				...found,
+				body: null,
+				stream: this.stream(pkg, form, pieces, frame(), client.base),
+			}
+		);
 	}
 
 	/** The form's text at the package's current revision, joined whatever its length. */
@@ -226,6 +229,20 @@ export class Documents {
 		}
 		if (due.length > 0) this.sql.exec(`DELETE FROM version_documents_due`);
 	}
+}
+
+/**
+ * What a client's read gets of a form too large to join short of its stream: nothing on its own
+ * ETag (a 304), the headers alone for a HEAD; null: the stream. Either way no stream is made to be
+ * cancelled (which workerd reports as an aborted pipe).
+ */
+function withoutStream(
+	found: Omit<StoredDocument, "body">,
+	client: ClientRead,
+): (StoredDocument & { bodyless?: true }) | null {
+	if (etagMatches(client.ifNoneMatch, found.etag)) return { ...found, body: null };
+	if (client.head) return { ...found, body: null, bodyless: true };
+	return null;
 }
 
 type Ordered = { published_at: string; seq: number };

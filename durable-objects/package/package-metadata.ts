@@ -6,6 +6,7 @@ import { ok, type Refusal, type Result } from "../../schema/errors";
 import { splitName } from "../../schema/names";
 import type {
 	AccessChange,
+	ClientDocument,
 	ClientRead,
 	ImportMetadataInput,
 	ImportVersionInput,
@@ -14,7 +15,6 @@ import type {
 	Person,
 	PublishInput,
 	Readable,
-	ServedDocument,
 	TarballLocation,
 	UpstreamNote,
 	VersionRef,
@@ -278,7 +278,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		ifNoneMatch: string | null,
 		mayReadRestricted = true,
 		client?: ClientRead,
-	): Promise<Result<Readable<ServedDocument & { stream?: ReadableStream<Uint8Array> }>>> {
+	): Promise<Result<Readable<ClientDocument>>> {
 		if (!this.ownsName(name)) return this.upstream.packument(name, form, ifNoneMatch);
 		const local = this.packument(form, ifNoneMatch, mayReadRestricted, client);
 		return local.ok ? ok({ ...local.value, upstream: null }) : local;

@@ -137,7 +137,15 @@ export type ServedDocument = StoredDocument & { upstream: UpstreamNote | null };
  * cannot, so the client's `ifNoneMatch` goes along: on a match, a packument the object already
  * knows to be streamed is answered with nothing (a 304), before any of its pieces is read.
  */
-export type ClientRead = { base: string; ifNoneMatch: string | null };
+export type ClientRead = {
+	base: string;
+	ifNoneMatch: string | null;
+	/** A HEAD: a packument too large to join comes as `bodyless` (the headers of its 200), never a stream to cancel. */
+	head?: boolean;
+};
+
+/** A packument as a client's read gets it: text, nothing (a 304), a stream, or (a HEAD's) no body at all. */
+export type ClientDocument = ServedDocument & { stream?: ReadableStream<Uint8Array>; bodyless?: true };
 
 /**
  * An upstream tarball asked for, its bytes checked: stored (read it from R2), or a small one
@@ -344,7 +352,7 @@ export interface PackageMetadataContract {
 		ifNoneMatch: string | null,
 		mayReadRestricted?: boolean,
 		client?: ClientRead,
-	): Promise<Result<Readable<ServedDocument & { stream?: ReadableStream<Uint8Array> }>>>;
+	): Promise<Result<Readable<ClientDocument>>>;
 	servedVersionDocument(
 		name: string,
 		spec: string,

@@ -50,7 +50,11 @@ export const getPackument = packageRead(
 			wantsAbbreviated(request) ? "abbreviated" : "full",
 			request.headers.get("if-none-match"),
 			mayReadRestricted,
-			{ base: publicBaseUrl(request, env), ifNoneMatch: request.heldBackIfNoneMatch ?? null },
+			{
+				base: publicBaseUrl(request, env),
+				ifNoneMatch: request.heldBackIfNoneMatch ?? null,
+				head: request.head === true,
+			},
 		),
 	({ request, env, value: doc }) => {
 		const abbreviated = wantsAbbreviated(request);
@@ -61,9 +65,9 @@ export const getPackument = packageRead(
 			"content-type": abbreviated ? `${ABBREVIATED}; charset=utf-8` : "application/json; charset=utf-8",
 			...upstreamHeaders(doc.upstream),
 		};
-		// Too large to join (documents.ts): its bytes as the object reads them, the base URL in place;
-		// too large for the read tier to keep, too.
-		if (doc.stream) return neverKeep(new Response(doc.stream, { headers }));
+		// Too large to join (documents.ts): its bytes as the object reads them, the base URL in place
+		// (a HEAD's: none); too large for the read tier to keep, too.
+		if (doc.stream || doc.bodyless) return neverKeep(new Response(doc.stream ?? null, { headers }));
 		if (doc.body === null) {
 			const { "content-type": _, ...notModified } = headers;
 			return new Response(null, { status: 304, headers: notModified });
