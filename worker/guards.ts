@@ -13,6 +13,7 @@ import { publicBaseUrl, type RouteRequest, urlOf } from "./http";
 import { countEvent, countTokenWrite } from "./metrics/isolate";
 import { packageRevision, packageStub } from "./objects";
 import { packageNameFromParams } from "./params";
+import { isPrepared, type PreparedAnswer, preparedResponse } from "./prepared-answer";
 import { callerClass } from "./read-tier/refusals-kept";
 import { forgetPackage, throughReadTier } from "./read-tier/tier";
 import { type LogInReason, refused } from "./refusals";
@@ -238,16 +239,18 @@ export function admin(
 
 export type CallerContext = Base & { principal: Principal };
 
-/** Routes open to anyone whose answer depends on who asks (anonymous included). */
+/**
+ * Routes open to anyone whose answer depends on who asks (anonymous included). A hot read answers
+ * with a prepared header set (prepared-answer.ts), the others with a response.
+ */
 export function caller(
 	policy: { auth: "caller"; cache: CacheName },
-	handle: (context: CallerContext) => Promise<Answer>,
+	handle: (context: CallerContext) => Promise<Answer | PreparedAnswer>,
 ): Handler {
-	return declare(
-		async (request, env, ctx) =>
-			withCache(policy.cache, await handle({ request, env, ctx, principal: await authenticate(request, env) })),
-		policy,
-	);
+	return declare(async (request, env, ctx) => {
+		const answer = await handle({ request, env, ctx, principal: await authenticate(request, env) });
+		return isPrepared(answer) ? preparedResponse(policy.cache, answer, request) : withCache(policy.cache, answer);
+	}, policy);
 }
 
 export type SignedInContext = Base & { principal: Exclude<Principal, { kind: "anonymous" }>; actor: Actor };

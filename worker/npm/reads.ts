@@ -142,8 +142,7 @@ export const getTarball = caller({ auth: "caller", cache: "immutable" }, async (
 	if (count && !countedByObject && !tarball.upstream) countDownload(env, ctx, pkg.name, version);
 	const body = await readBytes(env, ctx, tarball.key, tarball.size, { shared: tarball.access === "public" });
 	if (!body) throw refused.hidden();
-	const response = new Response(body, { headers: tarballHeaders(tarball, outcome) });
-	return { response, access: tarball.access };
+	return { body, headers: tarballHeaders(tarball, outcome), access: tarball.access };
 });
 
 /**

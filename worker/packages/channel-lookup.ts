@@ -8,6 +8,7 @@ import { caller, settleRead } from "../guards";
 import { publicBaseUrl, urlOf } from "../http";
 import { packageRevision, packageStub } from "../objects";
 import { channelParam, packageNameFromParams } from "../params";
+import type { CacheOutcome } from "../read-tier/metrics";
 import { callerClass } from "../read-tier/refusals-kept";
 import { lookupThroughReadTier } from "../read-tier/tier";
 import { channelBody } from "./views";
@@ -21,16 +22,9 @@ import { channelBody } from "./views";
 
 type Cohort = "control" | "candidate";
 
-/**
- * Built answers by (state, cohort, outcome): the same few bodies, encoded once, and header sets
- * serve every load of a hot channel (Headers, which a Response copies natively, #25).
- */
-const built = new Map<
-	string,
-	{ body: Uint8Array<ArrayBuffer>; headers: Headers; etag: string; notModified: Headers }
->();
+type Built = { body: Uint8Array<ArrayBuffer>; headers: Headers; etag: string; notModified: Headers };
+
 const encoder = new TextEncoder();
-const BUILT_MAX = 1_000;
 
 function channelLookup(
 	route: string,
@@ -41,6 +35,12 @@ function channelLookup(
 		view: Readable<ChannelView>,
 	) => Promise<Record<string, unknown>>,
 ) {
+	/**
+	 * Built answers by the channel's state as the read tier keeps it (one object a hit shares, or a
+	 * miss's own), then cohort and outcome: the same few bodies, encoded once, and header sets serve
+	 * every load of a hot channel, and nothing is made per request to find them (#25).
+	 */
+	const built = new WeakMap<object, Record<Cohort, Map<CacheOutcome, Built>>>();
 	return caller({ auth: "caller", cache: "revalidate" }, async ({ request, env, ctx, principal }) => {
 		const pkg = packageNameFromParams(request.params);
 		const channel = channelParam(request.params);
@@ -65,8 +65,12 @@ function channelLookup(
 		// Outside a rollout every client gets the control: decided without a promise.
 		const cohort = state.rollout ? await cohortOf(request, principal, state) : "control";
 		const view = cohort === "candidate" && state.rollout ? asCandidate(state) : state;
-		const cacheKey = `${route}|${key}|${state.rev}|${cohort}|${outcome}`;
-		let answer = built.get(cacheKey);
+		let byCohort = built.get(state);
+		if (byCohort === undefined) {
+			byCohort = { control: new Map(), candidate: new Map() };
+			built.set(state, byCohort);
+		}
+		let answer = byCohort[cohort].get(outcome);
 		if (answer === undefined) {
 			const made = await build(request, env, pkg, view);
 			const body = encoder.encode(
@@ -88,15 +92,14 @@ function channelLookup(
 				headers: new Headers({ ...headers, "content-type": "application/json; charset=utf-8" }),
 				notModified: new Headers(headers),
 			};
-			if (built.size >= BUILT_MAX) built.clear();
-			built.set(cacheKey, answer);
+			byCohort[cohort].set(outcome, answer);
 		}
 		// During a rollout the answer depends on the client: never for a shared cache.
 		const facts = { access: state.access, perClient: state.rollout !== null };
 		if (etagMatches(request.headers.get("if-none-match"), answer.etag)) {
-			return { response: new Response(null, { status: 304, headers: answer.notModified }), ...facts };
+			return { body: null, status: 304, headers: answer.notModified, ...facts };
 		}
-		return { response: new Response(answer.body, { headers: answer.headers }), ...facts };
+		return { body: answer.body, headers: answer.headers, ...facts };
 	});
 }
 

@@ -28,14 +28,22 @@ let lastGeneration = 0;
 export function callerClass(principal: Principal): string {
 	if (principal.kind === "anonymous") return "anonymous";
 	if (principal.kind === "admin") return "admin";
-	let generation = grantGenerations.get(principal.grants);
-	if (generation === undefined) {
-		lastGeneration += 1;
-		generation = lastGeneration;
-		grantGenerations.set(principal.grants, generation);
+	// A token's principal is made once per token record (auth/principal.ts): so is its class.
+	let named = classes.get(principal);
+	if (named === undefined) {
+		let generation = grantGenerations.get(principal.grants);
+		if (generation === undefined) {
+			lastGeneration += 1;
+			generation = lastGeneration;
+			grantGenerations.set(principal.grants, generation);
+		}
+		named = `token:${principal.tokenId}:${generation}`;
+		classes.set(principal, named);
 	}
-	return `token:${principal.tokenId}:${generation}`;
+	return named;
 }
+
+const classes = new WeakMap<Principal, string>();
 
 function refusalKey(caller: string, key: string): string {
 	return `404 ${caller} ${key}`;
