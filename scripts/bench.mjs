@@ -62,7 +62,9 @@
 //    token holder: the token checked, no object asked; anonymous ping is measured the same way, so
 //    what the check costs shows): BENCH_HOT_ROUNDS (default 5) rounds of BENCH_HOT_SECONDS (default 3) of
 //    ping then the read, the share being the median of the rounds' ratios (a loaded machine moves
-//    both sides of a round alike), with the package-object calls per 1,000 reads.
+//    both sides of a round alike), with the package-object calls per 1,000 reads; beside it, the
+//    CPU workerd spent per request on each side (from /proc), which the load generator sharing the
+//    machine, and parsing every answer, does not move.
 // 14. Proxy installs (#25; BENCH_ONLY=proxy runs it alone): scripts/bench-proxy.mjs.
 //
 // Figures go to stdout as a table, and as JSON with --json.
@@ -458,6 +460,19 @@ function workerdPids(pid) {
 			return false;
 		}
 	});
+}
+
+/** Their CPU time so far (user and system), in clock ticks (1/100 s). */
+function workerdTicks(pids) {
+	let ticks = 0;
+	for (const pid of pids) {
+		try {
+			const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+			const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+			ticks += Number(fields[11]) + Number(fields[12]);
+		} catch {}
+	}
+	return ticks;
 }
 
 /** Their resident memory together, in bytes. */
@@ -1211,14 +1226,22 @@ async function hotPath() {
 		// The machine is shared and loaded: each read alternates with ping in short rounds, and its
 		// share is the median of the rounds' ratios, so a burst of other load moves both sides.
 		const rows = {};
-		const ping = () => loadExpecting("ping", `${url}/-/ping`, authed, 200, HOT_SECONDS);
+		// Beside req/s, the CPU workerd spent per request: what the load generator, which shares the
+		// machine and parses every answer, costs is not in it, nor time the machine gave others.
+		const pids = workerdPids(server.pid);
+		const measured = async (label, path, headers, status) => {
+			const before = workerdTicks(pids);
+			const result = await loadExpecting(label, `${url}${path}`, headers, status, HOT_SECONDS);
+			return { ...result, cpuMicros: ((workerdTicks(pids) - before) * 10_000) / result.total };
+		};
+		const ping = () => measured("ping", "/-/ping", authed, 200);
 		for (const [label, path, headers, status] of reads) {
 			await fetch(`${url}${path}`, { headers }).then((r) => r.arrayBuffer());
 			const before = await objectCalls(url);
 			const rounds = [];
 			for (let round = 0; round < HOT_ROUNDS; round++) {
 				const reference = await ping();
-				const result = await loadExpecting(label, `${url}${path}`, headers, status, HOT_SECONDS);
+				const result = await measured(label, path, headers, status);
 				rounds.push({ reference, result });
 			}
 			const calls = (await objectCalls(url)) - before;
@@ -1231,6 +1254,11 @@ async function hotPath() {
 				p50: median(rounds.map((r) => r.result.p50).sort((a, b) => a - b)),
 				p99: median(rounds.map((r) => r.result.p99).sort((a, b) => a - b)),
 				share: Math.round(median(shares) * 100),
+				cpuMicros: Math.round(median(rounds.map((r) => r.result.cpuMicros).sort((a, b) => a - b))),
+				pingCpuMicros: Math.round(median(rounds.map((r) => r.reference.cpuMicros).sort((a, b) => a - b))),
+				cpuShare: Math.round(
+					median(rounds.map((r) => r.reference.cpuMicros / r.result.cpuMicros).sort((a, b) => a - b)) * 100,
+				),
 				perThousand: +((calls / total) * 1000).toFixed(2),
 			};
 		}
@@ -1411,12 +1439,14 @@ if (ONLY === "" || ONLY === "reads") {
 if (figures.hot) {
 	console.log(
 		`\nhot path (npm start, autocannon, ${CONNECTIONS} connections; ${HOT_ROUNDS} rounds of ${HOT_SECONDS} s of`,
-		"authenticated /-/ping then the read; medians; share: the median of the rounds' read/ping ratios):",
+		"authenticated /-/ping then the read; medians; share: the median of the rounds' read/ping ratios;",
+		"cpu: workerd's CPU µs per request, the share being ping's over the read's):",
 	);
-	const columns = ["req/s", "ping req/s", "p50 ms", "p99 ms", "share %", "calls/1000"];
-	console.log("endpoint".padEnd(30), ...columns.map((h) => h.padStart(11)));
+	const columns = ["req/s", "ping req/s", "p50 ms", "p99 ms", "share %", "cpu µs", "ping cpu µs", "cpu share %"];
+	console.log("endpoint".padEnd(30), ...columns.map((h) => h.padStart(11)), "calls/1000".padStart(11));
 	for (const [endpoint, f] of Object.entries(figures.hot)) {
-		const cells = [f.rps, f.ping, f.p50, f.p99, f.share, f.perThousand].map((v) => String(v).padStart(11));
+		const values = [f.rps, f.ping, f.p50, f.p99, f.share, f.cpuMicros, f.pingCpuMicros, f.cpuShare, f.perThousand];
+		const cells = values.map((v) => String(v).padStart(11));
 		console.log(endpoint.padEnd(30), ...cells);
 	}
 }

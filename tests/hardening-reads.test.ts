@@ -1,7 +1,7 @@
 import { env, runDurableObjectAlarm, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { tokenObject } from "../durable-objects/stubs";
-import { memoryForgetPackage, memoryPut, memoryStats } from "../worker/read-tier/memory";
+import { memoryForgetPackage, memoryGet, memoryPut, memoryStats } from "../worker/read-tier/memory";
 import { ADMIN, BASE, call, createToken, publish, publisherFor, uniqueName, userWithToken } from "./helpers/registry";
 
 // Regression tests for the second adversarial review's findings about reads and pages (issue #22,
@@ -73,6 +73,23 @@ describe("#22.1 the read tier's memory budget counts keys, and keys hold only wh
 		for (let i = 0; i < 200; i++) {
 			memoryPut(`${owner}:${i}:${"k".repeat(100_000)}`, owner, { ...entry, storedAt: Date.now() });
 		}
+		expect(memoryStats().bytes).toBeLessThanOrEqual(16 * 1024 * 1024);
+		memoryForgetPackage(owner);
+	});
+
+	it("#25 keeps an entry read between evictions and lets one nobody read go first (a hit only marks its entry)", () => {
+		const owner = uniqueName("clock");
+		const entry = { status: 200, headers: [] as [string, string][], body: "{}", access: null, rev: null };
+		const hot = `${owner}:hot`;
+		const cold = `${owner}:cold`;
+		memoryPut(hot, owner, { ...entry, storedAt: Date.now() });
+		memoryPut(cold, owner, { ...entry, storedAt: Date.now() });
+		// 200 keys of 100,000 characters: five times the budget, so the oldest go many times over.
+		for (let i = 0; i < 200; i++) {
+			expect(memoryGet(hot)).not.toBeNull();
+			memoryPut(`${owner}:${i}:${"k".repeat(100_000)}`, owner, { ...entry, storedAt: Date.now() });
+		}
+		expect({ hot: memoryGet(hot) !== null, cold: memoryGet(cold) !== null }).toEqual({ hot: true, cold: false });
 		expect(memoryStats().bytes).toBeLessThanOrEqual(16 * 1024 * 1024);
 		memoryForgetPackage(owner);
 	});

@@ -8,28 +8,32 @@ import { edgeGetBytes, edgePutBytes } from "./edge";
 export const MAX_MEMORY_OBJECT_BYTES = 1024 * 1024;
 const MAX_MEMORY_BYTES = 32 * 1024 * 1024;
 
-const entries = new Map<string, Uint8Array<ArrayBuffer>>();
+/**
+ * Oldest first; a read marks its entry `used` rather than moving it (two changes of the map per
+ * download), and eviction gives a used one a second chance (CLOCK, as read-tier/memory.ts).
+ */
+const entries = new Map<string, { bytes: Uint8Array<ArrayBuffer>; used: boolean }>();
 let total = 0;
 
 function remembered(key: string): Uint8Array<ArrayBuffer> | undefined {
-	const bytes = entries.get(key);
-	if (bytes) {
-		// Map order is insertion order: re-inserting marks the entry most recently used.
-		entries.delete(key);
-		entries.set(key, bytes);
-	}
-	return bytes;
+	const found = entries.get(key);
+	if (!found) return undefined;
+	found.used = true;
+	return found.bytes;
 }
 
 /** Keeps an object's bytes (at most MAX_MEMORY_OBJECT_BYTES) in this isolate: they never change under their key. */
 export function remember(key: string, bytes: Uint8Array<ArrayBuffer>): void {
 	if (bytes.byteLength > MAX_MEMORY_OBJECT_BYTES || entries.has(key)) return;
-	entries.set(key, bytes);
+	entries.set(key, { bytes, used: false });
 	total += bytes.byteLength;
-	for (const [oldest, old] of entries) {
+	for (const [oldest, held] of entries) {
 		if (total <= MAX_MEMORY_BYTES) break;
 		entries.delete(oldest);
-		total -= old.byteLength;
+		if (held.used) {
+			held.used = false;
+			entries.set(oldest, held);
+		} else total -= held.bytes.byteLength;
 	}
 }
 

@@ -39,7 +39,15 @@ const MAX_ENTRY_BYTES = 2 * 1024 * 1024;
  */
 const MAX_REFUSAL_BYTES = 1024 * 1024;
 
-const entries = new Map<string, { entry: KeptEntry; size: number; owner: string | null; refusal: boolean }>();
+/**
+ * Oldest first. A read marks its entry `used` instead of moving it to the end (two changes of the
+ * map on every hit); eviction gives a used entry a second chance, moving it then (CLOCK, close to
+ * least recently used).
+ */
+const entries = new Map<
+	string,
+	{ entry: KeptEntry; size: number; owner: string | null; refusal: boolean; used: boolean }
+>();
 const byPackage = new Map<string, Set<string>>();
 /** The keys of kept refusals, oldest first. */
 const refusals = new Set<string>();
@@ -51,9 +59,7 @@ const decoder = new TextDecoder();
 export function memoryGet(key: string): KeptEntry | null {
 	const found = entries.get(key);
 	if (!found) return null;
-	// Map order is insertion order: re-inserting marks the entry most recently used.
-	entries.delete(key);
-	entries.set(key, found);
+	found.used = true;
 	return found.entry;
 }
 
@@ -69,7 +75,7 @@ export function memoryPut(
 	if (size > MAX_ENTRY_BYTES) return kept;
 	memoryDelete(key);
 	const refusal = options.refusal === true;
-	entries.set(key, { entry: kept, size, owner, refusal });
+	entries.set(key, { entry: kept, size, owner, refusal, used: false });
 	bytes += size;
 	if (refusal) {
 		refusals.add(key);
@@ -84,9 +90,14 @@ export function memoryPut(
 		keys.add(key);
 		byPackage.set(owner, keys);
 	}
-	for (const [oldest] of entries) {
+	for (const [oldest, held] of entries) {
 		if (bytes <= MAX_BYTES) break;
-		memoryDelete(oldest);
+		if (held.used) {
+			// Read since it last came round: to the end, unmarked (the loop meets it again there).
+			held.used = false;
+			entries.delete(oldest);
+			entries.set(oldest, held);
+		} else memoryDelete(oldest);
 	}
 	return kept;
 }

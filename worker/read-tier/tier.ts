@@ -69,28 +69,46 @@ export type TierRead = {
 /** A read without its `produce`, which is handed on beside it (a lookup adapts its own). */
 type TierAsk = Omit<TierRead, "produce">;
 
-export async function throughReadTier(read: TierRead): Promise<Response> {
+/** The answer: at once on a hit in this isolate's memory (no promise made), else once the object or the colo's cache has answered. */
+export function throughReadTier(read: TierRead): Response | Promise<Response> {
 	const started = Date.now();
-	const resolved = await resolve(read, read.produce);
+	const resolved = resolve(read, read.produce);
+	if (resolved instanceof Promise) return resolved.then((settled) => respond(read, settled, started));
+	return respond(read, resolved, started);
+}
+
+function respond(read: TierRead, resolved: Resolved | typeof KEPT_REFUSAL, started: number): Response {
 	if (resolved === KEPT_REFUSAL) return read.respondsToClient ? keptRefusalResponse() : throwHidden();
 	return answer(read, resolved.entry ?? resolved.response, resolved.outcome, started);
 }
 
-/** A lookup (where a tarball or file lies) through the tier: the value, and how it was found. */
-export async function lookupThroughReadTier<V>(
+type Looked<V> = { value: V; outcome: CacheOutcome };
+
+/** A lookup (where a tarball or file lies) through the tier: the value, and how it was found (at once on a hit). */
+export function lookupThroughReadTier<V>(
 	read: Omit<TierRead, "produce"> & { produce: () => Promise<{ value: V; access: Access | null; rev: string | null }> },
-): Promise<{ value: V; outcome: CacheOutcome }> {
+): Looked<V> | Promise<Looked<V>> {
 	const started = Date.now();
 	// The lookup's own produce, adapted to an answer to keep: the read itself is not copied.
-	const resolved = await resolve(read, async () => {
+	const resolved = resolve(read, async () => {
 		const { value, access, rev } = await read.produce();
 		return { response: Response.json(value), access, rev };
 	});
+	if (resolved instanceof Promise) return resolved.then((settled) => looked<V>(read, settled, started));
+	return looked<V>(read, resolved, started);
+}
+
+function looked<V>(
+	read: TierAsk,
+	resolved: Resolved | typeof KEPT_REFUSAL,
+	started: number,
+): Looked<V> | Promise<Looked<V>> {
 	if (resolved === KEPT_REFUSAL) throwHidden();
 	recordRead(read.env, read.route, resolved.outcome, started);
 	// A kept entry's value is parsed once and shared by every request: callers only read it.
-	const value = resolved.entry ? parsedBody(resolved.entry) : await resolved.response.json();
-	return { value: value as V, outcome: resolved.outcome };
+	if (resolved.entry) return { value: parsedBody(resolved.entry) as V, outcome: resolved.outcome };
+	const outcome = resolved.outcome;
+	return resolved.response.json().then((value) => ({ value: value as V, outcome }));
 }
 
 /**
@@ -110,23 +128,42 @@ type Resolved = { outcome: CacheOutcome } & ({ entry: KeptEntry } | { entry: nul
 /** A refusal kept for the caller's class: the 404 of a missing package, answered at once. */
 const KEPT_REFUSAL = Symbol("kept refusal");
 
-async function resolve(read: TierAsk, produce: TierRead["produce"]): Promise<Resolved | typeof KEPT_REFUSAL> {
+type Resolution = Resolved | typeof KEPT_REFUSAL;
+
+/** A fresh entry in this isolate's memory (or a kept refusal) is resolved at once: a hit makes no promise. */
+function resolve(read: TierAsk, produce: TierRead["produce"]): Resolution | Promise<Resolution> {
 	const ttl = config(read.env).readCacheMs;
-	if (ttl === 0 || wantsFreshCopy(read.request)) {
-		// A fresh copy asked for refreshes the cache too (under the generation before the read).
-		const slot = ttl > 0 ? await edgeSlot(read.env, read.owner, read.key) : null;
-		return settle(read, await produce(), slot, "bypass");
-	}
+	if (ttl === 0 || wantsFreshCopy(read.request)) return bypass(read, produce, ttl);
 	const started = Date.now();
 	const refusalMs = Math.min(ttl, REFUSAL_KEEP_MS);
 	// A refusal kept for this caller class is answered first, the same whatever it refused.
 	if (read.caller !== undefined && hasKeptRefusal(read.caller, read.key, refusalMs)) return KEPT_REFUSAL;
-	let entry = memoryGet(read.key);
+	const entry = memoryGet(read.key);
 	// A caller the entry refuses goes the way of a key nothing is cached for here, a missing
 	// package's: the colo's cache is looked at, the object is asked and refuses. Answered from
 	// memory, a refusal would tell by its speed (or by the object calls it makes) that a restricted
 	// package exists.
-	if (entry && !read.admits(entry.access)) entry = null;
+	if (entry && !read.admits(entry.access)) return resolveFurther(read, produce, null, ttl, refusalMs, started);
+	if (entry && started - entry.storedAt < ttl) return { entry, outcome: "hit" };
+	return resolveFurther(read, produce, entry, ttl, refusalMs, started);
+}
+
+/** A fresh copy asked for refreshes the cache too (under the generation before the read). */
+async function bypass(read: TierAsk, produce: TierRead["produce"], ttl: number): Promise<Resolved> {
+	const slot = ttl > 0 ? await edgeSlot(read.env, read.owner, read.key) : null;
+	return settle(read, await produce(), slot, "bypass");
+}
+
+/** No fresh entry here: the colo's cache, a revalidation by revision, or the object. */
+async function resolveFurther(
+	read: TierAsk,
+	produce: TierRead["produce"],
+	found: KeptEntry | null,
+	ttl: number,
+	refusalMs: number,
+	started: number,
+): Promise<Resolution> {
+	let entry = found;
 	// Looked up only when this isolate has nothing: a memory hit never touches the colo's cache.
 	let slot: EdgeSlot | null = null;
 	if (!entry) {
