@@ -61,8 +61,8 @@
 //    packument (a 404), each as a share of authenticated `/-/ping` (the Worker's floor for a
 //    token holder: the token checked, no object asked; anonymous ping is measured the same way, so
 //    what the check costs shows): BENCH_HOT_ROUNDS (default 5) rounds of BENCH_HOT_SECONDS (default 3) of
-//    ping then the read, the share being the median of the rounds' ratios (a loaded machine moves
-//    both sides of a round alike), with the package-object calls per 1,000 reads; beside it, the
+//    ping and the read (by turns, which goes first), the share being the median of the rounds'
+//    ratios (a loaded machine moves both sides of a round alike), with the package-object calls per 1,000 reads; beside it, the
 //    CPU workerd spent per request on each side (from /proc), which the load generator sharing the
 //    machine, and parsing every answer, does not move.
 // 14. Proxy installs (#25; BENCH_ONLY=proxy runs it alone): scripts/bench-proxy.mjs.
@@ -1240,8 +1240,11 @@ async function hotPath() {
 			const before = await objectCalls(url);
 			const rounds = [];
 			for (let round = 0; round < HOT_ROUNDS; round++) {
-				const reference = await ping();
-				const result = await measured(label, path, headers, status);
+				// Ping first, then the read first, by turns: a machine getting faster or slower over a
+				// round favours neither side.
+				const read = () => measured(label, path, headers, status);
+				const [reference, result] =
+					round % 2 === 0 ? [await ping(), await read()] : await read().then(async (r) => [await ping(), r]);
 				rounds.push({ reference, result });
 			}
 			const calls = (await objectCalls(url)) - before;
@@ -1439,7 +1442,7 @@ if (ONLY === "" || ONLY === "reads") {
 if (figures.hot) {
 	console.log(
 		`\nhot path (npm start, autocannon, ${CONNECTIONS} connections; ${HOT_ROUNDS} rounds of ${HOT_SECONDS} s of`,
-		"authenticated /-/ping then the read; medians; share: the median of the rounds' read/ping ratios;",
+		"authenticated /-/ping and the read, each first by turns; medians; share: the median of the rounds' read/ping ratios;",
 		"cpu: workerd's CPU µs per request, the share being ping's over the read's):",
 	);
 	const columns = ["req/s", "ping req/s", "p50 ms", "p99 ms", "share %", "cpu µs", "ping cpu µs", "cpu share %"];
