@@ -59,6 +59,23 @@ describe("version files", () => {
 		expect(svg.headers.get("content-security-policy")).toMatch(/sandbox/);
 	});
 
+	it("#25 answers a file read again from the read tier with the same headers (made once), its length among them", async () => {
+		const { name } = await publishedWithFiles();
+		for (const path of ["index.js", "icons/logo.svg", "empty.txt", "page.html"]) {
+			const answers = [];
+			for (let i = 0; i < 3; i++) {
+				const res = await call(`/files/${name}@1.0.0/${path}`);
+				const body = new Uint8Array(await res.arrayBuffer());
+				const headers = Object.fromEntries(res.headers);
+				expect(headers["content-length"], path).toBe(String(body.byteLength));
+				answers.push(headers);
+			}
+			const [first, ...hits] = answers.map(({ "x-registry-cache": cache, ...rest }) => ({ cache, rest }));
+			expect(first?.cache, path).toBe("miss");
+			for (const hit of hits) expect(hit, path).toEqual({ cache: "hit", rest: first?.rest });
+		}
+	});
+
 	it("sends CORS headers on errors too", async () => {
 		const res = await call(`/files/${uniqueName()}@1.0.0/index.js`);
 		expect(res.status).toBe(404);

@@ -1,9 +1,7 @@
-import { route } from "./route-policy";
-
 // CORS for what browsers fetch cross-origin: the channel lookup API, version files, the loader.
 // `*` is safe here: responses never depend on cookies, only on an explicit Authorization header.
 
-const ALLOW_ORIGIN = { "access-control-allow-origin": "*", "access-control-expose-headers": "etag" };
+export const ALLOW_ORIGIN = { "access-control-allow-origin": "*", "access-control-expose-headers": "etag" };
 export const CORS_HEADERS = Object.entries(ALLOW_ORIGIN);
 
 /** Responses made with the CORS headers in them already (prepared-answer.ts): nothing to add. */
@@ -31,18 +29,3 @@ export function withCors(response: Response): Response {
 	}
 	return target;
 }
-
-/** OPTIONS preflight: a page may send Authorization (customer keys) and conditional headers. */
-export const preflight = route(
-	{ auth: "none", cache: "none" },
-	() =>
-		new Response(null, {
-			status: 204,
-			headers: {
-				...ALLOW_ORIGIN,
-				"access-control-allow-methods": "GET, HEAD, POST, PATCH, DELETE, OPTIONS",
-				"access-control-allow-headers": "authorization, content-type, if-none-match, x-client-key",
-				"access-control-max-age": "86400",
-			},
-		}),
-);

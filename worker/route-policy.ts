@@ -1,6 +1,7 @@
 import type { Access } from "../schema/package/contract";
 import { type CacheName, cacheHeader } from "./cache-control";
 import type { RouteRequest } from "./http";
+import { isPrepared, type PreparedAnswer, preparedResponse } from "./prepared-answer";
 
 // Every route declares, where its handler is defined, who may call it and how long its answer may
 // be cached: `{ auth, cache }`. The guard (worker/guards.ts, worker/web/page.ts, or `route` here
@@ -73,7 +74,14 @@ export function withCache(cache: CacheName, answer: Answer): Response {
 /** A route that checks no token, or checks its own credentials (`password`, a form's `viewer`): its policy and its handler. */
 export function route(
 	policy: { auth: "none" | "capability" | "password" | "viewer" | "idToken"; cache: CacheName },
-	handle: (request: RouteRequest, env: Env, ctx: ExecutionContext) => Answer | Promise<Answer>,
+	handle: (
+		request: RouteRequest,
+		env: Env,
+		ctx: ExecutionContext,
+	) => Answer | PreparedAnswer | Promise<Answer | PreparedAnswer>,
 ): Handler {
-	return declare(async (request, env, ctx) => withCache(policy.cache, await handle(request, env, ctx)), policy);
+	return declare(async (request, env, ctx) => {
+		const answer = await handle(request, env, ctx);
+		return isPrepared(answer) ? preparedResponse(policy.cache, answer, request) : withCache(policy.cache, answer);
+	}, policy);
 }

@@ -1,5 +1,6 @@
 import semver from "semver";
 import { etagMatches } from "../../schema/etag";
+import type { BundledFile } from "../../schema/package/contract";
 import { urlOf } from "../http";
 import { packageRevision, packageStub } from "../objects";
 import { packageName } from "../params";
@@ -44,26 +45,50 @@ export const serveFile = route({ auth: "capability", cache: "immutable" }, async
 	});
 
 	const { file, key } = found;
-	const etag = `"${file.sha256}"`;
-	const headers: Record<string, string> = {
-		"content-type": contentTypeFor(file.path),
-		etag,
-		"cross-origin-resource-policy": "cross-origin",
-		"x-content-type-options": "nosniff",
-		"x-registry-cache": outcome,
-	};
-	Object.assign(headers, inertHeaders(file.path));
-	if (etagMatches(request.headers.get("if-none-match"), etag)) {
-		return new Response(null, { status: 304, headers });
-	}
-	if (file.size === 0) return new Response(new Uint8Array(), { headers: { ...headers, "content-length": "0" } });
+	const { headers, sized, etag } = fileHeaders(found, outcome);
+	if (etagMatches(request.headers.get("if-none-match"), etag)) return { body: null, status: 304, headers };
+	if (file.size === 0) return { body: new Uint8Array(), headers: sized };
 	const body = await readBytes(env, ctx, key, file.size, {
 		shared: found.access === "public",
 		range: { offset: file.offset, length: file.size },
 	});
 	if (!body) throw refused.hidden();
-	return new Response(body, { headers: { ...headers, "content-length": String(file.size) } });
+	return { body, headers: sized };
 });
+
+type FileHeaders = { headers: Headers; sized: Headers; etag: string };
+
+/**
+ * A file's headers (with and without its length), made once per location the read tier keeps (a
+ * hit shares its parsed value) and outcome: a page loading a widget's files sets none per request (#25).
+ */
+const madeHeaders = new WeakMap<object, Map<string, FileHeaders>>();
+
+function fileHeaders(found: { file: BundledFile }, outcome: string): FileHeaders {
+	let byOutcome = madeHeaders.get(found);
+	if (!byOutcome) {
+		byOutcome = new Map();
+		madeHeaders.set(found, byOutcome);
+	}
+	let made = byOutcome.get(outcome);
+	if (!made) {
+		const { file } = found;
+		const etag = `"${file.sha256}"`;
+		const headers = new Headers({
+			"content-type": contentTypeFor(file.path),
+			etag,
+			"cross-origin-resource-policy": "cross-origin",
+			"x-content-type-options": "nosniff",
+			"x-registry-cache": outcome,
+			...inertHeaders(file.path),
+		});
+		const sized = new Headers(headers);
+		sized.set("content-length", String(file.size));
+		made = { headers, sized, etag };
+		byOutcome.set(outcome, made);
+	}
+	return made;
+}
 
 /**
  * A package's files must never run as a page of the registry's origin (where the pages and their
