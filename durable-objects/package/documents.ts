@@ -31,7 +31,7 @@ export type PackumentForm = "full" | "abbreviated";
  * read gets as a stream, on each read the read tier does not answer, so that many objects of
  * large packages in one isolate cannot fill its 128 MB.
  */
-const KEEP_JOINED_CHARS = 2 * 1024 * 1024;
+export const KEEP_JOINED_CHARS = 2 * 1024 * 1024;
 
 /** Pieces read per page of a streamed packument: about 1 MB at 3 KB of fields per version. */
 const PAGE_PIECES = 300;
@@ -234,12 +234,12 @@ export class Documents {
 /**
  * What a client's read gets of a form too large to join short of its stream: nothing on its own
  * ETag (a 304), the headers alone for a HEAD; null: the stream. Either way no stream is made to be
- * cancelled (which workerd reports as an aborted pipe).
+ * cancelled (which workerd reports as an aborted pipe). Upstream copies too (upstream.ts).
  */
-function withoutStream(
-	found: Omit<StoredDocument, "body">,
+export function withoutStream<F extends Omit<StoredDocument, "body">>(
+	found: F,
 	client: ClientRead,
-): (StoredDocument & { bodyless?: true }) | null {
+): (F & { body: null; bodyless?: true }) | null {
 	if (etagMatches(client.ifNoneMatch, found.etag)) return { ...found, body: null };
 	if (client.head) return { ...found, body: null, bodyless: true };
 	return null;

@@ -279,7 +279,7 @@ export class PackageMetadataDO extends DurableObject<Env> implements PackageMeta
 		mayReadRestricted = true,
 		client?: ClientRead,
 	): Promise<Result<Readable<ClientDocument>>> {
-		if (!this.ownsName(name)) return this.upstream.packument(name, form, ifNoneMatch);
+		if (!this.ownsName(name)) return this.upstream.packument(name, form, ifNoneMatch, client);
 		const local = this.packument(form, ifNoneMatch, mayReadRestricted, client);
 		return local.ok ? ok({ ...local.value, upstream: null }) : local;
 	}

@@ -56,6 +56,59 @@ export class UpstreamDocuments {
 			.join("");
 	}
 
+	/** Streams of each form's copy being read: a refresh waits for them before it replaces the chunks. */
+	private readonly reading = new Map<UpstreamForm, Set<Promise<void>>>();
+
+	/**
+	 * The form's copy as a stream, chunk by chunk in order, its placeholder replaced by `base` on
+	 * the way: a client's read of a copy too large to join (documents.ts) never holds the whole
+	 * text, here or in the Worker. A refresh waits for open streams before it replaces the chunks
+	 * (`streamsEnded`); one that could not wait longer (or a claim) changes the copy's ETag under
+	 * the stream, which then fails rather than mix two copies.
+	 */
+	stream(form: UpstreamForm, row: UpstreamDocumentRow, base: string): ReadableStream<Uint8Array> {
+		const { etag, placeholder } = row;
+		const open = this.reading.get(form) ?? new Set<Promise<void>>();
+		this.reading.set(form, open);
+		let ended = () => {};
+		const done = new Promise<void>((resolve) => (ended = resolve));
+		open.add(done);
+		void done.then(() => open.delete(done));
+		const encoder = new TextEncoder();
+		let seq = 0;
+		let carry = "";
+		return new ReadableStream<Uint8Array>({
+			pull: (controller) => {
+				if (this.get(form)?.etag !== etag) {
+					ended();
+					throw new Error(`the upstream copy of ${form} changed while it was read`);
+				}
+				const chunk = this.sql
+					.exec<{ body: string }>(`SELECT body FROM upstream_document_chunks WHERE form = ? AND seq = ?`, form, seq)
+					.toArray()[0];
+				seq += 1;
+				if (!chunk) {
+					if (carry !== "") controller.enqueue(encoder.encode(carry));
+					controller.close();
+					ended();
+					return;
+				}
+				const text = carry + chunk.body;
+				const held = partialPlaceholder(text, placeholder);
+				carry = text.slice(text.length - held);
+				controller.enqueue(encoder.encode(text.slice(0, text.length - held).replaceAll(placeholder, () => base)));
+			},
+			cancel: () => ended(),
+		});
+	}
+
+	/** Once every stream of the form's copy is read, or `waitMs` has passed (a client slower than that fails). */
+	async streamsEnded(form: UpstreamForm, waitMs: number): Promise<void> {
+		const open = this.reading.get(form);
+		if (!open || open.size === 0) return;
+		await Promise.race([Promise.all(open), new Promise((resolve) => setTimeout(resolve, waitMs))]);
+	}
+
 	/** Stores a document upstream sent (replacing the form's copy); answers the change in stored bytes. */
 	storeFound(form: UpstreamForm, doc: FoundDocument, placeholder: string, now: number): number {
 		const before = this.get(form)?.size ?? 0;
@@ -182,6 +235,18 @@ export class UpstreamDocuments {
 			row.fetched_at,
 		);
 	}
+}
+
+/**
+ * How many characters at the end of `text` begin the placeholder without completing it: held back
+ * until the next chunk, which may complete it. The placeholder (`registry-base-` and hex digits)
+ * has no proper suffix that is also a prefix, so no occurrence can begin inside another.
+ */
+export function partialPlaceholder(text: string, placeholder: string): number {
+	for (let n = Math.min(placeholder.length - 1, text.length); n > 0; n--) {
+		if (text.endsWith(placeholder.slice(0, n))) return n;
+	}
+	return 0;
 }
 
 /** A stale copy served because upstream could not be reached says so (RFC 7234's Warning 111). */

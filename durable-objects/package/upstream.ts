@@ -3,8 +3,9 @@ import { ok, type Refusal, type Result } from "../../schema/errors";
 import { etagMatches } from "../../schema/etag";
 import { randomHex, sha256Hex } from "../../schema/hashing";
 import type {
+	ClientDocument,
+	ClientRead,
 	Readable,
-	ServedDocument,
 	TarballLocation,
 	UpstreamNote,
 	UpstreamTarball,
@@ -12,6 +13,7 @@ import type {
 import type { UpstreamDocumentRow, UpstreamVersionRow } from "../../schema/package/rows";
 import { refusals } from "../../schema/refusals";
 import { checkedIntegrity, expectedDigest, type UpstreamActivity, upstreamOfUrl } from "../../schema/upstream";
+import { KEEP_JOINED_CHARS, withoutStream } from "./documents";
 import { UpstreamActivityLog } from "./upstream-activity";
 import { recordUpstreamChanges } from "./upstream-changes";
 import { fetchUpstreamDocument, fetchUpstreamTarball } from "./upstream-client";
@@ -64,6 +66,9 @@ const MISSING_VERSION_REFRESH_MS = 5_000;
  */
 const FIGURES_FLUSH_MS = 30_000;
 
+/** How long a refresh waits for clients still reading the copy it replaces (upstream-documents.ts). */
+const STREAM_WAIT_MS = 30_000;
+
 /** `unstored`: the body of a document answered before it is stored (upstream-unstored.ts). */
 type Found = { row: UpstreamDocumentRow; note: UpstreamNote; unstored?: string };
 
@@ -95,23 +100,39 @@ export class UpstreamMirror {
 
 	// ── documents ──────────────────────────────────────────────────────────────────────────────
 
+	/**
+	 * With `client` (a client's read), a stored copy larger than a joined local packument may be
+	 * (documents.ts) comes as `stream`: neither this object nor the Worker holds its whole text, and
+	 * the read tier, which keeps nothing that large, passes it on (#25).
+	 */
 	async packument(
 		name: string,
 		form: UpstreamForm,
 		ifNoneMatch: string | null,
-	): Promise<Result<Readable<ServedDocument>>> {
+		client?: ClientRead,
+	): Promise<Result<Readable<ClientDocument>>> {
 		const found = await this.document(name, form, true, true);
 		if (!found.ok) return heardByAnyone(found);
 		const { row, note, unstored } = found.value;
-		return ok({
+		const served = {
 			etag: row.etag,
 			modified: row.modified,
-			body: etagMatches(ifNoneMatch, row.etag) ? null : (unstored ?? this.documents.body(form)),
 			placeholder: row.placeholder,
 			upstream: note,
-			access: "public",
+			access: "public" as const,
 			rev: this.copiesRevision(),
-		});
+		};
+		if (etagMatches(ifNoneMatch, row.etag)) return ok({ ...served, body: null });
+		if (client && unstored === undefined && row.size > KEEP_JOINED_CHARS) {
+			return ok(
+				withoutStream(served, client) ?? {
+					...served,
+					body: null,
+					stream: this.documents.stream(form, row, client.base),
+				},
+			);
+		}
+		return ok({ ...served, body: unstored ?? this.documents.body(form) });
 	}
 
 	/** One version (by number, tag or range, as the npm registry resolves them) of the full document. */
@@ -337,7 +358,11 @@ export class UpstreamMirror {
 			this.wake();
 			return ok(null);
 		};
-		if (!found || !answerEarly) return store();
+		if (!found || !answerEarly) {
+			// A copy replaced under a client reading it would mix two documents: its end is waited for.
+			await this.documents.streamsEnded(form, STREAM_WAIT_MS);
+			return store();
+		}
 		return this.unstored.answerThenStore(unstoredCopy(form, found, placeholder, now), answerEarly, store);
 	}
 
