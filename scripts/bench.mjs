@@ -66,6 +66,12 @@
 //    CPU workerd spent per request on each side (from /proc), which the load generator sharing the
 //    machine, and parsing every answer, does not move.
 // 14. Proxy installs (#25; BENCH_ONLY=proxy runs it alone): scripts/bench-proxy.mjs.
+// 15. Large upstream copies (#25; BENCH_ONLY=upstream-large runs it alone): a source registry
+//    (`npm start`) holding a package whose full packument is about BENCH_LARGE_UPSTREAM_MB (default
+//    6) MB, and this registry with it as UPSTREAM_URL. Once a first read has stored the copy,
+//    BENCH_LARGE_UPSTREAM_READS (default 64) reads of it, 16 at a time: their time, and the growth
+//    of workerd's resident memory over them (the copy is too large for the read tier to keep, so
+//    every read asks the object).
 //
 // Figures go to stdout as a table, and as JSON with --json.
 
@@ -1271,6 +1277,57 @@ async function hotPath() {
 	}
 }
 
+// ── large upstream copies ──────────────────────────────────────────────────────────────────────
+
+const LARGE_UPSTREAM_MB = Number(process.env.BENCH_LARGE_UPSTREAM_MB ?? 6);
+const LARGE_UPSTREAM_READS = Number(process.env.BENCH_LARGE_UPSTREAM_READS ?? 64);
+
+async function largeUpstreamReads() {
+	const source = await startServer("npm start", { NO_RATE_LIMITS: "true" }, scratch("upstream-source"));
+	let proxy = null;
+	try {
+		const name = "bench-large-upstream";
+		const versions = Math.ceil(LARGE_UPSTREAM_MB / 0.75);
+		const manifests = Array.from({ length: versions }, (_, i) => ({
+			name,
+			version: `1.0.${i}`,
+			description: `${i} ${"d".repeat(750_000)}`,
+			license: "MIT",
+		}));
+		await publishMany(source.url, manifests, 1);
+		proxy = await startServer("npm start", { NO_RATE_LIMITS: "true", UPSTREAM_URL: source.url }, scratch("upstream"));
+		const bytes = (await (await fetch(`${proxy.url}/${name}`)).arrayBuffer()).byteLength;
+		await fetch(`${proxy.url}/${name}`).then((r) => r.arrayBuffer());
+		const pids = workerdPids(proxy.pid);
+		const baseline = residentBytes(pids);
+		let peak = baseline;
+		const sampler = setInterval(() => {
+			peak = Math.max(peak, residentBytes(pids));
+		}, 20);
+		const started = performance.now();
+		let next = 0;
+		const reader = async () => {
+			while (next++ < LARGE_UPSTREAM_READS) {
+				const res = await fetch(`${proxy.url}/${name}`);
+				const length = (await res.arrayBuffer()).byteLength;
+				if (res.status !== 200 || length !== bytes)
+					throw new Error(`large upstream read: ${res.status}, ${length} bytes`);
+			}
+		};
+		await Promise.all(Array.from({ length: 16 }, reader));
+		const seconds = (performance.now() - started) / 1000;
+		clearInterval(sampler);
+		figures["large upstream"] = {
+			"full packument (MB)": +(bytes / 1e6).toFixed(1),
+			[`${LARGE_UPSTREAM_READS} reads, 16 at a time (s)`]: +seconds.toFixed(2),
+			"workerd resident growth over them (MB)": +((peak - baseline) / 1e6).toFixed(1),
+		};
+	} finally {
+		await proxy?.stop();
+		await source.stop();
+	}
+}
+
 // ── run ────────────────────────────────────────────────────────────────────────────────────────
 
 let reader = null;
@@ -1408,6 +1465,7 @@ if (ONLY === "" || ONLY === "parallel-publishes") await parallelPublishes();
 if (ONLY === "" || ONLY === "publish-cost") await publishCost();
 if (ONLY === "" || ONLY === "metrics") await metricsCost();
 if (ONLY === "" || ONLY === "hot") await hotPath();
+if (ONLY === "" || ONLY === "upstream-large") await largeUpstreamReads();
 if (ONLY === "" || ONLY === "proxy") {
 	const shared = { startServer, startVerdaccio, scratch, freePort, quietEnv, publishBody, asNpmSendsIt, readerToken };
 	figures.proxy = await proxyBench({ ...shared, ADMIN, log, packages: PACKAGES, graphName, dependenciesOf });
@@ -1452,6 +1510,10 @@ if (figures.hot) {
 		const cells = values.map((v) => String(v).padStart(11));
 		console.log(endpoint.padEnd(30), ...cells);
 	}
+}
+if (figures["large upstream"]) {
+	console.log("\nlarge upstream copies (npm start on both sides; reads after the copy was stored):");
+	for (const [what, value] of Object.entries(figures["large upstream"])) console.log(`  ${what.padEnd(50)} ${value}`);
 }
 if (figures.backup) {
 	console.log("\nexport and restore (scripts/migrate-archive.mjs, npm start; the 60 MB package through wrangler dev):");
