@@ -280,13 +280,14 @@ for (const scoped of ["/@:scope/:pkg", "/:pkg"]) {
 		.post(`/-/stage/package${scoped}`, stagePackage);
 }
 
-// Web-component loaders: channels, versions, uploads, immutable files, the loader module.
+// Web-component loaders: channels, versions, uploads, immutable files, the loader module. Channel
+// lookups first, the loaders' hottest route (a channel path has no other route's shape).
+loaders.get("/packages/@:scope/:pkg/channels/:channel", getChannel).get("/packages/:pkg/channels/:channel", getChannel);
 loaders.get("/loader.js", serveLoader).options("/packages/*", preflight).options("/files/*", preflight);
 loaders.get("/files/:path+", serveFile);
 for (const name of ["/packages/@:scope/:pkg", "/packages/:pkg"]) {
 	loaders
 		.get(`${name}/channels`, listChannels)
-		.get(`${name}/channels/:channel`, getChannel)
 		.post(`${name}/channels/:channel`, publishToChannel)
 		.delete(`${name}/channels/:channel`, removeChannel)
 		.get(`${name}/channels/:channel/history`, getChannelHistory)
@@ -348,13 +349,17 @@ api.put("/:pkg", putPackage);
 // Anything else of the registry's own is an unknown endpoint, not a package called "-".
 api.all("*", unknownRoute);
 
-// Installs' packuments first, the hottest route: itty-router tries routes in order. A packument's
-// path has one segment, or two for a scoped name, and no other route matches either.
-packages.get("/:pkg", getPackument).get("/@:scope/:pkg", getPackument);
+// Installs' packuments and tarballs first, the hottest routes: itty-router tries routes in order.
+// A packument's path has one segment, or two for a scoped name, a tarball's `-` in the second or
+// third, and no other route matches either.
+packages
+	.get("/:pkg", getPackument)
+	.get("/@:scope/:pkg", getPackument)
+	.get("/@:scope/:pkg/-/:file", getTarball)
+	.get("/:pkg/-/:file", getTarball);
 // Every scoped route before every unscoped one: `/:pkg/:version` would also match `/@scope/name`.
 for (const name of ["/@:scope/:pkg", "/:pkg"]) {
 	packages
-		.get(`${name}/-/:file`, getTarball)
 		.delete(`${name}/-/:file/-rev/:rev`, deleteTarball)
 		.put(`${name}/-rev/:rev`, putPackage)
 		.delete(`${name}/-rev/:rev`, unpublishPackage)
