@@ -4,6 +4,7 @@ import type { BundledFile } from "../../schema/package/contract";
 import { urlOf } from "../http";
 import { packageRevision, packageStub } from "../objects";
 import { packageName } from "../params";
+import { PerEntry } from "../prepared-answer";
 import { readBytes } from "../read-tier/bytes";
 import { lookupThroughReadTier } from "../read-tier/tier";
 import { refused } from "../refusals";
@@ -62,32 +63,24 @@ type FileHeaders = { headers: Headers; sized: Headers; etag: string };
  * A file's headers (with and without its length), made once per location the read tier keeps (a
  * hit shares its parsed value) and outcome: a page loading a widget's files sets none per request (#25).
  */
-const madeHeaders = new WeakMap<object, Map<string, FileHeaders>>();
+const madeHeaders = new PerEntry<string, FileHeaders>();
 
 function fileHeaders(found: { file: BundledFile }, outcome: string): FileHeaders {
-	let byOutcome = madeHeaders.get(found);
-	if (!byOutcome) {
-		byOutcome = new Map();
-		madeHeaders.set(found, byOutcome);
-	}
-	let made = byOutcome.get(outcome);
-	if (!made) {
-		const { file } = found;
-		const etag = `"${file.sha256}"`;
-		const headers = new Headers({
-			"content-type": contentTypeFor(file.path),
-			etag,
-			"cross-origin-resource-policy": "cross-origin",
-			"x-content-type-options": "nosniff",
-			"x-registry-cache": outcome,
-			...inertHeaders(file.path),
-		});
-		const sized = new Headers(headers);
-		sized.set("content-length", String(file.size));
-		made = { headers, sized, etag };
-		byOutcome.set(outcome, made);
-	}
-	return made;
+	const made = madeHeaders.get(found, outcome);
+	if (made) return made;
+	const { file } = found;
+	const etag = `"${file.sha256}"`;
+	const headers = new Headers({
+		"content-type": contentTypeFor(file.path),
+		etag,
+		"cross-origin-resource-policy": "cross-origin",
+		"x-content-type-options": "nosniff",
+		"x-registry-cache": outcome,
+		...inertHeaders(file.path),
+	});
+	const sized = new Headers(headers);
+	sized.set("content-length", String(file.size));
+	return madeHeaders.set(found, outcome, { headers, sized, etag });
 }
 
 /**

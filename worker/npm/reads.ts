@@ -9,6 +9,7 @@ import { decodeParam, json, publicBaseUrl } from "../http";
 import { literal } from "../literal";
 import { packageRevision, packageStub } from "../objects";
 import { packageNameFromParams, versionNumber } from "../params";
+import { PerEntry } from "../prepared-answer";
 import { readBytes } from "../read-tier/bytes";
 import { countDownload } from "../read-tier/downloads";
 import type { CacheOutcome } from "../read-tier/metrics";
@@ -149,26 +150,23 @@ export const getTarball = caller({ auth: "caller", cache: "immutable" }, async (
  * A tarball's headers, made once per location the read tier keeps (a hit shares its parsed value)
  * and outcome, not once per download; as Headers, which a Response copies natively (#25).
  */
-const madeHeaders = new WeakMap<object, Map<string, Headers>>();
+const madeHeaders = new PerEntry<string, Headers>();
 
 function tarballHeaders(tarball: TarballLocation & { access: Access }, outcome: string): Headers {
-	let byOutcome = madeHeaders.get(tarball);
-	if (!byOutcome) {
-		byOutcome = new Map();
-		madeHeaders.set(tarball, byOutcome);
-	}
-	let headers = byOutcome.get(outcome);
-	if (!headers) {
-		headers = new Headers([
-			["content-type", "application/octet-stream"],
-			["content-length", String(tarball.size)],
-			["etag", `"${tarball.integrity}"`],
-			["x-registry-cache", outcome],
-			...(tarball.upstream ? ([["x-registry-upstream", "hit"]] as [string, string][]) : []),
-		]);
-		byOutcome.set(outcome, headers);
-	}
-	return headers;
+	return (
+		madeHeaders.get(tarball, outcome) ??
+		madeHeaders.set(
+			tarball,
+			outcome,
+			new Headers([
+				["content-type", "application/octet-stream"],
+				["content-length", String(tarball.size)],
+				["etag", `"${tarball.integrity}"`],
+				["x-registry-cache", outcome],
+				...(tarball.upstream ? ([["x-registry-upstream", "hit"]] as [string, string][]) : []),
+			]),
+		)
+	);
 }
 
 /** The object had no tarball of that version and asked upstream: its answer, thrown out of the read tier (which keeps nothing). */

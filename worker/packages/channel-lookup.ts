@@ -8,6 +8,7 @@ import { caller, settleRead } from "../guards";
 import { publicBaseUrl, urlOf } from "../http";
 import { packageRevision, packageStub } from "../objects";
 import { channelParam, packageNameFromParams } from "../params";
+import { PerEntry } from "../prepared-answer";
 import type { CacheOutcome } from "../read-tier/metrics";
 import { callerClass } from "../read-tier/refusals-kept";
 import { lookupThroughReadTier } from "../read-tier/tier";
@@ -40,7 +41,7 @@ function channelLookup(
 	 * miss's own), then cohort and outcome: the same few bodies, encoded once, and header sets serve
 	 * every load of a hot channel, and nothing is made per request to find them (#25).
 	 */
-	const built = new WeakMap<object, Record<Cohort, Map<CacheOutcome, Built>>>();
+	const built: Record<Cohort, PerEntry<CacheOutcome, Built>> = { control: new PerEntry(), candidate: new PerEntry() };
 	return caller({ auth: "caller", cache: "revalidate" }, async ({ request, env, ctx, principal }) => {
 		const pkg = packageNameFromParams(request.params);
 		const channel = channelParam(request.params);
@@ -65,12 +66,7 @@ function channelLookup(
 		// Outside a rollout every client gets the control: decided without a promise.
 		const cohort = state.rollout ? await cohortOf(request, principal, state) : "control";
 		const view = cohort === "candidate" && state.rollout ? asCandidate(state) : state;
-		let byCohort = built.get(state);
-		if (byCohort === undefined) {
-			byCohort = { control: new Map(), candidate: new Map() };
-			built.set(state, byCohort);
-		}
-		let answer = byCohort[cohort].get(outcome);
+		let answer = built[cohort].get(state, outcome);
 		if (answer === undefined) {
 			const made = await build(request, env, pkg, view);
 			const body = encoder.encode(
@@ -92,7 +88,7 @@ function channelLookup(
 				headers: new Headers({ ...headers, "content-type": "application/json; charset=utf-8" }),
 				notModified: new Headers(headers),
 			};
-			byCohort[cohort].set(outcome, answer);
+			built[cohort].set(state, outcome, answer);
 		}
 		// During a rollout the answer depends on the client: never for a shared cache.
 		const facts = { access: state.access, perClient: state.rollout !== null };
