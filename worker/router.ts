@@ -26,6 +26,7 @@ import { HttpError } from "./errors";
 import { serveFile } from "./files/serve";
 import { type RouteRequest, urlOf } from "./http";
 import { serveLoader } from "./loader/route";
+import { routeRead } from "./matched-routes";
 import { metricsRouteName, noteRefusal, recordRequest } from "./metrics/isolate";
 import { getVisibility, listCollaborators, listScopePackages, listUserPackages, setAccess } from "./npm/access";
 import { deleteDistTag, listDistTags, setDistTag } from "./npm/dist-tags";
@@ -150,7 +151,10 @@ const router = {
 			value: routed.method,
 		}) as unknown as RouteRequest;
 		const table = LOADER_SEGMENTS.has(segment) ? loaders : OWN_SEGMENTS.has(segment) ? api : packages;
-		const response = await table.fetch(routeRequest, env, ctx);
+		// Package reads are dispatched through the route their path matched before (matched-routes.ts).
+		const response = await (table === api
+			? table.fetch(routeRequest, env, ctx)
+			: routeRead(table, routeRequest, env, ctx));
 		recordRequest(env, ctx, routeKey(routeRequest), response, started);
 		if (!head) return response;
 		// A streamed body (a large packument's) is let go of, not left open to its object.
