@@ -60,7 +60,8 @@
 //    full packument, tarball and channel lookup, and without one the restricted package's
 //    packument (a 404), each as a share of authenticated `/-/ping` (the Worker's floor for a
 //    token holder: the token checked, no object asked; anonymous ping is measured the same way, so
-//    what the check costs shows): BENCH_HOT_ROUNDS (default 5) rounds of BENCH_HOT_SECONDS (default 3) of
+//    what the check costs shows): BENCH_HOT_ROUNDS (default 9: on a shared machine one round's share
+//    moves ten points or more either way, the table shows how far) rounds of BENCH_HOT_SECONDS (default 3) of
 //    ping and the read (by turns, which goes first), the share being the median of the rounds'
 //    ratios (a loaded machine moves both sides of a round alike), with the package-object calls per 1,000 reads; beside it, the
 //    CPU workerd spent per request on each side (from /proc), which the load generator sharing the
@@ -100,7 +101,7 @@ const LARGE_PUBLISH_MB = (process.env.BENCH_LARGE_PUBLISH ?? "1,10,25,60,95")
 	.filter((s) => s.trim() !== "")
 	.map(Number);
 const ONLY = process.env.BENCH_ONLY ?? "";
-const HOT_ROUNDS = Number(process.env.BENCH_HOT_ROUNDS ?? 5);
+const HOT_ROUNDS = Number(process.env.BENCH_HOT_ROUNDS ?? 9);
 const HOT_SECONDS = Number(process.env.BENCH_HOT_SECONDS ?? 3);
 const MIGRATE_VERSIONS = Number(process.env.BENCH_MIGRATE_VERSIONS ?? 765);
 const PARALLEL_PUBLISHES = Number(process.env.BENCH_PARALLEL_PUBLISHES ?? 6);
@@ -1263,6 +1264,8 @@ async function hotPath() {
 				p50: median(rounds.map((r) => r.result.p50).sort((a, b) => a - b)),
 				p99: median(rounds.map((r) => r.result.p99).sort((a, b) => a - b)),
 				share: Math.round(median(shares) * 100),
+				// What one round's share ranged over: how far a single short measurement could be trusted.
+				spread: `${Math.round((shares[0] ?? 0) * 100)}-${Math.round((shares.at(-1) ?? 0) * 100)}`,
 				cpuMicros: Math.round(median(rounds.map((r) => r.result.cpuMicros).sort((a, b) => a - b))),
 				pingCpuMicros: Math.round(median(rounds.map((r) => r.reference.cpuMicros).sort((a, b) => a - b))),
 				cpuShare: Math.round(
@@ -1501,12 +1504,33 @@ if (figures.hot) {
 	console.log(
 		`\nhot path (npm start, autocannon, ${CONNECTIONS} connections; ${HOT_ROUNDS} rounds of ${HOT_SECONDS} s of`,
 		"authenticated /-/ping and the read, each first by turns; medians; share: the median of the rounds' read/ping ratios;",
-		"cpu: workerd's CPU µs per request, the share being ping's over the read's):",
+		"rounds: the least and greatest round's share; cpu: workerd's CPU µs per request, the share being ping's over the read's):",
 	);
-	const columns = ["req/s", "ping req/s", "p50 ms", "p99 ms", "share %", "cpu µs", "ping cpu µs", "cpu share %"];
+	const columns = [
+		"req/s",
+		"ping req/s",
+		"p50 ms",
+		"p99 ms",
+		"share %",
+		"rounds %",
+		"cpu µs",
+		"ping cpu µs",
+		"cpu share %",
+	];
 	console.log("endpoint".padEnd(30), ...columns.map((h) => h.padStart(11)), "calls/1000".padStart(11));
 	for (const [endpoint, f] of Object.entries(figures.hot)) {
-		const values = [f.rps, f.ping, f.p50, f.p99, f.share, f.cpuMicros, f.pingCpuMicros, f.cpuShare, f.perThousand];
+		const values = [
+			f.rps,
+			f.ping,
+			f.p50,
+			f.p99,
+			f.share,
+			f.spread,
+			f.cpuMicros,
+			f.pingCpuMicros,
+			f.cpuShare,
+			f.perThousand,
+		];
 		const cells = values.map((v) => String(v).padStart(11));
 		console.log(endpoint.padEnd(30), ...cells);
 	}
