@@ -5,7 +5,7 @@ import { matchedRoutesState, routeRead } from "../worker/matched-routes";
 import { takeBatch } from "../worker/metrics/isolate";
 import { ADMIN, call, createToken, publish, uniqueName } from "./helpers/registry";
 
-// Repeat reads of the package-name tables go straight to the route their path matched before
+// Repeat reads go straight to the route their path matched before
 // (worker/matched-routes.ts, #25). The shortcut may change no answer: a remembered path answers
 // exactly as the router answers it (the same request with a query string is routed as usual and
 // reads the same kept entries), refusals included, and the memory stays bounded.
@@ -30,7 +30,7 @@ async function throughBoth(path: string, init: Parameters<typeof call>[1] = {}) 
 }
 
 describe("#25 repeat reads through the route their path matched before", () => {
-	it("#25 answers packuments, tarballs, version documents, channel lookups and files as the router does", async () => {
+	it("#25 answers packuments, tarballs, version documents, channel lookups, files and the registry's own reads as the router does", async () => {
 		const name = uniqueName("matched");
 		const scoped = `@${uniqueName("matched").replaceAll("-", "")}/pkg`;
 		expect((await publish(name, "1.0.0", ADMIN, { access: "public" })).status).toBe(201);
@@ -60,12 +60,23 @@ describe("#25 repeat reads through the route their path matched before", () => {
 			[`/packages/${name}/channels/nope`, {}],
 			[`/files/${name}@1.0.0/index.js`, {}],
 			[`/${uniqueName("missing")}`, {}],
+			["/-/ping", { token: ADMIN }],
+			["/-/whoami", { token: ADMIN }],
+			["/-/whoami", {}],
 		];
 		for (const [path, init] of reads) {
 			const { remembered, routed, dispatched } = await throughBoth(path, init);
 			expect({ path, init, ...remembered }).toEqual({ path, init, ...routed });
 			expect({ path, dispatched }).toEqual({ path, dispatched: 1 });
 		}
+		// A page names its own URL (its sign-in link's `next`), query included: that is all that differs.
+		const page = await throughBoth(`/package/${name}`);
+		const withoutBytes = ({ bytes: _, ...rest }: Awaited<ReturnType<typeof seen>>) => rest;
+		expect(withoutBytes(page.remembered)).toEqual({
+			...withoutBytes(page.routed),
+			body: page.routed.body.replace(encodeURIComponent("?routed=1"), ""),
+		});
+		expect(page.dispatched).toBe(1);
 	});
 
 	it("#25 refuses through a remembered route exactly as through the router: hidden packages, bad tokens, bad names", async () => {

@@ -1,13 +1,14 @@
 import type { RouterType } from "itty-router";
 import type { RouteRequest } from "./http";
+import { PerEntry } from "./prepared-answer";
 
-// The routes the package-name tables matched before, by method and path (#25). Which route a
-// request takes, and its parameters, depend on nothing but its method and path, and installs and
-// loaders ask for the same few paths over and over: a repeat is dispatched straight to the route
-// it matched last time, as itty-router would dispatch it (the table's `before`, the handler, its
-// `catch` and `finally`), without the router's second parse of the URL, its query parsing and its
-// scan of the table's patterns. A request with a query string is routed as usual (handlers read
-// the query), and so is the first request for a path.
+// The routes reads matched before, by path (#25). Which route a request takes, and its
+// parameters, depend on nothing but its method and path, and installs and loaders ask for the
+// same few paths over and over: a repeat GET is dispatched straight to the route it matched last
+// time, as itty-router would dispatch it (the table's `before`, the handler, its `catch` and
+// `finally`), without the router's second parse of the URL, its query parsing and its scan of the
+// table's patterns. A request with a query string is routed as usual (handlers read the query),
+// and so is the first request for a path.
 
 type Table = RouterType<RouteRequest, [Env, ExecutionContext], Response>;
 type Handler = (request: RouteRequest, env: Env, ctx: ExecutionContext) => Response | Promise<Response>;
@@ -67,30 +68,21 @@ async function dispatch(route: Matched, request: RouteRequest, env: Env, ctx: Ex
  * Handlers by route, found once in the table's list: GET routes with one handler only (the
  * unknown-endpoint fallback, `all("*")`, matches any path and is never remembered).
  */
-const handlers = new WeakMap<Table, Map<string, Handler | null>>();
+const handlers = new PerEntry<string, Handler | null>();
 
 function remember(table: Table, key: string, request: RouteRequest): void {
 	const route = (request as { route?: string }).route;
 	if (route === undefined || key.length > MAX_REMEMBERED_PATH) return;
-	const handler = handlerOf(table, route);
+	const known = handlers.get(table, route);
+	const handler = known === undefined ? handlers.set(table, route, handlerOf(table, route)) : known;
 	if (handler === null) return;
 	if (matched.size >= MAX_REMEMBERED) matched.clear();
 	matched.set(key, { table, handler, params: Object.freeze({ ...request.params }), route });
 }
 
 function handlerOf(table: Table, route: string): Handler | null {
-	let byRoute = handlers.get(table);
-	if (!byRoute) {
-		byRoute = new Map();
-		handlers.set(table, byRoute);
-	}
-	let handler = byRoute.get(route);
-	if (handler === undefined) {
-		const entry = table.routes.find(([method, , , path]) => method === "GET" && path === route);
-		handler = entry?.[2].length === 1 ? (entry[2][0] as Handler) : null;
-		byRoute.set(route, handler);
-	}
-	return handler;
+	const entry = table.routes.find(([method, , , path]) => method === "GET" && path === route);
+	return entry?.[2].length === 1 ? (entry[2][0] as Handler) : null;
 }
 
 let repeats = 0;

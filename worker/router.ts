@@ -151,10 +151,8 @@ const router = {
 			value: routed.method,
 		}) as unknown as RouteRequest;
 		const table = LOADER_SEGMENTS.has(segment) ? loaders : OWN_SEGMENTS.has(segment) ? api : packages;
-		// Package reads are dispatched through the route their path matched before (matched-routes.ts).
-		const response = await (table === api
-			? table.fetch(routeRequest, env, ctx)
-			: routeRead(table, routeRequest, env, ctx));
+		// A read of a path seen before goes to the route it matched then (matched-routes.ts).
+		const response = await routeRead(table, routeRequest, env, ctx);
 		recordRequest(env, ctx, routeKey(routeRequest), response, started);
 		if (!head) return response;
 		// A streamed body (a large packument's) is let go of, not left open to its object.
