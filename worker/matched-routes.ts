@@ -14,7 +14,7 @@ type Table = RouterType<RouteRequest, [Env, ExecutionContext], Response>;
 type Handler = (request: RouteRequest, env: Env, ctx: ExecutionContext) => Response | Promise<Response>;
 type Matched = { table: Table; handler: Handler; params: Readonly<Record<string, string | undefined>>; route: string };
 
-/** Paths longer than this are routed every time (no package path is), and junk must not fill memory. */
+/** Paths longer than this (a name near npm's 214-character limit) are routed every time: junk must not fill memory. */
 const MAX_REMEMBERED_PATH = 256;
 const MAX_REMEMBERED = 4_096;
 
