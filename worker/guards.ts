@@ -13,11 +13,11 @@ import { publicBaseUrl, type RouteRequest, urlOf } from "./http";
 import { countEvent, countTokenWrite } from "./metrics/isolate";
 import { packageRevision, packageStub } from "./objects";
 import { packageNameFromParams } from "./params";
-import { isPrepared, type PreparedAnswer, preparedResponse } from "./prepared-answer";
+import type { PreparedAnswer } from "./prepared-answer";
 import { callerClass } from "./read-tier/refusals-kept";
 import { forgetPackage, throughReadTier } from "./read-tier/tier";
 import { type LogInReason, refused } from "./refusals";
-import { type Answer, declare, type Handler, withCache } from "./route-policy";
+import { type Answer, declare, finished, type Handler, withCache } from "./route-policy";
 import { assertTrustedPublisherMay, type TrustedUse } from "./trust/trusted-token";
 
 // What a route needs before its handler runs, declared where the handler is defined as its policy,
@@ -248,8 +248,11 @@ export function caller(
 	handle: (context: CallerContext) => Promise<Answer | PreparedAnswer>,
 ): Handler {
 	return declare(async (request, env, ctx) => {
-		const answer = await handle({ request, env, ctx, principal: await authenticate(request, env) });
-		return isPrepared(answer) ? preparedResponse(policy.cache, answer, request) : withCache(policy.cache, answer);
+		return finished(
+			policy.cache,
+			await handle({ request, env, ctx, principal: await authenticate(request, env) }),
+			request,
+		);
 	}, policy);
 }
 

@@ -12,7 +12,8 @@ import { PerEntry } from "./prepared-answer";
 
 type Table = RouterType<RouteRequest, [Env, ExecutionContext], Response>;
 type Handler = (request: RouteRequest, env: Env, ctx: ExecutionContext) => Response | Promise<Response>;
-type Matched = { table: Table; handler: Handler; params: Readonly<Record<string, string | undefined>>; route: string };
+/** A path's route: the table it is in follows from the path (its first segment, router.ts). */
+type Matched = { handler: Handler; params: Readonly<Record<string, string | undefined>>; route: string };
 
 /** Paths longer than this (a name near npm's 214-character limit) are routed every time: junk must not fill memory. */
 const MAX_REMEMBERED_PATH = 256;
@@ -31,9 +32,9 @@ export async function routeRead(
 	if (url.search !== "" || request.method !== "GET") return table.fetch(request, env, ctx);
 	const key = url.pathname;
 	const known = matched.get(key);
-	if (known?.table === table) {
+	if (known) {
 		repeats += 1;
-		return dispatch(known, request, env, ctx);
+		return dispatch(table, known, request, env, ctx);
 	}
 	const response = await table.fetch(request, env, ctx);
 	remember(table, key, request);
@@ -41,8 +42,13 @@ export async function routeRead(
 }
 
 /** As itty-router runs a route it matched: `before` until one answers, the handler, `catch`, `finally`. */
-async function dispatch(route: Matched, request: RouteRequest, env: Env, ctx: ExecutionContext): Promise<Response> {
-	const { table } = route;
+async function dispatch(
+	table: Table,
+	route: Matched,
+	request: RouteRequest,
+	env: Env,
+	ctx: ExecutionContext,
+): Promise<Response> {
 	Object.assign(request, { params: route.params, query: { __proto__: null }, route: route.route });
 	let response: Response | undefined;
 	try {
@@ -77,7 +83,7 @@ function remember(table: Table, key: string, request: RouteRequest): void {
 	const handler = known === undefined ? handlers.set(table, route, handlerOf(table, route)) : known;
 	if (handler === null) return;
 	if (matched.size >= MAX_REMEMBERED) matched.clear();
-	matched.set(key, { table, handler, params: Object.freeze({ ...request.params }), route });
+	matched.set(key, { handler, params: Object.freeze({ ...request.params }), route });
 }
 
 function handlerOf(table: Table, route: string): Handler | null {

@@ -80,8 +80,10 @@ export function route(
 		ctx: ExecutionContext,
 	) => Answer | PreparedAnswer | Promise<Answer | PreparedAnswer>,
 ): Handler {
-	return declare(async (request, env, ctx) => {
-		const answer = await handle(request, env, ctx);
-		return isPrepared(answer) ? preparedResponse(policy.cache, answer, request) : withCache(policy.cache, answer);
-	}, policy);
+	return declare(async (request, env, ctx) => finished(policy.cache, await handle(request, env, ctx), request), policy);
+}
+
+/** A handler's answer as the response its route's Cache-Control (and CORS, for a prepared one) makes of it. */
+export function finished(cache: CacheName, answer: Answer | PreparedAnswer, request: RouteRequest): Response {
+	return isPrepared(answer) ? preparedResponse(cache, answer, request) : withCache(cache, answer);
 }
