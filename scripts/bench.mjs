@@ -60,10 +60,12 @@
 //    full packument, tarball and channel lookup, and without one the restricted package's
 //    packument (a 404), each as a share of authenticated `/-/ping` (the Worker's floor for a
 //    token holder: the token checked, no object asked; anonymous ping is measured the same way, so
-//    what the check costs shows): BENCH_HOT_ROUNDS (default 9: on a shared machine one round's share
-//    moves ten points or more either way, the table shows how far) rounds of BENCH_HOT_SECONDS (default 3) of
+//    what the check costs shows): BENCH_HOT_ROUNDS (default 15: on a shared machine one round's share
+//    moves ten points or more either way, the table shows how far) rounds of BENCH_HOT_SECONDS (default 2) of
 //    ping and the read (by turns, which goes first), the share being the median of the rounds'
-//    ratios (a loaded machine moves both sides of a round alike), with the package-object calls per 1,000 reads; beside it, the
+//    ratios (a loaded machine moves both sides of a round alike) with its 95 % confidence interval
+//    (order statistics: no assumption about how the rounds scatter), so a share a few points from
+//    a target says whether the rounds could tell, with the package-object calls per 1,000 reads; beside it, the
 //    CPU workerd spent per request on each side (from /proc), which the load generator sharing the
 //    machine, and parsing every answer, does not move.
 // 14. Proxy installs (#25; BENCH_ONLY=proxy runs it alone): scripts/bench-proxy.mjs.
@@ -101,8 +103,8 @@ const LARGE_PUBLISH_MB = (process.env.BENCH_LARGE_PUBLISH ?? "1,10,25,60,95")
 	.filter((s) => s.trim() !== "")
 	.map(Number);
 const ONLY = process.env.BENCH_ONLY ?? "";
-const HOT_ROUNDS = Number(process.env.BENCH_HOT_ROUNDS ?? 9);
-const HOT_SECONDS = Number(process.env.BENCH_HOT_SECONDS ?? 3);
+const HOT_ROUNDS = Number(process.env.BENCH_HOT_ROUNDS ?? 15);
+const HOT_SECONDS = Number(process.env.BENCH_HOT_SECONDS ?? 2);
 const MIGRATE_VERSIONS = Number(process.env.BENCH_MIGRATE_VERSIONS ?? 765);
 const PARALLEL_PUBLISHES = Number(process.env.BENCH_PARALLEL_PUBLISHES ?? 6);
 const PARALLEL_PUBLISH_MB = Number(process.env.BENCH_PARALLEL_PUBLISH_MB ?? 15);
@@ -1266,6 +1268,9 @@ async function hotPath() {
 				share: Math.round(median(shares) * 100),
 				// What one round's share ranged over: how far a single short measurement could be trusted.
 				spread: `${Math.round((shares[0] ?? 0) * 100)}-${Math.round((shares.at(-1) ?? 0) * 100)}`,
+				interval: medianInterval(shares)
+					.map((share) => Math.round(share * 100))
+					.join("-"),
 				cpuMicros: Math.round(median(rounds.map((r) => r.result.cpuMicros).sort((a, b) => a - b))),
 				pingCpuMicros: Math.round(median(rounds.map((r) => r.reference.cpuMicros).sort((a, b) => a - b))),
 				cpuShare: Math.round(
@@ -1278,6 +1283,25 @@ async function hotPath() {
 	} finally {
 		await server.stop();
 	}
+}
+
+/**
+ * A distribution-free 95 % confidence interval of the median of `sorted` (ascending): the order
+ * statistics k and n-k+1, k the most rounds that may lie below the true median with a chance of
+ * at most 2.5 % (binomial, p = 1/2). Fewer than six rounds allow none: their least and greatest.
+ */
+function medianInterval(sorted) {
+	const n = sorted.length;
+	let k = 0;
+	let below = 0;
+	let ways = 1; // n choose j
+	for (let j = 0; j < n; j++) {
+		below += ways / 2 ** n;
+		if (below > 0.025) break;
+		k = j + 1;
+		ways = (ways * (n - j)) / (j + 1);
+	}
+	return k === 0 ? [sorted[0] ?? 0, sorted.at(-1) ?? 0] : [sorted[k - 1], sorted[n - k]];
 }
 
 // ── large upstream copies ──────────────────────────────────────────────────────────────────────
@@ -1504,7 +1528,8 @@ if (figures.hot) {
 	console.log(
 		`\nhot path (npm start, autocannon, ${CONNECTIONS} connections; ${HOT_ROUNDS} rounds of ${HOT_SECONDS} s of`,
 		"authenticated /-/ping and the read, each first by turns; medians; share: the median of the rounds' read/ping ratios;",
-		"rounds: the least and greatest round's share; cpu: workerd's CPU µs per request, the share being ping's over the read's):",
+		"95 %: the median share's 95 % confidence interval; rounds: the least and greatest round's share;",
+		"cpu: workerd's CPU µs per request, the share being ping's over the read's):",
 	);
 	const columns = [
 		"req/s",
@@ -1512,6 +1537,7 @@ if (figures.hot) {
 		"p50 ms",
 		"p99 ms",
 		"share %",
+		"95 % %",
 		"rounds %",
 		"cpu µs",
 		"ping cpu µs",
@@ -1525,6 +1551,7 @@ if (figures.hot) {
 			f.p50,
 			f.p99,
 			f.share,
+			f.interval,
 			f.spread,
 			f.cpuMicros,
 			f.pingCpuMicros,
