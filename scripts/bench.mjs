@@ -1287,8 +1287,9 @@ async function hotPath() {
 
 /**
  * A distribution-free 95 % confidence interval of the median of `sorted` (ascending): the order
- * statistics k and n-k+1, k the most rounds that may lie below the true median with a chance of
- * at most 2.5 % (binomial, p = 1/2). Fewer than six rounds allow none: their least and greatest.
+ * statistics k and n-k+1, k the largest count such that fewer than k of the n rounds fall below the
+ * true median with a chance of at most 2.5 % (binomial, p = 1/2). Fewer than six rounds allow no
+ * such k: their least and greatest are given instead.
  */
 function medianInterval(sorted) {
 	const n = sorted.length;
@@ -1528,7 +1529,7 @@ if (figures.hot) {
 	console.log(
 		`\nhot path (npm start, autocannon, ${CONNECTIONS} connections; ${HOT_ROUNDS} rounds of ${HOT_SECONDS} s of`,
 		"authenticated /-/ping and the read, each first by turns; medians; share: the median of the rounds' read/ping ratios;",
-		"95 %: the median share's 95 % confidence interval; rounds: the least and greatest round's share;",
+		"95 % CI: the median share's 95 % confidence interval, in %; rounds: the least and greatest round's share;",
 		"cpu: workerd's CPU µs per request, the share being ping's over the read's):",
 	);
 	const columns = [
@@ -1537,7 +1538,7 @@ if (figures.hot) {
 		"p50 ms",
 		"p99 ms",
 		"share %",
-		"95 % %",
+		"95 % CI",
 		"rounds %",
 		"cpu µs",
 		"ping cpu µs",
