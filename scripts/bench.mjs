@@ -57,17 +57,17 @@
 // 13. Hot path (#25; BENCH_ONLY=hot runs it alone): a fresh `npm start` without its per-IP rate
 //    limits (NO_RATE_LIMITS=true: one load generator on one address would meet the anonymous one),
 //    a public package with a channel and a restricted one. With a token, the hot abbreviated and
-//    full packument, tarball and channel lookup, and without one the restricted package's
-//    packument (a 404), each as a share of authenticated `/-/ping` (the Worker's floor for a
-//    token holder: the token checked, no object asked; anonymous ping is measured the same way, so
-//    what the check costs shows): BENCH_HOT_ROUNDS (default 15: on a shared machine one round's share
-//    moves ten points or more either way, the table shows how far) rounds of BENCH_HOT_SECONDS (default 2) of
+//    full packument, tarball and channel lookup, and without one the restricted package's packument
+//    (a 404), each as a share of authenticated `/-/ping` (the Worker's floor for a token holder:
+//    the token checked, no object asked; anonymous ping is measured the same way, so what the check
+//    costs shows): BENCH_HOT_ROUNDS (default 15: on a shared machine one round's share moves ten
+//    points or more either way, the table shows how far) rounds of BENCH_HOT_SECONDS (default 2) of
 //    ping and the read (by turns, which goes first), the share being the median of the rounds'
 //    ratios (a loaded machine moves both sides of a round alike) with its 95 % confidence interval
-//    (order statistics: no assumption about how the rounds scatter), so a share a few points from
-//    a target says whether the rounds could tell, with the package-object calls per 1,000 reads; beside it, the
-//    CPU workerd spent per request on each side (from /proc), which the load generator sharing the
-//    machine, and parsing every answer, does not move.
+//    (order statistics: no assumption about how the rounds scatter), so a share a few points from a
+//    target says whether the rounds could tell, with the package-object calls per 1,000 reads;
+//    beside it, the CPU workerd spent per request on each side (from /proc), which the load
+//    generator sharing the machine, and parsing every answer, does not move.
 // 14. Proxy installs (#25; BENCH_ONLY=proxy runs it alone): scripts/bench-proxy.mjs.
 // 15. Large upstream copies (#25; BENCH_ONLY=upstream-large runs it alone): a source registry
 //    (`npm start`) holding a package whose full packument is about BENCH_LARGE_UPSTREAM_MB (default

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { RouteRequest } from "../worker/http";
 import { matchedRoutesState, routeRead } from "../worker/matched-routes";
 import { takeBatch } from "../worker/metrics/isolate";
+import { declare } from "../worker/route-policy";
 import { ADMIN, call, createToken, publish, uniqueName } from "./helpers/registry";
 
 // Repeat reads go straight to the route their path matched before
@@ -157,11 +158,14 @@ describe("#25 the shortcut runs a route as itty-router runs it (a table of its o
 				},
 			],
 		});
-		made.get("/:pkg", (request) => {
+		const read = (request: RouteRequest) => {
 			if (request.params.pkg === "throws") throw new Error("in handler");
 			const failAfter = request.params.pkg === "fails-after" ? "yes" : "no";
 			return new Response(`read ${request.params.pkg}`, { headers: { "x-fail-after": failAfter } });
-		});
+		};
+		made.get("/:pkg", declare(read, { auth: "none", cache: "none" }));
+		// A handler without a declared policy may answer nothing and let the next route answer.
+		made.get("/undeclared/:pkg", () => new Response("undeclared"));
 		made.all("*", () => new Response("unknown", { status: 404 }));
 		return made as unknown as Table;
 	}
@@ -188,6 +192,13 @@ describe("#25 the shortcut runs a route as itty-router runs it (a table of its o
 		}
 		expect(await ask(routes, "/throws")).toMatchObject({ status: 500, body: "caught in handler" });
 		expect(await ask(routes, "/pkg-a", { "x-refuse": "1" })).toMatchObject({ status: 503, body: "refused" });
+	});
+
+	it("#25 remembers only routes whose handler is declared with its policy", async () => {
+		const routes = table();
+		const before = matchedRoutesState().repeats;
+		for (let i = 0; i < 2; i++) expect(await ask(routes, "/undeclared/x")).toMatchObject({ body: "undeclared" });
+		expect(matchedRoutesState().repeats).toBe(before);
 	});
 
 	it("#25 keeps at most a few thousand paths: junk cannot fill the isolate's memory", async () => {

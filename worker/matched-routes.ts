@@ -1,6 +1,7 @@
 import type { RouterType } from "itty-router";
 import type { RouteRequest } from "./http";
 import { PerEntry } from "./prepared-answer";
+import { policyOf } from "./route-policy";
 
 // The routes reads matched before, by path (#25). Which route a request takes, and its
 // parameters, depend on nothing but its method and path, and installs and loaders ask for the
@@ -71,8 +72,10 @@ async function dispatch(
 }
 
 /**
- * Handlers by route, found once in the table's list: GET routes with one handler only (the
- * unknown-endpoint fallback, `all("*")`, matches any path and is never remembered).
+ * Handlers by route, found once in the table's list: GET routes whose one handler is declared with
+ * its policy (route-policy.ts), a guard that always answers, where an itty handler answering
+ * nothing would fall through to the next route. The unknown-endpoint fallback, `all("*")`,
+ * matches any path and is never remembered.
  */
 const handlers = new PerEntry<string, Handler | null>();
 
@@ -88,7 +91,8 @@ function remember(table: Table, key: string, request: RouteRequest): void {
 
 function handlerOf(table: Table, route: string): Handler | null {
 	const entry = table.routes.find(([method, , , path]) => method === "GET" && path === route);
-	return entry?.[2].length === 1 ? (entry[2][0] as Handler) : null;
+	const handler = entry?.[2].length === 1 ? entry[2][0] : undefined;
+	return handler !== undefined && policyOf(handler) !== undefined ? (handler as Handler) : null;
 }
 
 let repeats = 0;
